@@ -1,0 +1,113 @@
+// Command ignis is the Ignis XMPP server and its administration tool.
+//
+//	ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR]
+//	ignis user add --data DIR JID [PASSWORD]
+//	ignis user del|passwd|list …
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"ignis/internal/server"
+)
+
+const usage = `usage:
+  ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR] [--log-level L]
+  ignis user add    --data DIR JID [PASSWORD]   (password from the argument, else read from standard input)
+  ignis user add    --data DIR --bulk N --users PATTERN --password PW   (PATTERN like user%d, numbered from 1)
+  ignis user passwd --data DIR JID [PASSWORD]
+  ignis user del    --data DIR JID
+  ignis user list   --data DIR
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		os.Stderr.WriteString(usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "user":
+		err = user(os.Args[2:], os.Stdin, os.Stdout)
+	case "help", "-h", "--help":
+		os.Stdout.WriteString(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "ignis: unknown command %q\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "ignis:", err)
+		os.Exit(1)
+	}
+}
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	configFile := fs.String("config", "", "TOML configuration `file`")
+	fs.String("data", "", "data `folder` (default ./data)")
+	fs.String("domain", "", "the server's `domain` (default localhost)")
+	fs.String("c2s", "", "client listener `host:port` with STARTTLS (default :5222; \"off\" disables)")
+	fs.String("c2s-tls", "", "direct TLS client listener `host:port` (default :5223; \"off\" disables)")
+	fs.String("log-level", "", "debug, info, warn or error (default info)")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	cfg := server.DefaultConfig()
+	if *configFile != "" {
+		var err error
+		if cfg, err = server.LoadConfig(*configFile); err != nil {
+			return err
+		}
+	}
+	// flags given on the command line win over the file
+	fs.Visit(func(f *flag.Flag) {
+		v := f.Value.String()
+		switch f.Name {
+		case "data":
+			cfg.Data = v
+		case "domain":
+			cfg.Domain = v
+		case "c2s":
+			cfg.Listen.C2S = v
+		case "c2s-tls":
+			cfg.Listen.C2STLS = v
+		case "log-level":
+			cfg.LogLevel = v
+		}
+	})
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	slog.SetDefault(log)
+
+	srv, err := server.New(cfg, log)
+	if err != nil {
+		return err
+	}
+	if err := srv.Start(); err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	<-ctx.Done()
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	return srv.Stop(sctx)
+}

@@ -1,0 +1,15 @@
+// Package interop runs real XMPP client libraries — slixmpp from Debian —
+// against an in-process Ignis; build tag interop.
+//
+// The tests need Debian's python3-slixmpp (1.8.3 in bookworm) for the system
+// interpreter /usr/bin/python3:
+//
+//	apt-get install python3-slixmpp
+//	go test -tags interop -count=1 ./internal/interop/
+//
+// Each test starts a server with servertest, writes the Python scripts of
+// testdata/ to a temporary folder and runs them; a script prints what its
+// client observed as JSON lines, which the test checks. Set
+// IGNIS_INTEROP_LOG=1 to see slixmpp's debug log, the XML exchanged included,
+// for passing tests too; a failing test always shows it.
+package interop

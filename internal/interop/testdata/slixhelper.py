@@ -1,0 +1,203 @@
+"""Shared plumbing for the slixmpp interop scripts run by slixmpp_test.go.
+
+Every script prints what it observed as JSON lines on stdout (one object per
+line, always with an "event" key) and logs slixmpp's debug output, the XML
+sent and received included, on stderr. A script exits 0 when what it saw
+matches what it was asked to expect, 1 when it does not, and 2 when it ran
+out of time; the Go test checks the JSON lines too.
+"""
+
+import argparse
+import asyncio
+import json
+import logging
+import ssl
+import sys
+from pathlib import Path
+
+import slixmpp
+from slixmpp.util.sasl import client as sasl_client
+from slixmpp.exceptions import IqError, IqTimeout
+
+__all__ = ['IqError', 'IqTimeout', 'emit', 'parser', 'new_client', 'login',
+           'logout', 'session_facts', 'main']
+
+
+def emit(event, **fields):
+    """Prints one observation as a JSON line."""
+    fields['event'] = event
+    print(json.dumps(fields, sort_keys=True), flush=True)
+
+
+def parser(description):
+    """An argument parser with the options every script takes."""
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument('--addr', required=True,
+                   help='host:port of the server (the host is also the TLS name)')
+    p.add_argument('--ca', default='',
+                   help="PEM file to trust for the server's certificate; "
+                        'empty: the system trust store')
+    p.add_argument('--direct-tls', action='store_true',
+                   help='TLS from the first byte (XEP-0368) instead of STARTTLS')
+    p.add_argument('--timeout', type=float, default=40,
+                   help='seconds before the script gives up')
+    p.add_argument('--stock-channel-binding', action='store_true',
+                   help="keep slixmpp's own tls-unique channel binding "
+                        '(see no_tls_unique)')
+    return p
+
+
+def split_addr(addr):
+    host, _, port = addr.rpartition(':')
+    return host.strip('[]'), int(port)
+
+
+def no_tls_unique(xmpp, restricted):
+    """Stops slixmpp from offering tls-unique channel-binding data.
+
+    slixmpp 1.8.3 hands SCRAM the tls-unique binding whenever the stream is
+    encrypted, even on TLS 1.3 where tls-unique is not defined (RFC 9266); its
+    SCRAM then answers "y" (client supports binding, thinks the server does
+    not) to a server that advertises -PLUS mechanisms, and such a server must
+    fail the exchange as a downgrade (RFC 5802 section 6). slixmpp 1.8.5 stopped
+    doing this; this does the same so that the scripts can test logins rather
+    than that known client bug. SCRAM then sends "n" (no binding support), and
+    unless the caller restricted the mechanism, slixmpp is kept from choosing a
+    -PLUS one, which would need the binding.
+    """
+    feature = xmpp['feature_mechanisms']
+    if not restricted:
+        feature.use_mechs = {name for name in sasl_client.MECHANISMS
+                             if not name.endswith('-PLUS')}
+    original = feature.sasl_callback
+
+    def credentials(required, optional):
+        values = original(required, optional)
+        if 'channel_binding' in values:
+            values['channel_binding'] = None
+        return values
+
+    feature.sasl_callback = credentials
+
+
+def new_client(args, jid, password, mech=None, plugins=()):
+    """A ClientXMPP that dials args.addr and verifies the server's certificate
+    against args.ca."""
+    xmpp = slixmpp.ClientXMPP(jid, password, sasl_mech=mech)
+    if args.ca:
+        xmpp.ca_certs = Path(args.ca)
+    # The test server listens on 127.0.0.1 only; do not try ::1 first.
+    xmpp.use_ipv6 = False
+    for name in plugins:
+        xmpp.register_plugin(name)
+    if not args.stock_channel_binding:
+        no_tls_unique(xmpp, restricted=bool(mech))
+    return xmpp
+
+
+def session_facts(xmpp):
+    """What a user can tell about an established session."""
+    sock = xmpp.socket
+    facts = {'jid': str(xmpp.boundjid), 'starttls': 'starttls' in xmpp.features}
+    mech = xmpp['feature_mechanisms'].mech
+    facts['mechanism'] = mech.name if mech is not None else ''
+    if isinstance(sock, (ssl.SSLObject, ssl.SSLSocket)):
+        facts['tls'] = sock.version() or ''
+        cert = sock.getpeercert() or {}
+        facts['peer_names'] = [v for k, v in cert.get('subjectAltName', ())
+                               if k == 'DNS']
+    else:
+        facts['tls'] = ''
+    return facts
+
+
+async def login(xmpp, args, who=''):
+    """Connects and waits for the session, an authentication failure, a TLS
+    failure or the end of the connection. Prints what happened; returns the
+    outcome: 'session', 'auth-failure', 'tls-failure', 'connection-failure',
+    'stream-error' or 'disconnected'."""
+    loop = asyncio.get_running_loop()
+    done = loop.create_future()
+    tag = {'who': who} if who else {}
+
+    def finish(outcome, **fields):
+        if not done.done():
+            done.set_result((outcome, fields))
+
+    def on_failed_auth(failure):
+        mech = xmpp['feature_mechanisms'].mech
+        emit('failed_auth', mechanism=mech.name if mech else '',
+             condition=failure['condition'], text=failure['text'], **tag)
+
+    def on_stream_error(error):
+        emit('stream_error', condition=error['condition'],
+             text=error['text'], **tag)
+        finish('stream-error', condition=error['condition'])
+
+    xmpp.add_event_handler('session_start',
+                           lambda _: finish('session', **session_facts(xmpp)))
+    xmpp.add_event_handler('failed_auth', on_failed_auth)
+    xmpp.add_event_handler('failed_all_auth', lambda _: finish('auth-failure'))
+    xmpp.add_event_handler('stream_error', on_stream_error)
+    xmpp.add_event_handler('ssl_invalid_chain',
+                           lambda e: finish('tls-failure', error=str(e)))
+    xmpp.add_event_handler('connection_failed',
+                           lambda e: finish('connection-failure', error=str(e)))
+    xmpp.add_event_handler('disconnected',
+                           lambda reason: finish('disconnected',
+                                                 reason=str(reason or '')))
+    # The end of the server's stream; slixmpp does not always go on to
+    # 'disconnected' (when a handler of its own failed, say).
+    xmpp.add_event_handler('killed', lambda _: finish('disconnected',
+                                                      reason='stream ended'))
+
+    host, port = split_addr(args.addr)
+    # slixmpp resolves the JID's domain (here also the host) with its default
+    # port unless told otherwise, even when given an address.
+    xmpp.default_port = port
+    xmpp.connect((host, port), use_ssl=args.direct_tls)
+    outcome, fields = await done
+    if outcome == 'session':
+        emit('session', **fields, **tag)
+    else:
+        emit('no_session', outcome=outcome, **fields, **tag)
+    return outcome
+
+
+async def logout(xmpp):
+    """Closes the stream and waits for the connection to end. A client left
+    broken by an earlier failure may fail to; that is logged, not raised: the
+    failure that broke it has been reported already."""
+    xmpp.cancel_connection_attempt()
+    try:
+        await asyncio.wait_for(xmpp.disconnect(wait=5), 10)
+    except Exception:
+        logging.exception('disconnect failed')
+        try:
+            if xmpp.transport is not None:
+                xmpp.transport.abort()
+        except Exception:
+            logging.exception('abort failed')
+
+
+def main(run, args):
+    """Runs coroutine run(args) within args.timeout; exits 0 when it returns
+    true."""
+    logging.basicConfig(
+        level=logging.DEBUG, stream=sys.stderr,
+        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+
+    async def bounded():
+        return await asyncio.wait_for(run(args), args.timeout)
+
+    try:
+        ok = asyncio.run(bounded())
+    except asyncio.TimeoutError:
+        emit('error', error='timed out after %gs' % args.timeout)
+        sys.exit(2)
+    except Exception as e:  # report, then fail
+        logging.exception('script failed')
+        emit('error', error='%s: %s' % (type(e).__name__, e))
+        sys.exit(1)
+    emit('exit', ok=bool(ok))
+    sys.exit(0 if ok else 1)

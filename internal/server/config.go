@@ -1,0 +1,170 @@
+// Package server assembles a whole Ignis server from its layers: the store,
+// the feature modules, the router, the stream configuration and the reactor.
+// cmd/ignis runs it; end-to-end tests start it in-process on loopback.
+package server
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+
+	"ignis/jid"
+	"ignis/session"
+)
+
+// Config is the server's configuration: the TOML file's layout. Zero values
+// take the defaults of DefaultConfig.
+type Config struct {
+	Domain   string `toml:"domain"`    // default "localhost"
+	Data     string `toml:"data"`      // data folder (Pebble, certificate); default "./data"
+	LogLevel string `toml:"log_level"` // debug, info, warn, error; default info
+	Loops    int    `toml:"loops"`     // event loops; default one per core
+
+	Listen struct {
+		C2S    string `toml:"c2s"`     // STARTTLS listener, host:port; default ":5222"; "off" disables
+		C2STLS string `toml:"c2s_tls"` // direct TLS listener (XEP-0368); default ":5223"; "off" disables
+	} `toml:"listen"`
+
+	TLS struct {
+		Cert     string `toml:"cert"`     // PEM files; both empty = self-signed in the data folder
+		Key      string `toml:"key"`      //
+		Required bool   `toml:"required"` // refuse to authenticate before STARTTLS
+	} `toml:"tls"`
+
+	SASL struct {
+		PlainWithoutTLS bool `toml:"plain_without_tls"` // offer PLAIN on unencrypted streams
+		Anonymous       bool `toml:"anonymous"`         // offer ANONYMOUS
+	} `toml:"sasl"`
+
+	Compression struct {
+		Enabled bool `toml:"enabled"` // offer XEP-0138 zlib
+		OnTLS   bool `toml:"on_tls"`  // also on TLS streams (leaks, XEP-0138 §9)
+	} `toml:"compression"`
+
+	Session struct {
+		Conflict string `toml:"conflict"` // "replace" (default) or "refuse" a bind of a bound resource
+	} `toml:"session"`
+
+	Limits struct {
+		MaxStanzaBytes int      `toml:"max_stanza_bytes"`
+		MaxDepth       int      `toml:"max_depth"`
+		MaxAttrs       int      `toml:"max_attrs"`
+		MaxPendingOut  int      `toml:"max_pending_output"`
+		AuthAttempts   int      `toml:"auth_attempts"`
+		PreAuthIdle    Duration `toml:"pre_auth_idle"`
+	} `toml:"limits"`
+}
+
+// Duration is a time.Duration written as "30s" in TOML.
+type Duration struct{ time.Duration }
+
+func (d *Duration) UnmarshalText(b []byte) error {
+	v, err := time.ParseDuration(string(b))
+	if err != nil {
+		return fmt.Errorf("not a duration like \"30s\": %q", b)
+	}
+	d.Duration = v
+	return nil
+}
+
+// DefaultConfig returns the embedded defaults.
+func DefaultConfig() Config {
+	var c Config
+	c.Domain = "localhost"
+	c.Data = "./data"
+	c.LogLevel = "info"
+	c.Listen.C2S = ":5222"
+	c.Listen.C2STLS = ":5223"
+	c.Session.Conflict = "replace"
+	return c
+}
+
+// LoadConfig reads a TOML file over the defaults. Unknown keys are errors,
+// so a misspelt setting is not silently ignored.
+func LoadConfig(path string) (Config, error) {
+	c := DefaultConfig()
+	md, err := toml.DecodeFile(path, &c)
+	if err != nil {
+		var pe toml.ParseError
+		if errors.As(err, &pe) {
+			return c, fmt.Errorf("config %s: %s", path, pe.ErrorWithPosition())
+		}
+		return c, fmt.Errorf("config %s: %w", path, err)
+	}
+	if u := md.Undecoded(); len(u) > 0 {
+		keys := make([]string, len(u))
+		for i, k := range u {
+			keys[i] = k.String()
+		}
+		return c, fmt.Errorf("config %s: unknown key %s", path, strings.Join(keys, ", "))
+	}
+	return c, nil
+}
+
+// Validate names the first key whose value is wrong.
+func (c *Config) Validate() error {
+	if c.Domain == "" {
+		return errors.New("config: domain: must not be empty")
+	}
+	d, err := jid.Parse(c.Domain)
+	if err != nil || !d.IsBare() || d.Local() != "" {
+		return fmt.Errorf("config: domain: %q is not a valid domain name", c.Domain)
+	}
+	if c.Data == "" {
+		return errors.New("config: data: must not be empty")
+	}
+	if _, err := c.slogLevel(); err != nil {
+		return err
+	}
+	for key, addr := range map[string]string{"listen.c2s": c.Listen.C2S, "listen.c2s_tls": c.Listen.C2STLS} {
+		if addr == "off" || addr == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("config: %s: %q is not host:port", key, addr)
+		}
+	}
+	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
+		return errors.New("config: tls.cert and tls.key: give both or neither")
+	}
+	switch c.Session.Conflict {
+	case "", "replace", "refuse":
+	default:
+		return fmt.Errorf("config: session.conflict: %q is not \"replace\" or \"refuse\"", c.Session.Conflict)
+	}
+	if c.Loops < 0 || c.Loops > 256 {
+		return fmt.Errorf("config: loops: %d is outside 0..256", c.Loops)
+	}
+	l := c.sessionLimits()
+	if err := l.Validate(); err != nil {
+		return fmt.Errorf("config: limits.%w", err)
+	}
+	return nil
+}
+
+func (c *Config) slogLevel() (slog.Level, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(c.LogLevel)); err != nil {
+		return 0, fmt.Errorf("config: log_level: %q is not debug, info, warn or error", c.LogLevel)
+	}
+	return l, nil
+}
+
+// sessionLimits is the limits table with defaults filled in.
+func (c *Config) sessionLimits() session.Limits {
+	l := session.Limits{
+		MaxStanzaBytes: c.Limits.MaxStanzaBytes,
+		MaxDepth:       c.Limits.MaxDepth,
+		MaxAttrs:       c.Limits.MaxAttrs,
+		MaxPendingOut:  c.Limits.MaxPendingOut,
+		AuthAttempts:   c.Limits.AuthAttempts,
+		PreAuthIdle:    c.Limits.PreAuthIdle.Duration,
+	}
+	l.EnsureDefaults()
+	return l
+}

@@ -1,0 +1,312 @@
+package reactor
+
+import (
+	"errors"
+	"net"
+	"sync/atomic"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+
+	"ignis/session"
+)
+
+// state is a connection's lifecycle state.
+type state uint8
+
+const (
+	stOpen      state = iota // input goes to the handler (plaintext, or after the TLS handshake)
+	stHandshake              // a TLS handshake runs on a worker; input feeds its pipe
+	stClosing                // close requested: output drains, input is dropped, no handler calls but Closed
+	stClosed                 // gnet closed the socket; Closed was called or is pending
+)
+
+func (s state) String() string {
+	switch s {
+	case stOpen:
+		return "open"
+	case stHandshake:
+		return "handshake"
+	case stClosing:
+		return "closing"
+	case stClosed:
+		return "closed"
+	}
+	return "state?"
+}
+
+var (
+	errHandshaking      = errors.New("reactor: write during the TLS handshake")
+	errNoTLS            = errors.New("reactor: no TLS configuration")
+	errTLSState         = errors.New("reactor: StartTLS after TLS or compression, or on a closing connection")
+	errCompressState    = errors.New("reactor: StartCompression twice, or on a closing connection")
+	errHandshakeTimeout = errors.New("reactor: TLS handshake timed out")
+	errHandshakeInput   = errors.New("reactor: too much input during the TLS handshake")
+)
+
+// conn is one client connection; it implements session.Transport.
+//
+// Owned by its loop: every field and method except wake / Wake.
+type conn struct {
+	gc gnet.Conn
+	lp *loop
+	h  session.Handler // nil once Closed was called
+
+	tls *tlsLayer // nil until StartTLS or a DirectTLS accept
+	zin *inflater // nil until StartCompression
+
+	closeErr error // reason handed to Handler.Closed
+
+	// Timer wheel entry (loop.go). userAt: the handler's timer; sysAt: the
+	// handshake deadline, or while closing the CloseTimeout deadline. Ticks.
+	tNext, tPrev       *conn
+	tAt, userAt, sysAt int64
+
+	wake        atomic.Bool // a Wakeup is pending; the only field written off the loop
+	state       state
+	zhdr        bool // zlib header sent
+	closePosted bool // the socket close is requested from gnet
+}
+
+var _ session.Transport = (*conn)(nil)
+
+// Write sends p through zlib and TLS. It fails with session.ErrOutputFull
+// when more than MaxPendingOutput bytes are already waiting for the peer.
+func (c *conn) Write(p []byte) error {
+	switch c.state {
+	case stOpen:
+	case stHandshake:
+		return errHandshaking
+	default:
+		return net.ErrClosed
+	}
+	if len(p) == 0 {
+		return nil
+	}
+	if c.gc.OutboundBuffered() > c.lp.srv.cfg.MaxPendingOutput {
+		return session.ErrOutputFull
+	}
+	return c.send(p)
+}
+
+// send writes p regardless of the output cap.
+func (c *conn) send(p []byte) error {
+	lp := c.lp
+	if c.zin != nil {
+		lp.zOut.b = lp.zOut.b[:0]
+		if !c.zhdr {
+			// CMF 0x78 (deflate, 32 KiB window), FLG 0x01: no dictionary,
+			// fastest level, a multiple of 31 as RFC 1950 requires.
+			lp.zOut.b = append(lp.zOut.b, 0x78, 0x01)
+			c.zhdr = true
+		}
+		deflate(&lp.zOut, p)
+		p = lp.zOut.b
+		defer func() {
+			if cap(lp.zOut.b) > zOutKeep {
+				lp.zOut.b = nil
+			}
+		}()
+	}
+	var err error
+	if c.tls != nil {
+		_, err = c.tls.tc.Write(p)
+	} else {
+		_, err = c.rawWrite(p)
+	}
+	return err
+}
+
+// rawWrite hands bytes to gnet, which writes them now or queues them.
+func (c *conn) rawWrite(p []byte) (int, error) {
+	if c.state == stClosed {
+		// gnet released the fd; it may belong to another socket by now.
+		return 0, net.ErrClosed
+	}
+	return c.gc.Write(p)
+}
+
+// StartTLS begins a server handshake. Input after the current buffer is TLS;
+// the handler must ignore whatever followed <starttls/> in the buffer it is
+// processing (plaintext pipelined after it can only be an injection).
+func (c *conn) StartTLS() error {
+	if c.lp.srv.cfg.TLS == nil {
+		return errNoTLS
+	}
+	if c.state != stOpen || c.tls != nil || c.zin != nil {
+		return errTLSState
+	}
+	c.beginHandshake()
+	return nil
+}
+
+// StartCompression switches input and output to zlib. As with StartTLS the
+// rest of the buffer being processed must be ignored by the handler.
+func (c *conn) StartCompression() error {
+	if c.state != stOpen || c.zin != nil {
+		return errCompressState
+	}
+	c.zin = newInflater()
+	return nil
+}
+
+// Close queues final regardless of the output cap, sends a TLS close_notify,
+// and closes once the output has drained (or CloseTimeout passed).
+func (c *conn) Close(final []byte) {
+	switch c.state {
+	case stOpen:
+	case stHandshake:
+		c.closeNow() // nothing can be written mid-handshake
+		return
+	default:
+		return
+	}
+	if len(final) > 0 {
+		_ = c.send(final)
+	}
+	if c.tls != nil && c.state == stOpen {
+		_ = c.tls.tc.CloseWrite()
+	}
+	c.closeAfterFlush(nil)
+}
+
+// Wake may be called from any goroutine. Calls coalesce until Wakeup runs.
+func (c *conn) Wake() {
+	if c.wake.CompareAndSwap(false, true) {
+		_ = c.gc.Wake(nil) // runs OnTraffic on the loop; ignored once closed
+	}
+}
+
+// SetTimer arms the connection's one handler timer (100 ms granularity,
+// never early); d <= 0 disarms it.
+func (c *conn) SetTimer(d time.Duration) {
+	if c.state >= stClosing {
+		return
+	}
+	if d <= 0 {
+		c.userAt = 0
+	} else {
+		c.userAt = c.lp.wheel.at(d)
+	}
+	c.rearm()
+}
+
+func (c *conn) RemoteAddr() net.Addr { return c.gc.RemoteAddr() }
+
+// rearm puts the wheel entry at the earlier of the armed deadlines.
+func (c *conn) rearm() {
+	at := c.userAt
+	if c.state == stHandshake && c.sysAt != 0 && (at == 0 || c.sysAt < at) {
+		at = c.sysAt
+	}
+	if at == c.tAt {
+		return
+	}
+	c.lp.wheel.remove(c)
+	if at != 0 {
+		c.lp.wheel.insert(c, at)
+	}
+}
+
+// fire runs when the wheel entry expires at tick cur.
+func (c *conn) fire(now time.Time, cur int64) {
+	switch c.state {
+	case stOpen, stHandshake:
+	default:
+		return
+	}
+	if c.state == stHandshake && c.sysAt != 0 && c.sysAt <= cur {
+		c.closeErr = errHandshakeTimeout
+		c.closeNow()
+		return
+	}
+	if c.userAt != 0 && c.userAt <= cur {
+		c.userAt = 0
+		c.rearm()
+		c.lp.enter()
+		c.h.Timer(now)
+		c.lp.leave()
+		return
+	}
+	c.rearm()
+}
+
+// input takes the bytes gnet read (borrowed from the loop's read buffer).
+func (c *conn) input(buf []byte) {
+	switch c.state {
+	case stHandshake:
+		if !c.tls.pipe.feed(buf) {
+			c.closeErr = errHandshakeInput
+			c.closeNow()
+		}
+	case stOpen:
+		if c.tls != nil {
+			c.tlsInput(buf)
+		} else {
+			c.plain(buf)
+		}
+	}
+}
+
+// plain takes bytes after TLS: inflate them if compression is on.
+func (c *conn) plain(p []byte) {
+	if c.zin != nil {
+		c.inflate(p)
+		return
+	}
+	c.traffic(p)
+}
+
+func (c *conn) traffic(p []byte) {
+	if c.state != stOpen {
+		return
+	}
+	if err := c.h.Traffic(p); err != nil {
+		c.closeAfterFlush(err)
+	}
+}
+
+// closeAfterFlush closes once the queued output has drained.
+func (c *conn) closeAfterFlush(err error) {
+	if c.state >= stClosing {
+		return
+	}
+	if c.closeErr == nil {
+		c.closeErr = err
+	}
+	c.state = stClosing
+	c.userAt = 0
+	c.lp.wheel.remove(c)
+	if c.gc.OutboundBuffered() == 0 {
+		c.closeNow()
+		return
+	}
+	c.sysAt = c.lp.wheel.at(c.lp.srv.cfg.CloseTimeout)
+	c.lp.draining = append(c.lp.draining, c)
+}
+
+// closeNow asks gnet to close the socket: by returning gnet.Close when
+// inside this connection's own callback, else by posting a close task, so
+// that Handler.Closed never runs inside another of its own calls.
+func (c *conn) closeNow() {
+	if c.state == stClosed || c.closePosted {
+		return
+	}
+	c.state = stClosing
+	c.closePosted = true
+	c.lp.wheel.remove(c)
+	if c.lp.cur == c {
+		c.lp.closeCur = true
+		return
+	}
+	_ = c.gc.Close()
+}
+
+func (c *conn) callClosed() {
+	h := c.h
+	if h == nil {
+		return
+	}
+	c.h = nil
+	h.Closed(c.closeErr)
+}

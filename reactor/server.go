@@ -1,0 +1,432 @@
+package reactor
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"runtime"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/panjf2000/gnet/v2"
+	"golang.org/x/sys/unix"
+
+	"ignis/session"
+)
+
+// Listener is one address the server accepts connections on.
+type Listener struct {
+	Addr      string // host:port; port 0 picks a free port (see Server.Addrs)
+	DirectTLS bool   // XEP-0368: TLS from the first byte, no STARTTLS
+}
+
+// Config configures a Server. Zero fields take the defaults named on them.
+type Config struct {
+	Listeners []Listener
+	// TLS holds the server certificate. Required for StartTLS and for any
+	// DirectTLS listener; nil makes Transport.StartTLS fail.
+	TLS *tls.Config
+	// Loops is the number of event loops; default runtime.NumCPU(), max 256.
+	Loops int
+	// MaxPendingOutput is how many bytes may wait for a slow reader before
+	// Transport.Write returns session.ErrOutputFull; default 1 MiB.
+	MaxPendingOutput int
+	// HandshakeTimeout bounds a TLS handshake from StartTLS (or accept, for
+	// DirectTLS) to completion, including time spent queued behind
+	// MaxHandshakes; default 10 s.
+	HandshakeTimeout time.Duration
+	// MaxHandshakes caps TLS handshakes running at once (each holds a worker
+	// goroutine); default 1024. Handshakes past the cap wait in a FIFO queue,
+	// their input buffered, until a worker frees up; HandshakeTimeout still
+	// runs for them, so a flood closes connections rather than growing
+	// goroutines.
+	MaxHandshakes int
+	// CloseTimeout is how long Transport.Close waits for queued output to
+	// reach a slow reader before dropping it; default 10 s.
+	CloseTimeout time.Duration
+	Logger       *slog.Logger // default slog.Default()
+}
+
+func (c *Config) ensureDefaults() {
+	if c.Loops == 0 {
+		c.Loops = runtime.NumCPU()
+	}
+	if c.MaxPendingOutput == 0 {
+		c.MaxPendingOutput = 1 << 20
+	}
+	if c.HandshakeTimeout == 0 {
+		c.HandshakeTimeout = 10 * time.Second
+	}
+	if c.MaxHandshakes == 0 {
+		c.MaxHandshakes = 1024
+	}
+	if c.CloseTimeout == 0 {
+		c.CloseTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+func (c *Config) validate() error {
+	if len(c.Listeners) == 0 {
+		return errors.New("reactor: no listeners")
+	}
+	if c.Loops < 1 || c.Loops > 256 {
+		return fmt.Errorf("reactor: Loops %d is outside 1..256", c.Loops)
+	}
+	if c.MaxPendingOutput < 4<<10 {
+		return fmt.Errorf("reactor: MaxPendingOutput %d is below 4 KiB", c.MaxPendingOutput)
+	}
+	if c.HandshakeTimeout < tickDur {
+		return fmt.Errorf("reactor: HandshakeTimeout %v is below the %v timer tick", c.HandshakeTimeout, tickDur)
+	}
+	if c.CloseTimeout < tickDur {
+		return fmt.Errorf("reactor: CloseTimeout %v is below the %v timer tick", c.CloseTimeout, tickDur)
+	}
+	if c.MaxHandshakes < 1 {
+		return fmt.Errorf("reactor: MaxHandshakes %d is below 1", c.MaxHandshakes)
+	}
+	for _, l := range c.Listeners {
+		if l.DirectTLS && c.TLS == nil {
+			return fmt.Errorf("reactor: listener %s wants DirectTLS but Config.TLS is nil", l.Addr)
+		}
+		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
+			return fmt.Errorf("reactor: listener %q: %w", l.Addr, err)
+		}
+	}
+	return nil
+}
+
+// NewHandler makes the handler for a newly accepted connection. It runs on
+// the connection's event loop; t is valid until Handler.Closed.
+type NewHandler func(t session.Transport) session.Handler
+
+// ErrStopped is what Handler.Closed gets for connections closed by Stop.
+var ErrStopped = errors.New("reactor: server stopped")
+
+// Server accepts connections on its listeners and drives one session.Handler
+// per connection on gnet event loops.
+type Server struct {
+	cfg Config
+	nh  NewHandler
+
+	addrs  []net.Addr
+	direct map[int]bool // listening port → DirectTLS
+
+	eng      gnet.Engine // set in OnBoot, read after booted is closed
+	booted   chan struct{}
+	bootOnce sync.Once
+	done     chan struct{} // closed when gnet has stopped
+	runErr   error         // gnet's return, read after done is closed
+	started  atomic.Bool
+	stopping atomic.Bool
+	nconns   atomic.Int64
+
+	loopsMu struct {
+		sync.Mutex
+		byEL map[gnet.EventLoop]*loop
+		list []*loop
+	}
+
+	hs    handshakes
+	hsWG  sync.WaitGroup // handshake workers; waited for after gnet stopped
+	hsRun atomic.Int32   // handshakes in flight (running on a worker)
+}
+
+// New checks cfg and returns a server ready to Start.
+func New(cfg Config, nh NewHandler) (*Server, error) {
+	cfg.ensureDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if nh == nil {
+		return nil, errors.New("reactor: nil NewHandler")
+	}
+	s := &Server{cfg: cfg, nh: nh, booted: make(chan struct{}), done: make(chan struct{})}
+	s.loopsMu.byEL = make(map[gnet.EventLoop]*loop)
+	s.hs.max = cfg.MaxHandshakes
+	return s, nil
+}
+
+// Start binds every listener and runs the event loops in the background. Bind
+// errors are returned here.
+//
+// Each address is first bound by a placeholder socket (with SO_REUSEPORT),
+// which reports a taken port here. Port 0: with SO_REUSEPORT every loop binds
+// its own socket, so port 0 would give each loop a different port. The
+// placeholder learns a free port, gnet gets that concrete port, and the
+// placeholder stays open until gnet's sockets are bound: no other process
+// can take the port in between, and no client can have connected to the
+// placeholder because its port was not published yet.
+func (s *Server) Start() error {
+	if !s.started.CompareAndSwap(false, true) {
+		return errors.New("reactor: Start called twice")
+	}
+	var held []net.Listener
+	defer func() {
+		for _, l := range held {
+			_ = l.Close()
+		}
+	}()
+	lc := net.ListenConfig{Control: setReusePort}
+	addrs := make([]string, 0, len(s.cfg.Listeners))
+	s.direct = make(map[int]bool, len(s.cfg.Listeners))
+	for _, l := range s.cfg.Listeners {
+		ln, err := lc.Listen(context.Background(), "tcp", l.Addr)
+		if err != nil {
+			return fmt.Errorf("reactor: listen %s: %w", l.Addr, err)
+		}
+		held = append(held, ln)
+		a := ln.Addr().(*net.TCPAddr)
+		if _, dup := s.direct[a.Port]; dup {
+			return fmt.Errorf("reactor: two listeners on port %d", a.Port)
+		}
+		s.direct[a.Port] = l.DirectTLS
+		s.addrs = append(s.addrs, a)
+		host, _, _ := net.SplitHostPort(l.Addr)
+		addrs = append(addrs, "tcp://"+net.JoinHostPort(host, strconv.Itoa(a.Port)))
+	}
+	// Keep only port-0 placeholders open while gnet binds. A placeholder on
+	// a published port could be handed a client's SYN and then reset it.
+	// Off Linux gnet may not use SO_REUSEPORT, and any placeholder would make
+	// its bind fail; accept the small race there.
+	keep := held[:0]
+	for i, l := range held {
+		if runtime.GOOS == "linux" && portOf(s.cfg.Listeners[i].Addr) == 0 {
+			keep = append(keep, l)
+		} else {
+			_ = l.Close()
+		}
+	}
+	held = keep
+
+	go func() {
+		s.runErr = gnet.Rotate(&events{s}, addrs,
+			gnet.WithNumEventLoop(s.cfg.Loops),
+			gnet.WithReusePort(true),
+			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
+			gnet.WithTicker(true),
+			gnet.WithLogger(slogAdapter{s.cfg.Logger}),
+		)
+		close(s.done)
+	}()
+	select {
+	case <-s.booted: // the first OnTick: every loop is bound and running
+		return nil
+	case <-s.done:
+		if s.runErr == nil {
+			return errors.New("reactor: gnet stopped during start")
+		}
+		return fmt.Errorf("reactor: %w", s.runErr)
+	}
+}
+
+func portOf(hostport string) int {
+	_, p, _ := net.SplitHostPort(hostport)
+	n, _ := strconv.Atoi(p)
+	return n
+}
+
+func setReusePort(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.SOL_SOCKET, unix.SO_REUSEPORT, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// Addrs returns the bound listener addresses, in Config.Listeners order.
+func (s *Server) Addrs() []net.Addr { return s.addrs }
+
+// Conns returns the number of open connections.
+func (s *Server) Conns() int { return int(s.nconns.Load()) }
+
+// Stop stops accepting, closes every connection (each handler gets
+// Closed(ErrStopped); nothing more is written to them), waits for the loops
+// and any TLS handshake workers to finish, and returns. It returns ctx's error
+// if that takes longer than ctx allows.
+func (s *Server) Stop(ctx context.Context) error {
+	if !s.started.Load() || !s.stopping.CompareAndSwap(false, true) {
+		return nil
+	}
+	select {
+	case <-s.booted:
+	case <-s.done:
+		return nil
+	}
+	stopCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	// Engine.Stop polls every 500 ms; s.done tells us sooner, and cancel
+	// releases the poller.
+	go func() { _ = s.eng.Stop(stopCtx) }()
+	select {
+	case <-s.done:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	// The loops are gone, every pipe is closed: workers end promptly and no
+	// new ones can start.
+	wdone := make(chan struct{})
+	go func() { s.hsWG.Wait(); close(wdone) }()
+	select {
+	case <-wdone:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// loopOf returns the per-loop state for el, creating it on first sight.
+// Called on el's own goroutine.
+func (s *Server) loopOf(el gnet.EventLoop) *loop {
+	s.loopsMu.Lock()
+	defer s.loopsMu.Unlock()
+	lp := s.loopsMu.byEL[el]
+	if lp == nil {
+		lp = newLoop(s, el)
+		s.loopsMu.byEL[el] = lp
+		s.loopsMu.list = append(s.loopsMu.list, lp)
+	}
+	return lp
+}
+
+// events adapts Server to gnet.EventHandler without exporting the callbacks.
+type events struct{ s *Server }
+
+func (e *events) OnBoot(eng gnet.Engine) gnet.Action {
+	e.s.eng = eng
+	return gnet.None
+}
+
+func (e *events) OnShutdown(gnet.Engine) {}
+
+// OnTick runs on gnet's ticker goroutine, not on a loop: it only posts the
+// tick task into each loop seen so far.
+func (e *events) OnTick() (time.Duration, gnet.Action) {
+	s := e.s
+	s.bootOnce.Do(func() { close(s.booted) })
+	if s.stopping.Load() {
+		return tickDur, gnet.None
+	}
+	s.loopsMu.Lock()
+	loops := s.loopsMu.list
+	s.loopsMu.Unlock()
+	for _, lp := range loops {
+		_ = lp.el.Execute(context.Background(), lp.tickFn)
+	}
+	return tickDur, gnet.None
+}
+
+func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
+	s := e.s
+	lp := s.loopOf(gc.EventLoop())
+	c := &conn{gc: gc, lp: lp}
+	gc.SetContext(c)
+	s.nconns.Add(1)
+	lp.cur, lp.closeCur = c, false
+	lp.enter()
+	c.h = s.nh(c)
+	if c.h == nil {
+		c.closeErr = errors.New("reactor: NewHandler returned nil")
+		c.closeNow()
+	} else if c.state == stOpen && s.direct[localPort(gc)] {
+		c.beginHandshake()
+	}
+	lp.leave()
+	lp.cur = nil
+	if lp.closeCur {
+		lp.closeCur = false
+		return nil, gnet.Close
+	}
+	return nil, gnet.None
+}
+
+func localPort(gc gnet.Conn) int {
+	if a, ok := gc.LocalAddr().(*net.TCPAddr); ok {
+		return a.Port
+	}
+	return 0
+}
+
+func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
+	c, _ := gc.Context().(*conn)
+	buf, _ := gc.Next(-1) // always consume everything: gnet keeps no ring for us
+	if c == nil {
+		return gnet.Close
+	}
+	lp := c.lp
+	lp.cur, lp.closeCur = c, false
+	lp.enter()
+	if len(buf) > 0 {
+		c.input(buf)
+	}
+	// gnet's Wake also lands here; a read that sees the flag serves it too.
+	if c.state < stClosing && c.wake.Swap(false) {
+		c.h.Wakeup()
+	}
+	lp.leave()
+	lp.cur = nil
+	if lp.closeCur {
+		lp.closeCur = false
+		return gnet.Close
+	}
+	return gnet.None
+}
+
+func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
+	c, _ := gc.Context().(*conn)
+	if c == nil || c.state == stClosed {
+		return gnet.None
+	}
+	s := e.s
+	wasClosing := c.state == stClosing
+	c.state = stClosed
+	c.wake.Store(true) // later Wake calls do nothing
+	c.lp.wheel.remove(c)
+	if c.tls != nil {
+		c.tls.pipe.close() // a blocked handshake worker sees EOF and exits
+	}
+	c.zin = nil
+	s.nconns.Add(-1)
+	if c.closeErr == nil {
+		switch {
+		case s.stopping.Load() && !wasClosing:
+			c.closeErr = ErrStopped
+		case err != nil && !errors.Is(err, io.EOF):
+			c.closeErr = err
+		}
+	}
+	lp := c.lp
+	if lp.depth > 0 {
+		// gnet closed the socket inside a Write the handler made; the handler
+		// hears of it when its current call returns.
+		lp.pendingClosed = append(lp.pendingClosed, c)
+		return gnet.None
+	}
+	lp.enter()
+	c.callClosed()
+	lp.leave()
+	return gnet.None
+}
+
+// slogAdapter routes gnet's logging to slog so zap is never used.
+type slogAdapter struct{ l *slog.Logger }
+
+func (a slogAdapter) Debugf(f string, args ...any) { a.l.Debug(fmt.Sprintf(f, args...), "via", "gnet") }
+func (a slogAdapter) Infof(f string, args ...any)  { a.l.Info(fmt.Sprintf(f, args...), "via", "gnet") }
+func (a slogAdapter) Warnf(f string, args ...any)  { a.l.Warn(fmt.Sprintf(f, args...), "via", "gnet") }
+func (a slogAdapter) Errorf(f string, args ...any) { a.l.Error(fmt.Sprintf(f, args...), "via", "gnet") }
+
+// Fatalf logs at error level: a library must not exit the process.
+func (a slogAdapter) Fatalf(f string, args ...any) { a.l.Error(fmt.Sprintf(f, args...), "via", "gnet") }

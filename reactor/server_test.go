@@ -1,0 +1,540 @@
+package reactor
+
+import (
+	"bufio"
+	"bytes"
+	"compress/zlib"
+	"context"
+	"crypto/tls"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	mrand "math/rand/v2"
+	"net"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+	"unsafe"
+
+	"ignis/session"
+)
+
+func TestEchoPlainManyConns(t *testing.T) {
+	s, _ := startServer(t, Config{Loops: 2})
+	const conns = 200
+	var wg sync.WaitGroup
+	errs := make(chan error, conns)
+	for i := range conns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rnd := mrand.New(mrand.NewPCG(uint64(i), 7))
+			c, err := net.DialTimeout("tcp", s.Addrs()[0].String(), 5*time.Second)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			var all []byte
+			for range 10 {
+				all = append(all, randLine(rnd, 1+rnd.IntN(2000))...)
+			}
+			go func() { _ = writeSplit(c, all, rnd, 700) }()
+			got := make([]byte, len(all))
+			if _, err := io.ReadFull(c, got); err != nil {
+				errs <- fmt.Errorf("conn %d: %w", i, err)
+				return
+			}
+			if !bytes.Equal(got, all) {
+				errs <- fmt.Errorf("conn %d: echo differs", i)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
+
+// starttls upgrades a plain client connection the way the test handler
+// expects, and checks the exporter matches on both sides.
+func starttls(t *testing.T, c net.Conn, cli *tls.Config) (*tls.Conn, *bufio.Reader) {
+	t.Helper()
+	br := bufio.NewReader(c)
+	if _, err := c.Write([]byte("STARTTLS\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, br, "PROCEED")
+	if br.Buffered() != 0 {
+		t.Fatal("plaintext after PROCEED")
+	}
+	tc := tls.Client(c, cli)
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	return tc, bufio.NewReader(tc)
+}
+
+func checkExporter(t *testing.T, tc *tls.Conn, br *bufio.Reader) {
+	t.Helper()
+	if _, err := tc.Write([]byte("TLSINFO\n")); err != nil {
+		t.Fatal(err)
+	}
+	line, err := br.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := tc.ConnectionState()
+	want, err := st.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if line != "EKM "+hex.EncodeToString(want)+"\n" {
+		t.Fatalf("exporter: got %q", line)
+	}
+}
+
+func TestStartTLS(t *testing.T) {
+	srvTLS, cliTLS := testCert(t)
+	s, e := startServer(t, Config{TLS: srvTLS})
+	c := dial(t, s.Addrs()[0])
+	br := bufio.NewReader(c)
+	if _, err := c.Write([]byte("TLSINFO\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, br, "NOTLS")
+	h := nextHandler(t, e)
+	tc, tbr := starttls(t, c, cliTLS)
+	rnd := mrand.New(mrand.NewPCG(3, 4))
+	echo(t, tc, tbr, rnd, 1, 20_000, 200_000, 1)
+	checkExporter(t, tc, tbr)
+	if !h.tlsSeen.Load() {
+		t.Fatal("handler did not see TLS()")
+	}
+	// Client closes: the server sees close_notify or EOF, a clean close.
+	_ = tc.Close()
+	if err := recvErr(t, h.closedErr, "Closed"); err != nil {
+		t.Fatalf("Closed(%v), want nil", err)
+	}
+	waitFor(t, "no handshakes", func() bool { return s.hsRun.Load() == 0 })
+}
+
+// TestStartTLSPipelinedPlaintext: plaintext sent after STARTTLS in the same
+// segment is discarded, and the handshake still works.
+func TestStartTLSPipelinedPlaintext(t *testing.T) {
+	srvTLS, cliTLS := testCert(t)
+	s, _ := startServer(t, Config{TLS: srvTLS, Loops: 1})
+	c := dial(t, s.Addrs()[0])
+	br := bufio.NewReader(c)
+	if _, err := c.Write([]byte("STARTTLS\nINJECTED\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, br, "PROCEED")
+	tc := tls.Client(c, cliTLS)
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	tbr := bufio.NewReader(tc)
+	echo(t, tc, tbr, mrand.New(mrand.NewPCG(1, 1)), 10)
+}
+
+func TestDirectTLS(t *testing.T) {
+	srvTLS, cliTLS := testCert(t)
+	s, _ := startServer(t, Config{TLS: srvTLS, Listeners: []Listener{
+		{Addr: "127.0.0.1:0"},
+		{Addr: "127.0.0.1:0", DirectTLS: true},
+	}})
+	if len(s.Addrs()) != 2 || s.Addrs()[0].String() == s.Addrs()[1].String() {
+		t.Fatalf("addrs %v", s.Addrs())
+	}
+	// The plain listener stays plain.
+	pc := dial(t, s.Addrs()[0])
+	pbr := bufio.NewReader(pc)
+	echo(t, pc, pbr, mrand.New(mrand.NewPCG(5, 5)), 5)
+
+	raw := dial(t, s.Addrs()[1])
+	tc := tls.Client(raw, cliTLS)
+	if err := tc.Handshake(); err != nil {
+		t.Fatal(err)
+	}
+	tbr := bufio.NewReader(tc)
+	echo(t, tc, tbr, mrand.New(mrand.NewPCG(5, 6)), 1, 20_000, 200_000)
+	checkExporter(t, tc, tbr)
+}
+
+// TestMaxHandshakes: with one worker, concurrent handshakes queue and all
+// complete.
+func TestMaxHandshakes(t *testing.T) {
+	srvTLS, cliTLS := testCert(t)
+	s, _ := startServer(t, Config{TLS: srvTLS, MaxHandshakes: 1, Listeners: []Listener{{Addr: "127.0.0.1:0", DirectTLS: true}}})
+	var wg sync.WaitGroup
+	errs := make(chan error, 8)
+	for i := range 8 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", s.Addrs()[0].String(), cliTLS)
+			if err != nil {
+				errs <- err
+				return
+			}
+			defer c.Close()
+			_ = c.SetDeadline(time.Now().Add(20 * time.Second))
+			msg := fmt.Sprintf("hello %d\n", i)
+			if _, err := c.Write([]byte(msg)); err != nil {
+				errs <- err
+				return
+			}
+			got, err := bufio.NewReader(c).ReadString('\n')
+			if err != nil || got != msg {
+				errs <- fmt.Errorf("conn %d: %q %v", i, got, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if n := s.hsRun.Load(); n > 1 {
+		t.Fatalf("%d handshakes running, cap 1", n)
+	}
+}
+
+// zlibClient speaks XEP-0138-style zlib over w/r after COMPRESS.
+type zlibClient struct {
+	zw *zlib.Writer
+	zr io.Reader
+	br *bufio.Reader
+	w  io.Writer
+}
+
+func compress(t *testing.T, w io.Writer, br *bufio.Reader) *zlibClient {
+	t.Helper()
+	if _, err := w.Write([]byte("COMPRESS\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, br, "COMPRESSED")
+	return &zlibClient{zw: zlib.NewWriter(w), br: br, w: w}
+}
+
+// roundTrip sends msg compressed (sync flush) and reads the echo.
+func (z *zlibClient) roundTrip(t *testing.T, rnd *mrand.Rand, n int) {
+	t.Helper()
+	line := randLine(rnd, n)
+	errc := make(chan error, 1)
+	go func() {
+		if _, err := z.zw.Write(line); err != nil {
+			errc <- err
+			return
+		}
+		errc <- z.zw.Flush()
+	}()
+	if z.zr == nil {
+		zr, err := zlib.NewReader(z.br) // reads the header the first reply starts with
+		if err != nil {
+			t.Fatal(err)
+		}
+		z.zr = zr
+	}
+	got := make([]byte, len(line))
+	if _, err := io.ReadFull(z.zr, got); err != nil {
+		t.Fatalf("zlib echo %d B: %v", n, err)
+	}
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, line) {
+		t.Fatalf("zlib echo %d B differs", n)
+	}
+}
+
+// splitConn splits every write into random pieces, so compressed units
+// arrive across reads.
+type splitConn struct {
+	net.Conn
+	rnd *mrand.Rand
+}
+
+func (s splitConn) Write(p []byte) (int, error) {
+	return len(p), writeSplit(s.Conn, p, s.rnd, 50)
+}
+
+func TestZlib(t *testing.T) {
+	s, _ := startServer(t, Config{})
+	c := dial(t, s.Addrs()[0])
+	rnd := mrand.New(mrand.NewPCG(9, 9))
+	z := compress(t, splitConn{c, mrand.New(mrand.NewPCG(1, 9))}, bufio.NewReader(c))
+	for _, n := range []int{1, 100, 5000, 40_000, 200_000, 3} {
+		z.roundTrip(t, rnd, n)
+	}
+}
+
+func TestTLSAndZlib(t *testing.T) {
+	srvTLS, cliTLS := testCert(t)
+	s, _ := startServer(t, Config{TLS: srvTLS})
+	c := dial(t, s.Addrs()[0])
+	tc, tbr := starttls(t, c, cliTLS)
+	rnd := mrand.New(mrand.NewPCG(2, 9))
+	z := compress(t, tc, tbr)
+	for _, n := range []int{1, 20_000, 200_000, 7} {
+		z.roundTrip(t, rnd, n)
+	}
+}
+
+// TestOutputCap: a peer that does not read fills the cap; Write then
+// reports ErrOutputFull, and Close(final) still delivers everything.
+func TestOutputCap(t *testing.T) {
+	s, e := startServer(t, Config{MaxPendingOutput: 64 << 10})
+	c := dial(t, s.Addrs()[0])
+	if _, err := c.Write([]byte("FLOOD\n")); err != nil {
+		t.Fatal(err)
+	}
+	h := nextHandler(t, e)
+	// Wait until the handler hit the cap (the client has read nothing).
+	waitFor(t, "flood to hit the cap", func() bool { return h.flooded.Load() > 0 })
+	all, err := io.ReadAll(c) // EOF after the final bytes
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := h.flooded.Load()
+	tail := "\nEND " + strconv.FormatInt(n, 10) + "\n"
+	if int64(len(all)) != n+int64(len(tail)) || !strings.HasSuffix(string(all), tail) {
+		t.Fatalf("read %d bytes, want %d ending in %q", len(all), n+int64(len(tail)), tail)
+	}
+	if err := recvErr(t, h.closedErr, "Closed"); err != nil {
+		t.Fatalf("Closed(%v)", err)
+	}
+}
+
+// TestTimer: timers fire on the loop, SetTimer(0) cancels. One loop, so the
+// later timer firing proves the earlier, cancelled one's tick has passed.
+func TestTimer(t *testing.T) {
+	s, e := startServer(t, Config{Loops: 1})
+	a := dial(t, s.Addrs()[0])
+	if _, err := a.Write([]byte("TIMER 100\nCANCEL\n")); err != nil {
+		t.Fatal(err)
+	}
+	ha := nextHandler(t, e)
+	b := dial(t, s.Addrs()[0])
+	bbr := bufio.NewReader(b)
+	start := time.Now()
+	if _, err := b.Write([]byte("TIMER 300\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, bbr, "TIMER")
+	if d := time.Since(start); d < 300*time.Millisecond {
+		t.Fatalf("timer fired early, after %v", d)
+	}
+	if n := ha.timers.Load(); n != 0 {
+		t.Fatalf("cancelled timer fired %d times", n)
+	}
+	// Re-arming works after a cancel, and fires once.
+	abr := bufio.NewReader(a)
+	if _, err := a.Write([]byte("TIMER 100\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, abr, "TIMER")
+	if _, err := a.Write([]byte("ping\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, abr, "ping")
+}
+
+func TestWake(t *testing.T) {
+	s, e := startServer(t, Config{})
+	c := dial(t, s.Addrs()[0])
+	br := bufio.NewReader(c)
+	if _, err := c.Write([]byte("hi\nWAKEME\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, br, "hi")
+	expectLine(t, br, "WOKE")
+	h := nextHandler(t, e)
+	// Keep traffic and wakeups interleaving for a while.
+	for i := range 20 {
+		msg := "m" + strconv.Itoa(i)
+		if _, err := c.Write([]byte(msg + "\nWAKEME\n")); err != nil {
+			t.Fatal(err)
+		}
+		expectLine(t, br, msg)
+		expectLine(t, br, "WOKE")
+	}
+	if h.badWake.Load() {
+		t.Fatal("Wakeup ran on a goroutine other than the loop's")
+	}
+}
+
+func TestHandshakeTimeout(t *testing.T) {
+	srvTLS, _ := testCert(t)
+	s, e := startServer(t, Config{TLS: srvTLS, HandshakeTimeout: 300 * time.Millisecond,
+		Listeners: []Listener{{Addr: "127.0.0.1:0", DirectTLS: true}}})
+	c := dial(t, s.Addrs()[0])
+	h := nextHandler(t, e)
+	start := time.Now()
+	if n, err := c.Read(make([]byte, 1)); err != io.EOF {
+		t.Fatalf("read %d, %v; want EOF", n, err)
+	}
+	if d := time.Since(start); d > 5*time.Second {
+		t.Fatalf("closed after %v", d)
+	}
+	if err := recvErr(t, h.closedErr, "Closed"); !errors.Is(err, errHandshakeTimeout) {
+		t.Fatalf("Closed(%v)", err)
+	}
+	waitFor(t, "no handshakes in flight", func() bool { return s.hsRun.Load() == 0 })
+}
+
+func TestHandshakeFailure(t *testing.T) {
+	srvTLS, _ := testCert(t)
+	s, e := startServer(t, Config{TLS: srvTLS})
+	c := dial(t, s.Addrs()[0])
+	br := bufio.NewReader(c)
+	if _, err := c.Write([]byte("STARTTLS\n")); err != nil {
+		t.Fatal(err)
+	}
+	expectLine(t, br, "PROCEED")
+	if _, err := c.Write([]byte("this is not a ClientHello at all........\n")); err != nil {
+		t.Fatal(err)
+	}
+	h := nextHandler(t, e)
+	if err := recvErr(t, h.closedErr, "Closed"); err == nil || !strings.Contains(err.Error(), "handshake") {
+		t.Fatalf("Closed(%v)", err)
+	}
+	_, _ = io.Copy(io.Discard, br) // the server closed: EOF (maybe after an alert)
+	waitFor(t, "no handshakes in flight", func() bool { return s.hsRun.Load() == 0 })
+}
+
+// TestCloseOnce: server-side and client-side closes each give exactly one
+// Closed, with nil for orderly closes.
+func TestCloseOnce(t *testing.T) {
+	s, e := startServer(t, Config{})
+
+	a := dial(t, s.Addrs()[0])
+	abr := bufio.NewReader(a)
+	if _, err := a.Write([]byte("QUIT\n")); err != nil {
+		t.Fatal(err)
+	}
+	ha := nextHandler(t, e)
+	expectLine(t, abr, "BYE")
+	if _, err := abr.ReadByte(); err != io.EOF {
+		t.Fatalf("after BYE: %v", err)
+	}
+	if err := recvErr(t, ha.closedErr, "server close"); err != nil {
+		t.Fatalf("Closed(%v)", err)
+	}
+
+	b := dial(t, s.Addrs()[0])
+	if _, err := b.Write([]byte("x\n")); err != nil {
+		t.Fatal(err)
+	}
+	hb := nextHandler(t, e)
+	expectLine(t, bufio.NewReader(b), "x") // unread input would make close send RST
+	_ = b.Close()
+	if err := recvErr(t, hb.closedErr, "client close"); err != nil {
+		t.Fatalf("Closed(%v)", err)
+	}
+
+	// A handler error closes after flushing what it wrote.
+	c := dial(t, s.Addrs()[0])
+	cbr := bufio.NewReader(c)
+	if _, err := c.Write([]byte("FAIL\nnever\n")); err != nil {
+		t.Fatal(err)
+	}
+	hc := nextHandler(t, e)
+	expectLine(t, cbr, "ERR")
+	if _, err := cbr.ReadByte(); err != io.EOF {
+		t.Fatalf("after ERR: %v", err)
+	}
+	if err := recvErr(t, hc.closedErr, "error close"); err == nil {
+		t.Fatal("Closed(nil) after a Traffic error")
+	}
+
+	waitFor(t, "Conns() == 0", func() bool { return s.Conns() == 0 })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, h := range e.all() {
+		if n := h.closes.Load(); n != 1 {
+			t.Errorf("handler %d: Closed %d times", i, n)
+		}
+	}
+}
+
+func TestStop(t *testing.T) {
+	srvTLS, cliTLS := testCert(t)
+	s, e := startServer(t, Config{TLS: srvTLS, Listeners: []Listener{
+		{Addr: "127.0.0.1:0"},
+		{Addr: "127.0.0.1:0", DirectTLS: true},
+	}})
+	var clients []net.Conn
+	for range 10 {
+		c := dial(t, s.Addrs()[0])
+		echo(t, c, bufio.NewReader(c), mrand.New(mrand.NewPCG(1, 2)), 10)
+		clients = append(clients, c)
+	}
+	tc, tbr := starttls(t, dial(t, s.Addrs()[0]), cliTLS)
+	echo(t, tc, tbr, mrand.New(mrand.NewPCG(1, 3)), 10)
+	stalled := dial(t, s.Addrs()[1]) // mid-handshake: a worker waits on it
+	waitFor(t, "12 conns", func() bool { return s.Conns() == 12 })
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if s.Conns() != 0 || s.hsRun.Load() != 0 {
+		t.Fatalf("after Stop: %d conns, %d handshakes", s.Conns(), s.hsRun.Load())
+	}
+	for _, c := range append(clients, stalled) {
+		if _, err := io.Copy(io.Discard, c); err != nil {
+			t.Fatalf("client after Stop: %v", err)
+		}
+	}
+	if _, err := tbr.ReadByte(); err == nil {
+		t.Fatal("TLS client still open after Stop")
+	}
+	for i, h := range e.all() {
+		if n := h.closes.Load(); n != 1 {
+			t.Errorf("handler %d: Closed %d times", i, n)
+		}
+		if err := <-h.closedErr; !errors.Is(err, ErrStopped) {
+			t.Errorf("handler %d: Closed(%v)", i, err)
+		}
+	}
+	if _, err := net.DialTimeout("tcp", s.Addrs()[0].String(), time.Second); err == nil {
+		t.Fatal("still accepting after Stop")
+	}
+}
+
+func TestStartBindError(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	s, err := New(Config{Listeners: []Listener{{Addr: ln.Addr().String()}}}, func(session.Transport) session.Handler { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err == nil {
+		_ = s.Stop(context.Background())
+		t.Fatal("Start succeeded on a taken port")
+	}
+}
+
+// TestConnSize reports the per-connection struct (and keeps it small).
+func TestConnSize(t *testing.T) {
+	n := unsafe.Sizeof(conn{})
+	t.Logf("conn: %d B; tlsLayer: %d B (TLS only); inflater: %d B + ~37 KiB flate reader (zlib only)",
+		n, unsafe.Sizeof(tlsLayer{}), unsafe.Sizeof(inflater{}))
+	if n > 128 {
+		t.Fatalf("conn grew to %d B", n)
+	}
+}

@@ -1,0 +1,155 @@
+package route
+
+import (
+	"errors"
+	"hash/maphash"
+	"sync"
+
+	"ignis/jid"
+	"ignis/stanza"
+)
+
+// Endpoint is a bound resource; session.Stream implements it.
+type Endpoint interface {
+	JID() jid.JID // full JID
+	Available() bool
+	Priority() int8
+	// Deliver queues st for the peer. It may be called from any goroutine and
+	// must not block; it reports false if the endpoint is gone or refused it.
+	Deliver(st *stanza.Stanza) bool
+	// Replaced is called (from any goroutine) when a newer session bound the
+	// same full JID and this one must end with a <conflict/> stream error.
+	Replaced()
+}
+
+// ConflictPolicy says what a bind of an already bound full JID does (RFC 6120 §7.7.2.2).
+type ConflictPolicy uint8
+
+const (
+	// Replace ends the old session with a conflict stream error (the usual
+	// choice of Prosody, ejabberd and Openfire).
+	Replace ConflictPolicy = iota
+	// Refuse refuses the new bind with a conflict stanza error.
+	Refuse
+)
+
+// ErrConflict is returned by Bind under the Refuse policy.
+var ErrConflict = errors.New("route: resource already bound")
+
+const numShards = 64
+
+// Table is the in-memory session table: bare JID → bound resources, split in
+// shards by a hash of the bare JID so that binds and lookups on different
+// users rarely contend.
+type Table struct {
+	seed   maphash.Seed
+	shards [numShards]shard
+}
+
+type shard struct {
+	mu struct {
+		sync.RWMutex
+		byBare map[string][]Endpoint // guarded by mu; slices are replaced, never mutated in place
+	}
+}
+
+// NewTable returns an empty table.
+func NewTable() *Table {
+	t := &Table{seed: maphash.MakeSeed()}
+	for i := range t.shards {
+		t.shards[i].mu.byBare = map[string][]Endpoint{}
+	}
+	return t
+}
+
+func (t *Table) shard(bare string) *shard {
+	return &t.shards[maphash.String(t.seed, bare)%numShards]
+}
+
+// Bind adds e under its full JID. With Replace, an endpoint already bound to
+// the same full JID is removed and returned (the caller ends it); with
+// Refuse, Bind fails with ErrConflict.
+func (t *Table) Bind(e Endpoint, policy ConflictPolicy) (old Endpoint, err error) {
+	j := e.JID()
+	bare := j.Bare().String()
+	sh := t.shard(bare)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	cur := sh.mu.byBare[bare]
+	next := make([]Endpoint, 0, len(cur)+1)
+	for _, c := range cur {
+		if c.JID().Resource() == j.Resource() {
+			if policy == Refuse {
+				return nil, ErrConflict
+			}
+			old = c
+			continue
+		}
+		next = append(next, c)
+	}
+	sh.mu.byBare[bare] = append(next, e)
+	return old, nil
+}
+
+// Unbind removes e if it is still bound (a replaced endpoint is not).
+func (t *Table) Unbind(e Endpoint) {
+	bare := e.JID().Bare().String()
+	sh := t.shard(bare)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	cur := sh.mu.byBare[bare]
+	for i, c := range cur {
+		if c == e {
+			if len(cur) == 1 {
+				delete(sh.mu.byBare, bare)
+				return
+			}
+			next := make([]Endpoint, 0, len(cur)-1)
+			next = append(next, cur[:i]...)
+			sh.mu.byBare[bare] = append(next, cur[i+1:]...)
+			return
+		}
+	}
+}
+
+// Lookup returns the endpoint bound to a full JID, or nil.
+func (t *Table) Lookup(full jid.JID) Endpoint {
+	var found Endpoint
+	t.Resources(full.Bare(), func(e Endpoint) bool {
+		if e.JID().Resource() == full.Resource() {
+			found = e
+			return false
+		}
+		return true
+	})
+	return found
+}
+
+// Resources calls fn for each endpoint bound under bare until fn returns
+// false. fn runs without the shard lock held.
+func (t *Table) Resources(bare jid.JID, fn func(Endpoint) bool) {
+	b := bare.String()
+	sh := t.shard(b)
+	sh.mu.RLock()
+	cur := sh.mu.byBare[b]
+	sh.mu.RUnlock()
+	for _, e := range cur {
+		if !fn(e) {
+			return
+		}
+	}
+}
+
+// Count returns the number of bound endpoints.
+func (t *Table) Count() int {
+	n := 0
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		for _, v := range sh.mu.byBare {
+			n += len(v)
+		}
+		sh.mu.RUnlock()
+	}
+	return n
+}

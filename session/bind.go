@@ -1,0 +1,123 @@
+package session
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"strconv"
+
+	"ignis/route"
+	"ignis/stanza"
+	"ignis/xmlscan"
+)
+
+// bind handles the iq of an authenticated stream before binding: resource
+// binding (RFC 6120 §7) is the only thing allowed.
+func (s *Stream) bind(f *xmlscan.Frame) error {
+	st, err := stanza.FromFrame(f)
+	if st == nil {
+		return stanza.StreamErr(stanza.BadFormat, "")
+	}
+	b := f.Child("bind", stanza.NSBind)
+	if b.IsZero() || st.Type != stanza.Set {
+		// RFC 6120 §7.1: stanzas before binding end the stream
+		return stanza.StreamErr(stanza.StreamNotAuthorized, "bind a resource first")
+	}
+	st = st.WithAddrs(s.jid, st.To) // replies go back to this client
+	if err != nil {
+		var se *stanza.Error
+		if errors.As(err, &se) {
+			s.write(st.ErrorReply(se).Bytes())
+			return nil
+		}
+	}
+	res := string(b.Child("resource", stanza.NSBind).AppendText(nil))
+	if res == "" {
+		res = randomResource()
+	}
+	full, jerr := s.jid.Bare().WithResource(res)
+	if jerr != nil {
+		// RFC 6120 §7.7.2.1: a resource that cannot be processed
+		s.write(st.ErrorReply(stanza.Err(stanza.BadRequest)).Bytes())
+		return nil
+	}
+	s.jid = full
+	if err := s.cfg.Router.Bind(s); err != nil {
+		s.jid = full.Bare()
+		if errors.Is(err, route.ErrConflict) {
+			s.write(st.ErrorReply(stanza.Err(stanza.Conflict)).Bytes())
+			return nil
+		}
+		s.write(st.ErrorReply(stanza.Err(stanza.InternalServerError)).Bytes())
+		return nil
+	}
+	s.state = stBound
+	s.tr.SetTimer(0)
+	var rb stanza.Builder
+	rb.Start("bind", "xmlns", stanza.NSBind).Element("jid", full.String())
+	s.write(st.WithAddrs(full, st.To).Result(rb.Bytes()).Bytes())
+	return nil
+}
+
+func randomResource() string {
+	var r [6]byte
+	_, _ = rand.Read(r[:])
+	return "ignis-" + hex.EncodeToString(r[:])
+}
+
+// stanza handles one stanza of a bound stream.
+func (s *Stream) stanza(f *xmlscan.Frame) error {
+	st, err := stanza.FromFrame(f)
+	if err != nil {
+		var se *stanza.Error
+		if st == nil || !errors.As(err, &se) {
+			return stanza.StreamErr(stanza.BadFormat, "")
+		}
+		if reply := st.WithAddrs(s.jid, st.To).ErrorReply(se); reply != nil {
+			s.write(reply.Bytes())
+		}
+		return nil
+	}
+	if !st.From.IsZero() && !st.From.Equal(s.jid) && !st.From.Equal(s.jid.Bare()) {
+		// RFC 6120 §8.1.2.1: a from that is not the client's own address
+		return stanza.StreamErr(stanza.InvalidFrom, "")
+	}
+	switch st.Kind {
+	case stanza.IQ:
+		if st.To.IsZero() || st.To.Equal(s.cfg.Domain) {
+			if p := f.Child("session", stanza.NSSession); !p.IsZero() && st.Type == stanza.Set {
+				// RFC 3921 legacy session establishment: a no-op kept for old clients
+				s.write(st.WithAddrs(s.jid, st.To).Result(nil).Bytes())
+				return nil
+			}
+			if p := f.Child("bind", stanza.NSBind); !p.IsZero() {
+				s.write(st.WithAddrs(s.jid, st.To).ErrorReply(stanza.Err(stanza.NotAllowed)).Bytes())
+				return nil
+			}
+		}
+	case stanza.Presence:
+		if st.To.IsZero() {
+			switch st.Type {
+			case stanza.TypeNone:
+				s.setPresence(true, priority(f))
+			case stanza.Unavailable:
+				s.setPresence(false, 0)
+			}
+		}
+	}
+	s.cfg.Router.Route(s, st)
+	return nil
+}
+
+// priority reads <priority/> (RFC 6121 §4.7.2.3): -128..127, default 0.
+func priority(f *xmlscan.Frame) int8 {
+	p := f.Child("priority", "")
+	if p.IsZero() {
+		return 0
+	}
+	n, err := strconv.Atoi(string(p.AppendText(nil)))
+	if err != nil || n < -128 || n > 127 {
+		return 0
+	}
+	return int8(n)
+}

@@ -1,0 +1,129 @@
+package session
+
+import (
+	"crypto/sha256"
+	"crypto/sha512"
+	"crypto/x509"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"ignis/jid"
+	"ignis/route"
+	"ignis/session/sasl"
+	"ignis/xmlscan"
+)
+
+// Limits bound what one client stream may cost. Zero fields take defaults.
+type Limits struct {
+	MaxStanzaBytes int           // one stanza, start to end tag; default 256 KiB; over it → <policy-violation/>
+	MaxDepth       int           // element nesting; default 32
+	MaxAttrs       int           // attributes on one element; default 64
+	MaxPendingOut  int           // bytes queued for a slow reader; default 1 MiB; over it the stream is closed
+	AuthAttempts   int           // failed SASL attempts per stream; default 3, then <policy-violation/>
+	PreAuthIdle    time.Duration // silence allowed before the session is bound; default 30 s, then <connection-timeout/>
+}
+
+// EnsureDefaults fills zero fields with their defaults.
+func (l *Limits) EnsureDefaults() {
+	if l.MaxStanzaBytes == 0 {
+		l.MaxStanzaBytes = 256 << 10
+	}
+	if l.MaxDepth == 0 {
+		l.MaxDepth = 32
+	}
+	if l.MaxAttrs == 0 {
+		l.MaxAttrs = 64
+	}
+	if l.MaxPendingOut == 0 {
+		l.MaxPendingOut = 1 << 20
+	}
+	if l.AuthAttempts == 0 {
+		l.AuthAttempts = 3
+	}
+	if l.PreAuthIdle == 0 {
+		l.PreAuthIdle = 30 * time.Second
+	}
+}
+
+// Validate reports the first limit out of its sane range.
+func (l Limits) Validate() error {
+	switch {
+	case l.MaxStanzaBytes < 10000:
+		return fmt.Errorf("max_stanza_bytes %d is below 10000 (RFC 6120 §13.12 requires at least 10000)", l.MaxStanzaBytes)
+	case l.MaxDepth < 4:
+		return fmt.Errorf("max_depth %d is below 4", l.MaxDepth)
+	case l.MaxAttrs < 8:
+		return fmt.Errorf("max_attrs %d is below 8", l.MaxAttrs)
+	case l.MaxPendingOut < 64<<10:
+		return fmt.Errorf("max_pending_output %d is below 64 KiB", l.MaxPendingOut)
+	case l.AuthAttempts < 1 || l.AuthAttempts > 10:
+		return fmt.Errorf("auth_attempts %d is outside 1..10", l.AuthAttempts)
+	case l.PreAuthIdle < time.Second:
+		return fmt.Errorf("pre_auth_idle %s is below 1s", l.PreAuthIdle)
+	}
+	return nil
+}
+
+// Config is shared by every stream of a listener. It is read-only once
+// streams run.
+type Config struct {
+	Domain      jid.JID
+	Router      *route.Router
+	Credentials sasl.Credentials
+	SASL        sasl.Config
+	// TLSOffered: STARTTLS is offered (a certificate is configured).
+	TLSOffered bool
+	// TLSRequired: nothing but STARTTLS is possible before TLS.
+	TLSRequired bool
+	// ServerCert is the DER certificate the TLS layer presents, for the
+	// tls-server-end-point channel binding (RFC 5929).
+	ServerCert []byte
+	// Compression offers XEP-0138 zlib; CompressionOnTLS offers it on TLS
+	// streams too (off by default: compression under TLS leaks, XEP-0138 §9).
+	Compression      bool
+	CompressionOnTLS bool
+	Limits           Limits
+	Logger           *slog.Logger
+
+	endPoint []byte // tls-server-end-point binding data, from ServerCert
+	scan     xmlscan.Limits
+}
+
+// Prepare fills defaults and derived values; call it once before use.
+func (c *Config) Prepare() error {
+	c.Limits.EnsureDefaults()
+	if err := c.Limits.Validate(); err != nil {
+		return err
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Domain.IsZero() || c.Router == nil || c.Credentials == nil {
+		return fmt.Errorf("session: config needs a domain, a router and credentials")
+	}
+	c.scan = xmlscan.Limits{MaxElementBytes: c.Limits.MaxStanzaBytes, MaxDepth: c.Limits.MaxDepth, MaxAttrs: c.Limits.MaxAttrs}
+	if len(c.ServerCert) > 0 {
+		cert, err := x509.ParseCertificate(c.ServerCert)
+		if err != nil {
+			return fmt.Errorf("session: server certificate: %w", err)
+		}
+		c.endPoint = endPointHash(cert)
+	}
+	return nil
+}
+
+// endPointHash is the tls-server-end-point binding (RFC 5929 §4.1): the
+// certificate hashed with its signature's hash, SHA-256 for MD5 and SHA-1.
+func endPointHash(cert *x509.Certificate) []byte {
+	switch cert.SignatureAlgorithm {
+	case x509.SHA384WithRSA, x509.ECDSAWithSHA384, x509.SHA384WithRSAPSS:
+		h := sha512.Sum384(cert.Raw)
+		return h[:]
+	case x509.SHA512WithRSA, x509.ECDSAWithSHA512, x509.SHA512WithRSAPSS:
+		h := sha512.Sum512(cert.Raw)
+		return h[:]
+	}
+	h := sha256.Sum256(cert.Raw)
+	return h[:]
+}

@@ -1,0 +1,69 @@
+package session
+
+import (
+	"ignis/stanza"
+)
+
+// Deliver implements route.Endpoint: it queues st and wakes the stream's
+// loop when the queue goes from empty to non-empty, so TLS and zlib always
+// run on the owner loop. Any goroutine may call it.
+func (s *Stream) Deliver(st *stanza.Stanza) bool {
+	in := &s.inbox
+	in.mu.Lock()
+	if in.closed || in.overflow {
+		in.mu.Unlock()
+		return false
+	}
+	if in.bytes+len(st.Bytes()) > s.cfg.Limits.MaxPendingOut {
+		in.overflow = true
+		in.mu.Unlock()
+		s.tr.Wake()
+		return false
+	}
+	wake := len(in.q) == 0
+	in.q = append(in.q, st)
+	in.bytes += len(st.Bytes())
+	in.mu.Unlock()
+	if wake {
+		s.tr.Wake()
+	}
+	return true
+}
+
+// Replaced implements route.Endpoint: a newer session bound this resource.
+func (s *Stream) Replaced() {
+	s.inbox.mu.Lock()
+	s.inbox.replaced = true
+	s.inbox.mu.Unlock()
+	s.tr.Wake()
+}
+
+// Wakeup implements Handler: write out what was delivered.
+func (s *Stream) Wakeup() {
+	in := &s.inbox
+	in.mu.Lock()
+	q, replaced, overflow := in.q, in.replaced, in.overflow
+	in.q, in.bytes = nil, 0
+	in.mu.Unlock()
+	if s.state == stClosed {
+		return
+	}
+	if replaced {
+		// RFC 6120 §7.7.2.2: the old session ends with a conflict stream error;
+		// it is no longer in the table, and the resource stays online in the
+		// new session, so no unavailable presence goes out for it
+		s.pres.Store(0)
+		s.fail(stanza.StreamErr(stanza.StreamConflict, "replaced by a new session"))
+		return
+	}
+	for i, st := range q {
+		s.write(st.Bytes())
+		q[i] = nil
+		if s.state == stClosed {
+			return
+		}
+	}
+	if overflow {
+		s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, "too much output pending for a slow reader"))
+	}
+}

@@ -1,0 +1,321 @@
+package session
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/tls"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+
+	"ignis/jid"
+	"ignis/session/sasl"
+	"ignis/stanza"
+	"ignis/xmlscan"
+)
+
+// sink is the Stream seen as the tokenizer's xmlscan.Sink: the transitions
+// of the state machine, one place for each kind of input.
+type sink Stream
+
+// StreamOpen handles the client's stream header (RFC 6120 §4.7).
+func (k *sink) StreamOpen(f *xmlscan.Frame) error {
+	s := (*Stream)(k)
+	if s.state != stHeader {
+		return stanza.StreamErr(stanza.NotWellFormed, "") // unreachable: the tokenizer opens one root
+	}
+	if string(f.Local()) != "stream" || string(f.NS()) != stanza.NSStream {
+		return stanza.StreamErr(stanza.InvalidNamespace, "the stream root must be {"+stanza.NSStream+"}stream")
+	}
+	if ns, _ := f.Attr("xmlns"); string(ns) != stanza.NSClient {
+		return stanza.StreamErr(stanza.InvalidNamespace, "the default namespace must be "+stanza.NSClient)
+	}
+	if to, ok := f.Attr("to"); ok {
+		j, err := jid.Parse(string(to))
+		if err != nil || !j.Equal(s.cfg.Domain) {
+			return stanza.StreamErr(stanza.HostUnknown, "")
+		}
+	}
+	if v, _ := f.Attr("version"); !versionOK(v) {
+		return stanza.StreamErr(stanza.UnsupportedVersion, "XMPP 1.0 is required")
+	}
+	if s.tr.TLS() != nil {
+		s.flags |= fSecure // direct TLS (XEP-0368): the handshake is over by now
+	}
+	// RFC 6120 §4.7.2: our header's 'to' is the 'from' the client gave
+	var to jid.JID
+	if from, ok := f.Attr("from"); ok {
+		to, _ = jid.Parse(string(from))
+	}
+	out := s.appendHeader(nil, to)
+	out = s.appendFeatures(out)
+	s.write(out)
+	if s.flags&fAuthn != 0 {
+		s.state = stAuthed
+	} else {
+		s.state = stNegotiating
+	}
+	return nil
+}
+
+// versionOK accepts major version 1 (RFC 6120 §4.7.5: we answer 1.0 to any 1.x).
+func versionOK(v []byte) bool {
+	maj, _, ok := bytes.Cut(v, []byte("."))
+	return ok && string(maj) == "1"
+}
+
+// StreamClose handles </stream:stream>: close ours too (RFC 6120 §4.4).
+func (k *sink) StreamClose() error {
+	s := (*Stream)(k)
+	s.close([]byte("</stream:stream>"))
+	return errClosed
+}
+
+// Element handles one depth-1 element according to the stream's state.
+func (k *sink) Element(f *xmlscan.Frame) error {
+	s := (*Stream)(k)
+	ns, local := string(f.NS()), string(f.Local())
+	switch s.state {
+	case stNegotiating:
+		switch {
+		case ns == stanza.NSTLS && local == "starttls":
+			return s.startTLS()
+		case s.cfg.TLSRequired && s.flags&fSecure == 0:
+			return stanza.StreamErr(stanza.StreamPolicyViolation, "STARTTLS is required")
+		case ns == stanza.NSSASL && local == "auth":
+			return s.auth(f)
+		case ns == stanza.NSCompress && local == "compress":
+			return s.compress(f)
+		}
+	case stSASL:
+		switch {
+		case ns == stanza.NSSASL && local == "response":
+			return s.saslStep(f)
+		case ns == stanza.NSSASL && local == "abort":
+			s.sasl = nil
+			s.state = stNegotiating
+			s.write(saslFailure(sasl.Aborted, ""))
+			return nil
+		}
+	case stAuthed:
+		switch {
+		case ns == stanza.NSClient && local == "iq":
+			return s.bind(f)
+		case ns == stanza.NSCompress && local == "compress":
+			return s.compress(f)
+		}
+	case stBound:
+		switch {
+		case ns == stanza.NSClient && stanza.KindOf(f.Local()) != stanza.KindNone:
+			return s.stanza(f)
+		case ns == stanza.NSCompress && local == "compress":
+			return s.compress(f)
+		}
+	case stClosed:
+		return errClosed
+	}
+	if ns == stanza.NSClient && stanza.KindOf(f.Local()) != stanza.KindNone {
+		// RFC 6120 §6.4.1, §7.1: no stanzas before authentication and binding
+		return stanza.StreamErr(stanza.StreamNotAuthorized, "")
+	}
+	return stanza.StreamErr(stanza.UnsupportedStanzaType, "")
+}
+
+// appendFeatures appends <stream:features/> for the stream's state (RFC 6120 §4.3.2).
+func (s *Stream) appendFeatures(out []byte) []byte {
+	var b stanza.Builder
+	b.Start("stream:features")
+	secure := s.flags&fSecure != 0
+	if s.flags&fAuthn == 0 {
+		if !secure && s.cfg.TLSOffered {
+			b.Start("starttls", "xmlns", stanza.NSTLS)
+			if s.cfg.TLSRequired {
+				b.Element("required", "")
+			}
+			b.End()
+		}
+		if secure || !s.cfg.TLSRequired {
+			cb := s.channelBinding()
+			b.Start("mechanisms", "xmlns", stanza.NSSASL)
+			for _, m := range s.cfg.SASL.Mechanisms(cb) {
+				b.Element("mechanism", m)
+			}
+			b.End()
+			if types := s.cfg.SASL.CBTypes(cb); len(types) > 0 {
+				b.Start("sasl-channel-binding", "xmlns", stanza.NSSASLCB)
+				for _, t := range types {
+					b.Element("channel-binding", "", "type", t)
+				}
+				b.End()
+			}
+		}
+	} else {
+		b.Element("bind", "", "xmlns", stanza.NSBind)
+		b.Start("session", "xmlns", stanza.NSSession).Element("optional", "").End()
+	}
+	if s.compressionOffered() && (secure || !s.cfg.TLSRequired) {
+		b.Start("compression", "xmlns", stanza.NSCompressFeature).Element("method", "zlib").End()
+	}
+	return append(out, b.Bytes()...)
+}
+
+func (s *Stream) compressionOffered() bool {
+	return s.cfg.Compression && s.flags&fCompressed == 0 && (s.flags&fSecure == 0 || s.cfg.CompressionOnTLS)
+}
+
+// channelBinding gathers what SASL needs from the TLS layer.
+func (s *Stream) channelBinding() sasl.ChannelBinding {
+	cs := s.tr.TLS()
+	if cs == nil {
+		return sasl.ChannelBinding{}
+	}
+	cb := sasl.ChannelBinding{TLS: true, TLS13: cs.Version == tls.VersionTLS13, EndPoint: s.cfg.endPoint,
+		ClientTypeMismatch: s.flags&fCBMismatch != 0}
+	if cb.TLS13 {
+		// RFC 9266: tls-exporter is defined for TLS 1.3 only
+		cb.Exporter, _ = cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
+	}
+	return cb
+}
+
+// startTLS answers <starttls/> (RFC 6120 §5.4.2).
+func (s *Stream) startTLS() error {
+	if !s.cfg.TLSOffered || s.flags&fSecure != 0 {
+		s.close([]byte("<failure xmlns='" + stanza.NSTLS + "'/></stream:stream>"))
+		return errClosed
+	}
+	s.write([]byte("<proceed xmlns='" + stanza.NSTLS + "'/>"))
+	if err := s.tr.StartTLS(); err != nil {
+		return stanza.StreamErr(stanza.StreamInternalServerError, "")
+	}
+	s.flags = fSecure
+	s.state = stHeader
+	return errRestart
+}
+
+// compress answers XEP-0138 <compress/>.
+func (s *Stream) compress(f *xmlscan.Frame) error {
+	if !s.compressionOffered() {
+		s.write([]byte("<failure xmlns='" + stanza.NSCompress + "'><setup-failed/></failure>"))
+		return nil
+	}
+	m := f.Child("method", stanza.NSCompress)
+	if m.IsZero() || string(m.AppendText(nil)) != "zlib" {
+		s.write([]byte("<failure xmlns='" + stanza.NSCompress + "'><unsupported-method/></failure>"))
+		return nil
+	}
+	s.write([]byte("<compressed xmlns='" + stanza.NSCompress + "'/>"))
+	if err := s.tr.StartCompression(); err != nil {
+		return stanza.StreamErr(stanza.StreamInternalServerError, "")
+	}
+	s.flags = s.flags&^fHeaderSent | fCompressed
+	s.state = stHeader
+	return errRestart
+}
+
+// auth starts a SASL exchange (RFC 6120 §6.4.2).
+func (s *Stream) auth(f *xmlscan.Frame) error {
+	mech, _ := f.Attr("mechanism")
+	srv, err := s.cfg.SASL.Start(string(mech), s.cfg.Credentials, normalizeUser, s.channelBinding())
+	if err != nil {
+		return s.saslFailed(err)
+	}
+	s.sasl = srv
+	return s.saslData(f, true)
+}
+
+func (s *Stream) saslStep(f *xmlscan.Frame) error { return s.saslData(f, false) }
+
+// saslData decodes the base64 payload of <auth/> or <response/> and runs the
+// mechanism's next step. An empty <auth/> carries no initial response; "="
+// is an empty one (RFC 6120 §6.4.2).
+func (s *Stream) saslData(f *xmlscan.Frame, initial bool) error {
+	text := f.AppendText(nil)
+	var in []byte
+	switch {
+	case len(text) == 0 && initial:
+		in = nil
+	case string(text) == "=":
+		in = []byte{}
+	default:
+		in = make([]byte, base64.StdEncoding.DecodedLen(len(text)))
+		n, err := base64.StdEncoding.Decode(in, text)
+		if err != nil {
+			return s.saslFailed(&sasl.Failure{Cond: sasl.IncorrectEncoding})
+		}
+		in = in[:n]
+	}
+	out, done, err := s.sasl.Step(in)
+	if err != nil {
+		return s.saslFailed(err)
+	}
+	if !done {
+		s.state = stSASL
+		s.write(saslMessage("challenge", out))
+		return nil
+	}
+	user := s.sasl.User()
+	if user == "" { // ANONYMOUS (RFC 4505): a fresh random account name
+		var r [8]byte
+		_, _ = rand.Read(r[:])
+		user = "anon-" + hex.EncodeToString(r[:])
+	}
+	j, err := jid.New(user, s.cfg.Domain.Domain(), "")
+	if err != nil {
+		return s.saslFailed(&sasl.Failure{Cond: sasl.NotAuthorized})
+	}
+	s.write(saslMessage("success", out))
+	s.jid = j
+	s.sasl = nil
+	s.flags = s.flags&(fSecure|fCompressed) | fAuthn
+	s.state = stHeader
+	return errRestart
+}
+
+// saslFailed sends <failure/> and ends the stream after too many attempts.
+func (s *Stream) saslFailed(err error) error {
+	s.sasl = nil
+	s.state = stNegotiating
+	var f *sasl.Failure
+	if !errors.As(err, &f) {
+		f = &sasl.Failure{Cond: sasl.TemporaryAuthFailure}
+	}
+	s.write(saslFailure(f.Cond, f.Text))
+	if f.UnsupportedBinding() {
+		s.flags |= fCBMismatch
+	}
+	if f.Cond == sasl.NotAuthorized || f.Cond == sasl.InvalidAuthzid {
+		s.fails++
+		if int(s.fails) >= s.cfg.Limits.AuthAttempts {
+			return stanza.StreamErr(stanza.StreamPolicyViolation, "too many failed authentication attempts")
+		}
+	}
+	return nil
+}
+
+func saslMessage(name string, data []byte) []byte {
+	var b stanza.Builder
+	b.Start(name, "xmlns", stanza.NSSASL)
+	if len(data) > 0 {
+		b.Text(base64.StdEncoding.EncodeToString(data))
+	}
+	return b.Bytes()
+}
+
+func saslFailure(c sasl.Condition, text string) []byte {
+	var b stanza.Builder
+	b.Start("failure", "xmlns", stanza.NSSASL).Element(c.String(), "")
+	if text != "" {
+		b.Element("text", text, "xml:lang", "en")
+	}
+	return b.Bytes()
+}
+
+// normalizeUser prepares a SASL username as a JID localpart (RFC 7622 §3.3).
+func normalizeUser(u string) (string, error) {
+	j, err := jid.New(u, "localhost", "")
+	if err != nil {
+		return "", err
+	}
+	return j.Local(), nil
+}

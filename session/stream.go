@@ -1,0 +1,246 @@
+// Package session is the client-to-server stream state machine (RFC 6120):
+// stream header and features, STARTTLS, SASL, XEP-0138 compression, resource
+// binding, then stanzas handed to the router. A Stream is driven by a
+// Transport (reactor's connection) and is a route.Endpoint once bound.
+//
+// Ownership: a Stream belongs to its connection's event loop. Every method
+// runs on that loop except Deliver and Replaced, which may be called from
+// any goroutine and touch only the inbox, under its own lock.
+package session
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"ignis/jid"
+	"ignis/session/sasl"
+	"ignis/stanza"
+	"ignis/xmlscan"
+)
+
+// state is where a stream is in its negotiation (RFC 6120 §4–§7).
+//
+//go:generate stringer -type=state -trimprefix=st
+type state uint8
+
+const (
+	stHeader      state = iota // waiting for the client's stream header
+	stNegotiating              // features sent; expecting STARTTLS, SASL <auth/> or <compress/>
+	stSASL                     // inside a SASL exchange; expecting <response/> or <abort/>
+	stAuthed                   // authenticated; expecting bind (or <compress/>)
+	stBound                    // resource bound: stanzas flow
+	stClosed                   // the stream is over; input is ignored
+)
+
+var stateNames = [...]string{"Header", "Negotiating", "SASL", "Authed", "Bound", "Closed"}
+
+func (s state) String() string { return stateNames[s] }
+
+// flag records what a stream has negotiated.
+type flag uint8
+
+const (
+	fSecure     flag = 1 << iota // TLS is in place
+	fAuthn                       // SASL succeeded
+	fCompressed                  // XEP-0138 zlib is in place
+	fHeaderSent                  // our stream header went out on this (restarted) stream
+	fCBMismatch                  // the client tried a channel-binding type we do not offer
+)
+
+// Stream is one client's XML stream.
+type Stream struct {
+	cfg   *Config
+	tr    Transport
+	scan  xmlscan.Scanner
+	state state
+	flags flag
+	fails uint8   // failed SASL attempts
+	jid   jid.JID // full JID once bound; bare after SASL
+	sasl  *sasl.Server
+	// pres is read by other loops while routing: bit 8 set when the client
+	// has sent available presence (RFC 6121 §4.2), low byte its priority.
+	pres atomic.Uint32
+
+	inbox inbox
+}
+
+// inbox is the only part of a Stream written off its loop.
+type inbox struct {
+	mu       sync.Mutex
+	q        []*stanza.Stanza // guarded by mu
+	bytes    int              // guarded by mu: bytes queued in q
+	closed   bool             // guarded by mu: no more deliveries
+	replaced bool             // guarded by mu: a newer session took this resource
+	overflow bool             // guarded by mu: q went over the output cap
+}
+
+// New starts a stream over t. It is meant as reactor's NewHandler.
+func New(cfg *Config, t Transport) *Stream {
+	s := &Stream{cfg: cfg, tr: t}
+	s.scan.SetLimits(cfg.scan)
+	if t.TLS() != nil {
+		s.flags |= fSecure // direct TLS (XEP-0368)
+	}
+	t.SetTimer(cfg.Limits.PreAuthIdle)
+	return s
+}
+
+// errRestart stops scanning the current input: the stream restarts (after
+// STARTTLS, SASL success or compression) and what follows belongs to the new
+// stream, or, for STARTTLS, must be discarded (RFC 6120 §5.3.3).
+var errRestart = errors.New("session: stream restart")
+
+// errClosed stops scanning once the stream is closed.
+var errClosed = errors.New("session: stream closed")
+
+// Traffic implements Handler.
+func (s *Stream) Traffic(p []byte) error {
+	if s.state == stClosed {
+		return errClosed
+	}
+	if s.state != stBound {
+		s.tr.SetTimer(s.cfg.Limits.PreAuthIdle) // idle time counts from the last input
+	}
+	err := s.scan.Feed(p, (*sink)(s))
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, errRestart):
+		s.scan.Reset()
+		s.scan.SetLimits(s.cfg.scan)
+		return nil
+	case errors.Is(err, errClosed):
+		return err
+	}
+	var se *stanza.StreamError
+	if !errors.As(err, &se) {
+		se = scanError(err)
+	}
+	s.fail(se)
+	return se
+}
+
+// scanError maps a tokenizer error to its stream error (RFC 6120 §4.9.3, §11).
+func scanError(err error) *stanza.StreamError {
+	switch {
+	case errors.Is(err, xmlscan.ErrRestrictedXML):
+		return stanza.StreamErr(stanza.RestrictedXML, "")
+	case errors.Is(err, xmlscan.ErrLimit):
+		return stanza.StreamErr(stanza.StreamPolicyViolation, "stanza too large or too deeply nested")
+	case errors.Is(err, xmlscan.ErrUnsupportedEncoding):
+		return stanza.StreamErr(stanza.UnsupportedEncoding, "")
+	}
+	return stanza.StreamErr(stanza.NotWellFormed, "")
+}
+
+// fail sends a stream error and closes the stream (RFC 6120 §4.9.1.1). If no
+// stream header was sent yet, one goes first (§4.9.1.2).
+func (s *Stream) fail(se *stanza.StreamError) {
+	if s.state == stClosed {
+		return
+	}
+	var out []byte
+	if s.flags&fHeaderSent == 0 {
+		out = s.appendHeader(out, jid.JID{})
+	}
+	out = se.AppendXML(out)
+	out = append(out, "</stream:stream>"...)
+	s.cfg.Logger.Debug("stream error", "cond", se.Cond.String(), "text", se.Text, "jid", s.jid.String())
+	s.close(out)
+}
+
+// close ends the stream: no more input, no more deliveries, final bytes out.
+func (s *Stream) close(final []byte) {
+	s.state = stClosed
+	s.tr.SetTimer(0)
+	s.shutdown()
+	s.tr.Close(final)
+}
+
+// shutdown leaves the router and tells contacts the resource is gone.
+func (s *Stream) shutdown() {
+	s.inbox.mu.Lock()
+	wasOpen := !s.inbox.closed
+	s.inbox.closed = true
+	s.inbox.q, s.inbox.bytes = nil, 0
+	s.inbox.mu.Unlock()
+	if !wasOpen || s.jid.Resource() == "" {
+		return
+	}
+	s.cfg.Router.Unbind(s)
+	if s.Available() {
+		s.pres.Store(0)
+		// RFC 6121 §4.5.2: the server sends unavailable presence for a session that ends
+		st := stanza.MustParse([]byte("<presence type='unavailable'/>"))
+		s.cfg.Router.Route(s, st)
+	}
+}
+
+// Closed implements Handler.
+func (s *Stream) Closed(err error) {
+	if s.state != stClosed {
+		s.state = stClosed
+		s.shutdown()
+	}
+	s.scan.Reset()
+}
+
+// Timer implements Handler: the pre-authentication idle limit.
+func (s *Stream) Timer(time.Time) {
+	if s.state != stBound && s.state != stClosed {
+		s.fail(stanza.StreamErr(stanza.ConnectionTimeout, ""))
+	}
+}
+
+// appendHeader appends the server's stream header (RFC 6120 §4.7), addressed
+// to the client's own idea of its address, if it gave one.
+func (s *Stream) appendHeader(out []byte, to jid.JID) []byte {
+	var id [12]byte
+	_, _ = rand.Read(id[:])
+	out = append(out, "<?xml version='1.0'?><stream:stream xmlns='"+stanza.NSClient+"' xmlns:stream='"+stanza.NSStream+"' id='"...)
+	out = hex.AppendEncode(out, id[:])
+	out = append(out, "' from='"...)
+	out = xmlscan.AppendEscapedAttr(out, s.cfg.Domain.String())
+	if !to.IsZero() {
+		out = append(out, "' to='"...)
+		out = xmlscan.AppendEscapedAttr(out, to.String())
+	}
+	out = append(out, "' version='1.0' xml:lang='en'>"...)
+	s.flags |= fHeaderSent
+	return out
+}
+
+// write queues bytes for the client; past the output cap the stream ends.
+func (s *Stream) write(p []byte) {
+	if s.state == stClosed {
+		return
+	}
+	if err := s.tr.Write(p); err != nil {
+		s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, "too much output pending for a slow reader"))
+	}
+}
+
+// JID implements route.Endpoint.
+func (s *Stream) JID() jid.JID { return s.jid }
+
+// Available implements route.Endpoint.
+func (s *Stream) Available() bool { return s.pres.Load()&presAvailable != 0 }
+
+// Priority implements route.Endpoint.
+func (s *Stream) Priority() int8 { return int8(uint8(s.pres.Load())) }
+
+const presAvailable = 1 << 8
+
+// setPresence records availability and priority before the presence that
+// announces them is routed.
+func (s *Stream) setPresence(available bool, prio int8) {
+	v := uint32(uint8(prio))
+	if available {
+		v |= presAvailable
+	}
+	s.pres.Store(v)
+}

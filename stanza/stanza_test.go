@@ -1,0 +1,127 @@
+package stanza
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"ignis/jid"
+	"ignis/xmlscan"
+)
+
+// frames scans a stream and returns owned Stanzas of its elements.
+type collect struct {
+	got  []*Stanza
+	errs []error
+}
+
+func (c *collect) StreamOpen(*xmlscan.Frame) error { return nil }
+func (c *collect) StreamClose() error              { return nil }
+func (c *collect) Element(f *xmlscan.Frame) error {
+	s, err := FromFrame(f)
+	c.got = append(c.got, s)
+	c.errs = append(c.errs, err)
+	return nil
+}
+
+func scan(t *testing.T, body string) *collect {
+	t.Helper()
+	var sc xmlscan.Scanner
+	var c collect
+	in := "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' xmlns:x='urn:outer'>" + body
+	if err := sc.Feed([]byte(in), &c); err != nil {
+		t.Fatalf("scan: %v", err)
+	}
+	return &c
+}
+
+func TestFromFrame(t *testing.T) {
+	c := scan(t, "<message to='Bob@Localhost/r' from='a@localhost' type='chat' id='m1' xml:lang='en'><body>hi &amp; bye</body><x:y/></message>"+
+		"<iq type='get' id='q'><query xmlns='jabber:iq:roster'/></iq>"+
+		"<message to='a@@b' id='bad'/>"+
+		"<iq id='notype'/>")
+	m := c.got[0]
+	if c.errs[0] != nil || m.Kind != Message || m.Type != Chat || m.ID != "m1" || m.Lang != "en" ||
+		m.To.String() != "bob@localhost/r" || m.From.String() != "a@localhost" {
+		t.Fatalf("header %+v err %v", m, c.errs[0])
+	}
+	if !strings.Contains(string(m.Bytes()), "xmlns:x='urn:outer'") {
+		t.Fatalf("outer prefix not declared on the copy: %s", m.Bytes())
+	}
+	if _, err := xmlscan.ParseElem(m.Bytes(), NSClient); err != nil {
+		t.Fatalf("copy does not stand alone: %v: %s", err, m.Bytes())
+	}
+	if p := c.got[1].Payload(); string(p.NS()) != "jabber:iq:roster" || string(p.Local()) != "query" {
+		t.Fatalf("payload {%s}%s", p.NS(), p.Local())
+	}
+	var se *Error
+	if !errors.As(c.errs[2], &se) || se.Cond != JIDMalformed || c.got[2].ID != "bad" {
+		t.Fatalf("bad to: %v", c.errs[2])
+	}
+	if !errors.As(c.errs[3], &se) || se.Cond != BadRequest {
+		t.Fatalf("iq without type: %v", c.errs[3])
+	}
+}
+
+func TestWithAddrs(t *testing.T) {
+	alice, bob := jid.MustParse("alice@localhost/a"), jid.MustParse("bob@localhost")
+	for _, tc := range []struct{ name, in, want string }{
+		{"none", "<message><body>x</body></message>", "<message from='alice@localhost/a' to='bob@localhost'><body>x</body></message>"},
+		{"replace both", "<message to='c@localhost' id='1' from='evil@x' type='chat'><body/></message>", "<message from='alice@localhost/a' to='bob@localhost' id='1' type='chat'><body/></message>"},
+		{"self-closing", "<presence from='z@z' />", "<presence from='alice@localhost/a' to='bob@localhost' />"},
+		{"from last", "<iq type='get' id='2' from='evil@x'><q xmlns='u'/></iq>", "<iq from='alice@localhost/a' to='bob@localhost' type='get' id='2'><q xmlns='u'/></iq>"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := MustParse([]byte(tc.in))
+			n := s.WithAddrs(alice, bob)
+			if string(n.Bytes()) != tc.want {
+				t.Fatalf("got  %s\nwant %s", n.Bytes(), tc.want)
+			}
+			if again := MustParse(n.Bytes()); !again.From.Equal(alice) || !again.To.Equal(bob) {
+				t.Fatal("rewritten stanza does not parse back")
+			}
+			if n2 := n.WithAddrs(bob, jid.JID{}); string(MustParse(n2.Bytes()).Bytes()) != string(n2.Bytes()) || n2.To.IsZero() != true {
+				t.Fatalf("second rewrite: %s", n2.Bytes())
+			}
+		})
+	}
+}
+
+func TestReplies(t *testing.T) {
+	s := MustParse([]byte("<iq type='get' id='x&amp;1' from='alice@localhost/a' to='localhost'><q xmlns='u'/></iq>"))
+	if got := string(s.Result([]byte("<q xmlns='u'/>")).Bytes()); got != "<iq type='result' id='x&amp;1' from='localhost' to='alice@localhost/a'><q xmlns='u'/></iq>" {
+		t.Fatalf("result: %s", got)
+	}
+	e := s.ErrorReply(ErrText(ItemNotFound, "no <such> thing"))
+	want := "<iq type='error' id='x&amp;1' from='localhost' to='alice@localhost/a'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/><text xmlns='urn:ietf:params:xml:ns:xmpp-stanzas' xml:lang='en'>no &lt;such&gt; thing</text></error></iq>"
+	if string(e.Bytes()) != want {
+		t.Fatalf("error reply:\n got %s\nwant %s", e.Bytes(), want)
+	}
+	if e.ErrorReply(Err(BadRequest)) != nil {
+		t.Fatal("an error was answered")
+	}
+}
+
+func TestConditionTables(t *testing.T) {
+	for c := BadRequest; c <= UnexpectedRequest; c++ {
+		if c.String() == "" || conds[c].typ == 0 || ConditionByName(c.String()) != c {
+			t.Errorf("condition %d incomplete", c)
+		}
+	}
+	for c := BadFormat; c <= UnsupportedVersion; c++ {
+		if c.String() == "" {
+			t.Errorf("stream condition %d has no name", c)
+		}
+	}
+	if got := string(StreamErr(NotWellFormed, "").AppendXML(nil)); got != "<stream:error><not-well-formed xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error>" {
+		t.Fatal(got)
+	}
+}
+
+func TestBuilder(t *testing.T) {
+	var b Builder
+	b.Start("a", "x", "1'\"", "empty", "").Text("<&>").Start("b").End().Element("c", "t", "k", "v")
+	if got := string(b.Bytes()); got != `<a x='1&apos;&quot;'>&lt;&amp;&gt;<b/><c k='v'>t</c></a>` {
+		t.Fatal(got)
+	}
+}
