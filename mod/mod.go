@@ -24,11 +24,17 @@ const (
 	// ToAccount: iq addressed to a local account's bare JID, or with no 'to'
 	// (RFC 6120 §10.3.3: handled on behalf of the sender's own account).
 	ToAccount
+	// PreAuth: iq sent on a stream that has not authenticated yet (in-band
+	// registration, XEP-0077). The handler runs on the stream's loop and its
+	// reply goes back on that stream; ctx.From is nil and ctx.Target zero.
+	PreAuth
 )
 
 // IQHandler answers an iq. It returns the reply (usually iq.Result(payload)),
 // or a *stanza.Error; any other error becomes internal-server-error. It runs
-// on the sender's event loop and must not block.
+// on the sender's event loop and must not block: a handler that must wait
+// (a synced store write) returns (nil, nil) and later sends its reply with
+// ctx.Env.Send from whatever goroutine finishes the work.
 type IQHandler func(ctx *Ctx, iq *stanza.Stanza) (*stanza.Stanza, error)
 
 // Ctx is what a handler knows about the stanza it handles.
@@ -37,14 +43,55 @@ type Ctx struct {
 	// Target is the bare JID the stanza is addressed to (the sender's own bare
 	// JID for an iq without 'to'), or the server's domain JID.
 	Target jid.JID
+	// From is the local session that sent the stanza, or nil when the server
+	// itself (a feature) sent it.
+	From Resource
 }
 
-// Resource is a bound session as features see it.
+// Resource is a bound session as features see it. Its methods may be called
+// from any goroutine.
 type Resource interface {
 	JID() jid.JID
 	Available() bool
 	Priority() int8
+	// LastPresence is the last undirected available presence the session
+	// sent (from stamped), or nil: what a probe is answered with (RFC 6121 §4.3.2).
+	LastPresence() *stanza.Stanza
 }
+
+// Direction says which side of a user a stanza is on, for filters.
+type Direction uint8
+
+const (
+	Outbound Direction = iota + 1 // sent by a local user's session
+	Inbound                       // about to be delivered to a local user
+)
+
+// Verdict is what a filter decides.
+type Verdict uint8
+
+const (
+	Pass   Verdict = iota // deliver as usual
+	Drop                  // silently drop
+	Bounce                // answer the sender with the filter's error
+)
+
+// Hooks: typed functions features register; the router calls them in
+// registration order. A hook runs on the loop of whoever routes the stanza
+// and must not block.
+type (
+	// PresenceHook sees a presence before the default delivery; returning
+	// true means the hook took care of it.
+	PresenceHook func(ctx *Ctx, st *stanza.Stanza) (handled bool)
+	// ResourceHook is told about a session's availability.
+	ResourceHook func(ctx *Ctx, res Resource)
+	// MessageHook sees a message that no resource can take; returning true
+	// means it was taken care of (stored), false that the sender gets an error.
+	MessageHook func(ctx *Ctx, st *stanza.Stanza) (handled bool)
+	// FilterHook may stop a stanza. user is the local account the direction
+	// is relative to: the sender (Outbound) or the recipient (Inbound).
+	FilterHook func(ctx *Ctx, st *stanza.Stanza, dir Direction, user jid.JID) (Verdict, *stanza.Error)
+)
 
 // Env is routing as features see it; route.Router implements it.
 type Env interface {
@@ -54,6 +101,8 @@ type Env interface {
 	Resources(bare jid.JID, fn func(Resource) bool)
 	// Domain is the server's domain.
 	Domain() jid.JID
+	// Lookup returns the session bound to a full JID, or nil.
+	Lookup(full jid.JID) Resource
 }
 
 // Module is a feature package's entry point.
@@ -79,8 +128,20 @@ type Registry struct {
 	iq         map[iqKey]IQHandler
 	features   map[Scope][]string
 	identities []Identity
+	items      []Item
 	modules    []string
+	streamFeat [2][][]byte // stream features XML: [0] before authentication, [1] after
+
+	outPresence   []PresenceHook
+	inPresence    []PresenceHook
+	available     []ResourceHook
+	unavailable   []ResourceHook
+	undeliverable []MessageHook
+	filters       []FilterHook
 }
+
+// Item is a disco#items entry of the server (XEP-0030), e.g. a component.
+type Item struct{ JID, Name string }
 
 // NewRegistry registers each module.
 func NewRegistry(mods ...Module) *Registry {
@@ -96,7 +157,7 @@ func NewRegistry(mods ...Module) *Registry {
 // in scopes. It panics on a duplicate: two features must not claim one
 // namespace.
 func (r *Registry) IQ(scopes Scope, t stanza.Type, ns, local string, h IQHandler) {
-	for s := ToServer; s <= ToAccount; s <<= 1 {
+	for s := ToServer; s <= PreAuth; s <<= 1 {
 		if scopes&s == 0 {
 			continue
 		}
@@ -127,7 +188,7 @@ func (r *Registry) HandlesNS(s Scope, ns string) bool {
 
 // Feature adds a disco#info feature var for the given scopes.
 func (r *Registry) Feature(scopes Scope, v string) {
-	for s := ToServer; s <= ToAccount; s <<= 1 {
+	for s := ToServer; s <= PreAuth; s <<= 1 {
 		if scopes&s != 0 && !slices.Contains(r.features[s], v) {
 			r.features[s] = append(r.features[s], v)
 		}
@@ -149,3 +210,108 @@ func (r *Registry) Identities() []Identity { return r.identities }
 
 // Modules lists the registered modules' names in order.
 func (r *Registry) Modules() []string { return r.modules }
+
+// Item adds a disco#items entry of the server.
+func (r *Registry) Item(it Item) { r.items = append(r.items, it) }
+
+// Items lists the server's disco#items entries.
+func (r *Registry) Items() []Item { return r.items }
+
+// StreamFeature adds an element to <stream:features/>, before (authed false)
+// or after authentication. xml must be one complete element.
+func (r *Registry) StreamFeature(authed bool, xml string) {
+	i := 0
+	if authed {
+		i = 1
+	}
+	r.streamFeat[i] = append(r.streamFeat[i], []byte(xml))
+}
+
+// StreamFeatures returns the registered stream features for a stage.
+func (r *Registry) StreamFeatures(authed bool) [][]byte {
+	if authed {
+		return r.streamFeat[1]
+	}
+	return r.streamFeat[0]
+}
+
+// OutboundPresence registers h for presences a local session sends
+// (ctx.From is the session; st.From is stamped).
+func (r *Registry) OutboundPresence(h PresenceHook) { r.outPresence = append(r.outPresence, h) }
+
+// InboundPresence registers h for presences addressed to a local account,
+// whoever sent them (ctx.From nil when a feature sent them).
+func (r *Registry) InboundPresence(h PresenceHook) { r.inPresence = append(r.inPresence, h) }
+
+// OnAvailable registers h for a session's initial available presence.
+func (r *Registry) OnAvailable(h ResourceHook) { r.available = append(r.available, h) }
+
+// OnUnavailable registers h for a session that was available and no longer
+// is: unavailable presence, stream closed, or connection dropped.
+func (r *Registry) OnUnavailable(h ResourceHook) { r.unavailable = append(r.unavailable, h) }
+
+// OnUndeliverable registers h for messages to a local account with no
+// resource to take them (RFC 6121 §8.5.2.2): offline storage.
+func (r *Registry) OnUndeliverable(h MessageHook) { r.undeliverable = append(r.undeliverable, h) }
+
+// Filter registers h to vet stanzas leaving and reaching local users
+// (blocking, privacy lists).
+func (r *Registry) Filter(h FilterHook) { r.filters = append(r.filters, h) }
+
+// RunOutboundPresence runs the outbound presence hooks until one handles st.
+func (r *Registry) RunOutboundPresence(ctx *Ctx, st *stanza.Stanza) bool {
+	for _, h := range r.outPresence {
+		if h(ctx, st) {
+			return true
+		}
+	}
+	return false
+}
+
+// RunInboundPresence runs the inbound presence hooks until one handles st.
+func (r *Registry) RunInboundPresence(ctx *Ctx, st *stanza.Stanza) bool {
+	for _, h := range r.inPresence {
+		if h(ctx, st) {
+			return true
+		}
+	}
+	return false
+}
+
+// RunAvailable tells every OnAvailable hook.
+func (r *Registry) RunAvailable(ctx *Ctx, res Resource) {
+	for _, h := range r.available {
+		h(ctx, res)
+	}
+}
+
+// RunUnavailable tells every OnUnavailable hook.
+func (r *Registry) RunUnavailable(ctx *Ctx, res Resource) {
+	for _, h := range r.unavailable {
+		h(ctx, res)
+	}
+}
+
+// RunUndeliverable offers st to the undeliverable hooks until one takes it.
+func (r *Registry) RunUndeliverable(ctx *Ctx, st *stanza.Stanza) bool {
+	for _, h := range r.undeliverable {
+		if h(ctx, st) {
+			return true
+		}
+	}
+	return false
+}
+
+// RunFilters applies the filters; the first verdict other than Pass wins.
+func (r *Registry) RunFilters(ctx *Ctx, st *stanza.Stanza, dir Direction, user jid.JID) (Verdict, *stanza.Error) {
+	for _, h := range r.filters {
+		if v, e := h(ctx, st, dir, user); v != Pass {
+			return v, e
+		}
+	}
+	return Pass, nil
+}
+
+// HasFilters reports whether any filter is registered (the router skips the
+// work otherwise).
+func (r *Registry) HasFilters() bool { return len(r.filters) > 0 }

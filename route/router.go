@@ -43,6 +43,28 @@ func (r *Router) Table() *Table { return r.table }
 // Domain implements mod.Env.
 func (r *Router) Domain() jid.JID { return r.cfg.Domain }
 
+// Registry returns the feature registry.
+func (r *Router) Registry() *mod.Registry { return r.reg }
+
+// Lookup implements mod.Env.
+func (r *Router) Lookup(full jid.JID) mod.Resource {
+	if e := r.table.Lookup(full); e != nil {
+		return e
+	}
+	return nil
+}
+
+// Available tells the features that e sent its initial presence.
+func (r *Router) Available(e Endpoint) {
+	r.reg.RunAvailable(&mod.Ctx{Env: r, From: e, Target: e.JID().Bare()}, e)
+}
+
+// Unavailable tells the features that e is no longer available (unavailable
+// presence, or the stream ended).
+func (r *Router) Unavailable(e Endpoint) {
+	r.reg.RunUnavailable(&mod.Ctx{Env: r, From: e, Target: e.JID().Bare()}, e)
+}
+
 // Bind binds e (see Table.Bind); a replaced endpoint is told so.
 func (r *Router) Bind(e Endpoint) error {
 	old, err := r.table.Bind(e, r.cfg.Conflict)
@@ -61,23 +83,51 @@ func (r *Router) Resources(bare jid.JID, fn func(mod.Resource) bool) {
 }
 
 // Send implements mod.Env: a stanza the server made, with a trusted from.
-func (r *Router) Send(st *stanza.Stanza) { r.route(nil, st) }
+// It may be called from any goroutine.
+func (r *Router) Send(st *stanza.Stanza) { r.route(&mod.Ctx{Env: r}, st) }
 
 // Route delivers a stanza a client sent. from is the sender's endpoint; the
 // stanza's from is stamped with its full JID whatever the client wrote
-// (RFC 6120 §8.1.2.1).
+// (RFC 6120 §8.1.2.1). Outbound filters and presence hooks run first.
 func (r *Router) Route(from Endpoint, st *stanza.Stanza) {
 	st = st.WithAddrs(from.JID(), st.To)
-	r.route(from, st)
+	ctx := &mod.Ctx{Env: r, From: from}
+	if r.reg.HasFilters() {
+		switch v, e := r.reg.RunFilters(ctx, st, mod.Outbound, from.JID().Bare()); v {
+		case mod.Drop:
+			return
+		case mod.Bounce:
+			r.bounce(st, e)
+			return
+		}
+	}
+	if st.Kind == stanza.Presence && r.reg.RunOutboundPresence(ctx, st) {
+		return
+	}
+	r.route(ctx, st)
+}
+
+// deliver hands st to e after the inbound filters.
+func (r *Router) deliver(ctx *mod.Ctx, e Endpoint, st *stanza.Stanza) bool {
+	if r.reg.HasFilters() {
+		switch v, err := r.reg.RunFilters(ctx, st, mod.Inbound, e.JID().Bare()); v {
+		case mod.Drop:
+			return true // taken care of: the recipient does not want it
+		case mod.Bounce:
+			r.bounce(st, err)
+			return true
+		}
+	}
+	return e.Deliver(st)
 }
 
 func (r *Router) isLocal(j jid.JID) bool { return j.Domain() == r.cfg.Domain.Domain() }
 
-func (r *Router) route(from Endpoint, st *stanza.Stanza) {
+func (r *Router) route(ctx *mod.Ctx, st *stanza.Stanza) {
 	to := st.To
 	switch {
 	case to.IsZero():
-		r.toNobody(from, st)
+		r.toNobody(ctx, st)
 	case !r.isLocal(to):
 		// no server-to-server links (yet): RFC 6120 §10.4.3
 		r.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
@@ -86,58 +136,59 @@ func (r *Router) route(from Endpoint, st *stanza.Stanza) {
 			r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
 			return
 		}
-		r.toServer(st)
+		r.toServer(ctx, st)
 	case to.IsBare():
-		r.toBare(st)
+		r.toBare(ctx, st)
 	default:
-		r.toFull(st)
+		r.toFull(ctx, st)
 	}
 }
 
 // toNobody: no 'to' (RFC 6120 §10.3). An iq is for the sender's own account;
 // a message is as if sent to the sender's bare JID; a presence is a broadcast.
-func (r *Router) toNobody(from Endpoint, st *stanza.Stanza) {
-	if from == nil {
+func (r *Router) toNobody(ctx *mod.Ctx, st *stanza.Stanza) {
+	if ctx.From == nil {
 		return // the server never sends to nobody
 	}
-	self := from.JID().Bare()
+	self := ctx.From.JID().Bare()
 	switch st.Kind {
 	case stanza.IQ:
-		r.dispatchIQ(st, self, mod.ToAccount)
+		r.dispatchIQ(ctx, st, self, mod.ToAccount)
 	case stanza.Message:
-		r.toBare(st.WithAddrs(st.From, self))
+		r.toBare(ctx, st.WithAddrs(st.From, self))
 	case stanza.Presence:
-		r.broadcast(from, st)
+		r.broadcast(ctx, st)
 	}
 }
 
 // broadcast sends an undirected presence to the user's available resources,
 // the sender's own included (RFC 6121 §4.2.2, §4.4.2); contacts come with
 // the roster. An unavailable presence also reaches the resource going away.
-func (r *Router) broadcast(from Endpoint, st *stanza.Stanza) {
+func (r *Router) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 	if st.Type != stanza.TypeNone && st.Type != stanza.Unavailable {
 		return
 	}
-	r.table.Resources(from.JID().Bare(), func(e Endpoint) bool {
-		if e.Available() || e == from {
-			e.Deliver(st.WithAddrs(st.From, e.JID()))
+	r.table.Resources(ctx.From.JID().Bare(), func(e Endpoint) bool {
+		if e.Available() || e == ctx.From {
+			r.deliver(ctx, e, st.WithAddrs(st.From, e.JID()))
 		}
 		return true
 	})
 }
 
-func (r *Router) toServer(st *stanza.Stanza) {
+func (r *Router) toServer(ctx *mod.Ctx, st *stanza.Stanza) {
 	if st.Kind == stanza.IQ {
-		r.dispatchIQ(st, r.cfg.Domain, mod.ToServer)
+		r.dispatchIQ(ctx, st, r.cfg.Domain, mod.ToServer)
 	}
 	// messages and presences to the domain itself are not served yet
 }
 
-func (r *Router) toFull(st *stanza.Stanza) {
+func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
+	if st.Kind == stanza.Presence && r.reg.RunInboundPresence(ctx, st) {
+		return
+	}
 	if e := r.table.Lookup(st.To); e != nil {
-		if st.Kind != stanza.Presence || e.Available() || st.Type != stanza.TypeNone {
-			e.Deliver(st)
-		}
+		r.deliver(ctx, e, st)
 		return
 	}
 	// RFC 6121 §8.5.3.2: no such resource
@@ -145,14 +196,14 @@ func (r *Router) toFull(st *stanza.Stanza) {
 	case stanza.Message:
 		switch st.Type {
 		case stanza.TypeNone, stanza.Normal, stanza.Chat, stanza.Headline:
-			r.toBare(st.WithAddrs(st.From, st.To.Bare()))
+			r.toBare(ctx, st.WithAddrs(st.From, st.To.Bare()))
 		case stanza.Groupchat:
 			r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
 		}
 	case stanza.Presence:
 		switch st.Type {
 		case stanza.Subscribe, stanza.Subscribed, stanza.Unsubscribe, stanza.Unsubscribed:
-			r.toBare(st.WithAddrs(st.From, st.To.Bare()))
+			r.toBare(ctx, st.WithAddrs(st.From, st.To.Bare()))
 		}
 	case stanza.IQ:
 		r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
@@ -160,26 +211,29 @@ func (r *Router) toFull(st *stanza.Stanza) {
 }
 
 // toBare: RFC 6121 §8.5.2.
-func (r *Router) toBare(st *stanza.Stanza) {
+func (r *Router) toBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	switch st.Kind {
 	case stanza.IQ:
-		r.dispatchIQ(st, st.To, mod.ToAccount)
+		r.dispatchIQ(ctx, st, st.To, mod.ToAccount)
 	case stanza.Presence:
+		if r.reg.RunInboundPresence(ctx, st) {
+			return
+		}
 		r.table.Resources(st.To, func(e Endpoint) bool {
 			if e.Available() {
-				e.Deliver(st)
+				r.deliver(ctx, e, st)
 			}
 			return true
 		})
 	case stanza.Message:
-		r.messageToBare(st)
+		r.messageToBare(ctx, st)
 	}
 }
 
 // messageToBare delivers to the available resources of highest non-negative
 // priority (all of them when several share it, RFC 6121 §8.5.2.1.1); a
 // headline goes to every available non-negative resource.
-func (r *Router) messageToBare(st *stanza.Stanza) {
+func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	if st.Type == stanza.TypeError {
 		return
 	}
@@ -198,20 +252,22 @@ func (r *Router) messageToBare(st *stanza.Stanza) {
 	if best >= 0 {
 		r.table.Resources(st.To, func(e Endpoint) bool {
 			if e.Available() && e.Priority() >= 0 && (st.Type == stanza.Headline || e.Priority() == best) {
-				delivered = e.Deliver(st) || delivered
+				delivered = r.deliver(ctx, e, st) || delivered
 			}
 			return true
 		})
 	}
 	if !delivered && st.Type != stanza.Headline {
-		// RFC 6121 §8.5.2.2: no available resource. Offline storage comes
-		// with the IM features; until then the sender learns it was not delivered.
-		r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
+		// RFC 6121 §8.5.2.2: no available resource: offline storage, if a
+		// feature takes it; otherwise the sender learns it was not delivered
+		if !r.reg.RunUndeliverable(ctx, st) {
+			r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
+		}
 	}
 }
 
 // dispatchIQ runs the handler registered for the iq's payload in scope s.
-func (r *Router) dispatchIQ(st *stanza.Stanza, target jid.JID, s mod.Scope) {
+func (r *Router) dispatchIQ(ctx *mod.Ctx, st *stanza.Stanza, target jid.JID, s mod.Scope) {
 	if st.Type == stanza.Result || st.Type == stanza.TypeError {
 		return // replies to the server's own requests; none are outstanding yet
 	}
@@ -237,7 +293,7 @@ func (r *Router) dispatchIQ(st *stanza.Stanza, target jid.JID, s mod.Scope) {
 		r.bounce(st, stanza.Err(cond))
 		return
 	}
-	ctx := &mod.Ctx{Env: r, Target: target}
+	ctx.Target = target
 	reply, err := h(ctx, st)
 	var se *stanza.Error
 	switch {
@@ -247,7 +303,7 @@ func (r *Router) dispatchIQ(st *stanza.Stanza, target jid.JID, s mod.Scope) {
 		r.log.Error("iq handler failed", "ns", ns, "local", local, "err", err)
 		r.bounce(st, stanza.Err(stanza.InternalServerError))
 	case reply != nil:
-		r.route(nil, reply)
+		r.Send(reply)
 	}
 }
 
@@ -260,6 +316,6 @@ func (r *Router) bounce(st *stanza.Stanza, e *stanza.Error) {
 		return
 	}
 	if reply := st.ErrorReply(e); reply != nil {
-		r.route(nil, reply)
+		r.Send(reply)
 	}
 }

@@ -20,10 +20,11 @@ type endpoint struct {
 	replaced bool
 }
 
-func (e *endpoint) JID() jid.JID    { return e.j }
-func (e *endpoint) Available() bool { return e.avail }
-func (e *endpoint) Priority() int8  { return e.prio }
-func (e *endpoint) Replaced()       { e.replaced = true }
+func (e *endpoint) JID() jid.JID                 { return e.j }
+func (e *endpoint) Available() bool              { return e.avail }
+func (e *endpoint) Priority() int8               { return e.prio }
+func (e *endpoint) Replaced()                    { e.replaced = true }
+func (e *endpoint) LastPresence() *stanza.Stanza { return nil }
 func (e *endpoint) Deliver(st *stanza.Stanza) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -6,14 +6,13 @@ import (
 	"sync"
 
 	"ignis/jid"
+	"ignis/mod"
 	"ignis/stanza"
 )
 
 // Endpoint is a bound resource; session.Stream implements it.
 type Endpoint interface {
-	JID() jid.JID // full JID
-	Available() bool
-	Priority() int8
+	mod.Resource
 	// Deliver queues st for the peer. It may be called from any goroutine and
 	// must not block; it reports false if the endpoint is gone or refused it.
 	Deliver(st *stanza.Stanza) bool

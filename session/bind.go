@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 
+	"ignis/jid"
 	"ignis/route"
 	"ignis/stanza"
 	"ignis/xmlscan"
@@ -97,15 +98,39 @@ func (s *Stream) stanza(f *xmlscan.Frame) error {
 		}
 	case stanza.Presence:
 		if st.To.IsZero() {
-			switch st.Type {
-			case stanza.TypeNone:
-				s.setPresence(true, priority(f))
-			case stanza.Unavailable:
-				s.setPresence(false, 0)
-			}
+			return s.presence(f, st)
 		}
 	}
 	s.cfg.Router.Route(s, st)
+	return nil
+}
+
+// presence handles an undirected presence (RFC 6121 §4.2, §4.4, §4.5): the
+// session's availability is recorded before the presence is routed, and the
+// features hear of the change after.
+func (s *Stream) presence(f *xmlscan.Frame, st *stanza.Stanza) error {
+	was := s.Available()
+	switch st.Type {
+	case stanza.TypeNone:
+		s.setPresence(true, priority(f))
+		s.last.Store(st.WithAddrs(s.jid, jid.JID{}))
+		s.cfg.Router.Route(s, st)
+		if !was {
+			s.cfg.Router.Available(s)
+		}
+	case stanza.Unavailable:
+		s.setPresence(false, 0)
+		s.last.Store(nil)
+		s.cfg.Router.Route(s, st)
+		if was {
+			s.cfg.Router.Unavailable(s)
+		}
+	default:
+		// subscription requests and probes without 'to' make no sense
+		if reply := st.WithAddrs(s.jid, st.To).ErrorReply(stanza.Err(stanza.BadRequest)); reply != nil {
+			s.write(reply.Bytes())
+		}
+	}
 	return nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"errors"
 
 	"ignis/jid"
+	"ignis/mod"
 	"ignis/session/sasl"
 	"ignis/stanza"
 	"ignis/xmlscan"
@@ -86,6 +87,10 @@ func (k *sink) Element(f *xmlscan.Frame) error {
 			return s.auth(f)
 		case ns == stanza.NSCompress && local == "compress":
 			return s.compress(f)
+		case ns == stanza.NSClient && local == "iq":
+			if handled, err := s.preAuthIQ(f); handled {
+				return err
+			}
 		}
 	case stSASL:
 		switch {
@@ -152,6 +157,11 @@ func (s *Stream) appendFeatures(out []byte) []byte {
 	} else {
 		b.Element("bind", "", "xmlns", stanza.NSBind)
 		b.Start("session", "xmlns", stanza.NSSession).Element("optional", "").End()
+	}
+	if secure || !s.cfg.TLSRequired {
+		for _, x := range s.cfg.Router.Registry().StreamFeatures(s.flags&fAuthn != 0) {
+			b.Raw(x)
+		}
 	}
 	if s.compressionOffered() && (secure || !s.cfg.TLSRequired) {
 		b.Start("compression", "xmlns", stanza.NSCompressFeature).Element("method", "zlib").End()
@@ -318,4 +328,36 @@ func normalizeUser(u string) (string, error) {
 		return "", err
 	}
 	return j.Local(), nil
+}
+
+// preAuthIQ serves an iq on an unauthenticated stream with a feature that
+// registered for it (in-band registration, XEP-0077). The reply goes back on
+// this stream. handled is false when no feature serves it.
+func (s *Stream) preAuthIQ(f *xmlscan.Frame) (handled bool, err error) {
+	st, perr := stanza.FromFrame(f)
+	if st == nil || perr != nil || (st.Type != stanza.Get && st.Type != stanza.Set) {
+		return false, nil
+	}
+	it := f.Children()
+	p, ok := it.Next()
+	if !ok {
+		return false, nil
+	}
+	h, ok := s.cfg.Router.Registry().LookupIQ(mod.PreAuth, st.Type, string(p.NS()), string(p.Local()))
+	if !ok {
+		return false, nil
+	}
+	reply, herr := h(&mod.Ctx{Env: s.cfg.Router}, st)
+	var se *stanza.Error
+	switch {
+	case errors.As(herr, &se):
+		reply = st.ErrorReply(se)
+	case herr != nil:
+		s.cfg.Logger.Error("pre-authentication iq handler failed", "ns", string(p.NS()), "err", herr)
+		reply = st.ErrorReply(stanza.Err(stanza.InternalServerError))
+	}
+	if reply != nil {
+		s.write(reply.Bytes())
+	}
+	return true, nil
 }

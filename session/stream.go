@@ -64,6 +64,9 @@ type Stream struct {
 	// pres is read by other loops while routing: bit 8 set when the client
 	// has sent available presence (RFC 6121 §4.2), low byte its priority.
 	pres atomic.Uint32
+	// last is the last undirected available presence, stamped (probes are
+	// answered with it); read by other loops.
+	last atomic.Pointer[stanza.Stanza]
 
 	inbox inbox
 }
@@ -173,10 +176,11 @@ func (s *Stream) shutdown() {
 	}
 	s.cfg.Router.Unbind(s)
 	if s.Available() {
-		s.pres.Store(0)
+		s.setPresence(false, 0)
+		s.last.Store(nil)
 		// RFC 6121 §4.5.2: the server sends unavailable presence for a session that ends
-		st := stanza.MustParse([]byte("<presence type='unavailable'/>"))
-		s.cfg.Router.Route(s, st)
+		s.cfg.Router.Route(s, unavailable)
+		s.cfg.Router.Unavailable(s)
 	}
 }
 
@@ -226,6 +230,12 @@ func (s *Stream) write(p []byte) {
 
 // JID implements route.Endpoint.
 func (s *Stream) JID() jid.JID { return s.jid }
+
+// unavailable is the presence sent for a session that ends without one.
+var unavailable = stanza.MustParse([]byte("<presence type='unavailable'/>"))
+
+// LastPresence implements mod.Resource.
+func (s *Stream) LastPresence() *stanza.Stanza { return s.last.Load() }
 
 // Available implements route.Endpoint.
 func (s *Stream) Available() bool { return s.pres.Load()&presAvailable != 0 }

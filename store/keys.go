@@ -28,11 +28,23 @@ const (
 	tableMeta    byte = 0x01 // store-wide facts (format version)
 	tableAccount byte = 0x02 // Account by user
 
-	// Reserved for per-user tables whose code lands later. They are listed in
-	// perUserTables now so that Accounts.Delete already clears them.
-	tableRoster        byte = 0x03
-	tableRosterVersion byte = 0x04
-	tableOffline       byte = 0x05
+	// Per-user tables. They are listed in perUserTables so that
+	// Accounts.Delete clears them with the account.
+	tableRoster        byte = 0x03 // user 0x00 contact-bare-JID → roster item
+	tableRosterVersion byte = 0x04 // user 0x00 → roster version counter
+	tableOffline       byte = 0x05 // user 0x00 be64(seq) → offline message
+	tableVCard         byte = 0x06 // user 0x00 → vCard XML (XEP-0054)
+	tablePrivate       byte = 0x07 // user 0x00 namespace 0x00 local → private XML (XEP-0049)
+	tableBlock         byte = 0x08 // user 0x00 JID → blocked item (XEP-0191)
+	tablePrivacy       byte = 0x09 // user 0x00 list-name → privacy list (XEP-0016); "" list-name key holds the default/active names
+	tableLast          byte = 0x0a // user 0x00 → last logout time and status (XEP-0012)
+	tableArchive       byte = 0x0b // user 0x00 be64(id) → archived message (XEP-0313)
+	tableArchivePrefs  byte = 0x0c // user 0x00 → archiving preferences
+
+	// Tables not keyed by user.
+	tableGroup       byte = 0x20 // group-name 0x00 → shared roster group definition
+	tableGroupMember byte = 0x21 // group-name 0x00 user → membership
+	tableUserGroups  byte = 0x22 // user 0x00 group-name → membership, by user (for roster building)
 
 	// tableScratch holds keys written only by tests and benchmarks.
 	tableScratch byte = 0x7f
@@ -41,7 +53,8 @@ const (
 // perUserTables are the tables whose keys all start with a user part and are
 // removed with a range delete when the account is deleted. The account table is
 // not listed: its single key is removed with a point delete.
-var perUserTables = [...]byte{tableRoster, tableRosterVersion, tableOffline}
+var perUserTables = [...]byte{tableRoster, tableRosterVersion, tableOffline, tableVCard, tablePrivate,
+	tableBlock, tablePrivacy, tableLast, tableArchive, tableArchivePrefs, tableUserGroups}
 
 const (
 	userSep = 0x00 // ends the user part
@@ -86,6 +99,34 @@ func userSpan(table byte, user string) (lo, hi []byte) {
 // tableSpan returns the bounds of every key in table.
 func tableSpan(table byte) (lo, hi []byte) {
 	return []byte{table}, []byte{table + 1}
+}
+
+// userKey returns table user 0x00 part: the key of one item of a user's table
+// (part may be empty for one-value-per-user tables).
+func userKey(table byte, user string, part string) []byte {
+	return append(userPrefix(table, user, len(part)), part...)
+}
+
+// userSeqKey returns table user 0x00 be64(seq): ordered items of a user.
+func userSeqKey(table byte, user string, seq uint64) []byte {
+	return binary.BigEndian.AppendUint64(userPrefix(table, user, 8), seq)
+}
+
+// splitUserKey returns the part after the user of a key of table, or ok=false.
+func splitUserKey(table byte, user string, k []byte) (part []byte, ok bool) {
+	p := userPrefix(table, user, 0)
+	if len(k) < len(p) || string(k[:len(p)]) != string(p) {
+		return nil, false
+	}
+	return k[len(p):], true
+}
+
+// seqOfKey returns the trailing be64 of a userSeqKey.
+func seqOfKey(k []byte) (uint64, bool) {
+	if len(k) < 8 {
+		return 0, false
+	}
+	return binary.BigEndian.Uint64(k[len(k)-8:]), true
 }
 
 // accountKey is the key of user's Account.

@@ -50,6 +50,22 @@ type Config struct {
 		Conflict string `toml:"conflict"` // "replace" (default) or "refuse" a bind of a bound resource
 	} `toml:"session"`
 
+	Roster struct {
+		MaxItems int `toml:"max_items"` // items per roster; default 1000; past it a roster set gets <not-allowed/> (RFC 6121 §2.3.3)
+	} `toml:"roster"`
+
+	Offline struct {
+		MaxPerUser int `toml:"max_per_user"` // stored messages per account; default 1000; past it <resource-constraint/>
+	} `toml:"offline"`
+
+	Register struct {
+		Enabled bool `toml:"enabled"` // XEP-0077 in-band registration (account creation by clients); default off
+	} `toml:"register"`
+
+	LegacyAuth struct {
+		Enabled bool `toml:"enabled"` // XEP-0078 non-SASL authentication; default off
+	} `toml:"legacy_auth"`
+
 	Limits struct {
 		MaxStanzaBytes int      `toml:"max_stanza_bytes"`
 		MaxDepth       int      `toml:"max_depth"`
@@ -81,6 +97,8 @@ func DefaultConfig() Config {
 	c.Listen.C2S = ":5222"
 	c.Listen.C2STLS = ":5223"
 	c.Session.Conflict = "replace"
+	c.Roster.MaxItems = 1000
+	c.Offline.MaxPerUser = 1000
 	return c
 }
 
@@ -136,6 +154,9 @@ func (c *Config) Validate() error {
 	case "", "replace", "refuse":
 	default:
 		return fmt.Errorf("config: session.conflict: %q is not \"replace\" or \"refuse\"", c.Session.Conflict)
+	}
+	if c.Roster.MaxItems < 0 || c.Offline.MaxPerUser < 0 {
+		return errors.New("config: roster.max_items and offline.max_per_user must not be negative")
 	}
 	if c.Loops < 0 || c.Loops > 256 {
 		return fmt.Errorf("config: loops: %d is outside 0..256", c.Loops)

@@ -12,8 +12,6 @@ import (
 
 	"ignis/jid"
 	"ignis/mod"
-	"ignis/mod/disco"
-	"ignis/mod/ping"
 	"ignis/reactor"
 	"ignis/route"
 	"ignis/session"
@@ -30,14 +28,6 @@ type Server struct {
 	stream  *session.Config
 	reactor *reactor.Server
 	admin   *adminListener
-}
-
-// Modules returns the feature modules every server runs.
-func Modules() []mod.Module {
-	return []mod.Module{
-		&disco.Module{ServerName: "Ignis"},
-		ping.Module{},
-	}
 }
 
 // New opens the data folder and builds the server; Start makes it listen.
@@ -65,7 +55,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Session.Conflict == "refuse" {
 		conflict = route.Refuse
 	}
-	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, Logger: log}, mod.NewRegistry(Modules()...))
+	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, Logger: log}, mod.NewRegistry(modules(deps{db: db, cfg: &cfg, domain: domain})...))
 	s.stream = &session.Config{
 		Domain:           domain,
 		Router:           s.router,
