@@ -46,6 +46,9 @@ type Ctx struct {
 	// From is the local session that sent the stanza, or nil when the server
 	// itself (a feature) sent it.
 	From Resource
+	// Secure: for PreAuth handlers, whether the stream is encrypted (a
+	// handler may refuse a password in the clear).
+	Secure bool
 }
 
 // Resource is a bound session as features see it. Its methods may be called
@@ -57,6 +60,9 @@ type Resource interface {
 	// LastPresence is the last undirected available presence the session
 	// sent (from stamped), or nil: what a probe is answered with (RFC 6121 §4.3.2).
 	LastPresence() *stanza.Stanza
+	// Close ends the session with a stream error, after what was already
+	// delivered to it (e.g. <not-authorized/> for a deleted account).
+	Close(se *stanza.StreamError)
 }
 
 // Direction says which side of a user a stanza is on, for filters.

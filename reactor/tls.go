@@ -230,6 +230,9 @@ func (c *conn) tlsInput(buf []byte) {
 	p.mu.Lock()
 	p.in = nil
 	p.mu.Unlock()
+	if c.tls == t && c.state == stOpen {
+		releaseTLSBuffers(t.tc) // an idle connection holds no input buffer
+	}
 }
 
 // TLS returns the connection state once the handshake has completed.

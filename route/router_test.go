@@ -25,6 +25,7 @@ func (e *endpoint) Available() bool              { return e.avail }
 func (e *endpoint) Priority() int8               { return e.prio }
 func (e *endpoint) Replaced()                    { e.replaced = true }
 func (e *endpoint) LastPresence() *stanza.Stanza { return nil }
+func (e *endpoint) Close(*stanza.StreamError)    {}
 func (e *endpoint) Deliver(st *stanza.Stanza) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -38,11 +38,23 @@ func (s *Stream) Replaced() {
 	s.tr.Wake()
 }
 
+// Close ends the stream with se after the stanzas already delivered (an
+// administrator or a feature ending a session, e.g. a deleted account). Any
+// goroutine may call it.
+func (s *Stream) Close(se *stanza.StreamError) {
+	s.inbox.mu.Lock()
+	if s.inbox.ending == nil {
+		s.inbox.ending = se
+	}
+	s.inbox.mu.Unlock()
+	s.tr.Wake()
+}
+
 // Wakeup implements Handler: write out what was delivered.
 func (s *Stream) Wakeup() {
 	in := &s.inbox
 	in.mu.Lock()
-	q, replaced, overflow := in.q, in.replaced, in.overflow
+	q, replaced, overflow, ending := in.q, in.replaced, in.overflow, in.ending
 	in.q, in.bytes = nil, 0
 	in.mu.Unlock()
 	if s.state == stClosed {
@@ -65,5 +77,9 @@ func (s *Stream) Wakeup() {
 	}
 	if overflow {
 		s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, "too much output pending for a slow reader"))
+		return
+	}
+	if ending != nil {
+		s.fail(ending)
 	}
 }

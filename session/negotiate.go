@@ -347,7 +347,7 @@ func (s *Stream) preAuthIQ(f *xmlscan.Frame) (handled bool, err error) {
 	if !ok {
 		return false, nil
 	}
-	reply, herr := h(&mod.Ctx{Env: s.cfg.Router}, st)
+	reply, herr := h(&mod.Ctx{Env: s.cfg.Router, Secure: s.flags&fSecure != 0}, st)
 	var se *stanza.Error
 	switch {
 	case errors.As(herr, &se):

@@ -74,11 +74,12 @@ type Stream struct {
 // inbox is the only part of a Stream written off its loop.
 type inbox struct {
 	mu       sync.Mutex
-	q        []*stanza.Stanza // guarded by mu
-	bytes    int              // guarded by mu: bytes queued in q
-	closed   bool             // guarded by mu: no more deliveries
-	replaced bool             // guarded by mu: a newer session took this resource
-	overflow bool             // guarded by mu: q went over the output cap
+	q        []*stanza.Stanza    // guarded by mu
+	bytes    int                 // guarded by mu: bytes queued in q
+	closed   bool                // guarded by mu: no more deliveries
+	replaced bool                // guarded by mu: a newer session took this resource
+	overflow bool                // guarded by mu: q went over the output cap
+	ending   *stanza.StreamError // guarded by mu: Close was called
 }
 
 // New starts a stream over t. It is meant as reactor's NewHandler.

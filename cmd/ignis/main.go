@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/debug"
 	"syscall"
 	"time"
 
@@ -25,6 +26,7 @@ const usage = `usage:
   ignis user passwd --data DIR JID [PASSWORD]
   ignis user del    --data DIR JID
   ignis user list   --data DIR
+  ignis bench --addr HOST:PORT --domain NAME --scenario idle|login|chat|presence|mix --sessions N [--help for all options]
 `
 
 func main() {
@@ -38,6 +40,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "user":
 		err = user(os.Args[2:], os.Stdin, os.Stdout)
+	case "bench":
+		err = runBench(os.Args[2:])
 	case "help", "-h", "--help":
 		os.Stdout.WriteString(usage)
 		return
@@ -96,6 +100,9 @@ func serve(args []string) error {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
 	slog.SetDefault(log)
 
+	if os.Getenv("GOGC") == "" {
+		debug.SetGCPercent(cfg.GCPercent)
+	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		return err

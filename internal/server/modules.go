@@ -4,7 +4,12 @@ import (
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/mod/disco"
+	"ignis/mod/entitytime"
 	"ignis/mod/ping"
+	"ignis/mod/private"
+	"ignis/mod/register"
+	"ignis/mod/vcard"
+	"ignis/mod/version"
 	"ignis/store"
 )
 
@@ -19,7 +24,12 @@ type deps struct {
 // the order their hooks run.
 func modules(d deps) []mod.Module {
 	return []mod.Module{
-		&disco.Module{ServerName: "Ignis"},
+		&disco.Module{ServerName: "Ignis", DB: d.db},
 		ping.Module{},
+		&vcard.Module{DB: d.db},
+		&private.Module{DB: d.db},
+		version.Module{},
+		&entitytime.Module{},
+		register.New(d.db, d.cfg.Register.Enabled, d.domain),
 	}
 }

@@ -4,8 +4,11 @@
 package disco
 
 import (
+	"errors"
+
 	"ignis/mod"
 	"ignis/stanza"
+	"ignis/store"
 )
 
 // Namespaces of XEP-0030.
@@ -14,10 +17,32 @@ const (
 	NSItems = "http://jabber.org/protocol/disco#items"
 )
 
-// Module is the disco feature. Name is the server's disco identity name.
+// Module is the disco feature. ServerName is the server's disco identity
+// name. DB, if set, is used to answer queries about accounts that do not
+// exist as RFC 6121 §8.5.1 asks (service-unavailable, the same answer as for
+// anything else an account does not offer, so nobody learns which accounts
+// exist from the error alone).
 type Module struct {
 	ServerName string
+	DB         *store.DB
 	reg        *mod.Registry
+}
+
+var errNoAccount = stanza.Err(stanza.ServiceUnavailable)
+
+// exists reports whether the account a query is addressed to exists.
+func (m *Module) exists(ctx *mod.Ctx) (bool, error) {
+	if m.DB == nil || (ctx.From != nil && ctx.From.JID().Bare() == ctx.Target) {
+		return true, nil // one's own account exists while one is logged in
+	}
+	_, err := m.DB.Accounts().Get(ctx.Target.Local())
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return true, nil
 }
 
 func (m *Module) Name() string { return "disco" }
@@ -44,6 +69,12 @@ func (m *Module) info(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	b.Start("query", "xmlns", NSInfo)
 	scope := mod.ToServer
 	if ctx.Target.Local() != "" {
+		if ok, err := m.exists(ctx); !ok {
+			if err != nil {
+				return nil, err
+			}
+			return nil, errNoAccount
+		}
 		scope = mod.ToAccount
 		b.Element("identity", "", "category", "account", "type", "registered")
 	} else {
@@ -57,11 +88,25 @@ func (m *Module) info(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	return iq.Result(b.Bytes()), nil
 }
 
-func (m *Module) items(_ *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
+// items lists the server's items (components and services that registered
+// one) for the server, and nothing yet for an account.
+func (m *Module) items(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if node, ok := iq.Payload().Attr("node"); ok && len(node) > 0 {
 		return nil, stanza.Err(stanza.ItemNotFound)
 	}
 	var b stanza.Builder
 	b.Start("query", "xmlns", NSItems)
+	if ctx.Target.Local() != "" {
+		if ok, err := m.exists(ctx); !ok {
+			if err != nil {
+				return nil, err
+			}
+			return nil, errNoAccount
+		}
+		return iq.Result(b.Bytes()), nil
+	}
+	for _, it := range m.reg.Items() {
+		b.Element("item", "", "jid", it.JID, "name", it.Name)
+	}
 	return iq.Result(b.Bytes()), nil
 }

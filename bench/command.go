@@ -1,0 +1,161 @@
+package bench
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"sync"
+	"time"
+)
+
+// Command runs `ignis bench` with args. self is how to start this program
+// again as a worker (the executable and the subcommand, e.g.
+// ["/path/ignis", "bench"]); stdin is read only by worker processes.
+func Command(ctx context.Context, args []string, self []string, stdin io.Reader, stdout, stderr io.Writer) error {
+	cfg, err := ParseArgs(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	if cfg.WorkerOf > 0 {
+		return workerMain(ctx, cfg, stdin, stdout)
+	}
+	var res *Result
+	if cfg.Workers > 1 {
+		res, err = runWorkers(ctx, cfg, self, args, stderr)
+	} else {
+		pr := newProgress(stderr, cfg.Progress)
+		res, err = Run(ctx, cfg, Hooks{Tick: func(t *Tick) { pr.show(&t.Point, cfg.Sessions) }})
+		pr.done()
+	}
+	if err != nil {
+		return err
+	}
+	if err := res.WriteSummary(stdout); err != nil {
+		return err
+	}
+	if cfg.JSONFile != "" {
+		if err := res.WriteJSON(cfg.JSONFile); err != nil {
+			return err
+		}
+	}
+	if cfg.HTMLFile != "" {
+		fmt.Fprintln(stderr, "bench: --html: not yet implemented (the JSON holds the time series)")
+	}
+	return nil
+}
+
+// workerLine is one line a worker writes on stdout.
+type workerLine struct {
+	LoggedIn bool    `json:"logged_in,omitempty"`
+	Tick     *Tick   `json:"tick,omitempty"`
+	Plateau  *int64  `json:"plateau,omitempty"`
+	Result   *Result `json:"result,omitempty"`
+}
+
+// workerMain runs this process's slice and reports JSON lines on stdout.
+// At the plateau it waits (bounded) for a line on stdin, so that the parent
+// can sample the server while every worker still holds its sessions.
+func workerMain(ctx context.Context, cfg *Config, stdin io.Reader, stdout io.Writer) error {
+	w := cfg.slice(cfg.WorkerIdx, cfg.WorkerOf)
+	w.ServerPID = 0 // the parent samples the server
+	var mu sync.Mutex
+	enc := json.NewEncoder(stdout)
+	emit := func(l workerLine) {
+		mu.Lock()
+		_ = enc.Encode(l)
+		mu.Unlock()
+	}
+	sendAhead, goAhead := make(chan struct{}), make(chan struct{})
+	go func() {
+		// two lines from the parent: "send" once every worker has logged
+		// in, "go" after it sampled the plateau; EOF releases both
+		in := bufio.NewReader(stdin)
+		_, err := in.ReadString('\n')
+		close(sendAhead)
+		if err == nil {
+			_, _ = in.ReadString('\n')
+		}
+		close(goAhead)
+	}()
+	res, err := Run(ctx, w, Hooks{
+		Tick: func(t *Tick) { emit(workerLine{Tick: t}) },
+		LoggedIn: func() {
+			emit(workerLine{LoggedIn: true})
+			select {
+			case <-sendAhead:
+			case <-time.After(cfg.Timeout + 15*time.Second):
+			case <-ctx.Done():
+			}
+		},
+		Plateau: func(online int64) {
+			emit(workerLine{Plateau: &online})
+			select {
+			case <-goAhead:
+			case <-time.After(15 * time.Second):
+			case <-ctx.Done():
+			}
+		},
+	})
+	if err != nil {
+		return err
+	}
+	emit(workerLine{Result: res})
+	return nil
+}
+
+// progress writes the live line on stderr: rewritten in place on a
+// terminal, plain lines otherwise.
+type progress struct {
+	w     io.Writer
+	tty   bool
+	every time.Duration
+	last  time.Time
+	shown bool
+}
+
+func newProgress(w io.Writer, every time.Duration) *progress {
+	p := &progress{w: w, every: every}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 {
+			p.tty = true
+		}
+	}
+	return p
+}
+
+func (p *progress) show(pt *Point, sessions int) {
+	if p.every <= 0 || time.Since(p.last) < p.every-50*time.Millisecond {
+		return
+	}
+	p.last = time.Now()
+	line := fmt.Sprintf("%5.0fs online %d/%d est %d fail %d | logins %d/s | msgs %d/s sent %d/s dlv | p50 %.2fms p99 %.2fms",
+		pt.T, pt.Online, sessions, pt.EstablishedTotal, pt.FailedTotal, pt.Logins, pt.MessagesSent, pt.MessagesDelivered,
+		pt.LatencyP50, pt.LatencyP99)
+	if pt.PresenceSent > 0 {
+		line += fmt.Sprintf(" | pres %d/s", pt.PresenceSent)
+	}
+	if pt.ServerRSS > 0 {
+		line += fmt.Sprintf(" | server %s %.0f%%", mib(pt.ServerRSS), pt.ServerCPU)
+	}
+	line += fmt.Sprintf(" | client %s %.0f%%", mib(pt.ClientRSS), pt.ClientCPU)
+	if p.tty {
+		fmt.Fprintf(p.w, "\r\033[K%s", line)
+		p.shown = true
+	} else {
+		fmt.Fprintln(p.w, line)
+	}
+}
+
+func (p *progress) done() {
+	if p.shown {
+		fmt.Fprintln(p.w)
+	}
+}

@@ -1,0 +1,405 @@
+package bench
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/netip"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Role is what one simulated session does once logged in.
+type Role uint8
+
+const (
+	RoleIdle     Role = iota // log in, get the roster, send presence, stay
+	RoleLogin                // log in, close, log in again, until the run ends
+	RoleChat                 // send one-to-one messages to a partner at the paced rate
+	RolePresence             // send presence updates at the paced rate
+	numRoles
+)
+
+var roleNames = [numRoles]string{"idle", "login", "chat", "presence"}
+
+func (r Role) String() string {
+	if r < numRoles {
+		return roleNames[r]
+	}
+	return "role(" + strconv.Itoa(int(r)) + ")"
+}
+
+// Mix gives each role a weight; sessions are given roles in proportion.
+type Mix [numRoles]int
+
+// DefaultMix is the mix used by --scenario mix without --mix.
+const DefaultMix = "idle=70,chat=20,presence=5,login=5"
+
+// ParseMix reads "idle=70,chat=20,presence=5,login=5" (weights, any scale).
+func ParseMix(s string) (Mix, error) {
+	var m Mix
+	total := 0
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		name, val, ok := strings.Cut(part, "=")
+		if !ok {
+			return m, fmt.Errorf("mix: %q is not role=weight", part)
+		}
+		r := roleByName(strings.TrimSpace(name))
+		if r == numRoles {
+			return m, fmt.Errorf("mix: unknown role %q (idle, login, chat, presence)", name)
+		}
+		w, err := strconv.Atoi(strings.TrimSpace(val))
+		if err != nil || w < 0 {
+			return m, fmt.Errorf("mix: weight of %s: %q is not a non-negative integer", name, val)
+		}
+		m[r] += w
+		total += w
+	}
+	if total == 0 {
+		return m, errors.New("mix: no role has a weight")
+	}
+	return m, nil
+}
+
+func roleByName(s string) Role {
+	for i, n := range roleNames {
+		if n == s {
+			return Role(i)
+		}
+	}
+	return numRoles
+}
+
+// String writes the mix back in ParseMix's form.
+func (m Mix) String() string {
+	var b strings.Builder
+	for r, w := range m {
+		if w == 0 {
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(roleNames[r])
+		b.WriteByte('=')
+		b.WriteString(strconv.Itoa(w))
+	}
+	return b.String()
+}
+
+// Assign gives each of n sessions a role, interleaved in proportion to the
+// weights (smooth weighted round robin), so that every role ramps up together.
+func (m Mix) Assign(n int) []Role {
+	total := 0
+	for _, w := range m {
+		total += w
+	}
+	roles := make([]Role, n)
+	var cur [numRoles]int
+	for i := range roles {
+		best := -1
+		for r, w := range m {
+			if w == 0 {
+				continue
+			}
+			cur[r] += w
+			if best < 0 || cur[r] > cur[best] {
+				best = r
+			}
+		}
+		cur[best] -= total
+		roles[i] = Role(best)
+	}
+	return roles
+}
+
+// TLSMode is how the client secures its stream.
+type TLSMode uint8
+
+const (
+	TLSNone     TLSMode = iota // plain TCP (never upgrades, even if offered)
+	TLSStartTLS                // STARTTLS (RFC 6120 §5)
+	TLSDirect                  // TLS from the first byte (XEP-0368)
+)
+
+var tlsNames = [...]string{"none", "starttls", "direct"}
+
+func (t TLSMode) String() string { return tlsNames[t] }
+
+func parseTLS(s string) (TLSMode, error) {
+	for i, n := range tlsNames {
+		if n == s {
+			return TLSMode(i), nil
+		}
+	}
+	return 0, fmt.Errorf("tls: %q is not none, starttls or direct", s)
+}
+
+// Mechanisms the client can use.
+var mechanisms = []string{"SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"}
+
+// Config describes one run. ParseArgs fills it from the command line.
+type Config struct {
+	Addr       string // server host:port
+	Domain     string // the XMPP domain users log in to
+	ServerName string // TLS server name (default Domain)
+	TLS        TLSMode
+	TLSVerify  bool   // verify the server's certificate
+	Mech       string // SASL mechanism
+	Resource   string // resource prefix; the session number is appended
+
+	Scenario string // idle, login, chat, presence or mix
+	Mix      Mix    // roles of the sessions
+
+	Sessions   int    // concurrent sessions (for login: concurrent login loops)
+	Users      string // user name pattern with one %d
+	FirstUser  int    // number of the first user (default 1)
+	Password   string // common password
+	Register   bool   // provision accounts by in-band registration (XEP-0077) first
+	NoRoster   bool   // skip the roster get after binding
+	SourceIPs  []netip.Addr
+	Ramp       float64       // session arrivals per second; 0: as fast as Inflight allows
+	Inflight   int           // logins in progress at once
+	Duration   time.Duration // the whole run, ramp included
+	Drain      time.Duration // wait for outstanding messages after sending stops
+	Timeout    time.Duration // one login (connect to presence)
+	Keepalive  time.Duration // whitespace keepalive interval on idle streams; 0: none
+	Rate       float64       // chat messages per second, all chat sessions together
+	Messages   int64         // stop chat after this many messages; 0: until the end
+	PresRate   float64       // presence updates per second, all presence sessions together
+	MsgSize    int           // message body bytes
+	ServerPID  int           // sample this process's RSS and CPU
+	Workers    int           // child processes
+	JSONFile   string
+	HTMLFile   string
+	Progress   time.Duration // progress line interval; 0: none
+	WorkerIdx  int           // set in a child process
+	WorkerOf   int           // number of workers, set in a child process (0: not a child)
+	UserOffset int           // global index of this process's first session (set for children)
+}
+
+// User returns the user name of this process's session n (from 0); names
+// are numbered from FirstUser across all workers.
+func (c *Config) User(n int) string {
+	return UserName(c.Users, c.FirstUser+c.UserOffset+n)
+}
+
+// UserName fills pattern's %d with n ("user%d", 7 → "user7").
+func UserName(pattern string, n int) string {
+	pre, post, _ := strings.Cut(pattern, "%d")
+	return pre + strconv.Itoa(n) + post
+}
+
+// checkPattern requires exactly one %d and no other verb.
+func checkPattern(p string) error {
+	if strings.Count(p, "%d") != 1 || strings.Count(p, "%") != 1 {
+		return fmt.Errorf("users: pattern %q must hold exactly one %%d and no other %%", p)
+	}
+	return nil
+}
+
+// ParseSourceIPs reads "127.0.0.1-127.0.0.50", a comma-separated list of
+// addresses and ranges, or "" (none: the kernel chooses).
+func ParseSourceIPs(s string) ([]netip.Addr, error) {
+	var out []netip.Addr
+	for part := range strings.SplitSeq(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := netip.ParseAddr(strings.TrimSpace(lo))
+		if err != nil {
+			return nil, fmt.Errorf("source-ips: %q: %v", lo, err)
+		}
+		if !isRange {
+			out = append(out, a)
+			continue
+		}
+		b, err := netip.ParseAddr(strings.TrimSpace(hi))
+		if err != nil {
+			return nil, fmt.Errorf("source-ips: %q: %v", hi, err)
+		}
+		if a.Is4() != b.Is4() || b.Less(a) {
+			return nil, fmt.Errorf("source-ips: %q is not an ascending range of one family", part)
+		}
+		for x := a; ; x = x.Next() {
+			out = append(out, x)
+			if len(out) > 1<<16 {
+				return nil, errors.New("source-ips: more than 65536 addresses")
+			}
+			if x == b {
+				break
+			}
+		}
+	}
+	return out, nil
+}
+
+// ParseArgs reads the command line of `ignis bench`. Usage and flag errors
+// go to errOut.
+func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
+	c := &Config{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.SetOutput(errOut)
+	fs.StringVar(&c.Addr, "addr", "127.0.0.1:5222", "server `host:port`")
+	fs.StringVar(&c.Domain, "domain", "localhost", "XMPP `domain` of the accounts")
+	fs.StringVar(&c.ServerName, "server-name", "", "TLS server `name` (default: the domain)")
+	tlsMode := fs.String("tls", "none", "`mode`: none, starttls or direct")
+	fs.BoolVar(&c.TLSVerify, "tls-verify", false, "verify the server certificate")
+	fs.StringVar(&c.Mech, "mech", "SCRAM-SHA-1", "SASL `mechanism`: "+strings.Join(mechanisms, ", "))
+	fs.StringVar(&c.Resource, "resource", "bench", "resource `prefix` (the session number is appended)")
+	fs.StringVar(&c.Scenario, "scenario", "idle", "`name`: idle, login, chat, presence or mix")
+	mix := fs.String("mix", "", "role weights for --scenario mix (default \""+DefaultMix+"\")")
+	fs.IntVar(&c.Sessions, "sessions", 100, "concurrent `sessions` (login: concurrent login loops)")
+	fs.StringVar(&c.Users, "users", "user%d", "user name `pattern`, numbered from --first-user")
+	fs.IntVar(&c.FirstUser, "first-user", 1, "`number` of the first user")
+	fs.StringVar(&c.Password, "password", "secret", "common `password`")
+	fs.BoolVar(&c.Register, "register", false, "create the accounts by in-band registration (XEP-0077) first")
+	fs.BoolVar(&c.NoRoster, "no-roster", false, "do not ask for the roster after binding")
+	srcIPs := fs.String("source-ips", "", "local `addresses` to spread sockets over, e.g. 127.0.0.1-127.0.0.50")
+	fs.Float64Var(&c.Ramp, "ramp", 0, "session arrivals per `second` (0: as fast as --inflight allows)")
+	fs.IntVar(&c.Inflight, "inflight", 200, "logins in progress at once")
+	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "length of the run, ramp included")
+	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "after sending stops, wait this long at most for outstanding messages")
+	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "time allowed for one login")
+	fs.DurationVar(&c.Keepalive, "keepalive", 0, "whitespace keepalive interval for online sessions (0: none)")
+	fs.Float64Var(&c.Rate, "rate", 100, "chat messages per `second`, all sessions together")
+	fs.Int64Var(&c.Messages, "messages", 0, "stop chat after this many `messages` (0: until the end)")
+	fs.Float64Var(&c.PresRate, "presence-rate", 50, "presence updates per `second`, all sessions together")
+	fs.IntVar(&c.MsgSize, "msg-size", 64, "message body `bytes` (at least 48)")
+	fs.IntVar(&c.ServerPID, "server-pid", 0, "sample this server process's RSS and CPU")
+	fs.IntVar(&c.Workers, "workers", 1, "worker processes, each with a slice of the sessions")
+	fs.StringVar(&c.JSONFile, "json", "", "write the result as JSON to `file`")
+	fs.StringVar(&c.HTMLFile, "html", "", "write an HTML report to `file` (not yet implemented)")
+	fs.DurationVar(&c.Progress, "progress", time.Second, "progress line interval on stderr (0: none)")
+	worker := fs.String("worker", "", "internal: `i/n` runs as worker i of n and reports JSON lines on stdout")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("bench: unexpected argument %q", fs.Arg(0))
+	}
+	var err error
+	if c.TLS, err = parseTLS(*tlsMode); err != nil {
+		return nil, err
+	}
+	if c.SourceIPs, err = ParseSourceIPs(*srcIPs); err != nil {
+		return nil, err
+	}
+	switch c.Scenario {
+	case "idle", "login", "chat", "presence":
+		if *mix != "" {
+			return nil, errors.New("mix: --mix goes with --scenario mix")
+		}
+		c.Mix[roleByName(c.Scenario)] = 1
+	case "mix":
+		if *mix == "" {
+			*mix = DefaultMix
+		}
+		if c.Mix, err = ParseMix(*mix); err != nil {
+			return nil, err
+		}
+	default:
+		return nil, fmt.Errorf("scenario: %q is not idle, login, chat, presence or mix", c.Scenario)
+	}
+	if *worker != "" {
+		i, n, ok := strings.Cut(*worker, "/")
+		c.WorkerIdx, _ = strconv.Atoi(i)
+		c.WorkerOf, _ = strconv.Atoi(n)
+		if !ok || c.WorkerOf < 1 || c.WorkerIdx < 0 || c.WorkerIdx >= c.WorkerOf {
+			return nil, fmt.Errorf("worker: %q is not i/n", *worker)
+		}
+	}
+	return c, c.Validate()
+}
+
+// Validate checks the values' ranges.
+func (c *Config) Validate() error {
+	switch {
+	case c.Addr == "":
+		return errors.New("addr: must not be empty")
+	case c.Domain == "":
+		return errors.New("domain: must not be empty")
+	case c.Sessions < 1:
+		return fmt.Errorf("sessions: %d is less than 1", c.Sessions)
+	case c.Duration <= 0 || c.Duration > 24*time.Hour:
+		return fmt.Errorf("duration: %v is outside (0, 24h]", c.Duration)
+	case c.Timeout <= 0:
+		return errors.New("timeout: must be positive")
+	case c.Drain < 0:
+		return errors.New("drain: must not be negative")
+	case c.Ramp < 0 || c.Rate < 0 || c.PresRate < 0:
+		return errors.New("ramp, rate, presence-rate: must not be negative")
+	case c.Inflight < 1:
+		return errors.New("inflight: must be at least 1")
+	case c.MsgSize < minBody || c.MsgSize > 1<<20:
+		return fmt.Errorf("msg-size: %d is outside %d..1048576", c.MsgSize, minBody)
+	case c.Messages < 0:
+		return errors.New("messages: must not be negative")
+	case c.Workers < 1 || c.Workers > 64:
+		return fmt.Errorf("workers: %d is outside 1..64", c.Workers)
+	case c.Workers > c.Sessions:
+		return fmt.Errorf("workers: %d is more than the %d sessions", c.Workers, c.Sessions)
+	case c.Password == "":
+		return errors.New("password: must not be empty")
+	}
+	if err := checkPattern(c.Users); err != nil {
+		return err
+	}
+	if c.FirstUser < 0 {
+		return errors.New("first-user: must not be negative")
+	}
+	ok := false
+	for _, m := range mechanisms {
+		ok = ok || m == c.Mech
+	}
+	if !ok {
+		return fmt.Errorf("mech: %q is not one of %s", c.Mech, strings.Join(mechanisms, ", "))
+	}
+	return nil
+}
+
+// slice returns the configuration of worker i of n: its share of the
+// sessions, rates and message budget, numbered after the workers before it.
+func (c *Config) slice(i, n int) *Config {
+	w := *c
+	lo, hi := c.Sessions*i/n, c.Sessions*(i+1)/n
+	w.Sessions = hi - lo
+	w.UserOffset = c.UserOffset + lo
+	f := float64(n)
+	w.Ramp, w.Rate, w.PresRate = c.Ramp/f, c.Rate/f, c.PresRate/f
+	w.Messages = c.Messages*int64(i+1)/int64(n) - c.Messages*int64(i)/int64(n)
+	w.Inflight = max(1, c.Inflight/n)
+	w.WorkerIdx, w.WorkerOf = i, n
+	return &w
+}
+
+// defaultProcs is the GOMAXPROCS a worker process should use.
+func defaultProcs(workers int) int { return max(1, runtime.NumCPU()/workers) }
+
+// roleCounts counts the roles of the mix over n sessions.
+func roleCounts(roles []Role) map[string]int {
+	m := map[string]int{}
+	for _, r := range roles {
+		m[r.String()]++
+	}
+	return m
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	k := make([]string, 0, len(m))
+	for s := range m {
+		k = append(k, s)
+	}
+	sort.Strings(k)
+	return k
+}

@@ -1,0 +1,163 @@
+package bench
+
+import (
+	"context"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"ignis/internal/servertest"
+)
+
+// A worker process started by TestWorkers is this test binary again.
+func TestMain(m *testing.M) {
+	if os.Getenv("IGNIS_BENCH_TEST_WORKER") != "" {
+		err := Command(context.Background(), os.Args[1:], nil, os.Stdin, os.Stdout, os.Stderr)
+		if err != nil {
+			os.Stderr.WriteString(err.Error() + "\n")
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+func startServer(t *testing.T, users int) *servertest.Env {
+	t.Helper()
+	env := servertest.Start(t)
+	for i := 1; i <= users; i++ {
+		env.AddUser("user"+strconv.Itoa(i), "secret")
+	}
+	return env
+}
+
+func testConfig(t *testing.T, args string) *Config {
+	t.Helper()
+	c, err := ParseArgs(strings.Fields("--progress 0 --domain localhost --password secret "+args), io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+func TestIdleThenChat(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := startServer(t, 50)
+	ctx := context.Background()
+
+	// 50 idle sessions: what the bench established is what the server bound
+	var bound, ticks atomic.Int64
+	cfg := testConfig(t, "--addr "+env.Addr+" --scenario idle --sessions 50 --duration 2s")
+	res, err := Run(ctx, cfg, Hooks{
+		Tick:    func(*Tick) { ticks.Add(1) },
+		Plateau: func(int64) { bound.Store(int64(env.Srv.Router().Table().Count())) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SessionsEstablished != 50 || res.SessionsFailed != 0 || res.PeakOnline != 50 {
+		t.Fatalf("idle: established %d failed %d peak %d (failures %v)", res.SessionsEstablished, res.SessionsFailed, res.PeakOnline, res.Failures)
+	}
+	if bound.Load() != res.SessionsEstablished {
+		t.Errorf("the server had %d bound sessions at the plateau, the bench established %d", bound.Load(), res.SessionsEstablished)
+	}
+	if res.LoginMs.Count != 50 || ticks.Load() == 0 || len(res.Series) == 0 {
+		t.Errorf("login histogram %d, ticks %d, series %d", res.LoginMs.Count, ticks.Load(), len(res.Series))
+	}
+
+	// a chat of 200 messages: all delivered, all timed
+	cfg = testConfig(t, "--addr "+env.Addr+" --scenario chat --sessions 50 --rate 2000 --messages 200 --duration 20s")
+	res, err = Run(ctx, cfg, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.MessagesSent != 200 || res.MessagesDelivered != 200 || res.MessagesLost != 0 || res.MessagesBounced != 0 {
+		t.Errorf("chat: sent %d delivered %d bounced %d lost %d", res.MessagesSent, res.MessagesDelivered, res.MessagesBounced, res.MessagesLost)
+	}
+	if res.LatencyMs.Count != 200 || res.LatencyMs.P50 <= 0 || res.LatencyMs.P99 < res.LatencyMs.P50 {
+		t.Errorf("latency %+v", res.LatencyMs)
+	}
+	if res.DurationS > 15 {
+		t.Errorf("the run took %.1fs: it should end once the budget is delivered", res.DurationS)
+	}
+}
+
+func TestTLSModesAndMechanisms(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := startServer(t, 10)
+	ctx := context.Background()
+	for _, tt := range []struct{ name, args string }{
+		{"starttls scram-sha-1 login", "--addr " + env.Addr + " --tls starttls --scenario login --sessions 4"},
+		{"direct tls scram-sha-256 presence", "--addr " + env.TLSAddr + " --tls direct --mech SCRAM-SHA-256 --scenario presence --sessions 5 --presence-rate 200"},
+		{"starttls plain mix", "--addr " + env.Addr + " --tls starttls --mech PLAIN --scenario mix --mix idle=1,chat=2,presence=1,login=1 --sessions 10"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			res, err := Run(ctx, testConfig(t, tt.args+" --duration 1s"), Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.SessionsEstablished == 0 || res.SessionsFailed != 0 || res.SessionsDropped != 0 {
+				t.Fatalf("established %d failed %d dropped %d: %v", res.SessionsEstablished, res.SessionsFailed, res.SessionsDropped, res.Failures)
+			}
+			if res.PresenceSent > 0 && res.PresenceReceived < res.PresenceSent {
+				t.Errorf("presence: %d sent, %d received", res.PresenceSent, res.PresenceReceived)
+			}
+			if res.MessagesLost != 0 {
+				t.Errorf("%d messages lost", res.MessagesLost)
+			}
+		})
+	}
+}
+
+func TestFailuresHaveReasons(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := startServer(t, 3)
+	res, err := Run(context.Background(), testConfig(t, "--addr "+env.Addr+" --sessions 3 --duration 1s --password wrong"), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SessionsFailed != 3 || res.Failures["auth failed: not-authorized"] != 3 {
+		t.Errorf("failed %d, reasons %v", res.SessionsFailed, res.Failures)
+	}
+}
+
+func TestWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := startServer(t, 20)
+	t.Setenv("IGNIS_BENCH_TEST_WORKER", "1")
+	args := strings.Fields("--addr " + env.Addr + " --scenario chat --sessions 20 --rate 1000 --messages 100 --duration 20s --progress 0 --domain localhost --password secret --workers 2")
+	cfg, err := ParseArgs(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.ServerPID = os.Getpid() // the in-process server
+	start := time.Now()
+	res, err := runWorkers(context.Background(), cfg, []string{os.Args[0]}, args, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.Workers != 2 || res.Client.Processes != 2 || res.SessionsEstablished != 20 || res.PeakOnline != 20 {
+		t.Errorf("workers %d processes %d established %d peak %d", res.Workers, res.Client.Processes, res.SessionsEstablished, res.PeakOnline)
+	}
+	if res.MessagesSent != 100 || res.MessagesDelivered != 100 || res.LatencyMs.Count != 100 {
+		t.Errorf("sent %d delivered %d timed %d", res.MessagesSent, res.MessagesDelivered, res.LatencyMs.Count)
+	}
+	if res.Server == nil || res.Server.OnlineAtSample != 20 || res.Server.RSSPlateau == 0 {
+		t.Errorf("server sample %+v", res.Server)
+	}
+	if time.Since(start) > 15*time.Second {
+		t.Errorf("took %v", time.Since(start))
+	}
+}

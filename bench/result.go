@@ -1,0 +1,170 @@
+package bench
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"text/tabwriter"
+)
+
+// Point is one second of a run, for charts. Counters named *_total are
+// cumulative; the others count what happened during that second.
+type Point struct {
+	T                 float64 `json:"t"` // seconds since the run began (end of the interval)
+	Online            int64   `json:"online"`
+	EstablishedTotal  int64   `json:"established_total"`
+	FailedTotal       int64   `json:"failed_total"`
+	Logins            int64   `json:"logins"`
+	MessagesSent      int64   `json:"messages_sent"`
+	MessagesDelivered int64   `json:"messages_delivered"`
+	PresenceSent      int64   `json:"presence_sent"`
+	PresenceReceived  int64   `json:"presence_received"`
+	LatencyP50        float64 `json:"latency_p50_ms"`
+	LatencyP90        float64 `json:"latency_p90_ms"`
+	LatencyP99        float64 `json:"latency_p99_ms"`
+	LatencyP999       float64 `json:"latency_p99_9_ms"`
+	LatencyMax        float64 `json:"latency_max_ms"`
+	ClientRSS         int64   `json:"client_rss_bytes"`
+	ClientCPU         float64 `json:"client_cpu_pct"`
+	ServerRSS         int64   `json:"server_rss_bytes,omitempty"`
+	ServerCPU         float64 `json:"server_cpu_pct,omitempty"`
+}
+
+func (p *Point) setLatency(s Percentiles) {
+	p.LatencyP50, p.LatencyP90, p.LatencyP99, p.LatencyP999, p.LatencyMax = s.P50, s.P90, s.P99, s.P999, s.Max
+}
+
+// ServerStats is what was sampled of the server process.
+type ServerStats struct {
+	PID            int     `json:"pid"`
+	RSSBefore      int64   `json:"rss_before_bytes"`
+	RSSPlateau     int64   `json:"rss_plateau_bytes"`
+	RSSPeak        int64   `json:"rss_peak_bytes"`
+	OnlineAtSample int64   `json:"online_at_plateau"`
+	CPUSeconds     float64 `json:"cpu_seconds"`
+	CPUAvgPct      float64 `json:"cpu_avg_pct"`
+}
+
+// ClientStats is the load generator's own cost.
+type ClientStats struct {
+	Processes       int     `json:"processes"`
+	RSSPeak         int64   `json:"rss_peak_bytes"`
+	RSSPerSession   float64 `json:"rss_per_session_bytes"`
+	CPUSeconds      float64 `json:"cpu_seconds"`
+	CPUAvgPct       float64 `json:"cpu_avg_pct"`
+	SendLagMs       float64 `json:"send_lag_p99_ms"` // how late senders were against the schedule
+	SendLagMaxMs    float64 `json:"send_lag_max_ms"`
+	MessagesSkipped int64   `json:"messages_skipped"` // paced sends with no online sender/partner pair
+}
+
+// Result is the outcome of a run.
+type Result struct {
+	Scenario  string  `json:"scenario"`
+	Mix       string  `json:"mix"`
+	Addr      string  `json:"addr"`
+	Domain    string  `json:"domain"`
+	TLS       string  `json:"tls"`
+	Mech      string  `json:"mech"`
+	Sessions  int     `json:"sessions"`
+	Workers   int     `json:"workers"`
+	DurationS float64 `json:"duration_s"` // wall time of the run, ramp, drain and teardown included
+	LoadS     float64 `json:"load_s"`     // from the start to the end of the load phase (before drain)
+	SendS     float64 `json:"send_s"`     // time the message senders ran
+
+	SessionsEstablished int64            `json:"sessions_established"`
+	SessionsFailed      int64            `json:"sessions_failed"`
+	SessionsDropped     int64            `json:"sessions_dropped"` // lost after being established
+	SessionsAborted     int64            `json:"sessions_aborted"` // logins cut short by the end of the run
+	PeakOnline          int64            `json:"peak_online"`
+	Failures            map[string]int64 `json:"failures,omitempty"`
+	RosterErrors        int64            `json:"roster_errors,omitempty"`
+	Registered          int64            `json:"registered,omitempty"`
+	RegisterExisting    int64            `json:"register_existing,omitempty"`
+
+	Logins     int64       `json:"logins"`
+	LoginsPerS float64     `json:"logins_per_s"` // from the start to the end of the load phase
+	LoginMs    Percentiles `json:"login_ms"`
+
+	MessagesSent      int64       `json:"messages_sent"`
+	MessagesDelivered int64       `json:"messages_delivered"`
+	MessagesBounced   int64       `json:"messages_bounced"`
+	MessagesLost      int64       `json:"messages_lost"`
+	MessagesPerS      float64     `json:"messages_per_s"` // delivered per second of sending
+	LatencyMs         Percentiles `json:"latency_ms"`
+
+	PresenceSent      int64       `json:"presence_sent"`
+	PresenceReceived  int64       `json:"presence_received"`
+	PresenceErrors    int64       `json:"presence_errors,omitempty"`
+	PresenceLatencyMs Percentiles `json:"presence_latency_ms"`
+
+	Server                   *ServerStats `json:"server,omitempty"`
+	ServerRSSPerSessionBytes float64      `json:"server_rss_per_session_bytes,omitempty"`
+	Client                   ClientStats  `json:"client"`
+
+	Series []Point `json:"series"`
+
+	// encoded HdrHistograms (V2 compressed, base64) so results can be merged
+	LatencyHDR  string `json:"latency_hdr,omitempty"`
+	LoginHDR    string `json:"login_hdr,omitempty"`
+	PresenceHDR string `json:"presence_hdr,omitempty"`
+}
+
+// WriteJSON writes r to path, indented.
+func (r *Result) WriteJSON(path string) error {
+	b, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
+}
+
+// WriteSummary prints the human summary table.
+func (r *Result) WriteSummary(w io.Writer) error {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	row := func(k, f string, a ...any) { fmt.Fprintf(tw, "%s\t"+f+"\n", append([]any{k}, a...)...) }
+	row("scenario", "%s (%s), %d sessions, %d worker(s), tls=%s, %s", r.Scenario, r.Mix, r.Sessions, r.Workers, r.TLS, r.Mech)
+	row("server", "%s domain %s", r.Addr, r.Domain)
+	row("duration", "%.1f s", r.DurationS)
+	row("sessions", "%d established, %d failed, %d dropped, %d aborted at end, peak online %d",
+		r.SessionsEstablished, r.SessionsFailed, r.SessionsDropped, r.SessionsAborted, r.PeakOnline)
+	for _, k := range sortedKeys(r.Failures) {
+		row("  failure", "%d × %s", r.Failures[k], k)
+	}
+	if r.Registered+r.RegisterExisting > 0 {
+		row("registered", "%d new, %d existing", r.Registered, r.RegisterExisting)
+	}
+	if r.RosterErrors > 0 {
+		row("roster errors", "%d (the server answered the roster get with an error)", r.RosterErrors)
+	}
+	row("logins", "%d, %.1f/s; login ms %s", r.Logins, r.LoginsPerS, pctl(r.LoginMs))
+	if r.MessagesSent > 0 {
+		row("messages", "%d sent, %d delivered, %d bounced, %d lost; %.1f/s delivered",
+			r.MessagesSent, r.MessagesDelivered, r.MessagesBounced, r.MessagesLost, r.MessagesPerS)
+		row("latency ms", "%s", pctl(r.LatencyMs))
+	}
+	if r.PresenceSent > 0 {
+		row("presence", "%d sent, %d received", r.PresenceSent, r.PresenceReceived)
+		row("presence ms", "%s", pctl(r.PresenceLatencyMs))
+	}
+	if s := r.Server; s != nil {
+		row("server pid", "%d: RSS %s before, %s at plateau (%d online), %s peak; CPU %.1f s (%.0f%% avg)",
+			s.PID, mib(s.RSSBefore), mib(s.RSSPlateau), s.OnlineAtSample, mib(s.RSSPeak), s.CPUSeconds, s.CPUAvgPct)
+		if r.ServerRSSPerSessionBytes > 0 {
+			row("server RSS/session", "%.0f B (%.2f KiB)", r.ServerRSSPerSessionBytes, r.ServerRSSPerSessionBytes/1024)
+		}
+	}
+	c := r.Client
+	row("client", "%d process(es), RSS peak %s (%.0f B/session), CPU %.1f s (%.0f%% avg), send lag p99 %.2f ms max %.2f ms",
+		c.Processes, mib(c.RSSPeak), c.RSSPerSession, c.CPUSeconds, c.CPUAvgPct, c.SendLagMs, c.SendLagMaxMs)
+	return tw.Flush()
+}
+
+func pctl(p Percentiles) string {
+	if p.Count == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (n=%d)", p.P50, p.P90, p.P99, p.P999, p.Max, p.Count)
+}
+
+func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

@@ -1,0 +1,173 @@
+package bench
+
+import (
+	"bytes"
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"ignis/scram"
+	"ignis/xmlscan"
+)
+
+// TestSCRAMClient runs the client against a server side built from
+// ignis/scram's stored keys, for each hash.
+func TestSCRAMClient(t *testing.T) {
+	for _, mech := range []string{"SCRAM-SHA-1", "SCRAM-SHA-256", "SCRAM-SHA-512"} {
+		t.Run(mech, func(t *testing.T) {
+			h, _ := scramHash(mech)
+			salt := []byte("0123456789abcdef")
+			keys := scram.Derive(h, "pencil", salt, 4096)
+			cache := &saltCache{}
+			for round := range 2 { // the second login uses the cached salted password
+				c := &scramClient{h: h, user: "us=er,1", password: "pencil", cache: cache}
+				first := c.first()
+				if !bytes.HasPrefix(first, []byte("n,,n=us=3Der=2C1,r=")) {
+					t.Fatalf("client-first %q", first)
+				}
+				serverFirst := []byte("r=" + c.nonce + "SERVERNONCE,s=" + base64.StdEncoding.EncodeToString(salt) + ",i=4096")
+				final, err := c.final(serverFirst)
+				if err != nil {
+					t.Fatal(err)
+				}
+				without, proofB64, ok := bytes.Cut(final, []byte(",p="))
+				if !ok || string(without) != "c=biws,r="+c.nonce+"SERVERNONCE" {
+					t.Fatalf("client-final %q", final)
+				}
+				proof, _ := base64.StdEncoding.DecodeString(string(proofB64))
+				authMsg := append(append(append(append(append([]byte{}, first[3:]...), ','), serverFirst...), ','), without...)
+				sig, ok := keys.VerifyProof(h, authMsg, proof)
+				if !ok {
+					t.Fatalf("round %d: the server rejects the proof", round)
+				}
+				if err := c.verify([]byte("v=" + base64.StdEncoding.EncodeToString(sig))); err != nil {
+					t.Fatalf("round %d: %v", round, err)
+				}
+				if err := c.verify([]byte("v=" + base64.StdEncoding.EncodeToString([]byte("forged-signature-forged!")))); err == nil {
+					t.Fatal("a forged server signature is accepted")
+				}
+			}
+			if len(cache.m) != 1 {
+				t.Errorf("salt cache holds %d entries, want 1", len(cache.m))
+			}
+		})
+	}
+	c := &scramClient{h: scram.SHA1, user: "u", password: "p"}
+	c.first()
+	for _, bad := range []string{
+		"r=othernonce,s=c2FsdA==,i=4096",      // nonce not ours
+		"r=" + c.nonce + ",s=c2FsdA==,i=4096", // no server part
+		"r=" + c.nonce + "x,s=!!,i=4096",      // bad salt
+		"r=" + c.nonce + "x,s=c2FsdA==,i=0",   // bad count
+		"m=ext,r=" + c.nonce + "x,s=c2FsdA==,i=1",
+	} {
+		if _, err := c.final([]byte(bad)); err == nil {
+			t.Errorf("server-first %q accepted", bad)
+		}
+	}
+}
+
+func TestMarkRoundTrip(t *testing.T) {
+	b := []byte("<message><body>")
+	b = appendMark(b, 17, 123456, 1700000000123456789)
+	b = append(b, "xxxx</body></message>"...)
+	e, err := xmlscan.ParseElem(b, "jabber:client")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sender, seq, ts, ok := parseMark(e.Child("body", ""))
+	if !ok || sender != 17 || seq != 123456 || ts != 1700000000123456789 {
+		t.Errorf("parseMark = %d %d %d %v", sender, seq, ts, ok)
+	}
+	for _, body := range []string{"<body/>", "<body>hello</body>", "<body>IB1 1 2</body>", "<body>IB1 a 2 3 </body>"} {
+		e, _ := xmlscan.ParseElem([]byte(body), "jabber:client")
+		if _, _, _, ok := parseMark(e); ok {
+			t.Errorf("parseMark(%s) ok", body)
+		}
+	}
+	if n := testing.AllocsPerRun(100, func() { parseMark(e.Child("body", "")) }); n != 0 {
+		t.Errorf("parseMark allocates %.0f times", n)
+	}
+}
+
+func TestPaddedBody(t *testing.T) {
+	r := &run{cfg: &Config{MsgSize: 100, Users: "user%d", FirstUser: 1, Domain: "example.org"}}
+	r.toPre, r.toPost = []byte("user"), []byte("@example.org")
+	s := &session{idx: 3, partner: 8}
+	msg := r.appendMessage(nil, s, 5, time.Now().UnixNano())
+	e, err := xmlscan.ParseElem(msg, "jabber:client")
+	if err != nil {
+		t.Fatalf("%s: %v", msg, err)
+	}
+	if to, _ := e.Attr("to"); string(to) != "user9@example.org" {
+		t.Errorf("to = %q", to)
+	}
+	body := e.Child("body", "").AppendText(nil)
+	if len(body) != 100 || !strings.HasPrefix(string(body), "IB1 3 5 ") {
+		t.Errorf("body (%d bytes) %q", len(body), body)
+	}
+}
+
+// TestHistogramMerge merges worker histograms through their encoded form
+// and checks the result equals one histogram fed everything.
+func TestHistogramMerge(t *testing.T) {
+	all := NewHistogram()
+	var parts []*Result
+	for w := range 3 {
+		rec := newRecorder()
+		for i := range 1000 {
+			d := time.Duration(w*1000+i) * 10 * time.Microsecond
+			rec.record(i, d)
+			_ = all.RecordValue(d.Microseconds())
+		}
+		h := rec.total()
+		parts = append(parts, &Result{
+			LatencyHDR: EncodeHistogram(h), MessagesSent: 1000, MessagesDelivered: 1000 - int64(w),
+			SessionsEstablished: 10, PeakOnline: 10, Failures: map[string]int64{"timeout": int64(w)},
+			LoadS: 10, SendS: float64(5 + w),
+		})
+	}
+	res, err := MergeResults(parts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Summarize(all)
+	if d := res.LatencyMs.Mean - want.Mean; d > 1e-6 || d < -1e-6 {
+		t.Errorf("merged mean %v, want %v", res.LatencyMs.Mean, want.Mean)
+	}
+	want.Mean = res.LatencyMs.Mean
+	if res.LatencyMs != want {
+		t.Errorf("merged %+v, want %+v", res.LatencyMs, want)
+	}
+	if res.LatencyMs.Count != 3000 || res.LatencyMs.P50 < 14.9 || res.LatencyMs.P50 > 15.1 {
+		t.Errorf("merged percentiles %+v", res.LatencyMs)
+	}
+	if res.MessagesSent != 3000 || res.MessagesDelivered != 2997 || res.MessagesLost != 3 ||
+		res.SessionsEstablished != 30 || res.Failures["timeout"] != 3 || res.Workers != 3 {
+		t.Errorf("merged counters: %+v", res)
+	}
+	if res.MessagesPerS != 2997.0/7 {
+		t.Errorf("messages/s = %v, want over the longest send time", res.MessagesPerS)
+	}
+	// the per-second interval is taken and reset
+	rec := newRecorder()
+	rec.record(0, time.Millisecond)
+	iv := NewHistogram()
+	rec.takeInterval(iv)
+	iv2 := NewHistogram()
+	rec.takeInterval(iv2)
+	if iv.TotalCount() != 1 || iv2.TotalCount() != 0 || rec.total().TotalCount() != 1 {
+		t.Errorf("intervals %d, %d; total %d", iv.TotalCount(), iv2.TotalCount(), rec.total().TotalCount())
+	}
+}
+
+func TestReadProcSelf(t *testing.T) {
+	s, err := ReadProc(pidSelf())
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	if s.RSS <= 0 || s.CPU < 0 {
+		t.Errorf("self: %+v", s)
+	}
+}
