@@ -49,6 +49,9 @@ type Ctx struct {
 	// Secure: for PreAuth handlers, whether the stream is encrypted (a
 	// handler may refuse a password in the clear).
 	Secure bool
+	// Bounce: the stanza is an error the server returns to the sender of a
+	// stanza it could not deliver; the sender's own filters do not apply.
+	Bounce bool
 }
 
 // Resource is a bound session as features see it. Its methods may be called

@@ -109,7 +109,7 @@ func (r *Router) Route(from Endpoint, st *stanza.Stanza) {
 
 // deliver hands st to e after the inbound filters.
 func (r *Router) deliver(ctx *mod.Ctx, e Endpoint, st *stanza.Stanza) bool {
-	if r.reg.HasFilters() {
+	if r.reg.HasFilters() && !ctx.Bounce {
 		switch v, err := r.reg.RunFilters(ctx, st, mod.Inbound, e.JID().Bare()); v {
 		case mod.Drop:
 			return true // taken care of: the recipient does not want it
@@ -259,7 +259,17 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	}
 	if !delivered && st.Type != stanza.Headline {
 		// RFC 6121 §8.5.2.2: no available resource: offline storage, if a
-		// feature takes it; otherwise the sender learns it was not delivered
+		// feature takes it; otherwise the sender learns it was not delivered.
+		// The recipient's filters decide first, as for a delivery.
+		if r.reg.HasFilters() {
+			switch v, err := r.reg.RunFilters(ctx, st, mod.Inbound, st.To.Bare()); v {
+			case mod.Drop:
+				return
+			case mod.Bounce:
+				r.bounce(st, err)
+				return
+			}
+		}
 		if !r.reg.RunUndeliverable(ctx, st) {
 			r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
 		}
@@ -316,6 +326,6 @@ func (r *Router) bounce(st *stanza.Stanza, e *stanza.Error) {
 		return
 	}
 	if reply := st.ErrorReply(e); reply != nil {
-		r.Send(reply)
+		r.route(&mod.Ctx{Env: r, Bounce: true}, reply)
 	}
 }

@@ -94,6 +94,10 @@ type Error struct {
 	Type ErrorType
 	Cond Condition
 	Text string // optional human-readable text (English)
+	// App is an optional application-specific condition element (RFC 6120
+	// §8.3.2), e.g. <blocked xmlns='urn:xmpp:blocking:errors'/>; it must be
+	// one well-formed element.
+	App []byte
 }
 
 // Err returns an error with the condition's recommended type.
@@ -121,6 +125,7 @@ func (e *Error) AppendXML(dst []byte) []byte {
 		dst = xmlscan.AppendEscapedText(dst, e.Text)
 		dst = append(dst, "</text>"...)
 	}
+	dst = append(dst, e.App...)
 	return append(dst, "</error>"...)
 }
 

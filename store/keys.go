@@ -151,3 +151,37 @@ var metaFormatKey = []byte{tableMeta, 'f', 'o', 'r', 'm', 'a', 't'}
 func scratchKey(n uint64) []byte {
 	return binary.BigEndian.AppendUint64([]byte{tableScratch}, n)
 }
+
+// Shared roster groups (not keyed by user). A group name, like a user, never
+// contains 0x00 (validGroup), so the same span arithmetic applies:
+//
+//	group         tableGroup        name 0x00
+//	member        tableGroupMember  name 0x00 user
+//	user's group  tableUserGroups   user 0x00 name   (per-user: removed with the account)
+
+// groupKey is the key of a group's definition.
+func groupKey(name string) []byte { return userPrefix(tableGroup, name, 0) }
+
+// parseGroupKey returns the name of a group key.
+func parseGroupKey(k []byte) (name string, ok bool) {
+	if len(k) < 3 || k[0] != tableGroup || k[len(k)-1] != userSep {
+		return "", false
+	}
+	n := k[1 : len(k)-1]
+	if len(n) > maxUserLen || strings.IndexByte(string(n), userSep) >= 0 {
+		return "", false
+	}
+	return string(n), true
+}
+
+// groupMemberKey is the key of user's membership in group name.
+func groupMemberKey(name, user string) []byte { return userKey(tableGroupMember, name, user) }
+
+// groupMemberSpan bounds every member key of group name.
+func groupMemberSpan(name string) (lo, hi []byte) { return userSpan(tableGroupMember, name) }
+
+// userGroupKey is the by-user index entry of user's membership in group name.
+func userGroupKey(user, name string) []byte { return userKey(tableUserGroups, user, name) }
+
+// userGroupSpan bounds every by-user index entry of user.
+func userGroupSpan(user string) (lo, hi []byte) { return userSpan(tableUserGroups, user) }

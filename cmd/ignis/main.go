@@ -26,6 +26,10 @@ const usage = `usage:
   ignis user passwd --data DIR JID [PASSWORD]
   ignis user del    --data DIR JID
   ignis user list   --data DIR
+  ignis group add   --data DIR NAME [--display D]   (a shared roster group: members see each other)
+  ignis group del   --data DIR NAME
+  ignis group member add|del --data DIR NAME JID
+  ignis group list  --data DIR
   ignis bench --addr HOST:PORT --domain NAME --scenario idle|login|chat|presence|mix --sessions N [--help for all options]
 `
 
@@ -40,6 +44,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "user":
 		err = user(os.Args[2:], os.Stdin, os.Stdout)
+	case "group":
+		err = group(os.Args[2:], os.Stdout)
 	case "bench":
 		err = runBench(os.Args[2:])
 	case "help", "-h", "--help":

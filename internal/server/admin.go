@@ -21,15 +21,18 @@ const AdminSocket = "ignis.sock"
 
 // AdminRequest is one line of the admin protocol (JSON, newline-terminated).
 type AdminRequest struct {
-	Op       string `json:"op"` // user-add, user-del, user-passwd, user-list
+	Op       string `json:"op"` // user-add, user-del, user-passwd, user-list, group-add, group-del, group-member-add, group-member-del, group-list
 	User     string `json:"user,omitempty"`
 	Password string `json:"password,omitempty"`
+	Group    string `json:"group,omitempty"`   // group-* ops
+	Display  string `json:"display,omitempty"` // group-add
 }
 
 // AdminReply answers an AdminRequest.
 type AdminReply struct {
-	Error string   `json:"error,omitempty"`
-	Users []string `json:"users,omitempty"`
+	Error  string        `json:"error,omitempty"`
+	Users  []string      `json:"users,omitempty"`
+	Groups []store.Group `json:"groups,omitempty"` // group-list
 }
 
 // Admin runs one admin operation against an open store. The CLI calls it
@@ -49,6 +52,19 @@ func Admin(db *store.DB, req AdminRequest) AdminReply {
 	case "user-list":
 		rep.Users = []string{}
 		err = acc.List(func(u string) bool { rep.Users = append(rep.Users, u); return true })
+	case "group-add":
+		err = db.Groups().Create(req.Group, req.Display)
+	case "group-del":
+		err = db.Groups().Delete(req.Group)
+	case "group-member-add":
+		if _, err = acc.Get(req.User); err == nil { // members are local accounts
+			err = db.Groups().AddMember(req.Group, req.User)
+		}
+	case "group-member-del":
+		err = db.Groups().RemoveMember(req.Group, req.User)
+	case "group-list":
+		rep.Groups = []store.Group{}
+		err = db.Groups().List(func(g store.Group) bool { rep.Groups = append(rep.Groups, g); return true })
 	default:
 		err = fmt.Errorf("unknown admin operation %q", req.Op)
 	}

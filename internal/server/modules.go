@@ -3,11 +3,17 @@ package server
 import (
 	"ignis/jid"
 	"ignis/mod"
+	"ignis/mod/blocking"
 	"ignis/mod/disco"
 	"ignis/mod/entitytime"
+	"ignis/mod/offline"
 	"ignis/mod/ping"
+	"ignis/mod/presence"
+	"ignis/mod/privacy"
 	"ignis/mod/private"
 	"ignis/mod/register"
+	"ignis/mod/roster"
+	"ignis/mod/sharedgroup"
 	"ignis/mod/vcard"
 	"ignis/mod/version"
 	"ignis/store"
@@ -31,5 +37,11 @@ func modules(d deps) []mod.Module {
 		version.Module{},
 		&entitytime.Module{},
 		register.New(d.db, d.cfg.Register.Enabled, d.domain),
+		blocking.New(d.db, nil),
+		privacy.New(d.db, d.domain, nil),
+		&sharedgroup.Module{DB: d.db},
+		offline.New(d.db, d.cfg.Offline.MaxPerUser),
+		roster.New(d.db, d.cfg.Roster.MaxItems),
+		presence.New(d.db),
 	}
 }

@@ -1,0 +1,569 @@
+// Package offline stores messages sent to users who have no available
+// resource and delivers them when the user next sends initial presence
+// (RFC 6121 §8.5.2.2, XEP-0160), stamped with the time they arrived
+// (XEP-0203). Clients may instead retrieve them one by one with Flexible
+// Offline Message Retrieval (XEP-0013).
+//
+// What is stored: messages of type normal or chat (or without a type) to an
+// existing account, when they carry a body, a <store/> hint (XEP-0334) or any
+// payload other than chat states. Chat-state-only messages and those with a
+// <no-store/> hint are not stored; the latter bounce when they have a body,
+// so their sender learns they were not delivered. Headline, groupchat and
+// error messages never reach this module: the router discards, bounces or
+// drops them (RFC 6121 §8.5.2.2.1-2).
+//
+// Durability: a message is stored with a synced commit (store.Offline,
+// group commit), off the sender's loop: the hook returns at once and, should
+// the commit fail, the sender gets an error afterwards. Delivered messages
+// are deleted only after they were handed to the session, so a crash in
+// between duplicates messages instead of losing them.
+package offline
+
+import (
+	"bytes"
+	"errors"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"ignis/jid"
+	"ignis/mod"
+	"ignis/stanza"
+	"ignis/store"
+	"ignis/xmlscan"
+)
+
+// Namespaces.
+const (
+	// NS is Flexible Offline Message Retrieval (XEP-0013); also its disco node.
+	NS = "http://jabber.org/protocol/offline"
+	// FeatureMsgOffline is the disco feature of offline storage (XEP-0160 §4).
+	FeatureMsgOffline = "msgoffline"
+
+	nsHints      = "urn:xmpp:hints"                        // XEP-0334
+	nsChatStates = "http://jabber.org/protocol/chatstates" // XEP-0085
+)
+
+// DefaultMaxPerUser is the quota when New is given 0.
+const DefaultMaxPerUser = 1000
+
+// flushChunk is how many bytes of stored messages are handed to a session
+// before the delivered ones are deleted and the session is checked again.
+const flushChunk = 64 << 10
+
+var (
+	errQueueFull = stanza.ErrText(stanza.ResourceConstraint, "the recipient's offline message queue is full")
+	errInternal  = stanza.Err(stanza.InternalServerError)
+	errNoNode    = stanza.ErrText(stanza.ItemNotFound, "no such offline message")
+	errBadOp     = stanza.ErrText(stanza.BadRequest, "expected <fetch/>, <purge/> or <item/> elements")
+	errOthers    = stanza.ErrText(stanza.Forbidden, "only one's own offline messages can be retrieved")
+)
+
+// Module is the offline feature. Its methods run on event loops and on
+// goroutines of its own; its fields are safe for concurrent use.
+type Module struct {
+	db  *store.DB
+	q   *store.Offline
+	max int
+	log *slog.Logger
+	now func() time.Time // the clock, for tests
+
+	// jobs runs the work that reads or deletes a user's queue (deliveries,
+	// XEP-0013 retrievals) one at a time per user, in the order the loops
+	// asked for it: two resources logging in together do not both receive
+	// the queue, and a retrieval asked after initial presence comes after
+	// any delivery that presence caused. A user's goroutine exits when its
+	// queue is empty.
+	jobs struct {
+		sync.Mutex
+		m map[string][]func()
+	}
+
+	// flex holds the sessions that used XEP-0013 and so get no automatic
+	// delivery, by full JID. An entry is removed when its session becomes
+	// unavailable; entries of sessions that ended without ever being
+	// available are swept when the map has doubled since the last sweep.
+	flex struct {
+		sync.Mutex
+		m     map[string]mod.Resource
+		swept int
+	}
+}
+
+// New returns the module over db. maxPerUser bounds each account's queue;
+// 0 means DefaultMaxPerUser.
+func New(db *store.DB, maxPerUser int) *Module {
+	if maxPerUser <= 0 {
+		maxPerUser = DefaultMaxPerUser
+	}
+	m := &Module{db: db, q: db.Offline(), max: maxPerUser, log: slog.Default().With("mod", "offline"),
+		now: time.Now}
+	m.flex.m = map[string]mod.Resource{}
+	m.jobs.m = map[string][]func(){}
+	return m
+}
+
+func (m *Module) Name() string { return "offline" }
+
+func (m *Module) Register(r *mod.Registry) {
+	r.OnUndeliverable(m.undeliverable)
+	r.OnAvailable(m.available)
+	r.OnUnavailable(m.unavailable)
+	own := mod.ToAccount | mod.ToServer
+	r.IQ(own, stanza.Get, NS, "offline", m.get)
+	r.IQ(own, stanza.Set, NS, "offline", m.set)
+	r.Feature(mod.ToServer, NS)
+	r.Feature(mod.ToServer, FeatureMsgOffline)
+}
+
+// content is what decides whether a message is worth storing.
+type content struct {
+	body, storeHint, noStore, payload bool
+	ourDelay                          bool // a delay stamped by this server: the message was stored before
+	offlineItem                       bool // an XEP-0013 <offline/> marker: a retrieved copy
+}
+
+func (m *Module) inspect(st *stanza.Stanza, domain string) content {
+	var c content
+	it := st.Elem().Children()
+	for e, ok := it.Next(); ok; e, ok = it.Next() {
+		ns, local := string(e.NS()), string(e.Local())
+		switch ns {
+		case stanza.NSClient:
+			switch local {
+			case "body":
+				c.body = true
+			case "thread":
+			default:
+				c.payload = true // subject, and anything else
+			}
+		case nsHints:
+			switch local {
+			case "store":
+				c.storeHint = true
+			case "no-store":
+				c.noStore = true
+			}
+		case nsChatStates:
+		case stanza.NSDelay:
+			if from, _ := e.Attr("from"); string(from) == domain {
+				c.ourDelay = true
+			}
+		case NS:
+			c.offlineItem = true
+		default:
+			c.payload = true
+		}
+	}
+	return c
+}
+
+// undeliverable is the OnUndeliverable hook: it runs on the sender's loop.
+func (m *Module) undeliverable(ctx *mod.Ctx, st *stanza.Stanza) bool {
+	if st.Kind != stanza.Message {
+		return false
+	}
+	switch st.Type {
+	case stanza.TypeNone, stanza.Normal, stanza.Chat:
+	default:
+		return false
+	}
+	env := ctx.Env
+	c := m.inspect(st, env.Domain().String())
+	// ctx.From is nil for stanzas the server sends: a stored message this
+	// module is delivering, whose session went away meanwhile.
+	fromUs := ctx.From == nil && c.ourDelay
+	switch {
+	case fromUs && c.offlineItem:
+		return true // an XEP-0013 copy; the original is still stored
+	case fromUs:
+		// being moved back: store it as it is, without quota (its original
+		// is deleted once this returns)
+	case c.noStore && !c.storeHint:
+		return !c.body
+	case !c.body && !c.storeHint && !c.payload:
+		return true // chat states and empty messages are not kept (XEP-0085 §5.5)
+	}
+
+	user := st.To.Local()
+	if _, err := m.db.Accounts().Get(user); errors.Is(err, store.ErrNotFound) {
+		return false // the router answers service-unavailable (RFC 6121 §8.5.2.2.1)
+	} else if err != nil {
+		m.log.Error("looking up the recipient", "user", user, "err", err)
+		m.bounce(env, st, errInternal)
+		return true
+	}
+
+	raw, limit := st.Bytes(), m.max
+	if fromUs {
+		limit = 0
+	} else {
+		var err error
+		if raw, err = withChild(st, m.delay(env.Domain())); err != nil {
+			m.log.Error("stamping an offline message", "err", err)
+			m.bounce(env, st, errInternal)
+			return true
+		}
+	}
+	bare := st.To.Bare()
+	err := m.q.TryStoreAsync(user, raw, limit, func(_ uint64, err error) {
+		// on the store's writer goroutine: quick, and routing goes elsewhere
+		if err != nil {
+			m.log.Error("storing an offline message", "user", user, "err", err)
+			go m.bounce(env, st, errInternal)
+			return
+		}
+		if !fromUs {
+			m.afterStore(env, bare)
+		}
+	})
+	switch {
+	case errors.Is(err, store.ErrQueueFull):
+		m.bounce(env, st, errQueueFull)
+	case err != nil:
+		m.log.Error("storing an offline message", "user", user, "err", err)
+		m.bounce(env, st, errInternal)
+	}
+	return true
+}
+
+func (m *Module) bounce(env mod.Env, st *stanza.Stanza, e *stanza.Error) {
+	if r := st.ErrorReply(e); r != nil {
+		env.Send(r)
+	}
+}
+
+// delay is the XEP-0203 element stamping the arrival time (XEP-0082 UTC).
+func (m *Module) delay(domain jid.JID) []byte {
+	var b stanza.Builder
+	stamp := m.now().UTC().Format("2006-01-02T15:04:05.000Z")
+	b.Element("delay", "", "xmlns", stanza.NSDelay, "from", domain.String(), "stamp", stamp)
+	return b.Bytes()
+}
+
+// withChild returns st's bytes with child added as its last child element.
+func withChild(st *stanza.Stanza, child []byte) ([]byte, error) {
+	raw := st.Bytes()
+	e, err := xmlscan.ParseElem(raw, stanza.NSClient)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(raw)+len(child)+16)
+	if e.SelfClosing() {
+		// <message …/> → <message …>child</message>
+		out = append(out, raw[:e.StartTagEnd()-2]...)
+		out = append(out, '>')
+		out = append(out, child...)
+		out = append(out, "</"...)
+		if p := e.Prefix(); len(p) > 0 {
+			out = append(append(out, p...), ':')
+		}
+		out = append(out, e.Local()...)
+		return append(out, '>'), nil
+	}
+	end := bytes.LastIndexByte(raw, '<')
+	out = append(out, raw[:end]...)
+	out = append(out, child...)
+	return append(out, raw[end:]...), nil
+}
+
+// afterStore closes the race between storing and logging in: a message
+// whose store commits after a resource's initial presence was handled (and
+// its queue flushed) would otherwise wait for the next login. It runs on
+// the writer goroutine.
+func (m *Module) afterStore(env mod.Env, bare jid.JID) {
+	var target mod.Resource
+	env.Resources(bare, func(r mod.Resource) bool {
+		if r.Available() && r.Priority() >= 0 && !m.usesFlex(r) {
+			target = r
+			return false
+		}
+		return true
+	})
+	if target != nil {
+		m.do(bare.Local(), func() { m.flush(env, target) })
+	}
+}
+
+// available is the OnAvailable hook: the queue goes to the session that
+// sent initial presence, unless its priority is negative (RFC 6121
+// §8.5.2.1.1) or it retrieves messages itself (XEP-0013 §2.1).
+func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
+	if res.Priority() < 0 || m.usesFlex(res) {
+		return
+	}
+	m.do(res.JID().Local(), func() { m.flush(ctx.Env, res) })
+}
+
+// do queues job on user's goroutine, starting it if needed.
+func (m *Module) do(user string, job func()) {
+	m.jobs.Lock()
+	q, running := m.jobs.m[user]
+	m.jobs.m[user] = append(q, job)
+	m.jobs.Unlock()
+	if !running {
+		go m.run(user)
+	}
+}
+
+// run works through user's jobs; its map entry exists while it runs.
+func (m *Module) run(user string) {
+	for {
+		m.jobs.Lock()
+		q := m.jobs.m[user]
+		if len(q) == 0 {
+			delete(m.jobs.m, user)
+			m.jobs.Unlock()
+			return
+		}
+		job := q[0]
+		q[0] = nil
+		m.jobs.m[user] = q[1:]
+		m.jobs.Unlock()
+		job()
+	}
+}
+
+func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
+	full := res.JID().String()
+	m.flex.Lock()
+	if m.flex.m[full] == res {
+		delete(m.flex.m, full)
+	}
+	m.flex.Unlock()
+}
+
+// flush delivers user's stored messages in order to res and deletes them.
+// It runs as one of user's jobs.
+// Messages are deleted only after they were handed over, a chunk at a time;
+// the rest stays stored when res goes away. A message handed over to a
+// session that has just gone is routed as new, so it is stored again.
+func (m *Module) flush(env mod.Env, res mod.Resource) {
+	user := res.JID().Local()
+	var (
+		sent []uint64
+		size int
+	)
+	deleteSent := func() bool {
+		if len(sent) == 0 {
+			return true
+		}
+		if _, err := m.q.Delete(user, sent...); err != nil {
+			m.log.Error("deleting delivered offline messages", "user", user, "err", err)
+			return false
+		}
+		sent, size = sent[:0], 0
+		return true
+	}
+	err := m.q.List(user, func(seq uint64, raw []byte) bool {
+		if env.Lookup(res.JID()) != res || !res.Available() {
+			return false
+		}
+		st, err := stanza.Parse(raw)
+		if err != nil {
+			m.log.Error("unreadable offline message left in the store", "user", user, "seq", seq, "err", err)
+			return true
+		}
+		env.Send(st.WithAddrs(st.From, res.JID()))
+		sent = append(sent, seq)
+		if size += len(raw); size >= flushChunk {
+			return deleteSent()
+		}
+		return true
+	})
+	if err != nil && !errors.Is(err, store.ErrClosed) {
+		m.log.Error("reading offline messages", "user", user, "err", err)
+	}
+	deleteSent()
+}
+
+// XEP-0013.
+
+// markFlex records that res retrieves its messages itself.
+func (m *Module) markFlex(env mod.Env, res mod.Resource) {
+	full := res.JID().String()
+	m.flex.Lock()
+	defer m.flex.Unlock()
+	m.flex.m[full] = res
+	if n := len(m.flex.m); n > 2*m.flex.swept+64 {
+		for k, r := range m.flex.m {
+			if env.Lookup(r.JID()) != r {
+				delete(m.flex.m, k)
+			}
+		}
+		m.flex.swept = len(m.flex.m)
+	}
+}
+
+func (m *Module) usesFlex(res mod.Resource) bool {
+	m.flex.Lock()
+	defer m.flex.Unlock()
+	return len(m.flex.m) > 0 && m.flex.m[res.JID().String()] == res
+}
+
+// request is a parsed <offline/> iq.
+type request struct {
+	fetch, purge bool
+	view, remove []uint64
+	unknownNode  bool // an item names a node that cannot exist
+}
+
+func parseRequest(iq *stanza.Stanza) (request, error) {
+	var r request
+	it := iq.Payload().Children()
+	for e, ok := it.Next(); ok; e, ok = it.Next() {
+		if string(e.NS()) != NS {
+			continue
+		}
+		switch string(e.Local()) {
+		case "fetch":
+			r.fetch = true
+		case "purge":
+			r.purge = true
+		case "item":
+			node, _ := e.Attr("node")
+			seq, err := strconv.ParseUint(string(node), 10, 64)
+			if err != nil {
+				r.unknownNode = true
+			}
+			switch action, _ := e.Attr("action"); string(action) {
+			case "view":
+				r.view = append(r.view, seq)
+			case "remove":
+				r.remove = append(r.remove, seq)
+			default:
+				return r, errBadOp
+			}
+		}
+	}
+	return r, nil
+}
+
+// owner checks that an <offline/> iq is about the sender's own account and
+// returns its user.
+func owner(ctx *mod.Ctx) (string, error) {
+	if ctx.From == nil {
+		return "", errOthers
+	}
+	self := ctx.From.JID().Bare()
+	if ctx.Target.Local() != "" && !ctx.Target.Equal(self) {
+		return "", errOthers
+	}
+	return self.Local(), nil
+}
+
+// get: <fetch/> sends every stored message, <item action='view'/> the named
+// ones, each marked with its node; the messages stay stored.
+func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
+	user, err := owner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := parseRequest(iq)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(r.remove) > 0 || r.purge || (!r.fetch && len(r.view) == 0):
+		return nil, errBadOp
+	}
+	m.markFlex(ctx.Env, ctx.From)
+	env, to := ctx.Env, ctx.From.JID()
+	m.do(user, func() {
+		send := func(seq uint64, raw []byte) {
+			var b stanza.Builder
+			b.Start("offline", "xmlns", NS).Element("item", "", "node", strconv.FormatUint(seq, 10))
+			st, err := stanza.Parse(raw)
+			if err == nil {
+				raw, err = withChild(st, b.Bytes())
+			}
+			if err == nil {
+				st, err = stanza.Parse(raw)
+			}
+			if err != nil {
+				m.log.Error("unreadable offline message", "user", user, "seq", seq, "err", err)
+				return
+			}
+			env.Send(st.WithAddrs(st.From, to))
+		}
+		var rerr error
+		if r.fetch {
+			rerr = m.q.List(user, func(seq uint64, raw []byte) bool { send(seq, raw); return true })
+		} else {
+			if r.unknownNode {
+				rerr = errNoNode
+			}
+			for _, seq := range r.view {
+				raw, err := m.q.Get(user, seq)
+				if err != nil {
+					rerr = err
+					continue
+				}
+				send(seq, raw)
+			}
+		}
+		m.reply(env, iq, rerr)
+	})
+	return nil, nil
+}
+
+// set: <purge/> deletes every stored message, <item action='remove'/> the
+// named ones.
+func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
+	user, err := owner(ctx)
+	if err != nil {
+		return nil, err
+	}
+	r, err := parseRequest(iq)
+	switch {
+	case err != nil:
+		return nil, err
+	case len(r.view) > 0 || r.fetch || (!r.purge && len(r.remove) == 0):
+		return nil, errBadOp
+	}
+	m.markFlex(ctx.Env, ctx.From)
+	env := ctx.Env
+	if r.purge {
+		// Submitted here, on the sender's loop, so it is committed after
+		// every message this session sent before it: the result also says
+		// those that were stored offline are on disk.
+		err := m.q.DeleteAllAsync(user, func(err error) { go m.reply(env, iq, err) })
+		if err != nil {
+			return nil, err
+		}
+		return nil, nil
+	}
+	m.do(user, func() {
+		n, err := m.q.Delete(user, r.remove...)
+		if err == nil && (n < len(unique(r.remove)) || r.unknownNode) {
+			err = errNoNode
+		}
+		m.reply(env, iq, err)
+	})
+	return nil, nil
+}
+
+func unique(s []uint64) map[uint64]struct{} {
+	u := make(map[uint64]struct{}, len(s))
+	for _, v := range s {
+		u[v] = struct{}{}
+	}
+	return u
+}
+
+// reply answers iq with a result, or with the error (ErrNotFound becomes
+// item-not-found; other non-stanza errors internal-server-error).
+func (m *Module) reply(env mod.Env, iq *stanza.Stanza, err error) {
+	var se *stanza.Error
+	switch {
+	case err == nil:
+		env.Send(iq.Result(nil))
+	case errors.As(err, &se):
+		m.bounce(env, iq, se)
+	case errors.Is(err, store.ErrNotFound):
+		m.bounce(env, iq, errNoNode)
+	default:
+		m.log.Error("offline retrieval", "err", err)
+		m.bounce(env, iq, errInternal)
+	}
+}

@@ -1,0 +1,284 @@
+// Package presence runs presence subscriptions and presence broadcast for
+// local users (RFC 6121 §3 and §4): the subscription state machine of both
+// sides (Appendix A), pre-approval (§3.4), initial presence with probes of
+// the user's contacts, broadcast of presence changes to subscribers, stored
+// subscription requests delivered at login, and unavailable presence to
+// the entities a session sent directed presence to (§4.6).
+//
+// Both ends of a subscription are on this server (there are no
+// server-to-server links yet), so a subscription stanza is processed for
+// the sender and the recipient in one store transaction, and every
+// resulting stanza is sent once that transaction is on disk. Roster pushes
+// come from mod/roster, which watches the roster table.
+package presence
+
+import (
+	"errors"
+	"log/slog"
+	"sync"
+
+	"ignis/jid"
+	"ignis/mod"
+	"ignis/stanza"
+	"ignis/store"
+)
+
+// NSPreApproval is the pre-approval stream feature (RFC 6121 §3.4.1).
+const NSPreApproval = "urn:xmpp:features:pre-approval"
+
+// Module is the presence feature.
+type Module struct {
+	db     *store.DB
+	roster *store.Roster
+
+	// mu guards directed: per session, the JIDs it sent directed available
+	// presence to while available (RFC 6121 §4.6.3), which get unavailable
+	// presence when it goes unavailable.
+	mu       sync.Mutex
+	directed map[mod.Resource]map[string]jid.JID
+}
+
+// New returns the presence feature over db.
+func New(db *store.DB) *Module {
+	return &Module{db: db, roster: db.Roster(), directed: map[mod.Resource]map[string]jid.JID{}}
+}
+
+func (m *Module) Name() string { return "presence" }
+
+func (m *Module) Register(r *mod.Registry) {
+	r.OutboundPresence(m.outbound)
+	r.OnAvailable(m.available)
+	r.OnUnavailable(m.unavailable)
+	r.StreamFeature(true, "<sub xmlns='"+NSPreApproval+"'/>")
+}
+
+func isLocal(env mod.Env, j jid.JID) bool {
+	return j.Local() != "" && j.Domain() == env.Domain().Domain()
+}
+
+// outbound sees every presence a local session sends.
+func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
+	if ctx.From == nil {
+		return false
+	}
+	if st.To.IsZero() {
+		m.broadcast(ctx, st)
+		return false // the router gives it to the user's own resources
+	}
+	switch st.Type {
+	case stanza.Subscribe, stanza.Subscribed, stanza.Unsubscribe, stanza.Unsubscribed:
+		return m.subscription(ctx, st)
+	case stanza.Probe:
+		return m.probe(ctx, st)
+	case stanza.TypeNone, stanza.Unavailable:
+		m.track(ctx, st)
+	}
+	return false
+}
+
+// broadcast sends an undirected presence to the user's contacts with a
+// subscription from the user (RFC 6121 §4.2.2, §4.4.2, §4.5.2), and an
+// unavailable one also to every entity the session sent directed presence
+// to (§4.6.3).
+func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
+	if st.Type != stanza.TypeNone && st.Type != stanza.Unavailable {
+		return
+	}
+	env, from := ctx.Env, ctx.From.JID()
+	sent := map[string]bool{}
+	_, err := m.roster.List(from.Local(), func(it store.RosterItem) bool {
+		if it.Hidden || it.Sub&store.SubFrom == 0 {
+			return true
+		}
+		c, err := jid.Parse(it.JID)
+		if err != nil || !isLocal(env, c) {
+			return true
+		}
+		sent[c.String()] = true
+		env.Send(st.WithAddrs(from, c))
+		return true
+	})
+	if err != nil {
+		slog.Error("presence: reading roster", "user", from.Local(), "err", err)
+	}
+	if st.Type != stanza.Unavailable {
+		return
+	}
+	m.mu.Lock()
+	targets := m.directed[ctx.From]
+	delete(m.directed, ctx.From)
+	m.mu.Unlock()
+	for k, to := range targets {
+		if !sent[k] && !sent[to.Bare().String()] {
+			env.Send(st.WithAddrs(from, to))
+		}
+	}
+}
+
+// track remembers directed presence (RFC 6121 §4.6): an available one from
+// an available session to someone who is not a subscriber, to be undone
+// with unavailable presence when the session goes unavailable.
+func (m *Module) track(ctx *mod.Ctx, st *stanza.Stanza) {
+	to := st.To
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if st.Type == stanza.Unavailable {
+		if d := m.directed[ctx.From]; d != nil {
+			delete(d, to.String())
+			if len(d) == 0 {
+				delete(m.directed, ctx.From)
+			}
+		}
+		return
+	}
+	if !ctx.From.Available() || to.Bare().Equal(ctx.From.JID().Bare()) {
+		return
+	}
+	d := m.directed[ctx.From]
+	if d == nil {
+		d = map[string]jid.JID{}
+		m.directed[ctx.From] = d
+	}
+	d[to.String()] = to
+}
+
+// subscription processes a subscription stanza to a local contact for
+// both sides (RFC 6121 §3, Appendix A). One to another server is left to
+// the router, which has no route for it.
+func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
+	env := ctx.Env
+	user, contact := ctx.From.JID().Bare(), st.To.Bare()
+	if !isLocal(env, contact) {
+		return false
+	}
+	if contact.Equal(user) {
+		return true // a subscription to oneself means nothing: dropped
+	}
+	exists, err := m.accountExists(contact.Local())
+	if err != nil {
+		slog.Error("presence: reading account", "user", contact.Local(), "err", err)
+		return true
+	}
+	tx := m.roster.Begin(user.Local(), contact.Local())
+	tx.Subscription(user, contact, st.Type, st, exists)
+	effects := tx.Effects()
+	tx.CommitAsync(func(err error) {
+		if err != nil {
+			slog.Error("presence: subscription not stored", "user", user.Local(), "err", err)
+			return
+		}
+		runEffects(env, effects)
+	})
+	return true
+}
+
+func (m *Module) accountExists(user string) (bool, error) {
+	_, err := m.db.Accounts().Get(user)
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidUser):
+		return false, nil
+	}
+	return false, err
+}
+
+// probe answers a probe a client sent to a local contact as the contact's
+// server does (RFC 6121 §4.3.2): with the contact's available resources'
+// presence, or unavailable presence, if the user is subscribed; otherwise
+// nothing is revealed.
+func (m *Module) probe(ctx *mod.Ctx, st *stanza.Stanza) bool {
+	env := ctx.Env
+	contact := st.To.Bare()
+	if !isLocal(env, contact) {
+		return false
+	}
+	user := ctx.From.JID()
+	it, err := m.roster.Get(contact.Local(), user.Bare().String())
+	if err != nil || it.Hidden || it.Sub&store.SubFrom == 0 {
+		return true
+	}
+	if sendPresenceOf(env, contact, user) == 0 {
+		var b stanza.Builder
+		b.Start("presence", "from", contact.String(), "to", user.String(), "type", "unavailable")
+		env.Send(stanza.MustParse(b.Bytes()))
+	}
+	return true
+}
+
+// sendPresenceOf sends the current presence of each available resource of
+// bare to to, and says how many there were.
+func sendPresenceOf(env mod.Env, bare, to jid.JID) int {
+	n := 0
+	env.Resources(bare, func(r mod.Resource) bool {
+		if p := r.LastPresence(); r.Available() && p != nil {
+			env.Send(p.WithAddrs(r.JID(), to))
+			n++
+		}
+		return true
+	})
+	return n
+}
+
+// available runs after a session's initial presence was broadcast: it
+// probes the user's contacts (RFC 6121 §4.2.2, answered on their behalf as
+// they are local, to this session only), and delivers the subscription
+// requests still waiting for an answer (§3.1.3).
+func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
+	env, self := ctx.Env, res.JID()
+	var pending [][]byte
+	_, err := m.roster.List(self.Local(), func(it store.RosterItem) bool {
+		if it.PendingIn != nil {
+			pending = append(pending, it.PendingIn)
+		}
+		if it.Hidden || it.Sub&store.SubTo == 0 {
+			return true
+		}
+		if c, err := jid.Parse(it.JID); err == nil && isLocal(env, c) {
+			sendPresenceOf(env, c, self)
+		}
+		return true
+	})
+	if err != nil {
+		slog.Error("presence: reading roster", "user", self.Local(), "err", err)
+	}
+	for _, raw := range pending {
+		st, err := stanza.Parse(raw)
+		if err != nil {
+			slog.Error("presence: stored subscription request", "user", self.Local(), "err", err)
+			continue
+		}
+		env.Send(st.WithAddrs(st.From, self))
+	}
+}
+
+// unavailable forgets the session's directed presence (broadcast already
+// sent it unavailable presence).
+func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
+	m.mu.Lock()
+	delete(m.directed, res)
+	m.mu.Unlock()
+}
+
+// runEffects sends what a subscription change obliges the server to send
+// (RFC 6121 §3) once it is on disk. A presence to a bare JID reaches the
+// recipient's available resources (RFC 6121 §8.5.2.1.1).
+func runEffects(env mod.Env, effects []store.Effect) {
+	for _, e := range effects {
+		switch e.Kind {
+		case store.Deliver:
+			env.Send(e.Stanza)
+		case store.SendPresence:
+			sendPresenceOf(env, e.From, e.To)
+		case store.SendUnavailable:
+			env.Resources(e.From, func(r mod.Resource) bool {
+				if r.Available() {
+					var b stanza.Builder
+					b.Start("presence", "from", r.JID().String(), "to", e.To.String(), "type", "unavailable")
+					env.Send(stanza.MustParse(b.Bytes()))
+				}
+				return true
+			})
+		}
+	}
+}

@@ -1,0 +1,954 @@
+package store
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"runtime"
+	"slices"
+	"strconv"
+	"sync"
+	"weak"
+
+	"github.com/cockroachdb/pebble/v2"
+
+	"ignis/jid"
+	"ignis/stanza"
+)
+
+// Subscription is the presence subscription between a user and a contact,
+// as the user's roster item says it (RFC 6121 §2.1.2.5).
+type Subscription uint8
+
+const (
+	SubNone Subscription = 0
+	SubTo   Subscription = 1 // the user receives the contact's presence
+	SubFrom Subscription = 2 // the contact receives the user's presence
+	SubBoth              = SubTo | SubFrom
+)
+
+var subNames = [...]string{"none", "to", "from", "both"}
+
+func (s Subscription) String() string { return subNames[s&SubBoth] }
+
+// RosterItem is one contact in a user's roster, with the subscription state
+// of RFC 6121 Appendix A: Sub, plus Ask ("Pending Out") and PendingIn
+// ("Pending In").
+type RosterItem struct {
+	JID       string       // the contact's bare JID; the key
+	Name      string       // the user's name for the contact; may be empty
+	Groups    []string     // roster groups
+	Sub       Subscription // none, to, from, both
+	Ask       bool         // the user asked to subscribe and has no answer yet (Pending Out)
+	PendingIn []byte       // the contact's unanswered subscribe stanza (Pending In), nil if none
+	Approved  bool         // the user pre-approved the contact's subscription (RFC 6121 §3.4)
+	// Hidden marks an item that exists only to remember a pending-in
+	// request from someone the user never added: it is not part of the
+	// roster the user sees, gets or is pushed (RFC 6121 §3.1.3).
+	Hidden bool
+}
+
+// sameVisible reports whether two items look the same to the user's client:
+// the fields a roster get or push shows.
+func sameVisible(a, b RosterItem, aok, bok bool) bool {
+	av, bv := aok && !a.Hidden, bok && !b.Hidden
+	if av != bv {
+		return false
+	}
+	if !av {
+		return true
+	}
+	return a.Name == b.Name && slices.Equal(a.Groups, b.Groups) && a.Sub == b.Sub && a.Ask == b.Ask && a.Approved == b.Approved
+}
+
+// Subscription state transitions: RFC 6121 Appendix A. Each returns whether
+// the stanza is routed (outbound) or delivered (inbound) and changes it in
+// place; "no state change" rows leave it as it was.
+
+// Outbound applies a subscription stanza of type t the user sends to the
+// contact (A.2) and reports whether the server routes it. Outbound
+// "subscribed" without a pending request is a pre-approval (§3.4.2) and is
+// not routed; "unsubscribed" also cancels a pre-approval.
+func (it *RosterItem) Outbound(t stanza.Type) (route bool) {
+	switch t {
+	case stanza.Subscribe: // A.2.1: always routed; pending out unless already subscribed
+		if it.Sub&SubTo == 0 {
+			it.Ask = true
+		}
+		return true
+	case stanza.Unsubscribe: // A.2.2: always routed
+		it.Ask = false
+		it.Sub &^= SubTo
+		return true
+	case stanza.Subscribed: // A.2.3
+		if it.PendingIn == nil {
+			if it.Sub&SubFrom == 0 {
+				it.Approved = true
+			}
+			return false
+		}
+		it.PendingIn = nil
+		it.Approved = false
+		it.Sub |= SubFrom
+		return true
+	case stanza.Unsubscribed: // A.2.4
+		it.Approved = false
+		if it.PendingIn == nil && it.Sub&SubFrom == 0 {
+			return false
+		}
+		it.PendingIn = nil
+		it.Sub &^= SubFrom
+		return true
+	}
+	return false
+}
+
+// Inbound applies a subscription stanza of type t the contact sent to the
+// user (A.3) and reports whether it is delivered to the user's client.
+// Inbound "subscribe" stores raw, the request as delivered, as PendingIn;
+// the caller handles the cases where the server answers it itself (the
+// contact is already subscribed, or pre-approved).
+func (it *RosterItem) Inbound(t stanza.Type, raw []byte) (deliver bool) {
+	switch t {
+	case stanza.Subscribe: // A.3.1
+		if it.PendingIn != nil || it.Sub&SubFrom != 0 {
+			return false
+		}
+		it.PendingIn = slices.Clone(raw)
+		return true
+	case stanza.Subscribed: // A.3.3
+		if !it.Ask {
+			return false
+		}
+		it.Ask = false
+		it.Sub |= SubTo
+		return true
+	case stanza.Unsubscribe: // A.3.2
+		if it.PendingIn == nil && it.Sub&SubFrom == 0 {
+			return false
+		}
+		it.PendingIn = nil
+		it.Sub &^= SubFrom
+		return true
+	case stanza.Unsubscribed: // A.3.4
+		if !it.Ask && it.Sub&SubTo == 0 {
+			return false
+		}
+		it.Ask = false
+		it.Sub &^= SubTo
+		return true
+	}
+	return false
+}
+
+// empty reports whether a hidden item remembers nothing any more.
+func (it *RosterItem) empty() bool {
+	return it.Hidden && it.PendingIn == nil && it.Sub == SubNone && !it.Ask && !it.Approved
+}
+
+// Roster is the roster table: each user's items, keyed by the contact's
+// bare JID, and a per-user version counter (XEP-0237) bumped in the same
+// batch as every change the user can see.
+//
+// Writes go through a RosterTxn, which holds the touched users' locks from
+// its first read to the submission of its batch, so that per user the
+// batches are submitted in version order. Until a batch is on disk its
+// items sit in an in-memory overlay that later transactions read (they must
+// see their predecessors' writes); plain reads (Get, List, Version) see only
+// what is on disk, so nothing is shown to a client before it is durable.
+type Roster struct {
+	db *DB
+	st *rosterState
+}
+
+// rosterState is the in-memory part of one DB's roster table.
+type rosterState struct {
+	seed  maphash.Seed
+	locks [64]sync.Mutex // per-user (hashed) transaction locks; never taken on the writer goroutine
+
+	mu      sync.Mutex // guards pend and watch
+	pend    map[string]*rosterPending
+	watch   []RosterWatcher
+	nextSeq uint64
+}
+
+// rosterPending is what one user has submitted and not yet seen committed.
+type rosterPending struct {
+	ver   uint64 // the newest version handed out
+	n     int    // batches in flight
+	items map[string]pendingItem
+}
+
+type pendingItem struct {
+	it  RosterItem
+	del bool
+	seq uint64 // which transaction wrote it
+}
+
+// RosterChange is one change a user can see: an item added or changed, or
+// removed.
+type RosterChange struct {
+	Item    RosterItem
+	Removed bool
+}
+
+// RosterWatcher is told, after a batch is on disk, of each user whose roster
+// changed visibly: the new version and the changes (roster pushes, RFC 6121
+// §2.1.6). It runs on the commit's goroutine (the store's writer for async
+// commits) before the transaction's own done callback, and must not block
+// or write to the store.
+type RosterWatcher func(user string, ver uint64, changes []RosterChange)
+
+// rosterStates holds each open DB's rosterState. It belongs in DB itself (a
+// field set in Open); until store.go has one, states are found by a weak
+// reference to their DB and dropped when the DB is collected.
+var rosterStates sync.Map // weak.Pointer[DB] → *rosterState
+
+// Roster returns the roster table.
+func (db *DB) Roster() *Roster {
+	k := weak.Make(db)
+	if v, ok := rosterStates.Load(k); ok {
+		return &Roster{db: db, st: v.(*rosterState)}
+	}
+	st := &rosterState{seed: maphash.MakeSeed(), pend: map[string]*rosterPending{}}
+	v, loaded := rosterStates.LoadOrStore(k, st)
+	if !loaded {
+		runtime.AddCleanup(db, func(k weak.Pointer[DB]) { rosterStates.Delete(k) }, k)
+	}
+	return &Roster{db: db, st: v.(*rosterState)}
+}
+
+// Watch registers w for every later visible change.
+func (r *Roster) Watch(w RosterWatcher) {
+	r.st.mu.Lock()
+	r.st.watch = append(r.st.watch, w)
+	r.st.mu.Unlock()
+}
+
+// ErrInvalidContact is returned for a contact JID that cannot be a key.
+var ErrInvalidContact = errors.New("store: invalid roster contact")
+
+func validContact(c string) error {
+	if c == "" || len(c) > 3071 {
+		return fmt.Errorf("%w: %q", ErrInvalidContact, c)
+	}
+	return nil
+}
+
+// Get returns user's item for contact as it is on disk, or an error
+// wrapping ErrNotFound. Hidden items are returned too.
+func (r *Roster) Get(user, contact string) (RosterItem, error) {
+	if err := validUser(user); err != nil {
+		return RosterItem{}, err
+	}
+	it, ok, err := r.getDisk(r.db.pdb, user, contact)
+	if err == nil && !ok {
+		err = fmt.Errorf("store: roster item %q of %q: %w", contact, user, ErrNotFound)
+	}
+	return it, err
+}
+
+// List calls fn with each item of user's roster on disk, hidden ones
+// included, in key order, until fn returns false, and returns the version
+// those items have: both come from one snapshot.
+func (r *Roster) List(user string, fn func(RosterItem) bool) (ver uint64, err error) {
+	if err := validUser(user); err != nil {
+		return 0, err
+	}
+	snap := r.db.pdb.NewSnapshot()
+	defer snap.Close()
+	if ver, err = readVersion(snap, user); err != nil {
+		return 0, err
+	}
+	lo, hi := userSpan(tableRoster, user)
+	iter, err := snap.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return 0, err
+	}
+	for valid := iter.First(); valid; valid = iter.Next() {
+		part, ok := splitUserKey(tableRoster, user, iter.Key())
+		if !ok {
+			_ = iter.Close()
+			return 0, fmt.Errorf("store: roster key %q: %w", iter.Key(), ErrCorrupt)
+		}
+		it, err := decodeRosterItem(iter.Value())
+		if err != nil {
+			_ = iter.Close()
+			return 0, fmt.Errorf("store: roster item %q of %q: %w", part, user, err)
+		}
+		it.JID = string(part)
+		if !fn(it) {
+			break
+		}
+	}
+	return ver, iter.Close()
+}
+
+// Version returns user's roster version on disk (0 for a roster never
+// changed).
+func (r *Roster) Version(user string) (uint64, error) {
+	if err := validUser(user); err != nil {
+		return 0, err
+	}
+	return readVersion(r.db.pdb, user)
+}
+
+// Put stores it in user's roster as one synced transaction and returns the
+// roster version afterwards. It blocks for an fsync: on an event loop use
+// PutAsync.
+func (r *Roster) Put(user string, it RosterItem) (uint64, error) {
+	tx := r.Begin(user)
+	tx.Put(user, it)
+	return tx.Commit(user)
+}
+
+// PutAsync is Put without waiting: done gets the version (or the error) on
+// the store's writer goroutine once the item is on disk.
+func (r *Roster) PutAsync(user string, it RosterItem, done func(ver uint64, err error)) {
+	tx := r.Begin(user)
+	tx.Put(user, it)
+	tx.CommitAsync(func(err error) { done(tx.Version(user), err) })
+}
+
+// Delete removes contact from user's roster as one synced transaction and
+// returns the version afterwards (unchanged if there was no such item).
+func (r *Roster) Delete(user, contact string) (uint64, error) {
+	tx := r.Begin(user)
+	tx.Delete(user, contact)
+	return tx.Commit(user)
+}
+
+// DeleteAsync is Delete without waiting; done runs like PutAsync's.
+func (r *Roster) DeleteAsync(user, contact string, done func(ver uint64, err error)) {
+	tx := r.Begin(user)
+	tx.Delete(user, contact)
+	tx.CommitAsync(func(err error) { done(tx.Version(user), err) })
+}
+
+// RosterTxn is a change to the rosters of one or more users, committed as
+// one batch with each touched user's version bump. Begin locks the users;
+// Commit, CommitAsync or Abort unlocks them. A RosterTxn is used by one
+// goroutine.
+type RosterTxn struct {
+	r       *Roster
+	users   []string
+	locks   []int
+	items   map[txnKey]*txnItem
+	order   []txnKey // first-touch order, for deterministic batches and pushes
+	vers    map[string]uint64
+	effects []Effect
+	err     error
+	done    bool
+}
+
+type txnKey struct{ user, contact string }
+
+type txnItem struct {
+	old, cur     RosterItem
+	oldOK, curOK bool // whether the item exists: before the transaction, now
+	dirty        bool // written by the transaction
+}
+
+// Begin starts a transaction over users' rosters. Only those users' items
+// may be read or written in it.
+func (r *Roster) Begin(users ...string) *RosterTxn {
+	tx := &RosterTxn{r: r, users: users, items: map[txnKey]*txnItem{}, vers: map[string]uint64{}}
+	for _, u := range users {
+		i := int(maphash.String(r.st.seed, u) % uint64(len(r.st.locks)))
+		if !slices.Contains(tx.locks, i) {
+			tx.locks = append(tx.locks, i)
+		}
+	}
+	slices.Sort(tx.locks) // one global order: no deadlock between transactions
+	for _, i := range tx.locks {
+		r.st.locks[i].Lock()
+	}
+	return tx
+}
+
+func (tx *RosterTxn) unlock() {
+	if tx.done {
+		return
+	}
+	tx.done = true
+	for _, i := range slices.Backward(tx.locks) {
+		tx.r.st.locks[i].Unlock()
+	}
+}
+
+func (tx *RosterTxn) check(user string) error {
+	if tx.done {
+		return errors.New("store: roster transaction already ended")
+	}
+	if !slices.Contains(tx.users, user) {
+		return fmt.Errorf("store: roster transaction does not hold user %q", user)
+	}
+	return validUser(user)
+}
+
+// item returns the transaction's copy of user's item for contact, loading it
+// from the overlay or the disk.
+func (tx *RosterTxn) item(user, contact string) *txnItem {
+	k := txnKey{user, contact}
+	if ti := tx.items[k]; ti != nil {
+		return ti
+	}
+	ti := &txnItem{}
+	tx.items[k] = ti
+	tx.order = append(tx.order, k)
+	if err := tx.check(user); err != nil {
+		tx.fail(err)
+		return ti
+	}
+	if err := validContact(contact); err != nil {
+		tx.fail(err)
+		return ti
+	}
+	st := tx.r.st
+	st.mu.Lock()
+	p, inFlight := st.pend[user], false
+	if p != nil {
+		var pi pendingItem
+		if pi, inFlight = p.items[contact]; inFlight {
+			ti.old, ti.oldOK = cloneItem(pi.it), !pi.del
+		}
+	}
+	st.mu.Unlock()
+	if !inFlight {
+		it, ok, err := tx.r.getDisk(tx.r.db.pdb, user, contact)
+		if err != nil {
+			tx.fail(err)
+		}
+		ti.old, ti.oldOK = it, ok
+	}
+	ti.old.JID = contact
+	ti.cur, ti.curOK = cloneItem(ti.old), ti.oldOK
+	return ti
+}
+
+func (tx *RosterTxn) fail(err error) {
+	if tx.err == nil {
+		tx.err = err
+	}
+}
+
+// Get returns user's item for contact as this transaction sees it: with
+// every earlier transaction's writes, committed or not, and its own.
+func (tx *RosterTxn) Get(user, contact string) (RosterItem, bool, error) {
+	ti := tx.item(user, contact)
+	return cloneItem(ti.cur), ti.curOK, tx.err
+}
+
+// Put sets user's item it (it.JID is the contact).
+func (tx *RosterTxn) Put(user string, it RosterItem) {
+	ti := tx.item(user, it.JID)
+	ti.cur, ti.curOK, ti.dirty = cloneItem(it), true, true
+}
+
+// Delete removes user's item for contact, if there is one.
+func (tx *RosterTxn) Delete(user, contact string) {
+	ti := tx.item(user, contact)
+	if ti.curOK {
+		ti.cur, ti.curOK, ti.dirty = RosterItem{JID: contact}, false, true
+	}
+}
+
+// Count returns how many items user's roster has, hidden ones left out, as
+// this transaction sees it.
+func (tx *RosterTxn) Count(user string) (int, error) {
+	if err := tx.check(user); err != nil {
+		return 0, err
+	}
+	seen := map[string]bool{}
+	n := 0
+	// the transaction's own view first, then in-flight writes, then the disk
+	for k, ti := range tx.items {
+		if k.user == user {
+			seen[k.contact] = true
+			if ti.curOK && !ti.cur.Hidden {
+				n++
+			}
+		}
+	}
+	st := tx.r.st
+	st.mu.Lock()
+	if p := st.pend[user]; p != nil {
+		for c, pi := range p.items {
+			if !seen[c] {
+				seen[c] = true
+				if !pi.del && !pi.it.Hidden {
+					n++
+				}
+			}
+		}
+	}
+	st.mu.Unlock()
+	_, err := tx.r.List(user, func(it RosterItem) bool {
+		if !seen[it.JID] && !it.Hidden {
+			n++
+		}
+		return true
+	})
+	return n, err
+}
+
+// Version returns user's roster version after this transaction (valid once
+// it is committed or submitted).
+func (tx *RosterTxn) Version(user string) uint64 { return tx.vers[user] }
+
+// Effects returns what the subscription methods decided must be sent once
+// the transaction is on disk, in order.
+func (tx *RosterTxn) Effects() []Effect { return tx.effects }
+
+// Abort ends the transaction without writing anything.
+func (tx *RosterTxn) Abort() { tx.unlock() }
+
+// Commit commits the transaction and waits until it is on disk; the
+// watchers have run when it returns. It returns the version of the first
+// user given, if any. It blocks for an fsync: never call it on an event loop.
+func (tx *RosterTxn) Commit(user ...string) (uint64, error) {
+	ch := make(chan error, 1)
+	tx.CommitAsync(func(err error) { ch <- err })
+	err := <-ch
+	if len(user) > 0 {
+		return tx.vers[user[0]], err
+	}
+	return 0, err
+}
+
+// CommitAsync submits the transaction's batch and unlocks its users. Once
+// the batch is on disk the watchers are told of the visible changes, then
+// done (if not nil) runs, both on the store's writer goroutine: done must
+// be quick, must not block and must not write to the store. With nothing to
+// write, done runs at once on the caller's goroutine.
+func (tx *RosterTxn) CommitAsync(done func(error)) {
+	if done == nil {
+		done = func(error) {}
+	}
+	if tx.err != nil {
+		tx.unlock()
+		done(tx.err)
+		return
+	}
+	if tx.done {
+		done(errors.New("store: roster transaction already ended"))
+		return
+	}
+	st := tx.r.st
+	b := tx.r.db.NewBatch()
+	changes := map[string][]RosterChange{}
+	var touched []string
+	st.mu.Lock()
+	st.nextSeq++
+	seq := st.nextSeq
+	for _, k := range tx.order {
+		ti := tx.items[k]
+		if !ti.dirty || (ti.curOK && ti.cur.empty()) && !ti.oldOK {
+			continue
+		}
+		if ti.curOK && ti.cur.empty() {
+			ti.cur, ti.curOK = RosterItem{JID: k.contact}, false // nothing left to remember
+		}
+		var err error
+		if ti.curOK {
+			err = b.Set(userKey(tableRoster, k.user, k.contact), appendRosterItem(nil, &ti.cur), nil)
+		} else {
+			err = b.Delete(userKey(tableRoster, k.user, k.contact), nil)
+		}
+		if err != nil {
+			st.mu.Unlock()
+			_ = b.Close()
+			tx.unlock()
+			done(err)
+			return
+		}
+		p := st.pend[k.user]
+		if p == nil {
+			p = &rosterPending{items: map[string]pendingItem{}}
+			if p.ver, err = readVersion(tx.r.db.pdb, k.user); err != nil {
+				st.mu.Unlock()
+				_ = b.Close()
+				tx.unlock()
+				done(err)
+				return
+			}
+			st.pend[k.user] = p
+		}
+		p.items[k.contact] = pendingItem{it: cloneItem(ti.cur), del: !ti.curOK, seq: seq}
+		if !slices.Contains(touched, k.user) {
+			touched = append(touched, k.user)
+			p.n++
+		}
+		if !sameVisible(ti.old, ti.cur, ti.oldOK, ti.curOK) {
+			c := RosterChange{Item: cloneItem(ti.cur), Removed: !ti.curOK || ti.cur.Hidden}
+			c.Item.JID = k.contact
+			changes[k.user] = append(changes[k.user], c)
+		}
+	}
+	for _, u := range touched {
+		p := st.pend[u]
+		if len(changes[u]) > 0 {
+			p.ver++
+			if err := b.Set(userKey(tableRosterVersion, u, ""), binary.AppendUvarint([]byte{rosterVersionV1}, p.ver), nil); err != nil {
+				tx.fail(err)
+			}
+		}
+		tx.vers[u] = p.ver
+	}
+	for _, u := range tx.users {
+		if _, ok := tx.vers[u]; ok {
+			continue
+		}
+		if p := st.pend[u]; p != nil {
+			tx.vers[u] = p.ver
+		} else if v, err := readVersion(tx.r.db.pdb, u); err == nil {
+			tx.vers[u] = v
+		}
+	}
+	watchers := st.watch
+	st.mu.Unlock()
+	if len(touched) == 0 {
+		_ = b.Close()
+		tx.unlock()
+		done(nil)
+		return
+	}
+	tx.r.db.CommitAsync(b, func(err error) {
+		st.mu.Lock()
+		for _, u := range touched {
+			p := st.pend[u]
+			for c, pi := range p.items {
+				if pi.seq == seq {
+					delete(p.items, c)
+				}
+			}
+			if p.n--; p.n == 0 {
+				delete(st.pend, u)
+			}
+		}
+		st.mu.Unlock()
+		if err == nil {
+			for _, u := range touched {
+				if cs := changes[u]; len(cs) > 0 {
+					for _, w := range watchers {
+						w(u, tx.vers[u], cs)
+					}
+				}
+			}
+		}
+		done(err)
+	})
+	tx.unlock()
+}
+
+func cloneItem(it RosterItem) RosterItem {
+	it.Groups = slices.Clone(it.Groups)
+	it.PendingIn = slices.Clone(it.PendingIn)
+	return it
+}
+
+func (r *Roster) getDisk(rd pebble.Reader, user, contact string) (RosterItem, bool, error) {
+	v, closer, err := rd.Get(userKey(tableRoster, user, contact))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return RosterItem{JID: contact}, false, nil
+	} else if err != nil {
+		return RosterItem{}, false, err
+	}
+	defer closer.Close()
+	it, err := decodeRosterItem(v)
+	if err != nil {
+		return RosterItem{}, false, fmt.Errorf("store: roster item %q of %q: %w", contact, user, err)
+	}
+	it.JID = contact
+	return it, true, nil
+}
+
+func readVersion(rd pebble.Reader, user string) (uint64, error) {
+	v, closer, err := rd.Get(userKey(tableRosterVersion, user, ""))
+	if errors.Is(err, pebble.ErrNotFound) {
+		return 0, nil
+	} else if err != nil {
+		return 0, err
+	}
+	defer closer.Close()
+	d := decoder{b: v}
+	if f := d.byte(); f != rosterVersionV1 && d.err == nil {
+		return 0, fmt.Errorf("store: roster version of %q: %w: format %d", user, ErrCorrupt, f)
+	}
+	ver := d.uvarint()
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%w: trailing bytes", ErrCorrupt)
+	}
+	if d.err != nil {
+		return 0, fmt.Errorf("store: roster version of %q: %w", user, d.err)
+	}
+	return ver, nil
+}
+
+// FormatVersion is how a roster version is written in the 'ver' attribute
+// (XEP-0237: an opaque string).
+func FormatVersion(v uint64) string { return strconv.FormatUint(v, 10) }
+
+// Roster values, version 1:
+//
+//	0x01                     format version
+//	byte                     flags: bits 0-1 Sub, 2 Ask, 3 Approved, 4 Hidden, 5 PendingIn present
+//	uvarint len, bytes       Name
+//	uvarint n                number of groups
+//	n × uvarint len, bytes   group names
+//	[uvarint len, bytes]     PendingIn, if flag 5
+//
+// The contact JID is the key, so it is not repeated. The version key holds
+// 0x01 then the uvarint version.
+const (
+	rosterItemV1    = 1
+	rosterVersionV1 = 1
+
+	flAsk      = 1 << 2
+	flApproved = 1 << 3
+	flHidden   = 1 << 4
+	flPending  = 1 << 5
+)
+
+func appendRosterItem(dst []byte, it *RosterItem) []byte {
+	fl := byte(it.Sub & SubBoth)
+	if it.Ask {
+		fl |= flAsk
+	}
+	if it.Approved {
+		fl |= flApproved
+	}
+	if it.Hidden {
+		fl |= flHidden
+	}
+	if it.PendingIn != nil {
+		fl |= flPending
+	}
+	dst = append(dst, rosterItemV1, fl)
+	dst = binary.AppendUvarint(dst, uint64(len(it.Name)))
+	dst = append(dst, it.Name...)
+	dst = binary.AppendUvarint(dst, uint64(len(it.Groups)))
+	for _, g := range it.Groups {
+		dst = binary.AppendUvarint(dst, uint64(len(g)))
+		dst = append(dst, g...)
+	}
+	if it.PendingIn != nil {
+		dst = binary.AppendUvarint(dst, uint64(len(it.PendingIn)))
+		dst = append(dst, it.PendingIn...)
+	}
+	return dst
+}
+
+// decodeRosterItem parses a value of appendRosterItem; the result does not
+// share v's memory.
+func decodeRosterItem(v []byte) (RosterItem, error) {
+	var it RosterItem
+	d := decoder{b: v}
+	if f := d.byte(); f != rosterItemV1 {
+		if d.err != nil {
+			return it, d.err
+		}
+		return it, fmt.Errorf("%w: roster item format %d", ErrCorrupt, f)
+	}
+	fl := d.byte()
+	it.Sub = Subscription(fl & 3)
+	it.Ask, it.Approved, it.Hidden = fl&flAsk != 0, fl&flApproved != 0, fl&flHidden != 0
+	it.Name = string(d.bytes())
+	n := d.uvarint()
+	if d.err == nil && n > uint64(len(d.b)) {
+		return it, fmt.Errorf("%w: %d groups", ErrCorrupt, n)
+	}
+	for range n {
+		g := d.bytes()
+		if d.err != nil {
+			break
+		}
+		it.Groups = append(it.Groups, string(g))
+	}
+	if fl&flPending != 0 {
+		p := d.bytes()
+		if d.err == nil {
+			it.PendingIn = append([]byte{}, p...)
+		}
+	}
+	if d.err == nil && len(d.b) != 0 {
+		d.err = fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
+	}
+	return it, d.err
+}
+
+// Effect is something a subscription change obliges the server to send once
+// the change is on disk (RFC 6121 §3). From and To are bare JIDs.
+type Effect struct {
+	Kind     EffectKind
+	From, To jid.JID
+	// Stanza, for Deliver: the subscription stanza to hand to every
+	// available resource of To.
+	Stanza *stanza.Stanza
+}
+
+// EffectKind says what an Effect sends.
+type EffectKind uint8
+
+const (
+	// Deliver gives Stanza to To's available resources.
+	Deliver EffectKind = iota + 1
+	// SendPresence sends the current presence of each of From's available
+	// resources to To (a new subscription, §3.1.5).
+	SendPresence
+	// SendUnavailable sends unavailable presence from each of From's
+	// available resources to To (a subscription that ended, §3.2.2, §3.3.3).
+	SendUnavailable
+)
+
+// Subscription processes a subscription stanza of type t that local user
+// sends to local contact (both bare JIDs, both held by the transaction),
+// on both sides, as one server hosting both ends does: the user's outbound
+// processing (RFC 6121 §3.1.2, §3.2.2, §3.3.2, §3.4.2), then, when the
+// stanza is routed, the contact's inbound processing (§3.1.3, §3.2.3,
+// §3.3.3) with the automatic answers the contact's server gives. contactExists
+// says whether the contact's account exists (§8.5.1 otherwise). What must be
+// sent afterwards is appended to Effects.
+func (tx *RosterTxn) Subscription(user, contact jid.JID, t stanza.Type, st *stanza.Stanza, contactExists bool) {
+	u := tx.item(user.Local(), contact.String())
+	existed := u.curOK
+	if !existed {
+		u.cur = RosterItem{JID: contact.String()}
+	}
+	before := cloneItem(u.cur)
+	route := u.cur.Outbound(t)
+	// the user acting on the contact puts it in the roster (§3.1.2, §3.1.5, §3.4.2)
+	if t == stanza.Subscribe || t == stanza.Subscribed && (route || u.cur.Approved) {
+		u.cur.Hidden = false
+	}
+	if existed || t == stanza.Subscribe || t == stanza.Subscribed && u.cur.Approved {
+		tx.touch(u, before)
+	}
+	if t == stanza.Unsubscribed && before.Sub&SubFrom != 0 {
+		// §3.2.2: the contact no longer receives the user's presence
+		tx.effects = append(tx.effects, Effect{Kind: SendUnavailable, From: user, To: contact})
+	}
+	if !route {
+		return
+	}
+	if t == stanza.Subscribed {
+		// §3.1.5: the new subscriber gets the user's current presence
+		defer func() { tx.effects = append(tx.effects, Effect{Kind: SendPresence, From: user, To: contact}) }()
+	}
+	if st == nil {
+		st = subStanza(user, contact, t)
+	} else {
+		st = st.WithAddrs(user, contact) // §3.1.2: stamped with bare JIDs
+	}
+	tx.inbound(contact, user, t, st, contactExists)
+}
+
+// Remove removes contact from user's roster (RFC 6121 §2.5.2): a
+// subscription either way, or a request either way, is cancelled as an
+// unsubscribe and an unsubscribed from the user would, on the contact's side
+// too when local is set. It reports false if there is no such item.
+func (tx *RosterTxn) Remove(user, contact jid.JID, local, contactExists bool) bool {
+	u := tx.item(user.Local(), contact.String())
+	if !u.curOK || u.cur.Hidden {
+		return false
+	}
+	it := u.cur
+	if it.Sub&SubFrom != 0 {
+		tx.effects = append(tx.effects, Effect{Kind: SendUnavailable, From: user, To: contact})
+	}
+	if local {
+		if it.Sub&SubTo != 0 || it.Ask {
+			tx.inbound(contact, user, stanza.Unsubscribe, nil, contactExists)
+		}
+		if it.Sub&SubFrom != 0 || it.PendingIn != nil {
+			tx.inbound(contact, user, stanza.Unsubscribed, nil, contactExists)
+		}
+	}
+	tx.Delete(user.Local(), contact.String())
+	return true
+}
+
+// touch marks ti written if it is new or differs from before.
+func (tx *RosterTxn) touch(ti *txnItem, before RosterItem) {
+	if !ti.curOK || !sameItem(before, ti.cur) {
+		ti.curOK, ti.dirty = true, true
+	}
+}
+
+func sameItem(a, b RosterItem) bool {
+	return sameVisible(a, b, true, true) && a.Hidden == b.Hidden && string(a.PendingIn) == string(b.PendingIn) &&
+		(a.PendingIn == nil) == (b.PendingIn == nil)
+}
+
+// inbound is the contact's server receiving a subscription stanza of type t
+// from user (A.3); the contact is local.
+func (tx *RosterTxn) inbound(contact, user jid.JID, t stanza.Type, st *stanza.Stanza, exists bool) {
+	if !exists {
+		// RFC 6121 §8.5.1: no such account. A request is answered with
+		// unsubscribed; anything else is ignored.
+		if t == stanza.Subscribe {
+			tx.inboundAnswer(user, contact, stanza.Unsubscribed)
+		}
+		return
+	}
+	c := tx.item(contact.Local(), user.String())
+	if !c.curOK {
+		c.cur = RosterItem{JID: user.String(), Hidden: true}
+	}
+	before := cloneItem(c.cur)
+	if t == stanza.Subscribe {
+		switch {
+		case c.cur.Sub&SubFrom != 0:
+			// §3.1.3: already subscribed: the contact's server answers
+			tx.inboundAnswer(user, contact, stanza.Subscribed)
+			return
+		case c.cur.Approved && c.cur.PendingIn == nil:
+			// §3.4.3: pre-approved: approve on the contact's behalf
+			c.cur.Approved = false
+			c.cur.Sub |= SubFrom
+			c.cur.Hidden = false
+			tx.touch(c, before)
+			tx.inboundAnswer(user, contact, stanza.Subscribed)
+			tx.effects = append(tx.effects, Effect{Kind: SendPresence, From: contact, To: user})
+			return
+		}
+	}
+	had := before.Sub&SubFrom != 0
+	if st == nil {
+		st = subStanza(user, contact, t)
+	}
+	if !c.cur.Inbound(t, st.Bytes()) {
+		return
+	}
+	tx.touch(c, before)
+	tx.effects = append(tx.effects, Effect{Kind: Deliver, From: user, To: contact, Stanza: st})
+	if t == stanza.Unsubscribe && had {
+		// §3.3.3: the user no longer receives the contact's presence
+		tx.effects = append(tx.effects, Effect{Kind: SendUnavailable, From: contact, To: user})
+	}
+}
+
+// inboundAnswer is the contact's server answering user with a stanza of type
+// t from the contact, and the user's server (local too) processing it.
+func (tx *RosterTxn) inboundAnswer(user, contact jid.JID, t stanza.Type) {
+	u := tx.item(user.Local(), contact.String())
+	if !u.curOK {
+		return // nothing to answer to: every inbound row for "None" ignores it
+	}
+	before := cloneItem(u.cur)
+	st := subStanza(contact, user, t)
+	if !u.cur.Inbound(t, st.Bytes()) {
+		return
+	}
+	tx.touch(u, before)
+	tx.effects = append(tx.effects, Effect{Kind: Deliver, From: contact, To: user, Stanza: st})
+}
+
+// subStanza is the subscription stanza of type t as the recipient's server
+// handles it: from and to stamped with bare JIDs (RFC 6121 §3.1.2).
+func subStanza(from, to jid.JID, t stanza.Type) *stanza.Stanza {
+	var b stanza.Builder
+	b.Start("presence", "from", from.String(), "to", to.String(), "type", t.String())
+	return stanza.MustParse(b.Bytes())
+}
