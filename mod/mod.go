@@ -66,6 +66,12 @@ type Resource interface {
 	// Close ends the session with a stream error, after what was already
 	// delivered to it (e.g. <not-authorized/> for a deleted account).
 	Close(se *stanza.StreamError)
+	// Offer queues st for the session like a delivery, unless its pending
+	// output is already past half its cap: then it returns false and the
+	// caller retries later. Bulk deliveries (offline messages) use it so a
+	// long queue never trips the slow-reader limit; a false from a session
+	// that is gone is final (check Env.Lookup).
+	Offer(st *stanza.Stanza) bool
 }
 
 // Direction says which side of a user a stanza is on, for filters.

@@ -26,6 +26,7 @@ func (e *endpoint) Priority() int8               { return e.prio }
 func (e *endpoint) Replaced()                    { e.replaced = true }
 func (e *endpoint) LastPresence() *stanza.Stanza { return nil }
 func (e *endpoint) Close(*stanza.StreamError)    {}
+func (e *endpoint) Offer(st *stanza.Stanza) bool { return e.Deliver(st) }
 func (e *endpoint) Deliver(st *stanza.Stanza) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

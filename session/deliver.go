@@ -30,6 +30,25 @@ func (s *Stream) Deliver(st *stanza.Stanza) bool {
 	return true
 }
 
+// Offer implements mod.Resource: Deliver, but refusing (without penalty)
+// once half the output cap is pending.
+func (s *Stream) Offer(st *stanza.Stanza) bool {
+	in := &s.inbox
+	in.mu.Lock()
+	if in.closed || in.overflow || in.bytes+len(st.Bytes()) > s.cfg.Limits.MaxPendingOut/2 {
+		in.mu.Unlock()
+		return false
+	}
+	wake := len(in.q) == 0
+	in.q = append(in.q, st)
+	in.bytes += len(st.Bytes())
+	in.mu.Unlock()
+	if wake {
+		s.tr.Wake()
+	}
+	return true
+}
+
 // Replaced implements route.Endpoint: a newer session bound this resource.
 func (s *Stream) Replaced() {
 	s.inbox.mu.Lock()

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"encoding/xml"
+	"fmt"
 	"io"
 	"net"
 	"strconv"
@@ -323,5 +324,35 @@ func TestOfflineFlexible(t *testing.T) {
 	alice.send(t, "<iq type='get' id='o2' to='bob@localhost'>"+fetch+"</iq>")
 	if m := alice.next(t); m.ID != "o2" || !strings.Contains(m.cond(), "<forbidden") {
 		t.Fatalf("fetching bob's queue: %+v (%s), want forbidden", m, m.cond())
+	}
+}
+
+// TestOfflineQueueLargerThanOutputCap: a stored queue several times the
+// session's output cap is delivered whole, paced by the client's reading,
+// and the session is not cut off as a slow reader.
+func TestOfflineQueueLargerThanOutputCap(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.Limits.MaxPendingOut = 64 << 10 })
+	env.AddUser("alice", "pw")
+	env.AddUser("bob", "pw")
+	bob := rawStream(t, env, "bob", "r")
+	const n = 300
+	body := strings.Repeat("q", 1000)
+	for i := range n {
+		bob.send(fmt.Sprintf("<message to='alice@localhost' type='chat' id='m%d'><body>%s</body></message>", i, body))
+	}
+	// a flexible-offline purge of bob's own empty queue is answered only
+	// after everything bob sent before it was stored
+	bob.send("<iq type='set' id='sync'><offline xmlns='http://jabber.org/protocol/offline'><purge/></offline></iq>")
+	bob.expect("id='sync'")
+
+	alice := rawStream(t, env, "alice", "r")
+	alice.send("<presence/>")
+	for i := range n {
+		alice.expect(fmt.Sprintf("id='m%d'", i))
+	}
+	alice.send("<iq type='get' id='alive' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	alice.expect("id='alive'")
+	if got := env.Srv.Router().Table().Count(); got != 2 {
+		t.Fatalf("%d sessions bound after the flush, want 2", got)
 	}
 }

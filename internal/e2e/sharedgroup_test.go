@@ -34,3 +34,55 @@ func TestSharedGroupQuery(t *testing.T) {
 		t.Fatalf("bob got %s", got)
 	}
 }
+
+// TestSharedGroupRoster: members of a shared group see each other in their
+// rosters with subscription both under the group's display name, merged
+// with their own items, as in Openfire; the roster version follows changes
+// of the group.
+func TestSharedGroupRoster(t *testing.T) {
+	env := servertest.Start(t)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		env.AddUser(u, "pw")
+	}
+	g := env.Srv.DB().Groups()
+	for _, err := range []error{g.Create("team", "Team"), g.AddMember("team", "alice"), g.AddMember("team", "bob")} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := rawStream(t, env, "alice", "r")
+	alice.send("<iq type='set' id='add'><query xmlns='jabber:iq:roster'><item jid='carol@localhost' name='Carol'/></query></iq>")
+	alice.expect("id='add'")
+	alice.send("<iq type='get' id='g1'><query xmlns='jabber:iq:roster' ver=''/></iq>")
+	alice.expect("id='g1'")
+	got := alice.expect("</iq>")
+	for _, want := range []string{"jid='bob@localhost'", "subscription='both'", "<group>Team</group>", "jid='carol@localhost'"} {
+		if !strings.Contains(got, want) {
+			t.Fatalf("alice's roster %s lacks %s", got, want)
+		}
+	}
+	if strings.Contains(got, "jid='alice@localhost'") {
+		t.Fatalf("alice sees herself: %s", got)
+	}
+	ver := got[strings.Index(got, "ver='")+5:]
+	ver = ver[:strings.IndexByte(ver, '\'')]
+	alice.send("<iq type='get' id='g2'><query xmlns='jabber:iq:roster' ver='" + ver + "'/></iq>")
+	alice.expect("id='g2'")
+	if got := alice.expect("/>"); strings.Contains(got, "<item") {
+		t.Fatalf("unchanged roster sent again: %s", got)
+	}
+	if err := g.AddMember("team", "carol"); err != nil {
+		t.Fatal(err)
+	}
+	alice.send("<iq type='get' id='g3'><query xmlns='jabber:iq:roster' ver='" + ver + "'/></iq>")
+	alice.expect("id='g3'")
+	if got := alice.expect("</iq>"); !strings.Contains(got, "jid='carol@localhost'") || !strings.Contains(got, "<group>Team</group></item>") {
+		t.Fatalf("after carol joined the group: %s", got)
+	}
+	bob := rawStream(t, env, "bob", "r")
+	bob.send("<iq type='get' id='b1'><query xmlns='jabber:iq:roster'/></iq>")
+	bob.expect("id='b1'")
+	if got := bob.expect("</iq>"); !strings.Contains(got, "jid='alice@localhost'") || !strings.Contains(got, "jid='carol@localhost'") {
+		t.Fatalf("bob's roster: %s", got)
+	}
+}

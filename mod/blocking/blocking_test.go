@@ -88,6 +88,7 @@ func (r fakeRes) JID() jid.JID                 { return r.j }
 func (r fakeRes) Available() bool              { return true }
 func (r fakeRes) Priority() int8               { return 0 }
 func (r fakeRes) LastPresence() *stanza.Stanza { return nil }
+func (r fakeRes) Offer(*stanza.Stanza) bool    { return true }
 func (r fakeRes) Close(*stanza.StreamError)    {}
 
 func newTestModule(t *testing.T) (*Module, *store.DB) {

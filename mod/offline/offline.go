@@ -365,7 +365,9 @@ func (m *Module) flush(env mod.Env, res mod.Resource) {
 			m.log.Error("unreadable offline message left in the store", "user", user, "seq", seq, "err", err)
 			return true
 		}
-		env.Send(st.WithAddrs(st.From, res.JID()))
+		if !offer(env, res, st.WithAddrs(st.From, res.JID())) {
+			return false // the session went away: the rest stays stored
+		}
 		sent = append(sent, seq)
 		if size += len(raw); size >= flushChunk {
 			return deleteSent()
@@ -376,6 +378,23 @@ func (m *Module) flush(env mod.Env, res mod.Resource) {
 		m.log.Error("reading offline messages", "user", user, "err", err)
 	}
 	deleteSent()
+}
+
+// offer hands st to res, waiting while res has too much output pending: a
+// long queue is paced by the client's reading instead of tripping its
+// slow-reader limit. It gives up when the session ends or after a minute
+// without progress.
+func offer(env mod.Env, res mod.Resource, st *stanza.Stanza) bool {
+	wait := 5 * time.Millisecond
+	deadline := time.Now().Add(time.Minute)
+	for !res.Offer(st) {
+		if env.Lookup(res.JID()) != res || !res.Available() || time.Now().After(deadline) {
+			return false
+		}
+		time.Sleep(wait) // a flush runs on its own goroutine, never on a loop
+		wait = min(2*wait, 200*time.Millisecond)
+	}
+	return true
 }
 
 // XEP-0013.

@@ -9,7 +9,9 @@ package roster
 
 import (
 	"errors"
+	"hash/fnv"
 	"log/slog"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -111,17 +113,26 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	}
 	m.listen(self.Local(), ctx)
 	clientVer, versioned := iq.Payload().Attr("ver")
-	var items stanza.Builder
+	var items []store.RosterItem
 	ver, err := m.roster.List(self.Local(), func(it store.RosterItem) bool {
 		if !it.Hidden {
-			appendItem(&items, &it, false)
+			items = append(items, it)
 		}
 		return true
 	})
 	if err != nil {
 		return nil, err
 	}
+	items, shared, err := m.withSharedGroups(self, items)
+	if err != nil {
+		return nil, err
+	}
 	v := store.FormatVersion(ver)
+	if shared != 0 {
+		// shared groups change without a roster version bump: their state
+		// is part of the version the client caches
+		v += "-" + strconv.FormatUint(shared, 36)
+	}
 	if versioned && string(clientVer) == v {
 		return iq.Result(nil), nil
 	}
@@ -130,8 +141,50 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if versioned {
 		b.Attr("ver", v)
 	}
-	b.Raw(items.Bytes())
+	for i := range items {
+		appendItem(&b, &items[i], false)
+	}
 	return iq.Result(b.Bytes()), nil
+}
+
+// withSharedGroups adds the members of the user's shared roster groups, as
+// Openfire does: each appears with subscription both under the group's
+// display name, merged with the user's own item for the same contact. It
+// returns a hash of what the groups contributed (0 for none).
+func (m *Module) withSharedGroups(self jid.JID, items []store.RosterItem) ([]store.RosterItem, uint64, error) {
+	groups, err := m.db.Groups().GroupsOf(self.Local())
+	if err != nil || len(groups) == 0 {
+		return items, 0, err
+	}
+	index := make(map[string]int, len(items))
+	for i := range items {
+		index[items[i].JID] = i
+	}
+	h := fnv.New64a()
+	for _, g := range groups {
+		for _, member := range g.Members {
+			if member == self.Local() {
+				continue
+			}
+			c, err := jid.New(member, self.Domain(), "")
+			if err != nil {
+				continue
+			}
+			h.Write([]byte(g.Display + "\x00" + member + "\x00"))
+			i, ok := index[c.String()]
+			if !ok {
+				i = len(items)
+				index[c.String()] = i
+				items = append(items, store.RosterItem{JID: c.String()})
+			}
+			it := &items[i]
+			it.Sub, it.Ask = store.SubBoth, false
+			if !slices.Contains(it.Groups, g.Display) {
+				it.Groups = append(it.Groups, g.Display)
+			}
+		}
+	}
+	return items, h.Sum64() | 1, nil
 }
 
 // set adds, changes or removes one item (RFC 6121 §2.3–§2.5). The result
