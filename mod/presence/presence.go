@@ -167,7 +167,7 @@ func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
 			slog.Error("presence: subscription not stored", "user", user.Local(), "err", err)
 			return
 		}
-		runEffects(env, effects)
+		mod.SendEffects(env, effects)
 	})
 	return true
 }
@@ -198,26 +198,12 @@ func (m *Module) probe(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	if err != nil || it.Hidden || it.Sub&store.SubFrom == 0 {
 		return true
 	}
-	if sendPresenceOf(env, contact, user) == 0 {
+	if mod.SendPresenceOf(env, contact, user) == 0 {
 		var b stanza.Builder
 		b.Start("presence", "from", contact.String(), "to", user.String(), "type", "unavailable")
 		env.Send(stanza.MustParse(b.Bytes()))
 	}
 	return true
-}
-
-// sendPresenceOf sends the current presence of each available resource of
-// bare to to, and says how many there were.
-func sendPresenceOf(env mod.Env, bare, to jid.JID) int {
-	n := 0
-	env.Resources(bare, func(r mod.Resource) bool {
-		if p := r.LastPresence(); r.Available() && p != nil {
-			env.Send(p.WithAddrs(r.JID(), to))
-			n++
-		}
-		return true
-	})
-	return n
 }
 
 // available runs after a session's initial presence was broadcast: it
@@ -235,7 +221,7 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 			return true
 		}
 		if c, err := jid.Parse(it.JID); err == nil && isLocal(env, c) {
-			sendPresenceOf(env, c, self)
+			mod.SendPresenceOf(env, c, self)
 		}
 		return true
 	})
@@ -258,27 +244,4 @@ func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
 	m.mu.Lock()
 	delete(m.directed, res)
 	m.mu.Unlock()
-}
-
-// runEffects sends what a subscription change obliges the server to send
-// (RFC 6121 §3) once it is on disk. A presence to a bare JID reaches the
-// recipient's available resources (RFC 6121 §8.5.2.1.1).
-func runEffects(env mod.Env, effects []store.Effect) {
-	for _, e := range effects {
-		switch e.Kind {
-		case store.Deliver:
-			env.Send(e.Stanza)
-		case store.SendPresence:
-			sendPresenceOf(env, e.From, e.To)
-		case store.SendUnavailable:
-			env.Resources(e.From, func(r mod.Resource) bool {
-				if r.Available() {
-					var b stanza.Builder
-					b.Start("presence", "from", r.JID().String(), "to", e.To.String(), "type", "unavailable")
-					env.Send(stanza.MustParse(b.Bytes()))
-				}
-				return true
-			})
-		}
-	}
 }

@@ -256,7 +256,7 @@ func (m *Module) remove(env mod.Env, iq *stanza.Stanza, self, contact jid.JID) e
 	tx.CommitAsync(func(err error) {
 		reply(env, iq, err)
 		if err == nil {
-			runEffects(env, effects)
+			mod.SendEffects(env, effects)
 		}
 	})
 	return nil
@@ -412,32 +412,6 @@ func (m *Module) push(user string, ver uint64, changes []store.RosterChange) {
 			b.Start("iq", "type", "set", "id", "push"+strconv.FormatUint(m.pushes.Add(1), 10), "to", l.res.JID().String())
 			b.Raw(payload)
 			l.env.Send(stanza.MustParse(b.Bytes()))
-		}
-	}
-}
-
-// runEffects sends what a subscription change obliges the server to send
-// (RFC 6121 §3), once it is on disk. Presence to a bare JID reaches the
-// available resources (RFC 6121 §8.5.2.1.1).
-func runEffects(env mod.Env, effects []store.Effect) {
-	for _, e := range effects {
-		switch e.Kind {
-		case store.Deliver:
-			env.Send(e.Stanza)
-		case store.SendPresence, store.SendUnavailable:
-			env.Resources(e.From, func(r mod.Resource) bool {
-				if !r.Available() {
-					return true
-				}
-				if e.Kind == store.SendUnavailable {
-					var b stanza.Builder
-					b.Start("presence", "from", r.JID().String(), "to", e.To.String(), "type", "unavailable")
-					env.Send(stanza.MustParse(b.Bytes()))
-				} else if p := r.LastPresence(); p != nil {
-					env.Send(p.WithAddrs(r.JID(), e.To))
-				}
-				return true
-			})
 		}
 	}
 }
