@@ -103,6 +103,13 @@ type (
 	// MessageHook sees a message that no resource can take; returning true
 	// means it was taken care of (stored), false that the sender gets an error.
 	MessageHook func(ctx *Ctx, st *stanza.Stanza) (handled bool)
+	// MessageRewrite sees a message and returns the one to carry on with:
+	// st itself, or a copy with something added (e.g. a XEP-0359 stanza-id).
+	// It must not return nil.
+	MessageRewrite func(ctx *Ctx, st *stanza.Stanza) *stanza.Stanza
+	// DeliveredHook is told which resources a message for a local account
+	// was handed to (message carbons send copies to the others).
+	DeliveredHook func(ctx *Ctx, st *stanza.Stanza, to []Resource)
 	// FilterHook may stop a stanza. user is the local account the direction
 	// is relative to: the sender (Outbound) or the recipient (Inbound).
 	FilterHook func(ctx *Ctx, st *stanza.Stanza, dir Direction, user jid.JID) (Verdict, *stanza.Error)
@@ -153,6 +160,9 @@ type Registry struct {
 	unavailable   []ResourceHook
 	undeliverable []MessageHook
 	filters       []FilterHook
+	outMessage    []MessageRewrite
+	inMessage     []MessageRewrite
+	delivered     []DeliveredHook
 }
 
 // Item is a disco#items entry of the server (XEP-0030), e.g. a component.
@@ -268,6 +278,45 @@ func (r *Registry) OnUnavailable(h ResourceHook) { r.unavailable = append(r.unav
 // OnUndeliverable registers h for messages to a local account with no
 // resource to take them (RFC 6121 §8.5.2.2): offline storage.
 func (r *Registry) OnUndeliverable(h MessageHook) { r.undeliverable = append(r.undeliverable, h) }
+
+// OutboundMessage registers h for messages a local session sends, after the
+// outbound filters and before routing (ctx.From is the session).
+func (r *Registry) OutboundMessage(h MessageRewrite) { r.outMessage = append(r.outMessage, h) }
+
+// InboundMessage registers h for messages about to reach a local account
+// (to its bare or full JID), once per message, before resources are chosen
+// or the message is stored offline.
+func (r *Registry) InboundMessage(h MessageRewrite) { r.inMessage = append(r.inMessage, h) }
+
+// OnDelivered registers h for messages handed to one or more resources of
+// a local account.
+func (r *Registry) OnDelivered(h DeliveredHook) { r.delivered = append(r.delivered, h) }
+
+// RunOutboundMessage passes st through the outbound message hooks.
+func (r *Registry) RunOutboundMessage(ctx *Ctx, st *stanza.Stanza) *stanza.Stanza {
+	for _, h := range r.outMessage {
+		st = h(ctx, st)
+	}
+	return st
+}
+
+// RunInboundMessage passes st through the inbound message hooks.
+func (r *Registry) RunInboundMessage(ctx *Ctx, st *stanza.Stanza) *stanza.Stanza {
+	for _, h := range r.inMessage {
+		st = h(ctx, st)
+	}
+	return st
+}
+
+// RunDelivered tells the delivered hooks.
+func (r *Registry) RunDelivered(ctx *Ctx, st *stanza.Stanza, to []Resource) {
+	for _, h := range r.delivered {
+		h(ctx, st, to)
+	}
+}
+
+// HasDelivered reports whether any delivered hook is registered.
+func (r *Registry) HasDelivered() bool { return len(r.delivered) > 0 }
 
 // Filter registers h to vet stanzas leaving and reaching local users
 // (blocking, privacy lists).

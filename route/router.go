@@ -101,8 +101,13 @@ func (r *Router) Route(from Endpoint, st *stanza.Stanza) {
 			return
 		}
 	}
-	if st.Kind == stanza.Presence && r.reg.RunOutboundPresence(ctx, st) {
-		return
+	switch st.Kind {
+	case stanza.Presence:
+		if r.reg.RunOutboundPresence(ctx, st) {
+			return
+		}
+	case stanza.Message:
+		st = r.reg.RunOutboundMessage(ctx, st)
 	}
 	r.route(ctx, st)
 }
@@ -188,6 +193,13 @@ func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	if e := r.table.Lookup(st.To); e != nil {
+		if st.Kind == stanza.Message && !ctx.Bounce {
+			st = r.reg.RunInboundMessage(ctx, st)
+			if r.deliver(ctx, e, st) && r.reg.HasDelivered() {
+				r.reg.RunDelivered(ctx, st, []mod.Resource{e})
+			}
+			return
+		}
 		r.deliver(ctx, e, st)
 		return
 	}
@@ -241,6 +253,7 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 		r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
 		return
 	}
+	st = r.reg.RunInboundMessage(ctx, st)
 	best := int8(-1)
 	r.table.Resources(st.To, func(e Endpoint) bool {
 		if e.Available() && e.Priority() >= 0 && e.Priority() > best {
@@ -249,13 +262,22 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 		return true
 	})
 	delivered := false
+	var to []mod.Resource // for the delivered hooks, only when there are some
 	if best >= 0 {
 		r.table.Resources(st.To, func(e Endpoint) bool {
 			if e.Available() && e.Priority() >= 0 && (st.Type == stanza.Headline || e.Priority() == best) {
-				delivered = r.deliver(ctx, e, st) || delivered
+				if r.deliver(ctx, e, st) {
+					delivered = true
+					if r.reg.HasDelivered() {
+						to = append(to, e)
+					}
+				}
 			}
 			return true
 		})
+	}
+	if len(to) > 0 {
+		r.reg.RunDelivered(ctx, st, to)
 	}
 	if !delivered && st.Type != stanza.Headline {
 		// RFC 6121 §8.5.2.2: no available resource: offline storage, if a
