@@ -85,6 +85,8 @@ type Config struct {
 	CompressionOnTLS bool
 	Limits           Limits
 	Logger           *slog.Logger
+	// Stats counts what the streams did (filled by them; read by anyone).
+	Stats Stats
 
 	endPoint []byte // tls-server-end-point binding data, from ServerCert
 	scan     xmlscan.Limits

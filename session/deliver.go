@@ -88,8 +88,12 @@ func (s *Stream) Wakeup() {
 		return
 	}
 	for i, st := range q {
-		s.write(st.Bytes())
 		q[i] = nil
+		if s.hold(st) {
+			continue
+		}
+		s.flushHeld() // what was held goes out before anything that could not wait
+		s.write(st.Bytes())
 		if s.state == stClosed {
 			return
 		}

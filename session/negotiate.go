@@ -115,6 +115,9 @@ func (k *sink) Element(f *xmlscan.Frame) error {
 			return s.stanza(f)
 		case ns == stanza.NSCompress && local == "compress":
 			return s.compress(f)
+		case ns == NSCSI && (local == "active" || local == "inactive"):
+			s.setActive(local == "active")
+			return nil
 		}
 	case stClosed:
 		return errClosed
@@ -157,6 +160,7 @@ func (s *Stream) appendFeatures(out []byte) []byte {
 	} else {
 		b.Element("bind", "", "xmlns", stanza.NSBind)
 		b.Start("session", "xmlns", stanza.NSSession).Element("optional", "").End()
+		b.Element("csi", "", "xmlns", NSCSI)
 	}
 	if secure || !s.cfg.TLSRequired {
 		for _, x := range s.cfg.Router.Registry().StreamFeatures(s.flags&fAuthn != 0) {

@@ -67,6 +67,7 @@ type Stream struct {
 	// last is the last undirected available presence, stamped (probes are
 	// answered with it); read by other loops.
 	last atomic.Pointer[stanza.Stanza]
+	csi  *csiState // non-nil while the client is inactive (XEP-0352)
 
 	inbox inbox
 }

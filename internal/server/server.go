@@ -121,6 +121,9 @@ func (s *Server) Addrs() []net.Addr { return s.reactor.Addrs() }
 // DB returns the store.
 func (s *Server) DB() *store.DB { return s.db }
 
+// Stats returns the streams' counters (XEP-0352 savings, …).
+func (s *Server) Stats() *session.Stats { return &s.stream.Stats }
+
 // Router returns the router (tests look at the session table).
 func (s *Server) Router() *route.Router { return s.router }
 
