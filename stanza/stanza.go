@@ -208,6 +208,17 @@ func (s *Stanza) WithAddrs(from, to jid.JID) *Stanza {
 	return n
 }
 
+// Readdressed returns a Stanza routed to to that shares s's bytes: for
+// fan-out (one presence to every contact), where s carries no 'to' so that
+// every recipient can be sent the very same bytes (RFC 6120 §8.1.1.1: a
+// stanza without 'to' that a server delivers is for the receiving client).
+// Only the routing address differs; s itself is unchanged.
+func (s *Stanza) Readdressed(to jid.JID) *Stanza {
+	c := *s
+	c.To = to
+	return &c
+}
+
 // ErrorReply returns the error stanza answering s (RFC 6120 §8.3): same kind
 // and id, type error, addresses swapped. Callers must not answer an error
 // (RFC 6120 §8.3.1); ErrorReply returns nil for a stanza of type error.

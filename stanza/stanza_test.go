@@ -125,3 +125,14 @@ func TestBuilder(t *testing.T) {
 		t.Fatal(got)
 	}
 }
+
+func TestReaddressedSharesBytes(t *testing.T) {
+	s := MustParse([]byte("<presence from='a@localhost/r'><show>away</show></presence>"))
+	c := s.Readdressed(jid.MustParse("b@localhost"))
+	if &c.Bytes()[0] != &s.Bytes()[0] || !c.To.Equal(jid.MustParse("b@localhost")) || !s.To.IsZero() {
+		t.Fatal("Readdressed copied the bytes or changed the original")
+	}
+	if n := testing.AllocsPerRun(100, func() { _ = s.Readdressed(jid.MustParse("b@localhost")) }); n > 1 {
+		t.Fatalf("%v allocations per fan-out copy, want at most 1 (the header)", n)
+	}
+}

@@ -86,6 +86,8 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 	}
 	env, from := ctx.Env, ctx.From.JID()
 	sent := map[string]bool{}
+	// serialized once, without 'to': every contact gets the same bytes
+	shared := st.WithAddrs(from, jid.JID{})
 	_, err := m.roster.List(from.Local(), func(it store.RosterItem) bool {
 		if it.Hidden || it.Sub&store.SubFrom == 0 {
 			return true
@@ -95,7 +97,7 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 			return true
 		}
 		sent[c.String()] = true
-		env.Send(st.WithAddrs(from, c))
+		env.Send(shared.Readdressed(c))
 		return true
 	})
 	if err != nil {
