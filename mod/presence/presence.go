@@ -36,6 +36,65 @@ type Module struct {
 	// presence when it goes unavailable.
 	mu       sync.Mutex
 	directed map[mod.Resource]map[string]jid.JID
+
+	order order
+}
+
+// order keeps a user's presence in the order the user sent it (RFC 6120
+// §10.1): a subscription change goes out from its commit callback, so a
+// broadcast the user sends after it waits until it has gone out.
+type order struct {
+	mu   sync.Mutex
+	busy map[string]*pending // by localpart: transactions not yet sent out
+}
+
+type pending struct {
+	inflight int
+	then     []func() // broadcasts waiting, in order
+}
+
+// begin notes a transaction of user that is on its way.
+func (o *order) begin(user string) {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.busy == nil {
+		o.busy = map[string]*pending{}
+	}
+	p := o.busy[user]
+	if p == nil {
+		p = &pending{}
+		o.busy[user] = p
+	}
+	p.inflight++
+}
+
+// end notes that a transaction of user went out, and runs what waited for
+// the last one.
+func (o *order) end(user string) {
+	o.mu.Lock()
+	p := o.busy[user]
+	p.inflight--
+	if p.inflight > 0 {
+		o.mu.Unlock()
+		return
+	}
+	delete(o.busy, user)
+	o.mu.Unlock()
+	for _, fn := range p.then {
+		fn()
+	}
+}
+
+// after runs fn now if user has nothing on its way, else once it has.
+func (o *order) after(user string, fn func()) {
+	o.mu.Lock()
+	if p := o.busy[user]; p != nil {
+		p.then = append(p.then, fn)
+		o.mu.Unlock()
+		return
+	}
+	o.mu.Unlock()
+	fn()
 }
 
 // New returns the presence feature over db.
@@ -62,7 +121,7 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
 		return false
 	}
 	if st.To.IsZero() {
-		m.broadcast(ctx, st)
+		m.order.after(ctx.From.JID().Local(), func() { m.broadcast(ctx, st) })
 		return false // the router gives it to the user's own resources
 	}
 	switch st.Type {
@@ -164,7 +223,9 @@ func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	tx := m.roster.Begin(user.Local(), contact.Local())
 	tx.Subscription(user, contact, st.Type, st, exists)
 	effects := tx.Effects()
+	m.order.begin(user.Local())
 	tx.CommitAsync(func(err error) {
+		defer m.order.end(user.Local())
 		if err != nil {
 			slog.Error("presence: subscription not stored", "user", user.Local(), "err", err)
 			return
