@@ -83,8 +83,11 @@ type Config struct {
 	// streams too (off by default: compression under TLS leaks, XEP-0138 §9).
 	Compression      bool
 	CompressionOnTLS bool
-	Limits           Limits
-	Logger           *slog.Logger
+	// LegacyAuth offers XEP-0078 non-SASL authentication (jabber:iq:auth)
+	// wherever SASL PLAIN is offered; off by default (legacyauth.go).
+	LegacyAuth bool
+	Limits     Limits
+	Logger     *slog.Logger
 	// Stats counts what the streams did (filled by them; read by anyone).
 	Stats Stats
 

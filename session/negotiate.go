@@ -87,6 +87,8 @@ func (k *sink) Element(f *xmlscan.Frame) error {
 			return s.auth(f)
 		case ns == stanza.NSCompress && local == "compress":
 			return s.compress(f)
+		case ns == stanza.NSClient && local == "iq" && isLegacyAuth(f):
+			return s.legacyAuth(f) // XEP-0078, see legacyauth.go
 		case ns == stanza.NSClient && local == "iq":
 			if handled, err := s.preAuthIQ(f); handled {
 				return err
@@ -155,6 +157,9 @@ func (s *Stream) appendFeatures(out []byte) []byte {
 					b.Element("channel-binding", "", "type", t)
 				}
 				b.End()
+			}
+			if s.legacyAuthOffered() {
+				b.Element("auth", "", "xmlns", nsAuthFeature) // XEP-0078 §4
 			}
 		}
 	} else {
@@ -290,6 +295,7 @@ func (s *Stream) saslData(f *xmlscan.Frame, initial bool) error {
 func (s *Stream) saslFailed(err error) error {
 	s.sasl = nil
 	s.state = stNegotiating
+	s.flags |= fSASLFailed
 	var f *sasl.Failure
 	if !errors.As(err, &f) {
 		f = &sasl.Failure{Cond: sasl.TemporaryAuthFailure}

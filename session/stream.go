@@ -45,10 +45,11 @@ type flag uint8
 
 const (
 	fSecure     flag = 1 << iota // TLS is in place
-	fAuthn                       // SASL succeeded
+	fAuthn                       // SASL (or XEP-0078 legacy auth) succeeded
 	fCompressed                  // XEP-0138 zlib is in place
 	fHeaderSent                  // our stream header went out on this (restarted) stream
 	fCBMismatch                  // the client tried a channel-binding type we do not offer
+	fSASLFailed                  // a SASL attempt failed: XEP-0078 legacy auth is refused (legacyauth.go)
 )
 
 // Stream is one client's XML stream.

@@ -6,6 +6,7 @@ import (
 	"ignis/mod/blocking"
 	"ignis/mod/disco"
 	"ignis/mod/entitytime"
+	"ignis/mod/last"
 	"ignis/mod/offline"
 	"ignis/mod/ping"
 	"ignis/mod/presence"
@@ -36,6 +37,7 @@ func modules(d deps) []mod.Module {
 		&private.Module{DB: d.db},
 		version.Module{},
 		&entitytime.Module{},
+		last.New(d.db),
 		register.New(d.db, d.cfg.Register.Enabled, d.domain),
 		blocking.New(d.db, nil),
 		privacy.New(d.db, d.domain, nil),

@@ -66,6 +66,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		ServerCert:       cert.Certificate[0],
 		Compression:      cfg.Compression.Enabled,
 		CompressionOnTLS: cfg.Compression.OnTLS,
+		LegacyAuth:       cfg.LegacyAuth.Enabled,
 		Limits:           cfg.sessionLimits(),
 		Logger:           log,
 	}
