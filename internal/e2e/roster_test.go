@@ -6,10 +6,14 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
+	"flag"
+	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -263,6 +267,7 @@ func TestSubscriptionStateTables(t *testing.T) {
 			{"", false}, {"None", true}, {"", false}, {"None+PendingIn", true},
 			{"None", true}, {"None+PendingIn", true}, {"", false}, {"From", true}, {"From", true}}},
 	}
+	var golden strings.Builder
 	for _, tb := range tables {
 		for i, state := range appendixStates {
 			t.Run(tb.name+"-"+tb.typ+"/"+state, func(t *testing.T) {
@@ -283,6 +288,8 @@ func TestSubscriptionStateTables(t *testing.T) {
 				if tb.inbound {
 					side, contact = "juliet", "romeo@localhost"
 				}
+				transcript(&golden, tb.name+" "+tb.typ+" in "+state, romeoState, julietState, romeoGot, julietGot,
+					get("romeo", "juliet@localhost"), get("juliet", "romeo@localhost"))
 				if got := get(side, contact); got != want.next {
 					t.Errorf("%s's state: %s, want %s", side, got, want.next)
 				}
@@ -308,6 +315,7 @@ func TestSubscriptionStateTables(t *testing.T) {
 			})
 		}
 	}
+	checkGolden(t, "subscription_states.golden", golden.String())
 }
 
 // TestPreApproval: RFC 6121 §3.4. juliet pre-approves romeo, who is not in
@@ -604,5 +612,54 @@ func TestRosterVersioning(t *testing.T) {
 	_, again := r.iq("get", "", "<query xmlns='jabber:iq:roster' ver=''/>")
 	if strings.Replace(again, r.name+"-2", r.name+"-4", 1) != full {
 		t.Fatalf("after the restart the roster is\n%s\nwant\n%s", again, full)
+	}
+}
+
+// transcript appends one row of the state tables to a golden transcript:
+// the stanza, the states before, what each client received (ids and roster
+// versions masked) and the states after.
+func transcript(w *strings.Builder, row, romeoBefore, julietBefore string, romeoGot, julietGot []string, romeoAfter, julietAfter string) {
+	fmt.Fprintf(w, "== %s (romeo %s, juliet %s)\n", row, romeoBefore, julietBefore)
+	for _, el := range romeoGot {
+		fmt.Fprintf(w, "romeo  <- %s\n", maskVolatile(el))
+	}
+	for _, el := range julietGot {
+		fmt.Fprintf(w, "juliet <- %s\n", maskVolatile(el))
+	}
+	fmt.Fprintf(w, "after: romeo %s, juliet %s\n", romeoAfter, julietAfter)
+}
+
+var volatileAttr = regexp.MustCompile(`\b(id|ver)='[^']*'`)
+
+// maskVolatile hides what differs between runs: generated ids and versions.
+func maskVolatile(el string) string { return volatileAttr.ReplaceAllString(el, "$1='*'") }
+
+var update = flag.Bool("update", false, "rewrite golden transcripts in testdata")
+
+// checkGolden compares got with testdata/name, or writes it with -update.
+func checkGolden(t *testing.T, name, got string) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.MkdirAll("testdata", 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(path, []byte(got), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run go test ./internal/e2e -run %s -update to create it)", err, t.Name())
+	}
+	if string(want) != got {
+		gl, wl := strings.Split(got, "\n"), strings.Split(string(want), "\n")
+		for i := 0; i < len(gl) && i < len(wl); i++ {
+			if gl[i] != wl[i] {
+				t.Fatalf("%s differs at line %d:\n got: %s\nwant: %s", path, i+1, gl[i], wl[i])
+			}
+		}
+		t.Fatalf("%s differs in length: got %d lines, want %d", path, len(gl), len(wl))
 	}
 }
