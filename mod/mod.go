@@ -125,6 +125,10 @@ type Env interface {
 	Domain() jid.JID
 	// Lookup returns the session bound to a full JID, or nil.
 	Lookup(full jid.JID) Resource
+	// Resend routes st as if the session from had sent it now: outbound
+	// filters and hooks run again. A hook that holds a stanza back (to keep
+	// a user's stanzas in order) releases it with Resend.
+	Resend(from Resource, st *stanza.Stanza)
 }
 
 // Module is a feature package's entry point.

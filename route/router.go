@@ -54,6 +54,13 @@ func (r *Router) Lookup(full jid.JID) mod.Resource {
 	return nil
 }
 
+// Resend implements mod.Env.
+func (r *Router) Resend(from mod.Resource, st *stanza.Stanza) {
+	if e, ok := from.(Endpoint); ok {
+		r.Route(e, st)
+	}
+}
+
 // Available tells the features that e sent its initial presence.
 func (r *Router) Available(e Endpoint) {
 	r.reg.RunAvailable(&mod.Ctx{Env: r, From: e, Target: e.JID().Bare()}, e)
@@ -112,18 +119,21 @@ func (r *Router) Route(from Endpoint, st *stanza.Stanza) {
 	r.route(ctx, st)
 }
 
-// deliver hands st to e after the inbound filters.
-func (r *Router) deliver(ctx *mod.Ctx, e Endpoint, st *stanza.Stanza) bool {
+// deliver hands st to e after the inbound filters. done reports that the
+// stanza was taken care of (handed over, or refused by a filter that the
+// recipient set); handed that e really got it.
+func (r *Router) deliver(ctx *mod.Ctx, e Endpoint, st *stanza.Stanza) (done, handed bool) {
 	if r.reg.HasFilters() && !ctx.Bounce {
 		switch v, err := r.reg.RunFilters(ctx, st, mod.Inbound, e.JID().Bare()); v {
 		case mod.Drop:
-			return true // taken care of: the recipient does not want it
+			return true, false // the recipient does not want it
 		case mod.Bounce:
 			r.bounce(st, err)
-			return true
+			return true, false
 		}
 	}
-	return e.Deliver(st)
+	ok := e.Deliver(st)
+	return ok, ok
 }
 
 func (r *Router) isLocal(j jid.JID) bool { return j.Domain() == r.cfg.Domain.Domain() }
@@ -195,7 +205,7 @@ func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
 	if e := r.table.Lookup(st.To); e != nil {
 		if st.Kind == stanza.Message && !ctx.Bounce {
 			st = r.reg.RunInboundMessage(ctx, st)
-			if r.deliver(ctx, e, st) && r.reg.HasDelivered() {
+			if _, handed := r.deliver(ctx, e, st); handed && r.reg.HasDelivered() {
 				r.reg.RunDelivered(ctx, st, []mod.Resource{e})
 			}
 			return
@@ -266,11 +276,10 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	if best >= 0 {
 		r.table.Resources(st.To, func(e Endpoint) bool {
 			if e.Available() && e.Priority() >= 0 && (st.Type == stanza.Headline || e.Priority() == best) {
-				if r.deliver(ctx, e, st) {
-					delivered = true
-					if r.reg.HasDelivered() {
-						to = append(to, e)
-					}
+				done, handed := r.deliver(ctx, e, st)
+				delivered = delivered || done
+				if handed && r.reg.HasDelivered() {
+					to = append(to, e)
 				}
 			}
 			return true

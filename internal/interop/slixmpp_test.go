@@ -22,6 +22,7 @@ import (
 	"testing"
 	"time"
 
+	"ignis/internal/server"
 	"ignis/internal/servertest"
 )
 
@@ -67,6 +68,22 @@ type observation struct {
 	// disco_info: identities are [category, type, name]
 	Identities [][]string `json:"identities"`
 	Features   []string   `json:"features"`
+
+	// roster, roster_push (JID is the item's), vcard (im_test.go)
+	Subscription string   `json:"subscription"`
+	Ask          string   `json:"ask"`
+	Name         string   `json:"name"`
+	Groups       []string `json:"groups"`
+	Ver          string   `json:"ver"`
+	FN           string   `json:"fn"`
+	Nickname     string   `json:"nickname"`
+	Items        []string `json:"items"` // blocklist
+
+	// message: XEP-0203 delay, if any; sent: the client's clock around a send
+	Stamp     string `json:"stamp"`
+	DelayFrom string `json:"delay_from"`
+	Before    string `json:"before"`
+	After     string `json:"after"`
 
 	// mismatch (a script's own check), error, exit
 	What  string `json:"what"`
@@ -130,10 +147,12 @@ type harness struct {
 	ca  string // the server's self-signed certificate
 }
 
-func newHarness(t *testing.T) *harness {
+// newHarness starts a server, edit changing its configuration first (see
+// servertest.Start).
+func newHarness(t *testing.T, edit ...func(*server.Config)) *harness {
 	t.Helper()
 	requireSlixmpp(t)
-	env := servertest.Start(t)
+	env := servertest.Start(t, edit...)
 	h := &harness{env: env, dir: t.TempDir(), ca: filepath.Join(env.Cfg.Data, "cert.pem")}
 	if _, err := os.Stat(h.ca); err != nil {
 		t.Fatalf("the server certificate: %v", err)

@@ -4,6 +4,7 @@ import (
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/mod/blocking"
+	"ignis/mod/carbons"
 	"ignis/mod/disco"
 	"ignis/mod/entitytime"
 	"ignis/mod/last"
@@ -45,5 +46,6 @@ func modules(d deps) []mod.Module {
 		offline.New(d.db, d.cfg.Offline.MaxPerUser),
 		roster.New(d.db, d.cfg.Roster.MaxItems),
 		presence.New(d.db),
+		&carbons.Module{}, // after the other message hooks: its copies carry what they add
 	}
 }

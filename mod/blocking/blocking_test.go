@@ -235,3 +235,5 @@ func waitSent(t *testing.T, env *fakeEnv, n int) {
 		}
 	}
 }
+
+func (e *fakeEnv) Resend(mod.Resource, *stanza.Stanza) {}

@@ -85,16 +85,16 @@ func (o *order) end(user string) {
 	}
 }
 
-// after runs fn now if user has nothing on its way, else once it has.
-func (o *order) after(user string, fn func()) {
+// held queues fn and reports true if user has something on its way;
+// otherwise it reports false and the caller goes on at once.
+func (o *order) held(user string, fn func()) bool {
 	o.mu.Lock()
+	defer o.mu.Unlock()
 	if p := o.busy[user]; p != nil {
 		p.then = append(p.then, fn)
-		o.mu.Unlock()
-		return
+		return true
 	}
-	o.mu.Unlock()
-	fn()
+	return false
 }
 
 // New returns the presence feature over db.
@@ -120,13 +120,24 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	if ctx.From == nil {
 		return false
 	}
+	switch st.Type {
+	case stanza.Subscribe, stanza.Subscribed, stanza.Unsubscribe, stanza.Unsubscribed:
+		if st.To.IsZero() {
+			return false
+		}
+		return m.subscription(ctx, st)
+	}
+	// anything else waits behind the user's subscription changes still on
+	// their way (RFC 6120 §10.1), and is routed again once they have gone
+	from := ctx.From
+	if m.order.held(from.JID().Local(), func() { ctx.Env.Resend(from, st) }) {
+		return true
+	}
 	if st.To.IsZero() {
-		m.order.after(ctx.From.JID().Local(), func() { m.broadcast(ctx, st) })
+		m.broadcast(ctx, st)
 		return false // the router gives it to the user's own resources
 	}
 	switch st.Type {
-	case stanza.Subscribe, stanza.Subscribed, stanza.Unsubscribe, stanza.Unsubscribed:
-		return m.subscription(ctx, st)
 	case stanza.Probe:
 		return m.probe(ctx, st)
 	case stanza.TypeNone, stanza.Unavailable:
@@ -275,6 +286,14 @@ func (m *Module) probe(ctx *mod.Ctx, st *stanza.Stanza) bool {
 // requests still waiting for an answer (§3.1.3).
 func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 	env, self := ctx.Env, res.JID()
+	// the user is subscribed to its own presence: the new resource learns
+	// of the others already online (RFC 6121 §4.2.2)
+	env.Resources(self.Bare(), func(r mod.Resource) bool {
+		if p := r.LastPresence(); r != res && r.Available() && p != nil {
+			env.Send(p.WithAddrs(r.JID(), self))
+		}
+		return true
+	})
 	var pending [][]byte
 	_, err := m.roster.List(self.Local(), func(it store.RosterItem) bool {
 		if it.PendingIn != nil {

@@ -333,3 +333,5 @@ func TestIQ(t *testing.T) {
 	_, err = call(&fakeRes{jid.MustParse("bob@localhost/x")}, "get", "")
 	wantCond(err, stanza.ServiceUnavailable)
 }
+
+func (e *fakeEnv) Resend(mod.Resource, *stanza.Stanza) {}
