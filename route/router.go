@@ -119,6 +119,23 @@ func (r *Router) Route(from Endpoint, st *stanza.Stanza) {
 	r.route(ctx, st)
 }
 
+// inboundAllowed runs the recipient account's filters on a message before
+// features see it (archive, offline storage); a refused message is dropped
+// or bounced here and false returned.
+func (r *Router) inboundAllowed(ctx *mod.Ctx, st *stanza.Stanza) bool {
+	if !r.reg.HasFilters() || ctx.Bounce {
+		return true
+	}
+	switch v, err := r.reg.RunFilters(ctx, st, mod.Inbound, st.To.Bare()); v {
+	case mod.Drop:
+		return false
+	case mod.Bounce:
+		r.bounce(st, err)
+		return false
+	}
+	return true
+}
+
 // deliver hands st to e after the inbound filters. done reports that the
 // stanza was taken care of (handed over, or refused by a filter that the
 // recipient set); handed that e really got it.
@@ -204,6 +221,9 @@ func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
 	}
 	if e := r.table.Lookup(st.To); e != nil {
 		if st.Kind == stanza.Message && !ctx.Bounce {
+			if !r.inboundAllowed(ctx, st) {
+				return
+			}
 			st = r.reg.RunInboundMessage(ctx, st)
 			if _, handed := r.deliver(ctx, e, st); handed && r.reg.HasDelivered() {
 				r.reg.RunDelivered(ctx, st, []mod.Resource{e})
@@ -263,7 +283,10 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 		r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
 		return
 	}
-	st = r.reg.RunInboundMessage(ctx, st)
+	if !r.inboundAllowed(ctx, st) {
+		return
+	}
+	st = r.reg.RunInboundMessage(ctx, st) // archived and stamped only once the recipient accepts it
 	best := int8(-1)
 	r.table.Resources(st.To, func(e Endpoint) bool {
 		if e.Available() && e.Priority() >= 0 && e.Priority() > best {
@@ -291,16 +314,6 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	if !delivered && st.Type != stanza.Headline {
 		// RFC 6121 §8.5.2.2: no available resource: offline storage, if a
 		// feature takes it; otherwise the sender learns it was not delivered.
-		// The recipient's filters decide first, as for a delivery.
-		if r.reg.HasFilters() {
-			switch v, err := r.reg.RunFilters(ctx, st, mod.Inbound, st.To.Bare()); v {
-			case mod.Drop:
-				return
-			case mod.Bounce:
-				r.bounce(st, err)
-				return
-			}
-		}
 		if !r.reg.RunUndeliverable(ctx, st) {
 			r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
 		}

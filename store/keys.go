@@ -54,7 +54,7 @@ const (
 // removed with a range delete when the account is deleted. The account table is
 // not listed: its single key is removed with a point delete.
 var perUserTables = [...]byte{tableRoster, tableRosterVersion, tableOffline, tableVCard, tablePrivate,
-	tableBlock, tablePrivacy, tableLast, tableArchive, tableArchivePrefs, tableUserGroups}
+	tableBlock, tablePrivacy, tableLast, tableArchive, tableArchivePrefs, tableUserGroups, tableArchiveWith}
 
 const (
 	userSep = 0x00 // ends the user part
@@ -185,3 +185,55 @@ func userGroupKey(user, name string) []byte { return userKey(tableUserGroups, us
 
 // userGroupSpan bounds every by-user index entry of user.
 func userGroupSpan(user string) (lo, hi []byte) { return userSpan(tableUserGroups, user) }
+
+// Message archive by contact (XEP-0313 queries with 'with'), an index into
+// tableArchive written in the same batch as the entry it points to:
+//
+//	by contact    tableArchiveWith  user 0x00 contact 0x00 be64(id) → empty
+//
+// A contact is a bare JID, which never contains 0x00, so one contact's
+// entries of one user lie in [user 0x00 contact 0x00, user 0x00 contact 0x01).
+const tableArchiveWith byte = 0x0d
+
+// archiveWithKey is the index entry of archive id of user with contact.
+func archiveWithKey(user, contact string, id uint64) []byte {
+	k := userPrefix(tableArchiveWith, user, len(contact)+1+8)
+	k = append(k, contact...)
+	k = append(k, userSep)
+	return binary.BigEndian.AppendUint64(k, id)
+}
+
+// archiveWithSpan bounds every index entry of user with contact.
+func archiveWithSpan(user, contact string) (lo, hi []byte) {
+	lo = append(userPrefix(tableArchiveWith, user, len(contact)+1), contact...)
+	lo = append(lo, userSep)
+	hi = append(lo[:len(lo)-1:len(lo)-1], userEnd)
+	return lo, hi
+}
+
+// parseArchiveWithKey splits an index entry into its parts.
+func parseArchiveWithKey(k []byte) (user, contact string, id uint64, ok bool) {
+	if len(k) < 1+1+1+1+8 || k[0] != tableArchiveWith {
+		return "", "", 0, false
+	}
+	rest := k[1 : len(k)-8]
+	u := strings.IndexByte(string(rest), userSep)
+	if u < 1 || rest[len(rest)-1] != userSep || u >= len(rest)-2 {
+		return "", "", 0, false
+	}
+	id, _ = seqOfKey(k)
+	return string(rest[:u]), string(rest[u+1 : len(rest)-1]), id, true
+}
+
+// parseUserSeqKey returns the user and sequence of a userSeqKey of table.
+func parseUserSeqKey(table byte, k []byte) (user string, seq uint64, ok bool) {
+	if len(k) < 1+1+1+8 || k[0] != table || k[len(k)-9] != userSep {
+		return "", 0, false
+	}
+	u := k[1 : len(k)-9]
+	if len(u) > maxUserLen || strings.IndexByte(string(u), userSep) >= 0 {
+		return "", 0, false
+	}
+	seq, _ = seqOfKey(k)
+	return string(u), seq, true
+}

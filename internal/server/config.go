@@ -64,6 +64,11 @@ type Config struct {
 		MaxPerUser int `toml:"max_per_user"` // stored messages per account; default 1000; past it <resource-constraint/>
 	} `toml:"offline"`
 
+	Archive struct {
+		Enabled   bool     `toml:"enabled"`   // XEP-0313 message archive; default on
+		Retention Duration `toml:"retention"` // delete archived messages older than this ("720h"); default 0 = keep forever
+	} `toml:"archive"`
+
 	Register struct {
 		Enabled bool `toml:"enabled"` // XEP-0077 in-band registration (account creation by clients); default off
 	} `toml:"register"`
@@ -106,6 +111,7 @@ func DefaultConfig() Config {
 	c.GCPercent = 50
 	c.Roster.MaxItems = 1000
 	c.Offline.MaxPerUser = 1000
+	c.Archive.Enabled = true
 	return c
 }
 
@@ -164,6 +170,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Roster.MaxItems < 0 || c.Offline.MaxPerUser < 0 {
 		return errors.New("config: roster.max_items and offline.max_per_user must not be negative")
+	}
+	if r := c.Archive.Retention.Duration; r != 0 && r < time.Hour {
+		return fmt.Errorf("config: archive.retention: %v is below 1h (0 keeps messages forever)", r)
 	}
 	if c.GCPercent < 10 || c.GCPercent > 1000 {
 		return fmt.Errorf("config: gc_percent: %d is outside 10..1000", c.GCPercent)

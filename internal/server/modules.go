@@ -8,6 +8,7 @@ import (
 	"ignis/mod/disco"
 	"ignis/mod/entitytime"
 	"ignis/mod/last"
+	"ignis/mod/mam"
 	"ignis/mod/offline"
 	"ignis/mod/ping"
 	"ignis/mod/presence"
@@ -43,6 +44,7 @@ func modules(d deps) []mod.Module {
 		blocking.New(d.db, nil),
 		privacy.New(d.db, d.domain, nil),
 		&sharedgroup.Module{DB: d.db},
+		mam.New(d.db, d.cfg.Archive.Enabled, d.cfg.Archive.Retention.Duration),
 		offline.New(d.db, d.cfg.Offline.MaxPerUser),
 		roster.New(d.db, d.cfg.Roster.MaxItems),
 		presence.New(d.db),
