@@ -152,3 +152,24 @@ func (t *Table) Count() int {
 	}
 	return n
 }
+
+// Swap replaces old, bound under a full JID, with e, bound under the same
+// one, without the conflict path: a resumed stream (XEP-0198) takes over its
+// detached predecessor's place. It reports false if old is no longer bound.
+func (t *Table) Swap(old, e Endpoint) bool {
+	bare := old.JID().Bare().String()
+	sh := t.shard(bare)
+	sh.mu.Lock()
+	defer sh.mu.Unlock()
+	cur := sh.mu.byBare[bare]
+	for i, c := range cur {
+		if c == old {
+			next := make([]Endpoint, len(cur))
+			copy(next, cur)
+			next[i] = e
+			sh.mu.byBare[bare] = next
+			return true
+		}
+	}
+	return false
+}

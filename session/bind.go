@@ -75,7 +75,7 @@ func (s *Stream) stanza(f *xmlscan.Frame) error {
 			return stanza.StreamErr(stanza.BadFormat, "")
 		}
 		if reply := st.WithAddrs(s.jid, st.To).ErrorReply(se); reply != nil {
-			s.write(reply.Bytes())
+			s.writeStanza(reply)
 		}
 		return nil
 	}
@@ -88,11 +88,11 @@ func (s *Stream) stanza(f *xmlscan.Frame) error {
 		if st.To.IsZero() || st.To.Equal(s.cfg.Domain) {
 			if p := f.Child("session", stanza.NSSession); !p.IsZero() && st.Type == stanza.Set {
 				// RFC 3921 legacy session establishment: a no-op kept for old clients
-				s.write(st.WithAddrs(s.jid, st.To).Result(nil).Bytes())
+				s.writeStanza(st.WithAddrs(s.jid, st.To).Result(nil))
 				return nil
 			}
 			if p := f.Child("bind", stanza.NSBind); !p.IsZero() {
-				s.write(st.WithAddrs(s.jid, st.To).ErrorReply(stanza.Err(stanza.NotAllowed)).Bytes())
+				s.writeStanza(st.WithAddrs(s.jid, st.To).ErrorReply(stanza.Err(stanza.NotAllowed)))
 				return nil
 			}
 		}
@@ -128,7 +128,7 @@ func (s *Stream) presence(f *xmlscan.Frame, st *stanza.Stanza) error {
 	default:
 		// subscription requests and probes without 'to' make no sense
 		if reply := st.WithAddrs(s.jid, st.To).ErrorReply(stanza.Err(stanza.BadRequest)); reply != nil {
-			s.write(reply.Bytes())
+			s.writeStanza(reply)
 		}
 	}
 	return nil

@@ -66,7 +66,8 @@ func (l Limits) Validate() error {
 }
 
 // Config is shared by every stream of a listener. It is read-only once
-// streams run.
+// streams run, except for Stats and the resumption registry (its own lock);
+// it must not be copied after Prepare.
 type Config struct {
 	Domain      jid.JID
 	Router      *route.Router
@@ -87,17 +88,24 @@ type Config struct {
 	// wherever SASL PLAIN is offered; off by default (legacyauth.go).
 	LegacyAuth bool
 	Limits     Limits
-	Logger     *slog.Logger
+	// SM configures XEP-0198 Stream Management (sm.go).
+	SM     SMConfig
+	Logger *slog.Logger
 	// Stats counts what the streams did (filled by them; read by anyone).
 	Stats Stats
 
 	endPoint []byte // tls-server-end-point binding data, from ServerCert
 	scan     xmlscan.Limits
+	resume   resumable // detached streams waiting for a resume (sm.go)
 }
 
 // Prepare fills defaults and derived values; call it once before use.
 func (c *Config) Prepare() error {
 	c.Limits.EnsureDefaults()
+	c.SM.ensureDefaults()
+	if c.SM.ResumeTimeout < 0 || c.SM.MaxUnacked < 0 {
+		return fmt.Errorf("session: stream management: negative resume timeout or max unacked")
+	}
 	if err := c.Limits.Validate(); err != nil {
 		return err
 	}

@@ -24,6 +24,9 @@ const maxHeld = 256
 type Stats struct {
 	CSIHeld     atomic.Int64 // stanzas held back for inactive clients
 	CSIReplaced atomic.Int64 // held stanzas never sent: a newer one replaced them
+	SMDetached  atomic.Int64 // XEP-0198: streams that lost their connection and wait for a resume
+	SMResumed   atomic.Int64 // XEP-0198: detached streams resumed
+	SMExpired   atomic.Int64 // XEP-0198: detached streams ended without a resume
 }
 
 // csiState is an inactive session's held stanzas (nil when active).
@@ -75,7 +78,7 @@ func (s *Stream) flushHeld() {
 	h := s.csi.held
 	s.csi.held = nil
 	for _, st := range h {
-		s.write(st.Bytes())
+		s.writeStanza(st)
 	}
 }
 

@@ -10,11 +10,20 @@ import (
 func (s *Stream) Deliver(st *stanza.Stanza) bool {
 	in := &s.inbox
 	in.mu.Lock()
+	if in.moved != nil {
+		to := in.moved
+		in.mu.Unlock()
+		return to.Deliver(st) // resumed on another stream (sm.go)
+	}
 	if in.closed || in.overflow {
 		in.mu.Unlock()
 		return false
 	}
 	if in.bytes+len(st.Bytes()) > s.cfg.Limits.MaxPendingOut {
+		if in.detached {
+			in.mu.Unlock()
+			return false // nobody reads a detached stream: refuse, do not end it
+		}
 		in.overflow = true
 		in.mu.Unlock()
 		s.tr.Wake()
@@ -35,6 +44,11 @@ func (s *Stream) Deliver(st *stanza.Stanza) bool {
 func (s *Stream) Offer(st *stanza.Stanza) bool {
 	in := &s.inbox
 	in.mu.Lock()
+	if in.moved != nil {
+		to := in.moved
+		in.mu.Unlock()
+		return to.Offer(st)
+	}
 	if in.closed || in.overflow || in.bytes+len(st.Bytes()) > s.cfg.Limits.MaxPendingOut/2 {
 		in.mu.Unlock()
 		return false
@@ -53,7 +67,12 @@ func (s *Stream) Offer(st *stanza.Stanza) bool {
 func (s *Stream) Replaced() {
 	s.inbox.mu.Lock()
 	s.inbox.replaced = true
+	id := s.inbox.detachedID()
 	s.inbox.mu.Unlock()
+	if id != "" {
+		go s.cfg.resume.expire(id, s) // a detached stream ends now (sm.go)
+		return
+	}
 	s.tr.Wake()
 }
 
@@ -62,10 +81,20 @@ func (s *Stream) Replaced() {
 // goroutine may call it.
 func (s *Stream) Close(se *stanza.StreamError) {
 	s.inbox.mu.Lock()
+	if to := s.inbox.moved; to != nil {
+		s.inbox.mu.Unlock()
+		to.Close(se)
+		return
+	}
 	if s.inbox.ending == nil {
 		s.inbox.ending = se
 	}
+	id := s.inbox.detachedID()
 	s.inbox.mu.Unlock()
+	if id != "" {
+		go s.cfg.resume.expire(id, s)
+		return
+	}
 	s.tr.Wake()
 }
 
@@ -87,16 +116,9 @@ func (s *Stream) Wakeup() {
 		s.fail(stanza.StreamErr(stanza.StreamConflict, "replaced by a new session"))
 		return
 	}
-	for i, st := range q {
-		q[i] = nil
-		if s.hold(st) {
-			continue
-		}
-		s.flushHeld() // what was held goes out before anything that could not wait
-		s.write(st.Bytes())
-		if s.state == stClosed {
-			return
-		}
+	s.deliverQueued(q)
+	if s.state == stClosed {
+		return
 	}
 	if overflow {
 		s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, "too much output pending for a slow reader"))
@@ -104,5 +126,29 @@ func (s *Stream) Wakeup() {
 	}
 	if ending != nil {
 		s.fail(ending)
+	}
+}
+
+// deliverQueued writes out delivered stanzas, holding back what can wait
+// for an inactive client (csi.go).
+// If writing ends the stream, what is left is routed again when Stream
+// Management was on (sm.go), as unacknowledged stanzas are.
+func (s *Stream) deliverQueued(q []*stanza.Stanza) {
+	sm := s.sm != nil
+	for i, st := range q {
+		q[i] = nil
+		if s.hold(st) {
+			continue
+		}
+		s.flushHeld() // what was held goes out before anything that could not wait
+		s.writeStanza(st)
+		if s.state == stClosed {
+			if sm {
+				for _, rest := range q[i+1:] {
+					s.reroute(rest)
+				}
+			}
+			return
+		}
 	}
 }

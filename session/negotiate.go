@@ -76,6 +76,11 @@ func (k *sink) StreamClose() error {
 func (k *sink) Element(f *xmlscan.Frame) error {
 	s := (*Stream)(k)
 	ns, local := string(f.NS()), string(f.Local())
+	if s.state == stAuthed || s.state == stBound {
+		if handled, err := s.smElement(f, ns, local); handled {
+			return err // XEP-0198 (sm.go)
+		}
+	}
 	switch s.state {
 	case stNegotiating:
 		switch {
@@ -114,6 +119,9 @@ func (k *sink) Element(f *xmlscan.Frame) error {
 	case stBound:
 		switch {
 		case ns == stanza.NSClient && stanza.KindOf(f.Local()) != stanza.KindNone:
+			if s.sm != nil {
+				s.sm.hIn++ // XEP-0198 §4: every stanza received counts
+			}
 			return s.stanza(f)
 		case ns == stanza.NSCompress && local == "compress":
 			return s.compress(f)
@@ -166,6 +174,8 @@ func (s *Stream) appendFeatures(out []byte) []byte {
 		b.Element("bind", "", "xmlns", stanza.NSBind)
 		b.Start("session", "xmlns", stanza.NSSession).Element("optional", "").End()
 		b.Element("csi", "", "xmlns", NSCSI)
+		b.Element("sm", "", "xmlns", NSSM2)
+		b.Element("sm", "", "xmlns", NSSM3)
 	}
 	if secure || !s.cfg.TLSRequired {
 		for _, x := range s.cfg.Router.Registry().StreamFeatures(s.flags&fAuthn != 0) {

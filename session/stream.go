@@ -4,8 +4,11 @@
 // Transport (reactor's connection) and is a route.Endpoint once bound.
 //
 // Ownership: a Stream belongs to its connection's event loop. Every method
-// runs on that loop except Deliver and Replaced, which may be called from
-// any goroutine and touch only the inbox, under its own lock.
+// runs on that loop except Deliver, Offer, Replaced and Close, which may be
+// called from any goroutine and touch only the inbox, under its own lock.
+// A stream detached by XEP-0198 (sm.go) has no loop any more: its loop-owned
+// fields belong to whoever takes it out of the Config's resumption registry
+// (the stream resuming it, or its expiry).
 package session
 
 import (
@@ -69,6 +72,10 @@ type Stream struct {
 	// answered with it); read by other loops.
 	last atomic.Pointer[stanza.Stanza]
 	csi  *csiState // non-nil while the client is inactive (XEP-0352)
+	// sm is the XEP-0198 state, nil until enabled. Like every loop-owned
+	// field, once the stream is detached (sm.go) it belongs to whoever takes
+	// the stream out of Config's resumption registry.
+	sm *smState
 
 	inbox inbox
 }
@@ -82,6 +89,17 @@ type inbox struct {
 	replaced bool                // guarded by mu: a newer session took this resource
 	overflow bool                // guarded by mu: q went over the output cap
 	ending   *stanza.StreamError // guarded by mu: Close was called
+	detached bool                // guarded by mu: the connection is gone, the stream waits for a resume (sm.go)
+	resumeID string              // guarded by mu: the resumption id while detached
+	moved    *Stream             // guarded by mu: the stream that resumed this one; deliveries go there
+}
+
+// detachedID is the resumption id of a detached stream, else "". mu is held.
+func (in *inbox) detachedID() string {
+	if in.detached {
+		return in.resumeID
+	}
+	return ""
 }
 
 // New starts a stream over t. It is meant as reactor's NewHandler.
@@ -172,7 +190,12 @@ func (s *Stream) shutdown() {
 	s.inbox.mu.Lock()
 	wasOpen := !s.inbox.closed
 	s.inbox.closed = true
+	queued := s.inbox.q
 	s.inbox.q, s.inbox.bytes = nil, 0
+	if s.inbox.replaced {
+		// the resource stays online in the session that replaced this one
+		s.pres.Store(0)
+	}
 	s.inbox.mu.Unlock()
 	if !wasOpen || s.jid.Resource() == "" {
 		return
@@ -185,10 +208,15 @@ func (s *Stream) shutdown() {
 		s.cfg.Router.Route(s, unavailable)
 		s.cfg.Router.Unavailable(s)
 	}
+	s.requeue(queued) // XEP-0198: nothing the client did not acknowledge is lost (sm.go)
 }
 
 // Closed implements Handler.
 func (s *Stream) Closed(err error) {
+	if s.resumable() {
+		s.detach() // XEP-0198 §5: the session waits for a resume (sm.go)
+		return
+	}
 	if s.state != stClosed {
 		s.state = stClosed
 		s.shutdown()
@@ -196,9 +224,14 @@ func (s *Stream) Closed(err error) {
 	s.scan.Reset()
 }
 
-// Timer implements Handler: the pre-authentication idle limit.
+// Timer implements Handler: the pre-authentication idle limit, then, once
+// bound, the XEP-0198 acknowledgement request.
 func (s *Stream) Timer(time.Time) {
-	if s.state != stBound && s.state != stClosed {
+	if s.state == stBound {
+		s.smTimer()
+		return
+	}
+	if s.state != stClosed {
 		s.fail(stanza.StreamErr(stanza.ConnectionTimeout, ""))
 	}
 }
@@ -227,6 +260,11 @@ func (s *Stream) write(p []byte) {
 		return
 	}
 	if err := s.tr.Write(p); err != nil {
+		if !errors.Is(err, ErrOutputFull) && s.resumable() {
+			// the connection is broken and Closed follows: the stream then
+			// detaches, keeping what it could not write unacknowledged (sm.go)
+			return
+		}
 		s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, "too much output pending for a slow reader"))
 	}
 }

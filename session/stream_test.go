@@ -177,6 +177,7 @@ func FuzzStream(f *testing.F) {
 			t.Fatalf("closed without </stream:stream>: %q", tr.out.Bytes())
 		}
 		s.Closed(nil)
+		cfg.ExpireDetached() // a resumable stream (XEP-0198) waits for a resume instead
 		if n := cfg.Router.Table().Count(); n != 0 {
 			t.Fatalf("%d endpoints left bound after close", n)
 		}

@@ -77,6 +77,11 @@ type Config struct {
 		Enabled bool `toml:"enabled"` // XEP-0078 non-SASL authentication; default off
 	} `toml:"legacy_auth"`
 
+	StreamManagement struct {
+		ResumeTimeout Duration `toml:"resume_timeout"` // XEP-0198: how long a broken session waits for a resume; default 300s, 1s..24h
+		MaxUnacked    int      `toml:"max_unacked"`    // unacknowledged stanzas per session; default 1000, 10..100000; past it <resource-constraint/>
+	} `toml:"stream_management"`
+
 	Limits struct {
 		MaxStanzaBytes int      `toml:"max_stanza_bytes"`
 		MaxDepth       int      `toml:"max_depth"`
@@ -111,6 +116,8 @@ func DefaultConfig() Config {
 	c.GCPercent = 50
 	c.Roster.MaxItems = 1000
 	c.Offline.MaxPerUser = 1000
+	c.StreamManagement.ResumeTimeout.Duration = 300 * time.Second
+	c.StreamManagement.MaxUnacked = 1000
 	c.Archive.Enabled = true
 	return c
 }
@@ -173,6 +180,12 @@ func (c *Config) Validate() error {
 	}
 	if r := c.Archive.Retention.Duration; r != 0 && r < time.Hour {
 		return fmt.Errorf("config: archive.retention: %v is below 1h (0 keeps messages forever)", r)
+	}
+	if d := c.StreamManagement.ResumeTimeout.Duration; d < time.Second || d > 24*time.Hour {
+		return fmt.Errorf("config: stream_management.resume_timeout: %v is outside 1s..24h", d)
+	}
+	if n := c.StreamManagement.MaxUnacked; n < 10 || n > 100000 {
+		return fmt.Errorf("config: stream_management.max_unacked: %d is outside 10..100000", n)
 	}
 	if c.GCPercent < 10 || c.GCPercent > 1000 {
 		return fmt.Errorf("config: gc_percent: %d is outside 10..1000", c.GCPercent)

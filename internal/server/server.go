@@ -68,6 +68,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		CompressionOnTLS: cfg.Compression.OnTLS,
 		LegacyAuth:       cfg.LegacyAuth.Enabled,
 		Limits:           cfg.sessionLimits(),
+		SM:               session.SMConfig{ResumeTimeout: cfg.StreamManagement.ResumeTimeout.Duration, MaxUnacked: cfg.StreamManagement.MaxUnacked},
 		Logger:           log,
 	}
 	if err := s.stream.Prepare(); err != nil {
@@ -131,6 +132,7 @@ func (s *Server) Router() *route.Router { return s.router }
 // Stop closes every stream and the store.
 func (s *Server) Stop(ctx context.Context) error {
 	err := s.reactor.Stop(ctx)
+	s.stream.ExpireDetached() // XEP-0198: unacknowledged messages go to offline storage
 	if s.admin != nil {
 		s.admin.Close()
 	}

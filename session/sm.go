@@ -1,0 +1,468 @@
+package session
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"strconv"
+	"sync"
+	"time"
+
+	"ignis/jid"
+	"ignis/stanza"
+	"ignis/xmlscan"
+)
+
+// Stream Management (XEP-0198): acknowledgements of stanzas in both
+// directions, and resumption of a stream whose TCP connection broke.
+//
+// Counting. Once <enable/> is answered, every stanza the client sends counts
+// in hIn, and every stanza written to the client is counted and kept in an
+// unacknowledged ring until the client's <a h='…'/> covers it. Counters are
+// uint32 and wrap (XEP-0198 §5: h is modulo 2^32).
+//
+// Detaching. When the connection of a resumable stream is lost without
+// </stream:stream>, the stream is not shut down: it stays bound in the route
+// table (deliveries keep queueing in its inbox, up to the output cap), with
+// its JID, presence and unacknowledged stanzas, and is put in the Config's
+// resumption registry. From then on its loop never touches it again; its
+// loop-owned fields belong to whoever takes it out of the registry: a new
+// stream resuming it, or its expiry.
+//
+// Expiry, and any end of a stream with unacknowledged stanzas: the stream
+// shuts down as usual, then unacknowledged messages are routed again to the
+// user (another resource, or offline storage), iq requests are answered with
+// an error to their sender, presences are dropped.
+
+// Stream Management namespaces; replies use the one the client used.
+const (
+	NSSM3 = "urn:xmpp:sm:3"
+	NSSM2 = "urn:xmpp:sm:2"
+)
+
+// smAckEvery: the server asks for an acknowledgement (<r/>) once this many
+// stanzas are unacknowledged, or smAckDelay after one went unacknowledged.
+const (
+	smAckEvery = 5
+	smAckDelay = 5 * time.Second
+)
+
+// SMConfig configures XEP-0198. Zero fields take defaults.
+type SMConfig struct {
+	ResumeTimeout time.Duration // how long a detached stream waits for a resume; default 300 s
+	MaxUnacked    int           // unacknowledged stanzas allowed; default 1000, past it <resource-constraint/>
+}
+
+func (c *SMConfig) ensureDefaults() {
+	if c.ResumeTimeout == 0 {
+		c.ResumeTimeout = 300 * time.Second
+	}
+	if c.MaxUnacked == 0 {
+		c.MaxUnacked = 1000
+	}
+}
+
+// smState is a stream's XEP-0198 state, nil until <enable/>. It is owned by
+// the stream's loop while attached; once detached, by whoever took the
+// stream out of the resumption registry.
+type smState struct {
+	ns      string // namespace the client enabled with
+	id      string // resumption id; "" when resumption was not requested
+	hIn     uint32 // stanzas received from the client
+	hOut    uint32 // stanzas sent to the client
+	unacked ring   // the last hOut-acked stanzas sent, oldest first
+	asked   bool   // our <r/> is outstanding
+}
+
+// acked is the count the client last acknowledged.
+func (m *smState) acked() uint32 { return m.hOut - uint32(m.unacked.n) }
+
+// ack applies the client's h: it releases what h covers and reports false
+// when h acknowledges stanzas never sent.
+func (m *smState) ack(h uint32) bool {
+	n := h - m.acked() // wraps: the distance from the last acknowledged count
+	if n > uint32(m.unacked.n) {
+		return false
+	}
+	for range n {
+		m.unacked.pop()
+	}
+	m.unacked.shrink()
+	return true
+}
+
+// sent records st as written to the client.
+func (m *smState) sent(st *stanza.Stanza) {
+	m.hOut++
+	m.unacked.push(st)
+}
+
+// ring is a FIFO of stanzas that reuses its array: no allocation per
+// stanza once it has grown to the working size.
+type ring struct {
+	buf  []*stanza.Stanza // len is a power of two, or 0
+	head int              // index of the oldest
+	n    int              // number queued
+}
+
+func (r *ring) push(st *stanza.Stanza) {
+	if r.n == len(r.buf) {
+		r.grow()
+	}
+	r.buf[(r.head+r.n)&(len(r.buf)-1)] = st
+	r.n++
+}
+
+func (r *ring) grow() {
+	size := 2 * len(r.buf)
+	if size == 0 {
+		size = 16
+	}
+	buf := make([]*stanza.Stanza, size)
+	for i := range r.n {
+		buf[i] = r.at(i)
+	}
+	r.buf, r.head = buf, 0
+}
+
+// at returns the i-th oldest stanza.
+func (r *ring) at(i int) *stanza.Stanza { return r.buf[(r.head+i)&(len(r.buf)-1)] }
+
+func (r *ring) pop() *stanza.Stanza {
+	st := r.buf[r.head]
+	r.buf[r.head] = nil
+	r.head = (r.head + 1) & (len(r.buf) - 1)
+	r.n--
+	return st
+}
+
+// shrink releases a large array once the ring is empty, so an idle stream
+// holds little.
+func (r *ring) shrink() {
+	if r.n == 0 {
+		r.head = 0
+		if len(r.buf) > 64 {
+			r.buf = nil
+		}
+	}
+}
+
+// resumable is the registry of detached streams waiting to be resumed, by
+// resumption id. Taking a stream out of it (take, or the expiry timer) is
+// what hands over the detached stream's loop-owned fields.
+type resumable struct {
+	mu      sync.Mutex
+	streams map[string]*detached // guarded by mu
+}
+
+type detached struct {
+	s     *Stream
+	bare  jid.JID
+	timer *time.Timer
+}
+
+// put registers a detached stream and starts its expiry timer.
+func (r *resumable) put(id string, s *Stream, d time.Duration) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.streams == nil {
+		r.streams = map[string]*detached{}
+	}
+	e := &detached{s: s, bare: s.jid.Bare()}
+	e.timer = time.AfterFunc(d, func() { r.expire(id, s) })
+	r.streams[id] = e
+}
+
+// take removes and returns the detached stream id of user bare, or nil.
+func (r *resumable) take(id string, bare jid.JID) *Stream {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	e := r.streams[id]
+	if e == nil || !e.bare.Equal(bare) {
+		return nil
+	}
+	delete(r.streams, id)
+	e.timer.Stop()
+	return e.s
+}
+
+// expire ends a detached stream now, unless it was taken already.
+func (r *resumable) expire(id string, s *Stream) {
+	r.mu.Lock()
+	e := r.streams[id]
+	if e == nil || e.s != s {
+		r.mu.Unlock()
+		return
+	}
+	delete(r.streams, id)
+	e.timer.Stop()
+	r.mu.Unlock()
+	s.expire()
+}
+
+// ExpireDetached ends every detached stream now (at server shutdown): their
+// unacknowledged messages go to offline storage while it is still open.
+func (c *Config) ExpireDetached() {
+	r := &c.resume
+	r.mu.Lock()
+	var all []*detached
+	for id, e := range r.streams {
+		delete(r.streams, id)
+		e.timer.Stop()
+		all = append(all, e)
+	}
+	r.mu.Unlock()
+	for _, e := range all {
+		e.s.expire()
+	}
+}
+
+// smElement handles a Stream Management nonza. It reports false for an
+// element that is not one.
+func (s *Stream) smElement(f *xmlscan.Frame, ns, local string) (bool, error) {
+	if ns != NSSM3 && ns != NSSM2 {
+		return false, nil
+	}
+	switch {
+	case local == "enable" && s.state == stBound && s.sm == nil:
+		s.smEnable(f, ns)
+	case local == "enable" || (local == "resume" && s.state == stBound):
+		s.write(smFailed(ns, "unexpected-request"))
+	case local == "resume" && s.state == stAuthed:
+		return true, s.smResume(f, ns)
+	case local == "r" && s.state == stBound && s.sm != nil:
+		s.write(smAnswer(ns, s.sm.hIn))
+	case local == "a" && s.state == stBound && s.sm != nil:
+		h, ok := parseH(f)
+		if !ok {
+			return true, stanza.StreamErr(stanza.BadFormat, "h must be an unsigned 32-bit integer")
+		}
+		if !s.sm.ack(h) {
+			return true, stanza.StreamErr(stanza.StreamUndefinedCondition, "handled count too high")
+		}
+		s.sm.asked = false
+		if s.sm.unacked.n > 0 {
+			s.tr.SetTimer(smAckDelay)
+		}
+	default:
+		return false, nil
+	}
+	return true, nil
+}
+
+func parseH(f *xmlscan.Frame) (uint32, bool) {
+	v, ok := f.Attr("h")
+	if !ok {
+		return 0, false
+	}
+	h, err := strconv.ParseUint(string(v), 10, 32)
+	return uint32(h), err == nil
+}
+
+// smEnable answers <enable/> (XEP-0198 §3).
+func (s *Stream) smEnable(f *xmlscan.Frame, ns string) {
+	s.sm = &smState{ns: ns}
+	var b stanza.Builder
+	if v, _ := f.Attr("resume"); string(v) == "true" || string(v) == "1" {
+		var id [18]byte
+		_, _ = rand.Read(id[:])
+		s.sm.id = hex.EncodeToString(id[:])
+		b.Start("enabled", "xmlns", ns, "id", s.sm.id, "resume", "true",
+			"max", strconv.Itoa(int(s.cfg.SM.ResumeTimeout/time.Second)))
+	} else {
+		b.Start("enabled", "xmlns", ns)
+	}
+	s.write(b.Bytes())
+}
+
+func smAnswer(ns string, h uint32) []byte {
+	var b stanza.Builder
+	b.Start("a", "xmlns", ns, "h", strconv.FormatUint(uint64(h), 10))
+	return b.Bytes()
+}
+
+func smFailed(ns, cond string) []byte {
+	var b stanza.Builder
+	b.Start("failed", "xmlns", ns).Element(cond, "", "xmlns", stanza.NSStanzas)
+	return b.Bytes()
+}
+
+// writeStanza writes a stanza to the client, counting it if Stream
+// Management is on. It is kept as unacknowledged before it is written, so a
+// write that ends the stream still finds it when the stream shuts down.
+func (s *Stream) writeStanza(st *stanza.Stanza) {
+	if s.state == stClosed {
+		return
+	}
+	if m := s.sm; m != nil {
+		m.sent(st)
+		if m.unacked.n > s.cfg.SM.MaxUnacked {
+			// bounded memory; st and the rest are routed again at shutdown
+			s.fail(stanza.StreamErr(stanza.StreamResourceConstraint, "too many unacknowledged stanzas"))
+			return
+		}
+		if m.unacked.n == 1 {
+			s.tr.SetTimer(smAckDelay)
+		}
+	}
+	s.write(st.Bytes())
+	if m := s.sm; m != nil && s.state != stClosed && !m.asked && m.unacked.n >= smAckEvery {
+		s.smRequest()
+	}
+}
+
+func (s *Stream) smRequest() {
+	s.sm.asked = true
+	s.write([]byte("<r xmlns='" + s.sm.ns + "'/>"))
+}
+
+// smTimer: a stanza went unacknowledged for smAckDelay.
+func (s *Stream) smTimer() {
+	if m := s.sm; m != nil && m.unacked.n > 0 && !m.asked {
+		s.smRequest()
+	}
+}
+
+// resumable: the stream detaches, rather than ends, when its connection is lost.
+func (s *Stream) resumable() bool { return s.state == stBound && s.sm != nil && s.sm.id != "" }
+
+// detach is Closed for a resumable stream: the connection is gone but the
+// session stays, waiting for a resume. After it the loop never touches s.
+func (s *Stream) detach() {
+	s.state = stClosed
+	s.scan.Reset()
+	s.inbox.mu.Lock()
+	s.inbox.detached = true
+	s.inbox.resumeID = s.sm.id
+	s.inbox.mu.Unlock()
+	s.cfg.resume.put(s.sm.id, s, s.cfg.SM.ResumeTimeout)
+	s.cfg.Stats.SMDetached.Add(1)
+}
+
+// expire ends a detached stream; the caller took it from the registry.
+func (s *Stream) expire() {
+	s.inbox.mu.Lock()
+	s.inbox.detached = false
+	s.inbox.mu.Unlock()
+	s.shutdown()
+	s.cfg.Stats.SMExpired.Add(1)
+}
+
+// requeue routes again what the client never acknowledged (in order, then
+// what was still in the inbox), after the stream left the route table.
+func (s *Stream) requeue(queued []*stanza.Stanza) {
+	m := s.sm
+	if m == nil {
+		return
+	}
+	s.sm = nil
+	for m.unacked.n > 0 {
+		s.reroute(m.unacked.pop())
+	}
+	for _, st := range queued {
+		s.reroute(st)
+	}
+}
+
+// reroute gives one undelivered stanza another chance: a message goes to
+// the user again (another resource, or offline storage), an iq request is
+// answered with an error, anything else is dropped.
+func (s *Stream) reroute(st *stanza.Stanza) {
+	switch st.Kind {
+	case stanza.Message:
+		switch st.Type {
+		case stanza.TypeNone, stanza.Normal, stanza.Chat:
+		default:
+			return
+		}
+		if isCarbon(st) {
+			return // a copy of a message the user has elsewhere (XEP-0280)
+		}
+		s.cfg.Router.Send(st)
+	case stanza.IQ:
+		if st.Type == stanza.Get || st.Type == stanza.Set {
+			if reply := st.ErrorReply(stanza.Err(stanza.ServiceUnavailable)); reply != nil {
+				s.cfg.Router.Send(reply)
+			}
+		}
+	}
+}
+
+const nsCarbons = "urn:xmpp:carbons:2"
+
+func isCarbon(st *stanza.Stanza) bool {
+	it := st.Elem().Children()
+	for c, ok := it.Next(); ok; c, ok = it.Next() {
+		if string(c.NS()) == nsCarbons {
+			return true
+		}
+	}
+	return false
+}
+
+// smResume answers <resume/> on an authenticated stream (XEP-0198 §5): it
+// adopts the detached stream's session. A stream still attached to a live
+// connection is not in the registry: it is refused like an unknown one (the
+// client then binds, which replaces the old session; its unacknowledged
+// messages are routed again, to the new one).
+func (s *Stream) smResume(f *xmlscan.Frame, ns string) error {
+	prev, _ := f.Attr("previd")
+	h, ok := parseH(f)
+	if !ok {
+		return stanza.StreamErr(stanza.BadFormat, "h must be an unsigned 32-bit integer")
+	}
+	old := s.cfg.resume.take(string(prev), s.jid.Bare())
+	if old == nil {
+		s.write(smFailed(ns, "item-not-found"))
+		return nil
+	}
+	// old is ours now: take its inbox and send later deliveries our way
+	old.inbox.mu.Lock()
+	queued := old.inbox.q
+	old.inbox.q, old.inbox.bytes = nil, 0
+	old.inbox.detached = false
+	old.inbox.moved = s
+	old.inbox.mu.Unlock()
+
+	s.jid = old.jid
+	if !s.cfg.Router.Table().Swap(old, s) {
+		// replaced by a new bind meanwhile: the old session is over
+		s.jid = old.jid.Bare()
+		old.inbox.mu.Lock()
+		old.inbox.moved = nil
+		old.inbox.q = queued
+		old.inbox.mu.Unlock()
+		old.expire()
+		s.write(smFailed(ns, "item-not-found"))
+		return nil
+	}
+	s.pres.Store(old.pres.Load())
+	s.last.Store(old.last.Load())
+	s.csi, old.csi = old.csi, nil
+	s.sm, old.sm = old.sm, nil
+	s.sm.ns, s.sm.asked = ns, false
+	s.state = stBound
+	s.tr.SetTimer(0)
+	if !s.sm.ack(h) {
+		return stanza.StreamErr(stanza.StreamUndefinedCondition, "handled count too high")
+	}
+	s.cfg.Stats.SMResumed.Add(1)
+	var b stanza.Builder
+	b.Start("resumed", "xmlns", ns, "previd", s.sm.id, "h", strconv.FormatUint(uint64(s.sm.hIn), 10))
+	s.write(b.Bytes())
+	// resend what was not acknowledged, then what arrived meanwhile
+	m := s.sm
+	for i := range m.unacked.n {
+		s.write(m.unacked.at(i).Bytes())
+		if s.state == stClosed {
+			return errClosed
+		}
+	}
+	if m.unacked.n > 0 {
+		s.tr.SetTimer(smAckDelay)
+	}
+	s.deliverQueued(queued)
+	if s.state == stClosed {
+		return errClosed
+	}
+	return nil
+}
