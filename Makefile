@@ -43,5 +43,11 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./xmlscan/ ./jid/ ./store/
 
+# Ignis, Prosody and ejabberd side by side on loopback (installs the two from
+# Debian when missing); settings in scripts/compare.sh, e.g. SESSIONS=5000.
+.PHONY: compare
+compare:
+	./scripts/compare.sh
+
 clean:
 	rm -rf bin

@@ -47,7 +47,9 @@ func Command(ctx context.Context, args []string, self []string, stdin io.Reader,
 		}
 	}
 	if cfg.HTMLFile != "" {
-		fmt.Fprintln(stderr, "bench: --html: not yet implemented (the JSON holds the time series)")
+		if err := res.WriteHTMLFile(cfg.HTMLFile, ReportInfo{Config: cfg, Args: args}); err != nil {
+			return err
+		}
 	}
 	return nil
 }

@@ -279,7 +279,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "sample this server process's RSS and CPU")
 	fs.IntVar(&c.Workers, "workers", 1, "worker processes, each with a slice of the sessions")
 	fs.StringVar(&c.JSONFile, "json", "", "write the result as JSON to `file`")
-	fs.StringVar(&c.HTMLFile, "html", "", "write an HTML report to `file` (not yet implemented)")
+	fs.StringVar(&c.HTMLFile, "html", "", "write an HTML report (charts, summary, configuration; self-contained) to `file`")
 	fs.DurationVar(&c.Progress, "progress", time.Second, "progress line interval on stderr (0: none)")
 	worker := fs.String("worker", "", "internal: `i/n` runs as worker i of n and reports JSON lines on stdout")
 	if err := fs.Parse(args); err != nil {

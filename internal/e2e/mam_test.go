@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"ignis/internal/server"
 	"ignis/internal/servertest"
 )
 
@@ -212,7 +213,7 @@ func (r mamPage) check(t *testing.T, name string, bodies []string, complete stri
 func withField(j string) string { return "<field var='with'><value>" + j + "</value></field>" }
 
 func TestMAM(t *testing.T) {
-	env := servertest.Start(t)
+	env := servertest.Start(t, func(c *server.Config) { c.Archive.Enabled = true })
 	for _, u := range []string{"alice", "bob", "carol"} {
 		env.AddUser(u, "pw")
 	}

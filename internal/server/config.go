@@ -65,7 +65,7 @@ type Config struct {
 	} `toml:"offline"`
 
 	Archive struct {
-		Enabled   bool     `toml:"enabled"`   // XEP-0313 message archive; default on
+		Enabled   bool     `toml:"enabled"`   // XEP-0313 message archive; default off: it writes every chat message to disk
 		Retention Duration `toml:"retention"` // delete archived messages older than this ("720h"); default 0 = keep forever
 	} `toml:"archive"`
 
@@ -118,7 +118,6 @@ func DefaultConfig() Config {
 	c.Offline.MaxPerUser = 1000
 	c.StreamManagement.ResumeTimeout.Duration = 300 * time.Second
 	c.StreamManagement.MaxUnacked = 1000
-	c.Archive.Enabled = true
 	return c
 }
 

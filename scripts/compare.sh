@@ -1,0 +1,368 @@
+#!/usr/bin/env bash
+# Side by side: the same `ignis bench` scenarios against Ignis, Prosody and
+# ejabberd on loopback, in one run, each server started afresh before each
+# scenario (Lua and Erlang keep freed memory), all with the same domain and
+# accounts (user1..userN, password "secret", SCRAM-SHA-1 with 4096 iterations).
+#
+# Installs Debian's prosody and ejabberd when missing (root), uses the start
+# scripts of ../shared/peers next to the repository, writes a JSON and an HTML
+# report per run into the output folder and prints a Markdown table with the
+# ratios (Ignis against each peer), also saved as OUT/table.md.
+#
+# Usage: scripts/compare.sh            (or: make compare)
+# Settings (environment):
+#   SESSIONS=5000        idle sessions for the memory figures
+#   IDLE_DURATION=40s    each idle run, logins included (the peers log in ~300/s)
+#   DURATION=10s         each login and chat run
+#   LOGIN_LOOPS=50       concurrent login loops
+#   CHAT_SESSIONS=200    chat sessions (100 pairs)
+#   CHAT_RATE=1000       the fixed chat rate every server is offered (msgs/s);
+#                        a second fixed-rate run uses half of Ignis's saturation
+#   SAT_RATES="2000 4000 8000 16000 32000 64000 128000"
+#   SAT_STEP=5s          saturation: paced chat at each rate in turn, SAT_STEP
+#                        each, until the server falls behind
+#   SERVERS="ignis prosody ejabberd"
+#   SCENARIOS="idle-plain idle-tls login-plain login-tls chat-fixed chat-sat chat-half"
+#   OUT=/tmp/ignis-compare/DATE   output folder
+#   IGNIS_PORT=35222 IGNIS_TLS_PORT=35223; the peers' ports come from peers/env.sh
+set -euo pipefail
+
+ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+PEERS=${PEERS:-$ROOT/../shared/peers}
+[ -f "$PEERS/env.sh" ] || { echo "compare: no peers scripts at $PEERS (expected ../shared/peers next to the repository)" >&2; exit 2; }
+
+: "${SESSIONS:=5000}"
+: "${IDLE_DURATION:=40s}"
+: "${DURATION:=10s}"
+: "${LOGIN_LOOPS:=50}"
+: "${CHAT_SESSIONS:=200}"
+: "${CHAT_RATE:=1000}"
+: "${SAT_RATES:=2000 4000 8000 16000 32000 64000 128000}"
+: "${SAT_STEP:=5s}"
+: "${SERVERS:=ignis prosody ejabberd}"
+: "${SCENARIOS:=idle-plain idle-tls login-plain login-tls chat-fixed chat-sat chat-half}"
+: "${OUT:=/tmp/ignis-compare/$(date -u +%Y%m%dT%H%M%SZ)}"
+: "${IGNIS_PORT:=35222}"
+: "${IGNIS_TLS_PORT:=35223}"
+mkdir -p "$OUT"
+OUT=$(cd "$OUT" && pwd)
+# the peers' runtime data goes with this run's output, not into a shared /tmp/peers
+export PEERS_RUN="${PEERS_RUN:-$OUT/peers}"
+# shellcheck source=/dev/null
+. "$PEERS/env.sh"
+DOMAIN=$PEERS_DOMAIN
+USERS=${PEERS_USER_PREFIX}%d
+PASSWORD=$PEERS_PASSWORD
+
+log() { printf '%s compare: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
+secs() { local d=$1; d=${d%s}; echo "${d%.*}"; }   # "10s" -> 10
+
+# --- packages -----------------------------------------------------------------
+need=()
+command -v prosody >/dev/null 2>&1 || need+=(prosody)
+command -v ejabberdctl >/dev/null 2>&1 || need+=(ejabberd)
+if [ ${#need[@]} -gt 0 ]; then
+    case " $SERVERS " in *" prosody "*|*" ejabberd "*)
+        [ "$(id -u)" = 0 ] || { echo "compare: ${need[*]} missing; install them (apt-get install -y --no-install-recommends ${need[*]}) or run as root" >&2; exit 2; }
+        log "installing ${need[*]} from Debian"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >"$OUT/apt.log" 2>&1 || {
+            apt-get update -q >>"$OUT/apt.log" 2>&1
+            DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${need[@]}" >>"$OUT/apt.log" 2>&1
+        } ;;
+    esac
+fi
+
+peers_raise_nofile
+[ "$(id -u)" = 0 ] && "$PEERS/tune-host.sh" >"$OUT/tune-host.log" 2>&1 || true
+
+# --- ports: refuse to measure someone else's server ------------------------------
+port_of() { case $1 in ignis) echo "$IGNIS_PORT" ;; prosody) echo "$PROSODY_PORT" ;; ejabberd) echo "$EJABBERD_PORT" ;; esac; }
+tls_port_of() { case $1 in ignis) echo "$IGNIS_TLS_PORT" ;; prosody) echo "$PROSODY_TLS_PORT" ;; ejabberd) echo "$EJABBERD_TLS_PORT" ;; esac; }
+for s in $SERVERS; do
+    for p in "$(port_of "$s")" "$(tls_port_of "$s")"; do
+        if ss -ltnH "sport = :$p" 2>/dev/null | grep -q .; then
+            echo "compare: port $p ($s) is already in use; stop that server or set the ports (IGNIS_PORT, PROSODY_PORT, ...)" >&2
+            exit 2
+        fi
+    done
+done
+
+# --- Ignis: build and accounts ----------------------------------------------------
+IGNIS=$OUT/bin/ignis
+log "building Ignis into $IGNIS"
+(cd "$ROOT" && go build -o "$IGNIS" ./cmd/ignis)
+IGNIS_DATA=$OUT/ignis-data
+
+# --- server control ---------------------------------------------------------------
+SERVER_PID=
+wait_port() {  # wait_port PORT SECONDS
+    local i
+    for i in $(seq 1 $(($2 * 5))); do
+        ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
+        sleep 0.2
+    done
+    return 1
+}
+
+start_server() {  # start_server KIND [--fresh]
+    case $1 in
+    ignis)
+        setsid "$IGNIS" serve --data "$IGNIS_DATA" --domain "$DOMAIN" \
+            --c2s "127.0.0.1:$IGNIS_PORT" --c2s-tls "127.0.0.1:$IGNIS_TLS_PORT" --log-level warn \
+            >>"$OUT/ignis-server.log" 2>&1 </dev/null &
+        SERVER_PID=$!
+        wait_port "$IGNIS_PORT" 30 || { echo "compare: Ignis did not start; see $OUT/ignis-server.log" >&2; exit 1; }
+        ;;
+    prosody)
+        "$PEERS/servers/start-prosody.sh" ${2:-} >>"$OUT/prosody-ctl.log" 2>&1 || { tail "$OUT/prosody-ctl.log" >&2; exit 1; }
+        SERVER_PID=$(cat "$PEERS_RUN/prosody/server.pid")
+        ;;
+    ejabberd)
+        "$PEERS/servers/start-ejabberd.sh" ${2:-} >>"$OUT/ejabberd-ctl.log" 2>&1 || { tail "$OUT/ejabberd-ctl.log" >&2; exit 1; }
+        SERVER_PID=$(cat "$PEERS_RUN/ejabberd/server.pid")
+        # the listener opens before the node has settled; let it
+        sleep 2
+        ;;
+    esac
+}
+
+stop_server() {  # stop_server KIND
+    case $1 in
+    ignis)
+        if [ -n "$SERVER_PID" ] && kill -0 "$SERVER_PID" 2>/dev/null; then
+            kill -TERM "$SERVER_PID"
+            for _ in $(seq 1 50); do kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.2; done
+            kill -0 "$SERVER_PID" 2>/dev/null && kill -KILL "$SERVER_PID"
+            wait "$SERVER_PID" 2>/dev/null || true
+        fi ;;
+    prosody) "$PEERS/servers/stop-prosody.sh" >>"$OUT/prosody-ctl.log" 2>&1 ;;
+    ejabberd) "$PEERS/servers/stop-ejabberd.sh" >>"$OUT/ejabberd-ctl.log" 2>&1 ;;
+    esac
+    SERVER_PID=
+}
+
+CURRENT=
+cleanup() { [ -n "$CURRENT" ] && stop_server "$CURRENT"; true; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# --- accounts: the same user1..userN on every server ---------------------------------
+# Each chat scenario has users of its own, so that the messages a server stored
+# offline in one run (those still queued when the run ended) are not delivered
+# into the next one.
+nsat=$(echo "$SAT_RATES" | wc -w)
+ACCOUNTS=$(( SESSIONS > (2 + nsat) * CHAT_SESSIONS ? SESSIONS : (2 + nsat) * CHAT_SESSIONS ))
+ACCOUNTS=$(( ACCOUNTS > LOGIN_LOOPS ? ACCOUNTS : LOGIN_LOOPS ))
+for s in $SERVERS; do
+    case $s in
+    ignis)
+        log "ignis: creating $ACCOUNTS accounts"
+        rm -rf "$IGNIS_DATA"
+        "$IGNIS" user add --data "$IGNIS_DATA" --bulk "$ACCOUNTS" --users "$USERS" --password "$PASSWORD" >"$OUT/ignis-provision.log" 2>&1
+        ;;
+    prosody|ejabberd)
+        log "$s: fresh data, creating $ACCOUNTS accounts"
+        CURRENT=$s; start_server "$s" --fresh
+        "$PEERS/provision-users.sh" "$s" "$ACCOUNTS" >"$OUT/$s-provision.log" 2>&1 || { cat "$OUT/$s-provision.log" >&2; exit 1; }
+        grep -E "registered|provisioning took" "$OUT/$s-provision.log" >&2 || true
+        stop_server "$s"; CURRENT=
+        ;;
+    *) echo "compare: unknown server $s" >&2; exit 2 ;;
+    esac
+done
+
+# --- scenarios ------------------------------------------------------------------
+# Users: idle runs use user1..SESSIONS, login runs user1..LOGIN_LOOPS; each
+# chat run takes CHAT_SESSIONS users of its own (see ACCOUNTS above).
+HALF_RATE=
+chat_users() { echo "--first-user $(( $1 * CHAT_SESSIONS + 1 ))"; }  # chat_users K
+bench_args() {  # bench_args SCENARIO [RATE STEP] -> the scenario's flags
+    case $1 in
+    idle-plain)  echo "--scenario idle --sessions $SESSIONS --duration $IDLE_DURATION --tls none" ;;
+    idle-tls)    echo "--scenario idle --sessions $SESSIONS --duration $IDLE_DURATION --tls starttls" ;;
+    login-plain) echo "--scenario login --sessions $LOGIN_LOOPS --duration $DURATION --tls none" ;;
+    login-tls)   echo "--scenario login --sessions $LOGIN_LOOPS --duration $DURATION --tls starttls" ;;
+    chat-fixed)  echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users 0) --rate $CHAT_RATE --duration $DURATION --drain 5s --tls none" ;;
+    chat-half)   echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users 1) --rate $HALF_RATE --duration $DURATION --drain 5s --tls none" ;;
+    chat-sat)    echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users $((2 + $3))) --rate $2 --duration $SAT_STEP --drain 3s --tls none" ;;
+    *) echo "compare: unknown scenario $1" >&2; exit 2 ;;
+    esac
+}
+
+# sat_step FILE RATE: prints the median of the per-second delivered counts
+# while sending (first and last second left out), and fails when the server
+# did not keep up with RATE (under 90 % of it delivered per second, over 2 %
+# lost, or p99 over 1 s).
+sat_step() {
+    python3 -c '
+import json, sys, statistics
+r, rate = json.load(open(sys.argv[1])), float(sys.argv[2])
+s = [p for p in r.get("series", []) if p.get("messages_sent", 0) > 0]
+s = s[1:-1] or s
+med = statistics.median([p["messages_delivered"] for p in s]) if s else 0
+print(int(med))
+sent = r.get("messages_sent", 0)
+ok = med >= 0.9 * rate and sent > 0 and r.get("messages_lost", 0) <= 0.02 * sent and r["latency_ms"]["p99"] <= 1000
+sys.exit(0 if ok else 1)
+' "$1" "$2"
+}
+
+# run_bench NAME SERVER ARGS: one bounded bench run against the running server
+run_bench() {
+    local name=$1 s=$2 args=$3 dur drain
+    log "$name (pid $SERVER_PID): ignis bench --addr 127.0.0.1:$(port_of "$s") $args"
+    dur=$(secs "$(echo "$args" | sed -n 's/.*--duration \([0-9.]*s\).*/\1/p')")
+    drain=$(secs "$(echo "$args" | sed -n 's/.*--drain \([0-9.]*s\).*/\1/p')")
+    # bounded: the run's own duration, drain and teardown, then a hard stop
+    # shellcheck disable=SC2086
+    timeout --kill-after=10 $((dur + ${drain:-5} + 90)) "$IGNIS" bench --addr "127.0.0.1:$(port_of "$s")" --domain "$DOMAIN" \
+        --users "$USERS" --password "$PASSWORD" --mech SCRAM-SHA-1 --server-pid "$SERVER_PID" \
+        --progress 5s $args --json "$OUT/$name.json" --html "$OUT/$name.html" \
+        >"$OUT/$name.txt" 2>"$OUT/$name.progress" || log "$name: bench exited with $? (see $OUT/$name.progress)"
+    grep -E "^(sessions|logins|messages|latency ms|server RSS/session) " "$OUT/$name.txt" | sed 's/^/    /' >&2 || true
+}
+
+save_sat() {  # save_sat SERVER RATE -> OUT/saturation.json
+    python3 -c '
+import json, sys
+path, s, best = sys.argv[1], sys.argv[2], int(sys.argv[3])
+try:
+    d = json.load(open(path))
+except (OSError, ValueError):
+    d = {"saturation": {}}
+d["saturation"][s] = best
+json.dump(d, open(path, "w"), indent=1)
+' "$OUT/saturation.json" "$1" "$2"
+}
+
+for sc in $SCENARIOS; do
+    if [ "$sc" = chat-half ]; then
+        HALF_RATE=$(python3 -c 'import json,sys; print(int(json.load(open(sys.argv[1]))["saturation"]["ignis"]) // 2)' "$OUT/saturation.json" 2>/dev/null || true)
+        [ -n "$HALF_RATE" ] && [ "$HALF_RATE" -gt 0 ] || { log "chat-half: no Ignis saturation figure (run chat-sat first), skipped"; continue; }
+    fi
+    for s in $SERVERS; do
+        CURRENT=$s; start_server "$s"
+        if [ "$sc" != chat-sat ]; then
+            run_bench "$sc-$s" "$s" "$(bench_args "$sc")"
+        else
+            # saturation: paced steps of doubling rate until the server falls
+            # behind; its capacity is the best delivered rate of any step (at
+            # the failing step, offered 1 to 2 times the capacity, the
+            # delivered rate is the capacity)
+            best=0 k=0
+            for rate in $SAT_RATES; do
+                run_bench "chat-sat-$s-$rate" "$s" "$(bench_args chat-sat "$rate" "$k")"
+                k=$((k + 1))
+                if med=$(sat_step "$OUT/chat-sat-$s-$rate.json" "$rate"); then kept=1; else kept=0; fi
+                [ "${med:-0}" -gt "$best" ] && best=$med
+                log "chat-sat on $s at $rate/s: ${med:-0} delivered/s (median), $([ $kept = 1 ] && echo kept up || echo fell behind)"
+                [ $kept = 1 ] || break
+            done
+            save_sat "$s" "$best"
+        fi
+        stop_server "$s"; CURRENT=
+    done
+done
+
+# --- versions and the table --------------------------------------------------------
+{
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(free -g | awk '/^Mem:/{print $2}') GiB, $(uname -sr)"
+    echo "ignis: $(git -C "$ROOT" describe --always --dirty 2>/dev/null) ($(go version | awk '{print $3}'))"
+    echo "prosody: $(dpkg-query -W -f '${Version}' prosody 2>/dev/null) (lua $(dpkg-query -W -f '${Version}' lua5.4 2>/dev/null))"
+    echo "ejabberd: $(dpkg-query -W -f '${Version}' ejabberd 2>/dev/null) (erlang $(dpkg-query -W -f '${Version}' erlang-base 2>/dev/null))"
+    echo "settings: SESSIONS=$SESSIONS IDLE_DURATION=$IDLE_DURATION DURATION=$DURATION LOGIN_LOOPS=$LOGIN_LOOPS CHAT_SESSIONS=$CHAT_SESSIONS CHAT_RATE=$CHAT_RATE SAT_RATES='$SAT_RATES' SAT_STEP=$SAT_STEP half-rate=${HALF_RATE:-none}"
+} >"$OUT/versions.txt"
+
+python3 - "$OUT" "$SESSIONS" "$CHAT_RATE" "${HALF_RATE:-0}" "$LOGIN_LOOPS" "$CHAT_SESSIONS" >"$OUT/table.md" <<'EOF'
+import json, os, statistics, sys
+out, sessions, chat_rate, half, loops, chat_sessions = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
+servers = ["ignis", "prosody", "ejabberd"]
+names = {"ignis": "Ignis", "prosody": "Prosody", "ejabberd": "ejabberd"}
+
+def load(sc, s):
+    if sc == "chat-sat":
+        return {"sat": saturation[s]} if s in saturation else None
+    try:
+        return json.load(open(os.path.join(out, f"{sc}-{s}.json")))
+    except (OSError, ValueError):
+        return None
+
+try:
+    saturation = json.load(open(os.path.join(out, "saturation.json")))["saturation"]
+except (OSError, ValueError):
+    saturation = {}
+
+def rss(r):
+    v = r.get("server_rss_per_session_bytes", 0)
+    return v / 1024 if v else None
+
+rows = []
+def row(label, sc, get, fmt, better, goal=None, check=None, extra=None):
+    vals = {s: (get(r) if (r := load(sc, s)) else None) for s in servers}
+    cells = []
+    for s in servers:
+        v = vals[s]
+        c = "—" if v is None else fmt(v)
+        if v is not None and extra:
+            c += extra(load(sc, s))
+        cells.append(c)
+    ratios = []
+    iv = vals["ignis"]
+    for p in ("prosody", "ejabberd"):
+        pv = vals[p]
+        if iv is None or pv is None or iv <= 0 or pv <= 0:
+            ratios.append("—")
+        elif better == "low":
+            ratios.append(f"{pv / iv:.1f}× less" if pv >= iv else f"{iv / pv:.1f}× more")
+        else:
+            ratios.append(f"{iv / pv:.1f}× more" if iv >= pv else f"{pv / iv:.1f}× less")
+    verdict = goal or ""
+    if goal and check and iv is not None:
+        try:
+            verdict += ": " + ("met" if check(vals) else "missed")
+        except TypeError:  # a peer's figure is missing
+            pass
+    rows.append(f"| {label} | " + " | ".join(cells) + " | " + " | ".join(ratios) + f" | {verdict} |")
+
+def est(r):
+    return f" ({r['sessions_established']:,}/{r['sessions']:,})" if r["sessions_established"] != r["sessions"] else ""
+
+def best_peer(vals, high=True):
+    ps = [vals[p] for p in ("prosody", "ejabberd") if vals.get(p)]
+    return (max(ps) if high else min(ps)) if ps else None
+
+row(f"RSS per idle session, plain TCP ({sessions:,} sessions)", "idle-plain", rss, lambda v: f"{v:.1f} KiB", "low",
+    "≤ 4 KiB", lambda v: v["ignis"] <= 4, extra=est)
+row(f"RSS per idle session, STARTTLS ({sessions:,} sessions)", "idle-tls", rss, lambda v: f"{v:.1f} KiB", "low",
+    "≤ 12 KiB", lambda v: v["ignis"] <= 12, extra=est)
+row(f"SCRAM-SHA-1 logins/s, plain TCP ({loops} loops)", "login-plain", lambda r: r["logins_per_s"], lambda v: f"{v:,.0f}", "high")
+row(f"SCRAM-SHA-1 logins/s, STARTTLS ({loops} loops)", "login-tls", lambda r: r["logins_per_s"], lambda v: f"{v:,.0f}", "high",
+    "≥ 5× the better peer", lambda v: v["ignis"] >= 5 * best_peer(v))
+row(f"routed msgs/s at saturation ({chat_sessions} chat sessions, paced steps)", "chat-sat", lambda r: r["sat"], lambda v: f"{v:,.0f}", "high",
+    "≥ 20× Prosody, ≥ 10× ejabberd",
+    lambda v: v["ignis"] >= 20 * v["prosody"] and v["ignis"] >= 10 * v["ejabberd"])
+def lat(key):
+    return lambda r: r["latency_ms"][key] if r["latency_ms"]["count"] else None
+def lost(r):
+    sent, dl = r["messages_sent"], r["messages_delivered"]
+    return f" ({dl / sent * 100:.0f} % delivered)" if sent and dl < sent * 0.999 else ""
+if half:
+    row(f"p50 latency at {half:,} msgs/s (half Ignis's saturation)", "chat-half", lat("p50"), lambda v: f"{v:,.2f} ms", "low")
+    row(f"p99 latency at {half:,} msgs/s (half Ignis's saturation)", "chat-half", lat("p99"), lambda v: f"{v:,.2f} ms", "low",
+        "≤ 2 ms (Ignis)", lambda v: v["ignis"] <= 2, extra=lost)
+row(f"p50 latency at {int(chat_rate):,} msgs/s", "chat-fixed", lat("p50"), lambda v: f"{v:,.2f} ms", "low")
+row(f"p99 latency at {int(chat_rate):,} msgs/s", "chat-fixed", lat("p99"), lambda v: f"{v:,.2f} ms", "low", extra=lost)
+row(f"server CPU at {int(chat_rate):,} msgs/s", "chat-fixed", lambda r: (r.get("server") or {}).get("cpu_avg_pct"), lambda v: f"{v:.0f} %", "low")
+
+print("| measurement | Ignis | Prosody | ejabberd | Ignis vs Prosody | Ignis vs ejabberd | goal (issue #4) |")
+print("|---|---|---|---|---|---|---|")
+print("\n".join(rows))
+EOF
+
+echo
+cat "$OUT/versions.txt"
+echo
+cat "$OUT/table.md"
+echo
+echo "reports: $OUT/*.html (one per scenario and server), JSON next to them"
