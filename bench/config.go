@@ -165,6 +165,7 @@ type Config struct {
 	Password   string // common password
 	Register   bool   // provision accounts by in-band registration (XEP-0077) first
 	NoRoster   bool   // skip the roster get after binding
+	SM         bool   // enable XEP-0198 stream management (resume allowed) after binding
 	SourceIPs  []netip.Addr
 	Ramp       float64       // session arrivals per second; 0: as fast as Inflight allows
 	Inflight   int           // logins in progress at once
@@ -265,6 +266,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.StringVar(&c.Password, "password", "secret", "common `password`")
 	fs.BoolVar(&c.Register, "register", false, "create the accounts by in-band registration (XEP-0077) first")
 	fs.BoolVar(&c.NoRoster, "no-roster", false, "do not ask for the roster after binding")
+	fs.BoolVar(&c.SM, "sm", false, "enable stream management (XEP-0198 sm:3, resume allowed) after binding and answer the server's <r/>")
 	srcIPs := fs.String("source-ips", "", "local `addresses` to spread sockets over, e.g. 127.0.0.1-127.0.0.50")
 	fs.Float64Var(&c.Ramp, "ramp", 0, "session arrivals per `second` (0: as fast as --inflight allows)")
 	fs.IntVar(&c.Inflight, "inflight", 200, "logins in progress at once")

@@ -79,6 +79,7 @@ type Result struct {
 	PeakOnline          int64            `json:"peak_online"`
 	Failures            map[string]int64 `json:"failures,omitempty"`
 	RosterErrors        int64            `json:"roster_errors,omitempty"`
+	SMEnabled           int64            `json:"sm_enabled,omitempty"` // sessions with XEP-0198 enabled (--sm)
 	Registered          int64            `json:"registered,omitempty"`
 	RegisterExisting    int64            `json:"register_existing,omitempty"`
 
@@ -133,6 +134,9 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	}
 	if r.Registered+r.RegisterExisting > 0 {
 		row("registered", "%d new, %d existing", r.Registered, r.RegisterExisting)
+	}
+	if r.SMEnabled > 0 {
+		row("stream management", "enabled on %d sessions (XEP-0198, resume allowed)", r.SMEnabled)
 	}
 	if r.RosterErrors > 0 {
 		row("roster errors", "%d (the server answered the roster get with an error)", r.RosterErrors)

@@ -47,6 +47,7 @@ type stats struct {
 	msgSent, msgDelivered, msgBounced, msgSkipped               atomic.Int64
 	presSent, presRecv, presErrors                              atomic.Int64
 	registered, regExisting, rosterErrors                       atomic.Int64
+	smEnabled                                                   atomic.Int64
 
 	mu      sync.Mutex
 	reasons map[string]int64
@@ -643,7 +644,7 @@ func (r *run) result(wall time.Duration, sendSeconds float64, hold time.Duration
 		DurationS:           wall.Seconds(),
 		SessionsEstablished: st.established.Load(), SessionsFailed: st.failed.Load(),
 		SessionsDropped: st.dropped.Load(), SessionsAborted: st.aborted.Load(),
-		RosterErrors: st.rosterErrors.Load(), Registered: st.registered.Load(), RegisterExisting: st.regExisting.Load(),
+		RosterErrors: st.rosterErrors.Load(), SMEnabled: st.smEnabled.Load(), Registered: st.registered.Load(), RegisterExisting: st.regExisting.Load(),
 		Logins:       st.logins.Load(),
 		MessagesSent: st.msgSent.Load(), MessagesDelivered: st.msgDelivered.Load(), MessagesBounced: st.msgBounced.Load(),
 		PresenceSent: st.presSent.Load(), PresenceReceived: st.presRecv.Load(), PresenceErrors: st.presErrors.Load(),

@@ -103,9 +103,11 @@ type session struct {
 	started time.Time    // current login began
 	reg     bool         // this connection registers the account instead of logging in
 	// owned by the session's goroutine
-	holding   bool // holds an admission slot
-	est       bool // the current login reached presence
-	firstDone bool // the first login has ended (established or not)
+	holding   bool   // holds an admission slot
+	est       bool   // the current login reached presence
+	smOn      bool   // XEP-0198 enable sent on the current stream
+	hIn       uint32 // stanzas received since enable (XEP-0198 h)
+	firstDone bool   // the first login has ended (established or not)
 }
 
 func (s *session) user() string { return s.r.cfg.User(int(s.idx)) }
@@ -215,6 +217,7 @@ func (s *session) connect() error {
 	r := s.r
 	s.started = time.Now()
 	s.ph, s.secure, s.raw, s.tbuf = phFeatures, false, nil, nil
+	s.smOn, s.hIn = false, 0
 	s.sc.Reset()
 	c, err := r.dialer(int(s.idx)).DialContext(r.ctx, "tcp", r.cfg.Addr)
 	if err != nil {
@@ -309,6 +312,23 @@ func (s *session) Element(f *xmlscan.Frame) error {
 		return fail("stream error in " + s.ph.String() + ": " + cond)
 	}
 	r := s.r
+	if s.smOn {
+		switch {
+		case is(e, "r", nsSM):
+			return s.write(smAck(s.hIn))
+		case is(e, "enabled", nsSM):
+			r.st.smEnabled.Add(1)
+			return nil
+		case is(e, "failed", nsSM):
+			return fail("stream management refused")
+		case is(e, "a", nsSM):
+			return nil
+		}
+		switch string(e.Local()) {
+		case "message", "presence", "iq":
+			s.hIn++
+		}
+	}
 	switch s.ph {
 	case phFeatures, phBindFeat:
 		if !is(e, "features", stanza.NSStream) {
@@ -341,6 +361,12 @@ func (s *session) Element(f *xmlscan.Frame) error {
 		}
 		if t, _ := e.Attr("type"); string(t) != "result" {
 			return fail("bind: " + errorCondition(e))
+		}
+		if r.cfg.SM {
+			s.smOn, s.hIn = true, 0
+			if err := s.write(smEnable); err != nil {
+				return err
+			}
 		}
 		if r.cfg.NoRoster {
 			return s.established()
@@ -599,6 +625,7 @@ var (
 	startTLS        = []byte("<starttls xmlns='" + stanza.NSTLS + "'/>")
 	rosterGet       = []byte("<iq type='get' id='roster'><query xmlns='jabber:iq:roster'/></iq>")
 	presenceInitial = []byte("<presence/>")
+	smEnable        = []byte("<enable xmlns='" + nsSM + "' resume='true'/>")
 )
 
 // streamHeader is the client's stream header for domain.
@@ -606,4 +633,13 @@ func streamHeader(domain string) []byte {
 	b := []byte("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='" + stanza.NSStream + "' to='")
 	b = xmlscan.AppendEscapedAttr(b, domain)
 	return append(b, "' version='1.0'>"...)
+}
+
+// nsSM is XEP-0198's namespace (version 3).
+const nsSM = "urn:xmpp:sm:3"
+
+// smAck is <a h='…'/> acknowledging h stanzas.
+func smAck(h uint32) []byte {
+	b := append([]byte("<a xmlns='"+nsSM+"' h='"), strconv.FormatUint(uint64(h), 10)...)
+	return append(b, "'/>"...)
 }

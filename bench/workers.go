@@ -364,6 +364,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 	zero := Result{}
 	res.SessionsEstablished, res.SessionsFailed, res.SessionsDropped, res.SessionsAborted = 0, 0, 0, 0
 	res.PeakOnline, res.RosterErrors, res.Registered, res.RegisterExisting, res.Logins = 0, 0, 0, 0, 0
+	res.SMEnabled = 0
 	res.MessagesSent, res.MessagesDelivered, res.MessagesBounced = 0, 0, 0
 	res.PresenceSent, res.PresenceReceived, res.PresenceErrors = 0, 0, 0
 	res.Client = zero.Client
@@ -377,6 +378,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 		res.SessionsAborted += p.SessionsAborted
 		res.PeakOnline += p.PeakOnline
 		res.RosterErrors += p.RosterErrors
+		res.SMEnabled += p.SMEnabled
 		res.Registered += p.Registered
 		res.RegisterExisting += p.RegisterExisting
 		res.Logins += p.Logins
