@@ -86,3 +86,45 @@ func TestSharedGroupRoster(t *testing.T) {
 		t.Fatalf("bob's roster: %s", got)
 	}
 }
+
+// TestSharedGroupPresence: members of a shared group see each other come
+// and go as if subscribed both ways (Openfire), with no subscription of
+// their own; a non-member sees nothing.
+func TestSharedGroupPresence(t *testing.T) {
+	env := servertest.Start(t)
+	for _, u := range []string{"alice", "bob", "carol"} {
+		env.AddUser(u, "pw")
+	}
+	g := env.Srv.DB().Groups()
+	for _, err := range []error{g.Create("team", "Team"), g.AddMember("team", "alice"), g.AddMember("team", "bob")} {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	alice := rawStream(t, env, "alice", "a")
+	alice.send("<presence><status>alice here</status></presence>")
+	alice.expect("alice here") // her own presence, reflected
+	carol := rawStream(t, env, "carol", "c")
+	carol.send("<presence/>")
+	carol.expect("<presence")
+
+	bob := rawStream(t, env, "bob", "b")
+	bob.send("<presence><status>bob here</status></presence>")
+	// bob's initial presence probes alice: he learns she is online
+	if got := bob.expect("alice here"); !strings.Contains(got, "from='alice@localhost/a'") {
+		t.Fatalf("bob got %s", got)
+	}
+	// and alice hears of bob
+	if got := alice.expect("bob here"); !strings.Contains(got, "from='bob@localhost/b'") {
+		t.Fatalf("alice got %s", got)
+	}
+	bob.send("</stream:stream>")
+	if got := alice.expect("type='unavailable'"); !strings.Contains(got, "from='bob@localhost/b'") {
+		t.Fatalf("alice got %s, want bob's unavailable presence", got)
+	}
+	// carol, not in the group, heard nothing of either
+	carol.send("<iq type='get' id='c1' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+	if got := carol.expect("id='c1'"); strings.Contains(got, "alice@localhost") || strings.Contains(got, "bob@localhost") {
+		t.Fatalf("carol got %s", got)
+	}
+}

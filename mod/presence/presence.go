@@ -173,6 +173,13 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 	if err != nil {
 		slog.Error("presence: reading roster", "user", from.Local(), "err", err)
 	}
+	// shared roster groups: members are subscribed both ways (Openfire)
+	m.sharedMembers(from, func(c jid.JID) {
+		if !sent[c.String()] {
+			sent[c.String()] = true
+			env.Send(shared.Readdressed(c))
+		}
+	})
 	if st.Type != stanza.Unavailable {
 		return
 	}
@@ -295,6 +302,7 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 		return true
 	})
 	var pending [][]byte
+	probed := map[string]bool{}
 	_, err := m.roster.List(self.Local(), func(it store.RosterItem) bool {
 		if it.PendingIn != nil {
 			pending = append(pending, it.PendingIn)
@@ -303,9 +311,16 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 			return true
 		}
 		if c, err := jid.Parse(it.JID); err == nil && isLocal(env, c) {
+			probed[c.String()] = true
 			mod.SendPresenceOf(env, c, self)
 		}
 		return true
+	})
+	m.sharedMembers(self, func(c jid.JID) {
+		if !probed[c.String()] {
+			probed[c.String()] = true
+			mod.SendPresenceOf(env, c, self)
+		}
 	})
 	if err != nil {
 		slog.Error("presence: reading roster", "user", self.Local(), "err", err)
@@ -326,4 +341,25 @@ func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
 	m.mu.Lock()
 	delete(m.directed, res)
 	m.mu.Unlock()
+}
+
+// sharedMembers calls fn for every other member of user's shared roster
+// groups: as in Openfire, they see each other's presence as if subscribed
+// both ways.
+func (m *Module) sharedMembers(user jid.JID, fn func(jid.JID)) {
+	groups, err := m.db.Groups().GroupsOf(user.Local())
+	if err != nil {
+		slog.Error("presence: reading shared groups", "user", user.Local(), "err", err)
+		return
+	}
+	for _, g := range groups {
+		for _, member := range g.Members {
+			if member == user.Local() {
+				continue
+			}
+			if c, err := jid.New(member, user.Domain(), ""); err == nil {
+				fn(c)
+			}
+		}
+	}
 }
