@@ -8,13 +8,11 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"weak"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -165,23 +163,8 @@ type archiveUser struct {
 	pending atomic.Int64  // appends submitted and not yet reported by the writer
 }
 
-// archiveStates holds each open DB's archiveState, found by a weak reference
-// to the DB (as Offline does) until DB has a field for it.
-var archiveStates sync.Map // weak.Pointer[DB] → *archiveState
-
-// Archive returns the message archive. Callers keep the result.
-func (db *DB) Archive() *Archive {
-	k := weak.Make(db)
-	if v, ok := archiveStates.Load(k); ok {
-		return &Archive{db: db, st: v.(*archiveState)}
-	}
-	st := &archiveState{now: time.Now, seed: maphash.MakeSeed()}
-	v, loaded := archiveStates.LoadOrStore(k, st)
-	if !loaded {
-		runtime.AddCleanup(db, func(k weak.Pointer[DB]) { archiveStates.Delete(k) }, k)
-	}
-	return &Archive{db: db, st: v.(*archiveState)}
-}
+// Archive returns the message archive.
+func (db *DB) Archive() *Archive { return &Archive{db: db, st: &db.archive} }
 
 func (s *archiveState) stripe(user string) *archiveStripe {
 	return &s.stripes[maphash.String(s.seed, user)%uint64(len(s.stripes))]

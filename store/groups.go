@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"strings"
-	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -27,12 +26,6 @@ type Group struct {
 // per-user table) but not the member keys under the groups: Get may list a
 // user that no longer exists, and RemoveMember cleans it up.
 type Groups struct{ db *DB }
-
-// groupsMu serializes the read-check-write of group changes. Group changes
-// are administrative and rare, so one lock for every DB in the process is
-// enough. (It would sit in DB beside the accounts' locks if store.go had a
-// field for the groups table.)
-var groupsMu sync.Mutex
 
 // Groups returns the shared-group table.
 func (db *DB) Groups() *Groups { return &Groups{db: db} }
@@ -62,8 +55,8 @@ func (g *Groups) Create(name, display string) error {
 	if display == "" {
 		display = name
 	}
-	groupsMu.Lock()
-	defer groupsMu.Unlock()
+	g.db.groupsMu.Lock()
+	defer g.db.groupsMu.Unlock()
 	if _, err := g.display(name); err == nil {
 		return fmt.Errorf("store: group %q: %w", name, ErrExists)
 	} else if !errors.Is(err, ErrNotFound) {
@@ -83,8 +76,8 @@ func (g *Groups) Delete(name string) error {
 	if err := validGroup(name); err != nil {
 		return err
 	}
-	groupsMu.Lock()
-	defer groupsMu.Unlock()
+	g.db.groupsMu.Lock()
+	defer g.db.groupsMu.Unlock()
 	if _, err := g.display(name); err != nil {
 		return err
 	}
@@ -121,8 +114,8 @@ func (g *Groups) AddMember(name, user string) error {
 	if err := validUser(user); err != nil {
 		return err
 	}
-	groupsMu.Lock()
-	defer groupsMu.Unlock()
+	g.db.groupsMu.Lock()
+	defer g.db.groupsMu.Unlock()
 	if _, err := g.display(name); err != nil {
 		return err
 	}
@@ -147,8 +140,8 @@ func (g *Groups) RemoveMember(name, user string) error {
 	if err := validUser(user); err != nil {
 		return err
 	}
-	groupsMu.Lock()
-	defer groupsMu.Unlock()
+	g.db.groupsMu.Lock()
+	defer g.db.groupsMu.Unlock()
 	ok, err := g.has(groupMemberKey(name, user))
 	if err != nil {
 		return err

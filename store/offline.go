@@ -5,11 +5,9 @@ import (
 	"fmt"
 	"hash/maphash"
 	"math"
-	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
-	"weak"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -74,25 +72,8 @@ type offlineUser struct {
 	dmu sync.Mutex
 }
 
-// offlineStates holds each open DB's offlineState. It belongs in DB itself
-// (a field beside accounts, set in Open); until store.go has one, states are
-// found by a weak reference to their DB and dropped when the DB is collected.
-var offlineStates sync.Map // weak.Pointer[DB] → *offlineState
-
-// Offline returns the offline-message table. Callers keep the result: each
-// call looks the DB's state up again.
-func (db *DB) Offline() *Offline {
-	k := weak.Make(db)
-	if v, ok := offlineStates.Load(k); ok {
-		return &Offline{db: db, st: v.(*offlineState)}
-	}
-	st := &offlineState{seed: maphash.MakeSeed()}
-	v, loaded := offlineStates.LoadOrStore(k, st)
-	if !loaded {
-		runtime.AddCleanup(db, func(k weak.Pointer[DB]) { offlineStates.Delete(k) }, k)
-	}
-	return &Offline{db: db, st: v.(*offlineState)}
-}
+// Offline returns the offline-message table.
+func (db *DB) Offline() *Offline { return &Offline{db: db, st: &db.offline} }
 
 func (s *offlineState) user(user string) *offlineUser {
 	sh := &s.shards[maphash.String(s.seed, user)%uint64(len(s.shards))]

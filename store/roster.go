@@ -5,11 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
-	"runtime"
 	"slices"
 	"strconv"
 	"sync"
-	"weak"
 
 	"github.com/cockroachdb/pebble/v2"
 
@@ -200,24 +198,8 @@ type RosterChange struct {
 // or write to the store.
 type RosterWatcher func(user string, ver uint64, changes []RosterChange)
 
-// rosterStates holds each open DB's rosterState. It belongs in DB itself (a
-// field set in Open); until store.go has one, states are found by a weak
-// reference to their DB and dropped when the DB is collected.
-var rosterStates sync.Map // weak.Pointer[DB] → *rosterState
-
 // Roster returns the roster table.
-func (db *DB) Roster() *Roster {
-	k := weak.Make(db)
-	if v, ok := rosterStates.Load(k); ok {
-		return &Roster{db: db, st: v.(*rosterState)}
-	}
-	st := &rosterState{seed: maphash.MakeSeed(), pend: map[string]*rosterPending{}}
-	v, loaded := rosterStates.LoadOrStore(k, st)
-	if !loaded {
-		runtime.AddCleanup(db, func(k weak.Pointer[DB]) { rosterStates.Delete(k) }, k)
-	}
-	return &Roster{db: db, st: v.(*rosterState)}
-}
+func (db *DB) Roster() *Roster { return &Roster{db: db, st: &db.roster} }
 
 // Watch registers w for every later visible change.
 func (r *Roster) Watch(w RosterWatcher) {

@@ -17,6 +17,7 @@ import (
 	"hash/maphash"
 	"io/fs"
 	"sync"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -48,6 +49,14 @@ type DB struct {
 	w    writer
 
 	accounts Accounts
+	// The tables with in-memory state of their own (counters, caches,
+	// pending writes), set up in Open.
+	roster  rosterState
+	offline offlineState
+	archive archiveState
+	// groupsMu serializes the read-check-write of shared group changes
+	// (administrative and rare).
+	groupsMu sync.Mutex
 }
 
 // Open opens (creating if needed) the store in o.Dir/db. o must not be nil; it
@@ -94,6 +103,9 @@ func Open(o *Options) (*DB, error) {
 	}
 
 	db := &DB{pdb: pdb, lock: lock, opts: opts}
+	db.roster = rosterState{seed: maphash.MakeSeed(), pend: map[string]*rosterPending{}}
+	db.offline = offlineState{seed: maphash.MakeSeed()}
+	db.archive = archiveState{now: time.Now, seed: maphash.MakeSeed()}
 	db.accounts.db = db
 	db.accounts.seed = maphash.MakeSeed()
 	db.w.start(db)
