@@ -39,10 +39,6 @@ var errNotOwn = stanza.ErrText(stanza.NotAllowed, "carbons can only be toggled f
 // Module is the carbons feature. Its zero value is ready to use; it must not
 // be copied after Register.
 type Module struct {
-	// reg is read-only once the server runs; received uses it to consult
-	// the recipient's filters (see there).
-	reg *mod.Registry
-
 	// mu guards the enabled sessions. A user's slice is replaced whole on
 	// every change (copy on write), so a reader may range over it after
 	// releasing mu.
@@ -57,7 +53,6 @@ type Module struct {
 func (m *Module) Name() string { return "carbons" }
 
 func (m *Module) Register(r *mod.Registry) {
-	m.reg = r
 	m.mu.byBare = map[string][]mod.Resource{}
 	r.IQ(mod.ToAccount, stanza.Set, NS, "enable", m.enable)
 	r.IQ(mod.ToAccount, stanza.Set, NS, "disable", m.disable)
@@ -235,15 +230,6 @@ func (m *Module) received(ctx *mod.Ctx, st *stanza.Stanza, got []mod.Resource) {
 	e := st.Elem()
 	if !eligible(st.Type, e, true) {
 		return
-	}
-	// The router reports a message its inbound filters dropped (blocking,
-	// privacy lists) as handed over, so that it is neither stored nor
-	// bounced. A copy would leak it past the filter, which sees the copy as
-	// coming from the user's own bare JID: ask the filters here.
-	if m.reg != nil && m.reg.HasFilters() {
-		if v, _ := m.reg.RunFilters(ctx, st, mod.Inbound, user); v != mod.Pass {
-			return
-		}
 	}
 	m.send(ctx.Env, "received", user, e, st.Type, to)
 }
