@@ -1,0 +1,90 @@
+package server
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+)
+
+// readmeSample returns the TOML sample README.md documents.
+func readmeSample(t *testing.T) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, rest, ok := strings.Cut(string(b), "```toml\n")
+	sample, _, ok2 := strings.Cut(rest, "```")
+	if !ok || !ok2 {
+		t.Fatal("README.md has no ```toml sample")
+	}
+	return sample
+}
+
+func load(t *testing.T, text string) (Config, error) {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "ignis.toml")
+	if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c, err := LoadConfig(p)
+	if err == nil {
+		err = c.Validate()
+	}
+	return c, err
+}
+
+// TestReadmeConfig: the sample in README.md loads, every key in it exists,
+// and it states the built-in defaults, so the README tells the truth.
+func TestReadmeConfig(t *testing.T) {
+	c, err := load(t, readmeSample(t))
+	if err != nil {
+		t.Fatalf("README's sample config: %v", err)
+	}
+	d := DefaultConfig()
+	if c.sessionLimits() != d.sessionLimits() {
+		t.Errorf("README's [limits] %+v differ from the defaults %+v", c.sessionLimits(), d.sessionLimits())
+	}
+	c.Limits, d.Limits = d.Limits, d.Limits // compared above, with defaults filled in
+	if !reflect.DeepEqual(c, d) {
+		t.Errorf("README's sample differs from DefaultConfig():\n readme  %+v\n default %+v", c, d)
+	}
+}
+
+// TestConfigErrors: a bad configuration is refused with a message that
+// names the key and says what is wrong.
+func TestConfigErrors(t *testing.T) {
+	for _, tc := range []struct {
+		name, toml string
+		want       []string // all in the error
+	}{
+		{"unknown key", "domian = 'x'", []string{"unknown key", "domian"}},
+		{"unknown nested key", "[limits]\nmax_stanza = 5", []string{"unknown key", "limits.max_stanza"}},
+		{"not toml", "domain = ", []string{"config"}},
+		{"wrong type", "loops = 'two'", []string{"loops"}},
+		{"bad domain", "domain = 'a@b'", []string{"domain", "a@b"}},
+		{"bad listener", "[listen]\nc2s = '5222'", []string{"listen.c2s", "host:port"}},
+		{"cert without key", "[tls]\ncert = 'c.pem'", []string{"tls.cert", "tls.key"}},
+		{"bad conflict", "[session]\nconflict = 'maybe'", []string{"session.conflict", "maybe"}},
+		{"small stanza limit", "[limits]\nmax_stanza_bytes = 100", []string{"limits.max_stanza_bytes", "10000"}},
+		{"bad duration", "[limits]\npre_auth_idle = 'soon'", []string{"pre_auth_idle", "duration"}},
+		{"short retention", "[archive]\nretention = '1m'", []string{"archive.retention"}},
+		{"bad resume timeout", "[stream_management]\nresume_timeout = '0s'", []string{"stream_management.resume_timeout"}},
+		{"bad log level", "log_level = 'loud'", []string{"log_level", "loud"}},
+		{"bad gc target", "gc_percent = 1", []string{"gc_percent"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := load(t, tc.toml)
+			if err == nil {
+				t.Fatal("accepted")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not mention %q", err, w)
+				}
+			}
+		})
+	}
+}
