@@ -47,7 +47,7 @@ func TestReadmeConfig(t *testing.T) {
 	if c.sessionLimits() != d.sessionLimits() {
 		t.Errorf("README's [limits] %+v differ from the defaults %+v", c.sessionLimits(), d.sessionLimits())
 	}
-	c.Limits, d.Limits = d.Limits, d.Limits // compared above, with defaults filled in
+	c.Limits = d.Limits // compared above, with defaults filled in
 	if !reflect.DeepEqual(c, d) {
 		t.Errorf("README's sample differs from DefaultConfig():\n readme  %+v\n default %+v", c, d)
 	}
