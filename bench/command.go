@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime/pprof"
 	"sync"
 	"time"
 )
@@ -23,6 +24,17 @@ func Command(ctx context.Context, args []string, self []string, stdin io.Reader,
 			return nil
 		}
 		return err
+	}
+	if cfg.CPUProfile != "" && cfg.WorkerOf == 0 {
+		f, err := os.Create(cfg.CPUProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	if cfg.WorkerOf > 0 {
 		return workerMain(ctx, cfg, stdin, stdout)

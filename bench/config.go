@@ -153,6 +153,7 @@ type Config struct {
 	ServerName string // TLS server name (default Domain)
 	TLS        TLSMode
 	TLSVerify  bool   // verify the server's certificate
+	TLSPQ      bool   // offer the post-quantum hybrid X25519MLKEM768 key exchange first
 	Mech       string // SASL mechanism
 	Resource   string // resource prefix; the session number is appended
 
@@ -182,6 +183,7 @@ type Config struct {
 	JSONFile   string
 	HTMLFile   string
 	Progress   time.Duration // progress line interval; 0: none
+	CPUProfile string        // write the load generator's own CPU profile here
 	WorkerIdx  int           // set in a child process
 	WorkerOf   int           // number of workers, set in a child process (0: not a child)
 	UserOffset int           // global index of this process's first session (set for children)
@@ -256,6 +258,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.StringVar(&c.ServerName, "server-name", "", "TLS server `name` (default: the domain)")
 	tlsMode := fs.String("tls", "none", "`mode`: none, starttls or direct")
 	fs.BoolVar(&c.TLSVerify, "tls-verify", false, "verify the server certificate")
+	fs.BoolVar(&c.TLSPQ, "tls-pq", false, "offer the post-quantum hybrid key exchange X25519MLKEM768 first (default: X25519 and P-256 only, which every peer server can take)")
 	fs.StringVar(&c.Mech, "mech", "SCRAM-SHA-1", "SASL `mechanism`: "+strings.Join(mechanisms, ", "))
 	fs.StringVar(&c.Resource, "resource", "bench", "resource `prefix` (the session number is appended)")
 	fs.StringVar(&c.Scenario, "scenario", "idle", "`name`: idle, login, chat, presence or mix")
@@ -283,6 +286,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.StringVar(&c.JSONFile, "json", "", "write the result as JSON to `file`")
 	fs.StringVar(&c.HTMLFile, "html", "", "write an HTML report (charts, summary, configuration; self-contained) to `file`")
 	fs.DurationVar(&c.Progress, "progress", time.Second, "progress line interval on stderr (0: none)")
+	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load generator's own CPU profile (pprof) to `file`")
 	worker := fs.String("worker", "", "internal: `i/n` runs as worker i of n and reports JSON lines on stdout")
 	if err := fs.Parse(args); err != nil {
 		return nil, err

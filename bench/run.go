@@ -127,6 +127,13 @@ func newRun(cfg *Config, hooks Hooks) (*run, error) {
 		name = cfg.Domain
 	}
 	r.tlsConf = &tls.Config{ServerName: name, InsecureSkipVerify: !cfg.TLSVerify, MinVersion: tls.VersionTLS12}
+	if !cfg.TLSPQ {
+		// the classic groups every server can take (Debian 12's OpenSSL 3.0,
+		// so Prosody and ejabberd, has no ML-KEM): without this, a Go server
+		// would do the hybrid key exchange the others cannot, and comparisons
+		// would not be like for like
+		r.tlsConf.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
+	}
 	ips := cfg.SourceIPs
 	if len(ips) == 0 {
 		r.dialers = []net.Dialer{{Timeout: cfg.Timeout}}

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/signal"
 	"runtime/debug"
+	"runtime/pprof"
 	"syscall"
 	"time"
 
@@ -20,7 +21,7 @@ import (
 )
 
 const usage = `usage:
-  ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR] [--log-level L]
+  ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR] [--log-level L] [--cpuprofile FILE]
   ignis user add    --data DIR JID [PASSWORD]   (password from the argument, else read from standard input)
   ignis user add    --data DIR --bulk N --users PATTERN --password PW   (PATTERN like user%d, numbered from 1)
   ignis user passwd --data DIR JID [PASSWORD]
@@ -69,11 +70,23 @@ func serve(args []string) error {
 	fs.String("c2s", "", "client listener `host:port` with STARTTLS (default :5222; \"off\" disables)")
 	fs.String("c2s-tls", "", "direct TLS client listener `host:port` (default :5223; \"off\" disables)")
 	fs.String("log-level", "", "debug, info, warn or error (default info)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to `file`, closed at shutdown")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected argument %q", fs.Arg(0))
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	cfg := server.DefaultConfig()
 	if *configFile != "" {
