@@ -184,6 +184,8 @@ type Config struct {
 	HTMLFile   string
 	Progress   time.Duration // progress line interval; 0: none
 	CPUProfile string        // write the load generator's own CPU profile here
+	NoLoops    bool          // keep online plain-TCP sessions on goroutines (no epoll loops)
+	Tick       time.Duration // event loops: the shortest time between two send wakeups
 	WorkerIdx  int           // set in a child process
 	WorkerOf   int           // number of workers, set in a child process (0: not a child)
 	UserOffset int           // global index of this process's first session (set for children)
@@ -286,6 +288,8 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.StringVar(&c.JSONFile, "json", "", "write the result as JSON to `file`")
 	fs.StringVar(&c.HTMLFile, "html", "", "write an HTML report (charts, summary, configuration; self-contained) to `file`")
 	fs.DurationVar(&c.Progress, "progress", time.Second, "progress line interval on stderr (0: none)")
+	fs.DurationVar(&c.Tick, "tick", 100*time.Microsecond, "event loops: the shortest `time` between two send wakeups (a due message waits at most this long)")
+	fs.BoolVar(&c.NoLoops, "no-loops", false, "keep online plain-TCP sessions on a goroutine each instead of moving them to epoll loops (for comparison)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load generator's own CPU profile (pprof) to `file`")
 	worker := fs.String("worker", "", "internal: `i/n` runs as worker i of n and reports JSON lines on stdout")
 	if err := fs.Parse(args); err != nil {

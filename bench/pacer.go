@@ -58,7 +58,17 @@ func (p *Pacer) DueBy(t time.Time) int64 {
 	return int64(math.Floor(el.Seconds()*p.rate)) + 1
 }
 
-// Released counts the events Wait has released.
+// Take releases the next event if it is due by now, without waiting.
+func (p *Pacer) Take(now time.Time) (due time.Time, ok bool) {
+	due = p.Due(p.n)
+	if due.After(now) {
+		return due, false
+	}
+	p.n++
+	return due, true
+}
+
+// Released counts the events Wait and Take have released.
 func (p *Pacer) Released() int64 { return p.n }
 
 // Wait blocks until the next event is due and returns its due time, or

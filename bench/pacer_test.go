@@ -83,3 +83,40 @@ func TestPacerUnlimitedAndCancel(t *testing.T) {
 		t.Error("Wait on a cancelled context returned no error")
 	}
 }
+
+// Take releases exactly the events due by the time it is given, in order,
+// and nothing early: what an event loop sends at one wakeup.
+func TestPacerTake(t *testing.T) {
+	fc := &fakeClock{now: time.Unix(1000, 0)}
+	start := fc.now
+	p := NewPacer(fc, 1000) // one per millisecond
+	tests := []struct {
+		at   time.Duration
+		want int64 // released in total after draining at 'at'
+	}{
+		{0, 1},                       // event 0 is due at the start
+		{500 * time.Microsecond, 1},  // event 1 not yet
+		{time.Millisecond, 2},        // event 1 exactly on time
+		{3500 * time.Microsecond, 4}, // a late wakeup sends 2 and 3 together
+		{3600 * time.Microsecond, 4}, // nothing new
+		{10 * time.Millisecond, 11},  // 4..10
+	}
+	for _, tc := range tests {
+		now := start.Add(tc.at)
+		for {
+			due, ok := p.Take(now)
+			if !ok {
+				if due.Before(now) || due.Equal(now) {
+					t.Fatalf("at %v: Take refused event due %v", tc.at, due.Sub(start))
+				}
+				break
+			}
+			if due.After(now) {
+				t.Fatalf("at %v: released event due %v, early", tc.at, due.Sub(start))
+			}
+		}
+		if got := p.Released(); got != tc.want {
+			t.Errorf("at %v: released %d, want %d", tc.at, got, tc.want)
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -92,6 +93,7 @@ type run struct {
 	firstCh  chan struct{} // closed when first reaches 0
 	wg       sync.WaitGroup
 	msgLeft  atomic.Int64 // message budget left (with --messages)
+	loops    []*evloop    // plain TCP: the epoll loops online sessions move to
 
 	// escaped pieces of the user JID pattern, for building 'to' attributes
 	toPre, toPost []byte
@@ -149,7 +151,7 @@ func newRun(cfg *Config, hooks Hooks) (*run, error) {
 	r.sessions = make([]session, cfg.Sessions)
 	for i := range r.sessions {
 		s := &r.sessions[i]
-		s.r, s.idx, s.role, s.partner = r, int32(i), roles[i], -1
+		s.r, s.idx, s.role, s.partner, s.fd = r, int32(i), roles[i], -1, -1
 		switch s.role {
 		case RoleChat:
 			r.chat = append(r.chat, int32(i))
@@ -170,6 +172,9 @@ func newRun(cfg *Config, hooks Hooks) (*run, error) {
 	r.first.Store(int64(cfg.Sessions))
 	r.firstCh = make(chan struct{})
 	r.msgLeft.Store(cfg.Messages)
+	if cfg.TLS == TLSNone && !cfg.NoLoops {
+		r.loops = newLoops(r, runtime.GOMAXPROCS(0))
+	}
 	return r, nil
 }
 
@@ -400,6 +405,10 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 		}
 	}()
 
+	if cfg.Keepalive > 0 {
+		go r.keepalive(runCtx)
+	}
+
 	// the launcher
 	launchDone := make(chan struct{})
 	go func() {
@@ -503,6 +512,9 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	go func() { r.wg.Wait(); close(waited) }()
 	select {
 	case <-waited:
+		for _, l := range r.loops {
+			l.stop()
+		}
 	case <-time.After(10 * time.Second):
 	}
 	close(tickStop)
@@ -539,9 +551,32 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	return res, nil
 }
 
-// startSenders starts the chat and presence senders.
+// startSenders starts the chat and presence senders: on the event loops
+// when there are, else as goroutines.
 func (r *run) startSenders(ctx context.Context, wg *sync.WaitGroup) {
 	cfg := r.cfg
+	if r.loops != nil {
+		n := len(r.loops)
+		for i, l := range r.loops {
+			var chat, pres []int32
+			if len(r.chat) >= 2 {
+				chat = subset(r.chat, i, n)
+			}
+			if len(chat) == 0 && (len(r.pres) == 0 || cfg.PresRate <= 0) {
+				continue
+			}
+			pres = subset(r.pres, i, n)
+			wg.Add(1)
+			l.startSending(wg, chat, pres, cfg.Rate/float64(n), cfg.PresRate/float64(n))
+		}
+		go func() {
+			<-ctx.Done()
+			for _, l := range r.loops {
+				l.stopSending()
+			}
+		}()
+		return
+	}
 	const k = 4 // senders per kind: a slow write stalls only a quarter of them
 	if len(r.chat) >= 2 && cfg.Rate > 0 {
 		n := min(k, len(r.chat))
@@ -559,6 +594,28 @@ func (r *run) startSenders(ctx context.Context, wg *sync.WaitGroup) {
 	}
 }
 
+// keepalive sends a whitespace keepalive (RFC 6120 §4.6.1) on every online
+// session once per --keepalive, a tenth of the sessions at a time.
+func (r *run) keepalive(ctx context.Context) {
+	const parts = 10
+	t := time.NewTicker(r.cfg.Keepalive / parts)
+	defer t.Stop()
+	for k := 0; ; k = (k + 1) % parts {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for i := k; i < len(r.sessions); i += parts {
+			if s := &r.sessions[i]; s.online.Load() {
+				_ = s.write(space)
+			}
+		}
+	}
+}
+
+var space = []byte(" ")
+
 func subset(ids []int32, i, n int) []int32 {
 	var out []int32
 	for j := i; j < len(ids); j += n {
@@ -568,12 +625,10 @@ func subset(ids []int32, i, n int) []int32 {
 }
 
 // sender writes paced messages (or presence updates) from its sessions in
-// turn. The mark carries the time the message was due, so that a late send
-// counts against the latency (no coordinated omission).
+// turn, on a goroutine of its own (TLS sessions, where there are no loops).
 func (r *run) sender(ctx context.Context, wg *sync.WaitGroup, shard int, kind Role, ids []int32, rate float64) {
 	defer wg.Done()
 	p := NewPacer(nil, rate)
-	buf := make([]byte, 0, r.cfg.MsgSize+256)
 	next := 0
 	var seq int64
 	for {
@@ -581,38 +636,52 @@ func (r *run) sender(ctx context.Context, wg *sync.WaitGroup, shard int, kind Ro
 		if err != nil {
 			return
 		}
-		if kind == RoleChat && r.cfg.Messages > 0 && r.msgLeft.Add(-1) < 0 {
+		if !r.sendOne(kind, ids, &next, &seq, due, time.Now(), shard) {
 			return
 		}
-		var s *session
-		for range ids {
-			c := &r.sessions[ids[next]]
-			next = (next + 1) % len(ids)
-			if c.online.Load() && (kind != RoleChat || r.sessions[c.partner].online.Load()) {
-				s = c
-				break
-			}
-		}
-		if s == nil {
-			r.st.msgSkipped.Add(1)
-			if kind == RoleChat && r.cfg.Messages > 0 {
-				r.msgLeft.Add(1)
-			}
-			continue
-		}
-		seq++
-		now := time.Now()
-		r.sendLag.record(shard, now.Sub(due))
-		if kind == RoleChat {
-			buf = r.appendMessage(buf[:0], s, seq, due.UnixNano())
-			r.st.msgSent.Add(1)
-		} else {
-			buf = r.appendPresence(buf[:0], s, seq, due.UnixNano())
-			r.st.presSent.Add(1)
-		}
-		_ = s.write(buf) // a failed write shows as a dropped session and a lost message
 	}
 }
+
+// sendOne sends the event due at due from the next online session of ids
+// (taken in turn from *next). The mark carries the due time, so that a late
+// send counts against the latency (no coordinated omission). It reports
+// false once the --messages budget is spent.
+func (r *run) sendOne(kind Role, ids []int32, next *int, seq *int64, due, now time.Time, shard int) bool {
+	if kind == RoleChat && r.cfg.Messages > 0 && r.msgLeft.Add(-1) < 0 {
+		return false
+	}
+	var s *session
+	for range ids {
+		c := &r.sessions[ids[*next]]
+		*next = (*next + 1) % len(ids)
+		if c.online.Load() && (kind != RoleChat || r.sessions[c.partner].online.Load()) {
+			s = c
+			break
+		}
+	}
+	if s == nil {
+		r.st.msgSkipped.Add(1)
+		if kind == RoleChat && r.cfg.Messages > 0 {
+			r.msgLeft.Add(1)
+		}
+		return true
+	}
+	*seq++
+	r.sendLag.record(shard, now.Sub(due))
+	bp := sendBufs.Get().(*[]byte)
+	if kind == RoleChat {
+		*bp = r.appendMessage((*bp)[:0], s, *seq, due.UnixNano())
+		r.st.msgSent.Add(1)
+	} else {
+		*bp = r.appendPresence((*bp)[:0], s, *seq, due.UnixNano())
+		r.st.presSent.Add(1)
+	}
+	_ = s.write(*bp) // a failed write shows as a dropped session and a lost message
+	sendBufs.Put(bp)
+	return true
+}
+
+var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 func (r *run) appendMessage(b []byte, s *session, seq, ts int64) []byte {
 	b = append(b, "<message type='chat' id='b"...)

@@ -108,6 +108,14 @@ type session struct {
 	smOn      bool   // XEP-0198 enable sent on the current stream
 	hIn       uint32 // stanzas received since enable (XEP-0198 h)
 	firstDone bool   // the first login has ended (established or not)
+
+	// on an event loop (evloop_linux.go): the socket, what waits to be
+	// written, and how the loop tells the session's goroutine the end
+	ev    *evloop
+	wmu   sync.Mutex // guards fd and out
+	fd    int        // -1 unless on a loop
+	out   []byte
+	ended chan error
 }
 
 func (s *session) user() string { return s.r.cfg.User(int(s.idx)) }
@@ -131,6 +139,9 @@ func (s *session) getConn() net.Conn {
 
 // closeConn ends the stream politely and closes the socket (teardown).
 func (s *session) closeConn(polite bool) {
+	if s.r.loops != nil && s.shutdownFd(polite && s.online.Load()) {
+		return
+	}
 	s.mu.Lock()
 	c := s.conn
 	s.conn = nil
@@ -146,6 +157,15 @@ func (s *session) closeConn(polite bool) {
 }
 
 func (s *session) write(b []byte) error {
+	if s.r.loops != nil {
+		// writes and the move to a loop (detachFd) exclude each other, so
+		// that no write falls between the two sockets
+		s.wmu.Lock()
+		defer s.wmu.Unlock()
+		if s.fd >= 0 {
+			return s.writeFdLocked(b)
+		}
+	}
 	c := s.getConn()
 	if c == nil {
 		return net.ErrClosed
@@ -265,6 +285,9 @@ func (s *session) serve() error {
 		err := s.readFeed()
 		switch err {
 		case nil:
+			if s.online.Load() && s.r.loops != nil && s.raw != nil {
+				return s.toLoop()
+			}
 			continue
 		case errStartTLS:
 			if err := s.handshake(); err != nil {
@@ -280,6 +303,21 @@ func (s *session) serve() error {
 			return err
 		}
 	}
+}
+
+// toLoop moves an online plain-TCP session to an event loop and waits
+// there until the loop ends it.
+func (s *session) toLoop() error {
+	l := s.r.loops[int(s.idx)%len(s.r.loops)]
+	if err := s.detachFd(l); err != nil {
+		return err
+	}
+	if s.ended == nil {
+		s.ended = make(chan error, 1)
+	}
+	s.raw = nil
+	l.hand(s)
+	return <-s.ended
 }
 
 // StreamOpen implements xmlscan.Sink.
