@@ -98,10 +98,19 @@ func (s *Stream) Close(se *stanza.StreamError) {
 	s.tr.Wake()
 }
 
-// Wakeup implements Handler: write out what was delivered.
+// Wakeup implements Handler: write out what was delivered. It is also how
+// the two streams of a XEP-0198 handover (sm.go) signal each other: the old
+// one lets go of its session, the new one then completes the resume.
 func (s *Stream) Wakeup() {
+	if s.hand != nil && !s.handoverDone(false) {
+		return // the old stream has not let go yet
+	}
 	in := &s.inbox
 	in.mu.Lock()
+	if in.takeover != nil && !in.replaced && !in.overflow && in.ending == nil && s.resumable() {
+		s.handOver() // unlocks in.mu; what is queued stays for the new stream
+		return
+	}
 	q, replaced, overflow, ending := in.q, in.replaced, in.overflow, in.ending
 	in.q, in.bytes = nil, 0
 	in.mu.Unlock()

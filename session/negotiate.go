@@ -68,6 +68,10 @@ func versionOK(v []byte) bool {
 // StreamClose handles </stream:stream>: close ours too (RFC 6120 §4.4).
 func (k *sink) StreamClose() error {
 	s := (*Stream)(k)
+	if s.hand != nil {
+		s.hand.closed = true // after the handover (sm.go)
+		return nil
+	}
 	s.close([]byte("</stream:stream>"))
 	return errClosed
 }
@@ -75,6 +79,9 @@ func (k *sink) StreamClose() error {
 // Element handles one depth-1 element according to the stream's state.
 func (k *sink) Element(f *xmlscan.Frame) error {
 	s := (*Stream)(k)
+	if s.hand != nil {
+		return s.holdInput(f) // a resume waits for a handover (sm.go)
+	}
 	ns, local := string(f.NS()), string(f.Local())
 	if s.state == stAuthed || s.state == stBound {
 		if handled, err := s.smElement(f, ns, local); handled {

@@ -3,11 +3,13 @@ package session
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"strconv"
 	"sync"
 	"time"
 
 	"ignis/jid"
+	"ignis/route"
 	"ignis/stanza"
 	"ignis/xmlscan"
 )
@@ -28,6 +30,16 @@ import (
 // loop-owned fields belong to whoever takes it out of the registry: a new
 // stream resuming it, or its expiry.
 //
+// Handover. A client often resumes before the server noticed that the old
+// connection is dead (a phone changed networks). The old stream is then
+// still attached, and bound in the route table: the new stream finds it
+// there by resumption id, among the resources of its own bare JID, and
+// asks it to let go (inbox.takeover, then a Wake). On its own loop the old
+// stream closes its connection and detaches exactly as if the connection
+// had dropped, waking the new stream, which takes it from the registry and
+// completes the resume. Until then the new stream holds its input, for
+// handoverWait at most; then it answers <failed/> as for an unknown id.
+//
 // Expiry, and any end of a stream with unacknowledged stanzas: the stream
 // shuts down as usual, then unacknowledged messages are routed again to the
 // user (another resource, or offline storage), iq requests are answered with
@@ -45,6 +57,10 @@ const (
 	smAckEvery = 5
 	smAckDelay = 5 * time.Second
 )
+
+// handoverWait bounds how long a <resume/> waits for the old stream, still
+// attached to its connection, to let go of the session.
+const handoverWait = 5 * time.Second
 
 // SMConfig configures XEP-0198. Zero fields take defaults.
 type SMConfig struct {
@@ -149,6 +165,11 @@ func (r *ring) shrink() {
 // resumable is the registry of detached streams waiting to be resumed, by
 // resumption id. Taking a stream out of it (take, or the expiry timer) is
 // what hands over the detached stream's loop-owned fields.
+//
+// Lock order: a stream's inbox.mu, then mu (a stream registers itself while
+// holding its inbox lock, so that a stream waiting to take it over sees it
+// registered as soon as it sees inbox.takeover cleared). Nothing takes an
+// inbox lock while holding mu.
 type resumable struct {
 	mu      sync.Mutex
 	streams map[string]*detached // guarded by mu
@@ -237,7 +258,7 @@ func (s *Stream) smElement(f *xmlscan.Frame, ns, local string) (bool, error) {
 			return true, stanza.StreamErr(stanza.BadFormat, "h must be an unsigned 32-bit integer")
 		}
 		if !s.sm.ack(h) {
-			return true, stanza.StreamErr(stanza.StreamUndefinedCondition, "handled count too high")
+			return true, handledTooHigh(h, s.sm.hOut)
 		}
 		s.sm.asked = false
 		if s.sm.unacked.n > 0 {
@@ -247,6 +268,17 @@ func (s *Stream) smElement(f *xmlscan.Frame, ns, local string) (bool, error) {
 		return false, nil
 	}
 	return true, nil
+}
+
+// handledTooHigh is the stream error for an acknowledgement of more stanzas
+// than were sent (XEP-0198 §4): <undefined-condition/> with the count the
+// client gave and the count sent. The element is defined in sm:3 only, so
+// an sm:2 stream gets it in sm:3 too.
+func handledTooHigh(h, sent uint32) *stanza.StreamError {
+	var b stanza.Builder
+	b.Element("handled-count-too-high", "", "xmlns", NSSM3,
+		"h", strconv.FormatUint(uint64(h), 10), "send-count", strconv.FormatUint(uint64(sent), 10))
+	return stanza.StreamErrApp(stanza.StreamUndefinedCondition, "handled count too high", &b)
 }
 
 func parseH(f *xmlscan.Frame) (uint32, bool) {
@@ -266,6 +298,9 @@ func (s *Stream) smEnable(f *xmlscan.Frame, ns string) {
 		var id [18]byte
 		_, _ = rand.Read(id[:])
 		s.sm.id = hex.EncodeToString(id[:])
+		s.inbox.mu.Lock()
+		s.inbox.resumeID = s.sm.id // a handover finds the stream by it
+		s.inbox.mu.Unlock()
 		b.Start("enabled", "xmlns", ns, "id", s.sm.id, "resume", "true",
 			"max", strconv.Itoa(int(s.cfg.SM.ResumeTimeout/time.Second)))
 	} else {
@@ -328,14 +363,28 @@ func (s *Stream) resumable() bool { return s.state == stBound && s.sm != nil && 
 // detach is Closed for a resumable stream: the connection is gone but the
 // session stays, waiting for a resume. After it the loop never touches s.
 func (s *Stream) detach() {
+	s.inbox.mu.Lock()
+	s.register()
+}
+
+// register detaches s into the resumption registry; s.inbox.mu is held and
+// register releases it. A stream waiting to take s over (a handover) is
+// woken: it finds s in the registry.
+func (s *Stream) register() {
+	id := s.sm.id
 	s.state = stClosed
 	s.scan.Reset()
-	s.inbox.mu.Lock()
-	s.inbox.detached = true
-	s.inbox.resumeID = s.sm.id
-	s.inbox.mu.Unlock()
-	s.cfg.resume.put(s.sm.id, s, s.cfg.SM.ResumeTimeout)
+	in := &s.inbox
+	in.detached = true
+	taker := in.takeover
+	in.takeover = nil
+	s.cfg.resume.put(id, s, s.cfg.SM.ResumeTimeout)
+	in.mu.Unlock()
+	// from here on s belongs to whoever takes it from the registry
 	s.cfg.Stats.SMDetached.Add(1)
+	if taker != nil {
+		taker.tr.Wake()
+	}
 }
 
 // expire ends a detached stream; the caller took it from the registry.
@@ -400,21 +449,43 @@ func isCarbon(st *stanza.Stanza) bool {
 }
 
 // smResume answers <resume/> on an authenticated stream (XEP-0198 §5): it
-// adopts the detached stream's session. A stream still attached to a live
-// connection is not in the registry: it is refused like an unknown one (the
-// client then binds, which replaces the old session; its unacknowledged
-// messages are routed again, to the new one).
+// adopts the session of the stream previd names, if it belongs to the same
+// user. A detached stream is adopted at once. A stream still attached to its
+// connection is asked to let go first (a handover): the resume then waits,
+// holding later input, until that stream wakes this one (handoverDone).
 func (s *Stream) smResume(f *xmlscan.Frame, ns string) error {
 	prev, _ := f.Attr("previd")
 	h, ok := parseH(f)
 	if !ok {
 		return stanza.StreamErr(stanza.BadFormat, "h must be an unsigned 32-bit integer")
 	}
-	old := s.cfg.resume.take(string(prev), s.jid.Bare())
-	if old == nil {
+	id := string(prev)
+	if id == "" {
 		s.write(smFailed(ns, "item-not-found"))
 		return nil
 	}
+	if old := s.cfg.resume.take(id, s.jid.Bare()); old != nil {
+		return s.adopt(old, ns, h)
+	}
+	old, detached := s.askTakeover(id)
+	switch {
+	case old != nil:
+		s.hand = &handover{old: old, id: id, ns: ns, h: h}
+		s.tr.SetTimer(handoverWait)
+		return nil
+	case detached:
+		// it lost its connection between take and askTakeover
+		if old := s.cfg.resume.take(id, s.jid.Bare()); old != nil {
+			return s.adopt(old, ns, h)
+		}
+	}
+	s.write(smFailed(ns, "item-not-found"))
+	return nil
+}
+
+// adopt takes over the session of old, a detached stream taken from the
+// registry, and completes the resume.
+func (s *Stream) adopt(old *Stream, ns string, h uint32) error {
 	// old is ours now: take its inbox and send later deliveries our way
 	old.inbox.mu.Lock()
 	queued := old.inbox.q
@@ -440,10 +511,13 @@ func (s *Stream) smResume(f *xmlscan.Frame, ns string) error {
 	s.csi, old.csi = old.csi, nil
 	s.sm, old.sm = old.sm, nil
 	s.sm.ns, s.sm.asked = ns, false
+	s.inbox.mu.Lock()
+	s.inbox.resumeID = s.sm.id // the session can be resumed, or handed over, again
+	s.inbox.mu.Unlock()
 	s.state = stBound
 	s.tr.SetTimer(0)
 	if !s.sm.ack(h) {
-		return stanza.StreamErr(stanza.StreamUndefinedCondition, "handled count too high")
+		return handledTooHigh(h, s.sm.hOut)
 	}
 	s.cfg.Stats.SMResumed.Add(1)
 	var b stanza.Builder
@@ -465,4 +539,196 @@ func (s *Stream) smResume(f *xmlscan.Frame, ns string) error {
 		return errClosed
 	}
 	return nil
+}
+
+// handover is a resume waiting for the old stream, still attached to its
+// connection, to let go of the session. Loop-owned by the resuming stream.
+type handover struct {
+	old    *Stream  // asked to let go: its inbox.takeover is the resuming stream
+	id     string   // the resumption id (previd)
+	ns     string   // the namespace of the <resume/>
+	h      uint32   // the client's count
+	held   [][]byte // input that came meanwhile, each element standalone
+	size   int      // bytes in held
+	closed bool     // </stream:stream> came after held
+}
+
+// askTakeover finds the attached stream of the same user with resumption id
+// id and asks it to let go of its session. It reports detached when that
+// stream is detached already (it is in the registry then).
+func (s *Stream) askTakeover(id string) (old *Stream, detached bool) {
+	s.cfg.Router.Table().Resources(s.jid.Bare(), func(e route.Endpoint) bool {
+		o, ok := e.(*Stream)
+		if !ok || o == s || o.cfg != s.cfg {
+			return true
+		}
+		in := &o.inbox
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if in.resumeID != id {
+			return true
+		}
+		switch {
+		case in.detached:
+			detached = true
+		case in.closed || in.moved != nil || in.replaced || in.overflow || in.ending != nil || in.takeover != nil:
+			// ending anyway, or another resume got there first
+		default:
+			in.takeover = s
+			old = o
+		}
+		return false
+	})
+	if old != nil {
+		old.tr.Wake()
+	}
+	return old, detached
+}
+
+// handOver runs on the loop of a stream that another one asked to let go
+// of its session (inbox.takeover), with s.inbox.mu held; it releases it.
+// The connection is closed and the stream detaches as if it had dropped,
+// keeping its unacknowledged stanzas and its inbox for the new stream.
+func (s *Stream) handOver() {
+	// XEP-0198 §5 says the old stream SHOULD get a <conflict/> stream error, which tells a client still reading it why (Prosody just closes it).
+	se := stanza.StreamErr(stanza.StreamConflict, "the session was resumed on another connection")
+	final := append(se.AppendXML(nil), "</stream:stream>"...)
+	s.cfg.Logger.Debug("stream handed over", "jid", s.jid.String())
+	tr := s.tr
+	tr.SetTimer(0)
+	s.register() // s is not ours any more; tr still is
+	tr.Close(final)
+}
+
+// handoverDone runs when a resume waiting for a handover is woken (timeout
+// false) or its wait is over (timeout true). It reports false if the old
+// stream still has not let go and the resume goes on waiting. Otherwise the
+// resume completes or fails, and the input held meanwhile is processed.
+func (s *Stream) handoverDone(timeout bool) bool {
+	h := s.hand
+	in := &h.old.inbox
+	in.mu.Lock()
+	waiting := in.takeover == s
+	if waiting && timeout {
+		in.takeover = nil
+	}
+	in.mu.Unlock()
+	if waiting && !timeout {
+		return false
+	}
+	s.hand = nil
+	var err error
+	var old *Stream
+	if !waiting {
+		// the old stream let go (or ended): if it let go, it is registered
+		old = s.cfg.resume.take(h.id, s.jid.Bare())
+	}
+	if old != nil {
+		err = s.adopt(old, h.ns, h.h)
+	} else {
+		s.write(smFailed(h.ns, "item-not-found"))
+		s.tr.SetTimer(s.cfg.Limits.PreAuthIdle)
+	}
+	if err == nil {
+		err = s.replay(h)
+	}
+	if err != nil {
+		s.inputError(err)
+	}
+	return true
+}
+
+// cancelHandover gives up a waiting resume (the stream is ending).
+func (s *Stream) cancelHandover() {
+	h := s.hand
+	s.hand = nil
+	in := &h.old.inbox
+	in.mu.Lock()
+	if in.takeover == s {
+		in.takeover = nil
+	}
+	in.mu.Unlock()
+}
+
+// holdInput keeps an element that arrived while a resume waits for a
+// handover, standalone (with the stream header's namespace declarations it
+// uses), to be processed after it. Held input is bounded by the stanza size
+// limit.
+func (s *Stream) holdInput(f *xmlscan.Frame) error {
+	raw := f.Raw()
+	nameEnd := 1 + len(f.Local())
+	if p := f.Prefix(); len(p) > 0 {
+		nameEnd += len(p) + 1
+	}
+	var decl []byte
+	f.OuterPrefixes(func(prefix, ns []byte) {
+		decl = append(decl, " xmlns:"...)
+		decl = append(decl, prefix...)
+		decl = append(decl, "='"...)
+		decl = xmlscan.AppendEscapedAttr(decl, ns)
+		decl = append(decl, '\'')
+	})
+	h := s.hand
+	h.size += len(raw) + len(decl)
+	if h.size > s.cfg.Limits.MaxStanzaBytes {
+		return stanza.StreamErr(stanza.StreamPolicyViolation, "too much input while the session is handed over")
+	}
+	own := make([]byte, 0, len(raw)+len(decl))
+	own = append(own, raw[:nameEnd]...)
+	own = append(own, decl...)
+	own = append(own, raw[nameEnd:]...)
+	h.held = append(h.held, own)
+	return nil
+}
+
+// replay processes the input held during a handover, in order. A replayed
+// <resume/> that waits in turn holds the rest again.
+func (s *Stream) replay(h *handover) error {
+	for i, raw := range h.held {
+		if s.state == stClosed {
+			return errClosed
+		}
+		if s.hand != nil {
+			for _, rest := range h.held[i:] {
+				s.hand.held = append(s.hand.held, rest)
+				s.hand.size += len(rest)
+			}
+			s.hand.closed = h.closed
+			return nil
+		}
+		e, err := xmlscan.ParseElem(raw, stanza.NSClient)
+		if err != nil {
+			return stanza.StreamErr(stanza.StreamInternalServerError, "") // unreachable: the scanner framed it
+		}
+		if err := (*sink)(s).Element(&xmlscan.Frame{Elem: e}); err != nil {
+			return err
+		}
+	}
+	switch {
+	case s.state == stClosed:
+		return errClosed
+	case s.hand != nil:
+		s.hand.closed = h.closed
+		return nil
+	case h.closed:
+		return (*sink)(s).StreamClose()
+	}
+	return nil
+}
+
+// inputError handles an error of input processed outside Traffic, as
+// Traffic would: a stream error ends the stream, a restart starts a new
+// scan (what was held after it is dropped, as bytes after <compress/> are).
+func (s *Stream) inputError(err error) {
+	var se *stanza.StreamError
+	switch {
+	case errors.Is(err, errClosed):
+	case errors.Is(err, errRestart):
+		s.scan.Reset()
+		s.scan.SetLimits(s.cfg.scan)
+	case errors.As(err, &se):
+		s.fail(se)
+	default:
+		s.fail(stanza.StreamErr(stanza.StreamInternalServerError, ""))
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"math"
 	"strings"
 	"testing"
+	"time"
 
 	"ignis/jid"
 	"ignis/stanza"
@@ -213,10 +214,14 @@ func TestSMTransitions(t *testing.T) {
 	if s2.sm.unacked.n != 0 {
 		t.Fatalf("%d unacknowledged after h=3", s2.sm.unacked.n)
 	}
-	// resuming again fails: the id was used
+	// resuming again asks s2, attached, to hand the session over (see
+	// TestSMHandover); s3 gives up
 	s3, tr3 := login(t, cfg, false)
 	feed(t, s3, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>")
-	expectOut(t, tr3, "<item-not-found")
+	if s3.hand == nil || tr3.out.Len() != 0 {
+		t.Fatalf("resume of the attached session: hand %v, out %q", s3.hand, tr3.out.String())
+	}
+	s3.Closed(nil)
 	if err := s2.Traffic([]byte("</stream:stream>")); err == nil || cfg.Router.Table().Count() != 0 {
 		t.Fatalf("clean close: err %v, %d bound", err, cfg.Router.Table().Count())
 	}
@@ -236,4 +241,161 @@ func TestSMMaxUnacked(t *testing.T) {
 	if s.state != stClosed || !strings.Contains(tr.out.String(), "<resource-constraint") {
 		t.Fatalf("state %s, out %q", s.state, tr.out.String())
 	}
+}
+
+// smBound logs alice in on resource r with Stream Management and
+// resumption enabled; it returns the stream and its resumption id.
+func smBound(t *testing.T, cfg *Config) (*Stream, *memTransport, string) {
+	t.Helper()
+	s, tr := login(t, cfg, true)
+	feed(t, s, "<enable xmlns='urn:xmpp:sm:3' resume='true'/>")
+	if s.sm == nil || s.sm.id == "" {
+		t.Fatal("no resumption id")
+	}
+	tr.out.Reset()
+	return s, tr, s.sm.id
+}
+
+func chat(body string) *stanza.Stanza {
+	return stanza.MustParse([]byte("<message from='bob@localhost/x' to='alice@localhost/r' type='chat'><body>" + body + "</body></message>"))
+}
+
+// TestSMHandover: a resume of a stream still attached to its connection
+// holds the new stream's input until the old stream, woken on its loop,
+// closes its connection with <conflict/> and detaches; the new stream then
+// resumes: unacknowledged stanzas, then what the old one had queued, then
+// the input held meanwhile; later deliveries to the old stream follow.
+func TestSMHandover(t *testing.T) {
+	cfg := testConfig(t)
+	old, oldTr, id := smBound(t, cfg)
+	old.Deliver(chat("one"))
+	old.Wakeup()
+	expectOut(t, oldTr, "<body>one</body>")
+
+	s, tr := login(t, cfg, false)
+	woken := oldTr.woken
+	feed(t, s, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/><r xmlns='urn:xmpp:sm:3'/>")
+	if tr.out.Len() != 0 || s.hand == nil || s.state != stAuthed || tr.timer != handoverWait {
+		t.Fatalf("while waiting: out %q, hand %v, state %s, timer %s", tr.out.String(), s.hand, s.state, tr.timer)
+	}
+	if oldTr.woken == woken {
+		t.Fatal("the old stream was not woken")
+	}
+	// a second resume of the same session fails while the first waits
+	s3, tr3 := login(t, cfg, false)
+	feed(t, s3, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>")
+	expectOut(t, tr3, "<failed xmlns='urn:xmpp:sm:3'><item-not-found")
+	// a spurious wake-up changes nothing
+	s.Wakeup()
+	if s.hand == nil || tr.out.Len() != 0 {
+		t.Fatalf("after a spurious wake-up: hand %v, out %q", s.hand, tr.out.String())
+	}
+
+	old.Deliver(chat("two")) // queued in the old stream: the new one writes it
+	woken = tr.woken
+	old.Wakeup()
+	expectOut(t, oldTr, "<stream:error><conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>", "</stream:error></stream:stream>")
+	if !oldTr.closed || old.state != stClosed || tr.woken == woken {
+		t.Fatalf("old stream: closed %v, state %s; new stream woken %v", oldTr.closed, old.state, tr.woken != woken)
+	}
+	old.Closed(nil) // the connection's close follows; it changes nothing
+
+	s.Wakeup()
+	expectOut(t, tr, "<resumed xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>", "<body>one</body>", "<body>two</body>", "<a xmlns='urn:xmpp:sm:3' h='0'/>")
+	if s.hand != nil || s.state != stBound || cfg.Router.Table().Lookup(s.JID()) != s || s.sm.unacked.n != 2 {
+		t.Fatalf("after the handover: hand %v, state %s, bound %v", s.hand, s.state, cfg.Router.Table().Lookup(s.JID()))
+	}
+	if n := cfg.Stats.SMResumed.Load(); n != 1 {
+		t.Fatalf("SMResumed = %d", n)
+	}
+	if !old.Deliver(chat("three")) {
+		t.Fatal("the handed-over stream refused a delivery")
+	}
+	s.Wakeup()
+	expectOut(t, tr, "<body>three</body>")
+
+	// the session can be handed over again, from the new stream
+	s2, tr2 := login(t, cfg, false)
+	feed(t, s2, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='3'/>")
+	s.Wakeup()
+	s2.Wakeup()
+	expectOut(t, tr2, "<resumed xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>")
+	if s2.sm.unacked.n != 0 || cfg.Router.Table().Lookup(s2.JID()) != s2 {
+		t.Fatalf("second handover: %d unacknowledged", s2.sm.unacked.n)
+	}
+}
+
+// TestSMHandoverRefused: the old stream never lets go (its loop is stuck):
+// the resume fails after handoverWait and the old session is untouched;
+// another user's resume never reaches the old stream; a new stream that
+// ends while waiting withdraws its request.
+func TestSMHandoverRefused(t *testing.T) {
+	cfg := testConfig(t)
+	old, oldTr, id := smBound(t, cfg)
+
+	s, tr := login(t, cfg, false)
+	feed(t, s, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/><iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>other</resource></bind></iq>")
+	s.Timer(time.Now())
+	expectOut(t, tr, "<failed xmlns='urn:xmpp:sm:3'><item-not-found", "<jid>alice@localhost/other</jid>")
+	if s.hand != nil || old.inbox.takeover != nil || tr.timer == handoverWait {
+		t.Fatalf("after the timeout: hand %v, takeover %v, timer %s", s.hand, old.inbox.takeover, tr.timer)
+	}
+	old.Deliver(chat("one"))
+	old.Wakeup()
+	expectOut(t, oldTr, "<body>one</body>")
+
+	m, mtr := login(t, cfg, false)
+	m.jid = jid.MustParse("mallory@localhost")
+	woken := oldTr.woken
+	feed(t, m, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>")
+	expectOut(t, mtr, "<failed xmlns='urn:xmpp:sm:3'><item-not-found")
+	if oldTr.woken != woken || old.inbox.takeover != nil {
+		t.Fatal("another user's resume reached the old stream")
+	}
+	for _, previd := range []string{"", "0123"} {
+		n, ntr := login(t, cfg, false)
+		feed(t, n, "<resume xmlns='urn:xmpp:sm:3' previd='"+previd+"' h='0'/>")
+		expectOut(t, ntr, "<item-not-found")
+	}
+
+	n, _ := login(t, cfg, false)
+	feed(t, n, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>")
+	n.Closed(nil)
+	if old.inbox.takeover != nil {
+		t.Fatal("a closed stream still waits to take the session over")
+	}
+	old.Wakeup()
+	if oldTr.closed || old.state != stBound {
+		t.Fatalf("old stream: closed %v, state %s", oldTr.closed, old.state)
+	}
+}
+
+// TestSMHandledCountTooHigh: an <a/> (or a <resume/>) acknowledging more
+// than was sent ends the stream with <undefined-condition/> and XEP-0198's
+// <handled-count-too-high/>.
+func TestSMHandledCountTooHigh(t *testing.T) {
+	cfg := testConfig(t)
+	s, tr, id := smBound(t, cfg)
+	s.Deliver(chat("one"))
+	s.Wakeup()
+	s.Closed(nil) // detached
+	s2, tr2 := login(t, cfg, false)
+	if err := s2.Traffic([]byte("<resume xmlns='urn:xmpp:sm:3' previd='" + id + "' h='7'/>")); err == nil {
+		t.Fatal("resume with h=7 of 1 sent accepted")
+	}
+	expectOut(t, tr2, "<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>",
+		"<handled-count-too-high xmlns='urn:xmpp:sm:3' h='7' send-count='1'/></stream:error>")
+	_ = tr
+
+	s, tr = login(t, cfg, true)
+	feed(t, s, "<enable xmlns='urn:xmpp:sm:2'/>")
+	s.Deliver(chat("one"))
+	s.Deliver(chat("two"))
+	s.Wakeup()
+	tr.out.Reset()
+	if err := s.Traffic([]byte("<a xmlns='urn:xmpp:sm:2' h='3'/>")); err == nil {
+		t.Fatal("h=3 of 2 sent accepted")
+	}
+	expectOut(t, tr, "<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text",
+		"</text><handled-count-too-high xmlns='urn:xmpp:sm:3' h='3' send-count='2'/></stream:error></stream:stream>")
 }

@@ -8,7 +8,9 @@
 // called from any goroutine and touch only the inbox, under its own lock.
 // A stream detached by XEP-0198 (sm.go) has no loop any more: its loop-owned
 // fields belong to whoever takes it out of the Config's resumption registry
-// (the stream resuming it, or its expiry).
+// (the stream resuming it, or its expiry), except state, flags, scan and tr,
+// which the taker never touches: a stream detached by a handover (sm.go)
+// still closes its connection and sees Closed on its old loop.
 package session
 
 import (
@@ -76,6 +78,9 @@ type Stream struct {
 	// field, once the stream is detached (sm.go) it belongs to whoever takes
 	// the stream out of Config's resumption registry.
 	sm *smState
+	// hand is a <resume/> waiting for the old stream, still attached to its
+	// connection, to let go of the session (sm.go); input waits meanwhile.
+	hand *handover
 
 	inbox inbox
 }
@@ -90,8 +95,9 @@ type inbox struct {
 	overflow bool                // guarded by mu: q went over the output cap
 	ending   *stanza.StreamError // guarded by mu: Close was called
 	detached bool                // guarded by mu: the connection is gone, the stream waits for a resume (sm.go)
-	resumeID string              // guarded by mu: the resumption id while detached
+	resumeID string              // guarded by mu: the resumption id, once enabled with resume (sm.go)
 	moved    *Stream             // guarded by mu: the stream that resumed this one; deliveries go there
+	takeover *Stream             // guarded by mu: a stream waiting to resume this attached one (sm.go handover)
 }
 
 // detachedID is the resumption id of a detached stream, else "". mu is held.
@@ -126,7 +132,7 @@ func (s *Stream) Traffic(p []byte) error {
 	if s.state == stClosed {
 		return errClosed
 	}
-	if s.state != stBound {
+	if s.state != stBound && s.hand == nil {
 		s.tr.SetTimer(s.cfg.Limits.PreAuthIdle) // idle time counts from the last input
 	}
 	err := s.scan.Feed(p, (*sink)(s))
@@ -187,6 +193,9 @@ func (s *Stream) close(final []byte) {
 
 // shutdown leaves the router and tells contacts the resource is gone.
 func (s *Stream) shutdown() {
+	if s.hand != nil {
+		s.cancelHandover() // sm.go
+	}
 	s.inbox.mu.Lock()
 	wasOpen := !s.inbox.closed
 	s.inbox.closed = true
@@ -196,7 +205,12 @@ func (s *Stream) shutdown() {
 		// the resource stays online in the session that replaced this one
 		s.pres.Store(0)
 	}
+	taker := s.inbox.takeover
+	s.inbox.takeover = nil
 	s.inbox.mu.Unlock()
+	if taker != nil {
+		taker.tr.Wake() // the stream waiting to resume this one fails now (sm.go)
+	}
 	if !wasOpen || s.jid.Resource() == "" {
 		return
 	}
@@ -211,7 +225,8 @@ func (s *Stream) shutdown() {
 	s.requeue(queued) // XEP-0198: nothing the client did not acknowledge is lost (sm.go)
 }
 
-// Closed implements Handler.
+// Closed implements Handler. After a handover (sm.go) it follows the
+// detach, and then reads only state and scan, which the taker never touches.
 func (s *Stream) Closed(err error) {
 	if s.resumable() {
 		s.detach() // XEP-0198 §5: the session waits for a resume (sm.go)
@@ -225,8 +240,13 @@ func (s *Stream) Closed(err error) {
 }
 
 // Timer implements Handler: the pre-authentication idle limit, then, once
-// bound, the XEP-0198 acknowledgement request.
+// bound, the XEP-0198 acknowledgement request. While a resume waits for a
+// handover, the limit of that wait.
 func (s *Stream) Timer(time.Time) {
+	if s.hand != nil {
+		s.handoverDone(true) // sm.go
+		return
+	}
 	if s.state == stBound {
 		s.smTimer()
 		return

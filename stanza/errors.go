@@ -194,11 +194,21 @@ func (c StreamCondition) String() string { return streamConds[c] }
 type StreamError struct {
 	Cond StreamCondition
 	Text string
+	// App is an optional application-specific condition element (RFC 6120
+	// §4.9.4), e.g. XEP-0198's <handled-count-too-high/>; it must be one
+	// well-formed element, qualified by its own namespace.
+	App []byte
 }
 
 // StreamErr returns a stream error with an optional text.
 func StreamErr(c StreamCondition, text string) *StreamError {
 	return &StreamError{Cond: c, Text: text}
+}
+
+// StreamErrApp is StreamErr with an application-specific condition, built
+// with a Builder (see StreamError.App).
+func StreamErrApp(c StreamCondition, text string, app *Builder) *StreamError {
+	return &StreamError{Cond: c, Text: text, App: app.Bytes()}
 }
 
 func (e *StreamError) Error() string {
@@ -209,7 +219,8 @@ func (e *StreamError) Error() string {
 }
 
 // AppendXML appends <stream:error>…</stream:error> (the stream prefix is the
-// one Ignis's stream header declares).
+// one Ignis's stream header declares): the condition, the text, then the
+// application-specific condition, in the order of RFC 6120 §4.9.2.
 func (e *StreamError) AppendXML(dst []byte) []byte {
 	dst = append(dst, "<stream:error><"...)
 	dst = append(dst, e.Cond.String()...)
@@ -219,5 +230,6 @@ func (e *StreamError) AppendXML(dst []byte) []byte {
 		dst = xmlscan.AppendEscapedText(dst, e.Text)
 		dst = append(dst, "</text>"...)
 	}
+	dst = append(dst, e.App...)
 	return append(dst, "</stream:error>"...)
 }

@@ -118,6 +118,20 @@ func TestConditionTables(t *testing.T) {
 	}
 }
 
+// TestStreamErrorApp: an application-specific condition follows the
+// defined condition and the text (RFC 6120 §4.9.2).
+func TestStreamErrorApp(t *testing.T) {
+	var b Builder
+	b.Element("handled-count-too-high", "", "xmlns", "urn:xmpp:sm:3", "h", "10", "send-count", "8")
+	got := string(StreamErrApp(StreamUndefinedCondition, "a&b", &b).AppendXML(nil))
+	want := "<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" +
+		"<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>a&amp;b</text>" +
+		"<handled-count-too-high xmlns='urn:xmpp:sm:3' h='10' send-count='8'/></stream:error>"
+	if got != want {
+		t.Fatalf("got  %s\nwant %s", got, want)
+	}
+}
+
 func TestBuilder(t *testing.T) {
 	var b Builder
 	b.Start("a", "x", "1'\"", "empty", "").Text("<&>").Start("b").End().Element("c", "t", "k", "v")

@@ -83,17 +83,23 @@ func (s *smClient) send(x string) {
 func (s *smClient) next(names ...string) smElem {
 	s.t.Helper()
 	for {
+		var e smElem
 		select {
-		case e := <-s.in:
-			for _, n := range names {
-				if e.XMLName.Local == n {
-					return e
-				}
-			}
+		case e = <-s.in:
 		case err := <-s.end:
-			s.t.Fatalf("%s: stream ended while waiting for %v: %v", s.name, names, err)
+			select {
+			case e = <-s.in: // decoded before the end: it comes first
+				s.end <- err
+			default:
+				s.t.Fatalf("%s: stream ended while waiting for %v: %v", s.name, names, err)
+			}
 		case <-time.After(10 * time.Second):
 			s.t.Fatalf("%s: no %v within 10 s", s.name, names)
+		}
+		for _, n := range names {
+			if e.XMLName.Local == n {
+				return e
+			}
 		}
 	}
 }
@@ -394,4 +400,189 @@ func TestStreamResumeFaults(t *testing.T) {
 	if e := alice.next("message"); e.Body != "end" {
 		t.Fatalf("after m%d: %+v", n, e)
 	}
+}
+
+// closedAfter waits until the decoder of s stopped (the stream ended) and
+// then checks that the server closed the connection: the next read is EOF.
+func (s *smClient) closedAfter() {
+	s.t.Helper()
+	select {
+	case <-s.end:
+	case <-time.After(10 * time.Second):
+		s.t.Fatalf("%s: the stream did not end within 10 s", s.name)
+	}
+	_ = s.c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if n, err := s.c.Read(make([]byte, 64)); err != io.EOF {
+		s.t.Fatalf("%s: after the stream's end: read %d bytes, %v; want EOF", s.name, n, err)
+	}
+}
+
+// TestStreamResumeHandover: alice's phone changed networks; the server has
+// not noticed her first connection is dead when she resumes on a second
+// one. The first connection gets a <conflict/> stream error and is closed,
+// and the session goes on over the second: what she did not acknowledge is
+// resent, and a message sent during the handover arrives once.
+func TestStreamResumeHandover(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.Loops = 4 })
+	env.AddUser("alice", "pw")
+	env.AddUser("bob", "pw")
+	stats := env.Srv.Stats()
+	bob := rawStream(t, env, "bob", "desk")
+	alice, id := smLogin(t, env, "alice", "phone", "urn:xmpp:sm:3", true)
+
+	alice.send(smChat("bob@localhost/desk", "a1")) // h_in = 1
+	bob.expect("<body>a1</body>")
+	for i := 1; i <= 5; i++ {
+		bob.send(smChat("alice@localhost/phone", "m"+strconv.Itoa(i)))
+	}
+	if got := alice.messages(5); !sameList(got, bodies(1, 5)) {
+		t.Fatalf("before the handover: %v", got)
+	}
+
+	// she handled two, but never acknowledged any; the first connection stays open
+	alice2 := newSMClient(t, rawAuth(t, env, "alice"), "alice (second connection)")
+	alice2.send("<resume xmlns='urn:xmpp:sm:3' previd='" + id + "' h='2'/>")
+	bob.send(smChat("alice@localhost/phone", "m6")) // during the handover
+	r := alice2.next("resumed", "failed")
+	if r.XMLName.Local != "resumed" || r.attr("previd") != id || r.attr("h") != "1" {
+		t.Fatalf("resume answered with %+v (want resumed previd=%s h=1)", r, id)
+	}
+	// XEP-0198 §5: the old stream ends with <conflict/>, and its connection closes
+	if e := alice.next("error"); !strings.Contains(e.Inner, "<conflict xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>") {
+		t.Fatalf("first connection got %+v, want a conflict stream error", e)
+	}
+	alice.closedAfter()
+
+	bob.send(smChat("alice@localhost/phone", "m7"))
+	if got := alice2.messages(5); !sameList(got, bodies(3, 7)) {
+		t.Fatalf("after the handover got %v, want m3..m7 once each, in order", got)
+	}
+	// nothing else is pending: a marker comes next
+	bob.send(smChat("alice@localhost/phone", "end"))
+	if e := alice2.next("message"); e.Body != "end" {
+		t.Fatalf("after m7: %+v", e)
+	}
+	if d, n := stats.SMDetached.Load(), stats.SMResumed.Load(); d != 1 || n != 1 {
+		t.Fatalf("SMDetached = %d, SMResumed = %d; want 1 and 1", d, n)
+	}
+	// the session is the one bound, counters and all
+	alice2.send("<r xmlns='urn:xmpp:sm:3'/>")
+	if a := alice2.next("a"); a.attr("h") != "1" {
+		t.Fatalf("<a/> after the handover: %+v", a)
+	}
+	alice2.send(smChat("bob@localhost/desk", "a2"))
+	bob.expect("<body>a2</body>")
+	alice2.send("<a xmlns='urn:xmpp:sm:3' h='8'/>")
+	alice2.send("</stream:stream>")
+}
+
+// TestStreamResumeHandoverOtherUser: eve cannot take alice's live session
+// with its id: <failed/> with <item-not-found/>, and alice's connection
+// and session are left alone.
+func TestStreamResumeHandoverOtherUser(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) { c.Loops = 4 })
+	env.AddUser("alice", "pw")
+	env.AddUser("bob", "pw")
+	env.AddUser("eve", "pw")
+	stats := env.Srv.Stats()
+	bob := rawStream(t, env, "bob", "desk")
+	alice, id := smLogin(t, env, "alice", "phone", "urn:xmpp:sm:3", true)
+	bob.send(smChat("alice@localhost/phone", "m1"))
+	if got := alice.messages(1); !sameList(got, bodies(1, 1)) {
+		t.Fatalf("got %v", got)
+	}
+
+	eve := newSMClient(t, rawAuth(t, env, "eve"), "eve")
+	eve.send("<resume xmlns='urn:xmpp:sm:3' previd='" + id + "' h='0'/>")
+	f := eve.next("resumed", "failed")
+	if f.XMLName.Local != "failed" || !strings.Contains(f.Inner, "item-not-found") {
+		t.Fatalf("eve's resume of alice's session: %+v", f)
+	}
+	eve.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>phone</resource></bind></iq>")
+	if iq := eve.next("iq"); iq.attr("type") != "result" || !strings.Contains(iq.Inner, "eve@localhost/phone") {
+		t.Fatalf("eve's bind: %+v", iq)
+	}
+
+	// alice's session goes on on her connection, its counters untouched
+	bob.send(smChat("alice@localhost/phone", "m2"))
+	if got := alice.messages(1); !sameList(got, bodies(2, 2)) {
+		t.Fatalf("after eve's attempt alice got %v", got)
+	}
+	alice.send("<a xmlns='urn:xmpp:sm:3' h='2'/>")
+	alice.send(smChat("bob@localhost/desk", "a1"))
+	bob.expect("<body>a1</body>")
+	alice.send("<r xmlns='urn:xmpp:sm:3'/>")
+	if a := alice.next("a"); a.attr("h") != "1" {
+		t.Fatalf("<a/>: %+v", a)
+	}
+	if d := stats.SMDetached.Load(); d != 0 {
+		t.Fatalf("SMDetached = %d", d)
+	}
+	select {
+	case err := <-alice.end:
+		t.Fatalf("alice's stream ended: %v", err)
+	default:
+	}
+	alice.send("</stream:stream>")
+}
+
+// smStreamError is a stream error's content.
+type smStreamError struct {
+	Undefined *struct{} `xml:"urn:ietf:params:xml:ns:xmpp-streams undefined-condition"`
+	TooHigh   *struct {
+		H         string `xml:"h,attr"`
+		SendCount string `xml:"send-count,attr"`
+	} `xml:"urn:xmpp:sm:3 handled-count-too-high"`
+}
+
+func parseStreamError(t *testing.T, e smElem) smStreamError {
+	t.Helper()
+	var se smStreamError
+	if err := xml.Unmarshal([]byte("<e>"+e.Inner+"</e>"), &se); err != nil {
+		t.Fatalf("stream error %q: %v", e.Inner, err)
+	}
+	return se
+}
+
+// TestStreamHandledCountTooHigh (XEP-0198 §4): an <a/>, or a <resume/>,
+// acknowledging more stanzas than the server sent ends the stream with
+// <undefined-condition/> and <handled-count-too-high/> giving both counts.
+func TestStreamHandledCountTooHigh(t *testing.T) {
+	env := servertest.Start(t)
+	env.AddUser("alice", "pw")
+	env.AddUser("bob", "pw")
+	stats := env.Srv.Stats()
+	bob := rawStream(t, env, "bob", "desk")
+
+	alice, _ := smLogin(t, env, "alice", "phone", "urn:xmpp:sm:3", true)
+	bob.send(smChat("alice@localhost/phone", "m1"))
+	bob.send(smChat("alice@localhost/phone", "m2"))
+	alice.messages(2)
+	alice.send("<a xmlns='urn:xmpp:sm:3' h='5'/>")
+	se := parseStreamError(t, alice.next("error"))
+	if se.Undefined == nil || se.TooHigh == nil || se.TooHigh.H != "5" || se.TooHigh.SendCount != "2" {
+		t.Fatalf("stream error for h=5 of 2 sent: %+v %+v", se.Undefined, se.TooHigh)
+	}
+	alice.closedAfter()
+
+	// the same on resumption (m1 and m2 went to offline storage: the
+	// tablet, without presence, does not get them)
+	alice, id := smLogin(t, env, "alice", "tablet", "urn:xmpp:sm:3", true)
+	bob.send(smChat("alice@localhost/tablet", "m3"))
+	if got := alice.messages(1); !sameList(got, bodies(3, 3)) {
+		t.Fatalf("tablet got %v", got)
+	}
+	alice.c.Close()
+	waitCount(t, &stats.SMDetached, 1)
+	alice2 := newSMClient(t, rawAuth(t, env, "alice"), "alice (resumed)")
+	alice2.send("<resume xmlns='urn:xmpp:sm:3' previd='" + id + "' h='9'/>")
+	e := alice2.next("error", "resumed", "failed")
+	if e.XMLName.Local != "error" {
+		t.Fatalf("resume with h=9 of 1 sent answered with %+v", e)
+	}
+	se = parseStreamError(t, e)
+	if se.Undefined == nil || se.TooHigh == nil || se.TooHigh.H != "9" || se.TooHigh.SendCount != "1" {
+		t.Fatalf("stream error for a resume with h=9 of 1 sent: %+v %+v", se.Undefined, se.TooHigh)
+	}
+	alice2.closedAfter()
 }
