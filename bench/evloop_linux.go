@@ -4,7 +4,9 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -19,12 +21,15 @@ import (
 // an otherwise idle process up to a millisecond (which would be counted as
 // the server's latency).
 type evloop struct {
-	r    *run
-	id   int
-	epfd int
-	tfd  int // timerfd: the next send is due
-	efd  int // eventfd: sessions to adopt, sending to start or stop, the end
-	buf  []byte
+	r     *run
+	id    int
+	epfd  int
+	epf   *os.File        // epfd in Go's poller
+	eprc  syscall.RawConn // waits for epfd to have events
+	tfd   int             // timerfd: the next send is due
+	block bool            // wait in epoll_wait (high rates), not in Go's poller
+	efd   int             // eventfd: sessions to adopt, sending to start or stop, the end
+	buf   []byte
 
 	mu      sync.Mutex // guards the fields below, set from other goroutines
 	adopt   []*session
@@ -47,6 +52,10 @@ type loopSender struct {
 	seq  int64
 	done bool
 }
+
+// blockingRate is the offered rate (messages and presence per second, all
+// loops together) from which loops wait in a blocking epoll_wait.
+const blockingRate = 10000
 
 // Epoll data: an event's Fd field holds a session's local index, or one of these.
 const (
@@ -93,10 +102,32 @@ func newEvloop(r *run, id int) (*evloop, error) {
 			return nil, err
 		}
 	}
+	// At low rates the loop waits for its epoll descriptor in Go's own poller
+	// rather than in a blocking epoll_wait: threads often blocked in a
+	// syscall keep the runtime's sysmon waking every 20 µs to take their P
+	// back (measured: 16 % of a core at 1,000 msgs/s against 9 %). At high
+	// rates the loop rarely sleeps and the blocking wait is cheaper
+	// (measured: 64 % against 74 % of a core at 20,000 msgs/s).
+	l.block = r.cfg.Rate+r.cfg.PresRate >= blockingRate
+	if err := unix.SetNonblock(l.epfd, true); err != nil {
+		l.closeFds()
+		return nil, err
+	}
+	l.epf = os.NewFile(uintptr(l.epfd), "bench-epoll")
+	rc, err := l.epf.SyscallConn()
+	if err != nil {
+		l.closeFds()
+		return nil, err
+	}
+	l.eprc = rc
 	return l, nil
 }
 
 func (l *evloop) closeFds() {
+	if l.epf != nil {
+		_ = l.epf.Close()
+		l.epfd = -1
+	}
 	for _, fd := range []int{l.epfd, l.tfd, l.efd} {
 		if fd >= 0 {
 			_ = unix.Close(fd)
@@ -154,11 +185,20 @@ func (l *evloop) run() {
 	defer l.closeFds()
 	events := make([]unix.EpollEvent, 256)
 	for {
-		n, err := unix.EpollWait(l.epfd, events, -1)
-		if err != nil {
-			if err == unix.EINTR {
+		var n int
+		var werr error
+		if l.block {
+			n, werr = unix.EpollWait(l.epfd, events, -1)
+			if werr == unix.EINTR {
 				continue
 			}
+		} else if err := l.eprc.Read(func(uintptr) bool {
+			n, werr = unix.EpollWait(l.epfd, events, 0)
+			return n != 0 || (werr != nil && werr != unix.EINTR)
+		}); err != nil {
+			return
+		}
+		if werr != nil {
 			return
 		}
 		for i := range n {

@@ -18,7 +18,7 @@
 #   CHAT_SESSIONS=200    chat sessions (100 pairs)
 #   CHAT_RATE=1000       the fixed chat rate every server is offered (msgs/s);
 #                        a second fixed-rate run uses half of Ignis's saturation
-#   SAT_RATES="2000 4000 8000 16000 32000 64000 128000"
+#   SAT_RATES="2000 4000 8000 16000 32000 64000 96000 128000 160000 192000 256000"
 #   SAT_STEP=5s          saturation: paced chat at each rate in turn, SAT_STEP
 #                        each, until the server falls behind
 #   SERVERS="ignis prosody ejabberd"
@@ -37,7 +37,7 @@ PEERS=${PEERS:-$ROOT/../shared/peers}
 : "${LOGIN_LOOPS:=50}"
 : "${CHAT_SESSIONS:=200}"
 : "${CHAT_RATE:=1000}"
-: "${SAT_RATES:=2000 4000 8000 16000 32000 64000 128000}"
+: "${SAT_RATES:=2000 4000 8000 16000 32000 64000 96000 128000 160000 192000 256000}"
 : "${SAT_STEP:=5s}"
 : "${SERVERS:=ignis prosody ejabberd}"
 : "${SCENARIOS:=idle-plain idle-tls login-plain login-tls chat-fixed chat-sat chat-half}"
@@ -222,17 +222,18 @@ run_bench() {
     grep -E "^(sessions|logins|messages|latency ms|server RSS/session) " "$OUT/$name.txt" | sed 's/^/    /' >&2 || true
 }
 
-save_sat() {  # save_sat SERVER RATE -> OUT/saturation.json
+save_sat() {  # save_sat SERVER BEST STEP -> OUT/saturation.json (STEP: the run that delivered BEST)
     python3 -c '
 import json, sys
-path, s, best = sys.argv[1], sys.argv[2], int(sys.argv[3])
+path, s, best, step = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 try:
     d = json.load(open(path))
 except (OSError, ValueError):
-    d = {"saturation": {}}
-d["saturation"][s] = best
+    d = {}
+d.setdefault("saturation", {})[s] = best
+d.setdefault("step", {})[s] = step
 json.dump(d, open(path, "w"), indent=1)
-' "$OUT/saturation.json" "$1" "$2"
+' "$OUT/saturation.json" "$1" "$2" "$3"
 }
 
 for sc in $SCENARIOS; do
@@ -249,16 +250,16 @@ for sc in $SCENARIOS; do
             # behind; its capacity is the best delivered rate of any step (at
             # the failing step, offered 1 to 2 times the capacity, the
             # delivered rate is the capacity)
-            best=0 k=0
+            best=0 k=0 bestrun=
             for rate in $SAT_RATES; do
                 run_bench "chat-sat-$s-$rate" "$s" "$(bench_args chat-sat "$rate" "$k")"
                 k=$((k + 1))
                 if med=$(sat_step "$OUT/chat-sat-$s-$rate.json" "$rate"); then kept=1; else kept=0; fi
-                [ "${med:-0}" -gt "$best" ] && best=$med
+                [ "${med:-0}" -gt "$best" ] && best=$med bestrun=chat-sat-$s-$rate
                 log "chat-sat on $s at $rate/s: ${med:-0} delivered/s (median), $([ $kept = 1 ] && echo kept up || echo fell behind)"
                 [ $kept = 1 ] || break
             done
-            save_sat "$s" "$best"
+            save_sat "$s" "$best" "$bestrun"
         fi
         stop_server "$s"; CURRENT=
     done
@@ -354,6 +355,30 @@ if half:
 row(f"p50 latency at {int(chat_rate):,} msgs/s", "chat-fixed", lat("p50"), lambda v: f"{v:,.2f} ms", "low")
 row(f"p99 latency at {int(chat_rate):,} msgs/s", "chat-fixed", lat("p99"), lambda v: f"{v:,.2f} ms", "low", extra=lost)
 row(f"server CPU at {int(chat_rate):,} msgs/s", "chat-fixed", lambda r: (r.get("server") or {}).get("cpu_avg_pct"), lambda v: f"{v:.0f} %", "low")
+
+# the load generator's own share: if it had been the bottleneck its sends
+# would have run late against the schedule
+steps = {}
+try:
+    steps = json.load(open(os.path.join(out, "saturation.json"))).get("step", {})
+except (OSError, ValueError):
+    pass
+def client(r):
+    c = r.get("client") or {}
+    return f"{c.get('cpu_avg_pct', 0):.0f} % CPU, send lag p99 {c.get('send_lag_p99_ms', 0):.2f} ms"
+cl = []
+for s in servers:
+    name = steps.get(s)
+    try:
+        r = json.load(open(os.path.join(out, f"{name}.json"))) if name else None
+    except (OSError, ValueError):
+        r = None
+    cl.append(client(r) if r else "—")
+rows.append("| load generator at each server's best saturation step | " + " | ".join(cl) + " | | | |")
+for sc, label in (("chat-half", f"at {half:,} msgs/s"), ("chat-fixed", f"at {int(chat_rate):,} msgs/s")):
+    if sc == "chat-half" and not half:
+        continue
+    rows.append(f"| load generator {label} | " + " | ".join((client(r) if (r := load(sc, s)) else "—") for s in servers) + " | | | |")
 
 print("| measurement | Ignis | Prosody | ejabberd | Ignis vs Prosody | Ignis vs ejabberd | goal (issue #4) |")
 print("|---|---|---|---|---|---|---|")
