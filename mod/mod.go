@@ -52,6 +52,15 @@ type Ctx struct {
 	// Bounce: the stanza is an error the server returns to the sender of a
 	// stanza it could not deliver; the sender's own filters do not apply.
 	Bounce bool
+	// Loopback: for PreAuth handlers, whether the client connected from a
+	// loopback address (this machine).
+	Loopback bool
+}
+
+// StreamInfo is what a stream feature's condition may look at.
+type StreamInfo struct {
+	Secure   bool // TLS is in place
+	Loopback bool // the client connected from a loopback address
 }
 
 // Resource is a bound session as features see it. Its methods may be called
@@ -156,7 +165,7 @@ type Registry struct {
 	identities []Identity
 	items      []Item
 	modules    []string
-	streamFeat [2][][]byte // stream features XML: [0] before authentication, [1] after
+	streamFeat [2][]streamFeature // stream features: [0] before authentication, [1] after
 
 	outPresence   []PresenceHook
 	inPresence    []PresenceHook
@@ -248,20 +257,35 @@ func (r *Registry) Items() []Item { return r.items }
 
 // StreamFeature adds an element to <stream:features/>, before (authed false)
 // or after authentication. xml must be one complete element.
-func (r *Registry) StreamFeature(authed bool, xml string) {
+func (r *Registry) StreamFeature(authed bool, xml string) { r.StreamFeatureIf(authed, xml, nil) }
+
+// StreamFeatureIf adds a stream feature offered only on streams for which
+// when reports true (nil: all).
+func (r *Registry) StreamFeatureIf(authed bool, xml string, when func(StreamInfo) bool) {
 	i := 0
 	if authed {
 		i = 1
 	}
-	r.streamFeat[i] = append(r.streamFeat[i], []byte(xml))
+	r.streamFeat[i] = append(r.streamFeat[i], streamFeature{xml: []byte(xml), when: when})
 }
 
-// StreamFeatures returns the registered stream features for a stage.
-func (r *Registry) StreamFeatures(authed bool) [][]byte {
+type streamFeature struct {
+	xml  []byte
+	when func(StreamInfo) bool
+}
+
+// StreamFeatures calls fn with each registered stream feature for a stage
+// that applies to a stream described by info.
+func (r *Registry) StreamFeatures(authed bool, info StreamInfo, fn func(xml []byte)) {
+	i := 0
 	if authed {
-		return r.streamFeat[1]
+		i = 1
 	}
-	return r.streamFeat[0]
+	for _, f := range r.streamFeat[i] {
+		if f.when == nil || f.when(info) {
+			fn(f.xml)
+		}
+	}
 }
 
 // OutboundPresence registers h for presences a local session sends

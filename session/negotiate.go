@@ -185,9 +185,8 @@ func (s *Stream) appendFeatures(out []byte) []byte {
 		b.Element("sm", "", "xmlns", NSSM3)
 	}
 	if secure || !s.cfg.TLSRequired {
-		for _, x := range s.cfg.Router.Registry().StreamFeatures(s.flags&fAuthn != 0) {
-			b.Raw(x)
-		}
+		info := mod.StreamInfo{Secure: secure, Loopback: s.flags&fLoopback != 0}
+		s.cfg.Router.Registry().StreamFeatures(s.flags&fAuthn != 0, info, func(x []byte) { b.Raw(x) })
 	}
 	if s.compressionOffered() && (secure || !s.cfg.TLSRequired) {
 		b.Start("compression", "xmlns", stanza.NSCompressFeature).Element("method", "zlib").End()
@@ -374,7 +373,7 @@ func (s *Stream) preAuthIQ(f *xmlscan.Frame) (handled bool, err error) {
 	if !ok {
 		return false, nil
 	}
-	reply, herr := h(&mod.Ctx{Env: s.cfg.Router, Secure: s.flags&fSecure != 0}, st)
+	reply, herr := h(&mod.Ctx{Env: s.cfg.Router, Secure: s.flags&fSecure != 0, Loopback: s.flags&fLoopback != 0}, st)
 	var se *stanza.Error
 	switch {
 	case errors.As(herr, &se):

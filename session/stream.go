@@ -17,6 +17,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
+	"net"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -55,6 +56,7 @@ const (
 	fHeaderSent                  // our stream header went out on this (restarted) stream
 	fCBMismatch                  // the client tried a channel-binding type we do not offer
 	fSASLFailed                  // a SASL attempt failed: XEP-0078 legacy auth is refused (legacyauth.go)
+	fLoopback                    // the client connected from a loopback address
 )
 
 // Stream is one client's XML stream.
@@ -114,6 +116,9 @@ func New(cfg *Config, t Transport) *Stream {
 	s.scan.SetLimits(cfg.scan)
 	if t.TLS() != nil {
 		s.flags |= fSecure // direct TLS (XEP-0368)
+	}
+	if a, ok := t.RemoteAddr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
+		s.flags |= fLoopback
 	}
 	t.SetTimer(cfg.Limits.PreAuthIdle)
 	return s

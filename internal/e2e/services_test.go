@@ -326,10 +326,24 @@ func TestRegisterEnabled(t *testing.T) {
 	})
 }
 
+// TestRegisterLoopbackDefault: by default a client on this machine may
+// create an account (as with ejabberd's trusted_network), and it logs in.
+func TestRegisterLoopbackDefault(t *testing.T) {
+	env := servertest.Start(t)
+	c, feats := registerStream(t, env)
+	if !strings.Contains(feats, registerFeature) {
+		t.Fatalf("no registration stream feature for a loopback client: %s", feats)
+	}
+	wantResult(t, ask(t, c, "<iq type='set' id='r1'><query xmlns='jabber:iq:register'><username>eve</username><password>pw-eve</password></query></iq>"), "id='r1'")
+	if _, err := dialSession(t, env, "eve", "pw-eve", "", false, sasl.ScramSha256); err != nil {
+		t.Fatalf("the new account cannot log in: %v", err)
+	}
+}
+
 // TestRegisterDisabled: no stream feature and service-unavailable, but a
 // logged-in user may still change their password and delete their account.
 func TestRegisterDisabled(t *testing.T) {
-	env := servertest.Start(t)
+	env := servertest.Start(t, func(c *server.Config) { c.Register.Loopback = false })
 	env.AddUser("alice", "old-pw")
 	env.AddUser("bob", "pw-bob")
 	env.AddUser("carol", "pw-carol")

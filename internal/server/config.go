@@ -71,6 +71,10 @@ type Config struct {
 
 	Register struct {
 		Enabled bool `toml:"enabled"` // XEP-0077 in-band registration (account creation by clients); default off
+		// Loopback allows it to clients connecting from this machine even
+		// when Enabled is off (as ejabberd's default, trusted_network);
+		// default on, so that local tools and load generators can provision
+		Loopback bool `toml:"loopback"`
 	} `toml:"register"`
 
 	LegacyAuth struct {
@@ -118,6 +122,7 @@ func DefaultConfig() Config {
 	c.Offline.MaxPerUser = 1000
 	c.StreamManagement.ResumeTimeout.Duration = 300 * time.Second
 	c.StreamManagement.MaxUnacked = 1000
+	c.Register.Loopback = true
 	return c
 }
 

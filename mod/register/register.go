@@ -2,8 +2,9 @@
 // from an unauthenticated stream, and, once logged in, changing one's
 // password or deleting one's account.
 //
-// Account creation is on only when the server's configuration says so; when
-// it is off the stream feature is not offered and registration requests get
+// Account creation is on only when the server's configuration says so, for
+// everyone or for clients on this machine (loopback addresses); where it is
+// off the stream feature is not offered and registration requests get
 // service-unavailable (XEP-0077 §3.1). Changing one's password and deleting
 // one's account stay available to a logged-in user either way, as in Prosody:
 // they concern an account that already exists, and the user has proved who
@@ -54,17 +55,25 @@ const maxBusy = 4
 
 // Module is the in-band registration feature.
 type Module struct {
-	db      *store.DB
-	enabled bool
-	domain  jid.JID
-	log     *slog.Logger
-	busy    chan struct{} // a token per account change running; cap maxBusy
+	db     *store.DB
+	policy Policy
+	domain jid.JID
+	log    *slog.Logger
+	busy   chan struct{} // a token per account change running; cap maxBusy
 }
 
-// New returns the feature. enabled allows creating accounts before
-// authentication; domain is the server's domain, for preparing usernames.
-func New(db *store.DB, enabled bool, domain jid.JID) *Module {
-	return &Module{db: db, enabled: enabled, domain: domain, log: slog.Default(), busy: make(chan struct{}, maxBusy)}
+// Policy says who may create accounts before authentication.
+type Policy struct {
+	Anyone   bool // every client
+	Loopback bool // clients connecting from a loopback address
+}
+
+func (p Policy) allows(loopback bool) bool { return p.Anyone || p.Loopback && loopback }
+
+// New returns the feature; domain is the server's domain, for preparing
+// usernames.
+func New(db *store.DB, policy Policy, domain jid.JID) *Module {
+	return &Module{db: db, policy: policy, domain: domain, log: slog.Default(), busy: make(chan struct{}, maxBusy)}
 }
 
 // acquire takes a token for an account change without waiting.
@@ -82,10 +91,10 @@ func (m *Module) release() { <-m.busy }
 func (m *Module) Name() string { return "register" }
 
 func (m *Module) Register(r *mod.Registry) {
-	if m.enabled {
+	if m.policy.Anyone || m.policy.Loopback {
 		var b stanza.Builder
 		b.Element("register", "", "xmlns", NSFeature)
-		r.StreamFeature(false, string(b.Bytes()))
+		r.StreamFeatureIf(false, string(b.Bytes()), func(si mod.StreamInfo) bool { return m.policy.allows(si.Loopback) })
 	}
 	// registered even when disabled, so that the request gets
 	// service-unavailable rather than a not-authorized stream error
@@ -124,8 +133,8 @@ func parse(q xmlscan.Elem) fields {
 	return f
 }
 
-func (m *Module) preAuthGet(_ *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
-	if !m.enabled {
+func (m *Module) preAuthGet(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
+	if !m.policy.allows(ctx.Loopback) {
 		return nil, errDisabled
 	}
 	var b stanza.Builder
@@ -137,8 +146,8 @@ func (m *Module) preAuthGet(_ *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, erro
 }
 
 // preAuthSet creates the account, on the stream's loop (see the package doc).
-func (m *Module) preAuthSet(_ *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
-	if !m.enabled {
+func (m *Module) preAuthSet(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
+	if !m.policy.allows(ctx.Loopback) {
 		return nil, errDisabled
 	}
 	f := parse(iq.Payload())
