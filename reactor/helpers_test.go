@@ -81,6 +81,9 @@ type lineHandler struct {
 
 	gid       uint64 // goroutine of the first Traffic
 	wakeCheck bool   // WAKEME armed: the next Wakeup answers
+	burst     int    // BURST n: the next Wakeup writes n lines
+	burstQuit bool   // BURSTQUIT n: ... and then closes
+	wakeFlood bool   // WAKEFLOOD: the next Wakeup writes until the output cap
 
 	closes    atomic.Int32
 	closedErr chan error // buffered 1
@@ -145,20 +148,7 @@ func (h *lineHandler) command(line []byte) (switched bool, err error) {
 		_ = h.t.Write([]byte("ERR\n"))
 		return false, errors.New("test: FAIL")
 	case "FLOOD":
-		chunk := bytes.Repeat([]byte{'x'}, 16<<10)
-		var n int64
-		for {
-			err := h.t.Write(chunk)
-			if errors.Is(err, session.ErrOutputFull) {
-				break
-			}
-			if err != nil {
-				return false, err
-			}
-			n += int64(len(chunk))
-		}
-		h.flooded.Store(n)
-		h.t.Close([]byte("\nEND " + strconv.FormatInt(n, 10) + "\n"))
+		h.flood()
 		return true, nil
 	case "TIMER":
 		ms, _ := strconv.Atoi(arg)
@@ -176,6 +166,15 @@ func (h *lineHandler) command(line []byte) (switched bool, err error) {
 			return false, err
 		}
 		return false, h.t.Write([]byte("EKM " + hex.EncodeToString(ekm) + "\n"))
+	case "BURST", "BURSTQUIT":
+		h.burst, _ = strconv.Atoi(arg)
+		h.burstQuit = cmd == "BURSTQUIT"
+		h.t.Wake()
+		return cmd == "BURSTQUIT", nil
+	case "WAKEFLOOD":
+		h.wakeFlood = true
+		h.t.Wake()
+		return true, nil
 	case "WAKEME":
 		h.wakeCheck = true
 		var wg sync.WaitGroup
@@ -205,6 +204,38 @@ func (h *lineHandler) Wakeup() {
 		h.wakeCheck = false
 		_ = h.t.Write([]byte("WOKE\n"))
 	}
+	if n := h.burst; n > 0 {
+		h.burst = 0
+		for i := range n {
+			_ = h.t.Write([]byte("B" + strconv.Itoa(i) + "\n"))
+		}
+		if h.burstQuit {
+			h.t.Close([]byte("BYE\n"))
+		}
+	}
+	if h.wakeFlood {
+		h.wakeFlood = false
+		h.flood()
+	}
+}
+
+// flood writes 16 KiB chunks until the output cap refuses one, then closes
+// with the count.
+func (h *lineHandler) flood() {
+	chunk := bytes.Repeat([]byte{'x'}, 16<<10)
+	var n int64
+	for {
+		err := h.t.Write(chunk)
+		if errors.Is(err, session.ErrOutputFull) {
+			break
+		}
+		if err != nil {
+			return
+		}
+		n += int64(len(chunk))
+	}
+	h.flooded.Store(n)
+	h.t.Close([]byte("\nEND " + strconv.FormatInt(n, 10) + "\n"))
 }
 
 func (h *lineHandler) Timer(time.Time) {

@@ -29,6 +29,11 @@ type loop struct {
 	zIn    []byte
 	zOut   byteSink
 
+	// stage gathers what stageFor writes during one Wakeup (a burst of
+	// delivered stanzas) into one write to the socket; see conn.flushStage.
+	stage    []byte
+	stageFor *conn
+
 	// Reentrancy guard. depth counts nested handler calls; a connection that
 	// gnet closes meanwhile (a failed write) is told Closed once depth is 0.
 	depth         int

@@ -384,7 +384,7 @@ func (e *events) OnTraffic(gc gnet.Conn) gnet.Action {
 	}
 	// gnet's Wake also lands here; a read that sees the flag serves it too.
 	if c.state < stClosing && c.wake.Swap(false) {
-		c.h.Wakeup()
+		c.wakeup()
 	}
 	lp.leave()
 	lp.cur = nil

@@ -312,6 +312,98 @@ func TestOutputCap(t *testing.T) {
 	}
 }
 
+// TestWakeupBurst: what one Wakeup writes is gathered into one write; it
+// must arrive whole and in order, over plain TCP, TLS and zlib, also when
+// the Wakeup ends with a Close, and past the staging buffer's kept size.
+func TestWakeupBurst(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		tls, zlib bool
+	}{
+		{"plain", false, false},
+		{"tls", true, false},
+		{"zlib", false, true},
+		{"tls+zlib", true, true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			srvTLS, cliTLS := testCert(t)
+			s, _ := startServer(t, Config{TLS: srvTLS})
+			c := dial(t, s.Addrs()[0])
+			var rw io.ReadWriter = c
+			br := bufio.NewReader(c)
+			if tc.tls {
+				tc, tbr := starttls(t, c, cliTLS)
+				rw, br = tc, tbr
+			}
+			if tc.zlib {
+				z := &zlibRW{z: compress(t, rw, br)}
+				rw, br = z, bufio.NewReader(z)
+			}
+			for _, n := range []int{1, 50, 20000} { // 20,000 lines: past stageKeep
+				if _, err := io.WriteString(rw, "BURST "+strconv.Itoa(n)+"\n"); err != nil {
+					t.Fatal(err)
+				}
+				for i := range n {
+					expectLine(t, br, "B"+strconv.Itoa(i))
+				}
+			}
+			if _, err := io.WriteString(rw, "BURSTQUIT 100\n"); err != nil {
+				t.Fatal(err)
+			}
+			for i := range 100 {
+				expectLine(t, br, "B"+strconv.Itoa(i))
+			}
+			expectLine(t, br, "BYE")
+		})
+	}
+}
+
+// zlibRW reads and writes through a zlibClient, flushing every write.
+type zlibRW struct{ z *zlibClient }
+
+func (w *zlibRW) Write(p []byte) (int, error) {
+	n, err := w.z.zw.Write(p)
+	if err != nil {
+		return n, err
+	}
+	return n, w.z.zw.Flush()
+}
+
+func (w *zlibRW) Read(p []byte) (int, error) {
+	if w.z.zr == nil {
+		zr, err := zlib.NewReader(w.z.br)
+		if err != nil {
+			return 0, err
+		}
+		w.z.zr = zr
+	}
+	return w.z.zr.Read(p)
+}
+
+// TestWakeupOutputCap: writes gathered during a Wakeup count against the
+// output cap, so a burst cannot grow the staging buffer without bound.
+func TestWakeupOutputCap(t *testing.T) {
+	s, e := startServer(t, Config{MaxPendingOutput: 64 << 10})
+	c := dial(t, s.Addrs()[0])
+	if _, err := c.Write([]byte("WAKEFLOOD\n")); err != nil {
+		t.Fatal(err)
+	}
+	h := nextHandler(t, e)
+	waitFor(t, "flood to hit the cap", func() bool { return h.flooded.Load() > 0 })
+	all, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := h.flooded.Load()
+	if n > 64<<10+16<<10 {
+		t.Fatalf("the cap let %d bytes through one Wakeup", n)
+	}
+	tail := "\nEND " + strconv.FormatInt(n, 10) + "\n"
+	if int64(len(all)) != n+int64(len(tail)) || !strings.HasSuffix(string(all), tail) {
+		t.Fatalf("read %d bytes, want %d ending in %q", len(all), n+int64(len(tail)), tail)
+	}
+}
+
 // TestTimer: timers fire on the loop, SetTimer(0) cancels. One loop, so the
 // later timer firing proves the earlier, cancelled one's tick has passed.
 func TestTimer(t *testing.T) {
