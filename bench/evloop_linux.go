@@ -39,6 +39,7 @@ type evloop struct {
 
 	// owned by the loop's goroutine
 	chat, pres *loopSender
+	batched    []*session // sessions with paced events queued in this wakeup
 	sending    bool
 	senders    *sync.WaitGroup // Done when this loop stops sending
 }
@@ -278,7 +279,7 @@ func (l *evloop) send() {
 			if !ok {
 				break
 			}
-			if !l.r.sendOne(ls.kind, ls.ids, &ls.next, &ls.seq, due, now, l.id) {
+			if !l.r.sendOne(ls.kind, ls.ids, &ls.next, &ls.seq, due, now, l.id, l.queue) {
 				ls.done = true // the message budget is spent
 				break
 			}
@@ -289,6 +290,7 @@ func (l *evloop) send() {
 			}
 		}
 	}
+	l.flushQueued()
 	if next.IsZero() {
 		l.disarm()
 		return
@@ -299,6 +301,30 @@ func (l *evloop) send() {
 	d := max(time.Until(next), time.Microsecond)
 	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
 	_ = unix.TimerfdSettime(l.tfd, 0, &spec, nil)
+}
+
+// queue takes one paced event of s for the write at the end of this
+// wakeup: events of one session due within the same tick go out together,
+// as a client with several stanzas ready writes them.
+func (l *evloop) queue(s *session, b []byte) {
+	if len(s.batch) == 0 {
+		l.batched = append(l.batched, s)
+	}
+	s.batch = append(s.batch, b...)
+}
+
+// flushQueued writes what queue gathered, one write per session.
+func (l *evloop) flushQueued() {
+	for i, s := range l.batched {
+		_ = s.write(s.batch) // a failed write shows as a dropped session and lost messages
+		if cap(s.batch) > 4<<10 {
+			s.batch = nil
+		} else {
+			s.batch = s.batch[:0]
+		}
+		l.batched[i] = nil
+	}
+	l.batched = l.batched[:0]
 }
 
 func (l *evloop) disarm() {

@@ -636,7 +636,7 @@ func (r *run) sender(ctx context.Context, wg *sync.WaitGroup, shard int, kind Ro
 		if err != nil {
 			return
 		}
-		if !r.sendOne(kind, ids, &next, &seq, due, time.Now(), shard) {
+		if !r.sendOne(kind, ids, &next, &seq, due, time.Now(), shard, writeNow) {
 			return
 		}
 	}
@@ -644,9 +644,10 @@ func (r *run) sender(ctx context.Context, wg *sync.WaitGroup, shard int, kind Ro
 
 // sendOne sends the event due at due from the next online session of ids
 // (taken in turn from *next). The mark carries the due time, so that a late
-// send counts against the latency (no coordinated omission). It reports
-// false once the --messages budget is spent.
-func (r *run) sendOne(kind Role, ids []int32, next *int, seq *int64, due, now time.Time, shard int) bool {
+// send counts against the latency (no coordinated omission). out takes the
+// bytes (borrowed for the call). It reports false once the --messages
+// budget is spent.
+func (r *run) sendOne(kind Role, ids []int32, next *int, seq *int64, due, now time.Time, shard int, out func(*session, []byte)) bool {
 	if kind == RoleChat && r.cfg.Messages > 0 && r.msgLeft.Add(-1) < 0 {
 		return false
 	}
@@ -676,10 +677,14 @@ func (r *run) sendOne(kind Role, ids []int32, next *int, seq *int64, due, now ti
 		*bp = r.appendPresence((*bp)[:0], s, *seq, due.UnixNano())
 		r.st.presSent.Add(1)
 	}
-	_ = s.write(*bp) // a failed write shows as a dropped session and a lost message
+	out(s, *bp)
 	sendBufs.Put(bp)
 	return true
 }
+
+// writeNow writes one paced event at once; a failed write shows as a
+// dropped session and a lost message.
+func writeNow(s *session, b []byte) { _ = s.write(b) }
 
 var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 

@@ -116,6 +116,7 @@ type session struct {
 	fd    int        // -1 unless on a loop
 	out   []byte
 	ended chan error
+	batch []byte // paced events queued by the sending loop (evloop.queue)
 }
 
 func (s *session) user() string { return s.r.cfg.User(int(s.idx)) }

@@ -18,9 +18,12 @@
 #   CHAT_SESSIONS=200    chat sessions (100 pairs)
 #   CHAT_RATE=1000       the fixed chat rate every server is offered (msgs/s);
 #                        a second fixed-rate run uses half of Ignis's saturation
-#   SAT_RATES="2000 4000 8000 16000 32000 64000 96000 128000 160000 192000 256000"
+#   SAT_RATES="2000 4000 8000 16000 32000 64000 96000 128000 192000 256000 320000 384000 448000 512000"
 #   SAT_STEP=5s          saturation: paced chat at each rate in turn, SAT_STEP
 #                        each, until the server falls behind
+#   SAT_TICK=1ms         the load generator's send tick in the saturation
+#                        steps: what a session has due within a tick goes out
+#                        in one write (the other runs keep the 100 us default)
 #   SERVERS="ignis prosody ejabberd"
 #   SCENARIOS="idle-plain idle-tls login-plain login-tls chat-fixed chat-sat chat-half"
 #   OUT=/tmp/ignis-compare/DATE   output folder
@@ -37,7 +40,8 @@ PEERS=${PEERS:-$ROOT/../shared/peers}
 : "${LOGIN_LOOPS:=50}"
 : "${CHAT_SESSIONS:=200}"
 : "${CHAT_RATE:=1000}"
-: "${SAT_RATES:=2000 4000 8000 16000 32000 64000 96000 128000 160000 192000 256000}"
+: "${SAT_RATES:=2000 4000 8000 16000 32000 64000 96000 128000 192000 256000 320000 384000 448000 512000}"
+: "${SAT_TICK:=1ms}"
 : "${SAT_STEP:=5s}"
 : "${SERVERS:=ignis prosody ejabberd}"
 : "${SCENARIOS:=idle-plain idle-tls login-plain login-tls chat-fixed chat-sat chat-half}"
@@ -184,7 +188,7 @@ bench_args() {  # bench_args SCENARIO [RATE STEP] -> the scenario's flags
     login-tls)   echo "--scenario login --sessions $LOGIN_LOOPS --duration $DURATION --tls starttls" ;;
     chat-fixed)  echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users 0) --rate $CHAT_RATE --duration $DURATION --drain 5s --tls none" ;;
     chat-half)   echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users 1) --rate $HALF_RATE --duration $DURATION --drain 5s --tls none" ;;
-    chat-sat)    echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users $((2 + $3))) --rate $2 --duration $SAT_STEP --drain 3s --tls none" ;;
+    chat-sat)    echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users $((2 + $3))) --rate $2 --duration $SAT_STEP --drain 3s --tls none --tick $SAT_TICK" ;;
     *) echo "compare: unknown scenario $1" >&2; exit 2 ;;
     esac
 }
@@ -272,7 +276,7 @@ done
     echo "ignis: $(git -C "$ROOT" describe --always --dirty 2>/dev/null) ($(go version | awk '{print $3}'))"
     echo "prosody: $(dpkg-query -W -f '${Version}' prosody 2>/dev/null) (lua $(dpkg-query -W -f '${Version}' lua5.4 2>/dev/null))"
     echo "ejabberd: $(dpkg-query -W -f '${Version}' ejabberd 2>/dev/null) (erlang $(dpkg-query -W -f '${Version}' erlang-base 2>/dev/null))"
-    echo "settings: SESSIONS=$SESSIONS IDLE_DURATION=$IDLE_DURATION DURATION=$DURATION LOGIN_LOOPS=$LOGIN_LOOPS CHAT_SESSIONS=$CHAT_SESSIONS CHAT_RATE=$CHAT_RATE SAT_RATES='$SAT_RATES' SAT_STEP=$SAT_STEP half-rate=${HALF_RATE:-none}"
+    echo "settings: SESSIONS=$SESSIONS IDLE_DURATION=$IDLE_DURATION DURATION=$DURATION LOGIN_LOOPS=$LOGIN_LOOPS CHAT_SESSIONS=$CHAT_SESSIONS CHAT_RATE=$CHAT_RATE SAT_RATES='$SAT_RATES' SAT_STEP=$SAT_STEP SAT_TICK=$SAT_TICK half-rate=${HALF_RATE:-none}"
 } >"$OUT/versions.txt"
 
 python3 - "$OUT" "$SESSIONS" "$CHAT_RATE" "${HALF_RATE:-0}" "$LOGIN_LOOPS" "$CHAT_SESSIONS" >"$OUT/table.md" <<'EOF'
