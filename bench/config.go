@@ -5,6 +5,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"net/netip"
 	"runtime"
 	"sort"
@@ -189,6 +190,7 @@ type Config struct {
 	WorkerIdx  int           // set in a child process
 	WorkerOf   int           // number of workers, set in a child process (0: not a child)
 	UserOffset int           // global index of this process's first session (set for children)
+	RunID      uint32        // the id in every mark; 0: a random one (the parent gives its workers one)
 }
 
 // User returns the user name of this process's session n (from 0); names
@@ -292,6 +294,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.BoolVar(&c.NoLoops, "no-loops", false, "keep online plain-TCP sessions on a goroutine each instead of moving them to epoll loops (for comparison)")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load generator's own CPU profile (pprof) to `file`")
 	worker := fs.String("worker", "", "internal: `i/n` runs as worker i of n and reports JSON lines on stdout")
+	runID := fs.Uint("run-id", 0, "internal: the run `id` marked in every message (workers share their parent's)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -321,6 +324,10 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	default:
 		return nil, fmt.Errorf("scenario: %q is not idle, login, chat, presence or mix", c.Scenario)
 	}
+	if *runID > math.MaxUint32 {
+		return nil, fmt.Errorf("run-id: %d is out of range", *runID)
+	}
+	c.RunID = uint32(*runID)
 	if *worker != "" {
 		i, n, ok := strings.Cut(*worker, "/")
 		c.WorkerIdx, _ = strconv.Atoi(i)

@@ -117,6 +117,32 @@ func TestTLSModesAndMechanisms(t *testing.T) {
 	}
 }
 
+// TestPlainPaths: the event loops' paths on plain TCP (stream management
+// acks written from a loop, keepalives beside the paced sends) and the
+// goroutine path they replace (--no-loops) deliver every message.
+func TestPlainPaths(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := startServer(t, 20)
+	for _, tt := range []struct{ name, args string }{
+		{"loops, stream management", "--sm"},
+		{"loops, keepalive, 1 ms tick", "--keepalive 100ms --tick 1ms"},
+		{"goroutines", "--no-loops"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			args := "--addr " + env.Addr + " --scenario chat --sessions 20 --rate 1000 --messages 300 --duration 20s " + tt.args
+			res, err := Run(context.Background(), testConfig(t, args), Hooks{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.MessagesSent != 300 || res.MessagesDelivered != 300 || res.SessionsDropped != 0 {
+				t.Fatalf("sent %d delivered %d dropped %d: %v", res.MessagesSent, res.MessagesDelivered, res.SessionsDropped, res.Failures)
+			}
+		})
+	}
+}
+
 func TestFailuresHaveReasons(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")

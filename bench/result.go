@@ -56,6 +56,7 @@ type ClientStats struct {
 	SendLagMs       float64 `json:"send_lag_p99_ms"` // how late senders were against the schedule
 	SendLagMaxMs    float64 `json:"send_lag_max_ms"`
 	MessagesSkipped int64   `json:"messages_skipped"` // paced sends with no online sender/partner pair
+	Stale           int64   `json:"stale_received"`   // messages and presence marked by another run (left queued for these accounts), not counted
 }
 
 // Result is the outcome of a run.
@@ -159,6 +160,9 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		}
 	}
 	c := r.Client
+	if c.Stale > 0 {
+		row("stale", "%d messages or presence from an earlier run received and not counted (queued for these accounts, e.g. offline)", c.Stale)
+	}
 	row("client", "%d process(es), RSS peak %s (%.0f B/session), CPU %.1f s (%.0f%% avg), send lag p99 %.2f ms max %.2f ms",
 		c.Processes, mib(c.RSSPeak), c.RSSPerSession, c.CPUSeconds, c.CPUAvgPct, c.SendLagMs, c.SendLagMaxMs)
 	return tw.Flush()

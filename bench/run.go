@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/tls"
 	"errors"
+	"math/rand/v2"
 	"net"
 	"os"
 	"runtime"
@@ -47,6 +48,7 @@ type stats struct {
 	established, failed, dropped, aborted, online, peak, logins atomic.Int64
 	msgSent, msgDelivered, msgBounced, msgSkipped               atomic.Int64
 	presSent, presRecv, presErrors                              atomic.Int64
+	stale                                                       atomic.Int64 // marks of another run
 	registered, regExisting, rosterErrors                       atomic.Int64
 	smEnabled                                                   atomic.Int64
 
@@ -94,6 +96,7 @@ type run struct {
 	wg       sync.WaitGroup
 	msgLeft  atomic.Int64 // message budget left (with --messages)
 	loops    []*evloop    // plain TCP: the epoll loops online sessions move to
+	id       uint32       // this run's id, in every mark (cfg.RunID or random)
 
 	// escaped pieces of the user JID pattern, for building 'to' attributes
 	toPre, toPost []byte
@@ -115,7 +118,10 @@ func Run(ctx context.Context, cfg *Config, hooks Hooks) (*Result, error) {
 }
 
 func newRun(cfg *Config, hooks Hooks) (*run, error) {
-	r := &run{cfg: cfg, hooks: hooks}
+	r := &run{cfg: cfg, hooks: hooks, id: cfg.RunID}
+	for r.id == 0 {
+		r.id = rand.Uint32()
+	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.msgLat, r.presLat, r.loginLat, r.sendLag = newRecorder(), newRecorder(), newRecorder(), newRecorder()
 	r.header = streamHeader(cfg.Domain)
@@ -708,7 +714,7 @@ func (r *run) appendPresence(b []byte, s *session, seq, ts int64) []byte {
 
 func (r *run) appendPadded(b []byte, idx int32, seq, ts int64) []byte {
 	m := len(b)
-	b = appendMark(b, idx, seq, ts)
+	b = appendMark(b, r.id, idx, seq, ts)
 	for len(b)-m < r.cfg.MsgSize {
 		b = append(b, 'x')
 	}
@@ -745,6 +751,7 @@ func (r *run) result(wall time.Duration, sendSeconds float64, hold time.Duration
 	res.LatencyHDR, res.LoginHDR, res.PresenceHDR = EncodeHistogram(lat), EncodeHistogram(login), EncodeHistogram(pres)
 	res.Client.Processes = 1
 	res.Client.MessagesSkipped = st.msgSkipped.Load()
+	res.Client.Stale = st.stale.Load()
 	lagS := Summarize(lag)
 	res.Client.SendLagMs, res.Client.SendLagMaxMs = lagS.P99, lagS.Max
 	res.finish(lat, login, pres)

@@ -401,17 +401,23 @@ func (s *session) Element(f *xmlscan.Frame) error {
 		if t, _ := e.Attr("type"); string(t) != "result" {
 			return fail("bind: " + errorCondition(e))
 		}
+		// what follows the bind goes out in one write, as clients send
+		// their burst of setup stanzas: SM enable, roster get, presence
+		var out []byte
 		if r.cfg.SM {
 			s.smOn, s.hIn = true, 0
-			if err := s.write(smEnable); err != nil {
-				return err
-			}
+			out = append(out, smEnable...)
 		}
 		if r.cfg.NoRoster {
-			return s.established()
+			if len(out) > 0 {
+				if err := s.write(out); err != nil {
+					return err
+				}
+			}
+			return s.established(true)
 		}
 		s.ph = phRoster
-		return s.write(rosterGet)
+		return s.write(append(append(out, rosterGet...), presenceInitial...))
 	case phRoster:
 		if string(e.Local()) != "iq" {
 			return nil
@@ -419,7 +425,7 @@ func (s *session) Element(f *xmlscan.Frame) error {
 		if t, _ := e.Attr("type"); string(t) != "result" {
 			r.st.rosterErrors.Add(1)
 		}
-		return s.established()
+		return s.established(false) // the presence went with the roster get
 	case phOnline:
 		return s.online1(e)
 	}
@@ -539,10 +545,12 @@ func (s *session) sasl(e xmlscan.Elem) error {
 	return fail("unexpected <" + string(e.Local()) + "> in auth")
 }
 
-// established sends the initial presence and reports the login.
-func (s *session) established() error {
-	if err := s.write(presenceInitial); err != nil {
-		return err
+// established reports the login, sending the initial presence unless it went already.
+func (s *session) established(sendPresence bool) error {
+	if sendPresence {
+		if err := s.write(presenceInitial); err != nil {
+			return err
+		}
 	}
 	s.ph, s.est = phOnline, true
 	r := s.r
@@ -570,7 +578,11 @@ func (s *session) online1(e xmlscan.Elem) error {
 			r.st.msgBounced.Add(1)
 			return nil
 		}
-		if sidx, _, ts, ok := parseMark(e.Child("body", "")); ok {
+		if run, sidx, _, ts, ok := parseMark(e.Child("body", "")); ok {
+			if run != r.id {
+				r.st.stale.Add(1) // sent by an earlier run (offline storage, a resumed session)
+				return nil
+			}
 			r.st.msgDelivered.Add(1)
 			r.msgLat.record(int(sidx), time.Duration(time.Now().UnixNano()-ts))
 		}
@@ -580,7 +592,11 @@ func (s *session) online1(e xmlscan.Elem) error {
 			r.st.presErrors.Add(1)
 			return nil
 		}
-		if _, _, ts, ok := parseMark(e.Child("status", "")); ok {
+		if run, _, _, ts, ok := parseMark(e.Child("status", "")); ok {
+			if run != r.id {
+				r.st.stale.Add(1)
+				return nil
+			}
 			r.st.presRecv.Add(1)
 			r.presLat.record(int(s.idx), time.Duration(time.Now().UnixNano()-ts))
 		}
@@ -605,15 +621,20 @@ func (s *session) online1(e xmlscan.Elem) error {
 }
 
 // The mark the bench puts first in a message body or presence status:
-// "IB1 <sender> <seq> <unix-nanos> ", then padding.
+// "IB1 <run> <sender> <seq> <unix-nanos> ", then padding. The run id tells
+// this run's messages from those an earlier run left queued for the same
+// accounts (offline storage), which are not counted as delivered.
 const markPrefix = "IB1 "
 
-// minBody is the smallest body that holds a mark.
+// minBody is the smallest body the bench pads to (a mark with long numbers
+// may be longer).
 const minBody = 48
 
-// appendMark writes the mark for sender's message seq sent at ts.
-func appendMark(b []byte, sender int32, seq int64, ts int64) []byte {
+// appendMark writes the mark for sender's message seq of run sent at ts.
+func appendMark(b []byte, run uint32, sender int32, seq int64, ts int64) []byte {
 	b = append(b, markPrefix...)
+	b = strconv.AppendUint(b, uint64(run), 10)
+	b = append(b, ' ')
 	b = strconv.AppendInt(b, int64(sender), 10)
 	b = append(b, ' ')
 	b = strconv.AppendInt(b, seq, 10)
@@ -624,24 +645,24 @@ func appendMark(b []byte, sender int32, seq int64, ts int64) []byte {
 
 // parseMark reads a mark from the text of e without allocating (the bench
 // writes marks with no character needing escape).
-func parseMark(e xmlscan.Elem) (sender int32, seq, ts int64, ok bool) {
+func parseMark(e xmlscan.Elem) (run uint32, sender int32, seq, ts int64, ok bool) {
 	if e.IsZero() || e.SelfClosing() {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
 	t := e.Raw()[e.StartTagEnd():]
 	t, ok = bytes.CutPrefix(t, []byte(markPrefix))
 	if !ok {
-		return 0, 0, 0, false
+		return 0, 0, 0, 0, false
 	}
-	var v [3]int64
+	var v [4]int64
 	for i := range v {
 		n, rest, good := leadingInt(t)
 		if !good {
-			return 0, 0, 0, false
+			return 0, 0, 0, 0, false
 		}
 		v[i], t = n, rest
 	}
-	return int32(v[0]), v[1], v[2], true
+	return uint32(v[0]), int32(v[1]), v[2], v[3], true
 }
 
 // leadingInt parses decimal digits up to a space and skips the space.

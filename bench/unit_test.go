@@ -70,19 +70,19 @@ func TestSCRAMClient(t *testing.T) {
 
 func TestMarkRoundTrip(t *testing.T) {
 	b := []byte("<message><body>")
-	b = appendMark(b, 17, 123456, 1700000000123456789)
+	b = appendMark(b, 4000000000, 17, 123456, 1700000000123456789)
 	b = append(b, "xxxx</body></message>"...)
 	e, err := xmlscan.ParseElem(b, "jabber:client")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sender, seq, ts, ok := parseMark(e.Child("body", ""))
-	if !ok || sender != 17 || seq != 123456 || ts != 1700000000123456789 {
-		t.Errorf("parseMark = %d %d %d %v", sender, seq, ts, ok)
+	run, sender, seq, ts, ok := parseMark(e.Child("body", ""))
+	if !ok || run != 4000000000 || sender != 17 || seq != 123456 || ts != 1700000000123456789 {
+		t.Errorf("parseMark = %d %d %d %d %v", run, sender, seq, ts, ok)
 	}
-	for _, body := range []string{"<body/>", "<body>hello</body>", "<body>IB1 1 2</body>", "<body>IB1 a 2 3 </body>"} {
+	for _, body := range []string{"<body/>", "<body>hello</body>", "<body>IB1 1 2 3</body>", "<body>IB1 7 a 2 3 </body>"} {
 		e, _ := xmlscan.ParseElem([]byte(body), "jabber:client")
-		if _, _, _, ok := parseMark(e); ok {
+		if _, _, _, _, ok := parseMark(e); ok {
 			t.Errorf("parseMark(%s) ok", body)
 		}
 	}

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"strconv"
@@ -30,6 +31,10 @@ func runWorkers(ctx context.Context, cfg *Config, self, args []string, stderr io
 			return nil, errors.New("server-pid: " + err.Error())
 		}
 	}
+	runID := cfg.RunID
+	for runID == 0 {
+		runID = rand.Uint32() // one id for all the workers' marks
+	}
 	m := newMerger(n)
 	type child struct {
 		cmd   *exec.Cmd
@@ -38,7 +43,8 @@ func runWorkers(ctx context.Context, cfg *Config, self, args []string, stderr io
 	children := make([]child, n)
 	var readers sync.WaitGroup
 	for i := range n {
-		a := append(append(append([]string{}, self[1:]...), args...), "--worker="+strconv.Itoa(i)+"/"+strconv.Itoa(n))
+		a := append(append(append([]string{}, self[1:]...), args...), "--worker="+strconv.Itoa(i)+"/"+strconv.Itoa(n),
+			"--run-id="+strconv.FormatUint(uint64(runID), 10))
 		cmd := exec.Command(self[0], a...)
 		cmd.Stderr = stderr
 		cmd.Env = append(os.Environ(), "GOMAXPROCS="+strconv.Itoa(defaultProcs(n)))
@@ -401,6 +407,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 		c.SendLagMs = max(c.SendLagMs, p.Client.SendLagMs)
 		c.SendLagMaxMs = max(c.SendLagMaxMs, p.Client.SendLagMaxMs)
 		c.MessagesSkipped += p.Client.MessagesSkipped
+		c.Stale += p.Client.Stale
 		rssWeighted += p.Client.RSSPerSession * float64(p.PeakOnline)
 		for _, x := range [...]struct {
 			h   string

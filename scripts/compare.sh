@@ -24,6 +24,11 @@
 #   SAT_TICK=1ms         the load generator's send tick in the saturation
 #                        steps: what a session has due within a tick goes out
 #                        in one write (the other runs keep the 100 us default)
+#   SERVER_CPUS= CLIENT_CPUS=   pin the servers and the load generator to these
+#                        CPUs (taskset lists, e.g. SERVER_CPUS=0 CLIENT_CPUS=1):
+#                        each server gets the same core(s) of its own, and the
+#                        load generator's work no longer competes with it;
+#                        unset: the kernel places both
 #   SERVERS="ignis prosody ejabberd"
 #   SCENARIOS="idle-plain idle-tls login-plain login-tls chat-fixed chat-sat chat-half"
 #   OUT=/tmp/ignis-compare/DATE   output folder
@@ -44,6 +49,11 @@ PEERS=${PEERS:-$ROOT/../shared/peers}
 : "${SAT_TICK:=1ms}"
 : "${SAT_STEP:=5s}"
 : "${SERVERS:=ignis prosody ejabberd}"
+: "${SERVER_CPUS:=}"
+: "${CLIENT_CPUS:=}"
+SERVER_PIN=() CLIENT_PIN=()
+[ -n "$SERVER_CPUS" ] && SERVER_PIN=(taskset -c "$SERVER_CPUS")
+[ -n "$CLIENT_CPUS" ] && CLIENT_PIN=(taskset -c "$CLIENT_CPUS")
 : "${SCENARIOS:=idle-plain idle-tls login-plain login-tls chat-fixed chat-sat chat-half}"
 : "${OUT:=/tmp/ignis-compare/$(date -u +%Y%m%dT%H%M%SZ)}"
 : "${IGNIS_PORT:=35222}"
@@ -111,7 +121,7 @@ wait_port() {  # wait_port PORT SECONDS
 start_server() {  # start_server KIND [--fresh]
     case $1 in
     ignis)
-        setsid "$IGNIS" serve --data "$IGNIS_DATA" --domain "$DOMAIN" \
+        setsid "${SERVER_PIN[@]}" "$IGNIS" serve --data "$IGNIS_DATA" --domain "$DOMAIN" \
             --c2s "127.0.0.1:$IGNIS_PORT" --c2s-tls "127.0.0.1:$IGNIS_TLS_PORT" --log-level warn \
             >>"$OUT/ignis-server.log" 2>&1 </dev/null &
         SERVER_PID=$!
@@ -128,6 +138,10 @@ start_server() {  # start_server KIND [--fresh]
         sleep 2
         ;;
     esac
+    if [ -n "$SERVER_CPUS" ] && [ "$1" != ignis ]; then
+        # every thread of the running server (Lua, the Erlang VM's schedulers)
+        taskset -a -cp "$SERVER_CPUS" "$SERVER_PID" >/dev/null
+    fi
 }
 
 stop_server() {  # stop_server KIND
@@ -219,7 +233,7 @@ run_bench() {
     drain=$(secs "$(echo "$args" | sed -n 's/.*--drain \([0-9.]*s\).*/\1/p')")
     # bounded: the run's own duration, drain and teardown, then a hard stop
     # shellcheck disable=SC2086
-    timeout --kill-after=10 $((dur + ${drain:-5} + 90)) "$IGNIS" bench --addr "127.0.0.1:$(port_of "$s")" --domain "$DOMAIN" \
+    timeout --kill-after=10 $((dur + ${drain:-5} + 90)) "${CLIENT_PIN[@]}" "$IGNIS" bench --addr "127.0.0.1:$(port_of "$s")" --domain "$DOMAIN" \
         --users "$USERS" --password "$PASSWORD" --mech SCRAM-SHA-1 --server-pid "$SERVER_PID" \
         --progress 5s $args --json "$OUT/$name.json" --html "$OUT/$name.html" \
         >"$OUT/$name.txt" 2>"$OUT/$name.progress" || log "$name: bench exited with $? (see $OUT/$name.progress)"
@@ -276,7 +290,7 @@ done
     echo "ignis: $(git -C "$ROOT" describe --always --dirty 2>/dev/null) ($(go version | awk '{print $3}'))"
     echo "prosody: $(dpkg-query -W -f '${Version}' prosody 2>/dev/null) (lua $(dpkg-query -W -f '${Version}' lua5.4 2>/dev/null))"
     echo "ejabberd: $(dpkg-query -W -f '${Version}' ejabberd 2>/dev/null) (erlang $(dpkg-query -W -f '${Version}' erlang-base 2>/dev/null))"
-    echo "settings: SESSIONS=$SESSIONS IDLE_DURATION=$IDLE_DURATION DURATION=$DURATION LOGIN_LOOPS=$LOGIN_LOOPS CHAT_SESSIONS=$CHAT_SESSIONS CHAT_RATE=$CHAT_RATE SAT_RATES='$SAT_RATES' SAT_STEP=$SAT_STEP SAT_TICK=$SAT_TICK half-rate=${HALF_RATE:-none}"
+    echo "settings: SESSIONS=$SESSIONS IDLE_DURATION=$IDLE_DURATION DURATION=$DURATION LOGIN_LOOPS=$LOGIN_LOOPS CHAT_SESSIONS=$CHAT_SESSIONS CHAT_RATE=$CHAT_RATE SAT_RATES='$SAT_RATES' SAT_STEP=$SAT_STEP SAT_TICK=$SAT_TICK SERVER_CPUS=${SERVER_CPUS:-any} CLIENT_CPUS=${CLIENT_CPUS:-any} half-rate=${HALF_RATE:-none}"
 } >"$OUT/versions.txt"
 
 python3 - "$OUT" "$SESSIONS" "$CHAT_RATE" "${HALF_RATE:-0}" "$LOGIN_LOOPS" "$CHAT_SESSIONS" >"$OUT/table.md" <<'EOF'

@@ -21,7 +21,7 @@ import (
 )
 
 const usage = `usage:
-  ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR] [--log-level L] [--cpuprofile FILE]
+  ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR] [--log-level L] [--cpuprofile FILE] [--memprofile FILE]
   ignis user add    --data DIR JID [PASSWORD]   (password from the argument, else read from standard input)
   ignis user add    --data DIR --bulk N --users PATTERN --password PW   (PATTERN like user%d, numbered from 1)
   ignis user passwd --data DIR JID [PASSWORD]
@@ -71,6 +71,7 @@ func serve(args []string) error {
 	fs.String("c2s-tls", "", "direct TLS client listener `host:port` (default :5223; \"off\" disables)")
 	fs.String("log-level", "", "debug, info, warn or error (default info)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to `file`, closed at shutdown")
+	memProfile := fs.String("memprofile", "", "write a heap profile (pprof: allocations of the whole run, and what is live) to `file` at shutdown")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -87,6 +88,19 @@ func serve(args []string) error {
 			return err
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		defer func() {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				slog.Error("memprofile", "err", err)
+				return
+			}
+			defer f.Close()
+			if err := pprof.Lookup("allocs").WriteTo(f, 0); err != nil {
+				slog.Error("memprofile", "err", err)
+			}
+		}()
 	}
 	cfg := server.DefaultConfig()
 	if *configFile != "" {
