@@ -92,7 +92,7 @@ func TestMarkRoundTrip(t *testing.T) {
 }
 
 func TestPaddedBody(t *testing.T) {
-	r := &run{cfg: &Config{MsgSize: 100, Users: "user%d", FirstUser: 1, Domain: "example.org"}}
+	r := &run{cfg: &Config{MsgSize: 100, Users: "user%d", FirstUser: 1, Domain: "example.org"}, id: 42}
 	r.toPre, r.toPost = []byte("user"), []byte("@example.org")
 	s := &session{idx: 3, partner: 8}
 	msg := r.appendMessage(nil, s, 5, time.Now().UnixNano())
@@ -104,7 +104,7 @@ func TestPaddedBody(t *testing.T) {
 		t.Errorf("to = %q", to)
 	}
 	body := e.Child("body", "").AppendText(nil)
-	if len(body) != 100 || !strings.HasPrefix(string(body), "IB1 3 5 ") {
+	if len(body) != 100 || !strings.HasPrefix(string(body), "IB1 42 3 5 ") {
 		t.Errorf("body (%d bytes) %q", len(body), body)
 	}
 }
