@@ -655,28 +655,12 @@ func (s *Stream) cancelHandover() {
 // uses), to be processed after it. Held input is bounded by the stanza size
 // limit.
 func (s *Stream) holdInput(f *xmlscan.Frame) error {
-	raw := f.Raw()
-	nameEnd := 1 + len(f.Local())
-	if p := f.Prefix(); len(p) > 0 {
-		nameEnd += len(p) + 1
-	}
-	var decl []byte
-	f.OuterPrefixes(func(prefix, ns []byte) {
-		decl = append(decl, " xmlns:"...)
-		decl = append(decl, prefix...)
-		decl = append(decl, "='"...)
-		decl = xmlscan.AppendEscapedAttr(decl, ns)
-		decl = append(decl, '\'')
-	})
+	own, _, _ := f.Standalone()
 	h := s.hand
-	h.size += len(raw) + len(decl)
+	h.size += len(own)
 	if h.size > s.cfg.Limits.MaxStanzaBytes {
 		return stanza.StreamErr(stanza.StreamPolicyViolation, "too much input while the session is handed over")
 	}
-	own := make([]byte, 0, len(raw)+len(decl))
-	own = append(own, raw[:nameEnd]...)
-	own = append(own, decl...)
-	own = append(own, raw[nameEnd:]...)
 	h.held = append(h.held, own)
 	return nil
 }

@@ -45,24 +45,8 @@ var ErrNotStanza = errors.New("stanza: not a stanza")
 // a non-nil Stanza (kind, type and id filled, for an error reply) and a
 // jid-malformed *Error; an iq without a valid type gives bad-request.
 func FromFrame(f *xmlscan.Frame) (*Stanza, error) {
-	raw := f.Raw()
-	nameEnd := 1 + len(f.Local())
-	if p := f.Prefix(); len(p) > 0 {
-		nameEnd += len(p) + 1
-	}
-	var decl []byte
-	f.OuterPrefixes(func(prefix, ns []byte) {
-		decl = append(decl, " xmlns:"...)
-		decl = append(decl, prefix...)
-		decl = append(decl, "='"...)
-		decl = xmlscan.AppendEscapedAttr(decl, ns)
-		decl = append(decl, '\'')
-	})
-	own := make([]byte, 0, len(raw)+len(decl))
-	own = append(own, raw[:nameEnd]...)
-	own = append(own, decl...)
-	own = append(own, raw[nameEnd:]...)
-	return header(own, f.Elem, nameEnd, len(decl))
+	own, nameEnd, declLen := f.Standalone()
+	return header(own, f.Elem, nameEnd, declLen)
 }
 
 // Parse makes a Stanza of raw, which must hold one well-formed message,

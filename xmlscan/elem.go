@@ -322,6 +322,31 @@ func (it *Iter) Next() (Elem, bool) {
 	return Elem{}, false
 }
 
+// Standalone returns a copy of the element that stands alone: the namespace
+// prefixes it uses but the stream root declared are declared again on its
+// start tag, right after the name. nameEnd is where the name ends in the
+// copy, and declLen how many bytes of declarations follow it there.
+func (f *Frame) Standalone() (own []byte, nameEnd, declLen int) {
+	raw := f.Raw()
+	nameEnd = 1 + len(f.Local())
+	if p := f.Prefix(); len(p) > 0 {
+		nameEnd += len(p) + 1
+	}
+	var decl []byte
+	f.OuterPrefixes(func(prefix, ns []byte) {
+		decl = append(decl, " xmlns:"...)
+		decl = append(decl, prefix...)
+		decl = append(decl, "='"...)
+		decl = AppendEscapedAttr(decl, ns)
+		decl = append(decl, '\'')
+	})
+	own = make([]byte, 0, len(raw)+len(decl))
+	own = append(own, raw[:nameEnd]...)
+	own = append(own, decl...)
+	own = append(own, raw[nameEnd:]...)
+	return own, nameEnd, len(decl)
+}
+
 // OuterPrefixes calls fn for each namespace prefix used inside the element but
 // declared outside it (on the stream root), with the namespace it is bound to,
 // so the element can be re-serialized standalone. The "xml" prefix is never reported.
