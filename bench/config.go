@@ -161,36 +161,38 @@ type Config struct {
 	Scenario string // idle, login, chat, presence or mix
 	Mix      Mix    // roles of the sessions
 
-	Sessions   int    // concurrent sessions (for login: concurrent login loops)
-	Users      string // user name pattern with one %d
-	FirstUser  int    // number of the first user (default 1)
-	Password   string // common password
-	Register   bool   // provision accounts by in-band registration (XEP-0077) first
-	NoRoster   bool   // skip the roster get after binding
-	SM         bool   // enable XEP-0198 stream management (resume allowed) after binding
-	SourceIPs  []netip.Addr
-	Ramp       float64       // session arrivals per second; 0: as fast as Inflight allows
-	Inflight   int           // logins in progress at once
-	Duration   time.Duration // the whole run, ramp included
-	Drain      time.Duration // wait for outstanding messages after sending stops
-	Timeout    time.Duration // one login (connect to presence)
-	Keepalive  time.Duration // whitespace keepalive interval on idle streams; 0: none
-	Rate       float64       // chat messages per second, all chat sessions together
-	Messages   int64         // stop chat after this many messages; 0: until the end
-	PresRate   float64       // presence updates per second, all presence sessions together
-	MsgSize    int           // message body bytes
-	ServerPID  int           // sample this process's RSS and CPU
-	Workers    int           // child processes
-	JSONFile   string
-	HTMLFile   string
-	Progress   time.Duration // progress line interval; 0: none
-	CPUProfile string        // write the load generator's own CPU profile here
-	NoLoops    bool          // keep online plain-TCP sessions on goroutines (no epoll loops)
-	Tick       time.Duration // event loops: the shortest time between two send wakeups
-	WorkerIdx  int           // set in a child process
-	WorkerOf   int           // number of workers, set in a child process (0: not a child)
-	UserOffset int           // global index of this process's first session (set for children)
-	RunID      uint32        // the id in every mark; 0: a random one (the parent gives its workers one)
+	Sessions    int    // concurrent sessions (for login: concurrent login loops)
+	Users       string // user name pattern with one %d
+	FirstUser   int    // number of the first user (default 1)
+	Password    string // common password
+	Register    bool   // provision accounts by in-band registration (XEP-0077) first
+	NoRoster    bool   // skip the roster get after binding
+	RosterSize  int    // contacts per user, subscribed both ways (roster.go); even
+	AllSessions int    // sessions of the whole run, all workers (0: Sessions)
+	SM          bool   // enable XEP-0198 stream management (resume allowed) after binding
+	SourceIPs   []netip.Addr
+	Ramp        float64       // session arrivals per second; 0: as fast as Inflight allows
+	Inflight    int           // logins in progress at once
+	Duration    time.Duration // the whole run, ramp included
+	Drain       time.Duration // wait for outstanding messages after sending stops
+	Timeout     time.Duration // one login (connect to presence)
+	Keepalive   time.Duration // whitespace keepalive interval on idle streams; 0: none
+	Rate        float64       // chat messages per second, all chat sessions together
+	Messages    int64         // stop chat after this many messages; 0: until the end
+	PresRate    float64       // presence updates per second, all presence sessions together
+	MsgSize     int           // message body bytes
+	ServerPID   int           // sample this process's RSS and CPU
+	Workers     int           // child processes
+	JSONFile    string
+	HTMLFile    string
+	Progress    time.Duration // progress line interval; 0: none
+	CPUProfile  string        // write the load generator's own CPU profile here
+	NoLoops     bool          // keep online plain-TCP sessions on goroutines (no epoll loops)
+	Tick        time.Duration // event loops: the shortest time between two send wakeups
+	WorkerIdx   int           // set in a child process
+	WorkerOf    int           // number of workers, set in a child process (0: not a child)
+	UserOffset  int           // global index of this process's first session (set for children)
+	RunID       uint32        // the id in every mark; 0: a random one (the parent gives its workers one)
 }
 
 // User returns the user name of this process's session n (from 0); names
@@ -273,6 +275,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.StringVar(&c.Password, "password", "secret", "common `password`")
 	fs.BoolVar(&c.Register, "register", false, "create the accounts by in-band registration (XEP-0077) first")
 	fs.BoolVar(&c.NoRoster, "no-roster", false, "do not ask for the roster after binding")
+	fs.IntVar(&c.RosterSize, "roster-size", 0, "`contacts` per user, the neighbours by number, subscribed both ways through the protocol before the load starts (even; presence fans out to them)")
 	fs.BoolVar(&c.SM, "sm", false, "enable stream management (XEP-0198 sm:3, resume allowed) after binding and answer the server's <r/>")
 	srcIPs := fs.String("source-ips", "", "local `addresses` to spread sockets over, e.g. 127.0.0.1-127.0.0.50")
 	fs.Float64Var(&c.Ramp, "ramp", 0, "session arrivals per `second` (0: as fast as --inflight allows)")
@@ -348,6 +351,10 @@ func (c *Config) Validate() error {
 		return errors.New("domain: must not be empty")
 	case c.Sessions < 1:
 		return fmt.Errorf("sessions: %d is less than 1", c.Sessions)
+	case c.RosterSize < 0 || c.RosterSize%2 != 0 || c.RosterSize > 0 && c.RosterSize >= c.allSessions():
+		return fmt.Errorf("roster-size: %d must be even and less than the sessions (%d)", c.RosterSize, c.allSessions())
+	case c.RosterSize > 0 && c.NoRoster:
+		return errors.New("roster-size: needs the roster get (no --no-roster)")
 	case c.Duration <= 0 || c.Duration > 24*time.Hour:
 		return fmt.Errorf("duration: %v is outside (0, 24h]", c.Duration)
 	case c.Timeout <= 0:
@@ -391,6 +398,7 @@ func (c *Config) slice(i, n int) *Config {
 	w := *c
 	lo, hi := c.Sessions*i/n, c.Sessions*(i+1)/n
 	w.Sessions = hi - lo
+	w.AllSessions = c.allSessions()
 	w.UserOffset = c.UserOffset + lo
 	f := float64(n)
 	w.Ramp, w.Rate, w.PresRate = c.Ramp/f, c.Rate/f, c.PresRate/f
@@ -398,6 +406,14 @@ func (c *Config) slice(i, n int) *Config {
 	w.Inflight = max(1, c.Inflight/n)
 	w.WorkerIdx, w.WorkerOf = i, n
 	return &w
+}
+
+// allSessions counts the sessions of the whole run, all workers.
+func (c *Config) allSessions() int {
+	if c.AllSessions > 0 {
+		return c.AllSessions
+	}
+	return c.Sessions
 }
 
 // defaultProcs is the GOMAXPROCS a worker process should use.

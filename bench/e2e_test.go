@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"ignis/internal/servertest"
+	"ignis/store"
 )
 
 // A worker process started by TestWorkers is this test binary again.
@@ -140,6 +142,45 @@ func TestPlainPaths(t *testing.T) {
 				t.Fatalf("sent %d delivered %d dropped %d: %v", res.MessagesSent, res.MessagesDelivered, res.SessionsDropped, res.Failures)
 			}
 		})
+	}
+}
+
+// TestRosterFanOut: --roster-size builds mutual subscriptions through the
+// protocol before the load, and each presence update then reaches the
+// sender's own session and its contacts; a second run finds the rosters in
+// place.
+func TestRosterFanOut(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := startServer(t, 10)
+	for run := range 2 {
+		args := "--addr " + env.Addr + " --scenario presence --sessions 10 --roster-size 4 --presence-rate 100 --duration 2s"
+		res, err := Run(context.Background(), testConfig(t, args), Hooks{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res.RosterContactsWanted != 40 || res.RosterContacts != 40 {
+			t.Fatalf("run %d: rosters %d of %d (failures %v)", run, res.RosterContacts, res.RosterContactsWanted, res.Failures)
+		}
+		if res.PresenceSent == 0 || res.PresenceReceived != 5*res.PresenceSent {
+			t.Errorf("run %d: %d presence updates sent, %d received; want 5 each (self and 4 contacts)", run, res.PresenceSent, res.PresenceReceived)
+		}
+	}
+	// what the server holds: user1's contacts are its two neighbours on
+	// each side, wrapping around user1..user10
+	var got []string
+	if _, err := env.Srv.DB().Roster().List("user1", func(it store.RosterItem) bool {
+		if it.Sub == store.SubBoth {
+			got = append(got, it.JID)
+		}
+		return true
+	}); err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(got)
+	if want := []string{"user10@localhost", "user2@localhost", "user3@localhost", "user9@localhost"}; !slices.Equal(got, want) {
+		t.Errorf("user1's mutual contacts %v, want %v", got, want)
 	}
 }
 

@@ -80,9 +80,12 @@ type Result struct {
 	PeakOnline          int64            `json:"peak_online"`
 	Failures            map[string]int64 `json:"failures,omitempty"`
 	RosterErrors        int64            `json:"roster_errors,omitempty"`
-	SMEnabled           int64            `json:"sm_enabled,omitempty"` // sessions with XEP-0198 enabled (--sm)
-	Registered          int64            `json:"registered,omitempty"`
-	RegisterExisting    int64            `json:"register_existing,omitempty"`
+	// --roster-size: contacts subscribed both ways when the load began, of those wanted
+	RosterContacts       int64 `json:"roster_contacts,omitempty"`
+	RosterContactsWanted int64 `json:"roster_contacts_wanted,omitempty"`
+	SMEnabled            int64 `json:"sm_enabled,omitempty"` // sessions with XEP-0198 enabled (--sm)
+	Registered           int64 `json:"registered,omitempty"`
+	RegisterExisting     int64 `json:"register_existing,omitempty"`
 
 	Logins     int64       `json:"logins"`
 	LoginsPerS float64     `json:"logins_per_s"` // from the start to the end of the load phase
@@ -138,6 +141,9 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	}
 	if r.SMEnabled > 0 {
 		row("stream management", "enabled on %d sessions (XEP-0198, resume allowed)", r.SMEnabled)
+	}
+	if r.RosterContactsWanted > 0 {
+		row("rosters", "%s", rosterSummary(r.RosterContacts, r.RosterContactsWanted))
 	}
 	if r.RosterErrors > 0 {
 		row("roster errors", "%d (the server answered the roster get with an error)", r.RosterErrors)

@@ -49,6 +49,7 @@ type stats struct {
 	msgSent, msgDelivered, msgBounced, msgSkipped               atomic.Int64
 	presSent, presRecv, presErrors                              atomic.Int64
 	stale                                                       atomic.Int64 // marks of another run
+	rosterBoth                                                  atomic.Int64 // contacts subscribed both ways (roster.go)
 	registered, regExisting, rosterErrors                       atomic.Int64
 	smEnabled                                                   atomic.Int64
 
@@ -97,6 +98,8 @@ type run struct {
 	msgLeft  atomic.Int64 // message budget left (with --messages)
 	loops    []*evloop    // plain TCP: the epoll loops online sessions move to
 	id       uint32       // this run's id, in every mark (cfg.RunID or random)
+
+	rosterHave, rosterWant int64 // --roster-size: subscriptions in place when the load began
 
 	// escaped pieces of the user JID pattern, for building 'to' attributes
 	toPre, toPost []byte
@@ -444,6 +447,9 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 		case <-sendCtx.Done():
 			return
 		}
+		if cfg.RosterSize > 0 {
+			r.rosterHave, r.rosterWant = r.waitRosters(sendCtx.Done())
+		}
 		if r.hooks.LoggedIn != nil {
 			r.hooks.LoggedIn()
 		}
@@ -487,7 +493,7 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	drainEnd := time.Now().Add(cfg.Drain)
 	for time.Now().Before(drainEnd) {
 		if r.st.msgDelivered.Load()+r.st.msgBounced.Load() >= r.st.msgSent.Load() &&
-			r.st.presRecv.Load()+r.st.presErrors.Load() >= r.st.presSent.Load() {
+			r.st.presRecv.Load()+r.st.presErrors.Load() >= r.st.presSent.Load()*int64(1+cfg.RosterSize) {
 			break
 		}
 		time.Sleep(5 * time.Millisecond)
@@ -752,6 +758,7 @@ func (r *run) result(wall time.Duration, sendSeconds float64, hold time.Duration
 	res.Client.Processes = 1
 	res.Client.MessagesSkipped = st.msgSkipped.Load()
 	res.Client.Stale = st.stale.Load()
+	res.RosterContacts, res.RosterContactsWanted = r.rosterHave, r.rosterWant
 	lagS := Summarize(lag)
 	res.Client.SendLagMs, res.Client.SendLagMaxMs = lagS.P99, lagS.Max
 	res.finish(lat, login, pres)

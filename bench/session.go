@@ -117,6 +117,8 @@ type session struct {
 	out   []byte
 	ended chan error
 	batch []byte // paced events queued by the sending loop (evloop.queue)
+
+	contacts map[string]uint8 // --roster-size: subscription bits by contact (roster.go)
 }
 
 func (s *session) user() string { return s.r.cfg.User(int(s.idx)) }
@@ -419,11 +421,19 @@ func (s *session) Element(f *xmlscan.Frame) error {
 		s.ph = phRoster
 		return s.write(append(append(out, rosterGet...), presenceInitial...))
 	case phRoster:
+		if handled, err := s.rosterStanza(e); handled {
+			return err
+		}
 		if string(e.Local()) != "iq" {
 			return nil
 		}
 		if t, _ := e.Attr("type"); string(t) != "result" {
 			r.st.rosterErrors.Add(1)
+		} else if r.cfg.RosterSize > 0 {
+			s.rosterItems(e.Child("query", nsRoster))
+			if err := s.subscribeMissing(); err != nil {
+				return err
+			}
 		}
 		return s.established(false) // the presence went with the roster get
 	case phOnline:
@@ -572,6 +582,9 @@ func (s *session) established(sendPresence bool) error {
 // online1 handles one element on an established stream.
 func (s *session) online1(e xmlscan.Elem) error {
 	r := s.r
+	if handled, err := s.rosterStanza(e); handled {
+		return err
+	}
 	switch string(e.Local()) {
 	case "message":
 		if t, _ := e.Attr("type"); string(t) == "error" {
