@@ -225,16 +225,24 @@ func TestStreamResume(t *testing.T) {
 	if got := alice2.messages(12); !sameList(got, bodies(5, 16)) {
 		t.Fatalf("after resume got %v, want m5..m16 once, in order", got)
 	}
-	// the counters go on: alice has sent 2 stanzas
-	alice2.send("<r xmlns='urn:xmpp:sm:3'/>")
-	if a := alice2.next("a"); a.attr("h") != "2" {
-		t.Fatalf("<a/> after resume: %+v", a)
+	// the counters go on (alice has sent 2 stanzas), and her session is the
+	// one bound: messages flow both ways
+	resumedBound(t, alice2, bob, "2", "a3", "12")
+}
+
+// resumedBound checks that c's resumed session is the one bound: its
+// inbound count goes on from the old connection's (h), and a message it
+// sends reaches bob; then it acknowledges ack stanzas and closes.
+func resumedBound(t *testing.T, c *smClient, bob *stream, h, body, ack string) {
+	t.Helper()
+	c.send("<r xmlns='urn:xmpp:sm:3'/>")
+	if a := c.next("a"); a.attr("h") != h {
+		t.Fatalf("<a/> after the resume: %+v, want h=%s", a, h)
 	}
-	// and her session is the one bound: messages flow both ways
-	alice2.send(smChat("bob@localhost/desk", "a3"))
-	bob.expect("<body>a3</body>")
-	alice2.send("<a xmlns='urn:xmpp:sm:3' h='12'/>")
-	alice2.send("</stream:stream>")
+	c.send(smChat("bob@localhost/desk", body))
+	bob.expect("<body>" + body + "</body>")
+	c.send("<a xmlns='urn:xmpp:sm:3' h='" + ack + "'/>")
+	c.send("</stream:stream>")
 }
 
 // TestStreamResumeUnknown: an unknown id (or one of another user) fails
@@ -466,14 +474,7 @@ func TestStreamResumeHandover(t *testing.T) {
 		t.Fatalf("SMDetached = %d, SMResumed = %d; want 1 and 1", d, n)
 	}
 	// the session is the one bound, counters and all
-	alice2.send("<r xmlns='urn:xmpp:sm:3'/>")
-	if a := alice2.next("a"); a.attr("h") != "1" {
-		t.Fatalf("<a/> after the handover: %+v", a)
-	}
-	alice2.send(smChat("bob@localhost/desk", "a2"))
-	bob.expect("<body>a2</body>")
-	alice2.send("<a xmlns='urn:xmpp:sm:3' h='8'/>")
-	alice2.send("</stream:stream>")
+	resumedBound(t, alice2, bob, "1", "a2", "8")
 }
 
 // TestStreamResumeHandoverOtherUser: eve cannot take alice's live session
