@@ -126,13 +126,32 @@ func (c *conn) rawWrite(p []byte) (int, error) {
 	}
 	if c.lp.stageFor == c {
 		c.lp.stage = append(c.lp.stage, p...)
+		if len(c.lp.stage) >= stageFlushAt {
+			// a long burst (an offline queue, an archive page) goes on to the
+			// kernel as it grows: staged bytes are not drained by the peer's
+			// reading, and the output cap counts them
+			c.writeStage()
+		}
 		return len(p), nil
 	}
 	return c.gc.Write(p)
 }
 
-// stageKeep bounds the staging buffer a loop keeps between wakeups.
-const stageKeep = 64 << 10
+// stageFlushAt is how much a wakeup gathers before it writes; stageKeep
+// bounds the staging buffer a loop keeps between wakeups.
+const (
+	stageFlushAt = 32 << 10
+	stageKeep    = 64 << 10
+)
+
+// writeStage hands what is staged to gnet, staying in the staged wakeup.
+func (c *conn) writeStage() {
+	lp := c.lp
+	if len(lp.stage) > 0 && c.state != stClosed {
+		_, _ = c.gc.Write(lp.stage) // on error gnet closes the connection: OnClose follows
+	}
+	lp.stage = lp.stage[:0]
+}
 
 // staged is how many bytes c has gathered in the loop's staging buffer.
 func (c *conn) staged() int {
@@ -159,10 +178,8 @@ func (c *conn) flushStage() {
 	if lp.stageFor != c {
 		return
 	}
+	c.writeStage()
 	lp.stageFor = nil
-	if len(lp.stage) > 0 && c.state != stClosed {
-		_, _ = c.gc.Write(lp.stage) // on error gnet closes the connection: OnClose follows
-	}
 	if cap(lp.stage) > stageKeep {
 		lp.stage = nil
 	} else {
