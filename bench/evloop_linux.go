@@ -37,7 +37,8 @@ type evloop struct {
 	sendOff bool // sending stopped for good
 	quit    bool
 
-	// owned by the loop's goroutine
+	// the loop's own (chat, pres and senders are set by startSending before
+	// it signals the loop under mu, and not touched by it afterwards)
 	chat, pres *loopSender
 	batched    []*session // sessions with paced events queued in this wakeup
 	sending    bool
