@@ -287,17 +287,17 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	st = r.reg.RunInboundMessage(ctx, st) // archived and stamped only once the recipient accepts it
+	bound := r.table.Bound(st.To) // one look-up for both passes
 	best := int8(-1)
-	r.table.Resources(st.To, func(e Endpoint) bool {
+	for _, e := range bound {
 		if e.Available() && e.Priority() >= 0 && e.Priority() > best {
 			best = e.Priority()
 		}
-		return true
-	})
+	}
 	delivered := false
 	var to []mod.Resource // for the delivered hooks, only when there are some
 	if best >= 0 {
-		r.table.Resources(st.To, func(e Endpoint) bool {
+		for _, e := range bound {
 			if e.Available() && e.Priority() >= 0 && (st.Type == stanza.Headline || e.Priority() == best) {
 				done, handed := r.deliver(ctx, e, st)
 				delivered = delivered || done
@@ -305,8 +305,7 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 					to = append(to, e)
 				}
 			}
-			return true
-		})
+		}
 	}
 	if len(to) > 0 {
 		r.reg.RunDelivered(ctx, st, to)

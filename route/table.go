@@ -127,16 +127,23 @@ func (t *Table) Lookup(full jid.JID) Endpoint {
 // Resources calls fn for each endpoint bound under bare until fn returns
 // false. fn runs without the shard lock held.
 func (t *Table) Resources(bare jid.JID, fn func(Endpoint) bool) {
+	for _, e := range t.Bound(bare) {
+		if !fn(e) {
+			return
+		}
+	}
+}
+
+// Bound returns the endpoints bound under bare at this moment. The slice is
+// the table's own (replaced, never changed, on bind and unbind): the caller
+// must not modify it.
+func (t *Table) Bound(bare jid.JID) []Endpoint {
 	b := bare.String()
 	sh := t.shard(b)
 	sh.mu.RLock()
 	cur := sh.mu.byBare[b]
 	sh.mu.RUnlock()
-	for _, e := range cur {
-		if !fn(e) {
-			return
-		}
-	}
+	return cur
 }
 
 // Count returns the number of bound endpoints.
