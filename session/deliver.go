@@ -6,51 +6,38 @@ import (
 
 // Deliver implements route.Endpoint: it queues st and wakes the stream's
 // loop when the queue goes from empty to non-empty, so TLS and zlib always
-// run on the owner loop. Any goroutine may call it.
-func (s *Stream) Deliver(st *stanza.Stanza) bool {
+// run on the owner loop. Over the output cap the stream ends as a slow
+// reader. Any goroutine may call it.
+func (s *Stream) Deliver(st *stanza.Stanza) bool { return s.enqueue(st, false) }
+
+// Offer implements mod.Resource: Deliver, but refusing (without penalty)
+// once half the output cap is pending.
+func (s *Stream) Offer(st *stanza.Stanza) bool { return s.enqueue(st, true) }
+
+func (s *Stream) enqueue(st *stanza.Stanza, offer bool) bool {
 	in := &s.inbox
 	in.mu.Lock()
-	if in.moved != nil {
-		to := in.moved
+	if to := in.moved; to != nil {
 		in.mu.Unlock()
-		return to.Deliver(st) // resumed on another stream (sm.go)
+		return to.enqueue(st, offer) // resumed on another stream (sm.go)
 	}
 	if in.closed || in.overflow {
 		in.mu.Unlock()
 		return false
 	}
-	if in.bytes+len(st.Bytes()) > s.cfg.Limits.MaxPendingOut {
-		if in.detached {
+	limit := s.cfg.Limits.MaxPendingOut
+	if offer {
+		limit /= 2
+	}
+	if in.bytes+len(st.Bytes()) > limit {
+		if offer || in.detached {
+			// an offer waits; nobody reads a detached stream: refuse, do not end it
 			in.mu.Unlock()
-			return false // nobody reads a detached stream: refuse, do not end it
+			return false
 		}
 		in.overflow = true
 		in.mu.Unlock()
 		s.tr.Wake()
-		return false
-	}
-	wake := len(in.q) == 0
-	in.q = append(in.q, st)
-	in.bytes += len(st.Bytes())
-	in.mu.Unlock()
-	if wake {
-		s.tr.Wake()
-	}
-	return true
-}
-
-// Offer implements mod.Resource: Deliver, but refusing (without penalty)
-// once half the output cap is pending.
-func (s *Stream) Offer(st *stanza.Stanza) bool {
-	in := &s.inbox
-	in.mu.Lock()
-	if in.moved != nil {
-		to := in.moved
-		in.mu.Unlock()
-		return to.Offer(st)
-	}
-	if in.closed || in.overflow || in.bytes+len(st.Bytes()) > s.cfg.Limits.MaxPendingOut/2 {
-		in.mu.Unlock()
 		return false
 	}
 	wake := len(in.q) == 0
