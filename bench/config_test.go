@@ -3,6 +3,7 @@ package bench
 import (
 	"io"
 	"net/netip"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -66,6 +67,15 @@ func TestParseArgs(t *testing.T) {
 		{name: "more workers than sessions", args: "--workers 5 --sessions 4", wantErr: "workers"},
 		{name: "bad worker", args: "--worker 3/3", wantErr: "worker"},
 		{name: "stray argument", args: "idle", wantErr: "unexpected"},
+		{name: "odd roster size", args: "--sessions 10 --roster-size 3", wantErr: "roster-size"},
+		{name: "roster as large as the run", args: "--sessions 10 --roster-size 10", wantErr: "roster-size"},
+		{name: "roster without the roster get", args: "--sessions 10 --roster-size 2 --no-roster", wantErr: "roster-size"},
+		{name: "run id out of range", args: "--run-id 4294967296", wantErr: "run-id"},
+		{name: "roster size", args: "--sessions 10 --roster-size 8 --run-id 7", check: func(t *testing.T, c *Config) {
+			if c.RosterSize != 8 || c.RunID != 7 {
+				t.Errorf("roster size %d, run id %d", c.RosterSize, c.RunID)
+			}
+		}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -171,9 +181,18 @@ func TestSlice(t *testing.T) {
 		}
 		sessions += w.Sessions
 		msgs += w.Messages
-		if w.Rate != 30 || w.Ramp != 10 || w.PresRate != 1 || w.Inflight != 3 {
+		if w.Rate != 30 || w.Ramp != 10 || w.PresRate != 1 || w.Inflight != 3 || w.allSessions() != 10 {
 			t.Errorf("worker %d: %+v", i, w)
 		}
+	}
+	// rosters span the whole run: the last worker's last session (user10)
+	// has user1 and user2 among its contacts
+	w := c.slice(2, 3)
+	w.RosterSize, w.Users, w.FirstUser, w.Domain = 4, "user%d", 1, "localhost"
+	r := &run{cfg: w}
+	got := r.contactJIDs(&session{idx: int32(w.Sessions - 1)})
+	if want := []string{"user1@localhost", "user9@localhost", "user2@localhost", "user8@localhost"}; !slices.Equal(got, want) {
+		t.Errorf("contacts of user10 in worker 3/3: %v, want %v", got, want)
 	}
 	if sessions != 10 || msgs != 10 {
 		t.Errorf("slices hold %d sessions and %d messages, want 10 and 10", sessions, msgs)

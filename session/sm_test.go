@@ -370,6 +370,32 @@ func TestSMHandoverRefused(t *testing.T) {
 	}
 }
 
+// TestSMHandoverHeldInputLimit: what a client sends while its resume waits
+// for a handover is held, up to the stanza size limit in all; past it the
+// stream ends with <policy-violation/>, and the waiting request is withdrawn.
+func TestSMHandoverHeldInputLimit(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Limits.MaxStanzaBytes = 4096 // the tokenizer's own limit stays larger
+	old, _, id := smBound(t, cfg)
+	s, tr := login(t, cfg, false)
+	feed(t, s, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>")
+	if s.hand == nil {
+		t.Fatal("the resume does not wait for the handover")
+	}
+	msg := "<message to='bob@localhost' type='chat'><body>" + strings.Repeat("x", 1000) + "</body></message>"
+	feed(t, s, msg+msg+msg) // about 3.2 KB held: still within the limit
+	if s.state == stClosed || tr.out.Len() != 0 {
+		t.Fatalf("within the limit: state %s, out %q", s.state, tr.out.String())
+	}
+	if err := s.Traffic([]byte(msg)); err == nil {
+		t.Fatal("input past the limit was held")
+	}
+	expectOut(t, tr, "<stream:error><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
+	if old.inbox.takeover != nil {
+		t.Fatal("the ended stream still waits to take the session over")
+	}
+}
+
 // TestSMHandledCountTooHigh: an <a/> (or a <resume/>) acknowledging more
 // than was sent ends the stream with <undefined-condition/> and XEP-0198's
 // <handled-count-too-high/>.
