@@ -186,18 +186,20 @@ func (l *evloop) stop() {
 func (l *evloop) run() {
 	defer l.closeFds()
 	events := make([]unix.EpollEvent, 256)
+	var n int
+	var werr error
+	poll := func(uintptr) bool { // made once: a closure per wakeup would allocate
+		n, werr = unix.EpollWait(l.epfd, events, 0)
+		return n != 0 || (werr != nil && werr != unix.EINTR)
+	}
 	for {
-		var n int
-		var werr error
+		n, werr = 0, nil
 		if l.block {
 			n, werr = unix.EpollWait(l.epfd, events, -1)
 			if werr == unix.EINTR {
 				continue
 			}
-		} else if err := l.eprc.Read(func(uintptr) bool {
-			n, werr = unix.EpollWait(l.epfd, events, 0)
-			return n != 0 || (werr != nil && werr != unix.EINTR)
-		}); err != nil {
+		} else if err := l.eprc.Read(poll); err != nil {
 			return
 		}
 		if werr != nil {
