@@ -287,7 +287,7 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	st = r.reg.RunInboundMessage(ctx, st) // archived and stamped only once the recipient accepts it
-	bound := r.table.Bound(st.To) // one look-up for both passes
+	bound := r.table.Bound(st.To)         // one look-up for both passes
 	best := int8(-1)
 	for _, e := range bound {
 		if e.Available() && e.Priority() >= 0 && e.Priority() > best {
