@@ -17,7 +17,9 @@ import (
 type Config struct {
 	Domain   jid.JID        // the server's domain (required)
 	Conflict ConflictPolicy // what binding a bound full JID does; default Replace
-	Logger   *slog.Logger
+	// MaxSessions caps the resources bound per account; 0 is no limit.
+	MaxSessions int
+	Logger      *slog.Logger
 }
 
 // Router applies the delivery rules. It is safe for concurrent use: Route runs
@@ -74,7 +76,7 @@ func (r *Router) Unavailable(e Endpoint) {
 
 // Bind binds e (see Table.Bind); a replaced endpoint is told so.
 func (r *Router) Bind(e Endpoint) error {
-	old, err := r.table.Bind(e, r.cfg.Conflict)
+	old, err := r.table.BindAtMost(e, r.cfg.Conflict, r.cfg.MaxSessions)
 	if old != nil {
 		old.Replaced()
 	}

@@ -164,3 +164,18 @@ func TestBindConflict(t *testing.T) {
 		t.Fatal("not empty")
 	}
 }
+
+// TestBindAtMost: past the cap a bind is refused, and replacing a resource
+// of the same name does not count as one more.
+func TestBindAtMost(t *testing.T) {
+	tbl := NewTable()
+	for _, tc := range []struct {
+		res  string
+		want error
+	}{{"a", nil}, {"b", nil}, {"c", ErrTooManySessions}, {"a", nil}} {
+		_, err := tbl.BindAtMost(&endpoint{j: jid.MustParse("u@d/" + tc.res)}, Replace, 2)
+		if err != tc.want {
+			t.Errorf("bind %s: got %v, want %v", tc.res, err, tc.want)
+		}
+	}
+}

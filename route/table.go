@@ -35,6 +35,10 @@ const (
 // ErrConflict is returned by Bind under the Refuse policy.
 var ErrConflict = errors.New("route: resource already bound")
 
+// ErrTooManySessions is returned by BindAtMost when the account already has
+// its maximum of sessions (ejabberd's max_user_sessions).
+var ErrTooManySessions = errors.New("route: too many sessions for the account")
+
 const numShards = 64
 
 // Table is the in-memory session table: bare JID → bound resources, split in
@@ -69,6 +73,13 @@ func (t *Table) shard(bare string) *shard {
 // the same full JID is removed and returned (the caller ends it); with
 // Refuse, Bind fails with ErrConflict.
 func (t *Table) Bind(e Endpoint, policy ConflictPolicy) (old Endpoint, err error) {
+	return t.BindAtMost(e, policy, 0)
+}
+
+// BindAtMost is Bind refusing, with ErrTooManySessions, a bind that would
+// give the account more than max resources; max <= 0 is no limit. A bind
+// that replaces a resource of the same name does not add one.
+func (t *Table) BindAtMost(e Endpoint, policy ConflictPolicy, max int) (old Endpoint, err error) {
 	j := e.JID()
 	bare := j.Bare().String()
 	sh := t.shard(bare)
@@ -85,6 +96,9 @@ func (t *Table) Bind(e Endpoint, policy ConflictPolicy) (old Endpoint, err error
 			continue
 		}
 		next = append(next, c)
+	}
+	if max > 0 && len(next) >= max {
+		return nil, ErrTooManySessions
 	}
 	sh.mu.byBare[bare] = append(next, e)
 	return old, nil

@@ -49,11 +49,18 @@ func (s *Stream) bind(f *xmlscan.Frame) error {
 			s.write(st.ErrorReply(stanza.Err(stanza.Conflict)).Bytes())
 			return nil
 		}
+		if errors.Is(err, route.ErrTooManySessions) {
+			// RFC 6120 §7.6.2.2: the account has reached its limit of resources
+			s.cfg.Logger.Info("bind refused: too many sessions", "ip", s.peer.String(), "jid", full.String())
+			s.write(st.ErrorReply(stanza.Err(stanza.ResourceConstraint)).Bytes())
+			return nil
+		}
 		s.write(st.ErrorReply(stanza.Err(stanza.InternalServerError)).Bytes())
 		return nil
 	}
 	s.state = stBound
 	s.tr.SetTimer(0)
+	s.loggedIn()
 	var rb stanza.Builder
 	rb.Start("bind", "xmlns", stanza.NSBind).Element("jid", full.String())
 	s.write(st.WithAddrs(full, st.To).Result(rb.Bytes()).Bytes())

@@ -16,12 +16,19 @@ import (
 
 // Limits bound what one client stream may cost. Zero fields take defaults.
 type Limits struct {
-	MaxStanzaBytes int           // one stanza, start to end tag; default 256 KiB; over it → <policy-violation/>
-	MaxDepth       int           // element nesting; default 32
-	MaxAttrs       int           // attributes on one element; default 64
-	MaxPendingOut  int           // bytes queued for a slow reader; default 1 MiB; over it the stream is closed
-	AuthAttempts   int           // failed SASL attempts per stream; default 3, then <policy-violation/>
-	PreAuthIdle    time.Duration // silence allowed before the session is bound; default 30 s, then <connection-timeout/>
+	MaxStanzaBytes int // one stanza, start to end tag; default 256 KiB; over it → <policy-violation/>
+	MaxDepth       int // element nesting; default 32
+	MaxAttrs       int // attributes on one element; default 64
+	MaxPendingOut  int // bytes queued for a slow reader; default 1 MiB; over it the stream is closed
+	AuthAttempts   int // failed SASL attempts per stream; default 3, then <policy-violation/>
+	// PreAuthIdle is the one deadline from accept to resource binding (as
+	// ejabberd's negotiation_timeout): input does not extend it, so a client
+	// trickling bytes cannot hold a connection; default 30 s, then <connection-timeout/>
+	PreAuthIdle time.Duration
+	// PreAuthStanzaBytes bounds one element before authentication (SASL
+	// payloads, registration forms are well below it); default 10 KiB (or
+	// MaxStanzaBytes if smaller), then <policy-violation/>
+	PreAuthStanzaBytes int
 }
 
 // EnsureDefaults fills zero fields with their defaults.
@@ -44,6 +51,9 @@ func (l *Limits) EnsureDefaults() {
 	if l.PreAuthIdle == 0 {
 		l.PreAuthIdle = 30 * time.Second
 	}
+	if l.PreAuthStanzaBytes == 0 {
+		l.PreAuthStanzaBytes = min(10<<10, l.MaxStanzaBytes)
+	}
 }
 
 // Validate reports the first limit out of its sane range.
@@ -61,6 +71,8 @@ func (l Limits) Validate() error {
 		return fmt.Errorf("auth_attempts %d is outside 1..10", l.AuthAttempts)
 	case l.PreAuthIdle < time.Second:
 		return fmt.Errorf("pre_auth_idle %s is below 1s", l.PreAuthIdle)
+	case l.PreAuthStanzaBytes < 4096 || l.PreAuthStanzaBytes > l.MaxStanzaBytes:
+		return fmt.Errorf("pre_auth_stanza_bytes %d is outside 4096..max_stanza_bytes", l.PreAuthStanzaBytes)
 	}
 	return nil
 }
@@ -89,14 +101,18 @@ type Config struct {
 	LegacyAuth bool
 	Limits     Limits
 	// SM configures XEP-0198 Stream Management (sm.go).
-	SM     SMConfig
+	SM SMConfig
+	// Guard limits unauthenticated clients across all streams of the server
+	// (guard.go); nil takes a default one exempting loopback.
+	Guard  *Guard
 	Logger *slog.Logger
 	// Stats counts what the streams did (filled by them; read by anyone).
 	Stats Stats
 
 	endPoint []byte // tls-server-end-point binding data, from ServerCert
 	scan     xmlscan.Limits
-	resume   resumable // detached streams waiting for a resume (sm.go)
+	preScan  xmlscan.Limits // before authentication
+	resume   resumable      // detached streams waiting for a resume (sm.go)
 }
 
 // Prepare fills defaults and derived values; call it once before use.
@@ -116,6 +132,11 @@ func (c *Config) Prepare() error {
 		return fmt.Errorf("session: config needs a domain, a router and credentials")
 	}
 	c.scan = xmlscan.Limits{MaxElementBytes: c.Limits.MaxStanzaBytes, MaxDepth: c.Limits.MaxDepth, MaxAttrs: c.Limits.MaxAttrs}
+	c.preScan = c.scan
+	c.preScan.MaxElementBytes = c.Limits.PreAuthStanzaBytes
+	if c.Guard == nil {
+		c.Guard, _ = NewGuard(GuardConfig{ExemptLoopback: true}) // the defaults are valid
+	}
 	if len(c.ServerCert) > 0 {
 		cert, err := x509.ParseCertificate(c.ServerCert)
 		if err != nil {

@@ -135,25 +135,26 @@ func (s *Stream) legacyLogin(f *xmlscan.Frame, st *stanza.Stanza) error {
 	}
 	if err != nil {
 		s.write(st.ErrorReply(errLegacyCreds).Bytes())
-		s.fails++
-		if int(s.fails) >= s.cfg.Limits.AuthAttempts {
-			return stanza.StreamErr(stanza.StreamPolicyViolation, "too many failed authentication attempts")
-		}
-		return nil
+		return s.loginFailed(user, "jabber:iq:auth")
 	}
 	s.jid = full
 	if err := s.cfg.Router.Bind(s); err != nil {
 		s.jid = jid.JID{}
 		se := stanza.Err(stanza.InternalServerError)
-		if errors.Is(err, route.ErrConflict) {
+		switch {
+		case errors.Is(err, route.ErrConflict):
 			se = stanza.Err(stanza.Conflict)
+		case errors.Is(err, route.ErrTooManySessions):
+			se = stanza.Err(stanza.ResourceConstraint) // RFC 6120 §7.6.2.2
 		}
 		s.write(st.ErrorReply(se).Bytes())
 		return nil
 	}
 	s.flags |= fAuthn
 	s.state = stBound
+	s.scan.SetLimits(s.cfg.scan) // authenticated without a restart: full-size stanzas from here
 	s.tr.SetTimer(0)
+	s.loggedIn()
 	s.write(st.Result(nil).Bytes())
 	return nil
 }

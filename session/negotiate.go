@@ -250,6 +250,9 @@ func (s *Stream) compress(f *xmlscan.Frame) error {
 
 // auth starts a SASL exchange (RFC 6120 §6.4.2).
 func (s *Stream) auth(f *xmlscan.Frame) error {
+	if s.cfg.Guard.Banned(s.peer) {
+		return errBanned // banned while this stream was open (guard.go)
+	}
 	mech, _ := f.Attr("mechanism")
 	srv, err := s.cfg.SASL.Start(string(mech), s.cfg.Credentials, normalizeUser, s.channelBinding())
 	if err != nil {
@@ -309,6 +312,10 @@ func (s *Stream) saslData(f *xmlscan.Frame, initial bool) error {
 
 // saslFailed sends <failure/> and ends the stream after too many attempts.
 func (s *Stream) saslFailed(err error) error {
+	var user, mech string
+	if s.sasl != nil {
+		user, mech = s.sasl.Claimed(), s.sasl.Mechanism()
+	}
 	s.sasl = nil
 	s.state = stNegotiating
 	s.flags |= fSASLFailed
@@ -321,12 +328,33 @@ func (s *Stream) saslFailed(err error) error {
 		s.flags |= fCBMismatch
 	}
 	if f.Cond == sasl.NotAuthorized || f.Cond == sasl.InvalidAuthzid {
-		s.fails++
-		if int(s.fails) >= s.cfg.Limits.AuthAttempts {
-			return stanza.StreamErr(stanza.StreamPolicyViolation, "too many failed authentication attempts")
-		}
+		return s.loginFailed(user, mech)
 	}
 	return nil
+}
+
+// errBanned ends the stream of an address banned for failed logins.
+var errBanned = stanza.StreamErr(stanza.StreamPolicyViolation, string(refusedBanned))
+
+// loginFailed logs a failed login in the line README's fail2ban filter
+// matches, counts it against the stream and the client's address, and ends
+// the stream past either limit.
+func (s *Stream) loginFailed(user, mech string) error {
+	s.cfg.Logger.Warn("login failed", "ip", s.peer.String(), "user", user, "mech", mech)
+	s.fails++
+	if s.cfg.Guard.Failed(s.peer) {
+		s.cfg.Logger.Warn("address banned", "ip", s.peer.String(), "for", s.cfg.Guard.cfg.AuthBanTime.String())
+		return errBanned
+	}
+	if int(s.fails) >= s.cfg.Limits.AuthAttempts {
+		return stanza.StreamErr(stanza.StreamPolicyViolation, "too many failed authentication attempts")
+	}
+	return nil
+}
+
+// loggedIn logs a session's start once its resource is bound.
+func (s *Stream) loggedIn() {
+	s.cfg.Logger.Info("login", "ip", s.peer.String(), "jid", s.jid.String())
 }
 
 func saslMessage(name string, data []byte) []byte {

@@ -10,14 +10,16 @@
 // fields belong to whoever takes it out of the Config's resumption registry
 // (the stream resuming it, or its expiry), except state, flags, scan and tr,
 // which the taker never touches: a stream detached by a handover (sm.go)
-// still closes its connection and sees Closed on its old loop.
+// still closes its connection and sees Closed on its old loop. Nor does the
+// taker touch peer, admitted and held: the connection's share of the Guard,
+// let go in Closed.
 package session
 
 import (
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
-	"net"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -67,6 +69,10 @@ type Stream struct {
 	state state
 	flags flag
 	fails uint8   // failed SASL attempts
+	// admitted: the Guard counts this connection against peer (guard.go)
+	admitted bool
+	held     int        // bytes of buffered input counted in the Guard's pre-auth total
+	peer     netip.Addr // the client's address, the key of per-address limits
 	jid   jid.JID // full JID once bound; bare after SASL
 	sasl  *sasl.Server
 	// pres is read by other loops while routing: bit 8 set when the client
@@ -112,16 +118,41 @@ func (in *inbox) detachedID() string {
 
 // New starts a stream over t. It is meant as reactor's NewHandler.
 func New(cfg *Config, t Transport) *Stream {
-	s := &Stream{cfg: cfg, tr: t}
-	s.scan.SetLimits(cfg.scan)
+	s := &Stream{cfg: cfg, tr: t, peer: peerAddr(t.RemoteAddr())}
+	s.scan.SetLimits(cfg.preScan)
 	if t.TLS() != nil {
 		s.flags |= fSecure // direct TLS (XEP-0368)
 	}
-	if a, ok := t.RemoteAddr().(*net.TCPAddr); ok && a.IP.IsLoopback() {
+	if s.peer.IsLoopback() {
 		s.flags |= fLoopback
 	}
-	t.SetTimer(cfg.Limits.PreAuthIdle)
+	if r := cfg.Guard.Admit(s.peer); r != "" {
+		cfg.Logger.Warn("connection refused", "ip", s.peer.String(), "reason", string(r))
+		s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, string(r)))
+		return s
+	}
+	s.admitted = true
+	t.SetTimer(cfg.Limits.PreAuthIdle) // one deadline until bound: input does not extend it
 	return s
+}
+
+// scanLimits are the tokenizer's limits for the stream's state: small ones
+// until the client has authenticated.
+func (s *Stream) scanLimits() xmlscan.Limits {
+	if s.flags&fAuthn != 0 {
+		return s.cfg.scan
+	}
+	return s.cfg.preScan
+}
+
+// account updates the Guard's count of input an unauthenticated stream
+// buffers, and reports false if the server-wide cap is passed.
+func (s *Stream) account() bool {
+	n := 0
+	if s.flags&fAuthn == 0 && s.state != stClosed {
+		n = s.scan.Held()
+	}
+	return s.cfg.Guard.hold(&s.held, n)
 }
 
 // errRestart stops scanning the current input: the stream restarts (after
@@ -137,19 +168,21 @@ func (s *Stream) Traffic(p []byte) error {
 	if s.state == stClosed {
 		return errClosed
 	}
-	if s.state != stBound && s.hand == nil {
-		s.tr.SetTimer(s.cfg.Limits.PreAuthIdle) // idle time counts from the last input
-	}
 	err := s.scan.Feed(p, (*sink)(s))
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, errRestart):
+	if errors.Is(err, errRestart) {
 		s.scan.Reset()
-		s.scan.SetLimits(s.cfg.scan)
-		return nil
-	case errors.Is(err, errClosed):
+		s.scan.SetLimits(s.scanLimits())
+		err = nil
+	}
+	if errors.Is(err, errClosed) {
 		return err
+	}
+	if (s.held != 0 || s.flags&fAuthn == 0) && !s.account() && err == nil {
+		s.cfg.Logger.Warn("pre-authentication input over the server-wide cap", "ip", s.peer.String(), "held", s.held)
+		err = stanza.StreamErr(stanza.StreamResourceConstraint, "the server is busy with unauthenticated clients")
+	}
+	if err == nil {
+		return nil
 	}
 	var se *stanza.StreamError
 	if !errors.As(err, &se) {
@@ -191,6 +224,7 @@ func (s *Stream) fail(se *stanza.StreamError) {
 // close ends the stream: no more input, no more deliveries, final bytes out.
 func (s *Stream) close(final []byte) {
 	s.state = stClosed
+	s.account() // closed: lets go of what it held
 	s.tr.SetTimer(0)
 	s.shutdown()
 	s.tr.Close(final)
@@ -219,6 +253,7 @@ func (s *Stream) shutdown() {
 	if !wasOpen || s.jid.Resource() == "" {
 		return
 	}
+	s.cfg.Logger.Info("logout", "ip", s.peer.String(), "jid", s.jid.String())
 	s.cfg.Router.Unbind(s)
 	if s.Available() {
 		s.setPresence(false, 0)
@@ -233,6 +268,13 @@ func (s *Stream) shutdown() {
 // Closed implements Handler. After a handover (sm.go) it follows the
 // detach, and then reads only state and scan, which the taker never touches.
 func (s *Stream) Closed(err error) {
+	if s.admitted {
+		s.admitted = false
+		s.cfg.Guard.Leave(s.peer)
+	}
+	if s.held != 0 {
+		s.cfg.Guard.hold(&s.held, 0)
+	}
 	if s.resumable() {
 		s.detach() // XEP-0198 §5: the session waits for a resume (sm.go)
 		return
@@ -244,7 +286,7 @@ func (s *Stream) Closed(err error) {
 	s.scan.Reset()
 }
 
-// Timer implements Handler: the pre-authentication idle limit, then, once
+// Timer implements Handler: the deadline for negotiation, then, once
 // bound, the XEP-0198 acknowledgement request. While a resume waits for a
 // handover, the limit of that wait.
 func (s *Stream) Timer(time.Time) {

@@ -144,6 +144,10 @@ func (s *Scanner) Reset() {
 // It is 0 when idle, and the Scanner then holds no buffer at all.
 func (s *Scanner) Buffered() int { return len(s.carry) }
 
+// Held reports the capacity of the buffer the Scanner holds for an
+// unfinished element: the memory a peer makes it keep.
+func (s *Scanner) Held() int { return cap(s.carry) }
+
 // Feed scans p. p is borrowed: Feed copies only the unfinished tail into its own
 // carry buffer and keeps no other reference. After an error the Scanner is
 // unusable until Reset.

@@ -21,7 +21,7 @@ import (
 )
 
 const usage = `usage:
-  ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR] [--log-level L] [--cpuprofile FILE] [--memprofile FILE]
+  ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR] [--log-level L] [--log-format text|json] [--cpuprofile FILE] [--memprofile FILE]
   ignis user add    --data DIR JID [PASSWORD]   (password from the argument, else read from standard input)
   ignis user add    --data DIR --bulk N --users PATTERN --password PW   (PATTERN like user%d, numbered from 1)
   ignis user passwd --data DIR JID [PASSWORD]
@@ -70,6 +70,7 @@ func serve(args []string) error {
 	fs.String("c2s", "", "client listener `host:port` with STARTTLS (default :5222; \"off\" disables)")
 	fs.String("c2s-tls", "", "direct TLS client listener `host:port` (default :5223; \"off\" disables)")
 	fs.String("log-level", "", "debug, info, warn or error (default info)")
+	fs.String("log-format", "", "text (key=value) or json (default text)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to `file`, closed at shutdown")
 	memProfile := fs.String("memprofile", "", "write a heap profile (pprof: allocations of the whole run, and what is live) to `file` at shutdown")
 	if err := fs.Parse(args); err != nil {
@@ -123,14 +124,14 @@ func serve(args []string) error {
 			cfg.Listen.C2STLS = v
 		case "log-level":
 			cfg.LogLevel = v
+		case "log-format":
+			cfg.LogFormat = v
 		}
 	})
 	if err := cfg.Validate(); err != nil {
 		return err
 	}
-	var lvl slog.Level
-	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
-	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	log := slog.New(cfg.NewLogHandler(os.Stderr))
 	slog.SetDefault(log)
 
 	if os.Getenv("GOGC") == "" {

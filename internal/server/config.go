@@ -6,6 +6,7 @@ package server
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"strings"
@@ -23,7 +24,10 @@ type Config struct {
 	Domain   string `toml:"domain"`    // default "localhost"
 	Data     string `toml:"data"`      // data folder (Pebble, certificate); default "./data"
 	LogLevel string `toml:"log_level"` // debug, info, warn, error; default info
-	Loops    int    `toml:"loops"`     // event loops; default one per core
+	// LogFormat is "text" (logfmt-like key=value, the default) or "json"
+	// (one object a line, for log shippers).
+	LogFormat string `toml:"log_format"`
+	Loops     int    `toml:"loops"` // event loops; default one per core
 	// GCPercent is the Go garbage collector's target (GOGC) for `ignis
 	// serve`: heap growth allowed over live data between collections. Idle
 	// sessions allocate nothing, so a lower target costs little CPU and keeps
@@ -54,6 +58,9 @@ type Config struct {
 
 	Session struct {
 		Conflict string `toml:"conflict"` // "replace" (default) or "refuse" a bind of a bound resource
+		// MaxPerUser caps the resources bound at once per account (ejabberd's
+		// max_user_sessions); default 10, 0 = no limit; past it the bind gets <resource-constraint/>
+		MaxPerUser int `toml:"max_per_user"`
 	} `toml:"session"`
 
 	Roster struct {
@@ -93,6 +100,15 @@ type Config struct {
 		MaxPendingOut  int      `toml:"max_pending_output"`
 		AuthAttempts   int      `toml:"auth_attempts"`
 		PreAuthIdle    Duration `toml:"pre_auth_idle"`
+		// Strangers: limits before authentication (README "Security").
+		PreAuthStanzaBytes int      `toml:"pre_auth_stanza_bytes"`
+		MaxPreAuthBytes    int64    `toml:"max_pre_auth_bytes"`
+		MaxConnsPerIP      int      `toml:"max_conns_per_ip"`
+		ConnRatePerIP      float64  `toml:"conn_rate_per_ip"`
+		ConnBurstPerIP     int      `toml:"conn_burst_per_ip"`
+		AuthFailuresPerIP  int      `toml:"auth_failures_per_ip"`
+		AuthBanTime        Duration `toml:"auth_ban_time"`
+		ExemptLoopback     bool     `toml:"exempt_loopback"`
 	} `toml:"limits"`
 }
 
@@ -114,6 +130,9 @@ func DefaultConfig() Config {
 	c.Domain = "localhost"
 	c.Data = "./data"
 	c.LogLevel = "info"
+	c.LogFormat = "text"
+	c.Session.MaxPerUser = 10
+	c.Limits.ExemptLoopback = true
 	c.Listen.C2S = ":5222"
 	c.Listen.C2STLS = ":5223"
 	c.Session.Conflict = "replace"
@@ -163,6 +182,12 @@ func (c *Config) Validate() error {
 	if _, err := c.slogLevel(); err != nil {
 		return err
 	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("config: log_format: %q is not \"text\" or \"json\"", c.LogFormat)
+	}
+	if c.Session.MaxPerUser < 0 {
+		return fmt.Errorf("config: session.max_per_user: %d is negative (0 is no limit)", c.Session.MaxPerUser)
+	}
 	for key, addr := range map[string]string{"listen.c2s": c.Listen.C2S, "listen.c2s_tls": c.Listen.C2STLS} {
 		if addr == "off" || addr == "" {
 			continue
@@ -201,6 +226,10 @@ func (c *Config) Validate() error {
 	if err := l.Validate(); err != nil {
 		return fmt.Errorf("config: limits.%w", err)
 	}
+	g := c.guardConfig()
+	if err := g.Validate(); err != nil {
+		return fmt.Errorf("config: limits.%w", err)
+	}
 	return nil
 }
 
@@ -221,7 +250,34 @@ func (c *Config) sessionLimits() session.Limits {
 		MaxPendingOut:  c.Limits.MaxPendingOut,
 		AuthAttempts:   c.Limits.AuthAttempts,
 		PreAuthIdle:    c.Limits.PreAuthIdle.Duration,
+
+		PreAuthStanzaBytes: c.Limits.PreAuthStanzaBytes,
 	}
 	l.EnsureDefaults()
 	return l
+}
+
+// guardConfig is the limits on strangers with defaults filled in.
+func (c *Config) guardConfig() session.GuardConfig {
+	g := session.GuardConfig{
+		MaxConnsPerIP:   c.Limits.MaxConnsPerIP,
+		ConnRatePerIP:   c.Limits.ConnRatePerIP,
+		ConnBurstPerIP:  c.Limits.ConnBurstPerIP,
+		AuthFailures:    c.Limits.AuthFailuresPerIP,
+		AuthBanTime:     c.Limits.AuthBanTime.Duration,
+		MaxPreAuthBytes: c.Limits.MaxPreAuthBytes,
+		ExemptLoopback:  c.Limits.ExemptLoopback,
+	}
+	g.EnsureDefaults()
+	return g
+}
+
+// NewLogHandler makes the slog handler log_level and log_format ask for.
+func (c *Config) NewLogHandler(w io.Writer) slog.Handler {
+	lvl, _ := c.slogLevel()
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.LogFormat == "json" {
+		return slog.NewJSONHandler(w, opts)
+	}
+	return slog.NewTextHandler(w, opts)
 }

@@ -47,6 +47,9 @@ func TestReadmeConfig(t *testing.T) {
 	if c.sessionLimits() != d.sessionLimits() {
 		t.Errorf("README's [limits] %+v differ from the defaults %+v", c.sessionLimits(), d.sessionLimits())
 	}
+	if c.guardConfig() != d.guardConfig() {
+		t.Errorf("README's [limits] for strangers %+v differ from the defaults %+v", c.guardConfig(), d.guardConfig())
+	}
 	c.Limits = d.Limits // compared above, with defaults filled in
 	if !reflect.DeepEqual(c, d) {
 		t.Errorf("README's sample differs from DefaultConfig():\n readme  %+v\n default %+v", c, d)
@@ -74,6 +77,11 @@ func TestConfigErrors(t *testing.T) {
 		{"bad resume timeout", "[stream_management]\nresume_timeout = '0s'", []string{"stream_management.resume_timeout"}},
 		{"bad log level", "log_level = 'loud'", []string{"log_level", "loud"}},
 		{"bad gc target", "gc_percent = 1", []string{"gc_percent"}},
+		{"bad log format", "log_format = 'xml'", []string{"log_format", "xml"}},
+		{"negative session cap", "[session]\nmax_per_user = -1", []string{"session.max_per_user"}},
+		{"small pre-auth stanza limit", "[limits]\npre_auth_stanza_bytes = 100", []string{"limits.pre_auth_stanza_bytes"}},
+		{"zero conns per ip", "[limits]\nmax_conns_per_ip = -1", []string{"limits.max_conns_per_ip"}},
+		{"short ban", "[limits]\nauth_ban_time = '10ms'", []string{"limits.auth_ban_time"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.toml)

@@ -55,7 +55,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Session.Conflict == "refuse" {
 		conflict = route.Refuse
 	}
-	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, Logger: log}, mod.NewRegistry(modules(deps{db: db, cfg: &cfg, domain: domain})...))
+	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, mod.NewRegistry(modules(deps{db: db, cfg: &cfg, domain: domain})...))
 	s.stream = &session.Config{
 		Domain:           domain,
 		Router:           s.router,
@@ -70,6 +70,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		Limits:           cfg.sessionLimits(),
 		SM:               session.SMConfig{ResumeTimeout: cfg.StreamManagement.ResumeTimeout.Duration, MaxUnacked: cfg.StreamManagement.MaxUnacked},
 		Logger:           log,
+	}
+	if s.stream.Guard, err = session.NewGuard(cfg.guardConfig()); err != nil {
+		db.Close()
+		return nil, err
 	}
 	if err := s.stream.Prepare(); err != nil {
 		db.Close()
@@ -125,6 +129,9 @@ func (s *Server) DB() *store.DB { return s.db }
 
 // Stats returns the streams' counters (XEP-0352 savings, …).
 func (s *Server) Stats() *session.Stats { return &s.stream.Stats }
+
+// Guard returns the limits on unauthenticated clients (tests read its counts).
+func (s *Server) Guard() *session.Guard { return s.stream.Guard }
 
 // Router returns the router (tests look at the session table).
 func (s *Server) Router() *route.Router { return s.router }

@@ -351,6 +351,10 @@ func (s *Server) User() string {
 	return s.user
 }
 
+// Claimed returns the normalized localpart the client named, whether or not
+// it authenticated ("" if it named none yet), for logging failed logins.
+func (s *Server) Claimed() string { return s.user }
+
 // Mechanism returns the mechanism's name, such as "SCRAM-SHA-256-PLUS".
 func (s *Server) Mechanism() string { return s.mech.name }
 

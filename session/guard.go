@@ -1,0 +1,249 @@
+package session
+
+import (
+	"fmt"
+	"net"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// GuardConfig limits what strangers (clients not yet authenticated) may
+// cost the whole server. Zero fields take defaults; see EnsureDefaults.
+type GuardConfig struct {
+	// MaxConnsPerIP caps the open connections from one address; default 50.
+	MaxConnsPerIP int
+	// ConnRatePerIP is how many new connections per second one address may
+	// open on average, with bursts of ConnBurstPerIP; defaults 5 and 20.
+	ConnRatePerIP  float64
+	ConnBurstPerIP int
+	// AuthFailures failed logins from one address within AuthBanTime ban the
+	// address for AuthBanTime (as ejabberd's mod_fail2ban); defaults 20, 1 h.
+	AuthFailures int
+	AuthBanTime  time.Duration
+	// MaxPreAuthBytes caps the input buffered (in unfinished elements) by all
+	// unauthenticated streams together; default 32 MiB. A stream whose input
+	// would go past it ends with <resource-constraint/>.
+	MaxPreAuthBytes int64
+	// ExemptLoopback lifts the per-address limits (not MaxPreAuthBytes) for
+	// 127.0.0.0/8 and ::1, so that local load generators and tools work.
+	ExemptLoopback bool
+}
+
+// EnsureDefaults fills zero fields with their defaults.
+func (g *GuardConfig) EnsureDefaults() {
+	if g.MaxConnsPerIP == 0 {
+		g.MaxConnsPerIP = 50
+	}
+	if g.ConnRatePerIP == 0 {
+		g.ConnRatePerIP = 5
+	}
+	if g.ConnBurstPerIP == 0 {
+		g.ConnBurstPerIP = 20
+	}
+	if g.AuthFailures == 0 {
+		g.AuthFailures = 20
+	}
+	if g.AuthBanTime == 0 {
+		g.AuthBanTime = time.Hour
+	}
+	if g.MaxPreAuthBytes == 0 {
+		g.MaxPreAuthBytes = 32 << 20
+	}
+}
+
+// Validate reports the first value out of its sane range.
+func (g GuardConfig) Validate() error {
+	switch {
+	case g.MaxConnsPerIP < 1:
+		return fmt.Errorf("max_conns_per_ip %d is below 1", g.MaxConnsPerIP)
+	case g.ConnRatePerIP <= 0:
+		return fmt.Errorf("conn_rate_per_ip %v is not positive", g.ConnRatePerIP)
+	case g.ConnBurstPerIP < 1:
+		return fmt.Errorf("conn_burst_per_ip %d is below 1", g.ConnBurstPerIP)
+	case g.AuthFailures < 1:
+		return fmt.Errorf("auth_failures_per_ip %d is below 1", g.AuthFailures)
+	case g.AuthBanTime < time.Second:
+		return fmt.Errorf("auth_ban_time %s is below 1s", g.AuthBanTime)
+	case g.MaxPreAuthBytes < 1<<20:
+		return fmt.Errorf("max_pre_auth_bytes %d is below 1 MiB", g.MaxPreAuthBytes)
+	}
+	return nil
+}
+
+// Guard is what every stream of a server shares about strangers: open
+// connections, connection rate and failed logins per address, and the input
+// buffered by unauthenticated streams. Safe for concurrent use; one per
+// server (all listeners), set in Config.Guard.
+type Guard struct {
+	cfg     GuardConfig
+	preAuth atomic.Int64 // bytes held by unauthenticated streams' tokenizers
+	now     func() time.Time
+
+	mu struct {
+		sync.Mutex
+		peers map[netip.Addr]*peer // guarded by mu
+		swept time.Time            // guarded by mu: last sweep of idle entries
+	}
+}
+
+// peer is what the Guard knows of one address.
+type peer struct {
+	conns    int       // open connections
+	tokens   float64   // connection-rate bucket
+	refilled time.Time // when tokens was last topped up
+	fails    int       // failed logins since failStart
+	failFrom time.Time
+	banned   time.Time // banned until then
+}
+
+// NewGuard returns a Guard; cfg's zero fields take defaults.
+func NewGuard(cfg GuardConfig) (*Guard, error) {
+	cfg.EnsureDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	g := &Guard{cfg: cfg, now: time.Now}
+	g.mu.peers = map[netip.Addr]*peer{}
+	return g, nil
+}
+
+// Refusal says why a connection was refused; "" admits it.
+type Refusal string
+
+const (
+	refusedBanned Refusal = "too many failed logins from this address"
+	refusedConns  Refusal = "too many connections from this address"
+	refusedRate   Refusal = "connecting too fast from this address"
+)
+
+// peerAddr is the address limits are kept for: IPv4-mapped IPv6 addresses
+// count as their IPv4 address. The zero Addr (not TCP) is never limited.
+func peerAddr(a net.Addr) netip.Addr {
+	if t, ok := a.(*net.TCPAddr); ok {
+		ip, _ := netip.AddrFromSlice(t.IP)
+		return ip.Unmap()
+	}
+	return netip.Addr{}
+}
+
+func (g *Guard) exempt(ip netip.Addr) bool {
+	return !ip.IsValid() || (g.cfg.ExemptLoopback && ip.IsLoopback())
+}
+
+// Admit counts a new connection from ip, or says why it is refused. An
+// admitted connection must be let go with Leave.
+func (g *Guard) Admit(ip netip.Addr) Refusal {
+	if g.exempt(ip) {
+		return ""
+	}
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.sweep(now)
+	p := g.mu.peers[ip]
+	if p == nil {
+		p = &peer{tokens: float64(g.cfg.ConnBurstPerIP), refilled: now}
+		g.mu.peers[ip] = p
+	}
+	if now.Before(p.banned) {
+		return refusedBanned
+	}
+	p.tokens = min(float64(g.cfg.ConnBurstPerIP), p.tokens+now.Sub(p.refilled).Seconds()*g.cfg.ConnRatePerIP)
+	p.refilled = now
+	if p.conns >= g.cfg.MaxConnsPerIP {
+		return refusedConns
+	}
+	if p.tokens < 1 {
+		return refusedRate
+	}
+	p.tokens--
+	p.conns++
+	return ""
+}
+
+// Leave lets go of a connection Admit counted.
+func (g *Guard) Leave(ip netip.Addr) {
+	if g.exempt(ip) {
+		return
+	}
+	g.mu.Lock()
+	if p := g.mu.peers[ip]; p != nil && p.conns > 0 {
+		p.conns--
+	}
+	g.mu.Unlock()
+}
+
+// Failed counts a failed login from ip and reports whether the address is
+// banned now (the failure that reached the limit included).
+func (g *Guard) Failed(ip netip.Addr) bool {
+	if g.exempt(ip) {
+		return false
+	}
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p := g.mu.peers[ip]
+	if p == nil {
+		p = &peer{tokens: float64(g.cfg.ConnBurstPerIP), refilled: now}
+		g.mu.peers[ip] = p
+	}
+	if now.Sub(p.failFrom) > g.cfg.AuthBanTime {
+		p.fails, p.failFrom = 0, now
+	}
+	p.fails++
+	if p.fails >= g.cfg.AuthFailures {
+		p.banned = now.Add(g.cfg.AuthBanTime)
+		p.fails, p.failFrom = 0, now
+		return true
+	}
+	return now.Before(p.banned)
+}
+
+// Banned reports whether ip is banned for failed logins.
+func (g *Guard) Banned(ip netip.Addr) bool {
+	if g.exempt(ip) {
+		return false
+	}
+	now := g.now()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	p := g.mu.peers[ip]
+	return p != nil && now.Before(p.banned)
+}
+
+// sweepEvery bounds how often Admit walks the table to forget idle addresses:
+// the table holds only addresses with connections, a ban, recent failures or
+// a recent connection, so it stays as small as the attack.
+const sweepEvery = 10 * time.Second
+
+// sweep drops entries that hold nothing any more. mu is held.
+func (g *Guard) sweep(now time.Time) {
+	if now.Sub(g.mu.swept) < sweepEvery {
+		return
+	}
+	g.mu.swept = now
+	full := time.Duration(float64(g.cfg.ConnBurstPerIP)/g.cfg.ConnRatePerIP*float64(time.Second)) + time.Second
+	for ip, p := range g.mu.peers {
+		if p.conns == 0 && !now.Before(p.banned) && now.Sub(p.failFrom) > g.cfg.AuthBanTime && now.Sub(p.refilled) > full {
+			delete(g.mu.peers, ip)
+		}
+	}
+}
+
+// hold moves a stream's count of pre-authentication bytes from *held to n,
+// and reports false if that takes the total over MaxPreAuthBytes (the count
+// is then left at n: the caller ends the stream, which releases it).
+func (g *Guard) hold(held *int, n int) bool {
+	d := n - *held
+	if d == 0 {
+		return true
+	}
+	*held = n
+	total := g.preAuth.Add(int64(d))
+	return d < 0 || total <= g.cfg.MaxPreAuthBytes
+}
+
+// PreAuthBytes returns the input buffered by unauthenticated streams now.
+func (g *Guard) PreAuthBytes() int64 { return g.preAuth.Load() }
