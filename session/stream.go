@@ -68,13 +68,13 @@ type Stream struct {
 	scan  xmlscan.Scanner
 	state state
 	flags flag
-	fails uint8   // failed SASL attempts
+	fails uint8 // failed SASL attempts
 	// admitted: the Guard counts this connection against peer (guard.go)
 	admitted bool
 	held     int        // bytes of buffered input counted in the Guard's pre-auth total
 	peer     netip.Addr // the client's address, the key of per-address limits
-	jid   jid.JID // full JID once bound; bare after SASL
-	sasl  *sasl.Server
+	jid      jid.JID    // full JID once bound; bare after SASL
+	sasl     *sasl.Server
 	// pres is read by other loops while routing: bit 8 set when the client
 	// has sent available presence (RFC 6121 §4.2), low byte its priority.
 	pres atomic.Uint32
