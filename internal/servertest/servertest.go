@@ -6,6 +6,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"io"
 	"log/slog"
 	"net"
 	"os"
@@ -29,6 +30,14 @@ type Env struct {
 // change the configuration first. The server stops when the test ends.
 func Start(t testing.TB, edit ...func(*server.Config)) *Env {
 	t.Helper()
+	return StartLogged(t, nil, edit...)
+}
+
+// StartLogged is Start with the server's log written to w, at the
+// configured log_level and in the configured log_format, so that a test can
+// check what an operator reads.
+func StartLogged(t testing.TB, w io.Writer, edit ...func(*server.Config)) *Env {
+	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Data = t.TempDir()
 	cfg.Listen.C2S = "127.0.0.1:0"
@@ -42,6 +51,9 @@ func Start(t testing.TB, edit ...func(*server.Config)) *Env {
 		lvl = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: lvl}))
+	if w != nil {
+		log = slog.New(cfg.NewLogHandler(w))
+	}
 	srv, err := server.New(cfg, log)
 	if err != nil {
 		t.Fatalf("server.New: %v", err)
