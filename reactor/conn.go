@@ -64,6 +64,7 @@ type conn struct {
 
 	wake        atomic.Bool // a Wakeup is pending; the only field written off the loop
 	state       state
+	direct      bool // accepted on a DirectTLS listener
 	zhdr        bool // zlib header sent
 	closePosted bool // the socket close is requested from gnet
 }
@@ -216,12 +217,13 @@ func (c *conn) StartCompression() error {
 // Close queues final regardless of the output cap, sends a TLS close_notify,
 // and closes once the output has drained (or CloseTimeout passed).
 func (c *conn) Close(final []byte) {
-	switch c.state {
-	case stOpen:
-	case stHandshake:
-		c.closeNow() // nothing can be written mid-handshake
+	switch {
+	case c.state == stHandshake, c.state == stOpen && c.direct && c.tls == nil:
+		// nothing can be written mid-handshake, nor in plaintext on a TLS
+		// port (a handler refusing the connection as it opens)
+		c.closeNow()
 		return
-	default:
+	case c.state != stOpen:
 		return
 	}
 	if len(final) > 0 {

@@ -342,7 +342,7 @@ func (e *events) OnTick() (time.Duration, gnet.Action) {
 func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := e.s
 	lp := s.loopOf(gc.EventLoop())
-	c := &conn{gc: gc, lp: lp}
+	c := &conn{gc: gc, lp: lp, direct: s.direct[localPort(gc)]}
 	gc.SetContext(c)
 	s.nconns.Add(1)
 	lp.cur, lp.closeCur = c, false
@@ -351,7 +351,7 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	if c.h == nil {
 		c.closeErr = errors.New("reactor: NewHandler returned nil")
 		c.closeNow()
-	} else if c.state == stOpen && s.direct[localPort(gc)] {
+	} else if c.state == stOpen && c.direct {
 		c.beginHandshake()
 	}
 	lp.leave()

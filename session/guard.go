@@ -142,11 +142,7 @@ func (g *Guard) Admit(ip netip.Addr) Refusal {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	g.sweep(now)
-	p := g.mu.peers[ip]
-	if p == nil {
-		p = &peer{tokens: float64(g.cfg.ConnBurstPerIP), refilled: now}
-		g.mu.peers[ip] = p
-	}
+	p := g.peer(ip, now)
 	if now.Before(p.banned) {
 		return refusedBanned
 	}
@@ -161,6 +157,16 @@ func (g *Guard) Admit(ip netip.Addr) Refusal {
 	p.tokens--
 	p.conns++
 	return ""
+}
+
+// peer returns ip's entry, made with a full rate bucket. mu is held.
+func (g *Guard) peer(ip netip.Addr, now time.Time) *peer {
+	p := g.mu.peers[ip]
+	if p == nil {
+		p = &peer{tokens: float64(g.cfg.ConnBurstPerIP), refilled: now}
+		g.mu.peers[ip] = p
+	}
+	return p
 }
 
 // Leave lets go of a connection Admit counted.
@@ -184,11 +190,7 @@ func (g *Guard) Failed(ip netip.Addr) bool {
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
-	p := g.mu.peers[ip]
-	if p == nil {
-		p = &peer{tokens: float64(g.cfg.ConnBurstPerIP), refilled: now}
-		g.mu.peers[ip] = p
-	}
+	p := g.peer(ip, now)
 	if now.Sub(p.failFrom) > g.cfg.AuthBanTime {
 		p.fails, p.failFrom = 0, now
 	}

@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"crypto/tls"
 	"encoding/base64"
 	"encoding/json"
 	"io"
@@ -215,33 +216,36 @@ func TestPreAuthMemoryCap(t *testing.T) {
 // the rate are refused at accept with <policy-violation/> and logged; other
 // addresses are not affected; loopback is exempt by default.
 func TestPerIPLimits(t *testing.T) {
-	t.Run("concurrent", func(t *testing.T) {
-		logs := newLogSink()
-		env := servertest.StartLogged(t, logs, func(c *server.Config) {
-			c.Limits.ExemptLoopback = false
+	for _, tc := range []struct {
+		name, reason string
+		edit         func(*server.Config)
+	}{
+		{"concurrent", "too many connections from this address", func(c *server.Config) {
 			c.Limits.MaxConnsPerIP = 2
 			c.Limits.ConnBurstPerIP = 100
-		})
-		opened(t, env.Dial())
-		opened(t, env.Dial())
-		c := env.Dial()
-		io.WriteString(c, header)
-		refused(t, readUntil(t, c, "</stream:stream>"), "policy-violation", "too many connections from this address")
-		logs.wait(t, `level=WARN msg="connection refused" ip=127.0.0.1 reason="too many connections from this address"`)
-		opened(t, dialFrom(t, env, "127.0.0.2"))
-	})
-	t.Run("rate", func(t *testing.T) {
-		env := servertest.Start(t, func(c *server.Config) {
-			c.Limits.ExemptLoopback = false
+		}},
+		{"rate", "connecting too fast from this address", func(c *server.Config) {
 			c.Limits.ConnBurstPerIP = 2
 			c.Limits.ConnRatePerIP = 0.01
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			logs := newLogSink()
+			env := servertest.StartLogged(t, logs, tc.edit, func(c *server.Config) { c.Limits.ExemptLoopback = false })
+			opened(t, env.Dial())
+			opened(t, env.Dial())
+			c := env.Dial()
+			io.WriteString(c, header)
+			refused(t, readUntil(t, c, "</stream:stream>"), "policy-violation", tc.reason)
+			logs.wait(t, `level=WARN msg="connection refused" ip=127.0.0.1 reason="`+tc.reason+`"`)
+			opened(t, dialFrom(t, env, "127.0.0.2"))
+			// on the direct TLS port a refusal is a close before the
+			// handshake: no plaintext where the client expects TLS
+			if _, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", env.TLSAddr, env.ClientTLS()); err == nil || strings.Contains(err.Error(), "first record") {
+				t.Fatalf("direct TLS past the limit: %v, want the connection closed", err)
+			}
 		})
-		opened(t, env.Dial())
-		opened(t, env.Dial())
-		c := env.Dial()
-		io.WriteString(c, header)
-		refused(t, readUntil(t, c, "</stream:stream>"), "policy-violation", "connecting too fast from this address")
-	})
+	}
 	t.Run("loopback-exempt", func(t *testing.T) {
 		env := servertest.Start(t, func(c *server.Config) {
 			c.Limits.MaxConnsPerIP = 1
