@@ -132,12 +132,24 @@ func (g *Guard) exempt(ip netip.Addr) bool {
 	return !ip.IsValid() || (g.cfg.ExemptLoopback && ip.IsLoopback())
 }
 
+// limitKey is what an address is counted as: an IPv6 address as its /64,
+// the block one subscriber gets, so that an attacker cannot step around the
+// limits by changing the low bits.
+func limitKey(ip netip.Addr) netip.Addr {
+	if ip.Is6() && !ip.IsLoopback() {
+		p, _ := ip.Prefix(64)
+		return p.Addr()
+	}
+	return ip
+}
+
 // Admit counts a new connection from ip, or says why it is refused. An
 // admitted connection must be let go with Leave.
 func (g *Guard) Admit(ip netip.Addr) Refusal {
 	if g.exempt(ip) {
 		return ""
 	}
+	ip = limitKey(ip)
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -174,6 +186,7 @@ func (g *Guard) Leave(ip netip.Addr) {
 	if g.exempt(ip) {
 		return
 	}
+	ip = limitKey(ip)
 	g.mu.Lock()
 	if p := g.mu.peers[ip]; p != nil && p.conns > 0 {
 		p.conns--
@@ -187,6 +200,7 @@ func (g *Guard) Failed(ip netip.Addr) bool {
 	if g.exempt(ip) {
 		return false
 	}
+	ip = limitKey(ip)
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -208,6 +222,7 @@ func (g *Guard) Banned(ip netip.Addr) bool {
 	if g.exempt(ip) {
 		return false
 	}
+	ip = limitKey(ip)
 	now := g.now()
 	g.mu.Lock()
 	defer g.mu.Unlock()

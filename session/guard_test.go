@@ -41,6 +41,11 @@ func TestGuard(t *testing.T) {
 		{"loopback-exempt", GuardConfig{MaxConnsPerIP: 1, AuthFailures: 1, ExemptLoopback: true}, []step{
 			{0, "admit", lo, Refusal("")}, {0, "admit", lo, Refusal("")}, {0, "fail", lo, false}, {0, "banned", lo, false},
 		}},
+		{"ipv6-per-64", GuardConfig{MaxConnsPerIP: 1}, []step{
+			{0, "admit", netip.MustParseAddr("2001:db8:1:2::1"), Refusal("")},
+			{0, "admit", netip.MustParseAddr("2001:db8:1:2:ffff::9"), refusedConns},
+			{0, "admit", netip.MustParseAddr("2001:db8:1:3::1"), Refusal("")},
+		}},
 		{"loopback-not-exempt", GuardConfig{MaxConnsPerIP: 1}, []step{
 			{0, "admit", lo, Refusal("")}, {0, "admit", lo, refusedConns},
 		}},
