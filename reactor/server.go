@@ -167,8 +167,12 @@ func New(cfg Config, nh NewHandler) (*Server, error) {
 // Start binds every listener and runs the event loops in the background. Bind
 // errors are returned here.
 //
-// Each address is first bound by a placeholder socket (with SO_REUSEPORT),
-// which reports a taken port here. Port 0: with SO_REUSEPORT every loop binds
+// Each address is first bound by a placeholder socket, which reports a taken
+// port here. For a given port the placeholder has no SO_REUSEPORT: the
+// kernel then refuses it while any other socket listens there, so a second
+// server (ours or not) gets "address already in use" instead of silently
+// sharing the port with the first; SO_REUSEPORT stays among our own loops.
+// Port 0: with SO_REUSEPORT every loop binds
 // its own socket, so port 0 would give each loop a different port. The
 // placeholder learns a free port, gnet gets that concrete port, and the
 // placeholder stays open until gnet's sockets are bound: no other process
@@ -184,13 +188,12 @@ func (s *Server) Start() error {
 			_ = l.Close()
 		}
 	}()
-	lc := net.ListenConfig{Control: setReusePort}
 	addrs := make([]string, 0, len(s.cfg.Listeners))
 	s.direct = make(map[int]bool, len(s.cfg.Listeners))
 	for _, l := range s.cfg.Listeners {
-		ln, err := lc.Listen(context.Background(), "tcp", l.Addr)
+		ln, err := placeholder(l.Addr)
 		if err != nil {
-			return fmt.Errorf("reactor: listen %s: %w", l.Addr, err)
+			return fmt.Errorf("reactor: %w", err)
 		}
 		held = append(held, ln)
 		a := ln.Addr().(*net.TCPAddr)
@@ -238,6 +241,30 @@ func (s *Server) Start() error {
 		}
 		return fmt.Errorf("reactor: %w", s.runErr)
 	}
+}
+
+// placeholder binds addr: exclusively for a given port, with SO_REUSEPORT for
+// port 0 (gnet's sockets join it while it is held).
+func placeholder(addr string) (net.Listener, error) {
+	lc := net.ListenConfig{}
+	if portOf(addr) == 0 {
+		lc.Control = setReusePort
+	}
+	return lc.Listen(context.Background(), "tcp", addr)
+}
+
+// CheckListen reports whether every listener's address could be bound now
+// (free, permitted, a local address), without keeping it: the server asks
+// before it touches the disk, so a taken port fails a start cleanly.
+func CheckListen(ls []Listener) error {
+	for _, l := range ls {
+		ln, err := placeholder(l.Addr)
+		if err != nil {
+			return fmt.Errorf("reactor: %w", err)
+		}
+		_ = ln.Close()
+	}
+	return nil
 }
 
 func portOf(hostport string) int {
@@ -435,7 +462,9 @@ func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 type slogAdapter struct{ l *slog.Logger }
 
 func (a slogAdapter) Debugf(f string, args ...any) { a.l.Debug(fmt.Sprintf(f, args...), "via", "gnet") }
-func (a slogAdapter) Infof(f string, args ...any)  { a.l.Info(fmt.Sprintf(f, args...), "via", "gnet") }
+
+// Infof logs at debug level: gnet's banner repeats what "ignis started" says.
+func (a slogAdapter) Infof(f string, args ...any)  { a.l.Debug(fmt.Sprintf(f, args...), "via", "gnet") }
 func (a slogAdapter) Warnf(f string, args ...any)  { a.l.Warn(fmt.Sprintf(f, args...), "via", "gnet") }
 func (a slogAdapter) Errorf(f string, args ...any) { a.l.Error(fmt.Sprintf(f, args...), "via", "gnet") }
 

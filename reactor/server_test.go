@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 	"unsafe"
@@ -617,6 +618,35 @@ func TestStartBindError(t *testing.T) {
 	if err := s.Start(); err == nil {
 		_ = s.Stop(context.Background())
 		t.Fatal("Start succeeded on a taken port")
+	}
+}
+
+// TestStartPortHeldByAnotherServer: SO_REUSEPORT among our loops must not
+// let a second server (same user, also SO_REUSEPORT) share a port the first
+// one listens on; the kernel would split new connections between them.
+func TestStartPortHeldByAnotherServer(t *testing.T) {
+	first, _ := startServer(t, Config{})
+	addr := first.Addrs()[0].String()
+	for _, wildcard := range []bool{false, true} {
+		a := addr
+		if wildcard {
+			a = net.JoinHostPort("", strconv.Itoa(first.Addrs()[0].(*net.TCPAddr).Port))
+		}
+		if err := CheckListen([]Listener{{Addr: a}}); !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("CheckListen(%s) = %v, want address already in use", a, err)
+		}
+		s, err := New(Config{Loops: 2, Listeners: []Listener{{Addr: a}}}, func(session.Transport) session.Handler { return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = s.Start()
+		if err == nil {
+			_ = s.Stop(context.Background())
+			t.Fatalf("second server started on %s", a)
+		}
+		if !errors.Is(err, syscall.EADDRINUSE) {
+			t.Errorf("second Start on %s: %v, want address already in use", a, err)
+		}
 	}
 }
 

@@ -160,6 +160,25 @@ func (t *Table) Bound(bare jid.JID) []Endpoint {
 	return cur
 }
 
+// Each calls fn for every bound endpoint until fn returns false, one shard
+// at a time and without its lock held (the admin's session list).
+func (t *Table) Each(fn func(Endpoint) bool) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		var es []Endpoint
+		for _, v := range sh.mu.byBare {
+			es = append(es, v...)
+		}
+		sh.mu.RUnlock()
+		for _, e := range es {
+			if !fn(e) {
+				return
+			}
+		}
+	}
+}
+
 // Count returns the number of bound endpoints.
 func (t *Table) Count() int {
 	n := 0

@@ -43,6 +43,7 @@ func (s *Stream) bind(f *xmlscan.Frame) error {
 		return nil
 	}
 	s.jid = full
+	s.markBound()
 	if err := s.cfg.Router.Bind(s); err != nil {
 		s.jid = full.Bare()
 		if errors.Is(err, route.ErrConflict) {

@@ -138,6 +138,7 @@ func (s *Stream) legacyLogin(f *xmlscan.Frame, st *stanza.Stanza) error {
 		return s.loginFailed(user, "jabber:iq:auth")
 	}
 	s.jid = full
+	s.markBound()
 	if err := s.cfg.Router.Bind(s); err != nil {
 		s.jid = jid.JID{}
 		se := stanza.Err(stanza.InternalServerError)

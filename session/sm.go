@@ -495,6 +495,7 @@ func (s *Stream) adopt(old *Stream, ns string, h uint32) error {
 	old.inbox.mu.Unlock()
 
 	s.jid = old.jid
+	s.markBound()
 	if !s.cfg.Router.Table().Swap(old, s) {
 		// replaced by a new bind meanwhile: the old session is over
 		s.jid = old.jid.Bare()

@@ -89,6 +89,9 @@ type Stream struct {
 	// hand is a <resume/> waiting for the old stream, still attached to its
 	// connection, to let go of the session (sm.go); input waits meanwhile.
 	hand *handover
+	// bound is when the resource was bound and whether TLS was on
+	// (markBound); written before the stream enters the session table.
+	bound uint64
 
 	inbox inbox
 }

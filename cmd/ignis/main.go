@@ -3,26 +3,31 @@
 //	ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR]
 //	ignis user add --data DIR JID [PASSWORD]
 //	ignis user del|passwd|list …
+//	ignis sessions|kick …, ignis version
 package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"syscall"
 	"time"
 
 	"ignis/internal/server"
+	"ignis/mod/version"
 )
 
 const usage = `usage:
   ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR] [--log-level L] [--log-format text|json] [--cpuprofile FILE] [--memprofile FILE]
-  ignis user add    --data DIR JID [PASSWORD]   (password from the argument, else read from standard input)
+  ignis user add    --data DIR JID [PASSWORD]   (no PASSWORD: asked twice on a terminal, else one line of standard input)
   ignis user add    --data DIR --bulk N --users PATTERN --password PW   (PATTERN like user%d, numbered from 1)
   ignis user passwd --data DIR JID [PASSWORD]
   ignis user del    --data DIR JID
@@ -31,7 +36,11 @@ const usage = `usage:
   ignis group del   --data DIR NAME
   ignis group member add|del --data DIR NAME JID
   ignis group list  --data DIR
+  ignis sessions    --data DIR        (the running server's client sessions)
+  ignis kick        --data DIR JID    (end a full JID's session, or every session of a bare JID)
   ignis bench --addr HOST:PORT --domain NAME --scenario idle|login|chat|presence|mix --sessions N [--help for all options]
+  ignis version
+Every command takes --help.
 `
 
 func main() {
@@ -39,31 +48,56 @@ func main() {
 		os.Stderr.WriteString(usage)
 		os.Exit(2)
 	}
-	var err error
-	switch os.Args[1] {
-	case "serve":
-		err = serve(os.Args[2:])
-	case "user":
-		err = user(os.Args[2:], os.Stdin, os.Stdout)
-	case "group":
-		err = group(os.Args[2:], os.Stdout)
-	case "bench":
-		err = runBench(os.Args[2:])
-	case "help", "-h", "--help":
-		os.Stdout.WriteString(usage)
-		return
-	default:
-		fmt.Fprintf(os.Stderr, "ignis: unknown command %q\n%s", os.Args[1], usage)
-		os.Exit(2)
-	}
-	if err != nil {
+	if err := run(os.Args[1], os.Args[2:], os.Stdin, os.Stdout); err != nil {
+		var ue usageError
+		if errors.As(err, &ue) {
+			fmt.Fprintf(os.Stderr, "ignis: %v\n%s", err, usage)
+			os.Exit(2)
+		}
 		fmt.Fprintln(os.Stderr, "ignis:", err)
 		os.Exit(1)
 	}
 }
 
-func serve(args []string) error {
+// usageError is a command line that names no command.
+type usageError string
+
+func (e usageError) Error() string { return string(e) }
+
+func run(cmd string, args []string, stdin io.Reader, stdout io.Writer) error {
+	switch cmd {
+	case "serve":
+		return serve(args, stdout)
+	case "user":
+		return user(args, stdin, stdout)
+	case "group":
+		return group(args, stdout)
+	case "sessions":
+		return sessions(args, stdout)
+	case "kick":
+		return kick(args, stdout)
+	case "bench":
+		return runBench(args)
+	case "version":
+		if len(args) > 0 && !isHelp(args[0]) {
+			return fmt.Errorf("version: unexpected argument %q", args[0])
+		}
+		if len(args) > 0 {
+			fmt.Fprintln(stdout, "usage: ignis version   (prints this build's version, as XMPP clients see it by XEP-0092)")
+			return nil
+		}
+		fmt.Fprintf(stdout, "%s %s (%s, %s/%s)\n", version.Name, version.Version, runtime.Version(), runtime.GOOS, runtime.GOARCH)
+		return nil
+	case "help", "-h", "-help", "--help":
+		io.WriteString(stdout, usage)
+		return nil
+	}
+	return usageError(fmt.Sprintf("unknown command %q", cmd))
+}
+
+func serve(args []string, stdout io.Writer) error {
 	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+
 	configFile := fs.String("config", "", "TOML configuration `file`")
 	fs.String("data", "", "data `folder` (default ./data)")
 	fs.String("domain", "", "the server's `domain` (default localhost)")
@@ -73,7 +107,7 @@ func serve(args []string) error {
 	fs.String("log-format", "", "text (key=value) or json (default text)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to `file`, closed at shutdown")
 	memProfile := fs.String("memprofile", "", "write a heap profile (pprof: allocations of the whole run, and what is live) to `file` at shutdown")
-	if err := fs.Parse(args); err != nil {
+	if help, err := parseFlags(fs, args, false, stdout, "usage: ignis serve [options]   (runs the server until SIGINT or SIGTERM)\n"); help || err != nil {
 		return err
 	}
 	if fs.NArg() > 0 {

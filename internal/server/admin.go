@@ -8,9 +8,16 @@ import (
 	"log/slog"
 	"net"
 	"os"
+	"runtime"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
+	"ignis/jid"
+	"ignis/route"
+	"ignis/session"
+	"ignis/stanza"
 	"ignis/store"
 )
 
@@ -21,8 +28,9 @@ const AdminSocket = "ignis.sock"
 
 // AdminRequest is one line of the admin protocol (JSON, newline-terminated).
 type AdminRequest struct {
-	Op       string `json:"op"` // user-add, user-del, user-passwd, user-list, group-add, group-del, group-member-add, group-member-del, group-list
-	User     string `json:"user,omitempty"`
+	Op       string   `json:"op"` // info, user-add, user-del, user-passwd, user-list, group-add, group-del, group-member-add, group-member-del, group-list
+	User     string   `json:"user,omitempty"`
+	Users    []string `json:"users,omitempty"` // user-add of many accounts with one password (--bulk)
 	Password string `json:"password,omitempty"`
 	Group    string `json:"group,omitempty"`   // group-* ops
 	Display  string `json:"display,omitempty"` // group-add
@@ -31,8 +39,70 @@ type AdminRequest struct {
 // AdminReply answers an AdminRequest.
 type AdminReply struct {
 	Error  string        `json:"error,omitempty"`
+	Domain string        `json:"domain,omitempty"` // info: the domain the running server serves
+	Done   int           `json:"done,omitempty"`   // user-add: accounts created; kick: sessions ended
+	Sessions []SessionInfo `json:"sessions,omitempty"` // sessions
 	Users  []string      `json:"users,omitempty"`
 	Groups []store.Group `json:"groups,omitempty"` // group-list
+}
+
+// SessionInfo is one bound client session in the sessions reply.
+type SessionInfo struct {
+	JID   string    `json:"jid"`
+	Addr  string    `json:"addr"`
+	TLS   bool      `json:"tls"`
+	SM    bool      `json:"sm"` // XEP-0198 resumption enabled
+	Since time.Time `json:"since"`
+}
+
+// liveAdmin answers the operations that need the running server: its
+// domain, its sessions, and kicking one (handled true).
+func liveAdmin(r *route.Router, req AdminRequest) (rep AdminReply, handled bool) {
+	switch req.Op {
+	case "info":
+		rep.Domain = r.Domain().String()
+	case "sessions":
+		rep.Sessions = []SessionInfo{}
+		r.Table().Each(func(e route.Endpoint) bool {
+			si := SessionInfo{JID: e.JID().String()}
+			if st, ok := e.(interface{ Info() session.Info }); ok {
+				in := st.Info()
+				if in.Addr != nil {
+					si.Addr = in.Addr.String()
+				}
+				si.TLS, si.SM, si.Since = in.TLS, in.SM, in.Since
+			}
+			rep.Sessions = append(rep.Sessions, si)
+			return true
+		})
+		slices.SortFunc(rep.Sessions, func(a, b SessionInfo) int { return strings.Compare(a.JID, b.JID) })
+	case "kick":
+		j, err := jid.Parse(req.User)
+		if err != nil || j.Local() == "" {
+			rep.Error = fmt.Sprintf("%q is not a JID like alice@%s or alice@%s/phone", req.User, r.Domain(), r.Domain())
+			break
+		}
+		var victims []route.Endpoint
+		if j.Resource() != "" {
+			if e := r.Table().Lookup(j); e != nil {
+				victims = append(victims, e)
+			}
+		} else {
+			victims = append(victims, r.Table().Bound(j)...)
+		}
+		if len(victims) == 0 {
+			rep.Error = "no session is bound to " + j.String()
+			break
+		}
+		for _, e := range victims {
+			// RFC 6120 §4.9.3.14: the server's own policy ends the stream
+			e.Close(stanza.StreamErr(stanza.StreamPolicyViolation, "ended by the server's administrator"))
+		}
+		rep.Done = len(victims)
+	default:
+		return rep, false
+	}
+	return rep, true
 }
 
 // Admin runs one admin operation against an open store. The CLI calls it
@@ -44,7 +114,11 @@ func Admin(db *store.DB, req AdminRequest) AdminReply {
 	var rep AdminReply
 	switch req.Op {
 	case "user-add":
-		err = acc.Create(req.User, req.Password)
+		users := req.Users
+		if req.User != "" {
+			users = append(users, req.User)
+		}
+		rep.Done, err = addUsers(acc, users, req.Password)
 	case "user-del":
 		err = acc.Delete(req.User)
 	case "user-passwd":
@@ -59,19 +133,86 @@ func Admin(db *store.DB, req AdminRequest) AdminReply {
 	case "group-member-add":
 		if _, err = acc.Get(req.User); err == nil { // members are local accounts
 			err = db.Groups().AddMember(req.Group, req.User)
+		} else if errors.Is(err, store.ErrNotFound) {
+			err = fmt.Errorf("there is no account %q", req.User)
 		}
 	case "group-member-del":
 		err = db.Groups().RemoveMember(req.Group, req.User)
 	case "group-list":
 		rep.Groups = []store.Group{}
 		err = db.Groups().List(func(g store.Group) bool { rep.Groups = append(rep.Groups, g); return true })
+	case "info", "sessions", "kick":
+		err = errors.New("no server is running on this data folder")
 	default:
 		err = fmt.Errorf("unknown admin operation %q", req.Op)
 	}
 	if err != nil {
-		rep.Error = err.Error()
+		rep.Error = adminError(err)
 	}
 	return rep
+}
+
+// adminError says what went wrong once, for a person: the store's errors
+// wrap its sentinels with the key ("store: account "a": store: already
+// exists"), and the CLI already names the account.
+func adminError(err error) string {
+	switch {
+	case errors.Is(err, store.ErrExists):
+		return "already exists"
+	case errors.Is(err, store.ErrNotFound):
+		if msg := err.Error(); !strings.HasPrefix(msg, "store:") {
+			return msg
+		}
+		return "does not exist"
+	}
+	return err.Error()
+}
+
+// addUsers creates the accounts with one password, deriving their SCRAM keys
+// (PBKDF2, the cost of a bulk run) on every core. It stops at the first
+// failure and returns how many it created.
+func addUsers(acc *store.Accounts, users []string, password string) (int, error) {
+	if len(users) == 1 {
+		if err := acc.Create(users[0], password); err != nil {
+			return 0, err
+		}
+		return 1, nil
+	}
+	var (
+		mu       sync.Mutex
+		done     int
+		firstErr error
+		next     = make(chan string)
+		wg       sync.WaitGroup
+	)
+	for range max(1, min(runtime.NumCPU(), len(users))) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := range next {
+				err := acc.Create(u, password)
+				mu.Lock()
+				if err == nil {
+					done++
+				} else if firstErr == nil {
+					firstErr = fmt.Errorf("%s: %s", u, adminError(err))
+				}
+				mu.Unlock()
+			}
+		}()
+	}
+	for _, u := range users {
+		mu.Lock()
+		failed := firstErr != nil
+		mu.Unlock()
+		if failed {
+			break
+		}
+		next <- u
+	}
+	close(next)
+	wg.Wait()
+	return done, firstErr
 }
 
 // CallAdmin sends one request to the server running on dataDir.
@@ -98,7 +239,7 @@ type adminListener struct {
 	path string
 }
 
-func listenAdmin(path string, db *store.DB, log *slog.Logger) (*adminListener, error) {
+func listenAdmin(path string, db *store.DB, router *route.Router, log *slog.Logger) (*adminListener, error) {
 	// a socket file left by a killed server is stale: we hold the store's lock
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("admin socket: %w", err)
@@ -126,13 +267,39 @@ func listenAdmin(path string, db *store.DB, log *slog.Logger) (*adminListener, e
 				if err := json.NewDecoder(bufio.NewReader(c)).Decode(&req); err != nil {
 					return
 				}
-				rep := Admin(db, req)
-				log.Info("admin", "op", req.Op, "user", req.User, "error", rep.Error)
+				rep, ok := liveAdmin(router, req)
+				if !ok {
+					rep = Admin(db, req)
+				}
+				logAdmin(log, req, rep)
 				_ = json.NewEncoder(c).Encode(rep)
 			}()
 		}
 	}()
 	return a, nil
+}
+
+// logAdmin logs one line per request: reads at debug level, changes at
+// info, failures at warn; a bulk add is one line with its count.
+func logAdmin(log *slog.Logger, req AdminRequest, rep AdminReply) {
+	attrs := []any{"op", req.Op}
+	if req.User != "" {
+		attrs = append(attrs, "user", req.User)
+	}
+	if len(req.Users) > 0 {
+		attrs = append(attrs, "users", len(req.Users), "created", rep.Done)
+	}
+	if req.Group != "" {
+		attrs = append(attrs, "group", req.Group)
+	}
+	switch {
+	case rep.Error != "":
+		log.Warn("admin", append(attrs, "error", rep.Error)...)
+	case req.Op == "info" || req.Op == "sessions" || strings.HasSuffix(req.Op, "-list"):
+		log.Debug("admin", attrs...)
+	default:
+		log.Info("admin", attrs...)
+	}
 }
 
 func (a *adminListener) Close() {

@@ -20,21 +20,23 @@ import (
 
 // loadOrMakeCert loads the PEM certificate and key at certFile and keyFile;
 // when both are empty it uses dataDir/cert.pem and dataDir/key.pem, making a
-// self-signed certificate for domain there on first start.
-func loadOrMakeCert(certFile, keyFile, dataDir, domain string) (tls.Certificate, error) {
+// self-signed certificate for domain there on first start. created is the
+// certificate's path when it made one (the startup log says so).
+func loadOrMakeCert(certFile, keyFile, dataDir, domain string) (c tls.Certificate, created string, err error) {
 	if certFile == "" && keyFile == "" {
 		certFile, keyFile = filepath.Join(dataDir, "cert.pem"), filepath.Join(dataDir, "key.pem")
 		if _, err := os.Stat(certFile); errors.Is(err, fs.ErrNotExist) {
 			if err := makeSelfSigned(certFile, keyFile, domain); err != nil {
-				return tls.Certificate{}, fmt.Errorf("making a self-signed certificate: %w", err)
+				return tls.Certificate{}, "", fmt.Errorf("making a self-signed certificate: %w", err)
 			}
+			created = certFile
 		}
 	}
-	c, err := tls.LoadX509KeyPair(certFile, keyFile)
+	c, err = tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
-		return tls.Certificate{}, fmt.Errorf("tls certificate: %w", err)
+		return tls.Certificate{}, "", fmt.Errorf("tls certificate: %w", err)
 	}
-	return c, nil
+	return c, created, nil
 }
 
 // makeSelfSigned writes an ECDSA P-256 certificate valid for ten years for

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -192,8 +193,12 @@ func (c *Config) Validate() error {
 		if addr == "off" || addr == "" {
 			continue
 		}
-		if _, _, err := net.SplitHostPort(addr); err != nil {
+		_, port, err := net.SplitHostPort(addr)
+		if err != nil {
 			return fmt.Errorf("config: %s: %q is not host:port", key, addr)
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Errorf("config: %s: %q: the port is not a number in 0..65535", key, addr)
 		}
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {

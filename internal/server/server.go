@@ -9,6 +9,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 
 	"ignis/jid"
 	"ignis/mod"
@@ -28,7 +30,18 @@ type Server struct {
 	stream  *session.Config
 	reactor *reactor.Server
 	admin   *adminListener
+
+	features []string // module names, for the startup line
+	pidFile  string   // removed by Stop
 }
+
+// PIDFile is the file in the data folder that holds a running server's
+// process id (`ignis bench --server-data` reads it); removed at a clean stop.
+const PIDFile = "ignis.pid"
+
+// DomainFile is the file in the data folder naming the domain the server
+// last served from it: the CLI checks account JIDs against it.
+const DomainFile = "domain"
 
 // New opens the data folder and builds the server; Start makes it listen.
 func New(cfg Config, log *slog.Logger) (*Server, error) {
@@ -39,12 +52,35 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		log = slog.Default()
 	}
 	domain, _ := jid.Parse(cfg.Domain)
+	var listeners []reactor.Listener
+	if a := cfg.Listen.C2S; a != "" && a != "off" {
+		listeners = append(listeners, reactor.Listener{Addr: a})
+	}
+	if a := cfg.Listen.C2STLS; a != "" && a != "off" {
+		listeners = append(listeners, reactor.Listener{Addr: a, DirectTLS: true})
+	}
+	if len(listeners) == 0 {
+		return nil, errors.New("config: listen: every listener is off")
+	}
+	// A port that is taken or not permitted fails the start before anything
+	// is written to disk; Start checks again when it binds for real.
+	if err := reactor.CheckListen(listeners); err != nil {
+		return nil, err
+	}
 	if err := os.MkdirAll(cfg.Data, 0o700); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
-	cert, err := loadOrMakeCert(cfg.TLS.Cert, cfg.TLS.Key, cfg.Data, domain.String())
+	// offline `ignis user …` reads which domain the folder's accounts are for
+	if err := os.WriteFile(filepath.Join(cfg.Data, DomainFile), []byte(domain.String()+"\n"), 0o644); err != nil {
+		return nil, fmt.Errorf("data folder: %w", err)
+	}
+	cert, created, err := loadOrMakeCert(cfg.TLS.Cert, cfg.TLS.Key, cfg.Data, domain.String())
 	if err != nil {
 		return nil, err
+	}
+	if created != "" {
+		log.Info("created a self-signed certificate; clients will not trust it: set tls.cert and tls.key for a real one",
+			"for", domain.String(), "cert", created, "key", filepath.Join(filepath.Dir(created), "key.pem"))
 	}
 	db, err := store.Open(&store.Options{Dir: cfg.Data, Logger: log})
 	if err != nil {
@@ -55,7 +91,11 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Session.Conflict == "refuse" {
 		conflict = route.Refuse
 	}
-	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, mod.NewRegistry(modules(deps{db: db, cfg: &cfg, domain: domain})...))
+	mods := modules(deps{db: db, cfg: &cfg, domain: domain})
+	for _, m := range mods {
+		s.features = append(s.features, m.Name())
+	}
+	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, mod.NewRegistry(mods...))
 	s.stream = &session.Config{
 		Domain:           domain,
 		Router:           s.router,
@@ -79,17 +119,6 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	var listeners []reactor.Listener
-	if a := cfg.Listen.C2S; a != "" && a != "off" {
-		listeners = append(listeners, reactor.Listener{Addr: a})
-	}
-	if a := cfg.Listen.C2STLS; a != "" && a != "off" {
-		listeners = append(listeners, reactor.Listener{Addr: a, DirectTLS: true})
-	}
-	if len(listeners) == 0 {
-		db.Close()
-		return nil, errors.New("config: listen: every listener is off")
-	}
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
 	s.reactor, err = reactor.New(reactor.Config{
 		Listeners:        listeners,
@@ -107,7 +136,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 
 // Start binds the listeners and the admin socket.
 func (s *Server) Start() error {
-	a, err := listenAdmin(filepath.Join(s.cfg.Data, AdminSocket), s.db, s.log)
+	a, err := listenAdmin(filepath.Join(s.cfg.Data, AdminSocket), s.db, s.router, s.log)
 	if err != nil {
 		return err
 	}
@@ -116,8 +145,41 @@ func (s *Server) Start() error {
 		a.Close()
 		return err
 	}
-	s.log.Info("ignis started", "domain", s.cfg.Domain, "listen", s.reactor.Addrs(), "data", s.cfg.Data)
+	pid := filepath.Join(s.cfg.Data, PIDFile)
+	if err := os.WriteFile(pid, []byte(strconv.Itoa(os.Getpid())+"\n"), 0o644); err != nil {
+		s.log.Warn("pid file not written", "err", err)
+	} else {
+		s.pidFile = pid
+	}
+	attrs := []any{"domain", s.cfg.Domain}
+	addrs := s.reactor.Addrs()
+	i := 0
+	if a := s.cfg.Listen.C2S; a != "" && a != "off" {
+		attrs = append(attrs, "c2s_starttls", addrs[i].String())
+		i++
+	}
+	if a := s.cfg.Listen.C2STLS; a != "" && a != "off" {
+		attrs = append(attrs, "c2s_direct_tls", addrs[i].String())
+	}
+	attrs = append(attrs, "data", s.cfg.Data, "pid", os.Getpid(),
+		"tls_required", s.cfg.TLS.Required,
+		"register", registerMode(&s.cfg),
+		"archive", s.cfg.Archive.Enabled,
+		"compression", s.cfg.Compression.Enabled,
+		"modules", strings.Join(s.features, ","))
+	s.log.Info("ignis started", attrs...)
 	return nil
+}
+
+// registerMode says who may create accounts in-band (XEP-0077).
+func registerMode(c *Config) string {
+	switch {
+	case c.Register.Enabled:
+		return "anyone"
+	case c.Register.Loopback:
+		return "loopback"
+	}
+	return "off"
 }
 
 // Addrs returns the bound listener addresses, in the order c2s, c2s_tls
@@ -142,6 +204,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	s.stream.ExpireDetached() // XEP-0198: unacknowledged messages go to offline storage
 	if s.admin != nil {
 		s.admin.Close()
+	}
+	if s.pidFile != "" {
+		_ = os.Remove(s.pidFile)
 	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr

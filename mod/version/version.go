@@ -5,6 +5,9 @@
 package version
 
 import (
+	"runtime/debug"
+	"strings"
+
 	"ignis/mod"
 	"ignis/stanza"
 )
@@ -12,11 +15,37 @@ import (
 // NS is the software version namespace.
 const NS = "jabber:iq:version"
 
-// Software name and version the server reports.
-const (
-	Name    = "Ignis"
-	Version = "0.1.0"
-)
+// Name is the software name the server reports.
+const Name = "Ignis"
+
+// Version is this build's version, the same in `ignis version` and in the
+// answer to a version query. A release sets it at link time
+// (-ldflags "-X ignis/mod/version.Version=1.2.0"); otherwise it comes from
+// the build info: the module version, or base plus the commit.
+var Version = buildVersion("0.1.0")
+
+func buildVersion(base string) string {
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return base + "-dev"
+	}
+	if v := bi.Main.Version; v != "" && v != "(devel)" {
+		return strings.TrimPrefix(v, "v")
+	}
+	var rev, dirty string
+	for _, s := range bi.Settings {
+		switch {
+		case s.Key == "vcs.revision" && len(s.Value) >= 12:
+			rev = s.Value[:12]
+		case s.Key == "vcs.modified" && s.Value == "true":
+			dirty = ".dirty"
+		}
+	}
+	if rev == "" {
+		return base + "-dev"
+	}
+	return base + "-dev+" + rev + dirty
+}
 
 // Module is the software version feature.
 type Module struct{}

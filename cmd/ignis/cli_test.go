@@ -1,0 +1,229 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ignis/internal/servertest"
+	"ignis/mod/version"
+)
+
+// TestMain lets the tests run this binary as `ignis` (IGNIS_AS_MAIN=1).
+func TestMain(m *testing.M) {
+	if os.Getenv("IGNIS_AS_MAIN") == "1" {
+		main()
+		os.Exit(0)
+	}
+	os.Exit(m.Run())
+}
+
+// ignis starts `ignis args…` as a process.
+func ignis(t *testing.T, args ...string) *exec.Cmd {
+	t.Helper()
+	exe, err := os.Executable()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, args...)
+	cmd.Env = append(os.Environ(), "IGNIS_AS_MAIN=1")
+	cmd.Args[0] = "ignis"
+	return cmd
+}
+
+// TestHelpEverywhere: every command and subcommand answers --help on
+// stdout and exits 0.
+func TestHelpEverywhere(t *testing.T) {
+	for _, args := range [][]string{
+		{"--help"}, {"help"}, {"serve", "--help"}, {"serve", "-h"},
+		{"user", "--help"}, {"user", "add", "--help"}, {"user", "passwd", "--help"}, {"user", "del", "-h"}, {"user", "list", "--help"},
+		{"group", "--help"}, {"group", "add", "--help"}, {"group", "member", "--help"}, {"group", "member", "add", "--help"}, {"group", "list", "-h"},
+		{"sessions", "--help"}, {"kick", "--help"}, {"version", "--help"}, {"bench", "--help"},
+	} {
+		var stdout, stderr bytes.Buffer
+		cmd := ignis(t, args...)
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Errorf("ignis %v: %v; stderr %q", args, err, stderr.String())
+			continue
+		}
+		if out := stdout.String() + stderr.String(); !strings.Contains(strings.ToLower(out), "usage") {
+			t.Errorf("ignis %v printed %q, want a usage", args, out)
+		}
+	}
+	out, err := ignis(t, "version").Output()
+	if err != nil || !strings.HasPrefix(string(out), "Ignis "+version.Version+" ") {
+		t.Errorf("ignis version = %q, %v; want Ignis %s", out, err, version.Version)
+	}
+	if err := ignis(t, "frobnicate").Run(); exitCode(err) != 2 {
+		t.Errorf("unknown command: %v, want exit 2", err)
+	}
+}
+
+func exitCode(err error) int {
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return ee.ExitCode()
+	}
+	if err == nil {
+		return 0
+	}
+	return -1
+}
+
+// TestUserCommand: JIDs of other domains are refused, a folder without data
+// is refused rather than created, errors say a thing once, list prints JIDs,
+// and each change says what it did.
+func TestUserCommand(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "domain"), []byte("example.net\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	run := func(stdin string, args ...string) (string, error) {
+		var out bytes.Buffer
+		err := user(append(args, "--data", data), strings.NewReader(stdin), &out)
+		return out.String(), err
+	}
+	typo := filepath.Join(t.TempDir(), "typo")
+	for _, args := range [][]string{{"list"}, {"del", "a@example.net"}, {"passwd", "a@example.net", "pw"}} {
+		var out bytes.Buffer
+		err := user(append(args, "--data", typo), strings.NewReader(""), &out)
+		if err == nil || !strings.Contains(err.Error(), "holds no Ignis data") {
+			t.Errorf("user %v on a typo: %v", args, err)
+		}
+	}
+	if _, err := os.Stat(typo); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("the typo folder was created: %v", err)
+	}
+
+	steps := []struct {
+		stdin   string
+		args    []string
+		out     string
+		wantErr string
+	}{
+		{"", []string{"add", "carol@example.org", "pw"}, "", "user add: carol@example.org: this server serves example.net, not example.org"},
+		{"s3cret\n", []string{"add", "alice@example.net"}, "user alice@example.net added\n", ""},
+		{"", []string{"add", "alice", "pw"}, "", "user add alice@example.net: already exists"},
+		{"", []string{"add", "bob@example.net", "pw"}, "user bob@example.net added\n", ""},
+		{"n3w\n", []string{"passwd", "alice@example.net"}, "password changed for alice@example.net\n", ""},
+		{"", []string{"passwd", "zed@example.net", "pw"}, "", "user passwd zed@example.net: does not exist"},
+		{"", []string{"del", "bob@example.net"}, "user bob@example.net deleted\n", ""},
+		{"", []string{"add", "--bulk", "20", "--users", "u%d", "--password", "pw"}, "20 users added\n", ""},
+		{"", []string{"add", "--bulk", "21", "--users", "u%d", "--password", "pw"}, "", "user add: 0 of 21 accounts created; u"},
+		{"", []string{"add", "eve@example.net"}, "", "no password on standard input"},
+	}
+	for _, s := range steps {
+		out, err := run(s.stdin, s.args...)
+		switch {
+		case s.wantErr == "" && err != nil:
+			t.Errorf("user %v: %v", s.args, err)
+		case s.wantErr != "" && (err == nil || !strings.Contains(err.Error(), s.wantErr)):
+			t.Errorf("user %v: error %v, want %q", s.args, err, s.wantErr)
+		case s.wantErr == "" && out != s.out:
+			t.Errorf("user %v printed %q, want %q", s.args, out, s.out)
+		}
+	}
+	out, err := run("", "list")
+	if err != nil || !strings.HasPrefix(out, "alice@example.net\nu1@example.net\n") || strings.Count(out, "\n") != 21 {
+		t.Errorf("list = %q, %v", out, err)
+	}
+}
+
+// TestSecondServerOnTakenPort: a second `ignis serve` on the port a running
+// server holds exits non-zero saying so, before creating its data folder;
+// so does a port that is not a port.
+func TestSecondServerOnTakenPort(t *testing.T) {
+	env := servertest.Start(t)
+	for _, tc := range []struct{ c2s, want string }{
+		{env.Addr, "address already in use"},
+		{":" + env.Addr[strings.LastIndexByte(env.Addr, ':')+1:], "address already in use"},
+		{"127.0.0.1:99999", "not a number in 0..65535"},
+	} {
+		data := filepath.Join(t.TempDir(), "other")
+		var stderr bytes.Buffer
+		cmd := ignis(t, "serve", "--data", data, "--c2s", tc.c2s, "--c2s-tls", "off")
+		cmd.Stderr = &stderr
+		err := cmd.Run()
+		if exitCode(err) != 1 || !strings.Contains(stderr.String(), tc.want) {
+			t.Errorf("serve --c2s %s: %v, stderr %q; want exit 1 and %q", tc.c2s, err, stderr.String(), tc.want)
+		}
+		if _, err := os.Stat(data); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("serve --c2s %s created its data folder: %v", tc.c2s, err)
+		}
+	}
+}
+
+// TestServeStartupAndPIDFile: the first line a fresh start logs is Ignis's
+// own (the self-signed certificate it made, and where), then "ignis started"
+// with the ports and features; the pid file lives while the server runs and
+// is removed at a clean stop.
+func TestServeStartupAndPIDFile(t *testing.T) {
+	data := filepath.Join(t.TempDir(), "data")
+	cmd := ignis(t, "serve", "--data", data, "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	var lines []string
+	for sc.Scan() {
+		lines = append(lines, sc.Text())
+		if strings.Contains(sc.Text(), `msg="ignis started"`) {
+			break
+		}
+	}
+	if len(lines) == 0 || !strings.Contains(lines[0], "created a self-signed certificate") || !strings.Contains(lines[0], filepath.Join(data, "cert.pem")) {
+		t.Errorf("first line %q, want the self-signed certificate and its path", lines)
+	}
+	started := lines[len(lines)-1]
+	for _, want := range []string{"c2s_starttls=127.0.0.1:", "c2s_direct_tls=127.0.0.1:", "register=loopback", "modules=disco,", "pid=" + strconv.Itoa(cmd.Process.Pid)} {
+		if !strings.Contains(started, want) {
+			t.Errorf("startup line %q lacks %q", started, want)
+		}
+	}
+	for _, l := range lines {
+		if strings.Contains(l, "gnet") {
+			t.Errorf("a library banner at info level: %q", l)
+		}
+	}
+	pid, err := os.ReadFile(filepath.Join(data, "ignis.pid"))
+	if err != nil || strings.TrimSpace(string(pid)) != strconv.Itoa(cmd.Process.Pid) {
+		t.Errorf("pid file = %q, %v; want %d", pid, err, cmd.Process.Pid)
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("serve exited with %v after SIGTERM", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not stop within 20 s of SIGTERM")
+	}
+	if _, err := os.Stat(filepath.Join(data, "ignis.pid")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("pid file left after a clean stop: %v", err)
+	}
+}

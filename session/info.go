@@ -1,0 +1,39 @@
+package session
+
+import (
+	"net"
+	"time"
+)
+
+// Info is what `ignis sessions` shows of a bound session.
+type Info struct {
+	Addr  net.Addr  // the client's address
+	TLS   bool      // the stream was encrypted when it bound
+	SM    bool      // XEP-0198 resumption is enabled
+	Since time.Time // when the resource was bound (to the second)
+}
+
+// markBound records, before the stream is published in the session table,
+// when it bound and whether it was encrypted: packed in one word written
+// once, so other goroutines may read it after the table's lock.
+func (s *Stream) markBound() {
+	v := uint64(time.Now().Unix()) << 1
+	if s.flags&fSecure != 0 {
+		v |= 1
+	}
+	s.bound = v
+}
+
+// Info describes the session. Safe from any goroutine once the stream is in
+// the session table.
+func (s *Stream) Info() Info {
+	s.inbox.mu.Lock()
+	sm := s.inbox.resumeID != ""
+	s.inbox.mu.Unlock()
+	return Info{
+		Addr:  s.tr.RemoteAddr(),
+		TLS:   s.bound&1 != 0,
+		SM:    sm,
+		Since: time.Unix(int64(s.bound>>1), 0),
+	}
+}
