@@ -31,19 +31,19 @@ type AdminRequest struct {
 	Op       string   `json:"op"` // info, user-add, user-del, user-passwd, user-list, group-add, group-del, group-member-add, group-member-del, group-list
 	User     string   `json:"user,omitempty"`
 	Users    []string `json:"users,omitempty"` // user-add of many accounts with one password (--bulk)
-	Password string `json:"password,omitempty"`
-	Group    string `json:"group,omitempty"`   // group-* ops
-	Display  string `json:"display,omitempty"` // group-add
+	Password string   `json:"password,omitempty"`
+	Group    string   `json:"group,omitempty"`   // group-* ops
+	Display  string   `json:"display,omitempty"` // group-add
 }
 
 // AdminReply answers an AdminRequest.
 type AdminReply struct {
-	Error  string        `json:"error,omitempty"`
-	Domain string        `json:"domain,omitempty"` // info: the domain the running server serves
-	Done   int           `json:"done,omitempty"`   // user-add: accounts created; kick: sessions ended
+	Error    string        `json:"error,omitempty"`
+	Domain   string        `json:"domain,omitempty"`   // info: the domain the running server serves
+	Done     int           `json:"done,omitempty"`     // user-add: accounts created; kick: sessions ended
 	Sessions []SessionInfo `json:"sessions,omitempty"` // sessions
-	Users  []string      `json:"users,omitempty"`
-	Groups []store.Group `json:"groups,omitempty"` // group-list
+	Users    []string      `json:"users,omitempty"`
+	Groups   []store.Group `json:"groups,omitempty"` // group-list
 }
 
 // SessionInfo is one bound client session in the sessions reply.
