@@ -9,7 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -39,6 +42,11 @@ func Command(ctx context.Context, args []string, self []string, stdin io.Reader,
 	if cfg.WorkerOf > 0 {
 		return workerMain(ctx, cfg, stdin, stdout)
 	}
+	if cfg.ServerData != "" {
+		if cfg.ServerPID, err = readPIDFile(cfg.ServerData); err != nil {
+			return err
+		}
+	}
 	var res *Result
 	if cfg.Workers > 1 {
 		res, err = runWorkers(ctx, cfg, self, args, stderr)
@@ -63,7 +71,37 @@ func Command(ctx context.Context, args []string, self []string, stdin io.Reader,
 			return err
 		}
 	}
+	return res.checkFailed(cfg.MaxFailed)
+}
+
+// checkFailed is the run's verdict: an error when more sessions failed to
+// log in than the allowed fraction, so scripts and CI notice a broken run.
+func (r *Result) checkFailed(maxFailed float64) error {
+	tried := r.SessionsEstablished + r.SessionsFailed
+	if tried == 0 {
+		return errors.New("bench: no session was attempted")
+	}
+	if frac := float64(r.SessionsFailed) / float64(tried); frac > maxFailed {
+		return fmt.Errorf("bench: %d of %d sessions failed (%.1f%%), more than --max-failed %g", r.SessionsFailed, tried, 100*frac, maxFailed)
+	}
 	return nil
+}
+
+// readPIDFile reads the pid of the Ignis server running on the data folder
+// dir (ignis.pid, written at start and removed at a clean stop).
+func readPIDFile(dir string) (int, error) {
+	b, err := os.ReadFile(filepath.Join(dir, "ignis.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("server-data: %w (is an Ignis server running with --data %s?)", err, dir)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || pid <= 0 {
+		return 0, fmt.Errorf("server-data: %s holds %q, not a pid", filepath.Join(dir, "ignis.pid"), b)
+	}
+	if _, err := ReadProc(pid); err != nil {
+		return 0, fmt.Errorf("server-data: the server with pid %d (from %s) is not running: %w", pid, dir, err)
+	}
+	return pid, nil
 }
 
 // workerLine is one line a worker writes on stdout.
@@ -150,9 +188,15 @@ func (p *progress) show(pt *Point, sessions int) {
 		return
 	}
 	p.last = time.Now()
-	line := fmt.Sprintf("%5.0fs online %d/%d est %d fail %d | logins %d/s | msgs %d/s sent %d/s dlv | p50 %.2fms p99 %.2fms",
-		pt.T, pt.Online, sessions, pt.EstablishedTotal, pt.FailedTotal, pt.Logins, pt.MessagesSent, pt.MessagesDelivered,
-		pt.LatencyP50, pt.LatencyP99)
+	line := fmt.Sprintf("%5.0fs online %d/%d est %d fail %d | logins %d/s",
+		pt.T, pt.Online, sessions, pt.EstablishedTotal, pt.FailedTotal, pt.Logins)
+	// latency only when there was traffic to time: an idle second has none
+	if pt.MessagesSent+pt.MessagesDelivered > 0 {
+		line += fmt.Sprintf(" | msgs %d/s sent %d/s dlv, delivery p50 %.2fms p99 %.2fms",
+			pt.MessagesSent, pt.MessagesDelivered, pt.LatencyP50, pt.LatencyP99)
+	} else if pt.Logins == 0 {
+		line += " | idle"
+	}
 	if pt.PresenceSent > 0 {
 		line += fmt.Sprintf(" | pres %d/s", pt.PresenceSent)
 	}

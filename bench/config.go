@@ -182,6 +182,8 @@ type Config struct {
 	PresRate    float64       // presence updates per second, all presence sessions together
 	MsgSize     int           // message body bytes
 	ServerPID   int           // sample this process's RSS and CPU
+	ServerData  string        // an Ignis data folder: ServerPID from its pid file
+	MaxFailed   float64       // fraction of sessions that may fail before the run counts as failed
 	Workers     int           // child processes
 	JSONFile    string
 	HTMLFile    string
@@ -289,6 +291,8 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.Float64Var(&c.PresRate, "presence-rate", 50, "presence updates per `second`, all sessions together")
 	fs.IntVar(&c.MsgSize, "msg-size", 64, "message body `bytes` (at least 48)")
 	fs.IntVar(&c.ServerPID, "server-pid", 0, "sample this server process's RSS and CPU")
+	fs.StringVar(&c.ServerData, "server-data", "", "an Ignis data `folder`: sample the server running on it (its pid file), instead of --server-pid")
+	fs.Float64Var(&c.MaxFailed, "max-failed", 0.01, "the `fraction` of sessions that may fail; above it the run exits non-zero (1 allows any)")
 	fs.IntVar(&c.Workers, "workers", 1, "worker processes, each with a slice of the sessions")
 	fs.StringVar(&c.JSONFile, "json", "", "write the result as JSON to `file`")
 	fs.StringVar(&c.HTMLFile, "html", "", "write an HTML report (charts, summary, configuration; self-contained) to `file`")
@@ -359,6 +363,10 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("duration: %v is outside (0, 24h]", c.Duration)
 	case c.Timeout <= 0:
 		return errors.New("timeout: must be positive")
+	case c.MaxFailed < 0 || c.MaxFailed > 1:
+		return fmt.Errorf("max-failed: %v is outside 0..1", c.MaxFailed)
+	case c.ServerData != "" && c.ServerPID != 0:
+		return errors.New("server-data, server-pid: give one")
 	case c.Drain < 0:
 		return errors.New("drain: must not be negative")
 	case c.Ramp < 0 || c.Rate < 0 || c.PresRate < 0:

@@ -83,7 +83,7 @@ func (r *Result) cards() []card {
 	}, {
 		Label:  "logins per second",
 		Value:  fmt.Sprintf("%.1f", r.LoginsPerS),
-		Detail: "login " + shortPctl(r.LoginMs),
+		Detail: fmt.Sprintf("over %.1f s of logins, peak %.0f/s; login %s", r.LoginPhaseS, r.LoginsPeakPerS, shortPctl(r.LoginMs)),
 	}}
 	if r.MessagesSent > 0 {
 		cs = append(cs, card{

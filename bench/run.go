@@ -771,6 +771,7 @@ func (res *Result) finish(lat, login, pres *hdr.Histogram) {
 	if res.LoadS > 0 {
 		res.LoginsPerS = float64(res.Logins) / res.LoadS
 	}
+	res.setLoginRates()
 	if res.SendS > 0 {
 		res.MessagesPerS = float64(res.MessagesDelivered) / res.SendS
 	}

@@ -352,6 +352,7 @@ func (m *merger) result(cfg *Config) (*Result, error) {
 		}
 		p.setLatency(Summarize(lat))
 	}
+	res.setLoginRates()
 	return res, nil
 }
 
