@@ -6,7 +6,15 @@ BIN         := bin/ignis
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 60s
 
-.PHONY: all build run test unit interop lint fuzz bench clean
+.PHONY: all build run test unit interop lint fuzz bench clean install
+
+# make install: where things go (DESTDIR stages into a folder, as packagers do).
+PREFIX      ?= /usr/local
+BINDIR      ?= $(PREFIX)/bin
+UNITDIR     ?= /etc/systemd/system
+SYSUSERSDIR ?= /usr/lib/sysusers.d
+CONFDIR     ?= /etc/ignis
+STATEDIR    ?= /var/lib/ignis
 
 all: build
 
@@ -48,6 +56,28 @@ bench:
 .PHONY: compare
 compare:
 	./scripts/compare.sh
+
+# The binary, a sandboxed systemd unit, the ignis system user (sysusers.d),
+# a config sample (kept if one is there) and the data folder owned by ignis.
+# With DESTDIR the tree is only staged; without it, as root, the user is
+# created and ownership set, then: systemctl enable --now ignis.
+install: build
+	install -D -m 0755 $(BIN) $(DESTDIR)$(BINDIR)/ignis
+	install -d -m 0755 $(DESTDIR)$(UNITDIR)
+	sed 's|@BINDIR@|$(BINDIR)|g' dist/ignis.service > $(DESTDIR)$(UNITDIR)/ignis.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/ignis.service
+	install -D -m 0644 dist/ignis.sysusers $(DESTDIR)$(SYSUSERSDIR)/ignis.conf
+	install -d -m 0755 $(DESTDIR)$(CONFDIR)
+	[ -e $(DESTDIR)$(CONFDIR)/ignis.toml ] || install -m 0640 dist/ignis.toml $(DESTDIR)$(CONFDIR)/ignis.toml
+	install -d -m 0750 $(DESTDIR)$(STATEDIR)
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ]; then \
+		systemd-sysusers $(SYSUSERSDIR)/ignis.conf 2>/dev/null || id ignis >/dev/null 2>&1 || \
+			useradd --system --home-dir $(STATEDIR) --no-create-home --shell /usr/sbin/nologin ignis; \
+		chown ignis:ignis $(STATEDIR); chgrp ignis $(CONFDIR)/ignis.toml; \
+		systemctl daemon-reload 2>/dev/null || true; \
+		echo "installed; edit $(CONFDIR)/ignis.toml, then: systemctl enable --now ignis"; \
+		echo "accounts: sudo -u ignis $(BINDIR)/ignis user add --data $(STATEDIR) alice@DOMAIN"; \
+	fi
 
 clean:
 	rm -rf bin
