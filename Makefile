@@ -18,8 +18,11 @@ STATEDIR    ?= /var/lib/ignis
 
 all: build
 
+# the commit goes into `ignis version` and XEP-0092 (Go stamps none in a worktree)
+COMMIT      := $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+
 build:
-	$(GO) build -o $(BIN) ./cmd/ignis
+	$(GO) build -ldflags "-X ignis/mod/version.commit=$(COMMIT)" -o $(BIN) ./cmd/ignis
 
 # The server for domain localhost: STARTTLS on :5222, direct TLS on :5223,
 # data (Pebble, self-signed certificate) in ./data.

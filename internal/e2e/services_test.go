@@ -17,6 +17,7 @@ import (
 
 	"ignis/internal/server"
 	"ignis/internal/servertest"
+	modversion "ignis/mod/version"
 	"ignis/store"
 )
 
@@ -247,7 +248,8 @@ func TestServerInfo(t *testing.T) {
 	})
 	t.Run("version/fields", func(t *testing.T) {
 		got := ask(t, c, "<iq type='get' id='s1' to='localhost'><query xmlns='jabber:iq:version'/></iq>")
-		wantResult(t, got, "<name>Ignis</name><version>")
+		// the same version `ignis version` prints
+		wantResult(t, got, "<name>Ignis</name><version>"+modversion.Version+"</version>")
 	})
 	t.Run("disco-items/server", func(t *testing.T) {
 		got := ask(t, c, "<iq type='get' id='d1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")

@@ -24,6 +24,10 @@ const Name = "Ignis"
 // the build info: the module version, or base plus the commit.
 var Version = buildVersion("0.1.0")
 
+// commit is the source revision, set by `make build` through -ldflags where
+// the Go toolchain stamps none (a git worktree).
+var commit string
+
 func buildVersion(base string) string {
 	bi, ok := debug.ReadBuildInfo()
 	if !ok {
@@ -32,7 +36,7 @@ func buildVersion(base string) string {
 	if v := bi.Main.Version; v != "" && v != "(devel)" {
 		return strings.TrimPrefix(v, "v")
 	}
-	var rev, dirty string
+	rev, dirty := commit, ""
 	for _, s := range bi.Settings {
 		switch {
 		case s.Key == "vcs.revision" && len(s.Value) >= 12:
