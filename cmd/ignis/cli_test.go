@@ -227,3 +227,36 @@ func TestServeStartupAndPIDFile(t *testing.T) {
 		t.Errorf("pid file left after a clean stop: %v", err)
 	}
 }
+
+// TestCommandsOnRunningServer: through the admin socket the CLI learns the
+// server's domain, lists its sessions and kicks one; sessions and kick on a
+// stopped server's folder say there is no server.
+func TestCommandsOnRunningServer(t *testing.T) {
+	env := servertest.Start(t)
+	data := env.Cfg.Data
+	var out bytes.Buffer
+	if err := user([]string{"add", "carol@example.org", "pw", "--data", data}, strings.NewReader(""), &out); err == nil ||
+		err.Error() != "user add: carol@example.org: this server serves localhost, not example.org" {
+		t.Errorf("add carol@example.org: %v", err)
+	}
+	if err := user([]string{"add", "dave@localhost", "pw", "--data", data}, strings.NewReader(""), &out); err != nil || out.String() != "user dave@localhost added\n" {
+		t.Fatalf("add dave: %v %q", err, out.String())
+	}
+	out.Reset()
+	if err := sessions([]string{"--data", data}, &out); err != nil || out.String() != "JID  IP  TLS  SM  SINCE\n" {
+		t.Errorf("sessions with nobody online: %v %q", err, out.String())
+	}
+	if err := kick([]string{"--data", data, "dave@localhost"}, &out); err == nil || !strings.Contains(err.Error(), "no session is bound to dave@localhost") {
+		t.Errorf("kick of nobody: %v", err)
+	}
+	stopped := t.TempDir()
+	if err := user([]string{"add", "x@localhost", "pw", "--data", stopped}, strings.NewReader(""), &out); err != nil {
+		t.Fatal(err)
+	}
+	if err := sessions([]string{"--data", stopped}, &out); err == nil || err.Error() != "sessions: no server is running on "+stopped {
+		t.Errorf("sessions on a stopped server's folder: %v", err)
+	}
+	if err := kick([]string{"--data", stopped, "x@localhost"}, &out); err == nil || err.Error() != "kick: no server is running on "+stopped {
+		t.Errorf("kick on a stopped server's folder: %v", err)
+	}
+}
