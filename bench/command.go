@@ -43,9 +43,11 @@ func Command(ctx context.Context, args []string, self []string, stdin io.Reader,
 		return workerMain(ctx, cfg, stdin, stdout)
 	}
 	if cfg.ServerData != "" {
+		// the pid replaces the folder: Run validates the config again
 		if cfg.ServerPID, err = readPIDFile(cfg.ServerData); err != nil {
 			return err
 		}
+		cfg.ServerData = ""
 	}
 	var res *Result
 	if cfg.Workers > 1 {

@@ -86,4 +86,14 @@ func TestServerDataPID(t *testing.T) {
 	if _, err := ParseArgs(strings.Fields("--server-data x --server-pid 3"), io.Discard); err == nil {
 		t.Error("--server-data with --server-pid accepted")
 	}
+	// a whole run samples the server found through its folder
+	env.AddUser("user1", "secret")
+	var out bytes.Buffer
+	args := strings.Fields("--progress 0 --domain localhost --password secret --addr " + env.Addr + " --scenario idle --sessions 1 --duration 1s --server-data " + env.Cfg.Data)
+	if err := Command(context.Background(), args, nil, nil, &out, io.Discard); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), strconv.Itoa(os.Getpid())+": RSS") {
+		t.Errorf("summary does not sample the server: %q", out.String())
+	}
 }
