@@ -16,10 +16,9 @@ import (
 func readPassword(stdin io.Reader, prompt io.Writer) (string, error) {
 	if f, ok := stdin.(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		ask := func(what string) (string, error) {
-			fmt.Fprint(prompt, what)
-			b, err := term.ReadPassword(int(f.Fd()))
+			pw, err := readNoEcho(f, func() { fmt.Fprint(prompt, what) })
 			fmt.Fprintln(prompt)
-			return string(b), err
+			return pw, err
 		}
 		pw, err := ask("new password: ")
 		if err != nil {
