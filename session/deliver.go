@@ -104,6 +104,7 @@ func (s *Stream) Wakeup() {
 	if s.state == stClosed {
 		return
 	}
+	s.smAnswerWaiting() // a fence may have completed stanzas an <r/> waits for (sm.go)
 	if replaced {
 		// RFC 6120 §7.7.2.2: the old session ends with a conflict stream error;
 		// it is no longer in the table, and the resource stays online in the

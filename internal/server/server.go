@@ -69,6 +69,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		LegacyAuth:       cfg.LegacyAuth.Enabled,
 		Limits:           cfg.sessionLimits(),
 		SM:               session.SMConfig{ResumeTimeout: cfg.StreamManagement.ResumeTimeout.Duration, MaxUnacked: cfg.StreamManagement.MaxUnacked},
+		Durable:          db,
 		Logger:           log,
 	}
 	if s.stream.Guard, err = session.NewGuard(cfg.guardConfig()); err != nil {
