@@ -105,11 +105,56 @@ type smState struct {
 	fhead  int
 	taken  uint32        // fences whose completion the loop has applied
 	fired  atomic.Uint32 // fences reported by the writer (its goroutine)
-	rWait  int           // <r/>s waiting for stanzas before them to complete
-	rAt    uint32        // hIn at the latest waiting <r/>
+	// waiting <r/>s, oldest first from rhead: each is answered once the
+	// stanzas received before it are complete
+	rWait []waitingR
+	rhead int
 	// owner is the stream the session is on, woken when a fence completes.
 	owner     atomic.Pointer[Stream]
 	fenceDone func(error)
+}
+
+// waitingR is n <r/>s that came when hIn was at.
+type waitingR struct{ at, n uint32 }
+
+// maxWaitingR bounds the waiting <r/> entries; past it a new <r/> joins the
+// last entry (answered a little later, never dropped).
+const maxWaitingR = 64
+
+// smRequested handles the client's <r/>: answered now when every stanza
+// received is complete, else once they are.
+func (s *Stream) smRequested() {
+	m := s.sm
+	switch w := m.rWait[m.rhead:]; {
+	case len(w) > 0 && w[len(w)-1].at == m.hIn:
+		w[len(w)-1].n++
+	case len(w) >= maxWaitingR:
+		w[len(w)-1].at, w[len(w)-1].n = m.hIn, w[len(w)-1].n+1
+	default:
+		m.rWait = append(m.rWait, waitingR{at: m.hIn, n: 1})
+	}
+	s.smAnswerWaiting()
+}
+
+// smAnswerWaiting answers the waiting <r/>s whose stanzas are complete, in
+// order. It runs on the owner's loop.
+func (s *Stream) smAnswerWaiting() {
+	m := s.sm
+	if m == nil || s.state != stBound {
+		return
+	}
+	m.collect()
+	for m.rhead < len(m.rWait) {
+		w := m.rWait[m.rhead]
+		if m.hDone-w.at >= 1<<31 { // wraps: hDone is before w.at
+			return
+		}
+		for range w.n {
+			s.write(smAnswer(m.ns, m.hDone))
+		}
+		m.rhead++
+	}
+	m.rWait, m.rhead = m.rWait[:0], 0
 }
 
 // Durability is the store's writer as Stream Management sees it.
@@ -178,22 +223,6 @@ func (s *Stream) smStanza(f *xmlscan.Frame) error {
 		s.smAnswerWaiting()
 	}
 	return err
-}
-
-// smAnswerWaiting answers the <r/>s that waited, once every stanza received
-// before the latest of them is complete. It runs on the owner's loop.
-func (s *Stream) smAnswerWaiting() {
-	m := s.sm
-	if m == nil || s.state != stBound {
-		return
-	}
-	m.collect()
-	if m.rWait == 0 || m.hDone-m.rAt >= 1<<31 { // wraps: hDone is before rAt
-		return
-	}
-	for ; m.rWait > 0; m.rWait-- {
-		s.write(smAnswer(m.ns, m.hDone))
-	}
 }
 
 // acked is the count the client last acknowledged.
@@ -358,9 +387,7 @@ func (s *Stream) smElement(f *xmlscan.Frame, ns, local string) (bool, error) {
 	case local == "resume" && s.state == stAuthed:
 		return true, s.smResume(f, ns)
 	case local == "r" && s.state == stBound && s.sm != nil:
-		s.sm.rWait++
-		s.sm.rAt = s.sm.hIn
-		s.smAnswerWaiting()
+		s.smRequested()
 	case local == "a" && s.state == stBound && s.sm != nil:
 		h, ok := parseH(f)
 		if !ok {
@@ -622,7 +649,7 @@ func (s *Stream) adopt(old *Stream, ns string, h uint32) error {
 	s.sm.ns, s.sm.asked = ns, false
 	s.sm.owner.Store(s)
 	s.sm.collect()
-	s.sm.rWait = 0 // asked on the old connection: <resumed/> answers them
+	s.sm.rWait, s.sm.rhead = s.sm.rWait[:0], 0 // asked on the old connection: <resumed/> answers them
 	// <resumed/> must count what the client will not resend, so it reports
 	// every stanza received. Fences still out then (only when a handover
 	// follows the last stanza within a commit's time) complete shortly.
