@@ -340,7 +340,7 @@ func (c *conn) closeAfterFlush(err error) {
 	if c.closeErr == nil {
 		c.closeErr = err
 	}
-	c.state = stClosing
+	c.setClosing()
 	c.userAt = 0
 	c.lp.wheel.remove(c)
 	if c.gc.OutboundBuffered() == 0 {
@@ -359,7 +359,7 @@ func (c *conn) closeNow() {
 	if c.state == stClosed || c.closePosted {
 		return
 	}
-	c.state = stClosing
+	c.setClosing()
 	c.closePosted = true
 	c.lp.wheel.remove(c)
 	if c.lp.cur == c {
@@ -367,6 +367,15 @@ func (c *conn) closeNow() {
 		return
 	}
 	_ = c.gc.Close()
+}
+
+// setClosing enters stClosing, counting the connection among those whose
+// close is under way (Server.WaitClosing).
+func (c *conn) setClosing() {
+	if c.state < stClosing {
+		c.lp.srv.nclosing.Add(1)
+	}
+	c.state = stClosing
 }
 
 func (c *conn) callClosed() {

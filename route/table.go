@@ -194,3 +194,22 @@ func (t *Table) Swap(old, e Endpoint) bool {
 	}
 	return false
 }
+
+// Each calls fn for every bound endpoint until fn returns false (outside
+// the shard locks: fn may end sessions).
+func (t *Table) Each(fn func(Endpoint) bool) {
+	for i := range t.shards {
+		sh := &t.shards[i]
+		sh.mu.RLock()
+		var all []Endpoint
+		for _, v := range sh.mu.byBare {
+			all = append(all, v...)
+		}
+		sh.mu.RUnlock()
+		for _, e := range all {
+			if !fn(e) {
+				return
+			}
+		}
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"ignis/jid"
@@ -117,6 +118,7 @@ type Config struct {
 	scan     xmlscan.Limits
 	preScan  xmlscan.Limits // before authentication
 	resume   resumable      // detached streams waiting for a resume (sm.go)
+	late     sync.WaitGroup // deliveries to ended streams being routed again (deliver.go)
 }
 
 // Prepare fills defaults and derived values; call it once before use.

@@ -532,16 +532,15 @@ func (s *Stream) expire() {
 	s.cfg.Stats.SMExpired.Add(1)
 }
 
-// requeue routes again what the client never acknowledged (in order, then
-// what was still in the inbox), after the stream left the route table.
+// requeue routes again what the client never acknowledged (XEP-0198, in
+// order), then what was still in the inbox, after the stream left the
+// route table.
 func (s *Stream) requeue(queued []*stanza.Stanza) {
-	m := s.sm
-	if m == nil {
-		return
-	}
-	s.sm = nil
-	for m.unacked.n > 0 {
-		s.reroute(m.unacked.pop())
+	if m := s.sm; m != nil {
+		s.sm = nil
+		for m.unacked.n > 0 {
+			s.reroute(m.unacked.pop())
+		}
 	}
 	for _, st := range queued {
 		s.reroute(st)
@@ -714,7 +713,7 @@ func (s *Stream) askTakeover(id string) (old *Stream, detached bool) {
 		switch {
 		case in.detached:
 			detached = true
-		case in.closed || in.moved != nil || in.replaced || in.overflow || in.ending != nil || in.takeover != nil:
+		case in.ended || in.moved != nil || in.replaced || in.overflow || in.ending != nil || in.takeover != nil:
 			// ending anyway, or another resume got there first
 		default:
 			in.takeover = s
