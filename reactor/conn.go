@@ -258,6 +258,14 @@ func (c *conn) SetTimer(d time.Duration) {
 
 func (c *conn) RemoteAddr() net.Addr { return c.gc.RemoteAddr() }
 
+// Pending implements session.Transport.
+func (c *conn) Pending() int {
+	if c.state >= stClosed {
+		return 0
+	}
+	return c.gc.OutboundBuffered() + c.staged()
+}
+
 // rearm puts the wheel entry at the earlier of the armed deadlines.
 func (c *conn) rearm() {
 	at := c.userAt

@@ -47,10 +47,19 @@ func (s *Stream) enqueue(st *stanza.Stanza, offer bool) bool {
 		in.mu.Unlock()
 		return true
 	}
+	pending := in.bytes + len(st.Bytes())
 	if offer {
+		// a bulk delivery waits for the client to read what the transport
+		// holds too, or it would trip the slow-reader limit there
 		limit /= 2
+		pending += int(s.outPending.Load())
 	}
-	if in.bytes+len(st.Bytes()) > limit {
+	if pending > limit {
+		if offer && !in.detached {
+			in.mu.Unlock()
+			s.tr.Wake() // the loop refreshes outPending; the offer is retried
+			return false
+		}
 		if offer || in.detached {
 			// an offer waits; nobody reads a detached stream: refuse, do not end it
 			in.mu.Unlock()
@@ -160,6 +169,7 @@ func (s *Stream) Wakeup() {
 	if s.state == stClosed {
 		return
 	}
+	s.outPending.Store(int64(s.tr.Pending()))
 	if overflow {
 		s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, "too much output pending for a slow reader"))
 		return

@@ -90,6 +90,10 @@ type Stream struct {
 	// connection, to let go of the session (sm.go); input waits meanwhile.
 	hand *handover
 
+	// outPending is what the transport had pending for the peer when the
+	// loop last looked (Wakeup): Offer counts it, off the loop.
+	outPending atomic.Int64
+
 	inbox inbox
 }
 
