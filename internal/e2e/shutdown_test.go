@@ -24,6 +24,9 @@ func TestShutdownHandsBack(t *testing.T) {
 		t.Fatalf("got %v", got)
 	}
 	alice.send("<a xmlns='urn:xmpp:sm:3' h='1'/>") // m1 acknowledged; m2, m3 not
+	// the answer to <r/> says the server has read the <a/> before it
+	alice.send("<r xmlns='urn:xmpp:sm:3'/>")
+	alice.next("a")
 
 	stop()
 	for _, c := range []struct {
