@@ -90,6 +90,10 @@ func TestKillWithSMAcks(t *testing.T) {
 		rosters[j] = e.Inner
 	}
 	srv.stop(t)
+	// a clean stop (SIGTERM) says how many sessions it closed: alice and the senders
+	if want := fmt.Sprintf("sessions closed\" sessions=%d", 1+senders); !strings.Contains(srv.log.String(), want) {
+		t.Fatalf("the log of a clean stop lacks %q:\n%s", want, srv.log)
+	}
 
 	bySender := map[string][]string{}
 	for _, id := range got {
