@@ -6,7 +6,7 @@ BIN         := bin/ignis
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 FUZZTIME    ?= 60s
 
-.PHONY: all build run test unit interop lint fuzz bench clean install
+.PHONY: all build run test unit interop lint fuzz bench soak clean install
 
 # make install: where things go (DESTDIR stages into a folder, as packagers do).
 PREFIX      ?= /usr/local
@@ -43,6 +43,14 @@ lint:
 	$(GO) vet ./...
 	$(GO) vet -tags interop ./internal/interop/
 	$(GO) run $(STATICCHECK) ./...
+
+# The kill -9 fault loops with many rounds (make test runs a few):
+# acknowledged messages, roster items and subscriptions survive exactly once;
+# then the slow offline delivery to a client reading through a small window.
+SOAK_ROUNDS ?= 40
+soak:
+	IGNIS_CRASH_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 60m -v -run 'TestKill' ./internal/crashtest/
+	IGNIS_SOAK=1 $(GO) test -count=1 -timeout 10m -v -run 'TestOfflineFlushPacedByReader' ./internal/e2e/
 
 # Coverage-guided fuzzing beyond the seed corpus that make test replays.
 fuzz:

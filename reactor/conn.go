@@ -258,6 +258,14 @@ func (c *conn) SetTimer(d time.Duration) {
 
 func (c *conn) RemoteAddr() net.Addr { return c.gc.RemoteAddr() }
 
+// Pending implements session.Transport.
+func (c *conn) Pending() int {
+	if c.state >= stClosed {
+		return 0
+	}
+	return c.gc.OutboundBuffered() + c.staged()
+}
+
 // rearm puts the wheel entry at the earlier of the armed deadlines.
 func (c *conn) rearm() {
 	at := c.userAt
@@ -340,7 +348,7 @@ func (c *conn) closeAfterFlush(err error) {
 	if c.closeErr == nil {
 		c.closeErr = err
 	}
-	c.state = stClosing
+	c.setClosing()
 	c.userAt = 0
 	c.lp.wheel.remove(c)
 	if c.gc.OutboundBuffered() == 0 {
@@ -359,7 +367,7 @@ func (c *conn) closeNow() {
 	if c.state == stClosed || c.closePosted {
 		return
 	}
-	c.state = stClosing
+	c.setClosing()
 	c.closePosted = true
 	c.lp.wheel.remove(c)
 	if c.lp.cur == c {
@@ -367,6 +375,15 @@ func (c *conn) closeNow() {
 		return
 	}
 	_ = c.gc.Close()
+}
+
+// setClosing enters stClosing, counting the connection among those whose
+// close is under way (Server.WaitClosing).
+func (c *conn) setClosing() {
+	if c.state < stClosing {
+		c.lp.srv.nclosing.Add(1)
+	}
+	c.state = stClosing
 }
 
 func (c *conn) callClosed() {

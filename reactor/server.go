@@ -137,6 +137,7 @@ type Server struct {
 	started  atomic.Bool
 	stopping atomic.Bool
 	nconns   atomic.Int64
+	nclosing atomic.Int64 // connections closing: output draining, or the socket close posted
 
 	loopsMu struct {
 		sync.Mutex
@@ -290,6 +291,23 @@ func (s *Server) Addrs() []net.Addr { return s.addrs }
 // Conns returns the number of open connections.
 func (s *Server) Conns() int { return int(s.nconns.Load()) }
 
+// WaitClosing returns once no connection is closing any more: the streams
+// the server ended (e.g. with <system-shutdown/> before Stop) have written
+// their last bytes out, or hit CloseTimeout. It returns ctx's error if that
+// takes longer.
+func (s *Server) WaitClosing(ctx context.Context) error {
+	t := time.NewTicker(10 * time.Millisecond)
+	defer t.Stop()
+	for s.nclosing.Load() > 0 {
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
 // Stop stops accepting, closes every connection (each handler gets
 // Closed(ErrStopped); nothing more is written to them), waits for the loops
 // and any TLS handshake workers to finish, and returns. It returns ctx's error
@@ -429,6 +447,9 @@ func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	}
 	s := e.s
 	wasClosing := c.state == stClosing
+	if wasClosing {
+		s.nclosing.Add(-1)
+	}
 	c.state = stClosed
 	c.wake.Store(true) // later Wake calls do nothing
 	c.lp.wheel.remove(c)

@@ -161,7 +161,8 @@ func (t *Table) Bound(bare jid.JID) []Endpoint {
 }
 
 // Each calls fn for every bound endpoint until fn returns false, one shard
-// at a time and without its lock held (the admin's session list).
+// at a time and without its lock held, so fn may end sessions (the admin's
+// session list, shutdown).
 func (t *Table) Each(fn func(Endpoint) bool) {
 	for i := range t.shards {
 		sh := &t.shards[i]

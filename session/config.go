@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"ignis/jid"
@@ -104,8 +105,12 @@ type Config struct {
 	SM SMConfig
 	// Guard limits unauthenticated clients across all streams of the server
 	// (guard.go); nil takes a default one exempting loopback.
-	Guard  *Guard
-	Logger *slog.Logger
+	Guard *Guard
+	// Durable is the store's writer: a stanza whose handling submitted a
+	// synced write counts as handled (XEP-0198 h) once that write is on
+	// disk (sm.go). Nil: stanzas count once routed (tests without a store).
+	Durable Durability
+	Logger  *slog.Logger
 	// Stats counts what the streams did (filled by them; read by anyone).
 	Stats Stats
 
@@ -113,6 +118,7 @@ type Config struct {
 	scan     xmlscan.Limits
 	preScan  xmlscan.Limits // before authentication
 	resume   resumable      // detached streams waiting for a resume (sm.go)
+	late     sync.WaitGroup // deliveries to ended streams being routed again (deliver.go)
 }
 
 // Prepare fills defaults and derived values; call it once before use.

@@ -21,24 +21,58 @@ func (s *Stream) enqueue(st *stanza.Stanza, offer bool) bool {
 		in.mu.Unlock()
 		return to.enqueue(st, offer) // resumed on another stream (sm.go)
 	}
-	if in.closed || in.overflow {
-		in.mu.Unlock()
-		return false
-	}
 	limit := s.cfg.Limits.MaxPendingOut
-	if offer {
-		limit /= 2
+	switch {
+	case in.closed:
+		// unbound: whoever routed st looked s up just before; an offer is
+		// refused (the offline queue keeps it), a delivery routed again
+		in.mu.Unlock()
+		if offer {
+			return false
+		}
+		s.cfg.late.Add(1)
+		go func() {
+			defer s.cfg.late.Done()
+			s.reroute(st)
+		}()
+		return true
+	case in.ended || in.overflow:
+		// ending: queued for shutdown to route again, up to twice the cap
+		if offer || in.bytes+len(st.Bytes()) > 2*limit {
+			in.mu.Unlock()
+			return false
+		}
+		in.q = append(in.q, st)
+		in.bytes += len(st.Bytes())
+		in.mu.Unlock()
+		return true
 	}
-	if in.bytes+len(st.Bytes()) > limit {
+	pending := in.bytes + len(st.Bytes())
+	if offer {
+		// a bulk delivery waits for the client to read what the transport
+		// holds too, or it would trip the slow-reader limit there
+		limit /= 2
+		pending += int(s.outPending.Load())
+	}
+	if pending > limit {
+		if offer && !in.detached {
+			in.mu.Unlock()
+			s.tr.Wake() // the loop refreshes outPending; the offer is retried
+			return false
+		}
 		if offer || in.detached {
 			// an offer waits; nobody reads a detached stream: refuse, do not end it
 			in.mu.Unlock()
 			return false
 		}
+		// a slow reader: the stream ends, and st with the rest of the
+		// queue is routed again at shutdown
 		in.overflow = true
+		in.q = append(in.q, st)
+		in.bytes += len(st.Bytes())
 		in.mu.Unlock()
 		s.tr.Wake()
-		return false
+		return true
 	}
 	wake := len(in.q) == 0
 	in.q = append(in.q, st)
@@ -48,6 +82,17 @@ func (s *Stream) enqueue(st *stanza.Stanza, offer bool) bool {
 		s.tr.Wake()
 	}
 	return true
+}
+
+// takeQueued empties the inbox of a stream that left the route table; later
+// deliveries are routed again (enqueue).
+func (s *Stream) takeQueued() []*stanza.Stanza {
+	s.inbox.mu.Lock()
+	defer s.inbox.mu.Unlock()
+	s.inbox.closed = true
+	q := s.inbox.q
+	s.inbox.q, s.inbox.bytes = nil, 0
+	return q
 }
 
 // Replaced implements route.Endpoint: a newer session bound this resource.
@@ -98,12 +143,20 @@ func (s *Stream) Wakeup() {
 		s.handOver() // unlocks in.mu; what is queued stays for the new stream
 		return
 	}
-	q, replaced, overflow, ending := in.q, in.replaced, in.overflow, in.ending
-	in.q, in.bytes = nil, 0
-	in.mu.Unlock()
 	if s.state == stClosed {
+		in.mu.Unlock() // what is queued stays for shutdown or the stream resuming this one
 		return
 	}
+	replaced, overflow, ending := in.replaced, in.overflow, in.ending
+	var q []*stanza.Stanza
+	if !overflow && (ending == nil || ending.Cond != stanza.SystemShutdown) {
+		// a slow reader, or a server stopping, gets no more: shutdown
+		// routes the queue again (offline storage)
+		q = in.q
+		in.q, in.bytes = nil, 0
+	}
+	in.mu.Unlock()
+	s.smAnswerWaiting() // a fence may have completed stanzas an <r/> waits for (sm.go)
 	if replaced {
 		// RFC 6120 §7.7.2.2: the old session ends with a conflict stream error;
 		// it is no longer in the table, and the resource stays online in the
@@ -116,6 +169,7 @@ func (s *Stream) Wakeup() {
 	if s.state == stClosed {
 		return
 	}
+	s.outPending.Store(int64(s.tr.Pending()))
 	if overflow {
 		s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, "too much output pending for a slow reader"))
 		return
@@ -127,10 +181,9 @@ func (s *Stream) Wakeup() {
 
 // deliverQueued writes out delivered stanzas, holding back what can wait
 // for an inactive client (csi.go).
-// If writing ends the stream, what is left is routed again when Stream
-// Management was on (sm.go), as unacknowledged stanzas are.
+// If writing ends the stream, what is left is routed again (sm.go), as
+// unacknowledged stanzas are.
 func (s *Stream) deliverQueued(q []*stanza.Stanza) {
-	sm := s.sm != nil
 	for i, st := range q {
 		q[i] = nil
 		if s.hold(st) {
@@ -139,10 +192,8 @@ func (s *Stream) deliverQueued(q []*stanza.Stanza) {
 		s.flushHeld() // what was held goes out before anything that could not wait
 		s.writeStanza(st)
 		if s.state == stClosed {
-			if sm {
-				for _, rest := range q[i+1:] {
-					s.reroute(rest)
-				}
+			for _, rest := range q[i+1:] {
+				s.reroute(rest)
 			}
 			return
 		}

@@ -127,7 +127,7 @@ func (k *sink) Element(f *xmlscan.Frame) error {
 		switch {
 		case ns == stanza.NSClient && stanza.KindOf(f.Local()) != stanza.KindNone:
 			if s.sm != nil {
-				s.sm.hIn++ // XEP-0198 §4: every stanza received counts
+				return s.smStanza(f) // XEP-0198 §4: every stanza received counts (sm.go)
 			}
 			return s.stanza(f)
 		case ns == stanza.NSCompress && local == "compress":

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ignis/jid"
@@ -21,6 +22,16 @@ import (
 // in hIn, and every stanza written to the client is counted and kept in an
 // unacknowledged ring until the client's <a h='…'/> covers it. Counters are
 // uint32 and wrap (XEP-0198 §5: h is modulo 2^32).
+//
+// Durability. A stanza counts in h only once its handling is durable where
+// it is stored (an offline message, an archived one, a roster change):
+// handlers submit synced writes to the store's writer on this loop and
+// return before they commit. A stanza during whose handling nothing was
+// submitted is complete at once; otherwise a fence follows it to the writer,
+// which commits in submission order, and the stanza is complete when the
+// fence is reported. h advances only over the prefix of complete stanzas,
+// whatever order the loop and the writer finish in; an <r/> that arrives
+// while stanzas before it are pending is answered once they complete.
 //
 // Detaching. When the connection of a resumable stream is lost without
 // </stream:stream>, the stream is not shut down: it stays bound in the route
@@ -87,6 +98,131 @@ type smState struct {
 	hOut    uint32 // stanzas sent to the client
 	unacked ring   // the last hOut-acked stanzas sent, oldest first
 	asked   bool   // our <r/> is outstanding
+
+	// Durable completion of received stanzas (see Durability above).
+	hDone  uint32   // received stanzas whose handling is complete: the h we report
+	fences []uint32 // from fhead on: per outstanding fence, the hIn it completes
+	fhead  int
+	taken  uint32        // fences whose completion the loop has applied
+	fired  atomic.Uint32 // fences reported by the writer (its goroutine)
+	// waiting <r/>s, oldest first from rhead: each is answered once the
+	// stanzas received before it are complete
+	rWait []waitingR
+	rhead int
+	// owner is the stream the session is on, woken when a fence completes.
+	owner     atomic.Pointer[Stream]
+	fenceDone func(error)
+}
+
+// waitingR is n <r/>s that came when hIn was at.
+type waitingR struct{ at, n uint32 }
+
+// maxWaitingR bounds the waiting <r/> entries; past it a new <r/> joins the
+// last entry (answered a little later, never dropped).
+const maxWaitingR = 64
+
+// smRequested handles the client's <r/>: answered now when every stanza
+// received is complete, else once they are.
+func (s *Stream) smRequested() {
+	m := s.sm
+	switch w := m.rWait[m.rhead:]; {
+	case len(w) > 0 && w[len(w)-1].at == m.hIn:
+		w[len(w)-1].n++
+	case len(w) >= maxWaitingR:
+		w[len(w)-1].at, w[len(w)-1].n = m.hIn, w[len(w)-1].n+1
+	default:
+		m.rWait = append(m.rWait, waitingR{at: m.hIn, n: 1})
+	}
+	s.smAnswerWaiting()
+}
+
+// smAnswerWaiting answers the waiting <r/>s whose stanzas are complete, in
+// order. It runs on the owner's loop.
+func (s *Stream) smAnswerWaiting() {
+	m := s.sm
+	if m == nil || s.state != stBound {
+		return
+	}
+	m.collect()
+	for m.rhead < len(m.rWait) {
+		w := m.rWait[m.rhead]
+		if m.hDone-w.at >= 1<<31 { // wraps: hDone is before w.at
+			return
+		}
+		for range w.n {
+			s.write(smAnswer(m.ns, m.hDone))
+		}
+		m.rhead++
+	}
+	m.rWait, m.rhead = m.rWait[:0], 0
+}
+
+// Durability is the store's writer as Stream Management sees it.
+type Durability interface {
+	// Submitted counts the writes ever submitted.
+	Submitted() uint64
+	// Fence calls done once every write submitted before it is on disk.
+	Fence(done func(error))
+}
+
+func newSMState(ns string, owner *Stream) *smState {
+	m := &smState{ns: ns}
+	m.owner.Store(owner)
+	m.fenceDone = func(error) {
+		// on the writer goroutine: count it, and let the owner's loop apply it
+		m.fired.Add(1)
+		if s := m.owner.Load(); s != nil {
+			s.tr.Wake()
+		}
+	}
+	return m
+}
+
+// handled records that the stanza just received (hIn) was handled; mark is
+// d.Submitted() from before its handling.
+func (m *smState) handled(d Durability, mark uint64) {
+	m.collect()
+	switch {
+	case d != nil && d.Submitted() != mark:
+		m.fences = append(m.fences, m.hIn)
+		d.Fence(m.fenceDone)
+	case m.fhead < len(m.fences):
+		// nothing to wait for of its own: complete with the last fence
+		m.fences[len(m.fences)-1] = m.hIn
+	default:
+		m.hDone = m.hIn
+	}
+}
+
+// collect applies the fences the writer has reported, in order.
+func (m *smState) collect() {
+	for n := m.fired.Load() - m.taken; n > 0; n-- {
+		if t := m.fences[m.fhead]; t-m.hDone < 1<<31 { // never backwards (see adopt)
+			m.hDone = t
+		}
+		m.fhead++
+		m.taken++
+	}
+	if m.fhead == len(m.fences) {
+		m.fences, m.fhead = m.fences[:0], 0
+	}
+}
+
+// smStanza handles a stanza on a stream with Stream Management on.
+func (s *Stream) smStanza(f *xmlscan.Frame) error {
+	m := s.sm
+	m.hIn++
+	d := s.cfg.Durable
+	var mark uint64
+	if d != nil {
+		mark = d.Submitted()
+	}
+	err := s.stanza(f)
+	if s.sm == m {
+		m.handled(d, mark)
+		s.smAnswerWaiting()
+	}
+	return err
 }
 
 // acked is the count the client last acknowledged.
@@ -251,7 +387,7 @@ func (s *Stream) smElement(f *xmlscan.Frame, ns, local string) (bool, error) {
 	case local == "resume" && s.state == stAuthed:
 		return true, s.smResume(f, ns)
 	case local == "r" && s.state == stBound && s.sm != nil:
-		s.write(smAnswer(ns, s.sm.hIn))
+		s.smRequested()
 	case local == "a" && s.state == stBound && s.sm != nil:
 		h, ok := parseH(f)
 		if !ok {
@@ -292,7 +428,7 @@ func parseH(f *xmlscan.Frame) (uint32, bool) {
 
 // smEnable answers <enable/> (XEP-0198 §3).
 func (s *Stream) smEnable(f *xmlscan.Frame, ns string) {
-	s.sm = &smState{ns: ns}
+	s.sm = newSMState(ns, s)
 	var b stanza.Builder
 	if v, _ := f.Attr("resume"); string(v) == "true" || string(v) == "1" {
 		var id [18]byte
@@ -396,16 +532,15 @@ func (s *Stream) expire() {
 	s.cfg.Stats.SMExpired.Add(1)
 }
 
-// requeue routes again what the client never acknowledged (in order, then
-// what was still in the inbox), after the stream left the route table.
+// requeue routes again what the client never acknowledged (XEP-0198, in
+// order), then what was still in the inbox, after the stream left the
+// route table.
 func (s *Stream) requeue(queued []*stanza.Stanza) {
-	m := s.sm
-	if m == nil {
-		return
-	}
-	s.sm = nil
-	for m.unacked.n > 0 {
-		s.reroute(m.unacked.pop())
+	if m := s.sm; m != nil {
+		s.sm = nil
+		for m.unacked.n > 0 {
+			s.reroute(m.unacked.pop())
+		}
 	}
 	for _, st := range queued {
 		s.reroute(st)
@@ -512,6 +647,13 @@ func (s *Stream) adopt(old *Stream, ns string, h uint32) error {
 	s.csi, old.csi = old.csi, nil
 	s.sm, old.sm = old.sm, nil
 	s.sm.ns, s.sm.asked = ns, false
+	s.sm.owner.Store(s)
+	s.sm.collect()
+	s.sm.rWait, s.sm.rhead = s.sm.rWait[:0], 0 // asked on the old connection: <resumed/> answers them
+	// <resumed/> must count what the client will not resend, so it reports
+	// every stanza received. Fences still out then (only when a handover
+	// follows the last stanza within a commit's time) complete shortly.
+	s.sm.hDone = s.sm.hIn
 	s.inbox.mu.Lock()
 	s.inbox.resumeID = s.sm.id // the session can be resumed, or handed over, again
 	s.inbox.mu.Unlock()
@@ -522,7 +664,7 @@ func (s *Stream) adopt(old *Stream, ns string, h uint32) error {
 	}
 	s.cfg.Stats.SMResumed.Add(1)
 	var b stanza.Builder
-	b.Start("resumed", "xmlns", ns, "previd", s.sm.id, "h", strconv.FormatUint(uint64(s.sm.hIn), 10))
+	b.Start("resumed", "xmlns", ns, "previd", s.sm.id, "h", strconv.FormatUint(uint64(s.sm.hDone), 10))
 	s.write(b.Bytes())
 	// resend what was not acknowledged, then what arrived meanwhile
 	m := s.sm
@@ -572,7 +714,7 @@ func (s *Stream) askTakeover(id string) (old *Stream, detached bool) {
 		switch {
 		case in.detached:
 			detached = true
-		case in.closed || in.moved != nil || in.replaced || in.overflow || in.ending != nil || in.takeover != nil:
+		case in.ended || in.moved != nil || in.replaced || in.overflow || in.ending != nil || in.takeover != nil:
 			// ending anyway, or another resume got there first
 		default:
 			in.takeover = s

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"ignis/jid"
+	"ignis/mod"
+	"ignis/route"
 	"ignis/stanza"
 )
 
@@ -424,4 +426,106 @@ func TestSMHandledCountTooHigh(t *testing.T) {
 	}
 	expectOut(t, tr, "<stream:error><undefined-condition xmlns='urn:ietf:params:xml:ns:xmpp-streams'/><text",
 		"</text><handled-count-too-high xmlns='urn:xmpp:sm:3' h='3' send-count='2'/></stream:error></stream:stream>")
+}
+
+// heldWrites stands in for the store's writer: handlers "submit" by
+// counting, and fences wait until the test releases them, in order.
+type heldWrites struct {
+	n      uint64
+	fences []func(error)
+}
+
+func (h *heldWrites) Submitted() uint64      { return h.n }
+func (h *heldWrites) Fence(done func(error)) { h.fences = append(h.fences, done) }
+
+func (h *heldWrites) release(t *testing.T) {
+	t.Helper()
+	if len(h.fences) == 0 {
+		t.Fatal("no fence to release")
+	}
+	h.fences[0](nil)
+	h.fences = h.fences[1:]
+}
+
+// storing is a module whose offline hook "submits a write" for messages to
+// durable@localhost and takes nothing else.
+type storing struct{ w *heldWrites }
+
+func (storing) Name() string { return "storing" }
+func (m storing) Register(r *mod.Registry) {
+	r.OnUndeliverable(func(_ *mod.Ctx, st *stanza.Stanza) bool {
+		if st.To.Local() != "durable" {
+			return false
+		}
+		m.w.n++
+		return true
+	})
+}
+
+// TestSMAckWaitsForDurability: h counts a stanza only once its handling is
+// durable: an <r/> after a stanza whose handler submitted a synced write is
+// answered once that write's fence is reported, and h covers only the
+// prefix of complete stanzas, whatever completes in between.
+func TestSMAckWaitsForDurability(t *testing.T) {
+	const (
+		durable = "<message to='durable@localhost' type='chat'><body>x</body></message>"
+		other   = "<message to='nobody@localhost' type='chat'><body>x</body></message>"
+		r       = "<r xmlns='urn:xmpp:sm:3'/>"
+	)
+	type step struct {
+		in      string // fed to the stream, or "" to release the next fence
+		wantA   string // the <a/> expected after the step, or ""
+		pending int    // fences still held after the step
+	}
+	for _, tc := range []struct {
+		name  string
+		steps []step
+	}{
+		{"nothing-to-wait-for", []step{{in: other + r, wantA: "1"}}},
+		{"one-write", []step{{in: durable + r, pending: 1}, {wantA: "1"}}},
+		{"prefix-only", []step{
+			{in: durable + other + durable + r, pending: 2},
+			{pending: 1}, // the first is complete, the third is not: no answer yet
+			{wantA: "3"},
+		}},
+		{"later-stanzas-wait-for-earlier", []step{
+			{in: durable + other + r, pending: 1},
+			{wantA: "2"},
+			{in: other + r, wantA: "3"},
+		}},
+		{"two-r", []step{
+			{in: durable + r + other + r, pending: 1},
+			{wantA: "2"},
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			w := &heldWrites{}
+			cfg := testConfig(t)
+			cfg.Router = route.New(route.Config{Domain: cfg.Domain}, mod.NewRegistry(storing{w}))
+			cfg.Durable = w
+			s, tr := login(t, cfg, true)
+			feed(t, s, "<enable xmlns='urn:xmpp:sm:3'/>")
+			tr.out.Reset()
+			for i, st := range tc.steps {
+				if st.in != "" {
+					feed(t, s, st.in)
+				} else {
+					w.release(t)
+					s.Wakeup()
+				}
+				out := tr.out.String()
+				tr.out.Reset()
+				a := ""
+				if j := strings.Index(out, "<a xmlns='urn:xmpp:sm:3' h='"); j >= 0 {
+					a, _, _ = strings.Cut(out[j+len("<a xmlns='urn:xmpp:sm:3' h='"):], "'")
+				}
+				if a != st.wantA {
+					t.Fatalf("step %d: answered h=%q, want %q (output %q)", i, a, st.wantA, out)
+				}
+				if len(w.fences) != st.pending {
+					t.Fatalf("step %d: %d fences held, want %d", i, len(w.fences), st.pending)
+				}
+			}
+		})
+	}
 }

@@ -93,6 +93,10 @@ type Stream struct {
 	// (markBound); written before the stream enters the session table.
 	bound uint64
 
+	// outPending is what the transport had pending for the peer when the
+	// loop last looked (Wakeup): Offer counts it, off the loop.
+	outPending atomic.Int64
+
 	inbox inbox
 }
 
@@ -101,7 +105,8 @@ type inbox struct {
 	mu       sync.Mutex
 	q        []*stanza.Stanza    // guarded by mu
 	bytes    int                 // guarded by mu: bytes queued in q
-	closed   bool                // guarded by mu: no more deliveries
+	ended    bool                // guarded by mu: the stream is ending; deliveries still queue until it is unbound
+	closed   bool                // guarded by mu: unbound; deliveries are routed again (deliver.go)
 	replaced bool                // guarded by mu: a newer session took this resource
 	overflow bool                // guarded by mu: q went over the output cap
 	ending   *stanza.StreamError // guarded by mu: Close was called
@@ -233,16 +238,19 @@ func (s *Stream) close(final []byte) {
 	s.tr.Close(final)
 }
 
-// shutdown leaves the router and tells contacts the resource is gone.
+// shutdown leaves the router and tells contacts the resource is gone. What
+// was delivered but never written, and (XEP-0198) never acknowledged, is
+// routed again: nothing handed to a session is lost when it ends (sm.go).
 func (s *Stream) shutdown() {
 	if s.hand != nil {
 		s.cancelHandover() // sm.go
 	}
 	s.inbox.mu.Lock()
-	wasOpen := !s.inbox.closed
-	s.inbox.closed = true
-	queued := s.inbox.q
-	s.inbox.q, s.inbox.bytes = nil, 0
+	bound := !s.inbox.ended && s.jid.Resource() != ""
+	s.inbox.ended = true
+	if !bound {
+		s.inbox.closed = true
+	}
 	if s.inbox.replaced {
 		// the resource stays online in the session that replaced this one
 		s.pres.Store(0)
@@ -253,11 +261,13 @@ func (s *Stream) shutdown() {
 	if taker != nil {
 		taker.tr.Wake() // the stream waiting to resume this one fails now (sm.go)
 	}
-	if !wasOpen || s.jid.Resource() == "" {
+	if !bound {
 		return
 	}
 	s.cfg.Logger.Info("logout", "ip", s.peer.String(), "jid", s.jid.String())
 	s.cfg.Router.Unbind(s)
+	// deliveries until now are queued; later ones are routed again (deliver.go)
+	queued := s.takeQueued()
 	if s.Available() {
 		s.setPresence(false, 0)
 		s.last.Store(nil)
@@ -265,7 +275,7 @@ func (s *Stream) shutdown() {
 		s.cfg.Router.Route(s, unavailable)
 		s.cfg.Router.Unavailable(s)
 	}
-	s.requeue(queued) // XEP-0198: nothing the client did not acknowledge is lost (sm.go)
+	s.requeue(queued) // sm.go
 }
 
 // Closed implements Handler. After a handover (sm.go) it follows the

@@ -46,6 +46,7 @@ func (m *memTransport) Close(final []byte)        { m.out.Write(final); m.closed
 func (m *memTransport) Wake()                     { m.woken++ }
 func (m *memTransport) SetTimer(d time.Duration)  { m.timer = d }
 func (m *memTransport) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
+func (m *memTransport) Pending() int              { return 0 }
 
 func testConfig(t testing.TB) *Config {
 	t.Helper()

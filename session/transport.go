@@ -34,6 +34,9 @@ type Transport interface {
 	// about d from now. d <= 0 disarms it.
 	SetTimer(d time.Duration)
 	RemoteAddr() net.Addr
+	// Pending is how many bytes are queued for the peer that the kernel has
+	// not taken yet (after TLS and zlib).
+	Pending() int
 }
 
 // Handler is what a Transport drives; Stream implements it. All methods run on

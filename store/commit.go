@@ -37,13 +37,20 @@ type writer struct {
 	// Counters, read by tests and benchmarks.
 	groups  atomic.Uint64 // synced commits
 	batches atomic.Uint64 // submitted batches committed in them
+
+	// submitted counts requests ever queued (fences excepted): a caller
+	// that sees it unchanged across some work knows that work wrote nothing.
+	submitted atomic.Uint64
 }
 
-// commitReq is one submitted batch. Exactly one of cb and done is used.
+// commitReq is one submitted batch, or a fence (b nil, fence set): a
+// request that commits nothing and is reported once everything submitted
+// before it was. Exactly one of cb and done is used.
 type commitReq struct {
-	b    *pebble.Batch
-	cb   func(error)
-	done chan error
+	b     *pebble.Batch
+	fence bool
+	cb    func(error)
+	done  chan error
 }
 
 func (w *writer) start(db *DB) {
@@ -55,14 +62,19 @@ func (w *writer) start(db *DB) {
 
 // submit queues r, or closes r.b and returns ErrClosed.
 func (w *writer) submit(r *commitReq) error {
-	if r.b == nil {
+	if r.b == nil && !r.fence {
 		return errors.New("store: commit of a nil batch")
 	}
 	w.mu.RLock()
 	if w.closed {
 		w.mu.RUnlock()
-		_ = r.b.Close()
+		if r.b != nil {
+			_ = r.b.Close()
+		}
 		return ErrClosed
+	}
+	if !r.fence {
+		w.submitted.Add(1)
 	}
 	w.reqs <- r
 	w.mu.RUnlock()
@@ -95,7 +107,7 @@ func (w *writer) run() {
 	defer group.Close()
 	for r := range w.reqs {
 		pending = append(pending[:0], r)
-		size := r.b.Len()
+		size := r.len()
 	drain:
 		for len(pending) < maxN && size < maxBytes {
 			select {
@@ -104,7 +116,7 @@ func (w *writer) run() {
 					break drain // closed: the range above ends after this group
 				}
 				pending = append(pending, r)
-				size += r.b.Len()
+				size += r.len()
 			default:
 				break drain
 			}
@@ -114,8 +126,28 @@ func (w *writer) run() {
 	}
 }
 
+func (r *commitReq) len() int {
+	if r.b == nil {
+		return 0
+	}
+	return r.b.Len()
+}
+
 func (w *writer) commit(group *pebble.Batch, reqs []*commitReq) {
-	w.batches.Add(uint64(len(reqs)))
+	batches := 0
+	for _, r := range reqs {
+		if !r.fence {
+			batches++
+		}
+	}
+	if batches == 0 {
+		// only fences: every earlier group was committed and reported
+		for _, r := range reqs {
+			w.report(r, nil)
+		}
+		return
+	}
+	w.batches.Add(uint64(batches))
 	if len(reqs) == 1 {
 		w.groups.Add(1)
 		w.report(reqs[0], w.db.pdb.Apply(reqs[0].b, pebble.Sync))
@@ -123,6 +155,9 @@ func (w *writer) commit(group *pebble.Batch, reqs []*commitReq) {
 	}
 	group.Reset()
 	for _, r := range reqs {
+		if r.fence {
+			continue
+		}
 		if err := group.Apply(r.b, nil); err != nil {
 			w.oneByOne(reqs)
 			return
@@ -137,6 +172,10 @@ func (w *writer) commit(group *pebble.Batch, reqs []*commitReq) {
 
 func (w *writer) oneByOne(reqs []*commitReq) {
 	for _, r := range reqs {
+		if r.fence {
+			w.report(r, nil) // everything before it was reported
+			continue
+		}
 		w.groups.Add(1)
 		w.report(r, w.db.pdb.Apply(r.b, pebble.Sync))
 	}
@@ -144,10 +183,31 @@ func (w *writer) oneByOne(reqs []*commitReq) {
 
 // report closes the submitted batch (the store owns it) and hands back err.
 func (w *writer) report(r *commitReq, err error) {
-	_ = r.b.Close()
+	if r.b != nil {
+		_ = r.b.Close()
+	}
 	if r.cb != nil {
 		r.cb(err)
 		return
 	}
 	r.done <- err
+}
+
+// Submitted counts the writes ever submitted to the writer. Work that runs
+// on one goroutine and finds it unchanged afterwards submitted nothing, so it
+// needs no Fence to be durable.
+func (db *DB) Submitted() uint64 { return db.w.submitted.Load() }
+
+// Fence calls done, on the writer goroutine, once every write submitted
+// before it is on disk (or failed and was reported): what a caller that
+// submitted writes asynchronously waits on before it acknowledges them
+// (XEP-0198 h). A fence adds no commit of its own: it rides with the group
+// that follows it, or is reported at once when nothing precedes it. done
+// gets ErrClosed, on the caller's goroutine, after Close. The rules of
+// CommitAsync's done apply.
+func (db *DB) Fence(done func(error)) {
+	r := &commitReq{fence: true, cb: done}
+	if err := db.w.submit(r); err != nil {
+		done(err)
+	}
 }

@@ -224,3 +224,63 @@ func TestCloseDrains(t *testing.T) {
 		t.Fatalf("%d of %d writes after Close and crash", got, n)
 	}
 }
+
+// TestFenceAfterEarlierWrites: a fence is reported only after every write
+// submitted before it, from any goroutine, was reported, and a crash right
+// after it keeps them all; a fence with nothing before it is reported at
+// once; Submitted counts writes, not fences; after Close a fence fails.
+func TestFenceAfterEarlierWrites(t *testing.T) {
+	mem := vfs.NewCrashableMem()
+	db := openTest(t, mem)
+	fenced := make(chan error, 1)
+	db.Fence(func(err error) { fenced <- err })
+	if err := <-fenced; err != nil {
+		t.Fatalf("lone fence: %v", err)
+	}
+	before := db.Submitted()
+	const n = 200
+	var reported sync.WaitGroup
+	reported.Add(n)
+	var mu sync.Mutex
+	done := 0
+	for i := range n {
+		db.CommitAsync(scratchBatch(db, uint64(i)), func(err error) {
+			if err != nil {
+				t.Errorf("commit %d: %v", i, err)
+			}
+			mu.Lock()
+			done++
+			mu.Unlock()
+			reported.Done()
+		})
+	}
+	var atFence int
+	db.Fence(func(err error) {
+		mu.Lock()
+		atFence = done
+		mu.Unlock()
+		fenced <- err
+	})
+	if err := <-fenced; err != nil {
+		t.Fatalf("fence: %v", err)
+	}
+	if atFence != n {
+		t.Fatalf("fence reported after %d of %d earlier writes", atFence, n)
+	}
+	if got := db.Submitted() - before; got != n {
+		t.Fatalf("Submitted grew by %d, want %d (fences do not count)", got, n)
+	}
+	crashed := mem.CrashClone(vfs.CrashCloneCfg{})
+	reported.Wait()
+	if err := db.Close(); err != nil {
+		t.Fatal(err)
+	}
+	db.Fence(func(err error) { fenced <- err })
+	if err := <-fenced; !errors.Is(err, ErrClosed) {
+		t.Fatalf("fence after Close: %v, want ErrClosed", err)
+	}
+	db2 := openTest(t, crashed)
+	if got := countRange(t, db2, scratchKey(0), scratchKey(n)); got != n {
+		t.Fatalf("after a crash right after the fence: %d of %d writes", got, n)
+	}
+}

@@ -38,8 +38,8 @@ type Offline struct {
 // offlineFormat is the first byte of every offline value.
 const offlineFormat = 1
 
-// ErrQueueFull is returned by TryStoreAsync when the user already has as many
-// stored messages as the limit allows.
+// ErrQueueFull is returned by TryStoreAsync when the user's queue is at its
+// quota: as many messages as allowed, or no room for this one's bytes.
 var ErrQueueFull = errors.New("store: offline queue is full")
 
 // offlineState is the in-memory part of one DB's offline table.
@@ -66,6 +66,7 @@ type offlineUser struct {
 	// a failed store that DeleteAll already cleared is not uncounted twice.
 	// Atomic because failed commits report on the writer goroutine.
 	count atomic.Int64
+	bytes atomic.Int64 // the stored messages' sizes, counted like count
 	gen   atomic.Uint64
 
 	// dmu serializes Delete's read-check-commit for the user.
@@ -118,10 +119,11 @@ func (o *Offline) load(user string, u *offlineUser) error {
 	if err != nil {
 		return fmt.Errorf("store: offline scan: %w", err)
 	}
-	var n int64
+	var n, size int64
 	var last uint64
 	for ok := it.First(); ok; ok = it.Next() {
 		n++
+		size += int64(len(it.Value()) - 1)
 		if s, ok := seqOfKey(it.Key()); ok {
 			last = s
 		}
@@ -131,6 +133,7 @@ func (o *Offline) load(user string, u *offlineUser) error {
 	}
 	u.next, u.loaded = last+1, true
 	u.count.Store(n)
+	u.bytes.Store(size)
 	return nil
 }
 
@@ -138,7 +141,7 @@ func (o *Offline) load(user string, u *offlineUser) error {
 // It blocks for an fsync: never call it on an event loop (use StoreAsync).
 func (o *Offline) Store(user string, raw []byte) (seq uint64, err error) {
 	done := make(chan error, 1)
-	err = o.TryStoreAsync(user, raw, 0, func(s uint64, err error) {
+	err = o.TryStoreAsync(user, raw, Quota{}, func(s uint64, err error) {
 		seq = s
 		done <- err
 	})
@@ -154,17 +157,25 @@ func (o *Offline) Store(user string, raw []byte) (seq uint64, err error) {
 // anything was submitted, on the caller's goroutine before StoreAsync returns.
 // raw is copied; the caller may reuse it.
 func (o *Offline) StoreAsync(user string, raw []byte, done func(seq uint64, err error)) {
-	if err := o.TryStoreAsync(user, raw, 0, done); err != nil {
+	if err := o.TryStoreAsync(user, raw, Quota{}, done); err != nil {
 		done(0, err)
 	}
 }
 
-// TryStoreAsync is StoreAsync with a quota: when user already has limit or
-// more messages (stored or on their way), it returns an error wrapping
-// ErrQueueFull and stores nothing. limit <= 0 means no limit. Any returned
-// error means nothing was submitted and done will not be called; otherwise
-// done is called once, on the writer goroutine.
-func (o *Offline) TryStoreAsync(user string, raw []byte, limit int, done func(seq uint64, err error)) error {
+// Quota bounds one user's queue; zero fields mean no limit.
+type Quota struct {
+	Messages int   // stored messages
+	Bytes    int64 // their total size
+}
+
+// TryStoreAsync is StoreAsync with a quota: when user already has q.Messages
+// messages (stored or on their way), or raw would take their size past
+// q.Bytes, it returns an error wrapping ErrQueueFull and stores nothing. The
+// check and the count are made under the user's lock, so concurrent senders
+// never take the queue past its quota. Any returned error means nothing was
+// submitted and done will not be called; otherwise done is called once, on
+// the writer goroutine.
+func (o *Offline) TryStoreAsync(user string, raw []byte, q Quota, done func(seq uint64, err error)) error {
 	if err := validUser(user); err != nil {
 		return err
 	}
@@ -174,9 +185,13 @@ func (o *Offline) TryStoreAsync(user string, raw []byte, limit int, done func(se
 		u.mu.Unlock()
 		return err
 	}
-	if limit > 0 && u.count.Load() >= int64(limit) {
+	if q.Messages > 0 && u.count.Load() >= int64(q.Messages) {
 		u.mu.Unlock()
-		return fmt.Errorf("%w: %q has %d messages", ErrQueueFull, user, limit)
+		return fmt.Errorf("%w: %q has %d messages", ErrQueueFull, user, q.Messages)
+	}
+	if q.Bytes > 0 && u.bytes.Load()+int64(len(raw)) > q.Bytes {
+		u.mu.Unlock()
+		return fmt.Errorf("%w: %q has %d bytes stored", ErrQueueFull, user, u.bytes.Load())
 	}
 	seq, gen := u.next, u.gen.Load()
 	b := o.db.NewBatch()
@@ -190,6 +205,7 @@ func (o *Offline) TryStoreAsync(user string, raw []byte, limit int, done func(se
 	r := &commitReq{b: b, cb: func(err error) {
 		if err != nil && u.gen.Load() == gen {
 			u.count.Add(-1)
+			u.bytes.Add(-int64(len(raw)))
 		}
 		done(seq, err)
 	}}
@@ -199,6 +215,7 @@ func (o *Offline) TryStoreAsync(user string, raw []byte, limit int, done func(se
 	}
 	u.next++
 	u.count.Add(1)
+	u.bytes.Add(int64(len(raw)))
 	u.mu.Unlock()
 	return nil
 }
@@ -292,16 +309,23 @@ func (o *Offline) Get(user string, seq uint64) ([]byte, error) {
 // Count returns how many messages user has, counting stores not yet
 // committed.
 func (o *Offline) Count(user string) (int, error) {
+	n, _, err := o.Usage(user)
+	return n, err
+}
+
+// Usage returns how many messages user has and their total size, counting
+// stores not yet committed: what the quota is checked against.
+func (o *Offline) Usage(user string) (messages int, bytes int64, err error) {
 	if err := validUser(user); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	u := o.st.user(user)
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	if err := o.load(user, u); err != nil {
-		return 0, err
+		return 0, 0, err
 	}
-	return int(u.count.Load()), nil
+	return int(u.count.Load()), u.bytes.Load(), nil
 }
 
 // Delete removes the listed messages of user that exist and returns how many
@@ -334,7 +358,7 @@ func (o *Offline) Delete(user string, seqs ...uint64) (int, error) {
 			return 0, nil
 		}
 	}
-	present, err := o.existing(user, seqs)
+	present, size, err := o.existing(user, seqs)
 	if err != nil || len(present) == 0 {
 		return 0, err
 	}
@@ -363,6 +387,7 @@ func (o *Offline) Delete(user string, seqs ...uint64) (int, error) {
 		// counted at submission, as stores are; a failed delete leaves the
 		// count low, which only lets the quota allow a little more
 		u.count.Add(-int64(len(present)))
+		u.bytes.Add(-size)
 	}
 	u.mu.Unlock()
 	if err != nil {
@@ -374,10 +399,11 @@ func (o *Offline) Delete(user string, seqs ...uint64) (int, error) {
 	return len(present), nil
 }
 
-// existing returns the members of sorted seqs that are stored for user.
-func (o *Offline) existing(user string, seqs []uint64) ([]uint64, error) {
+// existing returns the members of sorted seqs that are stored for user, and
+// the size of those messages.
+func (o *Offline) existing(user string, seqs []uint64) ([]uint64, int64, error) {
 	if !o.db.reading() {
-		return nil, ErrClosed
+		return nil, 0, ErrClosed
 	}
 	defer o.db.doneReading()
 	it, err := o.db.pdb.NewIter(&pebble.IterOptions{
@@ -385,9 +411,10 @@ func (o *Offline) existing(user string, seqs []uint64) ([]uint64, error) {
 		UpperBound: userSeqKey(tableOffline, user, seqs[len(seqs)-1]+1),
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var out []uint64
+	var size int64
 	i := 0
 	for ok := it.First(); ok && i < len(seqs); ok = it.Next() {
 		s, _ := seqOfKey(it.Key())
@@ -396,10 +423,11 @@ func (o *Offline) existing(user string, seqs []uint64) ([]uint64, error) {
 		}
 		if i < len(seqs) && seqs[i] == s {
 			out = append(out, s)
+			size += int64(len(it.Value()) - 1)
 			i++
 		}
 	}
-	return out, it.Close()
+	return out, size, it.Close()
 }
 
 // DeleteAll removes every message of user with one range delete and returns
@@ -441,5 +469,6 @@ func (o *Offline) DeleteAllAsync(user string, done func(error)) error {
 	}
 	u.gen.Add(1)
 	u.count.Store(0)
+	u.bytes.Store(0)
 	return nil
 }

@@ -104,7 +104,7 @@ func TestOfflineQuota(t *testing.T) {
 	var wg sync.WaitGroup
 	store := func(i int) error {
 		wg.Add(1)
-		err := o.TryStoreAsync("bob", offlineMsg("bob", i), 3, func(_ uint64, err error) {
+		err := o.TryStoreAsync("bob", offlineMsg("bob", i), Quota{Messages: 3}, func(_ uint64, err error) {
 			if err != nil {
 				t.Errorf("store %d: %v", i, err)
 			}
@@ -338,6 +338,81 @@ func BenchmarkOfflineStore(b *testing.B) {
 			wg.Wait()
 			b.StopTimer()
 			reportRate(b, db, start)
+		})
+	}
+}
+
+// TestOfflineQuotaExact: the message and byte quotas hold exactly under
+// concurrent senders, deletes give their room back, and the usage is
+// recovered from disk after a reopen.
+func TestOfflineQuotaExact(t *testing.T) {
+	msg := make([]byte, 1000)
+	for _, tc := range []struct {
+		name  string
+		q     Quota
+		want  int // messages that fit
+		bytes int64
+	}{
+		{"messages", Quota{Messages: 50}, 50, 50 * 1000},
+		{"bytes", Quota{Bytes: 30*1000 + 999}, 30, 30 * 1000},
+		{"both", Quota{Messages: 40, Bytes: 45 * 1000}, 40, 40 * 1000},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			mem := vfs.NewMem()
+			db := openTest(t, mem)
+			o := db.Offline()
+			var wg, stored sync.WaitGroup
+			var mu sync.Mutex
+			ok, full := 0, 0
+			for range 8 {
+				wg.Go(func() {
+					for range 20 {
+						stored.Add(1)
+						err := o.TryStoreAsync("bob", msg, tc.q, func(_ uint64, err error) {
+							if err != nil {
+								t.Errorf("store: %v", err)
+							}
+							stored.Done()
+						})
+						mu.Lock()
+						switch {
+						case err == nil:
+							ok++
+						case errors.Is(err, ErrQueueFull):
+							full++
+							stored.Done()
+						default:
+							t.Errorf("TryStoreAsync: %v", err)
+							stored.Done()
+						}
+						mu.Unlock()
+					}
+				})
+			}
+			wg.Wait()
+			stored.Wait()
+			if ok != tc.want || full != 160-tc.want {
+				t.Fatalf("%d stored, %d refused; want %d stored", ok, full, tc.want)
+			}
+			if n, b, err := o.Usage("bob"); err != nil || n != tc.want || b != tc.bytes {
+				t.Fatalf("Usage = %d, %d, %v; want %d, %d", n, b, err, tc.want, tc.bytes)
+			}
+			if err := o.TryStoreAsync("bob", msg, tc.q, func(uint64, error) {}); !errors.Is(err, ErrQueueFull) {
+				t.Fatalf("store at the quota: %v", err)
+			}
+			if n, err := o.Delete("bob", 1); n != 1 || err != nil {
+				t.Fatalf("Delete = %d, %v", n, err)
+			}
+			if _, err := o.Store("bob", msg); err != nil {
+				t.Fatal(err)
+			}
+			if err := db.Close(); err != nil {
+				t.Fatal(err)
+			}
+			o = openTest(t, mem).Offline()
+			if n, b, err := o.Usage("bob"); err != nil || n != tc.want || b != tc.bytes {
+				t.Fatalf("after a reopen: Usage = %d, %d, %v; want %d, %d", n, b, err, tc.want, tc.bytes)
+			}
 		})
 	}
 }

@@ -174,7 +174,7 @@ func startServer(t *testing.T, bin, data string) *server {
 	l.Close()
 	conf := filepath.Join(t.TempDir(), "ignis.toml")
 	// a large output allowance: fetchAll asks for megabytes at once
-	toml := "[sasl]\nplain_without_tls = true\n[offline]\nmax_per_user = 100000\n[limits]\nmax_pending_output = 67108864\n"
+	toml := "[sasl]\nplain_without_tls = true\n[offline]\nmax_per_user = 100000\n[roster]\nmax_items = 100000\n[limits]\nmax_pending_output = 67108864\n"
 	if err := os.WriteFile(conf, []byte(toml), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -242,6 +242,7 @@ type element struct {
 	XMLName xml.Name
 	Type    string `xml:"type,attr"`
 	ID      string `xml:"id,attr"`
+	H       string `xml:"h,attr"` // XEP-0198 <a/>
 	Inner   string `xml:",innerxml"`
 }
 

@@ -69,7 +69,8 @@ type Config struct {
 	} `toml:"roster"`
 
 	Offline struct {
-		MaxPerUser int `toml:"max_per_user"` // stored messages per account; default 1000; past it <resource-constraint/>
+		MaxPerUser      int   `toml:"max_per_user"`       // stored messages per account; default 1000; past it <resource-constraint/>
+		MaxBytesPerUser int64 `toml:"max_bytes_per_user"` // their total size per account; default 16 MiB; past it <resource-constraint/>
 	} `toml:"offline"`
 
 	Archive struct {
@@ -140,6 +141,7 @@ func DefaultConfig() Config {
 	c.GCPercent = 50
 	c.Roster.MaxItems = 1000
 	c.Offline.MaxPerUser = 1000
+	c.Offline.MaxBytesPerUser = 16 << 20
 	c.StreamManagement.ResumeTimeout.Duration = 300 * time.Second
 	c.StreamManagement.MaxUnacked = 1000
 	c.Register.Loopback = true
@@ -209,8 +211,8 @@ func (c *Config) Validate() error {
 	default:
 		return fmt.Errorf("config: session.conflict: %q is not \"replace\" or \"refuse\"", c.Session.Conflict)
 	}
-	if c.Roster.MaxItems < 0 || c.Offline.MaxPerUser < 0 {
-		return errors.New("config: roster.max_items and offline.max_per_user must not be negative")
+	if c.Roster.MaxItems < 0 || c.Offline.MaxPerUser < 0 || c.Offline.MaxBytesPerUser < 0 {
+		return errors.New("config: roster.max_items, offline.max_per_user and offline.max_bytes_per_user must not be negative")
 	}
 	if r := c.Archive.Retention.Duration; r != 0 && r < time.Hour {
 		return fmt.Errorf("config: archive.retention: %v is below 1h (0 keeps messages forever)", r)

@@ -45,7 +45,7 @@ func modules(d deps) []mod.Module {
 		privacy.New(d.db, d.domain, nil),
 		&sharedgroup.Module{DB: d.db},
 		mam.New(d.db, d.cfg.Archive.Enabled, d.cfg.Archive.Retention.Duration),
-		offline.New(d.db, d.cfg.Offline.MaxPerUser),
+		offline.New(d.db, d.cfg.Offline.MaxPerUser, d.cfg.Offline.MaxBytesPerUser),
 		roster.New(d.db, d.cfg.Roster.MaxItems),
 		presence.New(d.db),
 		&carbons.Module{}, // after the other message hooks: its copies carry what they add

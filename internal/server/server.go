@@ -109,6 +109,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		LegacyAuth:       cfg.LegacyAuth.Enabled,
 		Limits:           cfg.sessionLimits(),
 		SM:               session.SMConfig{ResumeTimeout: cfg.StreamManagement.ResumeTimeout.Duration, MaxUnacked: cfg.StreamManagement.MaxUnacked},
+		Durable:          db,
 		Logger:           log,
 	}
 	if s.stream.Guard, err = session.NewGuard(cfg.guardConfig()); err != nil {
@@ -198,9 +199,18 @@ func (s *Server) Guard() *session.Guard { return s.stream.Guard }
 // Router returns the router (tests look at the session table).
 func (s *Server) Router() *route.Router { return s.router }
 
-// Stop closes every stream and the store.
+// Stop ends every session with <system-shutdown/>, handing what they had
+// not delivered or had unacknowledged to offline storage, lets their last
+// bytes drain, then stops the listeners and loops and closes the store.
 func (s *Server) Stop(ctx context.Context) error {
-	err := s.reactor.Stop(ctx)
+	n, err := s.stream.Shutdown(ctx)
+	if err == nil {
+		err = s.reactor.WaitClosing(ctx)
+	}
+	s.log.Info("stopping: sessions closed", "sessions", n)
+	if rerr := s.reactor.Stop(ctx); err == nil {
+		err = rerr
+	}
 	s.stream.ExpireDetached() // XEP-0198: unacknowledged messages go to offline storage
 	if s.admin != nil {
 		s.admin.Close()

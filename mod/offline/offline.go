@@ -45,8 +45,12 @@ const (
 	nsChatStates = "http://jabber.org/protocol/chatstates" // XEP-0085
 )
 
-// DefaultMaxPerUser is the quota when New is given 0.
-const DefaultMaxPerUser = 1000
+// DefaultMaxPerUser and DefaultMaxBytesPerUser are the quotas when New is
+// given 0.
+const (
+	DefaultMaxPerUser      = 1000
+	DefaultMaxBytesPerUser = 16 << 20
+)
 
 // flushChunk is how many bytes of stored messages are handed to a session
 // before the delivered ones are deleted and the session is checked again.
@@ -65,7 +69,7 @@ var (
 type Module struct {
 	db  *store.DB
 	q   *store.Offline
-	max int
+	max store.Quota
 	log *slog.Logger
 	now func() time.Time // the clock, for tests
 
@@ -91,13 +95,17 @@ type Module struct {
 	}
 }
 
-// New returns the module over db. maxPerUser bounds each account's queue;
-// 0 means DefaultMaxPerUser.
-func New(db *store.DB, maxPerUser int) *Module {
+// New returns the module over db. maxPerUser and maxBytesPerUser bound each
+// account's queue (messages, and their total size); 0 means the default.
+func New(db *store.DB, maxPerUser int, maxBytesPerUser int64) *Module {
 	if maxPerUser <= 0 {
 		maxPerUser = DefaultMaxPerUser
 	}
-	m := &Module{db: db, q: db.Offline(), max: maxPerUser, log: slog.Default().With("mod", "offline"),
+	if maxBytesPerUser <= 0 {
+		maxBytesPerUser = DefaultMaxBytesPerUser
+	}
+	m := &Module{db: db, q: db.Offline(), max: store.Quota{Messages: maxPerUser, Bytes: maxBytesPerUser},
+		log: slog.Default().With("mod", "offline"),
 		now: time.Now}
 	m.flex.m = map[string]mod.Resource{}
 	m.jobs.m = map[string][]func(){}
@@ -178,8 +186,8 @@ func (m *Module) undeliverable(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	case fromUs && c.offlineItem:
 		return true // an XEP-0013 copy; the original is still stored
 	case fromUs:
-		// being moved back: store it as it is, without quota (its original
-		// is deleted once this returns)
+		// being moved back (a session ended without it): stored as it is,
+		// within the quota like any other, so the quota holds exactly
 	case c.noStore && !c.storeHint:
 		return !c.body
 	case !c.body && !c.storeHint && !c.payload:
@@ -195,10 +203,8 @@ func (m *Module) undeliverable(ctx *mod.Ctx, st *stanza.Stanza) bool {
 		return true
 	}
 
-	raw, limit := st.Bytes(), m.max
-	if fromUs {
-		limit = 0
-	} else {
+	raw := st.Bytes()
+	if !fromUs {
 		var err error
 		if raw, err = withChild(st, m.delay(env.Domain())); err != nil {
 			m.log.Error("stamping an offline message", "err", err)
@@ -207,7 +213,7 @@ func (m *Module) undeliverable(ctx *mod.Ctx, st *stanza.Stanza) bool {
 		}
 	}
 	bare := st.To.Bare()
-	err := m.q.TryStoreAsync(user, raw, limit, func(_ uint64, err error) {
+	err := m.q.TryStoreAsync(user, raw, m.max, func(_ uint64, err error) {
 		// on the store's writer goroutine: quick, and routing goes elsewhere
 		if err != nil {
 			m.log.Error("storing an offline message", "user", user, "err", err)
