@@ -223,7 +223,7 @@ func (s *Stream) startTLS() error {
 	if err := s.tr.StartTLS(); err != nil {
 		return stanza.StreamErr(stanza.StreamInternalServerError, "")
 	}
-	s.flags = fSecure
+	s.flags = s.flags&fLoopback | fSecure // where the client is does not change (register's loopback policy)
 	s.state = stHeader
 	return errRestart
 }
@@ -305,7 +305,7 @@ func (s *Stream) saslData(f *xmlscan.Frame, initial bool) error {
 	s.write(saslMessage("success", out))
 	s.jid = j
 	s.sasl = nil
-	s.flags = s.flags&(fSecure|fCompressed) | fAuthn
+	s.flags = s.flags&(fSecure|fCompressed|fLoopback) | fAuthn
 	s.state = stHeader
 	return errRestart
 }
