@@ -205,7 +205,7 @@ func (s *Stream) channelBinding() sasl.ChannelBinding {
 		return sasl.ChannelBinding{}
 	}
 	cb := sasl.ChannelBinding{TLS: true, TLS13: cs.Version == tls.VersionTLS13, EndPoint: s.cfg.endPoint,
-		ClientTypeMismatch: s.flags&fCBMismatch != 0}
+		Unique: cs.TLSUnique, ClientTypeMismatch: s.flags&fCBMismatch != 0}
 	if cb.TLS13 {
 		// RFC 9266: tls-exporter is defined for TLS 1.3 only
 		cb.Exporter, _ = cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
