@@ -1,7 +1,8 @@
 // Package interop runs real XMPP clients from Debian — the slixmpp and
 // aioxmpp libraries and the go-sendxmpp command, three independent stacks —
-// against an in-process Ignis; build tag interop. The clients run stock, without workarounds for their own bugs but
-// one: slixmpp 1.8.3 holds back its registration IQs (see im_register.py).
+// against an in-process Ignis; build tag interop. The clients run stock,
+// without workarounds for their own bugs but one: slixmpp 1.8.3 holds back
+// its registration IQs (see im_register.py).
 //
 // The tests need Debian's python3-slixmpp (1.8.3 in bookworm) and
 // python3-aioxmpp (0.13.3) for the system interpreter /usr/bin/python3, and
