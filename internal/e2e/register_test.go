@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"crypto/tls"
-	"encoding/base64"
 	"io"
 	"strings"
 	"testing"
@@ -60,15 +59,8 @@ func TestRegisterPlainAllowed(t *testing.T) {
 // bad-request rather than bound to the first; the stream stays usable.
 func TestBindTwoResources(t *testing.T) {
 	env := servertest.Start(t)
-	env.AddUser("alice", "pw-alice")
-	c := env.DialTLS()
-	io.WriteString(c, header)
-	readUntil(t, c, "</stream:features>")
-	io.WriteString(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"+
-		base64.StdEncoding.EncodeToString([]byte("\x00alice\x00pw-alice"))+"</auth>")
-	readUntil(t, c, "<success")
-	io.WriteString(c, header)
-	readUntil(t, c, "</stream:features>")
+	env.AddUser("alice", "pw")
+	c := rawAuth(t, env, "alice")
 	wantError(t, ask(t, c, "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>one</resource><resource>two</resource></bind></iq>"), "bad-request")
 	wantResult(t, ask(t, c, "<iq type='set' id='b2'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>one</resource></bind></iq>"), "<jid>alice@localhost/one</jid>")
 }
