@@ -106,7 +106,8 @@ func (p *pipe) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.in = nil
-	p.record = nil
+	// record stays for the worker, whose Handshake now fails: it takes the
+	// ClientHello's random from it to drop the key-log entry
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }

@@ -4,7 +4,9 @@ import (
 	"bufio"
 	"bytes"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/hex"
+	"errors"
 	"net"
 	"strings"
 	"sync"
@@ -139,12 +141,31 @@ func TestTLSUnique(t *testing.T) {
 		_ = tc.Close()
 	})
 
-	s.keyLog.mu.Lock()
-	n := len(s.keyLog.secrets)
-	s.keyLog.mu.Unlock()
-	if n != 0 {
-		t.Fatalf("%d secrets left in the key log", n)
-	}
+	// A client that hangs up in the middle of the handshake, after the
+	// server logged its secrets: the entry goes all the same.
+	t.Run("aborted", func(t *testing.T) {
+		c := dial(t, s.Addrs()[0])
+		br := bufio.NewReader(c)
+		if _, err := c.Write([]byte("STARTTLS\n")); err != nil {
+			t.Fatal(err)
+		}
+		expectLine(t, br, "PROCEED")
+		cfg := cliTLS.Clone()
+		cfg.VerifyPeerCertificate = func([][]byte, [][]*x509.Certificate) error {
+			_ = c.Close() // the server's first flight is in: hang up
+			return errors.New("test: hang up")
+		}
+		if err := tls.Client(c, cfg).Handshake(); err == nil {
+			t.Fatal("handshake succeeded")
+		}
+	})
+
+	waitFor(t, "an empty key log", func() bool {
+		s.keyLog.mu.Lock()
+		defer s.keyLog.mu.Unlock()
+		return len(s.keyLog.secrets) == 0
+	})
+	waitFor(t, "no handshakes", func() bool { return s.hsRun.Load() == 0 })
 }
 
 // TestClientFinishedGarbage: records that are not what a TLS 1.3 client
