@@ -34,7 +34,7 @@ test: lint unit interop
 unit:
 	$(GO) test -count=1 -timeout 20m ./...
 
-# slixmpp from Debian (python3-slixmpp) against an in-process server.
+# Debian's client stacks (python3-slixmpp, python3-aioxmpp, go-sendxmpp) against an in-process server.
 interop:
 	$(GO) test -count=1 -timeout 10m -tags interop ./internal/interop/
 

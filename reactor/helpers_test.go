@@ -166,6 +166,12 @@ func (h *lineHandler) command(line []byte) (switched bool, err error) {
 			return false, err
 		}
 		return false, h.t.Write([]byte("EKM " + hex.EncodeToString(ekm) + "\n"))
+	case "UNIQUE":
+		st := h.t.TLS()
+		if st == nil || st.TLSUnique == nil {
+			return false, h.t.Write([]byte("UNIQUE none\n"))
+		}
+		return false, h.t.Write([]byte("UNIQUE " + hex.EncodeToString(st.TLSUnique) + "\n"))
 	case "BURST", "BURSTQUIT":
 		h.burst, _ = strconv.Atoi(arg)
 		h.burstQuit = cmd == "BURSTQUIT"

@@ -148,6 +148,10 @@ type Server struct {
 	hs    handshakes
 	hsWG  sync.WaitGroup // handshake workers; waited for after gnet stopped
 	hsRun atomic.Int32   // handshakes in flight (running on a worker)
+	// tlsCfg is cfg.TLS with keyLog as its key log, for tls-unique on TLS
+	// 1.3 (tlsunique.go).
+	tlsCfg *tls.Config
+	keyLog keyLog
 }
 
 // New checks cfg and returns a server ready to Start.
@@ -162,6 +166,7 @@ func New(cfg Config, nh NewHandler) (*Server, error) {
 	s := &Server{cfg: cfg, nh: nh, booted: make(chan struct{}), done: make(chan struct{})}
 	s.loopsMu.byEL = make(map[gnet.EventLoop]*loop)
 	s.hs.max = cfg.MaxHandshakes
+	s.tlsCfg = withKeyLog(cfg.TLS, &s.keyLog)
 	return s, nil
 }
 

@@ -38,8 +38,9 @@ type tlsLayer struct {
 	c           *conn
 	tc          *tls.Conn
 	pipe        pipe
-	err         error // the handshake's result
-	established bool  // loop-owned: handshake done, loop mode on
+	err         error  // the handshake's result
+	unique      []byte // tls-unique (tlsunique.go), written by the worker with err
+	established bool   // loop-owned: handshake done, loop mode on
 }
 
 // maxHandshakeInput bounds what a peer may send before the handshake ends.
@@ -64,7 +65,9 @@ type pipe struct {
 	cond   sync.Cond // signals the worker: input arrived or closed
 	in     []byte    // input not yet read by tls; in loop mode often borrowed (see tlsInput)
 	closed bool
-	loop   bool // loop mode: written on the loop after the worker has finished
+	loop   bool   // loop mode: written on the loop after the worker has finished
+	record []byte // every byte fed during the handshake, for tls-unique (tlsunique.go)
+	taken  bool   // record was taken: keep no more
 }
 
 func (p *pipe) init(c *conn) {
@@ -83,14 +86,28 @@ func (p *pipe) feed(b []byte) bool {
 		return false
 	}
 	p.in = append(p.in, b...)
+	if !p.taken {
+		p.record = append(p.record, b...)
+	}
 	p.cond.Signal()
 	return true
+}
+
+// takeRecord returns the handshake input recorded so far and stops keeping it.
+func (p *pipe) takeRecord() []byte {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	r := p.record
+	p.record, p.taken = nil, true
+	return r
 }
 
 func (p *pipe) close() {
 	p.mu.Lock()
 	p.closed = true
 	p.in = nil
+	// record stays for the worker, whose Handshake now fails: it takes the
+	// ClientHello's random from it to drop the key-log entry
 	p.cond.Broadcast()
 	p.mu.Unlock()
 }
@@ -167,7 +184,7 @@ func (c *conn) beginHandshake() {
 	s := c.lp.srv
 	t := &tlsLayer{c: c}
 	t.pipe.init(c)
-	t.tc = tls.Server(&t.pipe, s.cfg.TLS)
+	t.tc = tls.Server(&t.pipe, s.tlsCfg)
 	c.tls = t
 	c.state = stHandshake
 	c.sysAt = c.lp.wheel.at(s.cfg.HandshakeTimeout)
@@ -241,6 +258,10 @@ func (c *conn) TLS() *tls.ConnectionState {
 		return nil
 	}
 	cs := c.tls.tc.ConnectionState() // safe: the worker has finished
+	if cs.TLSUnique == nil {
+		// crypto/tls leaves it nil on TLS 1.3; ours is what OpenSSL clients use
+		cs.TLSUnique = c.tls.unique
+	}
 	return &cs
 }
 
@@ -272,6 +293,7 @@ func (s *Server) handshakeWorker(t *tlsLayer) {
 	defer s.hsWG.Done()
 	for t != nil {
 		t.err = t.tc.Handshake()
+		t.unique = t.tlsUnique(&s.keyLog)
 		done := t
 		_ = t.pipe.post(func(gc gnet.Conn) error {
 			return gc.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {

@@ -32,7 +32,13 @@ func (s *Stream) bind(f *xmlscan.Frame) error {
 			return nil
 		}
 	}
-	res := string(b.Child("resource", stanza.NSBind).AppendText(nil))
+	r, ok := oneResource(b)
+	if !ok {
+		// RFC 6120 §7.7.2.1 / §8.3.3.1: which one would the client mean?
+		s.write(st.ErrorReply(stanza.ErrText(stanza.BadRequest, "at most one <resource/>")).Bytes())
+		return nil
+	}
+	res := string(r.AppendText(nil))
 	if res == "" {
 		res = randomResource()
 	}
@@ -66,6 +72,22 @@ func (s *Stream) bind(f *xmlscan.Frame) error {
 	rb.Start("bind", "xmlns", stanza.NSBind).Element("jid", full.String())
 	s.write(st.WithAddrs(full, st.To).Result(rb.Bytes()).Bytes())
 	return nil
+}
+
+// oneResource returns the <resource/> child of a <bind/> (zero if none);
+// ok is false if there are several.
+func oneResource(b xmlscan.Elem) (r xmlscan.Elem, ok bool) {
+	it := b.Children()
+	for c, more := it.Next(); more; c, more = it.Next() {
+		if string(c.Local()) != "resource" || string(c.NS()) != stanza.NSBind {
+			continue
+		}
+		if !r.IsZero() {
+			return xmlscan.Elem{}, false
+		}
+		r = c
+	}
+	return r, true
 }
 
 func randomResource() string {

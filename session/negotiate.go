@@ -205,7 +205,7 @@ func (s *Stream) channelBinding() sasl.ChannelBinding {
 		return sasl.ChannelBinding{}
 	}
 	cb := sasl.ChannelBinding{TLS: true, TLS13: cs.Version == tls.VersionTLS13, EndPoint: s.cfg.endPoint,
-		ClientTypeMismatch: s.flags&fCBMismatch != 0}
+		Unique: cs.TLSUnique, ClientTypeMismatch: s.flags&fCBMismatch != 0}
 	if cb.TLS13 {
 		// RFC 9266: tls-exporter is defined for TLS 1.3 only
 		cb.Exporter, _ = cs.ExportKeyingMaterial("EXPORTER-Channel-Binding", nil, 32)
@@ -223,7 +223,7 @@ func (s *Stream) startTLS() error {
 	if err := s.tr.StartTLS(); err != nil {
 		return stanza.StreamErr(stanza.StreamInternalServerError, "")
 	}
-	s.flags = fSecure
+	s.flags = s.flags&fLoopback | fSecure // where the client is does not change (register's loopback policy)
 	s.state = stHeader
 	return errRestart
 }
@@ -305,7 +305,7 @@ func (s *Stream) saslData(f *xmlscan.Frame, initial bool) error {
 	s.write(saslMessage("success", out))
 	s.jid = j
 	s.sasl = nil
-	s.flags = s.flags&(fSecure|fCompressed) | fAuthn
+	s.flags = s.flags&(fSecure|fCompressed|fLoopback) | fAuthn
 	s.state = stHeader
 	return errRestart
 }

@@ -209,6 +209,8 @@ func scanError(err error) *stanza.StreamError {
 		return stanza.StreamErr(stanza.StreamPolicyViolation, "stanza too large or too deeply nested")
 	case errors.Is(err, xmlscan.ErrUnsupportedEncoding):
 		return stanza.StreamErr(stanza.UnsupportedEncoding, "")
+	case errors.Is(err, xmlscan.ErrNestedHeader): // RFC 6120 §4.9.3.20: a first-level child we do not support
+		return stanza.StreamErr(stanza.UnsupportedStanzaType, "a stream header may only follow STARTTLS, SASL success or compression")
 	}
 	return stanza.StreamErr(stanza.NotWellFormed, "")
 }

@@ -323,6 +323,9 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 			}
 			if b[i] != '<' {
 				switch {
+				case s.flags&fStarted == 0 && (b[i] == 0 || b[i] == 0xFE || b[i] == 0xFF):
+					// a UTF-16 byte order mark, or UTF-16BE/UTF-32 "<" (XML Appendix F)
+					return 0, 0, 0, s.fail(i, ErrUnsupportedEncoding, "UTF-16 or UTF-32; only UTF-8 is allowed")
 				case s.level == 1:
 					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "character data between stanzas")
 				case s.flags&fDone != 0:
@@ -413,6 +416,9 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 					i++
 					s.state = stBang
 					continue
+				case c == 0 && declOK:
+					// "<" then NUL: UTF-16LE without a byte order mark (XML Appendix F)
+					return 0, 0, 0, s.fail(i, ErrUnsupportedEncoding, "UTF-16 or UTF-32; only UTF-8 is allowed")
 				}
 				n = nameStartAt(b, i)
 				if n == 0 {
@@ -789,6 +795,11 @@ func (s *Scanner) tagDone(b []byte, base, i int, self bool) (event, error) {
 	}
 	if s.tag == 0 {
 		s.ftag = uint32(i + 1 - base)
+		// a second header would make all that follows its content: refuse it
+		// at its start tag rather than buffer the stream until the limit
+		if bytes.Equal(tagName(b[base+1:i+1]), rootName(s.root)) {
+			return evMore, s.fail(base, ErrNestedHeader, "a stream header inside the stream")
+		}
 	}
 	if self {
 		s.level--

@@ -59,6 +59,15 @@ func rawLogin(t *testing.T, env *servertest.Env, user, pass, resource string) ne
 	return c
 }
 
+// utf16LE encodes ASCII s as UTF-16LE.
+func utf16LE(s string) string {
+	b := make([]byte, 0, 2*len(s))
+	for i := 0; i < len(s); i++ {
+		b = append(b, s[i], 0)
+	}
+	return string(b)
+}
+
 func streamErr(cond string) string {
 	return "<stream:error><" + cond + " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>"
 }
@@ -86,6 +95,12 @@ func TestBadInput(t *testing.T) {
 		{"unknown-host", "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='example.org' version='1.0'>", "host-unknown"},
 		{"old-version", "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='0.9'>", "unsupported-version"},
 		{"latin1", "<?xml version='1.0' encoding='ISO-8859-1'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>", "unsupported-encoding"},
+		// RFC 6120 §11.6: UTF-16, told by its first bytes (XML Appendix F)
+		{"utf16-bom", "\xff\xfe" + utf16LE(header), "unsupported-encoding"},
+		{"utf16le", utf16LE(header), "unsupported-encoding"},
+		{"utf16be", "\x00<\x00?\x00x", "unsupported-encoding"},
+		// refused at its start tag, not when (if ever) it closes
+		{"second-header", header + strings.TrimPrefix(header, "<?xml version='1.0'?>"), "unsupported-stanza-type"},
 		{"stanza-too-large", header + big, "policy-violation"},
 		{"too-deep", header + "<message>" + strings.Repeat("<x>", 40) + strings.Repeat("</x>", 40) + "</message>", "policy-violation"},
 		{"stanza-before-auth", header + "<message to='bob@localhost'><body>hi</body></message>", "not-authorized"},

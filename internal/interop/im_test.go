@@ -350,3 +350,19 @@ func TestInteropIMRegister(t *testing.T) {
 		checkSession(t, r.one("session", ""), "taken", "", true)
 	})
 }
+
+// TestInteropIMRegisterSTARTTLS: with the default configuration (accounts
+// created by local clients only), slixmpp's XEP-0077 plugin registers after
+// STARTTLS, as every real client does, then logs in on the same stream. The
+// stream once forgot that its client was local when TLS started and answered
+// service-unavailable.
+func TestInteropIMRegisterSTARTTLS(t *testing.T) {
+	h := newHarness(t)
+	r := h.run(t, "im_register.py", "--addr", byName(t, h.env.Addr), "--jid", "local@localhost", "--password", "local-secret")
+	r.succeeded()
+	r.none("failed_auth")
+	if reg := r.one("register", ""); reg.Type != "result" {
+		t.Fatalf("registration after STARTTLS answered %q %q, want a result", reg.Type, reg.Condition)
+	}
+	checkSession(t, r.one("session", ""), "local", "", true)
+}

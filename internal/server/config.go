@@ -84,6 +84,9 @@ type Config struct {
 		// when Enabled is off (as ejabberd's default, trusted_network);
 		// default on, so that local tools and load generators can provision
 		Loopback bool `toml:"loopback"`
+		// AllowPlain lets clients register without TLS, the password then
+		// crossing the network in clear; default off (policy-violation)
+		AllowPlain bool `toml:"allow_plain"`
 	} `toml:"register"`
 
 	LegacyAuth struct {

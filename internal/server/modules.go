@@ -40,7 +40,7 @@ func modules(d deps) []mod.Module {
 		version.Module{},
 		&entitytime.Module{},
 		last.New(d.db),
-		register.New(d.db, register.Policy{Anyone: d.cfg.Register.Enabled, Loopback: d.cfg.Register.Loopback}, d.domain),
+		register.New(d.db, register.Policy{Anyone: d.cfg.Register.Enabled, Loopback: d.cfg.Register.Loopback, AllowPlain: d.cfg.Register.AllowPlain}, d.domain),
 		blocking.New(d.db, nil),
 		privacy.New(d.db, d.domain, nil),
 		&sharedgroup.Module{DB: d.db},

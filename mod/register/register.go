@@ -39,6 +39,7 @@ const instructions = "Choose a username and password for use with this server."
 
 var (
 	errDisabled       = stanza.ErrText(stanza.ServiceUnavailable, "in-band registration is disabled")
+	errNeedTLS        = stanza.ErrText(stanza.PolicyViolation, "encryption (STARTTLS or direct TLS) is required to register")
 	errBusy           = stanza.ErrText(stanza.ResourceConstraint, "too many account changes at once; try again")
 	errConflict       = stanza.ErrText(stanza.Conflict, "this username is taken")
 	errIncomplete     = stanza.ErrText(stanza.NotAcceptable, "a username and a non-empty password are required")
@@ -66,9 +67,26 @@ type Module struct {
 type Policy struct {
 	Anyone   bool // every client
 	Loopback bool // clients connecting from a loopback address
+	// AllowPlain lets clients register on an unencrypted stream, where the
+	// password would cross the network in clear. Off, such a stream is not
+	// offered the feature and a request gets policy-violation (as Prosody's
+	// require_encryption).
+	AllowPlain bool
 }
 
 func (p Policy) allows(loopback bool) bool { return p.Anyone || p.Loopback && loopback }
+
+// check says whether a pre-authentication request may create an account on
+// this stream, and if not, the error it gets.
+func (p Policy) check(secure, loopback bool) *stanza.Error {
+	switch {
+	case !p.allows(loopback):
+		return errDisabled
+	case !secure && !p.AllowPlain:
+		return errNeedTLS
+	}
+	return nil
+}
 
 // New returns the feature; domain is the server's domain, for preparing
 // usernames.
@@ -94,7 +112,7 @@ func (m *Module) Register(r *mod.Registry) {
 	if m.policy.Anyone || m.policy.Loopback {
 		var b stanza.Builder
 		b.Element("register", "", "xmlns", NSFeature)
-		r.StreamFeatureIf(false, string(b.Bytes()), func(si mod.StreamInfo) bool { return m.policy.allows(si.Loopback) })
+		r.StreamFeatureIf(false, string(b.Bytes()), func(si mod.StreamInfo) bool { return m.policy.check(si.Secure, si.Loopback) == nil })
 	}
 	// registered even when disabled, so that the request gets
 	// service-unavailable rather than a not-authorized stream error
@@ -134,8 +152,8 @@ func parse(q xmlscan.Elem) fields {
 }
 
 func (m *Module) preAuthGet(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
-	if !m.policy.allows(ctx.Loopback) {
-		return nil, errDisabled
+	if err := m.policy.check(ctx.Secure, ctx.Loopback); err != nil {
+		return nil, err
 	}
 	var b stanza.Builder
 	b.Start("query", "xmlns", NS)
@@ -147,8 +165,8 @@ func (m *Module) preAuthGet(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, er
 
 // preAuthSet creates the account, on the stream's loop (see the package doc).
 func (m *Module) preAuthSet(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
-	if !m.policy.allows(ctx.Loopback) {
-		return nil, errDisabled
+	if err := m.policy.check(ctx.Secure, ctx.Loopback); err != nil {
+		return nil, err
 	}
 	f := parse(iq.Payload())
 	if f.remove {

@@ -162,7 +162,12 @@ func (s *Server) chooseBinding(flag byte, cbType string) *Failure {
 		if s.mech.plus {
 			return errCBRequired
 		}
-		if s.offersPlus && !s.cb.ClientTypeMismatch { // someone removed -PLUS from our list (RFC 5802 §6)
+		// RFC 5802 §6: someone removed -PLUS from our list. Not on TLS 1.3:
+		// there the clients that send "y" know only tls-unique (OpenSSL-based
+		// ones, which send it whatever the server offers), a type RFC 9266
+		// leaves undefined and that we do not advertise, so they cannot know
+		// that we would bind it; see README, "Channel binding".
+		if s.offersPlus && !s.cb.ClientTypeMismatch && !s.cb.TLS13 {
 			return errCBDowngrade
 		}
 	case 'p':

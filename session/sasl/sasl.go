@@ -1,7 +1,7 @@
 // Package sasl implements the server side of the SASL mechanisms Ignis offers:
 // PLAIN (RFC 4616), SCRAM-SHA-1/-256/-512 with and without -PLUS channel
 // binding (RFC 5802, RFC 7677, RFC 9266 tls-exporter, RFC 5929
-// tls-server-end-point), and ANONYMOUS (RFC 4505). CRAM-MD5 and DIGEST-MD5 are
+// tls-server-end-point and tls-unique), and ANONYMOUS (RFC 4505). CRAM-MD5 and DIGEST-MD5 are
 // obsolete (RFC 6331) and deliberately not offered.
 //
 // The mechanisms are pure step functions: they do no I/O and know nothing of
@@ -63,6 +63,11 @@ type ChannelBinding struct {
 	// EndPoint is the hash of the server certificate per RFC 5929 §4.1, nil
 	// if unavailable.
 	EndPoint []byte
+	// Unique is tls-unique (RFC 5929 §3): the first Finished message on TLS
+	// 1.2; on TLS 1.3, where RFC 9266 leaves it undefined, the client's
+	// Finished as OpenSSL-based clients (slixmpp ≤ 1.8) compute it and
+	// ejabberd accepts it. nil if unavailable.
+	Unique []byte
 	// ClientTypeMismatch: on this stream the client already tried a -PLUS
 	// mechanism with a binding type the server does not offer (old clients
 	// that know only tls-unique, undefined on TLS 1.3). Its later "y" flag
@@ -75,6 +80,7 @@ type ChannelBinding struct {
 const (
 	CBTLSServerEndPoint = "tls-server-end-point"
 	CBTLSExporter       = "tls-exporter"
+	CBTLSUnique         = "tls-unique"
 )
 
 // cbData returns the binding data for a channel-binding type on this
@@ -88,6 +94,8 @@ func (cb ChannelBinding) cbData(typ string) (data []byte, ok bool) {
 		return cb.EndPoint, len(cb.EndPoint) > 0
 	case CBTLSExporter:
 		return cb.Exporter, cb.TLS13 && len(cb.Exporter) > 0
+	case CBTLSUnique:
+		return cb.Unique, len(cb.Unique) > 0
 	}
 	return nil, false
 }
@@ -95,7 +103,8 @@ func (cb ChannelBinding) cbData(typ string) (data []byte, ok bool) {
 func (cb ChannelBinding) canBind() bool {
 	_, ep := cb.cbData(CBTLSServerEndPoint)
 	_, ex := cb.cbData(CBTLSExporter)
-	return ep || ex
+	_, un := cb.cbData(CBTLSUnique)
+	return ep || ex || un
 }
 
 type kind uint8
@@ -220,14 +229,19 @@ func (c Config) offersPlus(cb ChannelBinding) bool {
 
 // CBTypes returns the channel-binding types to advertise with XEP-0440
 // (<sasl-channel-binding xmlns='urn:xmpp:sasl-cb:0'>), in a fixed order:
-// tls-server-end-point, then tls-exporter. It is empty when no -PLUS
-// mechanism is offered.
+// tls-server-end-point, tls-exporter, tls-unique. It is empty when no -PLUS
+// mechanism is offered. tls-unique is accepted on TLS 1.3 for old clients
+// but not advertised there: RFC 9266 §3 forbids it, and a client that reads
+// XEP-0440 picks tls-exporter.
 func (c Config) CBTypes(cb ChannelBinding) []string {
 	if !c.offersPlus(cb) {
 		return nil
 	}
 	var types []string
-	for _, t := range [...]string{CBTLSServerEndPoint, CBTLSExporter} {
+	for _, t := range [...]string{CBTLSServerEndPoint, CBTLSExporter, CBTLSUnique} {
+		if t == CBTLSUnique && cb.TLS13 {
+			continue
+		}
 		if _, ok := cb.cbData(t); ok {
 			types = append(types, t)
 		}

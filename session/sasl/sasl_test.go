@@ -62,6 +62,9 @@ func TestCBTypes(t *testing.T) {
 		{name: "tls12/exporter-ignored", cb: ChannelBinding{TLS: true, Exporter: []byte("x"), EndPoint: []byte("y")}, want: []string{"tls-server-end-point"}},
 		{name: "tls13", cb: tls13, want: []string{"tls-server-end-point", "tls-exporter"}},
 		{name: "tls13/exporter-only", cb: ChannelBinding{TLS: true, TLS13: true, Exporter: []byte("x")}, want: []string{"tls-exporter"}},
+		{name: "tls12/unique", cb: ChannelBinding{TLS: true, EndPoint: []byte("y"), Unique: []byte("u")}, want: []string{"tls-server-end-point", "tls-unique"}},
+		// accepted from old clients on TLS 1.3 but not advertised (RFC 9266 §3)
+		{name: "tls13/unique-not-advertised", cb: ChannelBinding{TLS: true, TLS13: true, Exporter: []byte("x"), EndPoint: []byte("y"), Unique: []byte("u")}, want: []string{"tls-server-end-point", "tls-exporter"}},
 		{name: "tls13/plus-disabled", conf: Config{Disabled: []string{"SCRAM-SHA-1-PLUS", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-512-PLUS"}}, cb: tls13},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

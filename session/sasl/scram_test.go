@@ -247,7 +247,12 @@ func TestSCRAMFailures(t *testing.T) {
 		{name: "too-long", first: func(b []byte) []byte { return append(b, ",x="+strings.Repeat("a", maxMessage)...) }, want: MalformedRequest, atStep: 1},
 
 		// Channel binding.
-		{name: "y-downgrade", cb: tls13, client: testClient{flag: "y"}, want: NotAuthorized, text: errCBDowngrade.Text, atStep: 1},
+		{name: "y-downgrade", cb: ChannelBinding{TLS: true, EndPoint: []byte("e"), Unique: []byte("u")}, client: testClient{flag: "y"}, want: NotAuthorized, text: errCBDowngrade.Text, atStep: 1},
+		// on TLS 1.3 "y" comes from tls-unique-only clients, which cannot know we bind it
+		{name: "y-on-tls13", cb: tls13, client: testClient{flag: "y"}},
+		{name: "plus/tls-unique-tls13", mech: "SCRAM-SHA-256-PLUS", cb: ChannelBinding{TLS: true, TLS13: true, Unique: []byte("u")}, client: testClient{flag: "p=tls-unique", cbData: []byte("u")}},
+		{name: "plus/tls-unique-tls12", mech: "SCRAM-SHA-256-PLUS", cb: ChannelBinding{TLS: true, Unique: []byte("u")}, client: testClient{flag: "p=tls-unique", cbData: []byte("u")}},
+		{name: "plus/tls-unique-mismatch", mech: "SCRAM-SHA-256-PLUS", cb: ChannelBinding{TLS: true, TLS13: true, Unique: []byte("u")}, client: testClient{flag: "p=tls-unique", cbData: []byte("v")}, want: NotAuthorized, text: errCBMismatch.Text, atStep: 2},
 		{name: "y-without-plus-offered", cb: ChannelBinding{TLS: true}, client: testClient{flag: "y"}},
 		{name: "p-on-non-plus", cb: tls13, client: testClient{flag: "p=tls-exporter", cbData: tls13.Exporter}, want: MalformedRequest, text: errCBUnexpected.Text, atStep: 1},
 		{name: "plus/n-flag", mech: "SCRAM-SHA-256-PLUS", cb: tls13, client: testClient{flag: "n"}, want: MalformedRequest, atStep: 1},

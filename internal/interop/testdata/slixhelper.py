@@ -16,7 +16,6 @@ import sys
 from pathlib import Path
 
 import slixmpp
-from slixmpp.util.sasl import client as sasl_client
 from slixmpp.exceptions import IqError, IqTimeout
 
 __all__ = ['IqError', 'IqTimeout', 'emit', 'parser', 'new_client', 'login',
@@ -41,43 +40,12 @@ def parser(description):
                    help='TLS from the first byte (XEP-0368) instead of STARTTLS')
     p.add_argument('--timeout', type=float, default=40,
                    help='seconds before the script gives up')
-    p.add_argument('--stock-channel-binding', action='store_true',
-                   help="keep slixmpp's own tls-unique channel binding "
-                        '(see no_tls_unique)')
     return p
 
 
 def split_addr(addr):
     host, _, port = addr.rpartition(':')
     return host.strip('[]'), int(port)
-
-
-def no_tls_unique(xmpp, restricted):
-    """Stops slixmpp from offering tls-unique channel-binding data.
-
-    slixmpp 1.8.3 hands SCRAM the tls-unique binding whenever the stream is
-    encrypted, even on TLS 1.3 where tls-unique is not defined (RFC 9266); its
-    SCRAM then answers "y" (client supports binding, thinks the server does
-    not) to a server that advertises -PLUS mechanisms, and such a server must
-    fail the exchange as a downgrade (RFC 5802 section 6). slixmpp 1.8.5 stopped
-    doing this; this does the same so that the scripts can test logins rather
-    than that known client bug. SCRAM then sends "n" (no binding support), and
-    unless the caller restricted the mechanism, slixmpp is kept from choosing a
-    -PLUS one, which would need the binding.
-    """
-    feature = xmpp['feature_mechanisms']
-    if not restricted:
-        feature.use_mechs = {name for name in sasl_client.MECHANISMS
-                             if not name.endswith('-PLUS')}
-    original = feature.sasl_callback
-
-    def credentials(required, optional):
-        values = original(required, optional)
-        if 'channel_binding' in values:
-            values['channel_binding'] = None
-        return values
-
-    feature.sasl_callback = credentials
 
 
 def new_client(args, jid, password, mech=None, plugins=()):
@@ -90,8 +58,6 @@ def new_client(args, jid, password, mech=None, plugins=()):
     xmpp.use_ipv6 = False
     for name in plugins:
         xmpp.register_plugin(name)
-    if not args.stock_channel_binding:
-        no_tls_unique(xmpp, restricted=bool(mech))
     return xmpp
 
 
