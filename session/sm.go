@@ -500,6 +500,14 @@ func (s *Stream) resumable() bool { return s.state == stBound && s.sm != nil && 
 // session stays, waiting for a resume. After it the loop never touches s.
 func (s *Stream) detach() {
 	s.inbox.mu.Lock()
+	if s.inbox.ending != nil {
+		// the server was ending the session (shutdown, kick, a deleted
+		// account) when the connection dropped: there is nothing to resume
+		s.inbox.mu.Unlock()
+		s.state = stClosed
+		s.shutdown()
+		return
+	}
 	s.register()
 }
 
