@@ -7,8 +7,9 @@
 //
 // Both ends of a subscription are on this server (there are no
 // server-to-server links yet), so a subscription stanza is processed for
-// the sender and the recipient in one store transaction, and every
-// resulting stanza is sent once that transaction is on disk. Roster pushes
+// the sender and the recipient (package im's two halves, joined by
+// im.Local) in one store transaction, and every resulting stanza is sent
+// once that transaction is on disk. Roster pushes
 // come from mod/roster, which watches the roster table.
 package presence
 
@@ -17,6 +18,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"ignis/im"
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/stanza"
@@ -239,8 +241,7 @@ func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
 		return true
 	}
 	tx := m.roster.Begin(user.Local(), contact.Local())
-	tx.Subscription(user, contact, st.Type, st, exists)
-	effects := tx.Effects()
+	effects := im.Local{Tx: tx, ContactExists: exists}.Subscription(user, contact, st.Type, st)
 	m.order.begin(user.Local())
 	tx.CommitAsync(func(err error) {
 		defer m.order.end(user.Local())
