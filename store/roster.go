@@ -89,10 +89,11 @@ type rosterState struct {
 	seed  maphash.Seed
 	locks [64]sync.Mutex // per-user (hashed) transaction locks; never taken on the writer goroutine
 
-	mu      sync.Mutex // guards pend and watch
+	mu      sync.Mutex // guards pend, watch and cache
 	pend    map[string]*rosterPending
 	watch   []RosterWatcher
 	nextSeq uint64
+	cache   map[string]*rosterCache // held users' rosters (roster_cache.go)
 }
 
 // rosterPending is what one user has submitted and not yet seen committed.
@@ -143,12 +144,25 @@ func validContact(c string) error {
 }
 
 // Get returns user's item for contact as it is on disk, or an error
-// wrapping ErrNotFound. Hidden items are returned too.
+// wrapping ErrNotFound. Hidden items are returned too. For a held user the
+// item comes from the cache and shares its memory: it must not be
+// modified in place (appending to its slices is safe).
 func (r *Roster) Get(user, contact string) (RosterItem, error) {
 	if err := validUser(user); err != nil {
 		return RosterItem{}, err
 	}
-	it, ok, err := r.getDisk(r.db.pdb, user, contact)
+	var it RosterItem
+	c, err := r.cached(user)
+	ok := false
+	switch {
+	case err != nil:
+	case c != nil:
+		if it, ok = c.get(contact); !ok {
+			it.JID = contact
+		}
+	default:
+		it, ok, err = r.getDisk(r.db.pdb, user, contact)
+	}
 	if err == nil && !ok {
 		err = fmt.Errorf("store: roster item %q of %q: %w", contact, user, ErrNotFound)
 	}
@@ -157,11 +171,29 @@ func (r *Roster) Get(user, contact string) (RosterItem, error) {
 
 // List calls fn with each item of user's roster on disk, hidden ones
 // included, in key order, until fn returns false, and returns the version
-// those items have: both come from one snapshot.
+// those items have: both come from one snapshot. For a held user they come
+// from the cache, and, as Get's, must not be modified in place.
 func (r *Roster) List(user string, fn func(RosterItem) bool) (ver uint64, err error) {
 	if err := validUser(user); err != nil {
 		return 0, err
 	}
+	c, err := r.cached(user)
+	if err != nil || c == nil {
+		if err == nil {
+			ver, err = r.listDisk(user, fn)
+		}
+		return ver, err
+	}
+	for _, it := range c.items {
+		if !fn(it) {
+			break
+		}
+	}
+	return c.ver, nil
+}
+
+// listDisk is List from a Pebble snapshot.
+func (r *Roster) listDisk(user string, fn func(RosterItem) bool) (ver uint64, err error) {
 	snap := r.db.pdb.NewSnapshot()
 	defer snap.Close()
 	if ver, err = readVersion(snap, user); err != nil {
@@ -439,6 +471,7 @@ func (tx *RosterTxn) CommitAsync(done func(error)) {
 	st := tx.r.st
 	b := tx.r.db.NewBatch()
 	changes := map[string][]RosterChange{}
+	writes := map[string][]cacheWrite{}
 	var touched []string
 	st.mu.Lock()
 	st.nextSeq++
@@ -477,6 +510,9 @@ func (tx *RosterTxn) CommitAsync(done func(error)) {
 			st.pend[k.user] = p
 		}
 		p.items[k.contact] = pendingItem{it: cloneItem(ti.cur), del: !ti.curOK, seq: seq}
+		w := cacheWrite{it: frozen(ti.cur), del: !ti.curOK}
+		w.it.JID = k.contact
+		writes[k.user] = append(writes[k.user], w)
 		if !slices.Contains(touched, k.user) {
 			touched = append(touched, k.user)
 			p.n++
@@ -528,6 +564,9 @@ func (tx *RosterTxn) CommitAsync(done func(error)) {
 				delete(st.pend, u)
 			}
 		}
+		// before the watchers: a client pushed a change and reading its
+		// roster at once sees it
+		st.applyCommitted(touched, writes, tx.vers, err == nil)
 		st.mu.Unlock()
 		if err == nil {
 			for _, u := range touched {

@@ -294,6 +294,9 @@ func (m *Module) probe(ctx *mod.Ctx, st *stanza.Stanza) bool {
 // requests still waiting for an answer (§3.1.3).
 func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 	env, self := ctx.Env, res.JID()
+	// every later broadcast reads the roster: it stays in memory while the
+	// user is available (released in unavailable)
+	m.roster.Hold(self.Local())
 	// the user is subscribed to its own presence: the new resource learns
 	// of the others already online (RFC 6121 §4.2.2)
 	env.Resources(self.Bare(), func(r mod.Resource) bool {
@@ -337,8 +340,9 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 }
 
 // unavailable forgets the session's directed presence (broadcast already
-// sent it unavailable presence).
+// sent it unavailable presence), and releases the roster available held.
 func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
+	m.roster.Release(res.JID().Local())
 	m.mu.Lock()
 	delete(m.directed, res)
 	m.mu.Unlock()
