@@ -107,7 +107,7 @@ func (r *Roster) cached(user string) (*cachedRoster, error) {
 		return nil, err
 	}
 	c.ver = ver
-	c.items = slices.Clip(c.items)
+	c.items = exact(c.items)
 	st.mu.Lock()
 	if st.cache[user] == e && e.gen == gen {
 		e.snap = c
@@ -169,7 +169,7 @@ func (c *cachedRoster) with(ws []cacheWrite, ver uint64) *cachedRoster {
 			items = slices.Insert(items, i, frozen(w.it))
 		}
 	}
-	return &cachedRoster{ver: ver, items: slices.Clip(items)}
+	return &cachedRoster{ver: ver, items: exact(items)}
 }
 
 // forget drops user's cached roster (kept held): the table was changed
@@ -181,6 +181,17 @@ func (st *rosterState) forget(user string) {
 		e.gen++
 	}
 	st.mu.Unlock()
+}
+
+// exact returns items in an array of their size: what append grew is
+// up to twice that, and a cached roster lives as long as its user is online.
+func exact(items []RosterItem) []RosterItem {
+	if len(items) == cap(items) {
+		return items
+	}
+	out := make([]RosterItem, len(items))
+	copy(out, items)
+	return out
 }
 
 // frozen is a copy of it that shares nothing with it and whose slices are
