@@ -21,6 +21,17 @@ func (m mapRoster) Get(user, contact string) (store.RosterItem, bool, error) {
 func (m mapRoster) Put(user string, it store.RosterItem) { m[[2]string{user, it.JID}] = it }
 func (m mapRoster) Delete(user, contact string)          { delete(m, [2]string{user, contact}) }
 
+// romeosRoster holds romeo's item for juliet, if any.
+func romeosRoster(item *store.RosterItem) mapRoster {
+	r := mapRoster{}
+	if item != nil {
+		it := *item
+		it.JID = juliet.String()
+		r.Put("romeo", it)
+	}
+	return r
+}
+
 var (
 	romeo  = jid.MustParse("romeo@localhost")
 	juliet = jid.MustParse("juliet@remote.example")
@@ -109,12 +120,7 @@ func TestUserSide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := mapRoster{}
-			if tt.item != nil {
-				it := *tt.item
-				it.JID = juliet.String()
-				r.Put("romeo", it)
-			}
+			r := romeosRoster(tt.item)
 			eff := Outbound(r, romeo, juliet, tt.typ, nil)
 			if got := kinds(eff); got != tt.want {
 				t.Errorf("effects %q, want %q", got, tt.want)
@@ -161,12 +167,7 @@ func TestContactSide(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			r := mapRoster{}
-			if tt.item != nil {
-				it := *tt.item
-				it.JID = juliet.String()
-				r.Put("romeo", it)
-			}
+			r := romeosRoster(tt.item)
 			eff := Inbound(r, romeo, juliet, tt.typ, nil, tt.exists)
 			if got := kinds(eff); got != tt.want {
 				t.Errorf("effects %q, want %q", got, tt.want)

@@ -8,22 +8,12 @@ import (
 	"testing"
 )
 
-// diskView and cacheView list a user's roster from Pebble and through the
-// (held) cache, for comparison.
-func diskView(t *testing.T, r *Roster, user string) (uint64, []RosterItem) {
+// view lists a user's roster through list: r.listDisk (Pebble) or r.List
+// (the cache, for a held user), for comparison.
+func view(t *testing.T, list func(string, func(RosterItem) bool) (uint64, error), user string) (uint64, []RosterItem) {
 	t.Helper()
 	var items []RosterItem
-	ver, err := r.listDisk(user, func(it RosterItem) bool { items = append(items, it); return true })
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ver, items
-}
-
-func cacheView(t *testing.T, r *Roster, user string) (uint64, []RosterItem) {
-	t.Helper()
-	var items []RosterItem
-	ver, err := r.List(user, func(it RosterItem) bool { items = append(items, it); return true })
+	ver, err := list(user, func(it RosterItem) bool { items = append(items, it); return true })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -36,8 +26,8 @@ func sameItems(a, b []RosterItem) bool {
 
 func checkCache(t *testing.T, r *Roster, user string) {
 	t.Helper()
-	dv, di := diskView(t, r, user)
-	cv, ci := cacheView(t, r, user)
+	dv, di := view(t, r.listDisk, user)
+	cv, ci := view(t, r.List, user)
 	if dv != cv || !sameItems(di, ci) {
 		t.Fatalf("%s: cache has version %d %+v; disk %d %+v", user, cv, ci, dv, di)
 	}
@@ -122,7 +112,7 @@ func TestRosterCache(t *testing.T) {
 	if err := db.Accounts().Delete("mercutio"); err != nil {
 		t.Fatal(err)
 	}
-	if _, items := cacheView(t, r, "mercutio"); len(items) != 0 {
+	if _, items := view(t, r.List, "mercutio"); len(items) != 0 {
 		t.Fatalf("deleted account's roster still cached: %+v", items)
 	}
 	r.Release("mercutio")
