@@ -1,23 +1,23 @@
 package mod
 
 import (
+	"ignis/im"
 	"ignis/jid"
 	"ignis/stanza"
-	"ignis/store"
 )
 
 // SendEffects sends what a roster or subscription change obliges the server
-// to send (RFC 6121 §3, §2.5.2), as the store's transaction listed it once
-// the change was on disk: stanzas to deliver, and the user's presence (or
-// its end) for a contact.
-func SendEffects(env Env, effects []store.Effect) {
+// to send (RFC 6121 §3, §2.5.2), as package im listed it, once the change
+// is on disk: stanzas to deliver, and the user's presence (or its end) for
+// a contact. Route effects are im.Local's to resolve; none reach here.
+func SendEffects(env Env, effects im.Effects) {
 	for _, e := range effects {
 		switch e.Kind {
-		case store.Deliver:
+		case im.Deliver:
 			env.Send(e.Stanza)
-		case store.SendPresence:
+		case im.SendPresence:
 			SendPresenceOf(env, e.From, e.To)
-		case store.SendUnavailable:
+		case im.SendUnavailable:
 			env.Resources(e.From, func(r Resource) bool {
 				if r.Available() {
 					var b stanza.Builder

@@ -92,17 +92,7 @@ func canWait(st *stanza.Stanza) bool {
 		if st.Type == stanza.TypeError {
 			return false
 		}
-		it := st.Elem().Children()
-		n := 0
-		for c, ok := it.Next(); ok; c, ok = it.Next() {
-			if string(c.NS()) != nsChatStates {
-				return false
-			}
-			n++
-		}
-		return n > 0
+		return st.Class() == stanza.ClassChatState // chat states and nothing else
 	}
 	return false
 }
-
-const nsChatStates = "http://jabber.org/protocol/chatstates"

@@ -15,4 +15,15 @@ const (
 	NSSASLCB          = "urn:xmpp:sasl-cb:0"                  // XEP-0440
 	NSDelay           = "urn:xmpp:delay"
 	NSXML             = "http://www.w3.org/XML/1998/namespace"
+
+	// Instant messaging payloads (see Class).
+	NSChatStates = "http://jabber.org/protocol/chatstates" // XEP-0085
+	NSReceipts   = "urn:xmpp:receipts"                     // XEP-0184
+	NSMarkers    = "urn:xmpp:chat-markers:0"               // XEP-0333
+	NSHints      = "urn:xmpp:hints"                        // XEP-0334
+	NSCarbons    = "urn:xmpp:carbons:2"                    // XEP-0280
+	NSForward    = "urn:xmpp:forward:0"                    // XEP-0297
+	NSMUCUser    = "http://jabber.org/protocol/muc#user"   // XEP-0045
+	NSStanzaID   = "urn:xmpp:sid:0"                        // XEP-0359
+	NSOffline    = "http://jabber.org/protocol/offline"    // XEP-0013
 )

@@ -10,6 +10,7 @@ package stanza
 
 import (
 	"errors"
+	"sync/atomic"
 
 	"ignis/jid"
 	"ignis/xmlscan"
@@ -31,6 +32,8 @@ type Stanza struct {
 	// spans (white space included) of the to and from attributes (0 = none).
 	nameEnd, attrsEnd              int32
 	toOff, toEnd, fromOff, fromEnd int32
+
+	class uint32 // cached Class, with classDone once computed; atomic
 }
 
 // ErrNotStanza is returned for an element that is not message, presence or iq.
@@ -147,7 +150,8 @@ func (s *Stanza) WithAddrs(from, to jid.JID) *Stanza {
 	if from.Equal(s.From) && to.Equal(s.To) {
 		return s
 	}
-	n := &Stanza{Kind: s.Kind, Type: s.Type, ID: s.ID, To: to, From: from, Lang: s.Lang}
+	n := &Stanza{Kind: s.Kind, Type: s.Type, ID: s.ID, To: to, From: from, Lang: s.Lang,
+		class: atomic.LoadUint32(&s.class)} // same children
 	out := make([]byte, 0, len(s.raw)+len(from.String())+len(to.String())+16)
 	out = append(out, s.raw[:s.nameEnd]...)
 	n.nameEnd = s.nameEnd
@@ -198,9 +202,10 @@ func (s *Stanza) WithAddrs(from, to jid.JID) *Stanza {
 // stanza without 'to' that a server delivers is for the receiving client).
 // Only the routing address differs; s itself is unchanged.
 func (s *Stanza) Readdressed(to jid.JID) *Stanza {
-	c := *s
-	c.To = to
-	return &c
+	// field by field: a plain copy would race with a concurrent Class
+	return &Stanza{raw: s.raw, Kind: s.Kind, Type: s.Type, ID: s.ID, To: to, From: s.From, Lang: s.Lang,
+		nameEnd: s.nameEnd, attrsEnd: s.attrsEnd, toOff: s.toOff, toEnd: s.toEnd, fromOff: s.fromOff, fromEnd: s.fromEnd,
+		class: atomic.LoadUint32(&s.class)}
 }
 
 // ErrorReply returns the error stanza answering s (RFC 6120 §8.3): same kind

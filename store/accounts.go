@@ -140,7 +140,9 @@ func (a *Accounts) Delete(user string) error {
 		_ = b.Close()
 		return err
 	}
-	return a.db.Commit(b)
+	err = a.db.Commit(b)
+	a.db.roster.forget(user) // the roster went without a roster transaction
+	return err
 }
 
 // List calls fn with each user in byte order until fn returns false. It reads

@@ -10,9 +10,6 @@ import (
 	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
-
-	"ignis/jid"
-	"ignis/stanza"
 )
 
 // Subscription is the presence subscription between a user and a contact,
@@ -32,7 +29,8 @@ func (s Subscription) String() string { return subNames[s&SubBoth] }
 
 // RosterItem is one contact in a user's roster, with the subscription state
 // of RFC 6121 Appendix A: Sub, plus Ask ("Pending Out") and PendingIn
-// ("Pending In").
+// ("Pending In"). The transitions between states are package im's; the
+// store keeps the items.
 type RosterItem struct {
 	JID       string       // the contact's bare JID; the key
 	Name      string       // the user's name for the contact; may be empty
@@ -60,84 +58,10 @@ func sameVisible(a, b RosterItem, aok, bok bool) bool {
 	return a.Name == b.Name && slices.Equal(a.Groups, b.Groups) && a.Sub == b.Sub && a.Ask == b.Ask && a.Approved == b.Approved
 }
 
-// Subscription state transitions: RFC 6121 Appendix A. Each returns whether
-// the stanza is routed (outbound) or delivered (inbound) and changes it in
-// place; "no state change" rows leave it as it was.
-
-// Outbound applies a subscription stanza of type t the user sends to the
-// contact (A.2) and reports whether the server routes it. Outbound
-// "subscribed" without a pending request is a pre-approval (§3.4.2) and is
-// not routed; "unsubscribed" also cancels a pre-approval.
-func (it *RosterItem) Outbound(t stanza.Type) (route bool) {
-	switch t {
-	case stanza.Subscribe: // A.2.1: always routed; pending out unless already subscribed
-		if it.Sub&SubTo == 0 {
-			it.Ask = true
-		}
-		return true
-	case stanza.Unsubscribe: // A.2.2: always routed
-		it.Ask = false
-		it.Sub &^= SubTo
-		return true
-	case stanza.Subscribed: // A.2.3
-		if it.PendingIn == nil {
-			if it.Sub&SubFrom == 0 {
-				it.Approved = true
-			}
-			return false
-		}
-		it.PendingIn = nil
-		it.Approved = false
-		it.Sub |= SubFrom
-		return true
-	case stanza.Unsubscribed: // A.2.4
-		it.Approved = false
-		if it.PendingIn == nil && it.Sub&SubFrom == 0 {
-			return false
-		}
-		it.PendingIn = nil
-		it.Sub &^= SubFrom
-		return true
-	}
-	return false
-}
-
-// Inbound applies a subscription stanza of type t the contact sent to the
-// user (A.3) and reports whether it is delivered to the user's client.
-// Inbound "subscribe" stores raw, the request as delivered, as PendingIn;
-// the caller handles the cases where the server answers it itself (the
-// contact is already subscribed, or pre-approved).
-func (it *RosterItem) Inbound(t stanza.Type, raw []byte) (deliver bool) {
-	switch t {
-	case stanza.Subscribe: // A.3.1
-		if it.PendingIn != nil || it.Sub&SubFrom != 0 {
-			return false
-		}
-		it.PendingIn = slices.Clone(raw)
-		return true
-	case stanza.Subscribed: // A.3.3
-		if !it.Ask {
-			return false
-		}
-		it.Ask = false
-		it.Sub |= SubTo
-		return true
-	case stanza.Unsubscribe: // A.3.2
-		if it.PendingIn == nil && it.Sub&SubFrom == 0 {
-			return false
-		}
-		it.PendingIn = nil
-		it.Sub &^= SubFrom
-		return true
-	case stanza.Unsubscribed: // A.3.4
-		if !it.Ask && it.Sub&SubTo == 0 {
-			return false
-		}
-		it.Ask = false
-		it.Sub &^= SubTo
-		return true
-	}
-	return false
+// Equal reports whether a and b hold the same, the contact's JID aside.
+func (it RosterItem) Equal(b RosterItem) bool {
+	return sameVisible(it, b, true, true) && it.Hidden == b.Hidden && string(it.PendingIn) == string(b.PendingIn) &&
+		(it.PendingIn == nil) == (b.PendingIn == nil)
 }
 
 // empty reports whether a hidden item remembers nothing any more.
@@ -165,10 +89,11 @@ type rosterState struct {
 	seed  maphash.Seed
 	locks [64]sync.Mutex // per-user (hashed) transaction locks; never taken on the writer goroutine
 
-	mu      sync.Mutex // guards pend and watch
+	mu      sync.Mutex // guards pend, watch and cache
 	pend    map[string]*rosterPending
 	watch   []RosterWatcher
 	nextSeq uint64
+	cache   map[string]*rosterCache // held users' rosters (roster_cache.go)
 }
 
 // rosterPending is what one user has submitted and not yet seen committed.
@@ -219,12 +144,25 @@ func validContact(c string) error {
 }
 
 // Get returns user's item for contact as it is on disk, or an error
-// wrapping ErrNotFound. Hidden items are returned too.
+// wrapping ErrNotFound. Hidden items are returned too. For a held user the
+// item comes from the cache and shares its memory: it must not be
+// modified in place (appending to its slices is safe).
 func (r *Roster) Get(user, contact string) (RosterItem, error) {
 	if err := validUser(user); err != nil {
 		return RosterItem{}, err
 	}
-	it, ok, err := r.getDisk(r.db.pdb, user, contact)
+	var it RosterItem
+	c, err := r.cached(user)
+	ok := false
+	switch {
+	case err != nil:
+	case c != nil:
+		if it, ok = c.get(contact); !ok {
+			it.JID = contact
+		}
+	default:
+		it, ok, err = r.getDisk(r.db.pdb, user, contact)
+	}
 	if err == nil && !ok {
 		err = fmt.Errorf("store: roster item %q of %q: %w", contact, user, ErrNotFound)
 	}
@@ -233,11 +171,29 @@ func (r *Roster) Get(user, contact string) (RosterItem, error) {
 
 // List calls fn with each item of user's roster on disk, hidden ones
 // included, in key order, until fn returns false, and returns the version
-// those items have: both come from one snapshot.
+// those items have: both come from one snapshot. For a held user they come
+// from the cache, and, as Get's, must not be modified in place.
 func (r *Roster) List(user string, fn func(RosterItem) bool) (ver uint64, err error) {
 	if err := validUser(user); err != nil {
 		return 0, err
 	}
+	c, err := r.cached(user)
+	if err != nil || c == nil {
+		if err == nil {
+			ver, err = r.listDisk(user, fn)
+		}
+		return ver, err
+	}
+	for _, it := range c.items {
+		if !fn(it) {
+			break
+		}
+	}
+	return c.ver, nil
+}
+
+// listDisk is List from a Pebble snapshot.
+func (r *Roster) listDisk(user string, fn func(RosterItem) bool) (ver uint64, err error) {
 	snap := r.db.pdb.NewSnapshot()
 	defer snap.Close()
 	if ver, err = readVersion(snap, user); err != nil {
@@ -313,15 +269,14 @@ func (r *Roster) DeleteAsync(user, contact string, done func(ver uint64, err err
 // Commit, CommitAsync or Abort unlocks them. A RosterTxn is used by one
 // goroutine.
 type RosterTxn struct {
-	r       *Roster
-	users   []string
-	locks   []int
-	items   map[txnKey]*txnItem
-	order   []txnKey // first-touch order, for deterministic batches and pushes
-	vers    map[string]uint64
-	effects []Effect
-	err     error
-	done    bool
+	r     *Roster
+	users []string
+	locks []int
+	items map[txnKey]*txnItem
+	order []txnKey // first-touch order, for deterministic batches and pushes
+	vers  map[string]uint64
+	err   error
+	done  bool
 }
 
 type txnKey struct{ user, contact string }
@@ -479,10 +434,6 @@ func (tx *RosterTxn) Count(user string) (int, error) {
 // it is committed or submitted).
 func (tx *RosterTxn) Version(user string) uint64 { return tx.vers[user] }
 
-// Effects returns what the subscription methods decided must be sent once
-// the transaction is on disk, in order.
-func (tx *RosterTxn) Effects() []Effect { return tx.effects }
-
 // Abort ends the transaction without writing anything.
 func (tx *RosterTxn) Abort() { tx.unlock() }
 
@@ -520,6 +471,7 @@ func (tx *RosterTxn) CommitAsync(done func(error)) {
 	st := tx.r.st
 	b := tx.r.db.NewBatch()
 	changes := map[string][]RosterChange{}
+	writes := map[string][]cacheWrite{}
 	var touched []string
 	st.mu.Lock()
 	st.nextSeq++
@@ -558,6 +510,9 @@ func (tx *RosterTxn) CommitAsync(done func(error)) {
 			st.pend[k.user] = p
 		}
 		p.items[k.contact] = pendingItem{it: cloneItem(ti.cur), del: !ti.curOK, seq: seq}
+		w := cacheWrite{it: frozen(ti.cur), del: !ti.curOK}
+		w.it.JID = k.contact
+		writes[k.user] = append(writes[k.user], w)
 		if !slices.Contains(touched, k.user) {
 			touched = append(touched, k.user)
 			p.n++
@@ -609,6 +564,9 @@ func (tx *RosterTxn) CommitAsync(done func(error)) {
 				delete(st.pend, u)
 			}
 		}
+		// before the watchers: a client pushed a change and reading its
+		// roster at once sees it
+		st.applyCommitted(touched, writes, tx.vers, err == nil)
 		st.mu.Unlock()
 		if err == nil {
 			for _, u := range touched {
@@ -758,179 +716,4 @@ func decodeRosterItem(v []byte) (RosterItem, error) {
 		d.err = fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(d.b))
 	}
 	return it, d.err
-}
-
-// Effect is something a subscription change obliges the server to send once
-// the change is on disk (RFC 6121 §3). From and To are bare JIDs.
-type Effect struct {
-	Kind     EffectKind
-	From, To jid.JID
-	// Stanza, for Deliver: the subscription stanza to hand to every
-	// available resource of To.
-	Stanza *stanza.Stanza
-}
-
-// EffectKind says what an Effect sends.
-type EffectKind uint8
-
-const (
-	// Deliver gives Stanza to To's available resources.
-	Deliver EffectKind = iota + 1
-	// SendPresence sends the current presence of each of From's available
-	// resources to To (a new subscription, §3.1.5).
-	SendPresence
-	// SendUnavailable sends unavailable presence from each of From's
-	// available resources to To (a subscription that ended, §3.2.2, §3.3.3).
-	SendUnavailable
-)
-
-// Subscription processes a subscription stanza of type t that local user
-// sends to local contact (both bare JIDs, both held by the transaction),
-// on both sides, as one server hosting both ends does: the user's outbound
-// processing (RFC 6121 §3.1.2, §3.2.2, §3.3.2, §3.4.2), then, when the
-// stanza is routed, the contact's inbound processing (§3.1.3, §3.2.3,
-// §3.3.3) with the automatic answers the contact's server gives. contactExists
-// says whether the contact's account exists (§8.5.1 otherwise). What must be
-// sent afterwards is appended to Effects.
-func (tx *RosterTxn) Subscription(user, contact jid.JID, t stanza.Type, st *stanza.Stanza, contactExists bool) {
-	u := tx.item(user.Local(), contact.String())
-	existed := u.curOK
-	if !existed {
-		u.cur = RosterItem{JID: contact.String()}
-	}
-	before := cloneItem(u.cur)
-	route := u.cur.Outbound(t)
-	// the user acting on the contact puts it in the roster (§3.1.2, §3.1.5, §3.4.2)
-	if t == stanza.Subscribe || t == stanza.Subscribed && (route || u.cur.Approved) {
-		u.cur.Hidden = false
-	}
-	if existed || t == stanza.Subscribe || t == stanza.Subscribed && u.cur.Approved {
-		tx.touch(u, before)
-	}
-	if t == stanza.Unsubscribed && before.Sub&SubFrom != 0 {
-		// §3.2.2: the contact no longer receives the user's presence
-		tx.effects = append(tx.effects, Effect{Kind: SendUnavailable, From: user, To: contact})
-	}
-	if !route {
-		return
-	}
-	if t == stanza.Subscribed {
-		// §3.1.5: the new subscriber gets the user's current presence
-		defer func() { tx.effects = append(tx.effects, Effect{Kind: SendPresence, From: user, To: contact}) }()
-	}
-	if st == nil {
-		st = subStanza(user, contact, t)
-	} else {
-		st = st.WithAddrs(user, contact) // §3.1.2: stamped with bare JIDs
-	}
-	tx.inbound(contact, user, t, st, contactExists)
-}
-
-// Remove removes contact from user's roster (RFC 6121 §2.5.2): a
-// subscription either way, or a request either way, is cancelled as an
-// unsubscribe and an unsubscribed from the user would, on the contact's side
-// too when local is set. It reports false if there is no such item.
-func (tx *RosterTxn) Remove(user, contact jid.JID, local, contactExists bool) bool {
-	u := tx.item(user.Local(), contact.String())
-	if !u.curOK || u.cur.Hidden {
-		return false
-	}
-	it := u.cur
-	if it.Sub&SubFrom != 0 {
-		tx.effects = append(tx.effects, Effect{Kind: SendUnavailable, From: user, To: contact})
-	}
-	if local {
-		if it.Sub&SubTo != 0 || it.Ask {
-			tx.inbound(contact, user, stanza.Unsubscribe, nil, contactExists)
-		}
-		if it.Sub&SubFrom != 0 || it.PendingIn != nil {
-			tx.inbound(contact, user, stanza.Unsubscribed, nil, contactExists)
-		}
-	}
-	tx.Delete(user.Local(), contact.String())
-	return true
-}
-
-// touch marks ti written if it is new or differs from before.
-func (tx *RosterTxn) touch(ti *txnItem, before RosterItem) {
-	if !ti.curOK || !sameItem(before, ti.cur) {
-		ti.curOK, ti.dirty = true, true
-	}
-}
-
-func sameItem(a, b RosterItem) bool {
-	return sameVisible(a, b, true, true) && a.Hidden == b.Hidden && string(a.PendingIn) == string(b.PendingIn) &&
-		(a.PendingIn == nil) == (b.PendingIn == nil)
-}
-
-// inbound is the contact's server receiving a subscription stanza of type t
-// from user (A.3); the contact is local.
-func (tx *RosterTxn) inbound(contact, user jid.JID, t stanza.Type, st *stanza.Stanza, exists bool) {
-	if !exists {
-		// RFC 6121 §8.5.1: no such account. A request is answered with
-		// unsubscribed; anything else is ignored.
-		if t == stanza.Subscribe {
-			tx.inboundAnswer(user, contact, stanza.Unsubscribed)
-		}
-		return
-	}
-	c := tx.item(contact.Local(), user.String())
-	if !c.curOK {
-		c.cur = RosterItem{JID: user.String(), Hidden: true}
-	}
-	before := cloneItem(c.cur)
-	if t == stanza.Subscribe {
-		switch {
-		case c.cur.Sub&SubFrom != 0:
-			// §3.1.3: already subscribed: the contact's server answers
-			tx.inboundAnswer(user, contact, stanza.Subscribed)
-			return
-		case c.cur.Approved && c.cur.PendingIn == nil:
-			// §3.4.3: pre-approved: approve on the contact's behalf
-			c.cur.Approved = false
-			c.cur.Sub |= SubFrom
-			c.cur.Hidden = false
-			tx.touch(c, before)
-			tx.inboundAnswer(user, contact, stanza.Subscribed)
-			tx.effects = append(tx.effects, Effect{Kind: SendPresence, From: contact, To: user})
-			return
-		}
-	}
-	had := before.Sub&SubFrom != 0
-	if st == nil {
-		st = subStanza(user, contact, t)
-	}
-	if !c.cur.Inbound(t, st.Bytes()) {
-		return
-	}
-	tx.touch(c, before)
-	tx.effects = append(tx.effects, Effect{Kind: Deliver, From: user, To: contact, Stanza: st})
-	if t == stanza.Unsubscribe && had {
-		// §3.3.3: the user no longer receives the contact's presence
-		tx.effects = append(tx.effects, Effect{Kind: SendUnavailable, From: contact, To: user})
-	}
-}
-
-// inboundAnswer is the contact's server answering user with a stanza of type
-// t from the contact, and the user's server (local too) processing it.
-func (tx *RosterTxn) inboundAnswer(user, contact jid.JID, t stanza.Type) {
-	u := tx.item(user.Local(), contact.String())
-	if !u.curOK {
-		return // nothing to answer to: every inbound row for "None" ignores it
-	}
-	before := cloneItem(u.cur)
-	st := subStanza(contact, user, t)
-	if !u.cur.Inbound(t, st.Bytes()) {
-		return
-	}
-	tx.touch(u, before)
-	tx.effects = append(tx.effects, Effect{Kind: Deliver, From: contact, To: user, Stanza: st})
-}
-
-// subStanza is the subscription stanza of type t as the recipient's server
-// handles it: from and to stamped with bare JIDs (RFC 6121 §3.1.2).
-func subStanza(from, to jid.JID, t stanza.Type) *stanza.Stanza {
-	var b stanza.Builder
-	b.Start("presence", "from", from.String(), "to", to.String(), "type", t.String())
-	return stanza.MustParse(b.Bytes())
 }

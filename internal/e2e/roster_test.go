@@ -663,3 +663,54 @@ func checkGolden(t *testing.T, name, got string) {
 		t.Fatalf("%s differs in length: got %d lines, want %d", path, len(gl), len(wl))
 	}
 }
+
+// TestRosterCacheFollowsWrites: while romeo and juliet are available their
+// rosters are served from memory; a subscription ended by a removal on
+// romeo's side changes juliet's cached roster too, so her next presence no
+// longer reaches him; the cache goes with the last session.
+func TestRosterCacheFollowsWrites(t *testing.T) {
+	env := servertest.Start(t)
+	addUsers(env, "romeo", "juliet")
+	romeo := rosterLogin(t, env, "romeo", "orchard")
+	juliet := rosterLogin(t, env, "juliet", "balcony")
+	for _, c := range []*rosterConn{romeo, juliet} {
+		c.send("<presence/>")
+		c.sync()
+	}
+	romeo.send("<presence to='juliet@localhost' type='subscribe'/>")
+	juliet.until("<presence", "type='subscribe'")
+	juliet.send("<presence to='romeo@localhost' type='subscribed'/>")
+	juliet.commitBarrier()
+	romeo.commitBarrier()
+	roster := env.Srv.DB().Roster()
+	if held, loaded := roster.Cached(); held != 2 || loaded != 2 {
+		t.Fatalf("%d rosters held, %d loaded; want both", held, loaded)
+	}
+
+	juliet.send("<presence><show>away</show></presence>")
+	if _, p := romeo.until("<presence", "from='juliet@localhost/balcony'"); !strings.Contains(p, "<show>away</show>") {
+		t.Fatalf("romeo got %s", p)
+	}
+	// RFC 6121 §2.5.2: the removal unsubscribes romeo from juliet's presence
+	if _, ans := romeo.iq("set", "", "<query xmlns='jabber:iq:roster'><item jid='juliet@localhost' subscription='remove'/></query>"); !strings.Contains(ans, "type='result'") {
+		t.Fatalf("remove: %s", ans)
+	}
+	juliet.until("<presence", "from='romeo@localhost'", "type='unsubscribe'")
+	juliet.commitBarrier()
+	juliet.send("<presence><show>dnd</show></presence><message to='romeo@localhost/orchard' id='after'><body>after</body></message>")
+	if before, _ := romeo.until("<message", "id='after'"); presenceFrom(before, "juliet@localhost/balcony", "") {
+		t.Fatalf("juliet's presence reached romeo after he removed her: %q", before)
+	}
+
+	for _, c := range []*rosterConn{romeo, juliet} {
+		c.send("</stream:stream>")
+		readAll(t, c.c)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for held, _ := roster.Cached(); held != 0; held, _ = roster.Cached() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d rosters still held after every session ended", held)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}

@@ -22,14 +22,9 @@ import (
 
 // Namespaces used by the protocol.
 const (
-	NS        = "urn:xmpp:carbons:2" // XEP-0280
-	NSForward = "urn:xmpp:forward:0" // XEP-0297
-	NSHints   = "urn:xmpp:hints"     // XEP-0334
-
-	nsChatStates = "http://jabber.org/protocol/chatstates" // XEP-0085
-	nsReceipts   = "urn:xmpp:receipts"                     // XEP-0184
-	nsMarkers    = "urn:xmpp:chat-markers:0"               // XEP-0333
-	nsMUCUser    = "http://jabber.org/protocol/muc#user"   // XEP-0045
+	NS        = stanza.NSCarbons // XEP-0280
+	NSForward = stanza.NSForward // XEP-0297
+	NSHints   = stanza.NSHints   // XEP-0334
 )
 
 // errNotOwn: XEP-0280 §4.1 and §5.1 recommend not-allowed for a request a
@@ -198,8 +193,8 @@ func (m *Module) sent(ctx *mod.Ctx, st *stanza.Stanza) *stanza.Stanza {
 	if len(to) == 0 {
 		return st
 	}
-	if e := st.Elem(); eligible(st.Type, e, false) {
-		m.send(ctx.Env, "sent", user, e, st.Type, to)
+	if eligible(st.Type, st.Class(), false) {
+		m.send(ctx.Env, "sent", user, st.Elem(), st.Type, to)
 	}
 	return st
 }
@@ -227,11 +222,10 @@ func (m *Module) received(ctx *mod.Ctx, st *stanza.Stanza, got []mod.Resource) {
 	if len(to) == 0 {
 		return
 	}
-	e := st.Elem()
-	if !eligible(st.Type, e, true) {
+	if !eligible(st.Type, st.Class(), true) {
 		return
 	}
-	m.send(ctx.Env, "received", user, e, st.Type, to)
+	m.send(ctx.Env, "received", user, st.Elem(), st.Type, to)
 }
 
 // send wraps the message e once and sends a copy to each session in to.

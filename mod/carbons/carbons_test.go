@@ -39,7 +39,7 @@ func TestEligible(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			st := stanza.MustParse([]byte(tc.msg))
-			if got := eligible(st.Type, st.Elem(), tc.received); got != tc.want {
+			if got := eligible(st.Type, st.Class(), tc.received); got != tc.want {
 				t.Fatalf("eligible = %v, want %v", got, tc.want)
 			}
 		})

@@ -8,8 +8,8 @@ import (
 
 type elem = xmlscan.Elem
 
-// eligible applies the rules of XEP-0280 §6.1 to a message (e is the whole
-// stanza); received says it is about to be copied to the recipient's
+// eligible applies the rules of XEP-0280 §6.1 to a message of type typ whose
+// children are classified c; received says it is about to be copied to the recipient's
 // sessions rather than the sender's.
 //
 // Never copied: a message carrying <private/> (§8) or the XEP-0334 hint
@@ -26,39 +26,19 @@ type elem = xmlscan.Elem
 // MUC <x/> is a private message from a room occupant, which the sessions
 // that joined the room get from the room itself (§6.1.1), so it is not
 // copied; a sent one is (the other joined sessions want it).
-func eligible(typ stanza.Type, e elem, received bool) bool {
+func eligible(typ stanza.Type, c stanza.Class, received bool) bool {
 	switch typ {
 	case stanza.Chat, stanza.Normal, stanza.TypeNone:
 	default:
 		return false
 	}
-	var body, im bool
-	it := e.Children()
-	for {
-		c, ok := it.Next()
-		if !ok {
-			break
-		}
-		ns, local := string(c.NS()), string(c.Local())
-		switch {
-		case ns == NS:
-			switch local {
-			case "private", "sent", "received":
-				return false
-			}
-		case ns == NSHints && local == "no-copy":
-			return false
-		case ns == nsMUCUser && local == "x":
-			if received {
-				return false
-			}
-		case ns == stanza.NSClient && local == "body":
-			body = true
-		case ns == nsChatStates, ns == nsReceipts, ns == nsMarkers:
-			im = true
-		}
+	switch {
+	case c.Has(stanza.ClassCarbonPrivate | stanza.ClassCarbon | stanza.ClassHintNoCopy):
+		return false
+	case received && c.Has(stanza.ClassMUCUser):
+		return false
 	}
-	return typ == stanza.Chat || body || im
+	return typ == stanza.Chat || c.Has(stanza.ClassBody|stanza.ClassChatState|stanza.ClassReceipt|stanza.ClassMarker)
 }
 
 // wrap builds the carbon of message e for the session to of user: a message

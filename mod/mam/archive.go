@@ -27,25 +27,20 @@ func typeArchived(t stanza.Type) bool {
 
 // inspect looks at st's children; by is the JID whose stanza-ids count.
 func inspect(st *stanza.Stanza, by string) content {
-	var c content
+	cl := st.Class()
+	c := content{
+		body:      cl.Has(stanza.ClassBody),
+		storeHint: cl.Has(stanza.ClassHintStore),
+		noStore:   cl.Has(stanza.ClassHintNoStore | stanza.ClassHintNoPermStore),
+	}
+	if by == "" || !cl.Has(stanza.ClassStanzaID) {
+		return c
+	}
+	// whose stanza-id it is needs its attributes: scanned only when there is one
 	it := st.Elem().Children()
 	for e, ok := it.Next(); ok; e, ok = it.Next() {
-		switch string(e.NS()) {
-		case stanza.NSClient:
-			if string(e.Local()) == "body" {
-				c.body = true
-			}
-		case nsHints:
-			switch string(e.Local()) {
-			case "store":
-				c.storeHint = true
-			case "no-store", "no-permanent-store", "no-permanent-storage":
-				c.noStore = true
-			}
-		case NSSID:
-			if v, _ := e.Attr("by"); by != "" && string(e.Local()) == "stanza-id" && string(v) == by {
-				c.sid = true
-			}
+		if v, _ := e.Attr("by"); string(e.NS()) == NSSID && string(e.Local()) == "stanza-id" && string(v) == by {
+			c.sid = true
 		}
 	}
 	return c

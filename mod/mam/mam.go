@@ -36,12 +36,11 @@ import (
 const (
 	NS         = "urn:xmpp:mam:2"
 	NSExtended = "urn:xmpp:mam:2#extended" // before-id, after-id, ids, flip-page
-	NSSID      = "urn:xmpp:sid:0"          // XEP-0359
+	NSSID      = stanza.NSStanzaID         // XEP-0359
 
 	nsRSM     = "http://jabber.org/protocol/rsm"
-	nsForward = "urn:xmpp:forward:0"
+	nsForward = stanza.NSForward
 	nsData    = "jabber:x:data"
-	nsHints   = "urn:xmpp:hints"
 )
 
 // Page sizes (RSM <max/>).

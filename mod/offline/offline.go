@@ -37,12 +37,9 @@ import (
 // Namespaces.
 const (
 	// NS is Flexible Offline Message Retrieval (XEP-0013); also its disco node.
-	NS = "http://jabber.org/protocol/offline"
+	NS = stanza.NSOffline
 	// FeatureMsgOffline is the disco feature of offline storage (XEP-0160 §4).
 	FeatureMsgOffline = "msgoffline"
-
-	nsHints      = "urn:xmpp:hints"                        // XEP-0334
-	nsChatStates = "http://jabber.org/protocol/chatstates" // XEP-0085
 )
 
 // DefaultMaxPerUser and DefaultMaxBytesPerUser are the quotas when New is
@@ -133,39 +130,30 @@ type content struct {
 }
 
 func (m *Module) inspect(st *stanza.Stanza, domain string) content {
-	var c content
-	it := st.Elem().Children()
-	for e, ok := it.Next(); ok; e, ok = it.Next() {
-		ns, local := string(e.NS()), string(e.Local())
-		switch ns {
-		case stanza.NSClient:
-			switch local {
-			case "body":
-				c.body = true
-			case "thread":
-			default:
-				c.payload = true // subject, and anything else
-			}
-		case nsHints:
-			switch local {
-			case "store":
-				c.storeHint = true
-			case "no-store":
-				c.noStore = true
-			}
-		case nsChatStates:
-		case stanza.NSDelay:
-			if from, _ := e.Attr("from"); string(from) == domain {
+	cl := st.Class()
+	c := content{
+		body:        cl.Has(stanza.ClassBody),
+		storeHint:   cl.Has(stanza.ClassHintStore),
+		noStore:     cl.Has(stanza.ClassHintNoStore),
+		payload:     cl.Has(payloadClass),
+		offlineItem: cl.Has(stanza.ClassOffline),
+	}
+	if cl.Has(stanza.ClassDelay) {
+		// whose delay it is needs its attributes: scanned only when there is one
+		it := st.Elem().Children()
+		for e, ok := it.Next(); ok; e, ok = it.Next() {
+			if from, _ := e.Attr("from"); string(e.NS()) == stanza.NSDelay && string(from) == domain {
 				c.ourDelay = true
 			}
-		case NS:
-			c.offlineItem = true
-		default:
-			c.payload = true
 		}
 	}
 	return c
 }
+
+// payloadClass: children that make a message worth storing besides a body;
+// not thread, chat states, hints, delays or XEP-0013 markers.
+const payloadClass = stanza.ClassClientOther | stanza.ClassReceipt | stanza.ClassMarker |
+	stanza.ClassCarbonPrivate | stanza.ClassCarbon | stanza.ClassMUCUser | stanza.ClassStanzaID | stanza.ClassOther
 
 // undeliverable is the OnUndeliverable hook: it runs on the sender's loop.
 func (m *Module) undeliverable(ctx *mod.Ctx, st *stanza.Stanza) bool {

@@ -7,8 +7,9 @@
 //
 // Both ends of a subscription are on this server (there are no
 // server-to-server links yet), so a subscription stanza is processed for
-// the sender and the recipient in one store transaction, and every
-// resulting stanza is sent once that transaction is on disk. Roster pushes
+// the sender and the recipient (package im's two halves, joined by
+// im.Local) in one store transaction, and every resulting stanza is sent
+// once that transaction is on disk. Roster pushes
 // come from mod/roster, which watches the roster table.
 package presence
 
@@ -17,6 +18,7 @@ import (
 	"log/slog"
 	"sync"
 
+	"ignis/im"
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/stanza"
@@ -239,8 +241,7 @@ func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
 		return true
 	}
 	tx := m.roster.Begin(user.Local(), contact.Local())
-	tx.Subscription(user, contact, st.Type, st, exists)
-	effects := tx.Effects()
+	effects := im.Local{Tx: tx, ContactExists: exists}.Subscription(user, contact, st.Type, st)
 	m.order.begin(user.Local())
 	tx.CommitAsync(func(err error) {
 		defer m.order.end(user.Local())
@@ -293,6 +294,9 @@ func (m *Module) probe(ctx *mod.Ctx, st *stanza.Stanza) bool {
 // requests still waiting for an answer (§3.1.3).
 func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 	env, self := ctx.Env, res.JID()
+	// every later broadcast reads the roster: it stays in memory while the
+	// user is available (released in unavailable)
+	m.roster.Hold(self.Local())
 	// the user is subscribed to its own presence: the new resource learns
 	// of the others already online (RFC 6121 §4.2.2)
 	env.Resources(self.Bare(), func(r mod.Resource) bool {
@@ -336,8 +340,9 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 }
 
 // unavailable forgets the session's directed presence (broadcast already
-// sent it unavailable presence).
+// sent it unavailable presence), and releases the roster available held.
 func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
+	m.roster.Release(res.JID().Local())
 	m.mu.Lock()
 	delete(m.directed, res)
 	m.mu.Unlock()

@@ -16,6 +16,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"ignis/im"
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/stanza"
@@ -248,11 +249,17 @@ func (m *Module) remove(env mod.Env, iq *stanza.Stanza, self, contact jid.JID) e
 		}
 	}
 	tx := m.roster.Begin(users...)
-	if !tx.Remove(self, contact, local, exists) {
+	var effects im.Effects
+	var ok bool
+	if local {
+		effects, ok = im.Local{Tx: tx, ContactExists: exists}.Remove(self, contact)
+	} else if effects, ok = im.Remove(tx, self, contact); ok {
+		effects = im.Unrouted(effects) // no server-to-server links yet
+	}
+	if !ok {
 		tx.Abort()
 		return errNoItem // RFC 6121 §2.5.3
 	}
-	effects := tx.Effects()
 	tx.CommitAsync(func(err error) {
 		reply(env, iq, err)
 		if err == nil {
