@@ -28,6 +28,9 @@ const (
 	// registration, XEP-0077). The handler runs on the stream's loop and its
 	// reply goes back on that stream; ctx.From is nil and ctx.Target zero.
 	PreAuth
+	// ToService: iq addressed to a module's service (ctx.Service); disco
+	// answers there for every service.
+	ToService
 )
 
 // IQHandler answers an iq. It returns the reply (usually iq.Result(payload)),
@@ -55,6 +58,9 @@ type Ctx struct {
 	// Loopback: for PreAuth handlers, whether the client connected from a
 	// loopback address (this machine).
 	Loopback bool
+	// Service is the service the stanza is addressed to (Target is its
+	// domain), or nil.
+	Service *Service
 }
 
 // StreamInfo is what a stream feature's condition may look at.
@@ -164,6 +170,7 @@ type Registry struct {
 	features   map[Scope][]string
 	identities []Identity
 	items      []Item
+	services   []*Service
 	modules    []string
 	streamFeat [2][]streamFeature // stream features: [0] before authentication, [1] after
 
@@ -195,7 +202,7 @@ func NewRegistry(mods ...Module) *Registry {
 // in scopes. It panics on a duplicate: two features must not claim one
 // namespace.
 func (r *Registry) IQ(scopes Scope, t stanza.Type, ns, local string, h IQHandler) {
-	for s := ToServer; s <= PreAuth; s <<= 1 {
+	for s := ToServer; s <= ToService; s <<= 1 {
 		if scopes&s == 0 {
 			continue
 		}
@@ -226,7 +233,7 @@ func (r *Registry) HandlesNS(s Scope, ns string) bool {
 
 // Feature adds a disco#info feature var for the given scopes.
 func (r *Registry) Feature(scopes Scope, v string) {
-	for s := ToServer; s <= PreAuth; s <<= 1 {
+	for s := ToServer; s <= ToService; s <<= 1 {
 		if scopes&s != 0 && !slices.Contains(r.features[s], v) {
 			r.features[s] = append(r.features[s], v)
 		}

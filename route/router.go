@@ -16,6 +16,7 @@ import (
 // Config configures a Router. Zero fields take defaults.
 type Config struct {
 	Domain   jid.JID        // the server's domain (required)
+	Domains  []jid.JID      // further local domains (virtual hosts)
 	Conflict ConflictPolicy // what binding a bound full JID does; default Replace
 	// MaxSessions caps the resources bound per account; 0 is no limit.
 	MaxSessions int
@@ -27,16 +28,23 @@ type Config struct {
 type Router struct {
 	cfg   Config
 	table *Table
+	hosts hosts
 	reg   *mod.Registry
 	log   *slog.Logger
 }
 
-// New returns a Router over a new Table.
+// New returns a Router over a new Table, serving cfg's domains and the
+// services reg holds. It panics if two of them claim one domain or a
+// service's host is not a domain: both are mistakes in the wiring.
 func New(cfg Config, reg *mod.Registry) *Router {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Router{cfg: cfg, table: NewTable(), reg: reg, log: cfg.Logger}
+	r := &Router{cfg: cfg, table: NewTable(), reg: reg, log: cfg.Logger}
+	if err := r.hosts.init(cfg.Domain, cfg.Domains, reg.Services()); err != nil {
+		panic(err)
+	}
+	return r
 }
 
 // Table returns the session table.
@@ -155,22 +163,29 @@ func (r *Router) deliver(ctx *mod.Ctx, e Endpoint, st *stanza.Stanza) (done, han
 	return ok, ok
 }
 
-func (r *Router) isLocal(j jid.JID) bool { return j.Domain() == r.cfg.Domain.Domain() }
-
 func (r *Router) route(ctx *mod.Ctx, st *stanza.Stanza) {
 	to := st.To
-	switch {
-	case to.IsZero():
+	if to.IsZero() {
 		r.toNobody(ctx, st)
-	case !r.isLocal(to):
-		// no server-to-server links (yet): RFC 6120 §10.4.3
+		return
+	}
+	h := r.hosts.lookup(to.Domain())
+	switch {
+	case h == nil:
+		// no link to that domain: RFC 6120 §10.4.3
 		r.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
+	case h.kind == hostService:
+		r.toService(ctx, h, st)
+	case h.kind == hostRemote:
+		if !h.remote.Send(st) {
+			r.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
+		}
 	case to.Local() == "":
 		if to.Resource() != "" {
 			r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
 			return
 		}
-		r.toServer(ctx, st)
+		r.toServer(ctx, h, st)
 	case to.IsBare():
 		r.toBare(ctx, st)
 	default:
@@ -210,9 +225,9 @@ func (r *Router) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 	})
 }
 
-func (r *Router) toServer(ctx *mod.Ctx, st *stanza.Stanza) {
+func (r *Router) toServer(ctx *mod.Ctx, h *host, st *stanza.Stanza) {
 	if st.Kind == stanza.IQ {
-		r.dispatchIQ(ctx, st, r.cfg.Domain, mod.ToServer)
+		r.dispatchIQ(ctx, st, h.domain, mod.ToServer)
 	}
 	// messages and presences to the domain itself are not served yet
 }
@@ -349,6 +364,11 @@ func (r *Router) dispatchIQ(ctx *mod.Ctx, st *stanza.Stanza, target jid.JID, s m
 		return
 	}
 	ctx.Target = target
+	r.answer(ctx, st, h, ns, local)
+}
+
+// answer runs an iq handler and sends its reply or error.
+func (r *Router) answer(ctx *mod.Ctx, st *stanza.Stanza, h mod.IQHandler, ns, local string) {
 	reply, err := h(ctx, st)
 	var se *stanza.Error
 	switch {

@@ -32,7 +32,7 @@ type deps struct {
 // modules returns the feature modules the server runs, one line each, in
 // the order their hooks run.
 func modules(d deps) []mod.Module {
-	return []mod.Module{
+	return append([]mod.Module{
 		&disco.Module{ServerName: "Ignis", DB: d.db},
 		ping.Module{},
 		&vcard.Module{DB: d.db},
@@ -49,5 +49,5 @@ func modules(d deps) []mod.Module {
 		roster.New(d.db, d.cfg.Roster.MaxItems),
 		presence.New(d.db),
 		&carbons.Module{}, // after the other message hooks: its copies carry what they add
-	}
+	}, d.cfg.Extra...)
 }
