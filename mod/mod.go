@@ -183,6 +183,7 @@ type Registry struct {
 	outMessage    []MessageRewrite
 	inMessage     []MessageRewrite
 	delivered     []DeliveredHook
+	account       []AccountHook
 }
 
 // Item is a disco#items entry of the server (XEP-0030), e.g. a component.
