@@ -40,7 +40,9 @@ const (
 // ctx.Env.Send from whatever goroutine finishes the work.
 type IQHandler func(ctx *Ctx, iq *stanza.Stanza) (*stanza.Stanza, error)
 
-// Ctx is what a handler knows about the stanza it handles.
+// Ctx is what a handler knows about the stanza it handles. It is valid only
+// during the call (the router reuses it): work that outlives the call copies
+// the fields it needs (env := ctx.Env) rather than keep ctx.
 type Ctx struct {
 	Env Env
 	// Target is the bare JID the stanza is addressed to (the sender's own bare
@@ -123,7 +125,8 @@ type (
 	// It must not return nil.
 	MessageRewrite func(ctx *Ctx, st *stanza.Stanza) *stanza.Stanza
 	// DeliveredHook is told which resources a message for a local account
-	// was handed to (message carbons send copies to the others).
+	// was handed to (message carbons send copies to the others). The slice
+	// is the router's and valid only during the call.
 	DeliveredHook func(ctx *Ctx, st *stanza.Stanza, to []Resource)
 	// FilterHook may stop a stanza. user is the local account the direction
 	// is relative to: the sender (Outbound) or the recipient (Inbound).

@@ -7,6 +7,7 @@ package route
 import (
 	"errors"
 	"log/slog"
+	"sync"
 
 	"ignis/jid"
 	"ignis/mod"
@@ -29,6 +30,8 @@ type Router struct {
 	cfg   Config
 	table *Table
 	hosts hosts
+	ctxs  sync.Pool // of *mod.Ctx, for Route
+	lists sync.Pool // of *[]mod.Resource, for the delivered hooks
 	reg   *mod.Registry
 	log   *slog.Logger
 }
@@ -41,6 +44,8 @@ func New(cfg Config, reg *mod.Registry) *Router {
 		cfg.Logger = slog.Default()
 	}
 	r := &Router{cfg: cfg, table: NewTable(), reg: reg, log: cfg.Logger}
+	r.ctxs.New = func() any { return &mod.Ctx{Env: r} }
+	r.lists.New = func() any { s := make([]mod.Resource, 0, 8); return &s }
 	if err := r.hosts.init(cfg.Domain, cfg.Domains, reg.Services()); err != nil {
 		panic(err)
 	}
@@ -105,10 +110,20 @@ func (r *Router) Send(st *stanza.Stanza) { r.route(&mod.Ctx{Env: r}, st) }
 
 // Route delivers a stanza a client sent. from is the sender's endpoint; the
 // stanza's from is stamped with its full JID whatever the client wrote
-// (RFC 6120 §8.1.2.1). Outbound filters and presence hooks run first.
+// (RFC 6120 §8.1.2.1); a session that stamped it while copying the stanza
+// out of its read buffer (stanza.FromFrameAs) spares the second copy.
+// Outbound filters and presence hooks run first.
 func (r *Router) Route(from Endpoint, st *stanza.Stanza) {
 	st = st.WithAddrs(from.JID(), st.To)
-	ctx := &mod.Ctx{Env: r, From: from}
+	// the Ctx is pooled: routing a chat message allocates nothing
+	ctx := r.ctxs.Get().(*mod.Ctx)
+	*ctx = mod.Ctx{Env: r, From: from}
+	r.routeFrom(ctx, from, st)
+	*ctx = mod.Ctx{Env: r} // Env stays: a hook that kept ctx by mistake still routes
+	r.ctxs.Put(ctx)
+}
+
+func (r *Router) routeFrom(ctx *mod.Ctx, from Endpoint, st *stanza.Stanza) {
 	if r.reg.HasFilters() {
 		switch v, e := r.reg.RunFilters(ctx, st, mod.Outbound, from.JID().Bare()); v {
 		case mod.Drop:
@@ -313,6 +328,11 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	}
 	delivered := false
 	var to []mod.Resource // for the delivered hooks, only when there are some
+	var list *[]mod.Resource
+	if r.reg.HasDelivered() {
+		list = r.lists.Get().(*[]mod.Resource)
+		to = (*list)[:0]
+	}
 	if best >= 0 {
 		for _, e := range bound {
 			if e.Available() && e.Priority() >= 0 && (st.Type == stanza.Headline || e.Priority() == best) {
@@ -326,6 +346,11 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	}
 	if len(to) > 0 {
 		r.reg.RunDelivered(ctx, st, to)
+	}
+	if list != nil {
+		clear(to)
+		*list = to[:0]
+		r.lists.Put(list)
 	}
 	if !delivered && st.Type != stanza.Headline {
 		// RFC 6121 §8.5.2.2: no available resource: offline storage, if a

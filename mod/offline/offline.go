@@ -306,7 +306,8 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 	if res.Priority() < 0 || m.usesFlex(res) {
 		return
 	}
-	m.do(res.JID().Local(), func() { m.flush(ctx.Env, res) })
+	env := ctx.Env // the job outlives ctx
+	m.do(res.JID().Local(), func() { m.flush(env, res) })
 }
 
 // do queues job on user's goroutine, starting it if needed.

@@ -131,8 +131,8 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	}
 	// anything else waits behind the user's subscription changes still on
 	// their way (RFC 6120 §10.1), and is routed again once they have gone
-	from := ctx.From
-	if m.order.held(from.JID().Local(), func() { ctx.Env.Resend(from, st) }) {
+	from, env := ctx.From, ctx.Env // the closure outlives ctx
+	if m.order.held(from.JID().Local(), func() { env.Resend(from, st) }) {
 		return true
 	}
 	if st.To.IsZero() {
