@@ -34,7 +34,6 @@ type deps struct {
 func modules(d deps) []mod.Module {
 	h := d.rt.Handle
 	return append([]mod.Module{
-		account.New(h("account")),
 		&disco.Module{ServerName: "Ignis", DB: d.db},
 		ping.Module{},
 		vcard.New(h("vcard")),
@@ -51,5 +50,6 @@ func modules(d deps) []mod.Module {
 		roster.New(h("roster"), roster.Config{MaxItems: d.cfg.Roster.MaxItems}),
 		presence.New(h("presence")),
 		&carbons.Module{}, // after the other message hooks: its copies carry what they add
+		account.New(h("account")),
 	}, d.cfg.Extra...)
 }
