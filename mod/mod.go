@@ -28,6 +28,9 @@ const (
 	// registration, XEP-0077). The handler runs on the stream's loop and its
 	// reply goes back on that stream; ctx.From is nil and ctx.Target zero.
 	PreAuth
+	// ToService: iq addressed to a module's service (ctx.Service); disco
+	// answers there for every service.
+	ToService
 )
 
 // IQHandler answers an iq. It returns the reply (usually iq.Result(payload)),
@@ -37,7 +40,9 @@ const (
 // ctx.Env.Send from whatever goroutine finishes the work.
 type IQHandler func(ctx *Ctx, iq *stanza.Stanza) (*stanza.Stanza, error)
 
-// Ctx is what a handler knows about the stanza it handles.
+// Ctx is what a handler knows about the stanza it handles. It is valid only
+// during the call (the router reuses it): work that outlives the call copies
+// the fields it needs (env := ctx.Env) rather than keep ctx.
 type Ctx struct {
 	Env Env
 	// Target is the bare JID the stanza is addressed to (the sender's own bare
@@ -55,6 +60,9 @@ type Ctx struct {
 	// Loopback: for PreAuth handlers, whether the client connected from a
 	// loopback address (this machine).
 	Loopback bool
+	// Service is the service the stanza is addressed to (Target is its
+	// domain), or nil.
+	Service *Service
 }
 
 // StreamInfo is what a stream feature's condition may look at.
@@ -117,7 +125,8 @@ type (
 	// It must not return nil.
 	MessageRewrite func(ctx *Ctx, st *stanza.Stanza) *stanza.Stanza
 	// DeliveredHook is told which resources a message for a local account
-	// was handed to (message carbons send copies to the others).
+	// was handed to (message carbons send copies to the others). The slice
+	// is the router's and valid only during the call.
 	DeliveredHook func(ctx *Ctx, st *stanza.Stanza, to []Resource)
 	// FilterHook may stop a stanza. user is the local account the direction
 	// is relative to: the sender (Outbound) or the recipient (Inbound).
@@ -164,6 +173,7 @@ type Registry struct {
 	features   map[Scope][]string
 	identities []Identity
 	items      []Item
+	services   []*Service
 	modules    []string
 	streamFeat [2][]streamFeature // stream features: [0] before authentication, [1] after
 
@@ -176,6 +186,7 @@ type Registry struct {
 	outMessage    []MessageRewrite
 	inMessage     []MessageRewrite
 	delivered     []DeliveredHook
+	account       []AccountHook
 }
 
 // Item is a disco#items entry of the server (XEP-0030), e.g. a component.
@@ -195,7 +206,7 @@ func NewRegistry(mods ...Module) *Registry {
 // in scopes. It panics on a duplicate: two features must not claim one
 // namespace.
 func (r *Registry) IQ(scopes Scope, t stanza.Type, ns, local string, h IQHandler) {
-	for s := ToServer; s <= PreAuth; s <<= 1 {
+	for s := ToServer; s <= ToService; s <<= 1 {
 		if scopes&s == 0 {
 			continue
 		}
@@ -226,7 +237,7 @@ func (r *Registry) HandlesNS(s Scope, ns string) bool {
 
 // Feature adds a disco#info feature var for the given scopes.
 func (r *Registry) Feature(scopes Scope, v string) {
-	for s := ToServer; s <= PreAuth; s <<= 1 {
+	for s := ToServer; s <= ToService; s <<= 1 {
 		if scopes&s != 0 && !slices.Contains(r.features[s], v) {
 			r.features[s] = append(r.features[s], v)
 		}

@@ -7,6 +7,7 @@ package route
 import (
 	"errors"
 	"log/slog"
+	"sync"
 
 	"ignis/jid"
 	"ignis/mod"
@@ -16,6 +17,7 @@ import (
 // Config configures a Router. Zero fields take defaults.
 type Config struct {
 	Domain   jid.JID        // the server's domain (required)
+	Domains  []jid.JID      // further local domains (virtual hosts)
 	Conflict ConflictPolicy // what binding a bound full JID does; default Replace
 	// MaxSessions caps the resources bound per account; 0 is no limit.
 	MaxSessions int
@@ -27,16 +29,27 @@ type Config struct {
 type Router struct {
 	cfg   Config
 	table *Table
+	hosts hosts
+	ctxs  sync.Pool // of *mod.Ctx, for Route
+	lists sync.Pool // of *[]mod.Resource, for the delivered hooks
 	reg   *mod.Registry
 	log   *slog.Logger
 }
 
-// New returns a Router over a new Table.
+// New returns a Router over a new Table, serving cfg's domains and the
+// services reg holds. It panics if two of them claim one domain or a
+// service's host is not a domain: both are mistakes in the wiring.
 func New(cfg Config, reg *mod.Registry) *Router {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	return &Router{cfg: cfg, table: NewTable(), reg: reg, log: cfg.Logger}
+	r := &Router{cfg: cfg, table: NewTable(), reg: reg, log: cfg.Logger}
+	r.ctxs.New = func() any { return &mod.Ctx{Env: r} }
+	r.lists.New = func() any { s := make([]mod.Resource, 0, 8); return &s }
+	if err := r.hosts.init(cfg.Domain, cfg.Domains, reg.Services()); err != nil {
+		panic(err)
+	}
+	return r
 }
 
 // Table returns the session table.
@@ -97,10 +110,20 @@ func (r *Router) Send(st *stanza.Stanza) { r.route(&mod.Ctx{Env: r}, st) }
 
 // Route delivers a stanza a client sent. from is the sender's endpoint; the
 // stanza's from is stamped with its full JID whatever the client wrote
-// (RFC 6120 §8.1.2.1). Outbound filters and presence hooks run first.
+// (RFC 6120 §8.1.2.1); a session that stamped it while copying the stanza
+// out of its read buffer (stanza.FromFrameAs) spares the second copy.
+// Outbound filters and presence hooks run first.
 func (r *Router) Route(from Endpoint, st *stanza.Stanza) {
 	st = st.WithAddrs(from.JID(), st.To)
-	ctx := &mod.Ctx{Env: r, From: from}
+	// the Ctx is pooled: routing a chat message allocates nothing
+	ctx := r.ctxs.Get().(*mod.Ctx)
+	*ctx = mod.Ctx{Env: r, From: from}
+	r.routeFrom(ctx, from, st)
+	*ctx = mod.Ctx{Env: r} // Env stays: a hook that kept ctx by mistake still routes
+	r.ctxs.Put(ctx)
+}
+
+func (r *Router) routeFrom(ctx *mod.Ctx, from Endpoint, st *stanza.Stanza) {
 	if r.reg.HasFilters() {
 		switch v, e := r.reg.RunFilters(ctx, st, mod.Outbound, from.JID().Bare()); v {
 		case mod.Drop:
@@ -155,22 +178,29 @@ func (r *Router) deliver(ctx *mod.Ctx, e Endpoint, st *stanza.Stanza) (done, han
 	return ok, ok
 }
 
-func (r *Router) isLocal(j jid.JID) bool { return j.Domain() == r.cfg.Domain.Domain() }
-
 func (r *Router) route(ctx *mod.Ctx, st *stanza.Stanza) {
 	to := st.To
-	switch {
-	case to.IsZero():
+	if to.IsZero() {
 		r.toNobody(ctx, st)
-	case !r.isLocal(to):
-		// no server-to-server links (yet): RFC 6120 §10.4.3
+		return
+	}
+	h := r.hosts.lookup(to.Domain())
+	switch {
+	case h == nil:
+		// no link to that domain: RFC 6120 §10.4.3
 		r.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
+	case h.kind == hostService:
+		r.toService(ctx, h, st)
+	case h.kind == hostRemote:
+		if !h.remote.Send(st) {
+			r.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
+		}
 	case to.Local() == "":
 		if to.Resource() != "" {
 			r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
 			return
 		}
-		r.toServer(ctx, st)
+		r.toServer(ctx, h, st)
 	case to.IsBare():
 		r.toBare(ctx, st)
 	default:
@@ -210,9 +240,9 @@ func (r *Router) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 	})
 }
 
-func (r *Router) toServer(ctx *mod.Ctx, st *stanza.Stanza) {
+func (r *Router) toServer(ctx *mod.Ctx, h *host, st *stanza.Stanza) {
 	if st.Kind == stanza.IQ {
-		r.dispatchIQ(ctx, st, r.cfg.Domain, mod.ToServer)
+		r.dispatchIQ(ctx, st, h.domain, mod.ToServer)
 	}
 	// messages and presences to the domain itself are not served yet
 }
@@ -298,6 +328,11 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	}
 	delivered := false
 	var to []mod.Resource // for the delivered hooks, only when there are some
+	var list *[]mod.Resource
+	if r.reg.HasDelivered() {
+		list = r.lists.Get().(*[]mod.Resource)
+		to = (*list)[:0]
+	}
 	if best >= 0 {
 		for _, e := range bound {
 			if e.Available() && e.Priority() >= 0 && (st.Type == stanza.Headline || e.Priority() == best) {
@@ -311,6 +346,11 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	}
 	if len(to) > 0 {
 		r.reg.RunDelivered(ctx, st, to)
+	}
+	if list != nil {
+		clear(to)
+		*list = to[:0]
+		r.lists.Put(list)
 	}
 	if !delivered && st.Type != stanza.Headline {
 		// RFC 6121 §8.5.2.2: no available resource: offline storage, if a
@@ -349,6 +389,11 @@ func (r *Router) dispatchIQ(ctx *mod.Ctx, st *stanza.Stanza, target jid.JID, s m
 		return
 	}
 	ctx.Target = target
+	r.answer(ctx, st, h, ns, local)
+}
+
+// answer runs an iq handler and sends its reply or error.
+func (r *Router) answer(ctx *mod.Ctx, st *stanza.Stanza, h mod.IQHandler, ns, local string) {
 	reply, err := h(ctx, st)
 	var se *stanza.Error
 	switch {

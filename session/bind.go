@@ -98,7 +98,7 @@ func randomResource() string {
 
 // stanza handles one stanza of a bound stream.
 func (s *Stream) stanza(f *xmlscan.Frame) error {
-	st, err := stanza.FromFrame(f)
+	st, claimed, err := stanza.FromFrameAs(f, s.jid) // one copy, from stamped
 	if err != nil {
 		var se *stanza.Error
 		if st == nil || !errors.As(err, &se) {
@@ -109,7 +109,7 @@ func (s *Stream) stanza(f *xmlscan.Frame) error {
 		}
 		return nil
 	}
-	if !st.From.IsZero() && !st.From.Equal(s.jid) && !st.From.Equal(s.jid.Bare()) {
+	if !claimed.IsZero() && !claimed.Equal(s.jid) && !claimed.Equal(s.jid.Bare()) {
 		// RFC 6120 §8.1.2.1: a from that is not the client's own address
 		return stanza.StreamErr(stanza.InvalidFrom, "")
 	}

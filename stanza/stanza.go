@@ -52,6 +52,34 @@ func FromFrame(f *xmlscan.Frame) (*Stanza, error) {
 	return header(own, f.Elem, nameEnd, declLen)
 }
 
+// FromFrameAs is FromFrame for a stanza a bound client sent: the copy out of
+// the read buffer is made with from set to the client's address (RFC 6120
+// §8.1.2.1: the server stamps it), in one pass, so routing does not copy it
+// again. claimed is the from the client wrote (zero if none), for the caller
+// to check. A stanza that uses namespace prefixes of the stream root, or that
+// fails to parse, takes FromFrame's path (and then claimed is its From).
+func FromFrameAs(f *xmlscan.Frame, from jid.JID) (st *Stanza, claimed jid.JID, err error) {
+	nameEnd := 1 + len(f.Local())
+	if p := f.Prefix(); len(p) > 0 {
+		nameEnd += len(p) + 1
+	}
+	outer := false
+	f.OuterPrefixes(func(_, _ []byte) { outer = true })
+	if !outer {
+		// header over the read buffer itself: nothing of it is kept
+		if st, err = header(f.Raw(), f.Elem, nameEnd, 0); err == nil {
+			claimed = st.From
+			st.readdress(st, from, st.To)
+			return st, claimed, nil
+		}
+	}
+	st, err = FromFrame(f)
+	if st != nil {
+		claimed = st.From
+	}
+	return st, claimed, err
+}
+
 // Parse makes a Stanza of raw, which must hold one well-formed message,
 // presence or iq in jabber:client. raw is owned by the Stanza afterwards.
 func Parse(raw []byte) (*Stanza, error) {
@@ -150,8 +178,21 @@ func (s *Stanza) WithAddrs(from, to jid.JID) *Stanza {
 	if from.Equal(s.From) && to.Equal(s.To) {
 		return s
 	}
-	n := &Stanza{Kind: s.Kind, Type: s.Type, ID: s.ID, To: to, From: from, Lang: s.Lang,
-		class: atomic.LoadUint32(&s.class)} // same children
+	n := &Stanza{}
+	s.readdress(n, from, to)
+	return n
+}
+
+// readdress writes into n (which may be s) the copy of s with from and to.
+// The children are the same, so the classification carries over; it is read
+// atomically since a shared s may be classified concurrently.
+func (s *Stanza) readdress(n *Stanza, from, to jid.JID) {
+	if n == s {
+		old := *s // not shared yet: whoever builds it in place owns it
+		s = &old
+	}
+	*n = Stanza{Kind: s.Kind, Type: s.Type, ID: s.ID, To: to, From: from, Lang: s.Lang,
+		class: atomic.LoadUint32(&s.class)}
 	out := make([]byte, 0, len(s.raw)+len(from.String())+len(to.String())+16)
 	out = append(out, s.raw[:s.nameEnd]...)
 	n.nameEnd = s.nameEnd
@@ -193,7 +234,6 @@ func (s *Stanza) WithAddrs(from, to jid.JID) *Stanza {
 	n.attrsEnd = int32(len(out))
 	out = append(out, s.raw[s.attrsEnd:]...)
 	n.raw = out
-	return n
 }
 
 // Readdressed returns a Stanza routed to to that shares s's bytes: for

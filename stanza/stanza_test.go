@@ -150,3 +150,64 @@ func TestReaddressedSharesBytes(t *testing.T) {
 		t.Fatalf("%v allocations per fan-out copy, want at most 1 (the header)", n)
 	}
 }
+
+// asCollect copies each element with FromFrameAs, then spoils the read
+// buffer: the copies must not share it.
+type asCollect struct {
+	from    jid.JID
+	got     []string
+	claimed []string
+	errs    []error
+}
+
+func (c *asCollect) StreamOpen(*xmlscan.Frame) error { return nil }
+func (c *asCollect) StreamClose() error              { return nil }
+func (c *asCollect) Element(f *xmlscan.Frame) error {
+	s, claimed, err := FromFrameAs(f, c.from)
+	c.errs = append(c.errs, err)
+	c.claimed = append(c.claimed, claimed.String())
+	if s != nil {
+		if again, perr := Parse(append([]byte(nil), s.Bytes()...)); perr == nil && !again.From.Equal(s.From) {
+			return errors.New("offsets of the stamped copy are wrong")
+		}
+		c.got = append(c.got, string(s.Bytes())+" from="+s.From.String())
+	}
+	raw := f.Raw()
+	for i := range raw {
+		raw[i] = 'Z'
+	}
+	return nil
+}
+
+// TestFromFrameAs: one copy out of the read buffer with from stamped; the
+// client's own from is reported; outer prefixes and errors take FromFrame's path.
+func TestFromFrameAs(t *testing.T) {
+	var sc xmlscan.Scanner
+	c := asCollect{from: jid.MustParse("alice@localhost/a")}
+	in := "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' xmlns:x='urn:outer'>" +
+		"<message to='bob@localhost' type='chat' id='m1'><body>hi</body></message>" +
+		"<message from='alice@localhost' to='bob@localhost' id='m2'/>" +
+		"<message to='bob@localhost' id='m3'><x:y/></message>" +
+		"<message to='a@@b' id='bad'/>"
+	if err := sc.Feed([]byte(in), &c); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"<message from='alice@localhost/a' to='bob@localhost' type='chat' id='m1'><body>hi</body></message> from=alice@localhost/a",
+		"<message from='alice@localhost/a' to='bob@localhost' id='m2'/> from=alice@localhost/a",
+		"<message xmlns:x='urn:outer' to='bob@localhost' id='m3'><x:y/></message> from=",
+		"<message to='a@@b' id='bad'/> from=",
+	}
+	for i, w := range want {
+		if i >= len(c.got) || c.got[i] != w {
+			t.Errorf("%d: got %q\nwant %q", i, c.got, w)
+		}
+	}
+	if c.claimed[0] != "" || c.claimed[1] != "alice@localhost" || c.errs[0] != nil {
+		t.Errorf("claimed %q errs %v", c.claimed, c.errs)
+	}
+	var se *Error
+	if !errors.As(c.errs[3], &se) || se.Cond != JIDMalformed {
+		t.Errorf("bad to: %v", c.errs[3])
+	}
+}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"ignis/jid"
+	"ignis/mod"
 	"ignis/route"
 	"ignis/session"
 	"ignis/stanza"
@@ -239,7 +240,9 @@ type adminListener struct {
 	path string
 }
 
-func listenAdmin(path string, db *store.DB, router *route.Router, log *slog.Logger) (*adminListener, error) {
+// listenAdmin serves the admin socket; done is told of each operation that
+// succeeded (the running server's modules react to account changes).
+func listenAdmin(path string, db *store.DB, router *route.Router, log *slog.Logger, done func(AdminRequest)) (*adminListener, error) {
 	// a socket file left by a killed server is stale: we hold the store's lock
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("admin socket: %w", err)
@@ -272,6 +275,9 @@ func listenAdmin(path string, db *store.DB, router *route.Router, log *slog.Logg
 					rep = Admin(db, req)
 				}
 				logAdmin(log, req, rep)
+				if rep.Error == "" && done != nil {
+					done(req)
+				}
 				_ = json.NewEncoder(c).Encode(rep)
 			}()
 		}
@@ -306,4 +312,23 @@ func (a *adminListener) Close() {
 	a.ln.Close()
 	a.wg.Wait()
 	os.Remove(a.path)
+}
+
+// adminDone tells the modules of an account change made through the admin
+// socket: the account module ends the sessions it leaves without authority.
+func (s *Server) adminDone(req AdminRequest) {
+	var ev mod.AccountEvent
+	switch req.Op {
+	case "user-del":
+		ev = mod.AccountDeleted
+	case "user-passwd":
+		ev = mod.PasswordChanged
+	default:
+		return
+	}
+	user, err := jid.New(req.User, s.router.Domain().Domain(), "")
+	if err != nil {
+		return
+	}
+	s.router.Registry().RunAccount(&mod.Ctx{Env: s.router, Target: user}, ev, user)
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/BurntSushi/toml"
 
 	"ignis/jid"
+	"ignis/mod"
 	"ignis/session"
 )
 
@@ -35,6 +36,8 @@ type Config struct {
 	// resident memory near live memory. Default 50; the GOGC environment
 	// variable, when set, wins.
 	GCPercent int `toml:"gc_percent"`
+	// Extra modules run after the built-in ones (tests register services).
+	Extra []mod.Module `toml:"-"`
 
 	Listen struct {
 		C2S    string `toml:"c2s"`     // STARTTLS listener, host:port; default ":5222"; "off" disables

@@ -1,8 +1,8 @@
 package server
 
 import (
-	"ignis/jid"
 	"ignis/mod"
+	"ignis/mod/account"
 	"ignis/mod/blocking"
 	"ignis/mod/carbons"
 	"ignis/mod/disco"
@@ -24,30 +24,32 @@ import (
 
 // deps is what feature modules are built from.
 type deps struct {
-	db     *store.DB
-	cfg    *Config
-	domain jid.JID
+	db  *store.DB
+	cfg *Config
+	rt  *mod.Runtime // makes each module's handle
 }
 
 // modules returns the feature modules the server runs, one line each, in
 // the order their hooks run.
 func modules(d deps) []mod.Module {
-	return []mod.Module{
+	h := d.rt.Handle
+	return append([]mod.Module{
 		&disco.Module{ServerName: "Ignis", DB: d.db},
 		ping.Module{},
-		&vcard.Module{DB: d.db},
-		&private.Module{DB: d.db},
+		vcard.New(h("vcard")),
+		private.New(h("private")),
 		version.Module{},
 		&entitytime.Module{},
-		last.New(d.db),
-		register.New(d.db, register.Policy{Anyone: d.cfg.Register.Enabled, Loopback: d.cfg.Register.Loopback, AllowPlain: d.cfg.Register.AllowPlain}, d.domain),
-		blocking.New(d.db, nil),
-		privacy.New(d.db, d.domain, nil),
+		last.New(h("last")),
+		register.New(h("register"), register.Policy{Anyone: d.cfg.Register.Enabled, Loopback: d.cfg.Register.Loopback, AllowPlain: d.cfg.Register.AllowPlain}),
+		blocking.New(h("blocking")),
+		privacy.New(h("privacy")),
 		&sharedgroup.Module{DB: d.db},
-		mam.New(d.db, d.cfg.Archive.Enabled, d.cfg.Archive.Retention.Duration),
-		offline.New(d.db, d.cfg.Offline.MaxPerUser, d.cfg.Offline.MaxBytesPerUser),
-		roster.New(d.db, d.cfg.Roster.MaxItems),
-		presence.New(d.db),
+		mam.New(h("mam"), mam.Config{Enabled: d.cfg.Archive.Enabled, Retention: d.cfg.Archive.Retention.Duration}),
+		offline.New(h("offline"), offline.Config{MaxPerUser: d.cfg.Offline.MaxPerUser, MaxBytesPerUser: d.cfg.Offline.MaxBytesPerUser}),
+		roster.New(h("roster"), roster.Config{MaxItems: d.cfg.Roster.MaxItems}),
+		presence.New(h("presence")),
 		&carbons.Module{}, // after the other message hooks: its copies carry what they add
-	}
+		account.New(h("account")),
+	}, d.cfg.Extra...)
 }

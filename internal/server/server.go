@@ -31,8 +31,10 @@ type Server struct {
 	reactor *reactor.Server
 	admin   *adminListener
 
-	features []string // module names, for the startup line
-	pidFile  string   // removed by Stop
+	features []string     // module names, for the startup line
+	pidFile  string       // removed by Stop
+	rt       *mod.Runtime // the modules' handles: started in order, stopped in reverse
+	mods     []mod.Module
 }
 
 // PIDFile is the file in the data folder that holds a running server's
@@ -91,11 +93,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if cfg.Session.Conflict == "refuse" {
 		conflict = route.Refuse
 	}
-	mods := modules(deps{db: db, cfg: &cfg, domain: domain})
-	for _, m := range mods {
+	s.rt = mod.NewRuntime(db, domain, log)
+	s.mods = modules(deps{db: db, cfg: &cfg, rt: s.rt})
+	for _, m := range s.mods {
 		s.features = append(s.features, m.Name())
 	}
-	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, mod.NewRegistry(mods...))
+	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, mod.NewRegistry(s.mods...))
 	s.stream = &session.Config{
 		Domain:           domain,
 		Router:           s.router,
@@ -135,15 +138,20 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	return s, nil
 }
 
-// Start binds the listeners and the admin socket.
+// Start starts the modules, then binds the admin socket and the listeners.
 func (s *Server) Start() error {
-	a, err := listenAdmin(filepath.Join(s.cfg.Data, AdminSocket), s.db, s.router, s.log)
+	if err := s.rt.Start(context.Background(), s.router, s.mods); err != nil {
+		return err
+	}
+	a, err := listenAdmin(filepath.Join(s.cfg.Data, AdminSocket), s.db, s.router, s.log, s.adminDone)
 	if err != nil {
+		_ = s.rt.Stop(context.Background())
 		return err
 	}
 	s.admin = a
 	if err := s.reactor.Start(); err != nil {
 		a.Close()
+		_ = s.rt.Stop(context.Background())
 		return err
 	}
 	pid := filepath.Join(s.cfg.Data, PIDFile)
@@ -201,7 +209,8 @@ func (s *Server) Router() *route.Router { return s.router }
 
 // Stop ends every session with <system-shutdown/>, handing what they had
 // not delivered or had unacknowledged to offline storage, lets their last
-// bytes drain, then stops the listeners and loops and closes the store.
+// bytes drain, then stops the listeners and loops, stops the modules in
+// reverse order and closes the store.
 func (s *Server) Stop(ctx context.Context) error {
 	n, err := s.stream.Shutdown(ctx)
 	if err == nil {
@@ -217,6 +226,9 @@ func (s *Server) Stop(ctx context.Context) error {
 	}
 	if s.pidFile != "" {
 		_ = os.Remove(s.pidFile)
+	}
+	if merr := s.rt.Stop(ctx); err == nil {
+		err = merr
 	}
 	if cerr := s.db.Close(); err == nil {
 		err = cerr

@@ -48,11 +48,8 @@ type Module struct {
 }
 
 // New returns the blocking module over db.
-func New(db *store.DB, log *slog.Logger) *Module {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Module{db: db, log: log, sets: map[string]*set{}}
+func New(h *mod.Handle) *Module {
+	return &Module{db: h.DB(), log: h.Log(), sets: map[string]*set{}}
 }
 
 func (m *Module) Name() string { return "blocking" }

@@ -98,7 +98,7 @@ func newTestModule(t *testing.T) (*Module, *store.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return New(db, slog.New(slog.DiscardHandler)), db
+	return New(mod.NewHandle("blocking", db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))), db
 }
 
 func TestFilter(t *testing.T) {

@@ -59,6 +59,42 @@ func (m *Module) Register(r *mod.Registry) {
 	r.IQ(both, stanza.Get, NSItems, "query", m.items)
 	r.Feature(both, NSInfo)
 	r.Feature(both, NSItems)
+	// every service's own domain: what the service declared
+	r.IQ(mod.ToService, stanza.Get, NSInfo, "query", m.serviceInfo)
+	r.IQ(mod.ToService, stanza.Get, NSItems, "query", m.serviceItems)
+}
+
+func (m *Module) serviceInfo(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
+	if node, ok := iq.Payload().Attr("node"); ok && len(node) > 0 {
+		return nil, stanza.Err(stanza.ItemNotFound)
+	}
+	var b stanza.Builder
+	b.Start("query", "xmlns", NSInfo)
+	for _, id := range ctx.Service.Identities {
+		b.Element("identity", "", "category", id.Category, "type", id.Type, "name", id.Name)
+	}
+	b.Element("feature", "", "var", NSInfo)
+	b.Element("feature", "", "var", NSItems)
+	for _, f := range ctx.Service.Features {
+		if f != NSInfo && f != NSItems {
+			b.Element("feature", "", "var", f)
+		}
+	}
+	return iq.Result(b.Bytes()), nil
+}
+
+func (m *Module) serviceItems(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
+	if node, ok := iq.Payload().Attr("node"); ok && len(node) > 0 {
+		return nil, stanza.Err(stanza.ItemNotFound)
+	}
+	var b stanza.Builder
+	b.Start("query", "xmlns", NSItems)
+	if ctx.Service.Items != nil {
+		for _, it := range ctx.Service.Items(ctx) {
+			b.Element("item", "", "jid", it.JID, "name", it.Name)
+		}
+	}
+	return iq.Result(b.Bytes()), nil
 }
 
 func (m *Module) info(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
@@ -88,8 +124,8 @@ func (m *Module) info(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	return iq.Result(b.Bytes()), nil
 }
 
-// items lists the server's items (components and services that registered
-// one) for the server, and nothing yet for an account.
+// items lists the server's items (components and the modules' services) for
+// the server, and nothing yet for an account.
 func (m *Module) items(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if node, ok := iq.Payload().Attr("node"); ok && len(node) > 0 {
 		return nil, stanza.Err(stanza.ItemNotFound)
@@ -107,6 +143,17 @@ func (m *Module) items(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) 
 	}
 	for _, it := range m.reg.Items() {
 		b.Element("item", "", "jid", it.JID, "name", it.Name)
+	}
+	for _, s := range m.reg.Services() {
+		d, err := s.Domain(ctx.Env.Domain())
+		if err != nil {
+			continue // the router refused it at start-up
+		}
+		name := ""
+		if len(s.Identities) > 0 {
+			name = s.Identities[0].Name
+		}
+		b.Element("item", "", "jid", d.String(), "name", name)
 	}
 	return iq.Result(b.Bytes()), nil
 }

@@ -44,6 +44,7 @@ var (
 // Module is the last activity feature.
 type Module struct {
 	db    *store.DB
+	log   *slog.Logger
 	start time.Time
 	now   func() time.Time
 
@@ -62,8 +63,8 @@ type Module struct {
 }
 
 // New returns the last activity feature; the server's uptime counts from now.
-func New(db *store.DB) *Module {
-	return &Module{db: db, start: time.Now(), now: time.Now,
+func New(h *mod.Handle) *Module {
+	return &Module{db: h.DB(), log: h.Log(), start: time.Now(), now: time.Now,
 		status: map[mod.Resource]string{}, pending: map[string]store.LastActivity{}}
 }
 
@@ -193,7 +194,7 @@ func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
 	m.mu.Unlock()
 	m.db.LastActivities().PutAsync(user, a, func(err error) {
 		if err != nil {
-			slog.Error("last: storing last activity", "user", user, "err", err)
+			m.log.Error("storing last activity", "user", user, "err", err)
 		}
 		m.mu.Lock()
 		if p, ok := m.pending[user]; ok && p.Time.Equal(a.Time) && p.Status == a.Status {

@@ -35,7 +35,7 @@ func (resource) JID() jid.JID { return jid.MustParse("bob@localhost/r") }
 // TestStatusOnlyForAvailable: a session that never sent available presence
 // leaves nothing behind when it sends unavailable presence.
 func TestStatusOnlyForAvailable(t *testing.T) {
-	m := New(nil)
+	m := New(mod.NewHandle("last", nil, jid.MustParse("localhost"), nil))
 	res := &resource{}
 	st := stanza.MustParse([]byte("<presence type='unavailable'><status>bye</status></presence>"))
 	m.outbound(&mod.Ctx{From: res}, st)

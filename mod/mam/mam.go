@@ -21,6 +21,7 @@
 package mam
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -75,15 +76,22 @@ type Module struct {
 	enabled   bool
 	retention time.Duration
 	log       *slog.Logger
+	h         *mod.Handle
 	queries   chan struct{} // a token per running query
 }
 
-// New returns the module over db. With enabled false it registers nothing.
-// retention > 0 deletes messages older than that, checked hourly (and once
-// at start); 0 keeps them forever.
-func New(db *store.DB, enabled bool, retention time.Duration) *Module {
-	return &Module{db: db, ar: db.Archive(), enabled: enabled, retention: retention,
-		log: slog.Default().With("mod", "mam"), queries: make(chan struct{}, maxQueries)}
+// Config is the module's configuration ([archive] in the server's).
+type Config struct {
+	Enabled   bool          // with false the module registers nothing
+	Retention time.Duration // > 0: messages older than that are deleted, checked hourly
+}
+
+// New returns the module over h's store. With cfg.Retention > 0, messages
+// older than that are deleted hourly (and once at start); 0 keeps them forever.
+func New(h *mod.Handle, cfg Config) *Module {
+	db := h.DB()
+	return &Module{db: db, ar: db.Archive(), enabled: cfg.Enabled, retention: cfg.Retention,
+		log: h.Log(), h: h, queries: make(chan struct{}, maxQueries)}
 }
 
 func (m *Module) Name() string { return "mam" }
@@ -101,25 +109,25 @@ func (m *Module) Register(r *mod.Registry) {
 	r.Feature(mod.ToAccount, NS)
 	r.Feature(mod.ToAccount, NSExtended)
 	r.Feature(mod.ToAccount, NSSID)
-	if m.retention > 0 {
-		go m.expire(time.Hour)
-	}
 }
 
-// expire deletes old messages now and every interval until the store is
-// closed. There is no module shutdown hook: a closed store ends it.
-func (m *Module) expire(interval time.Duration) {
-	for {
-		n, err := m.ar.DeleteBefore(time.Now().Add(-m.retention))
-		switch {
-		case errors.Is(err, store.ErrClosed):
-			return
-		case err != nil:
-			m.log.Error("archive retention", "err", err)
-		case n > 0:
-			m.log.Debug("archive retention", "ranges", n)
-		}
-		time.Sleep(interval)
+// Start begins the retention sweep, if any.
+func (m *Module) Start(context.Context) error {
+	if !m.enabled || m.retention <= 0 {
+		return nil
+	}
+	return m.h.Every(time.Hour, m.expire)
+}
+
+// expire deletes messages older than the retention.
+func (m *Module) expire(context.Context) {
+	n, err := m.ar.DeleteBefore(time.Now().Add(-m.retention))
+	switch {
+	case errors.Is(err, store.ErrClosed):
+	case err != nil:
+		m.log.Error("archive retention", "err", err)
+	case n > 0:
+		m.log.Debug("archive retention", "ranges", n)
 	}
 }
 

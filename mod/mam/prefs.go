@@ -1,6 +1,7 @@
 package mam
 
 import (
+	"context"
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/stanza"
@@ -53,10 +54,12 @@ func (m *Module) setPrefs(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, erro
 		return nil, err
 	}
 	env := ctx.Env
-	go func() {
+	if err := m.h.Go(func(context.Context) {
 		err := m.ar.SetPrefs(self.Local(), p)
 		m.reply(env, iq, prefsXML(p), err)
-	}()
+	}); err != nil {
+		return nil, stanza.Err(stanza.ServiceUnavailable) // shutting down
+	}
 	return nil, nil
 }
 

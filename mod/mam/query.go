@@ -1,6 +1,7 @@
 package mam
 
 import (
+	"context"
 	"errors"
 	"slices"
 	"strconv"
@@ -210,12 +211,14 @@ func (m *Module) query(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) 
 		return nil, err
 	}
 	env, res := ctx.Env, ctx.From
-	go func() {
+	if err := m.h.Go(func(context.Context) {
 		m.queries <- struct{}{}
 		defer func() { <-m.queries }()
 		fin, err := m.run(env, res, self, iq, &r)
 		m.reply(env, iq, fin, err)
-	}()
+	}); err != nil {
+		return nil, stanza.Err(stanza.ServiceUnavailable) // shutting down
+	}
 	return nil, nil
 }
 

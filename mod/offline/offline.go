@@ -92,21 +92,28 @@ type Module struct {
 	}
 }
 
-// New returns the module over db. maxPerUser and maxBytesPerUser bound each
-// account's queue (messages, and their total size); 0 means the default.
-func New(db *store.DB, maxPerUser int, maxBytesPerUser int64) *Module {
+// New returns the module over h's store. cfg bounds each account's queue.
+func New(h *mod.Handle, cfg Config) *Module {
+	maxPerUser, maxBytesPerUser := cfg.MaxPerUser, cfg.MaxBytesPerUser
 	if maxPerUser <= 0 {
 		maxPerUser = DefaultMaxPerUser
 	}
 	if maxBytesPerUser <= 0 {
 		maxBytesPerUser = DefaultMaxBytesPerUser
 	}
+	db := h.DB()
 	m := &Module{db: db, q: db.Offline(), max: store.Quota{Messages: maxPerUser, Bytes: maxBytesPerUser},
-		log: slog.Default().With("mod", "offline"),
+		log: h.Log(),
 		now: time.Now}
 	m.flex.m = map[string]mod.Resource{}
 	m.jobs.m = map[string][]func(){}
 	return m
+}
+
+// Config is the module's configuration ([offline] in the server's).
+type Config struct {
+	MaxPerUser      int   // messages stored per account; <= 0: DefaultMaxPerUser
+	MaxBytesPerUser int64 // their total size; <= 0: DefaultMaxBytesPerUser
 }
 
 func (m *Module) Name() string { return "offline" }
@@ -287,7 +294,8 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 	if res.Priority() < 0 || m.usesFlex(res) {
 		return
 	}
-	m.do(res.JID().Local(), func() { m.flush(ctx.Env, res) })
+	env := ctx.Env // the job outlives ctx
+	m.do(res.JID().Local(), func() { m.flush(env, res) })
 }
 
 // do queues job on user's goroutine, starting it if needed.

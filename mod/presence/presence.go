@@ -31,6 +31,7 @@ const NSPreApproval = "urn:xmpp:features:pre-approval"
 // Module is the presence feature.
 type Module struct {
 	db     *store.DB
+	log    *slog.Logger
 	roster *store.Roster
 
 	// mu guards directed: per session, the JIDs it sent directed available
@@ -100,8 +101,9 @@ func (o *order) held(user string, fn func()) bool {
 }
 
 // New returns the presence feature over db.
-func New(db *store.DB) *Module {
-	return &Module{db: db, roster: db.Roster(), directed: map[mod.Resource]map[string]jid.JID{}}
+func New(h *mod.Handle) *Module {
+	db := h.DB()
+	return &Module{db: db, log: h.Log(), roster: db.Roster(), directed: map[mod.Resource]map[string]jid.JID{}}
 }
 
 func (m *Module) Name() string { return "presence" }
@@ -131,8 +133,8 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	}
 	// anything else waits behind the user's subscription changes still on
 	// their way (RFC 6120 §10.1), and is routed again once they have gone
-	from := ctx.From
-	if m.order.held(from.JID().Local(), func() { ctx.Env.Resend(from, st) }) {
+	from, env := ctx.From, ctx.Env // the closure outlives ctx
+	if m.order.held(from.JID().Local(), func() { env.Resend(from, st) }) {
 		return true
 	}
 	if st.To.IsZero() {
@@ -173,7 +175,7 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 		return true
 	})
 	if err != nil {
-		slog.Error("presence: reading roster", "user", from.Local(), "err", err)
+		m.log.Error("reading roster", "user", from.Local(), "err", err)
 	}
 	// shared roster groups: members are subscribed both ways (Openfire)
 	m.sharedMembers(from, func(c jid.JID) {
@@ -237,7 +239,7 @@ func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	}
 	exists, err := m.accountExists(contact.Local())
 	if err != nil {
-		slog.Error("presence: reading account", "user", contact.Local(), "err", err)
+		m.log.Error("reading account", "user", contact.Local(), "err", err)
 		return true
 	}
 	tx := m.roster.Begin(user.Local(), contact.Local())
@@ -246,7 +248,7 @@ func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	tx.CommitAsync(func(err error) {
 		defer m.order.end(user.Local())
 		if err != nil {
-			slog.Error("presence: subscription not stored", "user", user.Local(), "err", err)
+			m.log.Error("subscription not stored", "user", user.Local(), "err", err)
 			return
 		}
 		mod.SendEffects(env, effects)
@@ -327,12 +329,12 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 		}
 	})
 	if err != nil {
-		slog.Error("presence: reading roster", "user", self.Local(), "err", err)
+		m.log.Error("reading roster", "user", self.Local(), "err", err)
 	}
 	for _, raw := range pending {
 		st, err := stanza.Parse(raw)
 		if err != nil {
-			slog.Error("presence: stored subscription request", "user", self.Local(), "err", err)
+			m.log.Error("stored subscription request", "user", self.Local(), "err", err)
 			continue
 		}
 		env.Send(st.WithAddrs(st.From, self))
@@ -354,7 +356,7 @@ func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
 func (m *Module) sharedMembers(user jid.JID, fn func(jid.JID)) {
 	groups, err := m.db.Groups().GroupsOf(user.Local())
 	if err != nil {
-		slog.Error("presence: reading shared groups", "user", user.Local(), "err", err)
+		m.log.Error("reading shared groups", "user", user.Local(), "err", err)
 		return
 	}
 	for _, g := range groups {

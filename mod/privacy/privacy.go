@@ -75,11 +75,8 @@ type lists struct {
 var noLists = &lists{}
 
 // New returns the privacy module over db for the server's domain.
-func New(db *store.DB, domain jid.JID, log *slog.Logger) *Module {
-	if log == nil {
-		log = slog.Default()
-	}
-	return &Module{db: db, domain: domain.Domain(), log: log, users: map[string]*lists{}, active: map[string]session{}}
+func New(h *mod.Handle) *Module {
+	return &Module{db: h.DB(), domain: h.Domain().Domain(), log: h.Log(), users: map[string]*lists{}, active: map[string]session{}}
 }
 
 func (m *Module) Name() string { return "privacy" }

@@ -67,7 +67,7 @@ func newTest(t *testing.T) (*Module, *store.DB) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	return New(db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler)), db
+	return New(mod.NewHandle("privacy", db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))), db
 }
 
 func TestJIDMatches(t *testing.T) {

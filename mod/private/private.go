@@ -33,8 +33,12 @@ var (
 // Module is the private XML storage feature.
 type Module struct {
 	DB       *store.DB
+	Log      *slog.Logger
 	MaxBytes int // largest <query/> of a set, in bytes; 0 means DefaultMaxBytes
 }
+
+// New returns the module over h's store.
+func New(h *mod.Handle) *Module { return &Module{DB: h.DB(), Log: h.Log()} }
 
 func (m *Module) Name() string { return "private" }
 
@@ -120,7 +124,7 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	env, user := ctx.Env, ctx.Target.Local()
 	m.DB.Private().SetAsync(user, items, func(err error) {
 		if err != nil {
-			slog.Error("private: storing failed", "user", user, "err", err)
+			m.Log.Error("storing failed", "user", user, "err", err)
 			if reply := iq.ErrorReply(stanza.Err(stanza.InternalServerError)); reply != nil {
 				env.Send(reply)
 			}

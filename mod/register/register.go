@@ -90,8 +90,8 @@ func (p Policy) check(secure, loopback bool) *stanza.Error {
 
 // New returns the feature; domain is the server's domain, for preparing
 // usernames.
-func New(db *store.DB, policy Policy, domain jid.JID) *Module {
-	return &Module{db: db, policy: policy, domain: domain, log: slog.Default(), busy: make(chan struct{}, maxBusy)}
+func New(h *mod.Handle, policy Policy) *Module {
+	return &Module{db: h.DB(), policy: policy, domain: h.Domain(), log: h.Log(), busy: make(chan struct{}, maxBusy)}
 }
 
 // acquire takes a token for an account change without waiting.

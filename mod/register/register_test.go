@@ -34,7 +34,7 @@ func TestPolicy(t *testing.T) {
 	iq := stanza.MustParse([]byte("<iq type='get' id='r1'><query xmlns='jabber:iq:register'/></iq>"))
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			m := New(nil, tc.policy, jid.MustParse("localhost"))
+			m := New(mod.NewHandle("register", nil, jid.MustParse("localhost"), nil), tc.policy)
 			reply, err := m.preAuthGet(&mod.Ctx{Loopback: tc.loopback, Secure: !tc.plain}, iq)
 			switch {
 			case tc.want == nil && (err != nil || reply == nil):

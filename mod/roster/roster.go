@@ -75,11 +75,18 @@ type listener struct {
 }
 
 // New returns the roster feature over db; maxItems ≤ 0 means DefaultMaxItems.
-func New(db *store.DB, maxItems int) *Module {
+func New(h *mod.Handle, cfg Config) *Module {
+	maxItems := cfg.MaxItems
 	if maxItems <= 0 {
 		maxItems = DefaultMaxItems
 	}
+	db := h.DB()
 	return &Module{db: db, roster: db.Roster(), maxItems: maxItems, interested: map[string][]listener{}}
+}
+
+// Config is the module's configuration ([roster] in the server's).
+type Config struct {
+	MaxItems int // items per roster; <= 0: DefaultMaxItems
 }
 
 func (m *Module) Name() string { return "roster" }

@@ -35,8 +35,12 @@ var (
 // Module is the vCard feature.
 type Module struct {
 	DB       *store.DB
+	Log      *slog.Logger
 	MaxBytes int // largest vCard accepted, in bytes; 0 means DefaultMaxBytes
 }
+
+// New returns the module over h's store.
+func New(h *mod.Handle) *Module { return &Module{DB: h.DB(), Log: h.Log()} }
 
 func (m *Module) Name() string { return "vcard" }
 
@@ -81,7 +85,7 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	env, user := ctx.Env, ctx.Target.Local()
 	m.DB.VCards().SetAsync(user, raw, func(err error) {
 		if err != nil {
-			slog.Error("vcard: storing failed", "user", user, "err", err)
+			m.Log.Error("storing failed", "user", user, "err", err)
 			if reply := iq.ErrorReply(stanza.Err(stanza.InternalServerError)); reply != nil {
 				env.Send(reply)
 			}

@@ -1,0 +1,68 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"io"
+	"strings"
+	"testing"
+
+	"ignis/internal/server"
+	"ignis/internal/servertest"
+)
+
+// authAnswer tries PLAIN and returns the start of the server's answer.
+func authAnswer(t *testing.T, env *servertest.Env, user, pass string) string {
+	t.Helper()
+	c := env.DialTLS()
+	defer c.Close()
+	io.WriteString(c, header)
+	readUntil(t, c, "</stream:features>")
+	io.WriteString(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"+
+		base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass))+"</auth>")
+	return readUntil(t, c, "xmlns='urn:ietf:params:xml:ns:xmpp-sasl'")
+}
+
+// TestAdminAccountChanges: `ignis user passwd` and `ignis user del` on a
+// running server (its admin socket) end the account's sessions as Prosody
+// does: <reset/> "Password changed" (log in again, with the new password),
+// <not-authorized/> "Account deleted"; other accounts keep theirs.
+func TestAdminAccountChanges(t *testing.T) {
+	env := servertest.Start(t)
+	env.AddUser("alice", "pw")
+	env.AddUser("bob", "pw")
+	admin := func(req server.AdminRequest) {
+		t.Helper()
+		rep, err := server.CallAdmin(env.Cfg.Data, req)
+		if err != nil || rep.Error != "" {
+			t.Fatalf("%s: %v %s", req.Op, err, rep.Error)
+		}
+	}
+	ends := func(s *stream, cond, text string) {
+		t.Helper()
+		s.expect("<stream:error><" + cond + " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>" +
+			"<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>" + text + "</text></stream:error>")
+		s.expect("</stream:stream>")
+	}
+	a1, a2 := rawStream(t, env, "alice", "one"), rawStream(t, env, "alice", "two")
+	a1.online()
+	bob := rawStream(t, env, "bob", "b")
+	bob.online()
+
+	admin(server.AdminRequest{Op: "user-passwd", User: "alice", Password: "new"})
+	ends(a1, "reset", "Password changed")
+	ends(a2, "reset", "Password changed")
+	if got := authAnswer(t, env, "alice", "pw"); !strings.HasPrefix(got, "<failure ") {
+		t.Errorf("old password: %s", got)
+	}
+	a3 := &stream{t: t, name: "alice@localhost/three", c: rawLogin(t, env, "alice", "new", "three")}
+	a3.online()
+
+	admin(server.AdminRequest{Op: "user-del", User: "alice"})
+	ends(a3, "not-authorized", "Account deleted")
+	if got := authAnswer(t, env, "alice", "new"); !strings.HasPrefix(got, "<failure ") {
+		t.Errorf("deleted account: %s", got)
+	}
+	// bob was not touched: his session still answers
+	bob.send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+	bob.expect("id='p1'")
+}

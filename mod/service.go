@@ -1,0 +1,56 @@
+package mod
+
+import (
+	"fmt"
+	"strings"
+
+	"ignis/jid"
+	"ignis/stanza"
+)
+
+// Service is an addressable entity of its own that a module runs at a
+// domain next to the server's (conference.DOMAIN, pubsub.DOMAIN, …): the
+// router hands it every stanza addressed to that domain or to a JID under it.
+// A service answers with ctx.Env.Send (from its own domain).
+type Service struct {
+	// Host is the service's domain. A single label ("conference") is put in
+	// front of the server's domain; a name with a dot is taken as it is.
+	Host string
+	// Identities and Features answer disco#info of the service (XEP-0030).
+	Identities []Identity
+	Features   []string
+	// Items, if set, lists the service's disco#items (e.g. rooms).
+	Items func(ctx *Ctx) []Item
+
+	// Message and Presence receive what is sent to the service; nil drops it
+	// (a message that is not an error gets service-unavailable).
+	Message  func(ctx *Ctx, st *stanza.Stanza)
+	Presence func(ctx *Ctx, st *stanza.Stanza)
+	// IQ answers iqs of type get or set other than disco, like an IQHandler;
+	// nil answers service-unavailable.
+	IQ IQHandler
+}
+
+// Domain resolves Host against the server's domain.
+func (s *Service) Domain(server jid.JID) (jid.JID, error) {
+	host := s.Host
+	if !strings.Contains(host, ".") {
+		host += "." + server.Domain()
+	}
+	d, err := jid.Parse(host)
+	if err != nil || d.Local() != "" || d.Resource() != "" {
+		return jid.JID{}, fmt.Errorf("mod: service host %q is not a domain", s.Host)
+	}
+	return d, nil
+}
+
+// Service registers a service; the router gives it its domain.
+func (r *Registry) Service(s *Service) {
+	if s.Host == "" {
+		panic("mod: service without a host")
+	}
+	r.services = append(r.services, s)
+}
+
+// Services lists the registered services in registration order.
+func (r *Registry) Services() []*Service { return r.services }
