@@ -2,6 +2,7 @@ package xmlscan
 
 import (
 	"bytes"
+	"math/bits"
 	"strconv"
 	"unsafe"
 )
@@ -496,7 +497,19 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 				return evMore, i, base, nil
 			}
 			n := 1
-			if c := b[i]; nameTab[c]&nameStart == 0 {
+			if c := b[i]; nameTab[c]&nameStart != 0 {
+				// most attributes are plain: read them in one tight loop, and
+				// come back here for the first that is not
+				j, done, err := s.plainAttrs(b, base, i)
+				if err != nil {
+					return 0, 0, 0, err
+				}
+				i = j
+				if done {
+					s.state = stAttrSep
+					continue
+				}
+			} else {
 				switch c {
 				case '>':
 					if ev, err := s.tagDone(b, base, i, false); ev != evMore || err != nil {
@@ -631,22 +644,23 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 			i++
 
 		case stEndName:
+			// compare with the open start tag's name in place: it ends at its
+			// first byte that is not part of a name (the root's at its NUL)
 			var want []byte
 			if s.level == 1 {
-				want = rootName(s.root)
+				want = s.root
 			} else {
-				want = tagName(b[base+int(s.open(int(s.level)))+1:])
+				want = b[base+int(s.open(int(s.level)))+1:]
 			}
 			k := i - base - int(s.mark)
-			for i < len(b) && k < len(want) {
+			for ; nameTab[want[k]]&(nameChar|nameMulti) != 0; k++ {
+				if i == len(b) {
+					return evMore, i, base, nil
+				}
 				if b[i] != want[k] {
 					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "end tag does not match start tag")
 				}
 				i++
-				k++
-			}
-			if k < len(want) {
-				return evMore, i, base, nil
 			}
 			fallthrough
 
@@ -771,6 +785,98 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 			s.state, base, b = stTop, -1, full
 		}
 	next:
+	}
+}
+
+// plainAttrs reads attributes from the name start at b[i] while they are
+// plain: an ASCII name, '=' and a quote right after it, and a value without
+// references that ends in b. It stops after the value of the last attribute
+// followed by a single white space and another name (done: the state is
+// stAttrSep at the returned position), or at the start of an attribute that is
+// not plain, which the state machine then reads from there (not done). It
+// checks what the state machine would, in the same order, once a whole
+// attribute is read; anything unusual is left to the state machine, which
+// reports it at the same byte.
+func (s *Scanner) plainAttrs(b []byte, base, i int) (int, bool, error) {
+	for {
+		at := i
+		var seen uint8 // the name's byte classes, for a colon
+		for {
+			// ASCII letters eight at a time, as in scanName
+			if i+8 > len(b) {
+				return at, false, nil
+			}
+			y := load64(b, i) | lsb*0x20
+			m := ((y - lsb*0x61) | (y + lsb*(0x80-0x7B))) & msb
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+			t := nameTab[b[i]]
+			if t&nameChar == 0 {
+				break
+			}
+			seen |= t
+			i++
+		}
+		end := i
+		if i+2 > len(b) || b[i] != '=' {
+			return at, false, nil
+		}
+		q := b[i+1]
+		if q != '\'' && q != '"' {
+			return at, false, nil
+		}
+		i += 2
+		for {
+			if i+8 > len(b) {
+				return at, false, nil
+			}
+			m := valueMask(load64(b, i))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+			c := b[i]
+			switch {
+			case c == q:
+			case attrTab[c] == 0, c == '\'' || c == '"':
+				i++
+				continue
+			case c >= 0x80:
+				n := char(b, i)
+				if n <= 0 {
+					return at, false, nil
+				}
+				i += n
+				continue
+			default: // a reference, '<' or a control character
+				return at, false, nil
+			}
+			break
+		}
+		i++
+		s.nattr++
+		if s.nattr > s.maxAttrs {
+			return 0, false, s.fail(at, ErrLimit, "too many attributes")
+		}
+		name := b[at:end]
+		if seen&nameColon != 0 {
+			if err := s.qname(name, at); err != nil {
+				return 0, false, err
+			}
+		}
+		if h := attrHash(name); s.bloom&h == 0 {
+			s.bloom |= h
+		} else if dupAttr(b[base+int(s.tag):at], name) {
+			return 0, false, s.fail(at, ErrNotWellFormed, "duplicate attribute")
+		}
+		if i+1 >= len(b) || !isSpace(b[i]) || nameTab[b[i+1]]&nameStart == 0 {
+			return i, true, nil
+		}
+		i++
 	}
 }
 
