@@ -250,7 +250,9 @@ func skipText(b []byte, i int) int {
 		for i < len(b) && textTab[b[i]] == 0 {
 			i++
 		}
-		return i
+		if i == len(b) {
+			return i
+		}
 	found:
 		switch c := b[i]; {
 		case textTab[c] == 0: // tab or line end
@@ -293,7 +295,9 @@ func skipValue(b []byte, i int) int {
 		for i < len(b) && attrTab[b[i]] == 0 {
 			i++
 		}
-		return i
+		if i == len(b) {
+			return i
+		}
 	found:
 		switch c := b[i]; {
 		case attrTab[c] == 0: // space, tab, line end, "!#$%"
