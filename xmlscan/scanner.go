@@ -350,6 +350,9 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 
 		case stText:
 			for {
+				if i < len(b) && b[i] == '<' {
+					break // no text between two tags, the common case: no call
+				}
 				i = skipText(b, i)
 				if i == len(b) {
 					return evMore, i, base, nil
