@@ -1,7 +1,6 @@
 package xmlscan
 
 import (
-	"encoding/binary"
 	"math/bits"
 	"unicode/utf8"
 )
@@ -207,8 +206,6 @@ const (
 // x == c, (x-k) only when x < k (k <= 0x80), and x itself flags bytes >= 0x80.
 // Borrows run upwards only, so the lowest flagged byte is exact; bytes above it
 // may be flagged falsely, which costs a look-up, never a miss.
-
-func load64(b []byte, i int) uint64 { return binary.LittleEndian.Uint64(b[i:]) }
 
 // textMask flags '<', '&', ']', controls (tab and line ends included) and
 // non-ASCII bytes.
