@@ -656,6 +656,23 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 				want = b[base+int(s.open(int(s.level)))+1:]
 			}
 			k := i - base - int(s.mark)
+			for i+8 <= len(b) && k+8 <= len(want) {
+				// eight bytes at a time while the name is letters (the mask of
+				// scanName); anything else is left to the byte loop below
+				w := load64(want, k)
+				y := w | lsb*0x20
+				m := ((y - lsb*0x61) | (y + lsb*(0x80-0x7B))) & msb
+				d := (load64(b, i) ^ w) | m>>7 // nonzero at a difference or a non-letter
+				if d == 0 {
+					i, k = i+8, k+8
+					continue
+				}
+				f := bits.TrailingZeros64(m) >> 3 // 8 if all letters
+				if f < 8 && bits.TrailingZeros64(d)>>3 == f && nameTab[want[k+f]]&(nameChar|nameMulti) == 0 {
+					i, k = i+f, k+f // the name ended at f, and all before matched
+				}
+				break
+			}
 			for ; nameTab[want[k]]&(nameChar|nameMulti) != 0; k++ {
 				if i == len(b) {
 					return evMore, i, base, nil
