@@ -162,8 +162,7 @@ func (s *Scanner) Feed(p []byte, sink Sink) error {
 	if len(s.carry) > 0 {
 		n, err := s.feedCarry(p, sink)
 		if err != nil {
-			s.err = err
-			return err
+			return s.stop(err)
 		}
 		if len(s.carry) > 0 {
 			return nil // p went into carry entirely
@@ -174,18 +173,17 @@ func (s *Scanner) Feed(p []byte, sink Sink) error {
 	for {
 		ev, end, b, err := s.run(p, i, base)
 		if err != nil {
-			s.err = err
-			return err
+			return s.stop(err)
 		}
 		if ev == evMore {
 			if b < 0 {
 				s.off += int64(len(p))
+				s.dropCarry() // the buffer feedCarry emptied, if any
 				return nil
 			}
 			if len(p)-b >= int(s.maxElem) {
 				// it cannot end within the limit: no need to keep it
-				s.err = s.fail(b+int(s.maxElem), ErrLimit, "element too large")
-				return s.err
+				return s.stop(s.fail(b+int(s.maxElem), ErrLimit, "element too large"))
 			}
 			s.keep(p[b:])
 			s.resume = uint32(end - b)
@@ -193,11 +191,20 @@ func (s *Scanner) Feed(p []byte, sink Sink) error {
 			return nil
 		}
 		if err := s.emit(ev, p[b:end], sink); err != nil {
-			s.err = err
-			return err
+			return s.stop(err)
 		}
 		i, base = end, -1
 	}
+}
+
+// stop makes err the Scanner's error, returning the buffer feedCarry emptied
+// (a Scanner that failed holds only an unfinished element until Reset).
+func (s *Scanner) stop(err error) error {
+	if len(s.carry) == 0 {
+		s.dropCarry()
+	}
+	s.err = err
+	return err
 }
 
 // feedCarry continues the carried construct with p. It appends p in growing
@@ -239,9 +246,11 @@ func (s *Scanner) feedCarry(p []byte, sink Sink) (int, error) {
 			}
 			continue
 		}
-		// carry[old:end] came from p; what follows is scanned again in p itself
+		// carry[old:end] came from p; what follows is scanned again in p itself.
+		// The emptied buffer stays until Feed ends: its tail most often
+		// goes into it again, sparing the pool a put and a get per read.
 		err = s.emit(ev, s.carry[base:end], sink)
-		s.dropCarry()
+		s.carry = s.carry[:0]
 		s.off += int64(end)
 		return end - old, err
 	}
