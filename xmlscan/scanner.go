@@ -932,7 +932,8 @@ func (s *Scanner) tagDone(b []byte, base, i int, self bool) (event, error) {
 		s.ftag = uint32(i + 1 - base)
 		// a second header would make all that follows its content: refuse it
 		// at its start tag rather than buffer the stream until the limit
-		if bytes.Equal(tagName(b[base+1:i+1]), rootName(s.root)) {
+		// (the first byte rules out nearly every stanza without a call)
+		if len(s.root) > 0 && b[base+1] == s.root[0] && bytes.Equal(tagName(b[base+1:i+1]), rootName(s.root)) {
 			return evMore, s.fail(base, ErrNestedHeader, "a stream header inside the stream")
 		}
 	}
