@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 )
@@ -223,4 +225,30 @@ func (c *elemCounter) Element(f *Frame) error {
 	}
 	walk(f.Elem)
 	return nil
+}
+
+// TestScanRepeat scans the benchmark stream $IGNIS_SCAN_REPEAT times, whole
+// and in 1500-byte chunks ($IGNIS_SCAN_CHUNK), for instruction counts under
+// callgrind, which the benchmark's goroutines and timers would blur (see
+// BENCHMARKS.md). Skipped otherwise.
+func TestScanRepeat(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("IGNIS_SCAN_REPEAT"))
+	if n <= 0 {
+		t.Skip("IGNIS_SCAN_REPEAT not set")
+	}
+	chunk, _ := strconv.Atoi(os.Getenv("IGNIS_SCAN_CHUNK"))
+	in := benchData()
+	var s Scanner
+	var sink countSink
+	for range n {
+		s.Reset()
+		if chunk <= 0 {
+			chunk = len(in)
+		}
+		for p := in; len(p) > 0; p = p[min(chunk, len(p)):] {
+			if err := s.Feed(p[:min(chunk, len(p))], &sink); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
 }

@@ -11,13 +11,15 @@ var (
 	textTab  [256]uint8 // character data: '<', '&', ']', controls, non-ASCII
 	attrTab  [256]uint8 // attribute values: '<', '&', quotes, controls, non-ASCII
 	cdataTab [256]uint8 // CDATA sections: ']', controls, non-ASCII
-	nameTab  [256]uint8 // nameStart|nameChar for ASCII; nameMulti for lead bytes
+	nameTab  [256]uint8 // nameStart|nameChar(|nameColon) for ASCII; nameMulti for lead bytes; white space
 )
 
 const (
 	nameStart = 1 << iota
 	nameChar
 	nameMulti
+	nameColon // ':', so that scanName learns of a colon by OR-ing the classes it passed
+	white     // ' ', '\t', '\n', '\r': white space is looked up here too (one load, no compares)
 )
 
 func init() {
@@ -39,12 +41,16 @@ func init() {
 	for _, c := range []byte{'\t', '\n', '\r'} {
 		textTab[c], attrTab[c], cdataTab[c] = 0, 0, 0
 	}
+	for _, c := range []byte{' ', '\t', '\n', '\r'} {
+		nameTab[c] = white
+	}
+	nameTab[':'] |= nameColon
 	textTab['<'], textTab['&'], textTab[']'] = 1, 1, 1
 	attrTab['<'], attrTab['&'], attrTab['\''], attrTab['"'] = 1, 1, 1, 1
 	cdataTab[']'] = 1
 }
 
-func isSpace(c byte) bool { return c == ' ' || c == '\n' || c == '\t' || c == '\r' }
+func isSpace(c byte) bool { return nameTab[c]&white != 0 }
 
 // isXMLChar reports whether r is a Char of XML 1.0 §2.2.
 func isXMLChar(r rune) bool {
@@ -143,26 +149,40 @@ func nameStartAt(b []byte, i int) int {
 // reports that b ended before the name did (possibly inside a multi-byte
 // character, which j then points at).
 func scanName(b []byte, i int) (j int, colon, more bool) {
-	for i < len(b) {
-		c := b[i]
-		if t := nameTab[c]; t&nameChar != 0 {
-			colon = colon || c == ':'
+	var seen uint8 // the classes of the bytes passed, for the colon
+	for {
+		// skip ASCII letters eight at a time: with the case bit set they
+		// are 0x61–0x7A, and the mask flags any byte outside that range
+		for i+8 <= len(b) {
+			y := load64(b, i) | lsb*0x20
+			m := ((y - lsb*0x61) | (y + lsb*(0x80-0x7B))) & msb
+			if m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				break
+			}
+			i += 8
+		}
+		if i == len(b) {
+			return i, seen&nameColon != 0, true
+		}
+		t := nameTab[b[i]]
+		if t&nameChar != 0 {
+			seen |= t
 			i++
 			continue
 		}
-		if c < 0x80 {
-			return i, colon, false
+		if t&nameMulti == 0 {
+			return i, seen&nameColon != 0, false
 		}
 		r, n := utf8.DecodeRune(b[i:])
 		if r == utf8.RuneError && n <= 1 {
-			return i, colon, !utf8.FullRune(b[i:])
+			return i, seen&nameColon != 0, !utf8.FullRune(b[i:])
 		}
 		if !isNameRune(r, false) {
-			return i, colon, false
+			return i, seen&nameColon != 0, false
 		}
 		i += n
 	}
-	return i, colon, true
 }
 
 // validName reports whether b is a Name (used for entity names).
@@ -175,64 +195,118 @@ func validName(b []byte) bool {
 }
 
 // SWAR scans, eight bytes per step: the text and value loops of the scanner
-// spend most of their time here (base64 photos, message bodies).
+// spend most of their time here (base64 photos, message bodies, JIDs).
 const (
 	lsb = 0x0101010101010101
 	msb = 0x8080808080808080
 )
 
-// In the tests below, (t-lsb)&^t has the top bit of some byte set iff a byte
-// of t is zero, and (x-lsb*0x20)|x iff a byte of x is below 0x20 or above
-// 0x7F; both are exact for "any byte", which is all the loops ask.
+// The masks below flag, in each byte's top bit, the bytes a loop must look
+// at. For a byte x < 0x80 and c < 0x80, (x^c)-1 wraps to a top bit only when
+// x == c, (x-k) only when x < k (k <= 0x80), and x itself flags bytes >= 0x80.
+// Borrows run upwards only, so the lowest flagged byte is exact; bytes above it
+// may be flagged falsely, which costs a look-up, never a miss.
 
-func load64(b []byte, i int) uint64 {
-	b = b[i : i+8]
-	return uint64(b[0]) | uint64(b[1])<<8 | uint64(b[2])<<16 | uint64(b[3])<<24 |
-		uint64(b[4])<<32 | uint64(b[5])<<40 | uint64(b[6])<<48 | uint64(b[7])<<56
+// textMask flags '<', '&', ']', controls (tab and line ends included) and
+// non-ASCII bytes.
+func textMask(x uint64) uint64 {
+	return ((x ^ (lsb * '<') - lsb) | (x ^ (lsb * '&') - lsb) | (x ^ (lsb * ']') - lsb) | (x - lsb*0x20) | x) & msb
 }
 
-// skipText returns the first byte at or after i that textTab marks.
+// valueMask flags bytes below 0x28 (controls, '"', '&', '\” and, falsely,
+// ' ' and "!#$%"), '<' and non-ASCII bytes.
+func valueMask(x uint64) uint64 {
+	return ((x - lsb*0x28) | (x ^ (lsb * '<') - lsb) | x) & msb
+}
+
+// skipText returns the first byte at or after i that textTab marks, passing
+// over well-formed non-ASCII characters: what it returns at is a delimiter,
+// a forbidden character, or a character that b cuts or that is not UTF-8.
 func skipText(b []byte, i int) int {
-	for i+8 <= len(b) {
-		x := load64(b, i)
-		t1, t2, t3 := x^(lsb*'<'), x^(lsb*'&'), x^(lsb*']')
-		m := ((t1-lsb)&^t1 | (t2-lsb)&^t2 | (t3-lsb)&^t3 | (x - lsb*0x20) | x) & msb
-		if m == 0 {
-			i += 8
-			continue
+	for {
+		for i+16 <= len(b) {
+			m := textMask(load64(b, i))
+			if m == 0 {
+				m = textMask(load64(b, i+8))
+				if m == 0 {
+					i += 16
+					continue
+				}
+				i += 8
+			}
+			i += bits.TrailingZeros64(m) >> 3
+			goto found
 		}
-		// the lowest flagged byte is exact (borrows only run upwards); it
-		// may be a tab or line end, which text allows
-		i += bits.TrailingZeros64(m) >> 3
-		if textTab[b[i]] != 0 {
+		for i+8 <= len(b) {
+			if m := textMask(load64(b, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto found
+			}
+			i += 8
+		}
+		for i < len(b) && textTab[b[i]] == 0 {
+			i++
+		}
+		if i == len(b) {
 			return i
 		}
-		i++
+	found:
+		switch c := b[i]; {
+		case textTab[c] == 0: // tab or line end
+			i++
+		case c < 0x80:
+			return i
+		default:
+			n := char(b, i)
+			if n <= 0 {
+				return i
+			}
+			i += n
+		}
 	}
-	for i < len(b) && textTab[b[i]] == 0 {
-		i++
-	}
-	return i
 }
 
-// skipValue returns the first byte at or after i that attrTab marks.
+// skipValue is skipText for attribute values (either quote stops it).
 func skipValue(b []byte, i int) int {
-	for i+8 <= len(b) {
-		x := load64(b, i)
-		t1, t2, t3, t4 := x^(lsb*'\''), x^(lsb*'"'), x^(lsb*'&'), x^(lsb*'<')
-		m := ((t1-lsb)&^t1 | (t2-lsb)&^t2 | (t3-lsb)&^t3 | (t4-lsb)&^t4 | (x - lsb*0x20) | x) & msb
-		if m == 0 {
-			i += 8
-			continue
+	for {
+		for i+16 <= len(b) {
+			m := valueMask(load64(b, i))
+			if m == 0 {
+				m = valueMask(load64(b, i+8))
+				if m == 0 {
+					i += 16
+					continue
+				}
+				i += 8
+			}
+			i += bits.TrailingZeros64(m) >> 3
+			goto found
 		}
-		i += bits.TrailingZeros64(m) >> 3
-		if attrTab[b[i]] != 0 {
+		for i+8 <= len(b) {
+			if m := valueMask(load64(b, i)); m != 0 {
+				i += bits.TrailingZeros64(m) >> 3
+				goto found
+			}
+			i += 8
+		}
+		for i < len(b) && attrTab[b[i]] == 0 {
+			i++
+		}
+		if i == len(b) {
 			return i
 		}
-		i++
+	found:
+		switch c := b[i]; {
+		case attrTab[c] == 0: // space, tab, line end, "!#$%"
+			i++
+		case c < 0x80:
+			return i
+		default:
+			n := char(b, i)
+			if n <= 0 {
+				return i
+			}
+			i += n
+		}
 	}
-	for i < len(b) && attrTab[b[i]] == 0 {
-		i++
-	}
-	return i
 }

@@ -36,10 +36,14 @@ func putSlab(b []byte, box *[]byte) {
 	}
 }
 
-// keep starts carry with tail, the unfinished construct.
+// keep starts carry with tail, the unfinished construct, in the buffer
+// feedCarry left empty if it is large enough.
 func (s *Scanner) keep(tail []byte) {
-	s.carry, s.slab = getSlab(len(tail))
-	s.carry = append(s.carry, tail...)
+	if cap(s.carry) < len(tail) {
+		s.dropCarry()
+		s.carry, s.slab = getSlab(len(tail))
+	}
+	s.carry = append(s.carry[:0], tail...)
 }
 
 // grow makes room for n more bytes in carry.

@@ -2,6 +2,7 @@ package xmlscan
 
 import (
 	"bytes"
+	"math/bits"
 	"strconv"
 	"unsafe"
 )
@@ -161,8 +162,7 @@ func (s *Scanner) Feed(p []byte, sink Sink) error {
 	if len(s.carry) > 0 {
 		n, err := s.feedCarry(p, sink)
 		if err != nil {
-			s.err = err
-			return err
+			return s.stop(err)
 		}
 		if len(s.carry) > 0 {
 			return nil // p went into carry entirely
@@ -173,18 +173,17 @@ func (s *Scanner) Feed(p []byte, sink Sink) error {
 	for {
 		ev, end, b, err := s.run(p, i, base)
 		if err != nil {
-			s.err = err
-			return err
+			return s.stop(err)
 		}
 		if ev == evMore {
 			if b < 0 {
 				s.off += int64(len(p))
+				s.dropCarry() // the buffer feedCarry emptied, if any
 				return nil
 			}
 			if len(p)-b >= int(s.maxElem) {
 				// it cannot end within the limit: no need to keep it
-				s.err = s.fail(b+int(s.maxElem), ErrLimit, "element too large")
-				return s.err
+				return s.stop(s.fail(b+int(s.maxElem), ErrLimit, "element too large"))
 			}
 			s.keep(p[b:])
 			s.resume = uint32(end - b)
@@ -192,11 +191,20 @@ func (s *Scanner) Feed(p []byte, sink Sink) error {
 			return nil
 		}
 		if err := s.emit(ev, p[b:end], sink); err != nil {
-			s.err = err
-			return err
+			return s.stop(err)
 		}
 		i, base = end, -1
 	}
+}
+
+// stop makes err the Scanner's error, returning the buffer feedCarry emptied
+// (a Scanner that failed holds only an unfinished element until Reset).
+func (s *Scanner) stop(err error) error {
+	if len(s.carry) == 0 {
+		s.dropCarry()
+	}
+	s.err = err
+	return err
 }
 
 // feedCarry continues the carried construct with p. It appends p in growing
@@ -238,9 +246,11 @@ func (s *Scanner) feedCarry(p []byte, sink Sink) (int, error) {
 			}
 			continue
 		}
-		// carry[old:end] came from p; what follows is scanned again in p itself
+		// carry[old:end] came from p; what follows is scanned again in p itself.
+		// The emptied buffer stays until Feed ends: its tail most often
+		// goes into it again, sparing the pool a put and a get per read.
 		err = s.emit(ev, s.carry[base:end], sink)
-		s.dropCarry()
+		s.carry = s.carry[:0]
 		s.off += int64(end)
 		return end - old, err
 	}
@@ -349,6 +359,9 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 
 		case stText:
 			for {
+				if i < len(b) && b[i] == '<' {
+					break // no text between two tags, the common case: no call
+				}
 				i = skipText(b, i)
 				if i == len(b) {
 					return evMore, i, base, nil
@@ -496,7 +509,19 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 				return evMore, i, base, nil
 			}
 			n := 1
-			if c := b[i]; nameTab[c]&nameStart == 0 {
+			if c := b[i]; nameTab[c]&nameStart != 0 {
+				// most attributes are plain: read them in one tight loop, and
+				// come back here for the first that is not
+				j, done, err := s.plainAttrs(b, base, i)
+				if err != nil {
+					return 0, 0, 0, err
+				}
+				i = j
+				if done {
+					s.state = stAttrSep
+					continue
+				}
+			} else {
 				switch c {
 				case '>':
 					if ev, err := s.tagDone(b, base, i, false); ev != evMore || err != nil {
@@ -631,22 +656,40 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 			i++
 
 		case stEndName:
+			// compare with the open start tag's name in place: it ends at its
+			// first byte that is not part of a name (the root's at its NUL)
 			var want []byte
 			if s.level == 1 {
-				want = rootName(s.root)
+				want = s.root
 			} else {
-				want = tagName(b[base+int(s.open(int(s.level)))+1:])
+				want = b[base+int(s.open(int(s.level)))+1:]
 			}
 			k := i - base - int(s.mark)
-			for i < len(b) && k < len(want) {
+			for i+8 <= len(b) && k+8 <= len(want) {
+				// eight bytes at a time while the name is letters (the mask of
+				// scanName); anything else is left to the byte loop below
+				w := load64(want, k)
+				y := w | lsb*0x20
+				m := ((y - lsb*0x61) | (y + lsb*(0x80-0x7B))) & msb
+				d := (load64(b, i) ^ w) | m>>7 // nonzero at a difference or a non-letter
+				if d == 0 {
+					i, k = i+8, k+8
+					continue
+				}
+				f := bits.TrailingZeros64(m) >> 3 // 8 if all letters
+				if f < 8 && bits.TrailingZeros64(d)>>3 == f && nameTab[want[k+f]]&(nameChar|nameMulti) == 0 {
+					i, k = i+f, k+f // the name ended at f, and all before matched
+				}
+				break
+			}
+			for ; nameTab[want[k]]&(nameChar|nameMulti) != 0; k++ {
+				if i == len(b) {
+					return evMore, i, base, nil
+				}
 				if b[i] != want[k] {
 					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "end tag does not match start tag")
 				}
 				i++
-				k++
-			}
-			if k < len(want) {
-				return evMore, i, base, nil
 			}
 			fallthrough
 
@@ -774,6 +817,98 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 	}
 }
 
+// plainAttrs reads attributes from the name start at b[i] while they are
+// plain: an ASCII name, '=' and a quote right after it, and a value without
+// references that ends in b. It stops after the value of the last attribute
+// followed by a single white space and another name (done: the state is
+// stAttrSep at the returned position), or at the start of an attribute that is
+// not plain, which the state machine then reads from there (not done). It
+// checks what the state machine would, in the same order, once a whole
+// attribute is read; anything unusual is left to the state machine, which
+// reports it at the same byte.
+func (s *Scanner) plainAttrs(b []byte, base, i int) (int, bool, error) {
+	for {
+		at := i
+		var seen uint8 // the name's byte classes, for a colon
+		for {
+			// ASCII letters eight at a time, as in scanName
+			if i+8 > len(b) {
+				return at, false, nil
+			}
+			y := load64(b, i) | lsb*0x20
+			m := ((y - lsb*0x61) | (y + lsb*(0x80-0x7B))) & msb
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+			t := nameTab[b[i]]
+			if t&nameChar == 0 {
+				break
+			}
+			seen |= t
+			i++
+		}
+		end := i
+		if i+2 > len(b) || b[i] != '=' {
+			return at, false, nil
+		}
+		q := b[i+1]
+		if q != '\'' && q != '"' {
+			return at, false, nil
+		}
+		i += 2
+		for {
+			if i+8 > len(b) {
+				return at, false, nil
+			}
+			m := valueMask(load64(b, i))
+			if m == 0 {
+				i += 8
+				continue
+			}
+			i += bits.TrailingZeros64(m) >> 3
+			c := b[i]
+			switch {
+			case c == q:
+			case attrTab[c] == 0, c == '\'' || c == '"':
+				i++
+				continue
+			case c >= 0x80:
+				n := char(b, i)
+				if n <= 0 {
+					return at, false, nil
+				}
+				i += n
+				continue
+			default: // a reference, '<' or a control character
+				return at, false, nil
+			}
+			break
+		}
+		i++
+		s.nattr++
+		if s.nattr > s.maxAttrs {
+			return 0, false, s.fail(at, ErrLimit, "too many attributes")
+		}
+		name := b[at:end]
+		if seen&nameColon != 0 {
+			if err := s.qname(name, at); err != nil {
+				return 0, false, err
+			}
+		}
+		if h := attrHash(name); s.bloom&h == 0 {
+			s.bloom |= h
+		} else if dupAttr(b[base+int(s.tag):at], name) {
+			return 0, false, s.fail(at, ErrNotWellFormed, "duplicate attribute")
+		}
+		if i+1 >= len(b) || !isSpace(b[i]) || nameTab[b[i+1]]&nameStart == 0 {
+			return i, true, nil
+		}
+		i++
+	}
+}
+
 // tagDone ends a start tag at b[i] == '>'. It reports evOpen for the stream
 // header and evElement for a self-closing stanza.
 func (s *Scanner) tagDone(b []byte, base, i int, self bool) (event, error) {
@@ -797,7 +932,8 @@ func (s *Scanner) tagDone(b []byte, base, i int, self bool) (event, error) {
 		s.ftag = uint32(i + 1 - base)
 		// a second header would make all that follows its content: refuse it
 		// at its start tag rather than buffer the stream until the limit
-		if bytes.Equal(tagName(b[base+1:i+1]), rootName(s.root)) {
+		// (the first byte rules out nearly every stanza without a call)
+		if len(s.root) > 0 && b[base+1] == s.root[0] && bytes.Equal(tagName(b[base+1:i+1]), rootName(s.root)) {
 			return evMore, s.fail(base, ErrNestedHeader, "a stream header inside the stream")
 		}
 	}

@@ -230,6 +230,40 @@ func TestIdleHoldsNoBuffer(t *testing.T) {
 	t.Logf("unsafe.Sizeof(Scanner{}) = %d, Elem %d, Frame %d", unsafe.Sizeof(Scanner{}), unsafe.Sizeof(Elem{}), unsafe.Sizeof(Frame{}))
 }
 
+// TestCarryReused checks that a read which completes the carried stanza and
+// ends inside the next one reuses the carry buffer, and that neither an idle
+// nor a failed Scanner keeps it.
+func TestCarryReused(t *testing.T) {
+	var s Scanner
+	var r rec
+	feed := func(p string) error { return s.Feed([]byte(p), &r) }
+	if err := feed(hdr + "<message><bo"); err != nil {
+		t.Fatal(err)
+	}
+	box := s.slab
+	if err := feed("dy/></message><iq type='get' id='1'><pi"); err != nil {
+		t.Fatal(err)
+	}
+	if s.slab != box || string(s.carry) != "<iq type='get' id='1'><pi" {
+		t.Fatalf("carry %q, same buffer %v", s.carry, s.slab == box)
+	}
+	if err := feed("ng xmlns='urn:xmpp:ping'/></iq>"); err != nil {
+		t.Fatal(err)
+	}
+	if s.Held() != 0 || s.carry != nil || s.slab != nil {
+		t.Fatalf("idle scanner holds %d bytes", s.Held())
+	}
+	if err := feed("<message><bo"); err != nil {
+		t.Fatal(err)
+	}
+	if err := feed("dy/></message>x"); !errors.Is(err, ErrNotWellFormed) {
+		t.Fatalf("err = %v, want not-well-formed", err)
+	}
+	if s.Held() != 0 || s.carry != nil {
+		t.Fatalf("failed scanner holds %d bytes", s.Held())
+	}
+}
+
 // corpus for split invariance: everything valid plus the error table.
 func splitCorpus() []string {
 	c := []string{
