@@ -229,6 +229,10 @@ func (s *Server) Start() error {
 		s.runErr = gnet.Rotate(&events{s}, addrs,
 			gnet.WithNumEventLoop(s.cfg.Loops),
 			gnet.WithReusePort(true),
+			// SO_REUSEADDR too: connections accepted from these sockets
+			// inherit it, so the TIME_WAIT they leave after we close them
+			// does not make a restart's exclusive placeholder fail to bind
+			gnet.WithReuseAddr(true),
 			gnet.WithTCPNoDelay(gnet.TCPNoDelay),
 			gnet.WithTCPKeepAlive(s.cfg.KeepAlive),
 			gnet.WithTCPKeepInterval(s.cfg.KeepAlive/4),

@@ -659,3 +659,46 @@ func TestConnSize(t *testing.T) {
 		t.Fatalf("conn grew to %d B", n)
 	}
 }
+
+// TestRestartOverTimeWait: connections the server closed first leave
+// TIME_WAIT sockets on its port for a minute after it stops. A server
+// restarted at once (after a crash, kill -9, an upgrade) must still bind the
+// port: the exclusive check that refuses a port another listener holds must
+// not refuse one that only closed connections linger on.
+func TestRestartOverTimeWait(t *testing.T) {
+	first, e := startServer(t, Config{})
+	addr := first.Addrs()[0].String()
+	for range 3 {
+		c := dial(t, first.Addrs()[0])
+		h := nextHandler(t, e)
+		br := bufio.NewReader(c)
+		if _, err := io.WriteString(c, "QUIT\n"); err != nil {
+			t.Fatal(err)
+		}
+		expectLine(t, br, "BYE")
+		if _, err := br.ReadByte(); err != io.EOF {
+			t.Fatalf("after BYE: %v, want EOF (the server closes first)", err)
+		}
+		_ = c.Close()
+		recvErr(t, h.closedErr, "closed")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := first.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := CheckListen([]Listener{{Addr: addr}}); err != nil {
+		t.Fatalf("CheckListen(%s) after a stop: %v", addr, err)
+	}
+	s, err := New(Config{Loops: 2, Listeners: []Listener{{Addr: addr}}, Logger: first.cfg.Logger},
+		func(session.Transport) session.Handler { return nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Start(); err != nil {
+		t.Fatalf("restart on %s: %v", addr, err)
+	}
+	if err := s.Stop(ctx); err != nil {
+		t.Fatal(err)
+	}
+}
