@@ -29,8 +29,8 @@ import (
 // of the per-user sequence numbers after a crash is checked too (reusing
 // one would overwrite an earlier round's message).
 //
-// What "acknowledged" means. Offline storage has no acknowledgement of its
-// own (XEP-0198 <a/> would be one; Ignis has no stream management yet), and a
+// What "acknowledged" means. This sender does not use stream management
+// (TestKillWithSMAcks covers XEP-0198 <a/>, in sm_test.go), and a
 // ping proves nothing because stores are asynchronous. Bob therefore follows
 // every 50 messages with an XEP-0013 <purge/> of his own (empty) queue. That
 // iq is a durability barrier by construction:
