@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"ignis/jid"
 	"ignis/mod"
@@ -35,6 +36,9 @@ type Server struct {
 	pidFile  string       // removed by Stop
 	rt       *mod.Runtime // the modules' handles: started in order, stopped in reverse
 	mods     []mod.Module
+
+	stopOnce sync.Once
+	stopErr  error
 }
 
 // PIDFile is the file in the data folder that holds a running server's
@@ -210,8 +214,14 @@ func (s *Server) Router() *route.Router { return s.router }
 // Stop ends every session with <system-shutdown/>, handing what they had
 // not delivered or had unacknowledged to offline storage, lets their last
 // bytes drain, then stops the listeners and loops, stops the modules in
-// reverse order and closes the store.
+// reverse order and closes the store. Calls after the first wait for it and
+// return its result (a signal and a deferred Stop may both ask).
 func (s *Server) Stop(ctx context.Context) error {
+	s.stopOnce.Do(func() { s.stopErr = s.stop(ctx) })
+	return s.stopErr
+}
+
+func (s *Server) stop(ctx context.Context) error {
 	n, err := s.stream.Shutdown(ctx)
 	if err == nil {
 		err = s.reactor.WaitClosing(ctx)
