@@ -10,6 +10,7 @@ package mod
 import (
 	"fmt"
 	"slices"
+	"strings"
 
 	"ignis/jid"
 	"ignis/stanza"
@@ -172,6 +173,7 @@ type Registry struct {
 	iq         map[iqKey]IQHandler
 	features   map[Scope][]string
 	identities []Identity
+	forms      map[Scope][]InfoForm
 	items      []Item
 	services   []*Service
 	modules    []string
@@ -251,6 +253,44 @@ func (r *Registry) Identity(id Identity) { r.identities = append(r.identities, i
 func (r *Registry) Features(s Scope) []string {
 	f := slices.Clone(r.features[s])
 	slices.Sort(f)
+	return f
+}
+
+// InfoForm is an extended disco#info data form (XEP-0128): a result form
+// whose hidden FORM_TYPE is Type, with fields in the given order.
+type InfoForm struct {
+	Type   string
+	Fields []InfoField
+}
+
+// InfoField is one single-valued field of an InfoForm.
+type InfoField struct{ Var, Value string }
+
+// Form adds an extended disco#info form for the given scopes. It panics on a
+// second form of one FORM_TYPE in a scope: XEP-0115 §5.4 makes an entity with
+// two such forms unhashable.
+func (r *Registry) Form(scopes Scope, f InfoForm) {
+	if r.forms == nil {
+		r.forms = map[Scope][]InfoForm{}
+	}
+	for s := ToServer; s <= ToService; s <<= 1 {
+		if scopes&s == 0 {
+			continue
+		}
+		for _, g := range r.forms[s] {
+			if g.Type == f.Type {
+				panic("mod: duplicate disco form " + f.Type)
+			}
+		}
+		r.forms[s] = append(r.forms[s], f)
+	}
+}
+
+// Forms lists the extended disco#info forms of a scope sorted by FORM_TYPE,
+// the order XEP-0115's verification string uses.
+func (r *Registry) Forms(s Scope) []InfoForm {
+	f := slices.Clone(r.forms[s])
+	slices.SortFunc(f, func(a, b InfoForm) int { return strings.Compare(a.Type, b.Type) })
 	return f
 }
 

@@ -264,6 +264,51 @@ func TestServerInfo(t *testing.T) {
 			}
 		}
 	})
+	t.Run("disco-info/software", func(t *testing.T) {
+		// XEP-0232 via XEP-0128: the version `ignis version` prints, after
+		// the features, with FORM_TYPE first
+		got := ask(t, c, "<iq type='get' id='d5' to='localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+		var reply struct {
+			Query struct {
+				Inner string `xml:",innerxml"`
+				X     []struct {
+					Type   string `xml:"type,attr"`
+					Fields []struct {
+						Var    string   `xml:"var,attr"`
+						Type   string   `xml:"type,attr"`
+						Values []string `xml:"value"`
+					} `xml:"field"`
+				} `xml:"jabber:x:data x"`
+			} `xml:"http://jabber.org/protocol/disco#info query"`
+		}
+		if err := xml.Unmarshal([]byte(got), &reply); err != nil {
+			t.Fatalf("disco#info %s: %v", got, err)
+		}
+		if len(reply.Query.X) != 1 || reply.Query.X[0].Type != "result" {
+			t.Fatalf("want one result form: %s", got)
+		}
+		fields := reply.Query.X[0].Fields
+		if len(fields) == 0 || fields[0].Var != "FORM_TYPE" || fields[0].Type != "hidden" ||
+			len(fields[0].Values) != 1 || fields[0].Values[0] != "urn:xmpp:dataforms:softwareinfo" {
+			t.Fatalf("FORM_TYPE is not the first, hidden field: %s", got)
+		}
+		vals := map[string][]string{}
+		for _, f := range fields[1:] {
+			vals[f.Var] = f.Values
+		}
+		if v := vals["software"]; len(v) != 1 || v[0] != modversion.Name {
+			t.Errorf("software = %q, want %q", v, modversion.Name)
+		}
+		if v := vals["software_version"]; len(v) != 1 || v[0] != modversion.Version {
+			t.Errorf("software_version = %q, want %q", v, modversion.Version)
+		}
+		if _, ok := vals["os"]; ok {
+			t.Errorf("the operating system is disclosed: %s", got)
+		}
+		if strings.Index(got, "<feature") > strings.Index(got, "<x ") {
+			t.Errorf("the form comes before the features: %s", got)
+		}
+	})
 	t.Run("disco-info/own-account", func(t *testing.T) {
 		got := ask(t, c, "<iq type='get' id='d3'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
 		wantResult(t, got, "<identity category='account' type='registered'/>", "<feature var='jabber:iq:private'/>")

@@ -121,7 +121,28 @@ func (m *Module) info(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	for _, f := range m.reg.Features(scope) {
 		b.Element("feature", "", "var", f)
 	}
+	for _, f := range m.reg.Forms(scope) {
+		writeForm(&b, f)
+	}
 	return iq.Result(b.Bytes()), nil
+}
+
+// NSData is the data forms namespace (XEP-0004).
+const NSData = "jabber:x:data"
+
+// writeForm appends an extended info form as XEP-0128 §3 shows it: a result
+// form whose first field is the hidden FORM_TYPE.
+func writeForm(b *stanza.Builder, f mod.InfoForm) {
+	b.Start("x", "xmlns", NSData, "type", "result")
+	b.Start("field", "var", "FORM_TYPE", "type", "hidden")
+	b.Element("value", f.Type)
+	b.End()
+	for _, fl := range f.Fields {
+		b.Start("field", "var", fl.Var)
+		b.Element("value", fl.Value)
+		b.End()
+	}
+	b.End()
 }
 
 // items lists the server's items (components and the modules' services) for

@@ -15,6 +15,9 @@ import (
 // NS is the software version namespace.
 const NS = "jabber:iq:version"
 
+// NSSoftwareInfo is the FORM_TYPE of XEP-0232's software information form.
+const NSSoftwareInfo = "urn:xmpp:dataforms:softwareinfo"
+
 // Name is the software name the server reports.
 const Name = "Ignis"
 
@@ -59,6 +62,12 @@ func (Module) Name() string { return "version" }
 func (Module) Register(r *mod.Registry) {
 	r.IQ(mod.ToServer, stanza.Get, NS, "query", handle)
 	r.Feature(mod.ToServer, NS)
+	// the same name and version in the server's disco#info (XEP-0232), so a
+	// client learns them without a second query; os is left out as above
+	r.Form(mod.ToServer, mod.InfoForm{Type: NSSoftwareInfo, Fields: []mod.InfoField{
+		{Var: "software", Value: Name},
+		{Var: "software_version", Value: Version},
+	}})
 }
 
 func handle(_ *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
