@@ -65,6 +65,7 @@ func (s *Stream) bind(f *xmlscan.Frame) error {
 		s.write(st.ErrorReply(stanza.Err(stanza.InternalServerError)).Bytes())
 		return nil
 	}
+	s.cfg.strangers.remove(s) // the session table lists it now
 	s.state = stBound
 	s.tr.SetTimer(0)
 	s.loggedIn()

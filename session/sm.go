@@ -650,6 +650,7 @@ func (s *Stream) adopt(old *Stream, ns string, h uint32) error {
 		s.write(smFailed(ns, "item-not-found"))
 		return nil
 	}
+	s.cfg.strangers.remove(s) // the session table lists it now (shutdown.go)
 	s.pres.Store(old.pres.Load())
 	s.last.Store(old.last.Load())
 	s.csi, old.csi = old.csi, nil

@@ -140,6 +140,10 @@ func New(cfg *Config, t Transport) *Stream {
 		return s
 	}
 	s.admitted = true
+	if !cfg.strangers.add(s) {
+		s.fail(errShuttingDown) // the server is stopping (shutdown.go)
+		return s
+	}
 	t.SetTimer(cfg.Limits.PreAuthIdle) // one deadline until bound: input does not extend it
 	return s
 }
@@ -244,6 +248,7 @@ func (s *Stream) close(final []byte) {
 // was delivered but never written, and (XEP-0198) never acknowledged, is
 // routed again: nothing handed to a session is lost when it ends (sm.go).
 func (s *Stream) shutdown() {
+	s.cfg.strangers.remove(s)
 	if s.hand != nil {
 		s.cancelHandover() // sm.go
 	}

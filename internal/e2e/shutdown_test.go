@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"io"
+	"net"
 	"strconv"
 	"strings"
 	"testing"
@@ -59,6 +61,31 @@ func TestShutdownHandsBack(t *testing.T) {
 		m := next.next(t)
 		if m.Body != want || m.Delay == nil {
 			t.Fatalf("got %+v, want %s with a delay stamp", m, want)
+		}
+	}
+}
+
+// TestShutdownStrangers: streams that are not bound when the server stops
+// get <system-shutdown/> too (RFC 6120 §4.9.3.17), whether they sent only a
+// stream header, nothing at all, or authenticated without binding.
+func TestShutdownStrangers(t *testing.T) {
+	env, stop := startAt(t, t.TempDir())
+	addUsers(env, "alice")
+	header1 := opened(t, env.DialTLS())
+	silent := env.DialTLS() // the TLS handshake done: the server has its stream
+	authed := opened(t, env.DialTLS())
+	io.WriteString(authed, plainAuth("alice", "pw"))
+	readUntil(t, authed, "<success")
+	opened(t, authed) // the restarted stream, features offering bind
+
+	stop()
+	for _, c := range []struct {
+		name string
+		c    net.Conn
+	}{{"header only", header1}, {"silent", silent}, {"authenticated", authed}} {
+		got := readAll(t, c.c)
+		if !strings.Contains(got, streamErr("system-shutdown")) || !strings.HasSuffix(got, "</stream:stream>") {
+			t.Errorf("%s: got %q, want a <system-shutdown/> stream error and the stream's end", c.name, got)
 		}
 	}
 }
