@@ -146,6 +146,9 @@ func (c *Config) Prepare() error {
 	if c.Guard == nil {
 		c.Guard, _ = NewGuard(GuardConfig{ExemptLoopback: true}) // the defaults are valid
 	}
+	if c.Guard.log == nil {
+		c.Guard.log = c.Logger // the Guard logs refusals (guard.go)
+	}
 	if len(c.ServerCert) > 0 {
 		cert, err := x509.ParseCertificate(c.ServerCert)
 		if err != nil {

@@ -2,6 +2,7 @@ package session
 
 import (
 	"fmt"
+	"log/slog"
 	"net"
 	"net/netip"
 	"sync"
@@ -26,6 +27,10 @@ type GuardConfig struct {
 	// unauthenticated streams together; default 32 MiB. A stream whose input
 	// would go past it ends with <resource-constraint/>.
 	MaxPreAuthBytes int64
+	// RefusalLogInterval spaces the log lines about refused connections of
+	// one address: its first refusal is logged, later ones are counted and
+	// summed up at most once per interval; default 1 min.
+	RefusalLogInterval time.Duration
 	// ExemptLoopback lifts the per-address limits (not MaxPreAuthBytes) for
 	// 127.0.0.0/8 and ::1, so that local load generators and tools work.
 	ExemptLoopback bool
@@ -51,6 +56,9 @@ func (g *GuardConfig) EnsureDefaults() {
 	if g.MaxPreAuthBytes == 0 {
 		g.MaxPreAuthBytes = 32 << 20
 	}
+	if g.RefusalLogInterval == 0 {
+		g.RefusalLogInterval = time.Minute
+	}
 }
 
 // Validate reports the first value out of its sane range.
@@ -68,6 +76,8 @@ func (g GuardConfig) Validate() error {
 		return fmt.Errorf("auth_ban_time %s is below 1s", g.AuthBanTime)
 	case g.MaxPreAuthBytes < 1<<20:
 		return fmt.Errorf("max_pre_auth_bytes %d is below 1 MiB", g.MaxPreAuthBytes)
+	case g.RefusalLogInterval < time.Second || g.RefusalLogInterval > 24*time.Hour:
+		return fmt.Errorf("refusal_log_interval %s is not within 1s..24h", g.RefusalLogInterval)
 	}
 	return nil
 }
@@ -80,6 +90,7 @@ type Guard struct {
 	cfg     GuardConfig
 	preAuth atomic.Int64 // bytes held by unauthenticated streams' tokenizers
 	now     func() time.Time
+	log     *slog.Logger // refusals; set by Config.Prepare
 
 	mu struct {
 		sync.Mutex
@@ -96,6 +107,53 @@ type peer struct {
 	fails    int       // failed logins since failStart
 	failFrom time.Time
 	banned   time.Time // banned until then
+	// Refusals are logged sparingly (logRefusal): quiet counts those not
+	// logged since quietEnd was set; last is the latest refused address
+	// (the key of an IPv6 /64 is not one) and why.
+	quiet    int
+	quietEnd time.Time
+	last     netip.Addr
+	reason   Refusal
+}
+
+// refusalLine is one log line about refused connections: the first of an
+// address (n 0), or a summary of n more.
+type refusalLine struct {
+	ip     netip.Addr
+	reason Refusal
+	n      int
+}
+
+func (g *Guard) logRefusals(lines []refusalLine) {
+	if g.log == nil {
+		return
+	}
+	for _, l := range lines {
+		if l.n == 0 {
+			g.log.Warn("connection refused", "ip", l.ip.String(), "reason", string(l.reason))
+		} else {
+			g.log.Warn("connections refused", "ip", l.ip.String(), "reason", string(l.reason), "count", l.n, "within", g.cfg.RefusalLogInterval.String())
+		}
+	}
+}
+
+// refuse notes a refusal of ip (p's address) and returns the line to log,
+// if any: a refusal after a quiet interval is logged as it is, so the first
+// refusal of an address is never hidden; while refusals keep coming they
+// are summed up in one line an interval. mu is held.
+func (g *Guard) refuse(p *peer, ip netip.Addr, r Refusal, now time.Time, lines []refusalLine) []refusalLine {
+	p.last, p.reason = ip, r
+	switch {
+	case now.Before(p.quietEnd):
+		p.quiet++
+		return lines
+	case p.quiet > 0:
+		lines = append(lines, refusalLine{ip, r, p.quiet + 1})
+	default:
+		lines = append(lines, refusalLine{ip, r, 0})
+	}
+	p.quiet, p.quietEnd = 0, now.Add(g.cfg.RefusalLogInterval)
+	return lines
 }
 
 // NewGuard returns a Guard; cfg's zero fields take defaults.
@@ -143,18 +201,29 @@ func limitKey(ip netip.Addr) netip.Addr {
 	return ip
 }
 
-// Admit counts a new connection from ip, or says why it is refused. An
-// admitted connection must be let go with Leave.
+// Admit counts a new connection from ip, or says why it is refused (and
+// logs that, sparingly: see refuse). An admitted connection must be let go
+// with Leave.
 func (g *Guard) Admit(ip netip.Addr) Refusal {
 	if g.exempt(ip) {
 		return ""
 	}
-	ip = limitKey(ip)
 	now := g.now()
 	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.sweep(now)
-	p := g.peer(ip, now)
+	var lines [2]refusalLine // on the stack: nothing to log is the usual case
+	log := g.sweep(now, lines[:0])
+	p := g.peer(limitKey(ip), now)
+	r := g.admit(p, now)
+	if r != "" {
+		log = g.refuse(p, ip, r, now, log)
+	}
+	g.mu.Unlock()
+	g.logRefusals(log)
+	return r
+}
+
+// admit applies the limits to a connection from p. mu is held.
+func (g *Guard) admit(p *peer, now time.Time) Refusal {
 	if now.Before(p.banned) {
 		return refusedBanned
 	}
@@ -235,18 +304,25 @@ func (g *Guard) Banned(ip netip.Addr) bool {
 // a recent connection, so it stays as small as the attack.
 const sweepEvery = 10 * time.Second
 
-// sweep drops entries that hold nothing any more. mu is held.
-func (g *Guard) sweep(now time.Time) {
+// sweep drops entries that hold nothing any more, and sums up refusals
+// not logged whose interval has passed (so a flood that stopped still gets
+// its summary). mu is held.
+func (g *Guard) sweep(now time.Time, lines []refusalLine) []refusalLine {
 	if now.Sub(g.mu.swept) < sweepEvery {
-		return
+		return lines
 	}
 	g.mu.swept = now
 	full := time.Duration(float64(g.cfg.ConnBurstPerIP)/g.cfg.ConnRatePerIP*float64(time.Second)) + time.Second
 	for ip, p := range g.mu.peers {
-		if p.conns == 0 && !now.Before(p.banned) && now.Sub(p.failFrom) > g.cfg.AuthBanTime && now.Sub(p.refilled) > full {
+		if p.quiet > 0 && !now.Before(p.quietEnd) {
+			lines = append(lines, refusalLine{p.last, p.reason, p.quiet})
+			p.quiet, p.quietEnd = 0, now.Add(g.cfg.RefusalLogInterval)
+		}
+		if p.conns == 0 && p.quiet == 0 && !now.Before(p.banned) && now.Sub(p.failFrom) > g.cfg.AuthBanTime && now.Sub(p.refilled) > full {
 			delete(g.mu.peers, ip)
 		}
 	}
+	return lines
 }
 
 // hold moves a stream's count of pre-authentication bytes from *held to n,

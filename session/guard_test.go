@@ -1,7 +1,11 @@
 package session
 
 import (
+	"bytes"
+	"fmt"
+	"log/slog"
 	"net/netip"
+	"strings"
 	"testing"
 	"time"
 )
@@ -109,5 +113,54 @@ func TestGuardHold(t *testing.T) {
 	}
 	if !g.hold(&y, 0) || !g.hold(&x, 0) || g.PreAuthBytes() != 0 {
 		t.Fatalf("released: %d left", g.PreAuthBytes())
+	}
+}
+
+// TestGuardRefusalLog: on a fake clock, an address's first refusal is logged
+// as it is; further ones within refusal_log_interval are summed up in one
+// line an interval (at the next refusal or, if the flood stopped, the next
+// sweep); after a quiet interval a refusal is logged as a first one again.
+func TestGuardRefusalLog(t *testing.T) {
+	a, b, c := netip.MustParseAddr("192.0.2.1"), netip.MustParseAddr("192.0.2.2"), netip.MustParseAddr("192.0.2.3")
+	g, err := NewGuard(GuardConfig{MaxConnsPerIP: 1, RefusalLogInterval: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	g.log = slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{ReplaceAttr: func(_ []string, at slog.Attr) slog.Attr {
+		if at.Key == slog.TimeKey {
+			return slog.Attr{}
+		}
+		return at
+	}}))
+	start := time.Unix(1e9, 0)
+	var now time.Time
+	g.now = func() time.Time { return now }
+	const first = `level=WARN msg="connection refused" ip=%s reason="too many connections from this address"`
+	const summary = `level=WARN msg="connections refused" ip=%s reason="too many connections from this address" count=%d within=1m0s`
+	for i, s := range []struct {
+		at   time.Duration
+		ip   netip.Addr
+		want string // the line logged, "" for none
+	}{
+		{0, a, ""}, {0, b, ""}, // admitted: each now has its one connection
+		{time.Second, a, fmt.Sprintf(first, a)},
+		{2 * time.Second, a, ""}, {3 * time.Second, a, ""}, {4 * time.Second, a, ""},
+		{5 * time.Second, b, fmt.Sprintf(first, b)}, // another address is never hidden
+		{6 * time.Second, b, ""},
+		// the sweep (every 10 s at most) sums up a's interval; this refusal
+		// counts in the next one
+		{61 * time.Second, a, fmt.Sprintf(summary, a, 3)},
+		{65 * time.Second, b, fmt.Sprintf(summary, b, 2)},    // no sweep: the refusal sums up b's
+		{70 * time.Second, a, ""}, {71 * time.Second, a, ""}, // then the flood stops
+		{200 * time.Second, c, fmt.Sprintf(summary, a, 3)}, // c admitted; the sweep sums up a
+		{400 * time.Second, a, fmt.Sprintf(first, a)},      // quiet for an interval: a first refusal again
+	} {
+		now = start.Add(s.at)
+		out.Reset()
+		g.Admit(s.ip)
+		if got := strings.TrimSuffix(out.String(), "\n"); got != s.want {
+			t.Fatalf("step %d (%s at %v): logged %q, want %q", i, s.ip, s.at, got, s.want)
+		}
 	}
 }

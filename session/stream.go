@@ -135,7 +135,6 @@ func New(cfg *Config, t Transport) *Stream {
 		s.flags |= fLoopback
 	}
 	if r := cfg.Guard.Admit(s.peer); r != "" {
-		cfg.Logger.Warn("connection refused", "ip", s.peer.String(), "reason", string(r))
 		s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, string(r)))
 		return s
 	}

@@ -116,6 +116,7 @@ type Config struct {
 		ConnBurstPerIP     int      `toml:"conn_burst_per_ip"`
 		AuthFailuresPerIP  int      `toml:"auth_failures_per_ip"`
 		AuthBanTime        Duration `toml:"auth_ban_time"`
+		RefusalLogInterval Duration `toml:"refusal_log_interval"`
 		ExemptLoopback     bool     `toml:"exempt_loopback"`
 	} `toml:"limits"`
 }
@@ -273,13 +274,14 @@ func (c *Config) sessionLimits() session.Limits {
 // guardConfig is the limits on strangers with defaults filled in.
 func (c *Config) guardConfig() session.GuardConfig {
 	g := session.GuardConfig{
-		MaxConnsPerIP:   c.Limits.MaxConnsPerIP,
-		ConnRatePerIP:   c.Limits.ConnRatePerIP,
-		ConnBurstPerIP:  c.Limits.ConnBurstPerIP,
-		AuthFailures:    c.Limits.AuthFailuresPerIP,
-		AuthBanTime:     c.Limits.AuthBanTime.Duration,
-		MaxPreAuthBytes: c.Limits.MaxPreAuthBytes,
-		ExemptLoopback:  c.Limits.ExemptLoopback,
+		MaxConnsPerIP:      c.Limits.MaxConnsPerIP,
+		ConnRatePerIP:      c.Limits.ConnRatePerIP,
+		ConnBurstPerIP:     c.Limits.ConnBurstPerIP,
+		AuthFailures:       c.Limits.AuthFailuresPerIP,
+		AuthBanTime:        c.Limits.AuthBanTime.Duration,
+		RefusalLogInterval: c.Limits.RefusalLogInterval.Duration,
+		MaxPreAuthBytes:    c.Limits.MaxPreAuthBytes,
+		ExemptLoopback:     c.Limits.ExemptLoopback,
 	}
 	g.EnsureDefaults()
 	return g

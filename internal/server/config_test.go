@@ -82,6 +82,7 @@ func TestConfigErrors(t *testing.T) {
 		{"small pre-auth stanza limit", "[limits]\npre_auth_stanza_bytes = 100", []string{"limits.pre_auth_stanza_bytes"}},
 		{"zero conns per ip", "[limits]\nmax_conns_per_ip = -1", []string{"limits.max_conns_per_ip"}},
 		{"short ban", "[limits]\nauth_ban_time = '10ms'", []string{"limits.auth_ban_time"}},
+		{"short refusal log interval", "[limits]\nrefusal_log_interval = '10ms'", []string{"limits.refusal_log_interval"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.toml)
