@@ -8,9 +8,59 @@ import (
 
 	"ignis/jid"
 	"ignis/route"
+	"ignis/scram"
 	"ignis/stanza"
 	"ignis/xmlscan"
 )
+
+// credStamp identifies the keys SASL verified a login against: a password
+// change sets fresh salts, so a different stamp means different keys.
+type credStamp struct {
+	h   scram.Hash
+	sum uint64 // FNV-1a of salt and StoredKey; 0: no stored account (ANONYMOUS)
+}
+
+func stampOf(h scram.Hash, k scram.Keys) credStamp {
+	sum := uint64(14695981039346656037)
+	for _, p := range [2][]byte{k.Salt, k.StoredKey} {
+		for _, c := range p {
+			sum = (sum ^ uint64(c)) * 1099511628211
+		}
+	}
+	return credStamp{h, sum | 1}
+}
+
+// keysSeen is the Credentials a stream's SASL exchange reads through: it
+// stamps the keys it hands out, for credsChanged.
+type keysSeen Stream
+
+func (k *keysSeen) Keys(user string, h scram.Hash) (scram.Keys, error) {
+	keys, err := k.cfg.Credentials.Keys(user, h)
+	if err == nil {
+		k.creds = stampOf(h, keys)
+	}
+	return keys, err
+}
+
+// credsChanged looks again, when the client binds, at the keys it
+// authenticated with: an authenticated stream is in no session table until
+// it binds, so an account deleted or a password changed meanwhile (mod/account)
+// cannot end it then. It gets what bound sessions get.
+func (s *Stream) credsChanged() *stanza.StreamError {
+	if s.creds.sum == 0 {
+		return nil
+	}
+	keys, err := s.cfg.Credentials.Keys(s.jid.Local(), s.creds.h)
+	switch {
+	case err != nil: // Credentials: any error counts as no such account
+		s.cfg.Logger.Info("bind refused: account deleted", "ip", s.peer.String(), "jid", s.jid.String())
+		return stanza.StreamErr(stanza.StreamNotAuthorized, "Account deleted")
+	case stampOf(s.creds.h, keys) != s.creds:
+		s.cfg.Logger.Info("bind refused: password changed", "ip", s.peer.String(), "jid", s.jid.String())
+		return stanza.StreamErr(stanza.Reset, "Password changed")
+	}
+	return nil
+}
 
 // bind handles the iq of an authenticated stream before binding: resource
 // binding (RFC 6120 §7) is the only thing allowed.
@@ -23,6 +73,9 @@ func (s *Stream) bind(f *xmlscan.Frame) error {
 	if b.IsZero() || st.Type != stanza.Set {
 		// RFC 6120 §7.1: stanzas before binding end the stream
 		return stanza.StreamErr(stanza.StreamNotAuthorized, "bind a resource first")
+	}
+	if se := s.credsChanged(); se != nil {
+		return se
 	}
 	st = st.WithAddrs(s.jid, st.To) // replies go back to this client
 	if err != nil {

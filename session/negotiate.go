@@ -254,7 +254,8 @@ func (s *Stream) auth(f *xmlscan.Frame) error {
 		return errBanned // banned while this stream was open (guard.go)
 	}
 	mech, _ := f.Attr("mechanism")
-	srv, err := s.cfg.SASL.Start(string(mech), s.cfg.Credentials, normalizeUser, s.channelBinding())
+	s.creds = credStamp{} // stamped anew by this exchange (bind.go)
+	srv, err := s.cfg.SASL.Start(string(mech), (*keysSeen)(s), normalizeUser, s.channelBinding())
 	if err != nil {
 		return s.saslFailed(err)
 	}

@@ -75,6 +75,7 @@ type Stream struct {
 	peer     netip.Addr // the client's address, the key of per-address limits
 	jid      jid.JID    // full JID once bound; bare after SASL
 	sasl     *sasl.Server
+	creds    credStamp // the keys SASL verified against, checked again at bind (bind.go)
 	// pres is read by other loops while routing: bit 8 set when the client
 	// has sent available presence (RFC 6121 §4.2), low byte its priority.
 	pres atomic.Uint32

@@ -66,3 +66,41 @@ func TestAdminAccountChanges(t *testing.T) {
 	bob.send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
 	bob.expect("id='p1'")
 }
+
+// TestAdminAccountChangesBeforeBind: a stream that authenticated but has not
+// bound is in no session table when the account changes; it still gets what
+// bound sessions get, when it binds: <not-authorized/> for a deleted account,
+// <reset/> for a changed password. A stream authenticated after the change
+// binds as usual.
+func TestAdminAccountChangesBeforeBind(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		req  server.AdminRequest
+		cond string
+		text string
+	}{
+		{"deleted", server.AdminRequest{Op: "user-del", User: "alice"}, "not-authorized", "Account deleted"},
+		{"password", server.AdminRequest{Op: "user-passwd", User: "alice", Password: "new"}, "reset", "Password changed"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env := servertest.Start(t)
+			env.AddUser("alice", "pw")
+			c := opened(t, env.DialTLS())
+			io.WriteString(c, plainAuth("alice", "pw"))
+			readUntil(t, c, "<success")
+			opened(t, c) // the restarted stream offers bind
+			if rep, err := server.CallAdmin(env.Cfg.Data, tc.req); err != nil || rep.Error != "" {
+				t.Fatalf("%s: %v %s", tc.req.Op, err, rep.Error)
+			}
+			io.WriteString(c, "<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>")
+			got := readAll(t, c)
+			if !strings.Contains(got, streamErr(tc.cond)+"<text xmlns='urn:ietf:params:xml:ns:xmpp-streams' xml:lang='en'>"+tc.text+"</text>") ||
+				!strings.HasSuffix(got, "</stream:stream>") || strings.Contains(got, "<jid>") {
+				t.Fatalf("bind after the change: got %q, want a <%s/> stream error %q and no binding", got, tc.cond, tc.text)
+			}
+			if tc.req.Op == "user-passwd" {
+				rawLogin(t, env, "alice", "new", "r") // logs in and binds with the new password
+			}
+		})
+	}
+}
