@@ -614,7 +614,9 @@ func (s *Stream) smResume(f *xmlscan.Frame, ns string) error {
 	switch {
 	case old != nil:
 		s.hand = &handover{old: old, id: id, ns: ns, h: h}
-		s.tr.SetTimer(handoverWait)
+		// the wait takes the one timer: it ends by the negotiation deadline
+		// (if that passed, at the next tick)
+		s.tr.SetTimer(max(min(handoverWait, s.negotiationLeft()), time.Millisecond))
 		return nil
 	case detached:
 		// it lost its connection between take and askTakeover
@@ -752,6 +754,16 @@ func (s *Stream) handOver() {
 	tr.Close(final)
 }
 
+// monoBase makes mono a monotonic clock: time.Since reads the monotonic
+// reading, so a wall clock step moves no deadline.
+var monoBase = time.Now()
+
+func mono() int64 { return int64(time.Since(monoBase)) }
+
+// negotiationLeft is the time left until the negotiation deadline set at
+// accept (pre_auth_idle); zero or less once it passed.
+func (s *Stream) negotiationLeft() time.Duration { return time.Duration(s.negBy - mono()) }
+
 // handoverDone runs when a resume waiting for a handover is woken (timeout
 // false) or its wait is over (timeout true). It reports false if the old
 // stream still has not let go and the resume goes on waiting. Otherwise the
@@ -779,7 +791,12 @@ func (s *Stream) handoverDone(timeout bool) bool {
 		err = s.adopt(old, h.ns, h.h)
 	} else {
 		s.write(smFailed(h.ns, "item-not-found"))
-		s.tr.SetTimer(s.cfg.Limits.PreAuthIdle)
+		// back to the deadline from accept: a failed resume gives no more time
+		if left := s.negotiationLeft(); left > 0 {
+			s.tr.SetTimer(left)
+		} else {
+			err = stanza.StreamErr(stanza.ConnectionTimeout, "")
+		}
 	}
 	if err == nil {
 		err = s.replay(h)

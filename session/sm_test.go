@@ -529,3 +529,44 @@ func TestSMAckWaitsForDurability(t *testing.T) {
 		})
 	}
 }
+
+// TestSMFailedResumeKeepsDeadline: a resume that waits for a handover and
+// fails gives the stream no more time: the wait ends by the negotiation
+// deadline set at accept, the timer then runs to that deadline (not a fresh
+// pre_auth_idle), and a stream whose deadline passed meanwhile ends with
+// <connection-timeout/>.
+func TestSMFailedResumeKeepsDeadline(t *testing.T) {
+	cfg := testConfig(t)
+	_, _, id := smBound(t, cfg) // attached: a resume waits for a handover
+	for _, tc := range []struct {
+		name string
+		left time.Duration // of the deadline when the resume comes
+	}{
+		{"two-seconds-left", 2 * time.Second},
+		{"passed-while-waiting", 50 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s, tr := login(t, cfg, false)
+			s.negBy = mono() + int64(tc.left) // as if accepted pre_auth_idle - left ago
+			feed(t, s, "<resume xmlns='urn:xmpp:sm:3' previd='"+id+"' h='0'/>")
+			if s.hand == nil || tr.timer > tc.left || tr.timer <= 0 {
+				t.Fatalf("waiting: hand %v, timer %s; want at most the %s left", s.hand, tr.timer, tc.left)
+			}
+			if tc.left < time.Second {
+				s.negBy = mono() - 1 // the deadline passed; the timer fired for it
+			}
+			s.Timer(time.Now()) // the wait is over: the old stream never let go
+			if tc.left < time.Second {
+				expectOut(t, tr, "<failed xmlns='urn:xmpp:sm:3'><item-not-found", "<connection-timeout xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
+				if !tr.closed {
+					t.Fatal("the stream past its deadline is still open")
+				}
+				return
+			}
+			expectOut(t, tr, "<failed xmlns='urn:xmpp:sm:3'><item-not-found")
+			if tr.timer > tc.left || tr.timer <= 0 || tr.closed {
+				t.Fatalf("after the failed resume: timer %s, closed %v; want the %s left at most", tr.timer, tr.closed, tc.left)
+			}
+		})
+	}
+}

@@ -76,6 +76,7 @@ type Stream struct {
 	jid      jid.JID    // full JID once bound; bare after SASL
 	sasl     *sasl.Server
 	creds    credStamp // the keys SASL verified against, checked again at bind (bind.go)
+	negBy    int64     // the negotiation deadline on the mono clock (sm.go), until bound
 	// pres is read by other loops while routing: bit 8 set when the client
 	// has sent available presence (RFC 6121 §4.2), low byte its priority.
 	pres atomic.Uint32
@@ -144,6 +145,7 @@ func New(cfg *Config, t Transport) *Stream {
 		s.fail(errShuttingDown) // the server is stopping (shutdown.go)
 		return s
 	}
+	s.negBy = mono() + int64(cfg.Limits.PreAuthIdle)
 	t.SetTimer(cfg.Limits.PreAuthIdle) // one deadline until bound: input does not extend it
 	return s
 }
