@@ -72,7 +72,7 @@ func (k *sink) StreamClose() error {
 		s.hand.closed = true // after the handover (sm.go)
 		return nil
 	}
-	s.close([]byte("</stream:stream>"))
+	s.close(s.fr.AppendClose(nil))
 	return errClosed
 }
 
@@ -216,7 +216,7 @@ func (s *Stream) channelBinding() sasl.ChannelBinding {
 // startTLS answers <starttls/> (RFC 6120 §5.4.2).
 func (s *Stream) startTLS() error {
 	if !s.cfg.TLSOffered || s.flags&fSecure != 0 {
-		s.close([]byte("<failure xmlns='" + stanza.NSTLS + "'/></stream:stream>"))
+		s.close(s.fr.AppendClose(s.fr.Element([]byte("<failure xmlns='" + stanza.NSTLS + "'/>"))))
 		return errClosed
 	}
 	s.write([]byte("<proceed xmlns='" + stanza.NSTLS + "'/>"))

@@ -17,7 +17,6 @@ package session
 
 import (
 	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"net/netip"
 	"sync"
@@ -65,6 +64,7 @@ const (
 type Stream struct {
 	cfg   *Config
 	tr    Transport
+	fr    Framing // how the stream's bytes are delimited (framing.go)
 	scan  xmlscan.Scanner
 	state state
 	flags flag
@@ -128,7 +128,7 @@ func (in *inbox) detachedID() string {
 
 // New starts a stream over t. It is meant as reactor's NewHandler.
 func New(cfg *Config, t Transport) *Stream {
-	s := &Stream{cfg: cfg, tr: t, peer: peerAddr(t.RemoteAddr())}
+	s := &Stream{cfg: cfg, tr: t, fr: framingOf(t), peer: peerAddr(t.RemoteAddr())}
 	s.scan.SetLimits(cfg.preScan)
 	if t.TLS() != nil {
 		s.flags |= fSecure // direct TLS (XEP-0368)
@@ -231,8 +231,8 @@ func (s *Stream) fail(se *stanza.StreamError) {
 	if s.flags&fHeaderSent == 0 {
 		out = s.appendHeader(out, jid.JID{})
 	}
-	out = se.AppendXML(out)
-	out = append(out, "</stream:stream>"...)
+	out = s.fr.AppendError(out, se)
+	out = s.fr.AppendClose(out)
 	s.cfg.Logger.Debug("stream error", "cond", se.Cond.String(), "text", se.Text, "jid", s.jid.String())
 	s.close(out)
 }
@@ -328,27 +328,20 @@ func (s *Stream) Timer(time.Time) {
 // appendHeader appends the server's stream header (RFC 6120 §4.7), addressed
 // to the client's own idea of its address, if it gave one.
 func (s *Stream) appendHeader(out []byte, to jid.JID) []byte {
-	var id [12]byte
+	var id StreamID
 	_, _ = rand.Read(id[:])
-	out = append(out, "<?xml version='1.0'?><stream:stream xmlns='"+stanza.NSClient+"' xmlns:stream='"+stanza.NSStream+"' id='"...)
-	out = hex.AppendEncode(out, id[:])
-	out = append(out, "' from='"...)
-	out = xmlscan.AppendEscapedAttr(out, s.cfg.Domain.String())
-	if !to.IsZero() {
-		out = append(out, "' to='"...)
-		out = xmlscan.AppendEscapedAttr(out, to.String())
-	}
-	out = append(out, "' version='1.0' xml:lang='en'>"...)
+	out = s.fr.AppendOpen(out, id, s.cfg.Domain.String(), to)
 	s.flags |= fHeaderSent
 	return out
 }
 
-// write queues bytes for the client; past the output cap the stream ends.
+// write queues bytes for the client, one top-level element (or a header
+// and what follows it, built by the Framing); past the output cap the stream ends.
 func (s *Stream) write(p []byte) {
 	if s.state == stClosed {
 		return
 	}
-	if err := s.tr.Write(p); err != nil {
+	if err := s.tr.Write(s.fr.Element(p)); err != nil {
 		if !errors.Is(err, ErrOutputFull) && s.resumable() {
 			// the connection is broken and Closed follows: the stream then
 			// detaches, keeping what it could not write unacknowledged (sm.go)
