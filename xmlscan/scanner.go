@@ -111,11 +111,14 @@ type Scanner struct {
 	bloom  uint64     // hashes of the attribute names of the current tag, for duplicates
 	defNS  [2]uint32  // the header's default namespace: root[defNS[0]:defNS[1]]
 	nattr  uint16
-	level  uint16 // 0 before the header, 1 inside the root, 2+ inside a stanza
+	level  uint16 // 0 before the header, 1 inside the root (or rootless), 2+ inside a stanza
 	state  state
 	ret    state
 	quote  byte
 	flags  uint8
+	// rootless: there is no stream root; every top-level element is
+	// reported as a depth-1 one (RFC 7395 framing, SetRootless)
+	rootless bool
 }
 
 // SetLimits sets the limits (zero fields take defaults). Call before Feed.
@@ -134,11 +137,26 @@ func (s *Scanner) SetLimits(l Limits) {
 	s.maxAttrs = uint16(min(l.MaxAttrs, 1<<15))
 }
 
+// SetRootless makes the input a sequence of top-level elements with no
+// stream root, as over WebSocket (RFC 7395 §3.3.3): each is reported to
+// Sink.Element, in no inherited namespace, and StreamOpen and StreamClose
+// never come (the framing's <open/> and <close/> are elements too). Call
+// before Feed; Reset keeps the mode.
+func (s *Scanner) SetRootless(on bool) {
+	s.rootless = on
+	s.level = 0
+	if on {
+		s.level = 1 // as if inside a root that declares nothing
+	}
+}
+
 // Reset forgets everything (stream header, namespace bindings, carried bytes):
 // a stream restart after STARTTLS, SASL success or compression.
 func (s *Scanner) Reset() {
 	s.dropCarry()
+	rootless := s.rootless
 	*s = Scanner{root: s.root[:0], deep: s.deep[:0], maxElem: s.maxElem, maxDepth: s.maxDepth, maxAttrs: s.maxAttrs}
+	s.SetRootless(rootless)
 }
 
 // Buffered reports how many bytes of an unfinished element the Scanner holds.

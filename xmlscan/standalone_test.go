@@ -1,6 +1,9 @@
 package xmlscan
 
-import "testing"
+import (
+	"strings"
+	"testing"
+)
 
 // standaloneSink collects Frame.Standalone of every depth-1 element.
 type standaloneSink struct {
@@ -45,4 +48,80 @@ func TestStandalone(t *testing.T) {
 			t.Errorf("%s: the copy does not parse alone: %v", tc.in, err)
 		}
 	}
+}
+
+// A rootless Scanner (RFC 7395 framing) reports every top-level element,
+// namespaced by its own declarations only, and nothing else; split anywhere,
+// it reports the same.
+func TestRootless(t *testing.T) {
+	const (
+		open  = "<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='example.com' version='1.0'/>"
+		msg   = "<message xmlns='jabber:client' to='a@b'><body>hi</body></message>"
+		feats = "<stream:features xmlns:stream='http://etherx.jabber.org/streams'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'/></stream:features>"
+		bare  = "<message to='a@b'/>"
+		close = "<close xmlns='urn:ietf:params:xml:ns:xmpp-framing'/>"
+	)
+	tests := []struct {
+		name, in string
+		want     []string // NS and local name of each element reported
+		err      string
+	}{
+		{"stream", open + msg + "\n" + close, []string{"urn:ietf:params:xml:ns:xmpp-framing open", "jabber:client message", "urn:ietf:params:xml:ns:xmpp-framing close"}, "ok"},
+		{"prefix declared on the element", feats, []string{"http://etherx.jabber.org/streams features"}, "ok"},
+		{"no namespace inherited", bare, []string{" message"}, "ok"},
+		{"xml declaration first", "<?xml version='1.0'?>" + open, []string{"urn:ietf:params:xml:ns:xmpp-framing open"}, "ok"},
+		{"a stream root is an unbound prefix", "<stream:stream xmlns='jabber:client'>", nil, ErrNotWellFormed.Error()},
+		{"text between elements", open + "hi", []string{"urn:ietf:params:xml:ns:xmpp-framing open"}, ErrNotWellFormed.Error()},
+		{"end tag at the top", open + "</stream:stream>", []string{"urn:ietf:params:xml:ns:xmpp-framing open"}, ErrNotWellFormed.Error()},
+	}
+	for _, tc := range tests {
+		for split := 0; split <= len(tc.in); split++ {
+			var s Scanner
+			s.SetRootless(true)
+			var k nsSink
+			err := s.Feed([]byte(tc.in[:split]), &k)
+			if err == nil {
+				err = s.Feed([]byte(tc.in[split:]), &k)
+			}
+			if class(err) != tc.err || strings.Join(k.got, ",") != strings.Join(tc.want, ",") {
+				t.Errorf("%s (split %d): got %q, %v; want %q, %s", tc.name, split, k.got, err, tc.want, tc.err)
+				break
+			}
+		}
+	}
+	// a restart keeps the mode
+	var s Scanner
+	s.SetRootless(true)
+	var k nsSink
+	if err := s.Feed([]byte(open), &k); err != nil {
+		t.Fatal(err)
+	}
+	s.Reset()
+	if err := s.Feed([]byte(open+msg), &k); err != nil || len(k.got) != 3 || k.opens != 0 {
+		t.Fatalf("after Reset: %q, %v", k.got, err)
+	}
+	in := []byte(open + msg + close)
+	var count countSink
+	allocs := testing.AllocsPerRun(100, func() {
+		s.Reset()
+		if err := s.Feed(in, &count); err != nil || count.stanzas%3 != 0 {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Fatalf("%v allocations", allocs)
+	}
+}
+
+// nsSink records the namespace and name of every element.
+type nsSink struct {
+	got   []string
+	opens int
+}
+
+func (k *nsSink) StreamOpen(*Frame) error { k.opens++; return nil }
+func (k *nsSink) StreamClose() error      { k.opens++; return nil }
+func (k *nsSink) Element(f *Frame) error {
+	k.got = append(k.got, string(f.NS())+" "+string(f.Local()))
+	return nil
 }
