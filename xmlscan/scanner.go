@@ -82,6 +82,7 @@ const (
 	fPrefix                   // the current start tag has a prefixed name: check bindings at its end
 	fPendingClose             // the header was self-closing: report the close next
 	fColon                    // the name being read, split across Feeds, has a colon
+	fRootless                 // no stream root: every top-level element is a depth-1 one (SetRootless); kept by Reset
 )
 
 // Scanner is an incremental tokenizer over one XML stream. The zero value is
@@ -116,9 +117,6 @@ type Scanner struct {
 	ret    state
 	quote  byte
 	flags  uint8
-	// rootless: there is no stream root; every top-level element is
-	// reported as a depth-1 one (RFC 7395 framing, SetRootless)
-	rootless bool
 }
 
 // SetLimits sets the limits (zero fields take defaults). Call before Feed.
@@ -143,9 +141,10 @@ func (s *Scanner) SetLimits(l Limits) {
 // never come (the framing's <open/> and <close/> are elements too). Call
 // before Feed; Reset keeps the mode.
 func (s *Scanner) SetRootless(on bool) {
-	s.rootless = on
+	s.flags &^= fRootless
 	s.level = 0
 	if on {
+		s.flags |= fRootless
 		s.level = 1 // as if inside a root that declares nothing
 	}
 }
@@ -154,7 +153,7 @@ func (s *Scanner) SetRootless(on bool) {
 // a stream restart after STARTTLS, SASL success or compression.
 func (s *Scanner) Reset() {
 	s.dropCarry()
-	rootless := s.rootless
+	rootless := s.flags&fRootless != 0
 	*s = Scanner{root: s.root[:0], deep: s.deep[:0], maxElem: s.maxElem, maxDepth: s.maxDepth, maxAttrs: s.maxAttrs}
 	s.SetRootless(rootless)
 }
@@ -953,6 +952,9 @@ func (s *Scanner) tagDone(b []byte, base, i int, self bool) (event, error) {
 		// (the first byte rules out nearly every stanza without a call)
 		if len(s.root) > 0 && b[base+1] == s.root[0] && bytes.Equal(tagName(b[base+1:i+1]), rootName(s.root)) {
 			return evMore, s.fail(base, ErrNestedHeader, "a stream header inside the stream")
+		} else if s.flags&fRootless != 0 && string(tagName(b[base+1:i+1])) == "stream:stream" {
+			// RFC 6120's root where there is none (a TCP client on RFC 7395 framing)
+			return evMore, s.fail(base, ErrNestedHeader, "a stream header where the input has no root")
 		}
 	}
 	if self {
