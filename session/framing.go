@@ -14,6 +14,12 @@ import (
 // transport (TCP, RFC 7395 WebSocket, later BOSH) is a small package.
 //
 // A Transport picks its framing by implementing Framer; TCP is the default.
+// With a Rootless framing, each Transport.Write holds one top-level element,
+// while the final bytes of Transport.Close may hold several (our opening if
+// it was not sent, a stream error, the close).
+//
+// A stream asks its transport for its Framing when it needs one: a TCP
+// stream stores none and pays nothing for the seam.
 type Framing interface {
 	// AppendOpen appends the server's stream opening (RFC 6120 §4.7), also
 	// after every restart: id is the stream id, to the client's address or zero.
@@ -32,7 +38,7 @@ type Framing interface {
 }
 
 // Framer is implemented by a Transport whose stream is not framed as over
-// TCP; New asks it once.
+// TCP. Framing must return the same framing every time.
 type Framer interface {
 	Framing() Framing
 }
@@ -44,13 +50,16 @@ type StreamID [12]byte
 // AppendHex appends the id as the header carries it.
 func (id StreamID) AppendHex(out []byte) []byte { return hex.AppendEncode(out, id[:]) }
 
-// framingOf returns t's framing: TCP's unless t says otherwise.
-func framingOf(t Transport) Framing {
-	if f, ok := t.(Framer); ok {
-		return f.Framing()
+// framing returns the stream's Framing: TCP's unless its transport is a Framer.
+func (s *Stream) framing() Framing {
+	if !s.framed {
+		return TCPFraming{}
 	}
-	return TCPFraming{}
+	return s.tr.(Framer).Framing()
 }
+
+// rootless reports whether the stream's input has no root (Framing.Rootless).
+func (s *Stream) rootless() bool { return s.framed && s.framing().Rootless() }
 
 // TCPFraming is RFC 6120's framing over TCP: one <stream:stream> root for
 // the whole stream, stanzas as its children in jabber:client.

@@ -31,6 +31,12 @@ func (k *sink) StreamOpen(f *xmlscan.Frame) error {
 	if ns, _ := f.Attr("xmlns"); string(ns) != stanza.NSClient {
 		return stanza.StreamErr(stanza.InvalidNamespace, "the default namespace must be "+stanza.NSClient)
 	}
+	return s.open(f)
+}
+
+// open answers the client's opening of the stream, its header or RFC 7395's
+// <open/>, with ours and the features (RFC 6120 §4.7, §4.3.2).
+func (s *Stream) open(f *xmlscan.Frame) error {
 	if to, ok := f.Attr("to"); ok {
 		j, err := jid.Parse(string(to))
 		if err != nil || !j.Equal(s.cfg.Domain) {
@@ -49,8 +55,11 @@ func (k *sink) StreamOpen(f *xmlscan.Frame) error {
 		to, _ = jid.Parse(string(from))
 	}
 	out := s.appendHeader(nil, to)
-	out = s.appendFeatures(out)
-	s.write(out)
+	if s.rootless() {
+		s.write(out) // one element a write (RFC 7395 §3.3.3: one a message)
+		out = out[:0]
+	}
+	s.write(s.appendFeatures(out))
 	if s.flags&fAuthn != 0 {
 		s.state = stAuthed
 	} else {
@@ -72,7 +81,7 @@ func (k *sink) StreamClose() error {
 		s.hand.closed = true // after the handover (sm.go)
 		return nil
 	}
-	s.close(s.fr.AppendClose(nil))
+	s.close(s.framing().AppendClose(nil))
 	return errClosed
 }
 
@@ -83,6 +92,11 @@ func (k *sink) Element(f *xmlscan.Frame) error {
 		return s.holdInput(f) // a resume waits for a handover (sm.go)
 	}
 	ns, local := string(f.NS()), string(f.Local())
+	if s.rootless() {
+		if handled, err := k.framingElement(f, ns, local); handled {
+			return err
+		}
+	}
 	if s.state == stAuthed || s.state == stBound {
 		if handled, err := s.smElement(f, ns, local); handled {
 			return err // XEP-0198 (sm.go)
@@ -146,6 +160,24 @@ func (k *sink) Element(f *xmlscan.Frame) error {
 	return stanza.StreamErr(stanza.UnsupportedStanzaType, "")
 }
 
+// framingElement handles RFC 7395's <open/> and <close/>, which stand for the
+// stream header and its end tag when the input has no stream root.
+func (k *sink) framingElement(f *xmlscan.Frame, ns, local string) (bool, error) {
+	s := (*Stream)(k)
+	switch {
+	case ns == NSFraming && local == "open" && s.state == stHeader:
+		return true, s.open(f)
+	case ns == NSFraming && local == "open":
+		// as a nested stream header over TCP (scanError)
+		return true, stanza.StreamErr(stanza.UnsupportedStanzaType, "the stream may only be opened again after SASL success")
+	case ns == NSFraming && local == "close":
+		return true, k.StreamClose()
+	case s.state == stHeader:
+		return true, stanza.StreamErr(stanza.InvalidNamespace, "the stream must open with {"+NSFraming+"}open")
+	}
+	return false, nil
+}
+
 // appendFeatures appends <stream:features/> for the stream's state (RFC 6120 §4.3.2).
 func (s *Stream) appendFeatures(out []byte) []byte {
 	var b stanza.Builder
@@ -191,7 +223,7 @@ func (s *Stream) appendFeatures(out []byte) []byte {
 	if s.compressionOffered() && (secure || !s.cfg.TLSRequired) {
 		b.Start("compression", "xmlns", stanza.NSCompressFeature).Element("method", "zlib").End()
 	}
-	return append(out, b.Bytes()...)
+	return append(out, s.framing().Element(b.Bytes())...)
 }
 
 func (s *Stream) compressionOffered() bool {
@@ -216,7 +248,7 @@ func (s *Stream) channelBinding() sasl.ChannelBinding {
 // startTLS answers <starttls/> (RFC 6120 §5.4.2).
 func (s *Stream) startTLS() error {
 	if !s.cfg.TLSOffered || s.flags&fSecure != 0 {
-		s.close(s.fr.AppendClose(s.fr.Element([]byte("<failure xmlns='" + stanza.NSTLS + "'/>"))))
+		s.close(s.framing().AppendClose(s.framing().Element([]byte("<failure xmlns='" + stanza.NSTLS + "'/>"))))
 		return errClosed
 	}
 	s.write([]byte("<proceed xmlns='" + stanza.NSTLS + "'/>"))

@@ -746,7 +746,7 @@ func (s *Stream) askTakeover(id string) (old *Stream, detached bool) {
 func (s *Stream) handOver() {
 	// XEP-0198 §5 says the old stream SHOULD get a <conflict/> stream error, which tells a client still reading it why (Prosody just closes it).
 	se := stanza.StreamErr(stanza.StreamConflict, "the session was resumed on another connection")
-	final := s.fr.AppendClose(s.fr.AppendError(nil, se))
+	final := s.framing().AppendClose(s.framing().AppendError(nil, se))
 	s.cfg.Logger.Debug("stream handed over", "jid", s.jid.String())
 	tr := s.tr
 	tr.SetTimer(0)

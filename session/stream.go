@@ -64,19 +64,21 @@ const (
 type Stream struct {
 	cfg   *Config
 	tr    Transport
-	fr    Framing // how the stream's bytes are delimited (framing.go)
 	scan  xmlscan.Scanner
 	state state
 	flags flag
 	fails uint8 // failed SASL attempts
 	// admitted: the Guard counts this connection against peer (guard.go)
 	admitted bool
-	held     int        // bytes of buffered input counted in the Guard's pre-auth total
-	peer     netip.Addr // the client's address, the key of per-address limits
-	jid      jid.JID    // full JID once bound; bare after SASL
-	sasl     *sasl.Server
-	creds    credStamp // the keys SASL verified against, checked again at bind (bind.go)
-	negBy    int64     // the negotiation deadline on the mono clock (sm.go), until bound
+	// framed: tr is a Framer (framing.go); a byte where the Framing itself
+	// would grow every stream by a size class
+	framed bool
+	held   int        // bytes of buffered input counted in the Guard's pre-auth total
+	peer   netip.Addr // the client's address, the key of per-address limits
+	jid    jid.JID    // full JID once bound; bare after SASL
+	sasl   *sasl.Server
+	creds  credStamp // the keys SASL verified against, checked again at bind (bind.go)
+	negBy  int64     // the negotiation deadline on the mono clock (sm.go), until bound
 	// pres is read by other loops while routing: bit 8 set when the client
 	// has sent available presence (RFC 6121 §4.2), low byte its priority.
 	pres atomic.Uint32
@@ -128,8 +130,10 @@ func (in *inbox) detachedID() string {
 
 // New starts a stream over t. It is meant as reactor's NewHandler.
 func New(cfg *Config, t Transport) *Stream {
-	s := &Stream{cfg: cfg, tr: t, fr: framingOf(t), peer: peerAddr(t.RemoteAddr())}
+	_, framed := t.(Framer)
+	s := &Stream{cfg: cfg, tr: t, framed: framed, peer: peerAddr(t.RemoteAddr())}
 	s.scan.SetLimits(cfg.preScan)
+	s.scan.SetRootless(s.rootless())
 	if t.TLS() != nil {
 		s.flags |= fSecure // direct TLS (XEP-0368)
 	}
@@ -201,6 +205,9 @@ func (s *Stream) Traffic(p []byte) error {
 	var se *stanza.StreamError
 	if !errors.As(err, &se) {
 		se = scanError(err)
+		if errors.Is(err, xmlscan.ErrNestedHeader) && s.rootless() {
+			se.Text = "this framing has no stream root: the stream opens with {" + NSFraming + "}open"
+		}
 	}
 	s.fail(se)
 	return se
@@ -231,8 +238,8 @@ func (s *Stream) fail(se *stanza.StreamError) {
 	if s.flags&fHeaderSent == 0 {
 		out = s.appendHeader(out, jid.JID{})
 	}
-	out = s.fr.AppendError(out, se)
-	out = s.fr.AppendClose(out)
+	out = s.framing().AppendError(out, se)
+	out = s.framing().AppendClose(out)
 	s.cfg.Logger.Debug("stream error", "cond", se.Cond.String(), "text", se.Text, "jid", s.jid.String())
 	s.close(out)
 }
@@ -330,7 +337,7 @@ func (s *Stream) Timer(time.Time) {
 func (s *Stream) appendHeader(out []byte, to jid.JID) []byte {
 	var id StreamID
 	_, _ = rand.Read(id[:])
-	out = s.fr.AppendOpen(out, id, s.cfg.Domain.String(), to)
+	out = s.framing().AppendOpen(out, id, s.cfg.Domain.String(), to)
 	s.flags |= fHeaderSent
 	return out
 }
@@ -341,7 +348,10 @@ func (s *Stream) write(p []byte) {
 	if s.state == stClosed {
 		return
 	}
-	if err := s.tr.Write(s.fr.Element(p)); err != nil {
+	if s.framed {
+		p = s.framing().Element(p)
+	}
+	if err := s.tr.Write(p); err != nil {
 		if !errors.Is(err, ErrOutputFull) && s.resumable() {
 			// the connection is broken and Closed follows: the stream then
 			// detaches, keeping what it could not write unacknowledged (sm.go)

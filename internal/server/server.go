@@ -199,6 +199,11 @@ func registerMode(c *Config) string {
 // (those that are on).
 func (s *Server) Addrs() []net.Addr { return s.reactor.Addrs() }
 
+// Serve starts a client stream over a transport the server did not accept
+// itself (RFC 7395 WebSocket, later BOSH): the caller runs the Handler's
+// methods as that transport's event loop would.
+func (s *Server) Serve(t session.Transport) session.Handler { return session.New(s.stream, t) }
+
 // DB returns the store.
 func (s *Server) DB() *store.DB { return s.db }
 
