@@ -184,7 +184,7 @@ func (s *Stream) appendFeatures(out []byte) []byte {
 	b.Start("stream:features")
 	secure := s.flags&fSecure != 0
 	if s.flags&fAuthn == 0 {
-		if !secure && s.cfg.TLSOffered {
+		if !secure && s.cfg.TLSOffered && !s.framed { // a framed transport's TLS is its own (HTTPS, WSS)
 			b.Start("starttls", "xmlns", stanza.NSTLS)
 			if s.cfg.TLSRequired {
 				b.Element("required", "")
@@ -226,8 +226,9 @@ func (s *Stream) appendFeatures(out []byte) []byte {
 	return append(out, s.framing().Element(b.Bytes())...)
 }
 
+// compressionOffered: over TCP only, as a framed transport has its own (RFC 7692, HTTP).
 func (s *Stream) compressionOffered() bool {
-	return s.cfg.Compression && s.flags&fCompressed == 0 && (s.flags&fSecure == 0 || s.cfg.CompressionOnTLS)
+	return !s.framed && s.cfg.Compression && s.flags&fCompressed == 0 && (s.flags&fSecure == 0 || s.cfg.CompressionOnTLS)
 }
 
 // channelBinding gathers what SASL needs from the TLS layer.
@@ -247,7 +248,7 @@ func (s *Stream) channelBinding() sasl.ChannelBinding {
 
 // startTLS answers <starttls/> (RFC 6120 §5.4.2).
 func (s *Stream) startTLS() error {
-	if !s.cfg.TLSOffered || s.flags&fSecure != 0 {
+	if !s.cfg.TLSOffered || s.flags&fSecure != 0 || s.framed {
 		s.close(s.framing().AppendClose(s.framing().Element([]byte("<failure xmlns='" + stanza.NSTLS + "'/>"))))
 		return errClosed
 	}

@@ -1,7 +1,9 @@
 // Package session is the client-to-server stream state machine (RFC 6120):
 // stream header and features, STARTTLS, SASL, XEP-0138 compression, resource
 // binding, then stanzas handed to the router. A Stream is driven by a
-// Transport (reactor's connection) and is a route.Endpoint once bound.
+// Transport (reactor's connection) and is a route.Endpoint once bound. How
+// the stream is delimited on the wire (TCP's <stream:stream> root, RFC 7395's
+// <open/> and <close/>) is its Framing's (framing.go).
 //
 // Ownership: a Stream belongs to its connection's event loop. Every method
 // runs on that loop except Deliver, Offer, Replaced and Close, which may be

@@ -49,8 +49,10 @@ func (p *wsPipe) Wake() {
 	default:
 	}
 }
-func (p *wsPipe) StartTLS() error           { return errors.New("no TLS under WebSocket framing") }
-func (p *wsPipe) StartCompression() error   { return errors.New("no compression under WebSocket framing") }
+func (p *wsPipe) StartTLS() error { return errors.New("no TLS under WebSocket framing") }
+func (p *wsPipe) StartCompression() error {
+	return errors.New("no compression under WebSocket framing")
+}
 func (p *wsPipe) TLS() *tls.ConnectionState { return nil }
 func (p *wsPipe) SetTimer(time.Duration)    {}
 func (p *wsPipe) RemoteAddr() net.Addr      { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
@@ -114,6 +116,7 @@ func wsEnv(t *testing.T) *servertest.Env {
 	env := servertest.Start(t, func(c *server.Config) {
 		c.TLS.Required = false // the web transport's TLS is HTTPS's, not STARTTLS
 		c.SASL.PlainWithoutTLS = true
+		c.Compression.Enabled = true // yet not offered: the transport's layers are its own
 	})
 	env.AddUser("alice", "wonderland")
 	env.AddUser("bob", "pw")
@@ -126,7 +129,10 @@ func wsLogin(t *testing.T, p *wsPipe, mech sasl.Mechanism, user, pass, resource 
 	t.Helper()
 	p.send(wsOpen)
 	p.expect(wsOpenResp)
-	p.expect(wsFeatures + `.*<mechanism>` + mech.Name + `</mechanism>.*</stream:features>`)
+	f := p.expect(wsFeatures + `.*<mechanism>` + mech.Name + `</mechanism>.*</stream:features>`)
+	if strings.Contains(f, "starttls") || strings.Contains(f, "compression") {
+		t.Errorf("STARTTLS or XEP-0138 offered under RFC 7395 framing: %q", f)
+	}
 	c := sasl.NewClient(mech, sasl.Credentials(func() ([]byte, []byte, []byte) { return []byte(user), []byte(pass), nil }))
 	_, resp, err := c.Step(nil)
 	if err != nil {
@@ -219,6 +225,7 @@ func TestWebSocketFramingErrors(t *testing.T) {
 		{"wrong version", []string{"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='localhost' version='2.0'/>"}, "unsupported-version", open},
 		{"unknown host", []string{"<open xmlns='urn:ietf:params:xml:ns:xmpp-framing' to='elsewhere' version='1.0'/>"}, "host-unknown", open},
 		{"<open/> again before SASL success", []string{wsOpen, wsOpen}, "unsupported-stanza-type", ""},
+		{"<starttls/>, not offered", []string{wsOpen, "<starttls xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>"}, "", ""},
 		{"a stanza without its namespace", []string{wsOpen, "<message to='a@localhost'/>"}, "unsupported-stanza-type", ""},
 	}
 	for _, tc := range tests {
@@ -230,6 +237,10 @@ func TestWebSocketFramingErrors(t *testing.T) {
 			if tc.in[0] == wsOpen {
 				p.expect(wsOpenResp)
 				p.expect(wsFeatures + `.*`)
+			}
+			if tc.cond == "" { // RFC 6120 §5.4.2.2: <failure/>, then the stream ends
+				p.expect(`<failure xmlns='urn:ietf:params:xml:ns:xmpp-tls'/>` + regexp.QuoteMeta(wsClose))
+				return
 			}
 			want := `<stream:error xmlns:stream='http://etherx\.jabber\.org/streams'><` + tc.cond + ` xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>.*</stream:error>` + regexp.QuoteMeta(wsClose)
 			p.expect(tc.after + want)
