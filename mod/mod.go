@@ -90,6 +90,13 @@ type Resource interface {
 	// long queue never trips the slow-reader limit; a false from a session
 	// that is gone is final (check Env.Lookup).
 	Offer(st *stanza.Stanza) bool
+	// OfferConfirmed is Offer for a stanza whose owner keeps a copy until it
+	// is surely handed over (offline storage). Once it returned true, done
+	// is called exactly once, on the session's loop (quick, never blocking):
+	// ok when the bytes reached the kernel (without XEP-0198) or the client
+	// acknowledged the stanza (with it); false when the session ended first,
+	// and then st is not routed again: the owner delivers it later.
+	OfferConfirmed(st *stanza.Stanza, done func(ok bool)) bool
 }
 
 // Direction says which side of a user a stanza is on, for filters.

@@ -67,6 +67,35 @@ type conn struct {
 	direct      bool // accepted on a DirectTLS listener
 	zhdr        bool // zlib header sent
 	closePosted bool // the socket close is requested from gnet
+	counted     bool // has an entry in lp.counts (Transport.Sent)
+}
+
+// outCount is a connection's output accounting below TLS and zlib, for
+// Transport.Sent. Only connections that asked for it (offline deliveries)
+// have one, in their loop's map: conn stays small. sent counts bytes handed
+// to gnet or staged since the first call; flushed is the last count known
+// to have reached the kernel (kept after close, when gnet's buffer is gone);
+// watchAt is where WakeWhenFlushed wants a Wakeup.
+type outCount struct {
+	sent, flushed, watchAt uint64
+	watching               bool // on lp.watch
+}
+
+// count returns c's accounting, starting it; nil once c is closed.
+func (c *conn) count() *outCount {
+	if c.counted {
+		return c.lp.counts[c]
+	}
+	if c.state >= stClosed {
+		return nil
+	}
+	if c.lp.counts == nil {
+		c.lp.counts = map[*conn]*outCount{}
+	}
+	oc := &outCount{}
+	c.lp.counts[c] = oc
+	c.counted = true
+	return oc
 }
 
 var _ session.Transport = (*conn)(nil)
@@ -127,6 +156,9 @@ func (c *conn) rawWrite(p []byte) (int, error) {
 	}
 	if c.lp.stageFor == c {
 		c.lp.stage = append(c.lp.stage, p...)
+		if c.counted {
+			c.lp.counts[c].sent += uint64(len(p))
+		}
 		if len(c.lp.stage) >= stageFlushAt {
 			// a long burst (an offline queue, an archive page) goes on to the
 			// kernel as it grows: staged bytes are not drained by the peer's
@@ -135,7 +167,11 @@ func (c *conn) rawWrite(p []byte) (int, error) {
 		}
 		return len(p), nil
 	}
-	return c.gc.Write(p)
+	n, err := c.gc.Write(p)
+	if err == nil && c.counted {
+		c.lp.counts[c].sent += uint64(n)
+	}
+	return n, err
 }
 
 // stageFlushAt is how much a wakeup gathers before it writes; stageKeep
@@ -266,6 +302,64 @@ func (c *conn) Pending() int {
 	return c.gc.OutboundBuffered() + c.staged()
 }
 
+// Sent implements session.Transport.
+func (c *conn) Sent() (written, flushed uint64) {
+	oc := c.count()
+	if oc == nil {
+		return 0, 0
+	}
+	return oc.sent, c.flushedNow(oc)
+}
+
+// flushedNow is how many of the counted bytes the kernel has taken; once
+// the socket is closed, the last count seen while it was open (a lower
+// bound). Bytes pending from before counting began make it lower still.
+func (c *conn) flushedNow(oc *outCount) uint64 {
+	if c.state < stClosed {
+		pending := uint64(c.gc.OutboundBuffered() + c.staged())
+		if oc.sent > pending && oc.sent-pending > oc.flushed {
+			oc.flushed = oc.sent - pending
+		}
+	}
+	return oc.flushed
+}
+
+// WakeWhenFlushed implements session.Transport: the loop's tick checks the
+// watched connections (loop.watchFlushed).
+func (c *conn) WakeWhenFlushed() {
+	if c.state >= stClosing {
+		return
+	}
+	oc := c.count()
+	oc.watchAt = oc.sent
+	if !oc.watching {
+		oc.watching = true
+		c.lp.watch = append(c.lp.watch, c)
+	}
+}
+
+// watchFlushed wakes the watched connections whose output reached the
+// kernel up to the point they asked about; it runs on each tick.
+func (lp *loop) watchFlushed() {
+	j := 0
+	for _, c := range lp.watch {
+		oc := lp.counts[c]
+		switch {
+		case oc == nil:
+		case c.state >= stClosing:
+			oc.watching = false
+		case c.flushedNow(oc) >= oc.watchAt:
+			oc.watching = false
+			c.Wake()
+		default:
+			lp.watch[j] = c
+			j++
+		}
+	}
+	clear(lp.watch[j:])
+	lp.watch = lp.watch[:j]
+}
+
 // rearm puts the wheel entry at the earlier of the armed deadlines.
 func (c *conn) rearm() {
 	at := c.userAt
@@ -367,6 +461,9 @@ func (c *conn) closeNow() {
 	if c.state == stClosed || c.closePosted {
 		return
 	}
+	if c.counted {
+		c.flushedNow(c.lp.counts[c]) // what the kernel took is known only until gnet closes the socket
+	}
 	c.setClosing()
 	c.closePosted = true
 	c.lp.wheel.remove(c)
@@ -393,4 +490,8 @@ func (c *conn) callClosed() {
 	}
 	c.h = nil
 	h.Closed(c.closeErr)
+	if c.counted {
+		delete(c.lp.counts, c)
+		c.counted = false
+	}
 }

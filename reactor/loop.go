@@ -20,6 +20,11 @@ type loop struct {
 	// draining holds connections that are closing with output still queued;
 	// each tick closes those whose output drained or whose CloseTimeout passed.
 	draining []*conn
+	// watch holds connections waiting for their output to reach the kernel
+	// (conn.WakeWhenFlushed); each tick wakes those whose output did.
+	watch []*conn
+	// counts holds the output accounting of the connections that use it.
+	counts map[*conn]*outCount
 
 	// Scratch buffers shared by the loop's connections (never held across
 	// callbacks). tlsBuf takes one decrypted record; zIn takes inflated output
@@ -98,6 +103,7 @@ func (lp *loop) tick(context.Context) error {
 	}
 	clear(lp.draining[j:])
 	lp.draining = lp.draining[:j]
+	lp.watchFlushed()
 	return nil
 }
 

@@ -15,14 +15,15 @@ type sink struct {
 	n atomic.Int64
 }
 
-func (e *sink) JID() jid.JID                 { return e.j }
-func (e *sink) Available() bool              { return true }
-func (e *sink) Priority() int8               { return 0 }
-func (e *sink) Replaced()                    {}
-func (e *sink) LastPresence() *stanza.Stanza { return nil }
-func (e *sink) Close(*stanza.StreamError)    {}
-func (e *sink) Offer(st *stanza.Stanza) bool { return e.Deliver(st) }
-func (e *sink) Deliver(*stanza.Stanza) bool  { e.n.Add(1); return true }
+func (e *sink) JID() jid.JID                                           { return e.j }
+func (e *sink) Available() bool                                        { return true }
+func (e *sink) Priority() int8                                         { return 0 }
+func (e *sink) Replaced()                                              {}
+func (e *sink) LastPresence() *stanza.Stanza                           { return nil }
+func (e *sink) Close(*stanza.StreamError)                              {}
+func (e *sink) Offer(st *stanza.Stanza) bool                           { return e.Deliver(st) }
+func (e *sink) OfferConfirmed(st *stanza.Stanza, done func(bool)) bool { return true }
+func (e *sink) Deliver(*stanza.Stanza) bool                            { e.n.Add(1); return true }
 
 type deliveredHook struct{}
 

@@ -20,13 +20,14 @@ type endpoint struct {
 	replaced bool
 }
 
-func (e *endpoint) JID() jid.JID                 { return e.j }
-func (e *endpoint) Available() bool              { return e.avail }
-func (e *endpoint) Priority() int8               { return e.prio }
-func (e *endpoint) Replaced()                    { e.replaced = true }
-func (e *endpoint) LastPresence() *stanza.Stanza { return nil }
-func (e *endpoint) Close(*stanza.StreamError)    {}
-func (e *endpoint) Offer(st *stanza.Stanza) bool { return e.Deliver(st) }
+func (e *endpoint) JID() jid.JID                                           { return e.j }
+func (e *endpoint) Available() bool                                        { return e.avail }
+func (e *endpoint) Priority() int8                                         { return e.prio }
+func (e *endpoint) Replaced()                                              { e.replaced = true }
+func (e *endpoint) LastPresence() *stanza.Stanza                           { return nil }
+func (e *endpoint) Close(*stanza.StreamError)                              {}
+func (e *endpoint) Offer(st *stanza.Stanza) bool                           { return e.Deliver(st) }
+func (e *endpoint) OfferConfirmed(st *stanza.Stanza, done func(bool)) bool { return true }
 func (e *endpoint) Deliver(st *stanza.Stanza) bool {
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -1,6 +1,8 @@
 package session
 
 import (
+	"sync/atomic"
+
 	"ignis/stanza"
 )
 
@@ -8,18 +10,119 @@ import (
 // loop when the queue goes from empty to non-empty, so TLS and zlib always
 // run on the owner loop. Over the output cap the stream ends as a slow
 // reader. Any goroutine may call it.
-func (s *Stream) Deliver(st *stanza.Stanza) bool { return s.enqueue(st, false) }
+func (s *Stream) Deliver(st *stanza.Stanza) bool { return s.enqueue(st, false, nil) }
 
 // Offer implements mod.Resource: Deliver, but refusing (without penalty)
 // once half the output cap is pending.
-func (s *Stream) Offer(st *stanza.Stanza) bool { return s.enqueue(st, true) }
+func (s *Stream) Offer(st *stanza.Stanza) bool { return s.enqueue(st, true, nil) }
 
-func (s *Stream) enqueue(st *stanza.Stanza, offer bool) bool {
+// OfferConfirmed implements mod.Resource: Offer, and once accepted, done
+// tells whether st was confirmed (see offers).
+func (s *Stream) OfferConfirmed(st *stanza.Stanza, done func(ok bool)) bool {
+	return s.enqueue(st, true, done)
+}
+
+// offers tracks stanzas offered with OfferConfirmed until their fate is
+// known. Without XEP-0198 a stanza is confirmed once the transport reports
+// every byte up to its end taken by the kernel (Transport.Sent); with it,
+// once the client acknowledges it (smState.confirms). A stanza whose
+// stream ends first is not routed again: done(false) leaves it with its
+// owner (offline storage). Only confirmed offers pay for the tracking.
+type offers struct {
+	n       atomic.Int32                  // len(queued): lets the ordinary path skip the lock
+	queued  map[*stanza.Stanza]func(bool) // guarded by inbox.mu: offered, not yet written
+	written []confirm                     // loop-owned: written without SM, oldest first
+}
+
+// confirm is a written stanza waiting for its confirmation: the transport
+// flushing past mark (bytes), or with SM the client acknowledging mark (hOut).
+type confirm struct {
+	st   *stanza.Stanza // with SM: to find it among the unacknowledged
+	done func(ok bool)
+	mark uint64
+}
+
+// takeOffer returns and forgets the done of a stanza offered with
+// OfferConfirmed and not written yet, or nil.
+func (s *Stream) takeOffer(st *stanza.Stanza) func(bool) {
+	o := &s.inbox.offers
+	if o.n.Load() == 0 {
+		return nil
+	}
+	s.inbox.mu.Lock()
+	done := o.queued[st]
+	if done != nil {
+		delete(o.queued, st)
+		o.n.Add(-1)
+	}
+	s.inbox.mu.Unlock()
+	return done
+}
+
+// offerWritten records that a confirmed offer was written without SM, the
+// transport's count being before: it is confirmed once the kernel took
+// every byte written up to now.
+func (s *Stream) offerWritten(done func(bool), before uint64) {
+	w, _ := s.tr.Sent()
+	if w == before {
+		done(false) // nothing went out: the write failed
+		return
+	}
+	s.inbox.offers.written = append(s.inbox.offers.written, confirm{done: done, mark: w})
+	s.tr.WakeWhenFlushed()
+}
+
+// settleWritten confirms the stanzas written without SM that the kernel
+// has taken; at the end (final) the others fail: they may not have left.
+func (s *Stream) settleWritten(final bool) {
+	o := &s.inbox.offers
+	if len(o.written) == 0 {
+		return
+	}
+	_, flushed := s.tr.Sent()
+	i := 0
+	for ; i < len(o.written) && o.written[i].mark <= flushed; i++ {
+		o.written[i].done(true)
+		o.written[i] = confirm{}
+	}
+	if final {
+		for ; i < len(o.written); i++ {
+			o.written[i].done(false)
+			o.written[i] = confirm{}
+		}
+	}
+	o.written = o.written[i:]
+	if len(o.written) == 0 {
+		o.written = nil
+	} else {
+		s.tr.WakeWhenFlushed()
+	}
+}
+
+// adoptOffers takes the queued offers of a stream this one resumes, with
+// its inbox.
+func (s *Stream) adoptOffers(offered map[*stanza.Stanza]func(bool)) {
+	if len(offered) == 0 {
+		return
+	}
+	in := &s.inbox
+	in.mu.Lock()
+	if in.offers.queued == nil {
+		in.offers.queued = map[*stanza.Stanza]func(bool){}
+	}
+	for st, done := range offered {
+		in.offers.queued[st] = done
+	}
+	in.offers.n.Store(int32(len(in.offers.queued)))
+	in.mu.Unlock()
+}
+
+func (s *Stream) enqueue(st *stanza.Stanza, offer bool, done func(bool)) bool {
 	in := &s.inbox
 	in.mu.Lock()
 	if to := in.moved; to != nil {
 		in.mu.Unlock()
-		return to.enqueue(st, offer) // resumed on another stream (sm.go)
+		return to.enqueue(st, offer, done) // resumed on another stream (sm.go)
 	}
 	limit := s.cfg.Limits.MaxPendingOut
 	switch {
@@ -77,6 +180,13 @@ func (s *Stream) enqueue(st *stanza.Stanza, offer bool) bool {
 	wake := len(in.q) == 0
 	in.q = append(in.q, st)
 	in.bytes += len(st.Bytes())
+	if done != nil {
+		if in.offers.queued == nil {
+			in.offers.queued = map[*stanza.Stanza]func(bool){}
+		}
+		in.offers.queued[st] = done
+		in.offers.n.Add(1)
+	}
 	in.mu.Unlock()
 	if wake {
 		s.tr.Wake()
@@ -156,6 +266,7 @@ func (s *Stream) Wakeup() {
 		in.q, in.bytes = nil, 0
 	}
 	in.mu.Unlock()
+	s.settleWritten(false)
 	s.smAnswerWaiting() // a fence may have completed stanzas an <r/> waits for (sm.go)
 	if replaced {
 		// RFC 6120 §7.7.2.2: the old session ends with a conflict stream error;

@@ -97,7 +97,10 @@ type smState struct {
 	hIn     uint32 // stanzas received from the client
 	hOut    uint32 // stanzas sent to the client
 	unacked ring   // the last hOut-acked stanzas sent, oldest first
-	asked   bool   // our <r/> is outstanding
+	// confirms: the confirmed offers among unacked (deliver.go), in order;
+	// each is confirmed when the client's h reaches its mark
+	confirms []confirm
+	asked    bool // our <r/> is outstanding
 
 	// Durable completion of received stanzas (see Durability above).
 	hDone  uint32   // received stanzas whose handling is complete: the h we report
@@ -239,6 +242,14 @@ func (m *smState) ack(h uint32) bool {
 		m.unacked.pop()
 	}
 	m.unacked.shrink()
+	acked, i := m.acked(), 0
+	for ; i < len(m.confirms) && int32(acked-uint32(m.confirms[i].mark)) >= 0; i++ {
+		m.confirms[i].done(true)
+		m.confirms[i] = confirm{}
+	}
+	if m.confirms = m.confirms[i:]; len(m.confirms) == 0 {
+		m.confirms = nil
+	}
 	return true
 }
 
@@ -464,8 +475,13 @@ func (s *Stream) writeStanza(st *stanza.Stanza) {
 	if s.state == stClosed {
 		return
 	}
+	done := s.takeOffer(st) // nil but for confirmed offers (deliver.go)
+	var before uint64
 	if m := s.sm; m != nil {
 		m.sent(st)
+		if done != nil {
+			m.confirms = append(m.confirms, confirm{st, done, uint64(m.hOut)})
+		}
 		if m.unacked.n > s.cfg.SM.MaxUnacked {
 			// bounded memory; st and the rest are routed again at shutdown
 			s.fail(stanza.StreamErr(stanza.StreamResourceConstraint, "too many unacknowledged stanzas"))
@@ -474,8 +490,13 @@ func (s *Stream) writeStanza(st *stanza.Stanza) {
 		if m.unacked.n == 1 {
 			s.tr.SetTimer(smAckDelay)
 		}
+	} else if done != nil {
+		before, _ = s.tr.Sent()
 	}
 	s.write(st.Bytes())
+	if done != nil && s.sm == nil {
+		s.offerWritten(done, before)
+	}
 	if m := s.sm; m != nil && s.state != stClosed && !m.asked && m.unacked.n >= smAckEvery {
 		s.smRequest()
 	}
@@ -515,6 +536,9 @@ func (s *Stream) detach() {
 // register releases it. A stream waiting to take s over (a handover) is
 // woken: it finds s in the registry.
 func (s *Stream) register() {
+	// what went out before SM was enabled is judged now: a resume
+	// resends only what SM counted
+	s.settleWritten(true)
 	id := s.sm.id
 	s.state = stClosed
 	s.scan.Reset()
@@ -544,10 +568,21 @@ func (s *Stream) expire() {
 // order), then what was still in the inbox, after the stream left the
 // route table.
 func (s *Stream) requeue(queued []*stanza.Stanza) {
+	s.settleWritten(true)
 	if m := s.sm; m != nil {
 		s.sm = nil
 		for m.unacked.n > 0 {
-			s.reroute(m.unacked.pop())
+			st := m.unacked.pop()
+			if len(m.confirms) > 0 && m.confirms[0].st == st {
+				// a confirmed offer: its owner keeps it (deliver.go)
+				m.confirms[0].done(false)
+				m.confirms = m.confirms[1:]
+				continue
+			}
+			s.reroute(st)
+		}
+		for _, c := range m.confirms {
+			c.done(false)
 		}
 	}
 	for _, st := range queued {
@@ -559,6 +594,10 @@ func (s *Stream) requeue(queued []*stanza.Stanza) {
 // the user again (another resource, or offline storage), an iq request is
 // answered with an error, anything else is dropped.
 func (s *Stream) reroute(st *stanza.Stanza) {
+	if done := s.takeOffer(st); done != nil {
+		done(false) // a confirmed offer that was never written: its owner keeps it
+		return
+	}
 	switch st.Kind {
 	case stanza.Message:
 		switch st.Type {
@@ -637,6 +676,9 @@ func (s *Stream) adopt(old *Stream, ns string, h uint32) error {
 	old.inbox.q, old.inbox.bytes = nil, 0
 	old.inbox.detached = false
 	old.inbox.moved = s
+	offered := old.inbox.offers.queued
+	old.inbox.offers.queued = nil
+	old.inbox.offers.n.Store(0)
 	old.inbox.mu.Unlock()
 
 	s.jid = old.jid
@@ -647,12 +689,15 @@ func (s *Stream) adopt(old *Stream, ns string, h uint32) error {
 		old.inbox.mu.Lock()
 		old.inbox.moved = nil
 		old.inbox.q = queued
+		old.inbox.offers.queued = offered
+		old.inbox.offers.n.Store(int32(len(offered)))
 		old.inbox.mu.Unlock()
 		old.expire()
 		s.write(smFailed(ns, "item-not-found"))
 		return nil
 	}
 	s.cfg.strangers.remove(s) // the session table lists it now (shutdown.go)
+	s.adoptOffers(offered)
 	s.pres.Store(old.pres.Load())
 	s.last.Store(old.last.Load())
 	s.csi, old.csi = old.csi, nil

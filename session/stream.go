@@ -120,6 +120,7 @@ type inbox struct {
 	resumeID string              // guarded by mu: the resumption id, once enabled with resume (sm.go)
 	moved    *Stream             // guarded by mu: the stream that resumed this one; deliveries go there
 	takeover *Stream             // guarded by mu: a stream waiting to resume this attached one (sm.go handover)
+	offers   offers              // confirmed offers (deliver.go)
 }
 
 // detachedID is the resumption id of a detached stream, else "". mu is held.

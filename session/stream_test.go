@@ -47,6 +47,8 @@ func (m *memTransport) Wake()                     { m.woken++ }
 func (m *memTransport) SetTimer(d time.Duration)  { m.timer = d }
 func (m *memTransport) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
 func (m *memTransport) Pending() int              { return 0 }
+func (m *memTransport) Sent() (uint64, uint64)    { return 0, 0 }
+func (m *memTransport) WakeWhenFlushed()          {}
 
 func testConfig(t testing.TB) *Config {
 	t.Helper()

@@ -37,6 +37,15 @@ type Transport interface {
 	// Pending is how many bytes are queued for the peer that the kernel has
 	// not taken yet (after TLS and zlib).
 	Pending() int
+	// Sent counts the bytes queued for the peer since its first call (after
+	// TLS and zlib) and how many of them the kernel has taken: a stanza
+	// written when written was w has left the server's buffers once
+	// flushed >= w. After the connection closed, flushed is the last count
+	// known (a lower bound). Only the connections that call it keep the count.
+	Sent() (written, flushed uint64)
+	// WakeWhenFlushed asks for a Handler.Wakeup once what is written now
+	// has been taken by the kernel (not at all if the connection closes).
+	WakeWhenFlushed()
 }
 
 // Handler is what a Transport drives; Stream implements it. All methods run on

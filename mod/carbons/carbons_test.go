@@ -99,15 +99,16 @@ type res struct {
 	avail bool
 }
 
-func (r *res) JID() jid.JID                               { return r.j }
-func (r *res) Available() bool                            { return r.avail }
-func (r *res) Priority() int8                             { return 0 }
-func (r *res) LastPresence() *stanza.Stanza               { return nil }
-func (r *res) Close(*stanza.StreamError)                  {}
-func (r *res) Offer(st *stanza.Stanza) bool               { return true }
-func newRes(s string) *res                                { return &res{j: jid.MustParse(s), avail: true} }
-func (e *env) Domain() jid.JID                            { return jid.MustParse("localhost") }
-func (e *env) Resources(jid.JID, func(mod.Resource) bool) {}
+func (r *res) JID() jid.JID                                           { return r.j }
+func (r *res) Available() bool                                        { return r.avail }
+func (r *res) Priority() int8                                         { return 0 }
+func (r *res) LastPresence() *stanza.Stanza                           { return nil }
+func (r *res) Close(*stanza.StreamError)                              {}
+func (r *res) Offer(st *stanza.Stanza) bool                           { return true }
+func (r *res) OfferConfirmed(st *stanza.Stanza, done func(bool)) bool { return true }
+func newRes(s string) *res                                            { return &res{j: jid.MustParse(s), avail: true} }
+func (e *env) Domain() jid.JID                                        { return jid.MustParse("localhost") }
+func (e *env) Resources(jid.JID, func(mod.Resource) bool)             {}
 
 // env is a session table and an outbox.
 type env struct {

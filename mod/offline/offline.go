@@ -14,9 +14,14 @@
 //
 // Durability: a message is stored with a synced commit (store.Offline,
 // group commit), off the sender's loop: the hook returns at once and, should
-// the commit fail, the sender gets an error afterwards. Delivered messages
-// are deleted only after they were handed to the session, so a crash in
-// between duplicates messages instead of losing them.
+// the commit fail, the sender gets an error afterwards. A delivered message
+// stays stored, and counts against the quota, until the session confirms it
+// (mod.Resource.OfferConfirmed): its bytes reached the kernel, or with
+// XEP-0198 the client acknowledged it. If the session ends first, it is
+// delivered again at the next login. Delivery is so at least once: a
+// message is duplicated when the client got it but the session ended before
+// the confirmation (bytes the kernel sent just before the connection was
+// cut, an ack that never came, or a crash before the delete committed).
 package offline
 
 import (
@@ -48,10 +53,6 @@ const (
 	DefaultMaxPerUser      = 1000
 	DefaultMaxBytesPerUser = 16 << 20
 )
-
-// flushChunk is how many bytes of stored messages are handed to a session
-// before the delivered ones are deleted and the session is checked again.
-const flushChunk = 64 << 10
 
 var (
 	errQueueFull = stanza.ErrText(stanza.ResourceConstraint, "the recipient's offline message queue is full")
@@ -90,6 +91,16 @@ type Module struct {
 		m     map[string]mod.Resource
 		swept int
 	}
+
+	// sent tracks, per user, the messages handed to a session and not yet
+	// confirmed (inflight: a flush skips them) and the confirmed ones whose
+	// deletion is waiting for the user's job (done).
+	sent struct {
+		sync.Mutex
+		inflight map[string]map[uint64]struct{}
+		done     map[string][]uint64
+		again    map[string]bool // a redelivery of unconfirmed messages is queued
+	}
 }
 
 // New returns the module over h's store. cfg bounds each account's queue.
@@ -107,6 +118,9 @@ func New(h *mod.Handle, cfg Config) *Module {
 		now: time.Now}
 	m.flex.m = map[string]mod.Resource{}
 	m.jobs.m = map[string][]func(){}
+	m.sent.inflight = map[string]map[uint64]struct{}{}
+	m.sent.done = map[string][]uint64{}
+	m.sent.again = map[string]bool{}
 	return m
 }
 
@@ -336,60 +350,130 @@ func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
 	m.flex.Unlock()
 }
 
-// flush delivers user's stored messages in order to res and deletes them.
-// It runs as one of user's jobs.
-// Messages are deleted only after they were handed over, a chunk at a time;
-// the rest stays stored when res goes away. A message handed over to a
-// session that has just gone is routed as new, so it is stored again.
+// flush delivers user's stored messages in order to res. It runs as one of
+// user's jobs. A message stays stored until res confirms it (confirmed);
+// messages handed over and not yet confirmed are skipped, so a second flush
+// (another login, a message just stored) does not send them twice.
 func (m *Module) flush(env mod.Env, res mod.Resource) {
 	user := res.JID().Local()
-	var (
-		sent []uint64
-		size int
-	)
-	deleteSent := func() bool {
-		if len(sent) == 0 {
-			return true
-		}
-		if _, err := m.q.Delete(user, sent...); err != nil {
-			m.log.Error("deleting delivered offline messages", "user", user, "err", err)
-			return false
-		}
-		sent, size = sent[:0], 0
-		return true
-	}
 	err := m.q.List(user, func(seq uint64, raw []byte) bool {
 		if env.Lookup(res.JID()) != res || !res.Available() {
 			return false
 		}
+		if !m.handOut(user, seq) {
+			return true // with a session already
+		}
 		st, err := stanza.Parse(raw)
 		if err != nil {
+			m.handBack(user, seq)
 			m.log.Error("unreadable offline message left in the store", "user", user, "seq", seq, "err", err)
 			return true
 		}
-		if !offer(env, res, st.WithAddrs(st.From, res.JID())) {
+		done := func(ok bool) { m.confirmed(env, res.JID(), seq, ok) }
+		if !offer(env, res, st.WithAddrs(st.From, res.JID()), done) {
+			m.handBack(user, seq)
 			return false // the session went away: the rest stays stored
-		}
-		sent = append(sent, seq)
-		if size += len(raw); size >= flushChunk {
-			return deleteSent()
 		}
 		return true
 	})
 	if err != nil && !errors.Is(err, store.ErrClosed) {
 		m.log.Error("reading offline messages", "user", user, "err", err)
 	}
-	deleteSent()
+}
+
+// handOut marks user's message seq as with a session; false if it already is.
+func (m *Module) handOut(user string, seq uint64) bool {
+	m.sent.Lock()
+	defer m.sent.Unlock()
+	set := m.sent.inflight[user]
+	if _, ok := set[seq]; ok {
+		return false
+	}
+	if set == nil {
+		set = map[uint64]struct{}{}
+		m.sent.inflight[user] = set
+	}
+	set[seq] = struct{}{}
+	return true
+}
+
+// handBack unmarks seq: it is delivered at the next flush.
+func (m *Module) handBack(user string, seq uint64) {
+	m.sent.Lock()
+	defer m.sent.Unlock()
+	m.forget(user, seq)
+}
+
+// forget drops seq from user's inflight set; m.sent is held.
+func (m *Module) forget(user string, seq uint64) {
+	set := m.sent.inflight[user]
+	delete(set, seq)
+	if len(set) == 0 {
+		delete(m.sent.inflight, user)
+	}
+}
+
+// confirmed is a session's verdict on a message it was offered; it runs on
+// the session's loop, so the delete goes to the user's job goroutine, and
+// the deletes confirmed meanwhile go in one commit. A message not confirmed
+// stays stored for the next login.
+func (m *Module) confirmed(env mod.Env, to jid.JID, seq uint64, ok bool) {
+	user := to.Local()
+	m.sent.Lock()
+	if !ok {
+		m.forget(user, seq)
+		again := !m.sent.again[user]
+		m.sent.again[user] = true
+		m.sent.Unlock()
+		if again {
+			// another resource of the user may take it now, as it would
+			// take a message that just arrived
+			m.do(user, func() {
+				m.sent.Lock()
+				delete(m.sent.again, user)
+				m.sent.Unlock()
+				m.afterStore(env, to.Bare())
+			})
+		}
+		return
+	}
+	q, queued := m.sent.done[user]
+	m.sent.done[user] = append(q, seq)
+	m.sent.Unlock()
+	if !queued {
+		m.do(user, func() { m.deleteConfirmed(user) })
+	}
+}
+
+// deleteConfirmed deletes the messages of user confirmed so far, then lets
+// later flushes see the numbers as free (a listing made before the delete
+// committed may still name them). It runs as one of user's jobs.
+func (m *Module) deleteConfirmed(user string) {
+	m.sent.Lock()
+	seqs := m.sent.done[user]
+	delete(m.sent.done, user)
+	m.sent.Unlock()
+	if _, err := m.q.Delete(user, seqs...); err != nil && !errors.Is(err, store.ErrClosed) {
+		// left stored and in flight: not delivered again by this process,
+		// and at the next start delivered once more
+		m.log.Error("deleting delivered offline messages", "user", user, "err", err)
+		return
+	}
+	m.sent.Lock()
+	for _, seq := range seqs {
+		m.forget(user, seq)
+	}
+	m.sent.Unlock()
 }
 
 // offer hands st to res, waiting while res has too much output pending: a
 // long queue is paced by the client's reading instead of tripping its
 // slow-reader limit. It gives up when the session ends or after a minute
-// without progress.
-func offer(env mod.Env, res mod.Resource, st *stanza.Stanza) bool {
+// without progress. Once it returned true, res calls done.
+func offer(env mod.Env, res mod.Resource, st *stanza.Stanza, done func(bool)) bool {
 	wait := 5 * time.Millisecond
 	deadline := time.Now().Add(time.Minute)
-	for !res.Offer(st) {
+	for !res.OfferConfirmed(st, done) {
 		if env.Lookup(res.JID()) != res || !res.Available() || time.Now().After(deadline) {
 			return false
 		}

@@ -53,12 +53,13 @@ func (e *fakeEnv) Lookup(full jid.JID) mod.Resource {
 
 type fakeRes struct{ j jid.JID }
 
-func (r *fakeRes) JID() jid.JID                 { return r.j }
-func (r *fakeRes) Available() bool              { return true }
-func (r *fakeRes) Priority() int8               { return 0 }
-func (r *fakeRes) LastPresence() *stanza.Stanza { return nil }
-func (r *fakeRes) Offer(*stanza.Stanza) bool    { return true }
-func (r *fakeRes) Close(*stanza.StreamError)    {}
+func (r *fakeRes) JID() jid.JID                                           { return r.j }
+func (r *fakeRes) Available() bool                                        { return true }
+func (r *fakeRes) Priority() int8                                         { return 0 }
+func (r *fakeRes) LastPresence() *stanza.Stanza                           { return nil }
+func (r *fakeRes) Offer(*stanza.Stanza) bool                              { return true }
+func (r *fakeRes) OfferConfirmed(st *stanza.Stanza, done func(bool)) bool { return true }
+func (r *fakeRes) Close(*stanza.StreamError)                              {}
 
 func newTest(t *testing.T) (*Module, *store.DB) {
 	t.Helper()

@@ -15,12 +15,13 @@ import (
 
 type res struct{ j jid.JID }
 
-func (r res) JID() jid.JID                 { return r.j }
-func (r res) Available() bool              { return true }
-func (r res) Priority() int8               { return 0 }
-func (r res) LastPresence() *stanza.Stanza { return nil }
-func (r res) Close(*stanza.StreamError)    {}
-func (r res) Offer(*stanza.Stanza) bool    { return true }
+func (r res) JID() jid.JID                                           { return r.j }
+func (r res) Available() bool                                        { return true }
+func (r res) Priority() int8                                         { return 0 }
+func (r res) LastPresence() *stanza.Stanza                           { return nil }
+func (r res) Close(*stanza.StreamError)                              {}
+func (r res) Offer(*stanza.Stanza) bool                              { return true }
+func (r res) OfferConfirmed(st *stanza.Stanza, done func(bool)) bool { return true }
 
 func TestGet(t *testing.T) {
 	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
