@@ -46,7 +46,12 @@ func readUntil(t *testing.T, c net.Conn, want string) string {
 // minimal client of our own for what mellium cannot do.
 func rawLogin(t *testing.T, env *servertest.Env, user, pass, resource string) net.Conn {
 	t.Helper()
-	c := env.DialTLS()
+	return rawLoginOn(t, env.DialTLS(), user, pass, resource)
+}
+
+// rawLoginOn is rawLogin over a connection the test opened itself.
+func rawLoginOn(t *testing.T, c net.Conn, user, pass, resource string) net.Conn {
+	t.Helper()
 	io.WriteString(c, header)
 	readUntil(t, c, "</stream:features>")
 	io.WriteString(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"+

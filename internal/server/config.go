@@ -102,12 +102,16 @@ type Config struct {
 	} `toml:"stream_management"`
 
 	Limits struct {
-		MaxStanzaBytes int      `toml:"max_stanza_bytes"`
-		MaxDepth       int      `toml:"max_depth"`
-		MaxAttrs       int      `toml:"max_attrs"`
-		MaxPendingOut  int      `toml:"max_pending_output"`
-		AuthAttempts   int      `toml:"auth_attempts"`
-		PreAuthIdle    Duration `toml:"pre_auth_idle"`
+		MaxStanzaBytes int `toml:"max_stanza_bytes"`
+		MaxDepth       int `toml:"max_depth"`
+		MaxAttrs       int `toml:"max_attrs"`
+		MaxPendingOut  int `toml:"max_pending_output"`
+		// CloseTimeout: how long a closing connection waits for its pending
+		// output to reach the peer before it is dropped (undelivered offline
+		// messages stay stored); default 10s, at least 100ms.
+		CloseTimeout Duration `toml:"close_timeout"`
+		AuthAttempts int      `toml:"auth_attempts"`
+		PreAuthIdle  Duration `toml:"pre_auth_idle"`
 		// Strangers: limits before authentication (README "Security").
 		PreAuthStanzaBytes int      `toml:"pre_auth_stanza_bytes"`
 		MaxPreAuthBytes    int64    `toml:"max_pre_auth_bytes"`
@@ -142,6 +146,7 @@ func DefaultConfig() Config {
 	c.LogFormat = "text"
 	c.Session.MaxPerUser = 10
 	c.Limits.ExemptLoopback = true
+	c.Limits.CloseTimeout.Duration = 10 * time.Second
 	c.Listen.C2S = ":5222"
 	c.Listen.C2STLS = ":5223"
 	c.Session.Conflict = "replace"

@@ -133,6 +133,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		TLS:              tlsCfg,
 		Loops:            cfg.Loops,
 		MaxPendingOutput: s.stream.Limits.MaxPendingOut,
+		CloseTimeout:     cfg.Limits.CloseTimeout.Duration,
 		Logger:           log,
 	}, func(t session.Transport) session.Handler { return session.New(s.stream, t) })
 	if err != nil {

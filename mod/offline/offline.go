@@ -397,6 +397,15 @@ func (m *Module) handOut(user string, seq uint64) bool {
 	return true
 }
 
+// inflight reports whether user's message seq is with a session, waiting
+// for its confirmation.
+func (m *Module) inflight(user string, seq uint64) bool {
+	m.sent.Lock()
+	defer m.sent.Unlock()
+	_, ok := m.sent.inflight[user][seq]
+	return ok
+}
+
 // handBack unmarks seq: it is delivered at the next flush.
 func (m *Module) handBack(user string, seq uint64) {
 	m.sent.Lock()
@@ -558,7 +567,7 @@ func owner(ctx *mod.Ctx) (string, error) {
 	return self.Local(), nil
 }
 
-// get: <fetch/> sends every stored message, <item action='view'/> the named
+// get: <fetch/> sends every stored message not being delivered, <item action='view'/> the named
 // ones, each marked with its node; the messages stay stored.
 func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	user, err := owner(ctx)
@@ -593,7 +602,12 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		}
 		var rerr error
 		if r.fetch {
-			rerr = m.q.List(user, func(seq uint64, raw []byte) bool { send(seq, raw); return true })
+			rerr = m.q.List(user, func(seq uint64, raw []byte) bool {
+				if !m.inflight(user, seq) {
+					send(seq, raw) // one handed to a session already is as good as delivered
+				}
+				return true
+			})
 		} else {
 			if r.unknownNode {
 				rerr = errNoNode

@@ -1,0 +1,145 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"encoding/xml"
+	"fmt"
+	"net"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ignis/internal/server"
+	"ignis/internal/servertest"
+)
+
+// Offline messages leave storage only once the session confirms them: their
+// bytes reached the kernel (no XEP-0198), or the client acknowledged them.
+
+// dialSmallRcv opens a direct TLS connection whose receive buffer is tiny,
+// so that a client that stops reading soon leaves the server's output queued
+// in the server, not in the kernel.
+func dialSmallRcv(t *testing.T, env *servertest.Env) net.Conn {
+	t.Helper()
+	d := net.Dialer{Timeout: 5 * time.Second, Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	raw, err := d.Dial("tcp", env.TLSAddr)
+	if err != nil {
+		t.Fatalf("dial: %v", err)
+	}
+	c := tls.Client(raw, env.ClientTLS())
+	t.Cleanup(func() { c.Close() })
+	return c
+}
+
+// storeOffline has bob send n chat messages to alice, who is offline, and
+// returns once they are stored.
+func storeOffline(t *testing.T, env *servertest.Env, n, size int) {
+	t.Helper()
+	bob := offLogin(t, env, "bob", "b")
+	body := strings.Repeat("x", size)
+	for i := range n {
+		bob.send(t, chat("alice@localhost", fmt.Sprintf("m%d", i), body))
+	}
+	// a purge of bob's own queue is answered once everything before it is stored
+	bob.iq(t, "set", "sync", "<offline xmlns='http://jabber.org/protocol/offline'><purge/></offline>")
+}
+
+// TestOfflineCutKeepsUnflushed: alice's client stops reading while her
+// offline messages are flushed to it; the server cuts the connection (a new
+// login replaces the session, and the old one's output never drains within
+// close_timeout). What the kernel had taken, the old connection still reads;
+// what was still in the server's output buffer is not lost: it stays stored
+// and reaches the new session. Every message arrives.
+func TestOfflineCutKeepsUnflushed(t *testing.T) {
+	env := offlineEnv(t, func(c *server.Config) {
+		c.Limits.MaxPendingOut = 64 << 10
+		c.Limits.CloseTimeout.Duration = 200 * time.Millisecond
+	})
+	const n = 300
+	storeOffline(t, env, n, 8000)
+
+	old := rawLoginOn(t, dialSmallRcv(t, env), "alice", "pw", "a")
+	if _, err := old.Write([]byte("<presence/>")); err != nil {
+		t.Fatal(err)
+	}
+	// old reads nothing more: the flush fills the kernel's buffers, then
+	// the server's. The new login takes the resource over (a conflict).
+	fresh := offLogin(t, env, "alice", "a")
+
+	// the old connection gets what the kernel took, then the end
+	got := map[string]bool{}
+	_ = old.SetReadDeadline(time.Now().Add(15 * time.Second))
+	d := xml.NewDecoder(old)
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			break // EOF, or a stanza cut short by the close
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			var s offStanza
+			if d.DecodeElement(&s, &se) != nil {
+				break
+			}
+			if s.XMLName.Local == "message" {
+				got[s.ID] = true
+			}
+		}
+	}
+	if len(got) == n {
+		t.Fatalf("the old connection read all %d messages: nothing was left in the server's output", n)
+	}
+	fresh.available(t)
+	for missing := n - len(got); missing > 0; {
+		s := fresh.next(t)
+		if s.XMLName.Local != "message" || s.Delay == nil {
+			t.Fatalf("new session got %+v, want a stored message", s)
+		}
+		if !got[s.ID] {
+			got[s.ID] = true
+			missing--
+		}
+	}
+}
+
+// TestOfflineUnackedStayStored: with XEP-0198, offline messages a client
+// received but never acknowledged stay stored (and counted) while it is
+// connected, and reach the next session when it goes away without an ack,
+// each once and in order.
+func TestOfflineUnackedStayStored(t *testing.T) {
+	env := offlineEnv(t)
+	const n = 5
+	storeOffline(t, env, n, 10)
+
+	alice, _ := smLogin(t, env, "alice", "phone", "urn:xmpp:sm:3", false)
+	alice.send("<presence/>")
+	for i := range n {
+		if m := alice.next("message"); m.attr("id") != fmt.Sprintf("m%d", i) {
+			t.Fatalf("got %s, want m%d", m.attr("id"), i)
+		}
+	}
+	if c, err := env.Srv.DB().Offline().Count("alice"); err != nil || c != n {
+		t.Fatalf("%d messages stored (%v) while none is acknowledged, want %d", c, err, n)
+	}
+	alice.c.Close() // no <a/>
+
+	next := offLogin(t, env, "alice", "laptop")
+	next.available(t)
+	for i := range n {
+		if m := next.next(t); m.ID != fmt.Sprintf("m%d", i) || m.Delay == nil {
+			t.Fatalf("got %+v, want m%d with a delay", m, i)
+		}
+	}
+	if got := next.iq(t, "get", "p1", "<ping xmlns='urn:xmpp:ping'/>"); len(got) != 1 {
+		t.Fatalf("got %+v after the stored messages, want only the ping's answer", got)
+	}
+}
