@@ -274,6 +274,9 @@ func (s *Stream) Wakeup() {
 		// new session, so no unavailable presence goes out for it
 		s.pres.Store(0)
 		s.fail(stanza.StreamErr(stanza.StreamConflict, "replaced by a new session"))
+		for _, st := range q {
+			s.reroute(st) // meant for this session: routed again, as at shutdown
+		}
 		return
 	}
 	s.deliverQueued(q)

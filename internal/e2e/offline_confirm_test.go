@@ -4,6 +4,7 @@ import (
 	"crypto/tls"
 	"encoding/xml"
 	"fmt"
+	"io"
 	"net"
 	"strings"
 	"syscall"
@@ -61,10 +62,13 @@ func storeOffline(t *testing.T, env *servertest.Env, n, size int) {
 // what was still in the server's output buffer is not lost: it stays stored
 // and reaches the new session. Every message arrives.
 func TestOfflineCutKeepsUnflushed(t *testing.T) {
-	env := offlineEnv(t, func(c *server.Config) {
-		c.Limits.MaxPendingOut = 64 << 10
+	logs := newLogSink()
+	env := servertest.StartLogged(t, logs, func(c *server.Config) {
+		c.LogLevel = "info"
 		c.Limits.CloseTimeout.Duration = 200 * time.Millisecond
 	})
+	env.AddUser("alice", "pw")
+	env.AddUser("bob", "pw")
 	const n = 300
 	storeOffline(t, env, n, 8000)
 
@@ -72,14 +76,36 @@ func TestOfflineCutKeepsUnflushed(t *testing.T) {
 	if _, err := old.Write([]byte("<presence/>")); err != nil {
 		t.Fatal(err)
 	}
-	// old reads nothing more: the flush fills the kernel's buffers, then
-	// the server's. The new login takes the resource over (a conflict).
-	fresh := offLogin(t, env, "alice", "a")
+	// old reads its presence echo, which comes before the flush, and then
+	// nothing more: the flush fills the kernel's buffers, then the
+	// server's. Meanwhile a new login takes the resource over (a conflict).
+	_ = old.SetReadDeadline(time.Now().Add(15 * time.Second))
+	d := xml.NewDecoder(old)
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			t.Fatalf("reading the presence echo: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			_ = d.Skip()
+			if se.Name.Local == "presence" {
+				break
+			}
+		}
+	}
+	freshConn := rawAuth(t, env, "alice")
+	if _, err := io.WriteString(freshConn, "<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>a</resource></bind></iq>"); err != nil {
+		t.Fatal(err)
+	}
+	readUntil(t, freshConn, "</iq>")
+	_ = freshConn.SetReadDeadline(time.Time{})
+	fresh := offClientOn(freshConn, "alice@localhost/a")
+	// the old session ends once its connection is closed, its output not
+	// drained: from then on reading it cannot drain the server's buffer
+	logs.wait(t, "logout", "jid=alice@localhost/a")
 
 	// the old connection gets what the kernel took, then the end
 	got := map[string]bool{}
-	_ = old.SetReadDeadline(time.Now().Add(15 * time.Second))
-	d := xml.NewDecoder(old)
 	for {
 		tok, err := d.Token()
 		if err != nil {
@@ -98,6 +124,7 @@ func TestOfflineCutKeepsUnflushed(t *testing.T) {
 	if len(got) == n {
 		t.Fatalf("the old connection read all %d messages: nothing was left in the server's output", n)
 	}
+	t.Logf("the old connection read %d of %d", len(got), n)
 	fresh.available(t)
 	for missing := n - len(got); missing > 0; {
 		s := fresh.next(t)

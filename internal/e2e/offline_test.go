@@ -58,8 +58,12 @@ type offClient struct {
 
 func offLogin(t *testing.T, env *servertest.Env, user, resource string) *offClient {
 	t.Helper()
-	c := &offClient{Conn: rawLogin(t, env, user, "pw", resource), jid: user + "@localhost/" + resource,
-		in: make(chan offStanza, 4096), end: make(chan error, 1)}
+	return offClientOn(rawLogin(t, env, user, "pw", resource), user+"@localhost/"+resource)
+}
+
+// offClientOn is an offClient over a session already bound to full.
+func offClientOn(conn net.Conn, full string) *offClient {
+	c := &offClient{Conn: conn, jid: full, in: make(chan offStanza, 4096), end: make(chan error, 1)}
 	_ = c.SetReadDeadline(time.Time{})
 	go func() {
 		d := xml.NewDecoder(c.Conn)
