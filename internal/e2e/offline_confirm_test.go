@@ -69,8 +69,8 @@ func TestOfflineCutKeepsUnflushed(t *testing.T) {
 	})
 	env.AddUser("alice", "pw")
 	env.AddUser("bob", "pw")
-	const n = 300
-	storeOffline(t, env, n, 8000)
+	const n = 500
+	storeOffline(t, env, n, 16000)
 
 	old := rawLoginOn(t, dialSmallRcv(t, env), "alice", "pw", "a")
 	if _, err := old.Write([]byte("<presence/>")); err != nil {
