@@ -26,7 +26,8 @@ type memTransport struct {
 	tlsOn    bool
 	zlibOn   bool
 	woken    int
-	maxBytes int // 0 = no cap
+	maxBytes int    // 0 = no cap
+	sent     uint64 // bytes written, all taken at once
 }
 
 func (m *memTransport) Write(p []byte) error {
@@ -37,6 +38,7 @@ func (m *memTransport) Write(p []byte) error {
 		return ErrOutputFull
 	}
 	m.out.Write(p)
+	m.sent += uint64(len(p))
 	return nil
 }
 func (m *memTransport) StartTLS() error           { m.tlsOn = true; return nil }
@@ -47,7 +49,7 @@ func (m *memTransport) Wake()                     { m.woken++ }
 func (m *memTransport) SetTimer(d time.Duration)  { m.timer = d }
 func (m *memTransport) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
 func (m *memTransport) Pending() int              { return 0 }
-func (m *memTransport) Sent() (uint64, uint64)    { return 0, 0 }
+func (m *memTransport) Sent() (uint64, uint64)    { return m.sent, m.sent }
 func (m *memTransport) WakeWhenFlushed()          {}
 
 func testConfig(t testing.TB) *Config {

@@ -25,6 +25,7 @@ type wsPipe struct {
 	t      *testing.T
 	h      session.Handler
 	msgs   []string      // written, not yet read by the test
+	sent   uint64        // bytes written, all handed over at once
 	wake   chan struct{} // Wake from other loops
 	closed bool
 }
@@ -35,6 +36,7 @@ func (p *wsPipe) Write(b []byte) error {
 		return net.ErrClosed
 	}
 	p.msgs = append(p.msgs, string(b))
+	p.sent += uint64(len(b))
 	return nil
 }
 func (p *wsPipe) Close(final []byte) {
@@ -57,6 +59,8 @@ func (p *wsPipe) TLS() *tls.ConnectionState { return nil }
 func (p *wsPipe) SetTimer(time.Duration)    {}
 func (p *wsPipe) RemoteAddr() net.Addr      { return &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 1} }
 func (p *wsPipe) Pending() int              { return 0 }
+func (p *wsPipe) Sent() (uint64, uint64)    { return p.sent, p.sent }
+func (p *wsPipe) WakeWhenFlushed()          { p.Wake() }
 
 func wsDial(t *testing.T, env *servertest.Env) *wsPipe {
 	p := &wsPipe{t: t, wake: make(chan struct{}, 1)}
