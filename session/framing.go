@@ -67,7 +67,15 @@ type TCPFraming struct{}
 
 // AppendOpen implements Framing.
 func (TCPFraming) AppendOpen(out []byte, id StreamID, from string, to jid.JID) []byte {
-	out = append(out, "<?xml version='1.0'?><stream:stream xmlns='"+stanza.NSClient+"' xmlns:stream='"+stanza.NSStream+"' id='"...)
+	out = append(out, "<?xml version='1.0'?><stream:stream xmlns='"+stanza.NSClient+"' xmlns:stream='"+stanza.NSStream+"'"...)
+	return append(appendOpenAttrs(out, id, from, to), '>')
+}
+
+// appendOpenAttrs appends the attributes every framing's opening element
+// carries (RFC 6120 §4.7, RFC 7395 §3.4): id, from, to if known, version
+// and xml:lang.
+func appendOpenAttrs(out []byte, id StreamID, from string, to jid.JID) []byte {
+	out = append(out, " id='"...)
 	out = id.AppendHex(out)
 	out = append(out, "' from='"...)
 	out = xmlscan.AppendEscapedAttr(out, from)
@@ -75,7 +83,7 @@ func (TCPFraming) AppendOpen(out []byte, id StreamID, from string, to jid.JID) [
 		out = append(out, "' to='"...)
 		out = xmlscan.AppendEscapedAttr(out, to.String())
 	}
-	return append(out, "' version='1.0' xml:lang='en'>"...)
+	return append(out, "' version='1.0' xml:lang='en'"...)
 }
 
 // AppendError implements Framing.

@@ -3,7 +3,6 @@ package session
 import (
 	"ignis/jid"
 	"ignis/stanza"
-	"ignis/xmlscan"
 )
 
 // NSFraming is the namespace of RFC 7395's <open/> and <close/>.
@@ -18,15 +17,8 @@ type WebSocketFraming struct{}
 
 // AppendOpen implements Framing (RFC 7395 §3.4).
 func (WebSocketFraming) AppendOpen(out []byte, id StreamID, from string, to jid.JID) []byte {
-	out = append(out, "<open xmlns='"+NSFraming+"' id='"...)
-	out = id.AppendHex(out)
-	out = append(out, "' from='"...)
-	out = xmlscan.AppendEscapedAttr(out, from)
-	if !to.IsZero() {
-		out = append(out, "' to='"...)
-		out = xmlscan.AppendEscapedAttr(out, to.String())
-	}
-	return append(out, "' version='1.0' xml:lang='en'/>"...)
+	out = append(out, "<open xmlns='"+NSFraming+"'"...)
+	return append(appendOpenAttrs(out, id, from, to), "/>"...)
 }
 
 // AppendError implements Framing: <stream:error/> with its prefix declared.
