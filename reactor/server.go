@@ -25,6 +25,10 @@ import (
 type Listener struct {
 	Addr      string // host:port; port 0 picks a free port (see Server.Addrs)
 	DirectTLS bool   // XEP-0368: TLS from the first byte, no STARTTLS
+	// Handler, if set, makes the handlers of this listener's connections
+	// (a server-to-server, component, HTTP or proxy port); nil takes the
+	// server's NewHandler (client streams).
+	Handler NewHandler
 }
 
 // Config configures a Server. Zero fields take the defaults named on them.
@@ -126,8 +130,8 @@ type Server struct {
 	cfg Config
 	nh  NewHandler
 
-	addrs  []net.Addr
-	direct map[int]bool // listening port → DirectTLS
+	addrs []net.Addr
+	ports map[int]*Listener // listening port → its listener
 
 	eng      gnet.Engine // set in OnBoot, read after booted is closed
 	booted   chan struct{}
@@ -195,18 +199,19 @@ func (s *Server) Start() error {
 		}
 	}()
 	addrs := make([]string, 0, len(s.cfg.Listeners))
-	s.direct = make(map[int]bool, len(s.cfg.Listeners))
-	for _, l := range s.cfg.Listeners {
+	s.ports = make(map[int]*Listener, len(s.cfg.Listeners))
+	for i := range s.cfg.Listeners {
+		l := &s.cfg.Listeners[i]
 		ln, err := placeholder(l.Addr)
 		if err != nil {
 			return fmt.Errorf("reactor: %w", err)
 		}
 		held = append(held, ln)
 		a := ln.Addr().(*net.TCPAddr)
-		if _, dup := s.direct[a.Port]; dup {
+		if _, dup := s.ports[a.Port]; dup {
 			return fmt.Errorf("reactor: two listeners on port %d", a.Port)
 		}
-		s.direct[a.Port] = l.DirectTLS
+		s.ports[a.Port] = l
 		s.addrs = append(s.addrs, a)
 		host, _, _ := net.SplitHostPort(l.Addr)
 		addrs = append(addrs, "tcp://"+net.JoinHostPort(host, strconv.Itoa(a.Port)))
@@ -396,12 +401,19 @@ func (e *events) OnTick() (time.Duration, gnet.Action) {
 func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s := e.s
 	lp := s.loopOf(gc.EventLoop())
-	c := &conn{gc: gc, lp: lp, direct: s.direct[localPort(gc)]}
+	c := &conn{gc: gc, lp: lp}
+	nh := s.nh
+	if l := s.ports[localPort(gc)]; l != nil {
+		c.direct = l.DirectTLS
+		if l.Handler != nil {
+			nh = l.Handler
+		}
+	}
 	gc.SetContext(c)
 	s.nconns.Add(1)
 	lp.cur, lp.closeCur = c, false
 	lp.enter()
-	c.h = s.nh(c)
+	c.h = nh(c)
 	if c.h == nil {
 		c.closeErr = errors.New("reactor: NewHandler returned nil")
 		c.closeNow()

@@ -702,3 +702,27 @@ func TestRestartOverTimeWait(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// greeter is a handler of a listener of its own: it says hello and closes.
+type greeter struct{ t session.Transport }
+
+func (g *greeter) Traffic([]byte) error { return nil }
+func (g *greeter) Wakeup()              {}
+func (g *greeter) Timer(time.Time)      {}
+func (g *greeter) Closed(error)         {}
+
+// A listener's own Handler serves its port; the others keep the server's.
+func TestListenerHandler(t *testing.T) {
+	s, _ := startServer(t, Config{Listeners: []Listener{
+		{Addr: "127.0.0.1:0"},
+		{Addr: "127.0.0.1:0", Handler: func(tr session.Transport) session.Handler {
+			_ = tr.Write([]byte("HELLO\n"))
+			return &greeter{tr}
+		}},
+	}})
+	rnd := mrand.New(mrand.NewPCG(1, 2))
+	c := dial(t, s.Addrs()[0])
+	echo(t, c, bufio.NewReader(c), rnd, 10)
+	g := dial(t, s.Addrs()[1])
+	expectLine(t, bufio.NewReader(g), "HELLO")
+}
