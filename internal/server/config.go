@@ -92,6 +92,12 @@ type Config struct {
 		AllowPlain bool `toml:"allow_plain"`
 	} `toml:"register"`
 
+	// Admin names the accounts that may run admin commands (XEP-0133, the
+	// console, broadcast): bare JIDs; default none.
+	Admin struct {
+		JIDs []string `toml:"jids"`
+	} `toml:"admin"`
+
 	LegacyAuth struct {
 		Enabled bool `toml:"enabled"` // XEP-0078 non-SASL authentication; default off
 	} `toml:"legacy_auth"`
@@ -142,6 +148,7 @@ func DefaultConfig() Config {
 	var c Config
 	c.Domain = "localhost"
 	c.Data = "./data"
+	c.Admin.JIDs = []string{}
 	c.LogLevel = "info"
 	c.LogFormat = "text"
 	c.Session.MaxPerUser = 10
@@ -199,6 +206,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("config: log_format: %q is not \"text\" or \"json\"", c.LogFormat)
+	}
+	if _, err := c.AdminJIDs(); err != nil {
+		return err
 	}
 	if c.Session.MaxPerUser < 0 {
 		return fmt.Errorf("config: session.max_per_user: %d is negative (0 is no limit)", c.Session.MaxPerUser)
@@ -300,4 +310,17 @@ func (c *Config) NewLogHandler(w io.Writer) slog.Handler {
 		return slog.NewJSONHandler(w, opts)
 	}
 	return slog.NewTextHandler(w, opts)
+}
+
+// AdminJIDs parses admin.jids: bare JIDs (a user of this or another domain).
+func (c *Config) AdminJIDs() ([]jid.JID, error) {
+	out := make([]jid.JID, 0, len(c.Admin.JIDs))
+	for _, s := range c.Admin.JIDs {
+		j, err := jid.Parse(s)
+		if err != nil || j.Local() == "" || !j.IsBare() {
+			return nil, fmt.Errorf("config: admin.jids: %q is not a bare JID (user@domain)", s)
+		}
+		out = append(out, j)
+	}
+	return out, nil
 }

@@ -97,3 +97,22 @@ func TestConfigErrors(t *testing.T) {
 		})
 	}
 }
+
+func TestAdminJIDs(t *testing.T) {
+	for _, tc := range []struct {
+		jids []string
+		ok   bool
+	}{
+		{nil, true},
+		{[]string{"admin@localhost", "boss@example.org"}, true},
+		{[]string{"localhost"}, false},
+		{[]string{"admin@localhost/res"}, false},
+		{[]string{"@@"}, false},
+	} {
+		c := DefaultConfig()
+		c.Admin.JIDs = tc.jids
+		if err := c.Validate(); (err == nil) != tc.ok {
+			t.Errorf("%q: Validate = %v, want ok=%v", tc.jids, err, tc.ok)
+		}
+	}
+}
