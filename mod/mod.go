@@ -182,6 +182,7 @@ type Registry struct {
 	identities []Identity
 	forms      map[Scope][]InfoForm
 	items      []Item
+	itemSrc    []func() []Item // entries that come and go (connected components)
 	services   []*Service
 	modules    []string
 	streamFeat [2][]streamFeature // stream features: [0] before authentication, [1] after
@@ -310,8 +311,23 @@ func (r *Registry) Modules() []string { return r.modules }
 // Item adds a disco#items entry of the server.
 func (r *Registry) Item(it Item) { r.items = append(r.items, it) }
 
-// Items lists the server's disco#items entries.
-func (r *Registry) Items() []Item { return r.items }
+// Items lists the server's disco#items entries: the fixed ones, then those
+// of each ItemSource at the time of the call.
+func (r *Registry) Items() []Item {
+	if len(r.itemSrc) == 0 {
+		return r.items
+	}
+	out := append([]Item(nil), r.items...)
+	for _, fn := range r.itemSrc {
+		out = append(out, fn()...)
+	}
+	return out
+}
+
+// ItemSource adds disco#items entries of the server that change while it
+// runs (external components come and go); fn may be called from any
+// goroutine.
+func (r *Registry) ItemSource(fn func() []Item) { r.itemSrc = append(r.itemSrc, fn) }
 
 // StreamFeature adds an element to <stream:features/>, before (authed false)
 // or after authentication. xml must be one complete element.

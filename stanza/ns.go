@@ -27,3 +27,6 @@ const (
 	NSStanzaID   = "urn:xmpp:sid:0"                        // XEP-0359
 	NSOffline    = "http://jabber.org/protocol/offline"    // XEP-0013
 )
+
+// NSComponent is the stream namespace of external components (XEP-0114).
+const NSComponent = "jabber:component:accept"

@@ -19,6 +19,10 @@ var rank = map[string]float64{
 	"session": 5,
 	"reactor": 6,
 	"bench":   2, // a client: xmlscan, jid, stanza, scram; never the server
+
+	// external components (XEP-0114): a transport of its own beside the
+	// client streams, reusing session's Transport and stream id
+	"component": 5.5,
 }
 
 // forbidden imports in non-test code, with the reason.

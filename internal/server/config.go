@@ -15,6 +15,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 
+	"ignis/component"
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/session"
@@ -98,6 +99,16 @@ type Config struct {
 		JIDs []string `toml:"jids"`
 	} `toml:"admin"`
 
+	// Component is the port for external components (XEP-0114), open only
+	// when at least one component has a secret (README "Components").
+	Component struct {
+		Listen string `toml:"listen"` // host:port; default "127.0.0.1:5275"; "off" disables
+		// Secrets maps each component's domain ("gw.example.org", or a label
+		// such as "gw" put in front of the server's domain) to its shared secret.
+		Secrets          map[string]string `toml:"secrets"`
+		HandshakeTimeout Duration          `toml:"handshake_timeout"` // from accept to the handshake; default 30s, then <connection-timeout/>
+	} `toml:"component"`
+
 	LegacyAuth struct {
 		Enabled bool `toml:"enabled"` // XEP-0078 non-SASL authentication; default off
 	} `toml:"legacy_auth"`
@@ -164,6 +175,8 @@ func DefaultConfig() Config {
 	c.StreamManagement.ResumeTimeout.Duration = 300 * time.Second
 	c.StreamManagement.MaxUnacked = 1000
 	c.Register.Loopback = true
+	c.Component.Listen = "127.0.0.1:5275"
+	c.Component.HandshakeTimeout.Duration = 30 * time.Second
 	return c
 }
 
@@ -224,6 +237,9 @@ func (c *Config) Validate() error {
 		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
 			return fmt.Errorf("config: %s: %q: the port is not a number in 0..65535", key, addr)
 		}
+	}
+	if err := c.validateComponents(); err != nil {
+		return err
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
 		return errors.New("config: tls.cert and tls.key: give both or neither")
@@ -323,4 +339,42 @@ func (c *Config) AdminJIDs() ([]jid.JID, error) {
 		out = append(out, j)
 	}
 	return out, nil
+}
+
+// validateComponents checks the [component] section.
+func (c *Config) validateComponents() error {
+	if a := c.Component.Listen; a != "off" {
+		_, port, err := net.SplitHostPort(a)
+		if err != nil {
+			return fmt.Errorf("config: component.listen: %q is not host:port", a)
+		}
+		if _, err := strconv.ParseUint(port, 10, 16); err != nil {
+			return fmt.Errorf("config: component.listen: %q: the port is not a number in 0..65535", a)
+		}
+	}
+	if d := c.Component.HandshakeTimeout.Duration; d < time.Second || d > 10*time.Minute {
+		return fmt.Errorf("config: component.handshake_timeout: %v is outside 1s..10m", d)
+	}
+	domain, _ := jid.Parse(c.Domain)
+	for name, secret := range c.Component.Secrets {
+		if _, err := component.Domain(name, domain); err != nil {
+			return fmt.Errorf("config: component.secrets: %w", err)
+		}
+		if secret == "" {
+			return fmt.Errorf("config: component.secrets: %q: the secret is empty", name)
+		}
+	}
+	return nil
+}
+
+// componentConfig is the component service's configuration.
+func (c *Config) componentConfig(domain jid.JID, log *slog.Logger) component.Config {
+	l := c.sessionLimits()
+	return component.Config{Domain: domain, Secrets: c.Component.Secrets, Logger: log, Limits: component.Limits{
+		MaxStanzaBytes:   l.MaxStanzaBytes,
+		MaxDepth:         l.MaxDepth,
+		MaxAttrs:         l.MaxAttrs,
+		MaxPendingOut:    l.MaxPendingOut,
+		HandshakeTimeout: c.Component.HandshakeTimeout.Duration,
+	}}
 }

@@ -83,6 +83,11 @@ func TestConfigErrors(t *testing.T) {
 		{"zero conns per ip", "[limits]\nmax_conns_per_ip = -1", []string{"limits.max_conns_per_ip"}},
 		{"short ban", "[limits]\nauth_ban_time = '10ms'", []string{"limits.auth_ban_time"}},
 		{"short refusal log interval", "[limits]\nrefusal_log_interval = '10ms'", []string{"limits.refusal_log_interval"}},
+		{"bad component listener", "[component]\nlisten = '5275'", []string{"component.listen", "host:port"}},
+		{"empty component secret", "[component.secrets]\ngw = ''", []string{"component.secrets", "empty"}},
+		{"component on the server's domain", "domain = 'example.org'\n[component.secrets]\n'example.org' = 'x'", []string{"component.secrets", "own domain"}},
+		{"component not a domain", "[component.secrets]\n'a@b.c' = 'x'", []string{"component.secrets", "a@b.c"}},
+		{"short component handshake", "[component]\nhandshake_timeout = '1ms'", []string{"component.handshake_timeout"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.toml)

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"sync"
 
+	"ignis/component"
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/reactor"
@@ -31,6 +32,8 @@ type Server struct {
 	stream  *session.Config
 	reactor *reactor.Server
 	admin   *adminListener
+	comps   *component.Service // XEP-0114 components
+	compAt  int                // index of the component listener in Addrs, or -1
 
 	features []string     // module names, for the startup line
 	pidFile  string       // removed by Stop
@@ -68,6 +71,15 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if len(listeners) == 0 {
 		return nil, errors.New("config: listen: every listener is off")
 	}
+	comps, err := component.New(cfg.componentConfig(domain, log))
+	if err != nil {
+		return nil, fmt.Errorf("config: component.secrets: %w", err)
+	}
+	compAt := -1
+	if a := cfg.Component.Listen; a != "off" && comps.Configured() {
+		compAt = len(listeners)
+		listeners = append(listeners, reactor.Listener{Addr: a, Handler: comps.Handler})
+	}
 	// A port that is taken or not permitted fails the start before anything
 	// is written to disk; Start checks again when it binds for real.
 	if err := reactor.CheckListen(listeners); err != nil {
@@ -92,17 +104,18 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db}
+	s := &Server{cfg: cfg, log: log, db: db, comps: comps, compAt: compAt}
 	conflict := route.Replace
 	if cfg.Session.Conflict == "refuse" {
 		conflict = route.Refuse
 	}
 	s.rt = mod.NewRuntime(db, domain, log)
-	s.mods = modules(deps{db: db, cfg: &cfg, rt: s.rt})
+	s.mods = append(modules(deps{db: db, cfg: &cfg, rt: s.rt}), comps.Module())
 	for _, m := range s.mods {
 		s.features = append(s.features, m.Name())
 	}
 	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, mod.NewRegistry(s.mods...))
+	comps.Attach(s.router)
 	s.stream = &session.Config{
 		Domain:           domain,
 		Router:           s.router,
@@ -175,6 +188,9 @@ func (s *Server) Start() error {
 	if a := s.cfg.Listen.C2STLS; a != "" && a != "off" {
 		attrs = append(attrs, "c2s_direct_tls", addrs[i].String())
 	}
+	if s.compAt >= 0 {
+		attrs = append(attrs, "component", addrs[s.compAt].String())
+	}
 	attrs = append(attrs, "data", s.cfg.Data, "pid", os.Getpid(),
 		"tls_required", s.cfg.TLS.Required,
 		"register", registerMode(&s.cfg),
@@ -204,6 +220,19 @@ func (s *Server) Addrs() []net.Addr { return s.reactor.Addrs() }
 // itself (RFC 7395 WebSocket, later BOSH): the caller runs the Handler's
 // methods as that transport's event loop would.
 func (s *Server) Serve(t session.Transport) session.Handler { return session.New(s.stream, t) }
+
+// ComponentAddr returns the bound address of the component port (XEP-0114),
+// nil when it is not open.
+func (s *Server) ComponentAddr() net.Addr {
+	if s.compAt < 0 {
+		return nil
+	}
+	return s.reactor.Addrs()[s.compAt]
+}
+
+// Components returns the external components' service (tests look at who
+// is connected).
+func (s *Server) Components() *component.Service { return s.comps }
 
 // DB returns the store.
 func (s *Server) DB() *store.DB { return s.db }
