@@ -18,6 +18,7 @@ import (
 	"ignis/component"
 	"ignis/jid"
 	"ignis/mod"
+	"ignis/mod/broadcast"
 	"ignis/session"
 )
 
@@ -109,6 +110,15 @@ type Config struct {
 		HandshakeTimeout Duration          `toml:"handshake_timeout"` // from accept to the handshake; default 30s, then <connection-timeout/>
 	} `toml:"component"`
 
+	// Broadcast is Openfire's broadcast service (README "Broadcast service").
+	Broadcast struct {
+		Enabled   bool   `toml:"enabled"`    // default on
+		Host      string `toml:"host"`       // default "broadcast" (broadcast.DOMAIN)
+		Senders   string `toml:"senders"`    // "admins" (default, [admin] jids), "members" (also a group's members to it), "all"
+		MaxBytes  int    `toml:"max_bytes"`  // one broadcast message; default 16384; over it <policy-violation/>
+		PerMinute int    `toml:"per_minute"` // broadcasts per sender a minute; default 10; past it <resource-constraint/>
+	} `toml:"broadcast"`
+
 	LegacyAuth struct {
 		Enabled bool `toml:"enabled"` // XEP-0078 non-SASL authentication; default off
 	} `toml:"legacy_auth"`
@@ -175,6 +185,11 @@ func DefaultConfig() Config {
 	c.StreamManagement.ResumeTimeout.Duration = 300 * time.Second
 	c.StreamManagement.MaxUnacked = 1000
 	c.Register.Loopback = true
+	c.Broadcast.Enabled = true
+	c.Broadcast.Host = "broadcast"
+	c.Broadcast.Senders = "admins"
+	c.Broadcast.MaxBytes = 16 << 10
+	c.Broadcast.PerMinute = 10
 	c.Component.Listen = "127.0.0.1:5275"
 	c.Component.HandshakeTimeout.Duration = 30 * time.Second
 	return c
@@ -239,6 +254,9 @@ func (c *Config) Validate() error {
 		}
 	}
 	if err := c.validateComponents(); err != nil {
+		return err
+	}
+	if err := c.validateBroadcast(); err != nil {
 		return err
 	}
 	if (c.TLS.Cert == "") != (c.TLS.Key == "") {
@@ -377,4 +395,32 @@ func (c *Config) componentConfig(domain jid.JID, log *slog.Logger) component.Con
 		MaxPendingOut:    l.MaxPendingOut,
 		HandshakeTimeout: c.Component.HandshakeTimeout.Duration,
 	}}
+}
+
+// validateBroadcast checks the [broadcast] section.
+func (c *Config) validateBroadcast() error {
+	b := &c.Broadcast
+	switch broadcast.Senders(b.Senders) {
+	case broadcast.Admins, broadcast.Members, broadcast.Anyone:
+	default:
+		return fmt.Errorf("config: broadcast.senders: %q is not \"admins\", \"members\" or \"all\"", b.Senders)
+	}
+	if b.MaxBytes < 1<<10 || b.MaxBytes > 1<<20 {
+		return fmt.Errorf("config: broadcast.max_bytes: %d is outside 1024..1048576", b.MaxBytes)
+	}
+	if b.PerMinute < 1 || b.PerMinute > 6000 {
+		return fmt.Errorf("config: broadcast.per_minute: %d is outside 1..6000", b.PerMinute)
+	}
+	if _, err := (&mod.Service{Host: b.Host}).Domain(jid.MustParse(c.Domain)); b.Host == "" || err != nil {
+		return fmt.Errorf("config: broadcast.host: %q is not a domain name or label", b.Host)
+	}
+	return nil
+}
+
+// broadcastConfig is the broadcast service's configuration.
+func (c *Config) broadcastConfig() broadcast.Config {
+	admins, _ := c.AdminJIDs() // checked by Validate
+	b := &c.Broadcast
+	return broadcast.Config{Enabled: b.Enabled, Host: b.Host, Senders: broadcast.Senders(b.Senders),
+		Admins: admins, MaxBytes: b.MaxBytes, PerMinute: b.PerMinute}
 }

@@ -4,6 +4,7 @@ import (
 	"ignis/mod"
 	"ignis/mod/account"
 	"ignis/mod/blocking"
+	"ignis/mod/broadcast"
 	"ignis/mod/carbons"
 	"ignis/mod/disco"
 	"ignis/mod/entitytime"
@@ -51,5 +52,6 @@ func modules(d deps) []mod.Module {
 		presence.New(h("presence")),
 		&carbons.Module{}, // after the other message hooks: its copies carry what they add
 		account.New(h("account")),
+		broadcast.New(h("broadcast"), d.cfg.broadcastConfig()),
 	}, d.cfg.Extra...)
 }

@@ -25,7 +25,6 @@
 package offline
 
 import (
-	"bytes"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -36,7 +35,6 @@ import (
 	"ignis/mod"
 	"ignis/stanza"
 	"ignis/store"
-	"ignis/xmlscan"
 )
 
 // Namespaces.
@@ -258,30 +256,7 @@ func (m *Module) delay(domain jid.JID) []byte {
 }
 
 // withChild returns st's bytes with child added as its last child element.
-func withChild(st *stanza.Stanza, child []byte) ([]byte, error) {
-	raw := st.Bytes()
-	e, err := xmlscan.ParseElem(raw, stanza.NSClient)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]byte, 0, len(raw)+len(child)+16)
-	if e.SelfClosing() {
-		// <message …/> → <message …>child</message>
-		out = append(out, raw[:e.StartTagEnd()-2]...)
-		out = append(out, '>')
-		out = append(out, child...)
-		out = append(out, "</"...)
-		if p := e.Prefix(); len(p) > 0 {
-			out = append(append(out, p...), ':')
-		}
-		out = append(out, e.Local()...)
-		return append(out, '>'), nil
-	}
-	end := bytes.LastIndexByte(raw, '<')
-	out = append(out, raw[:end]...)
-	out = append(out, child...)
-	return append(out, raw[end:]...), nil
-}
+func withChild(st *stanza.Stanza, child []byte) ([]byte, error) { return st.WithChild(child) }
 
 // afterStore closes the race between storing and logging in: a message
 // whose store commits after a resource's initial presence was handled (and
