@@ -45,14 +45,14 @@ type Config struct {
 
 // Limits bound what one component stream can cost the server.
 type Limits struct {
-	// MaxStanzaBytes bounds one stanza; default 256 KiB; over it <policy-violation/>.
-	MaxStanzaBytes int
-	MaxDepth       int // element nesting; default 32
-	MaxAttrs       int // attributes on one element; default 64
-	// MaxPendingOut is how many bytes may wait for a slow component, in the
-	// outbox and in the connection's output; default 1 MiB. Past it stanzas
-	// to the component bounce with <remote-server-not-found/> and, when the
-	// connection's own cap is hit, the stream ends with <policy-violation/>.
+	// Scan bounds each element after the handshake (the client streams'
+	// [limits]); zero fields take the tokenizer's defaults. Over them the
+	// stream ends with <policy-violation/>.
+	Scan xmlscan.Limits
+	// MaxPendingOut is how many bytes may wait for a slow component in its
+	// outbox; default 1 MiB. Past it stanzas to the component bounce with
+	// <remote-server-not-found/>; past the connection's own output cap the
+	// stream ends with <policy-violation/>.
 	MaxPendingOut int
 	// HandshakeTimeout is the time from accept to a good handshake; default
 	// 30 s, then <connection-timeout/>.
@@ -65,15 +65,6 @@ const preAuthBytes = 1 << 10
 
 // EnsureDefaults fills in zero fields.
 func (l *Limits) EnsureDefaults() {
-	if l.MaxStanzaBytes == 0 {
-		l.MaxStanzaBytes = 256 << 10
-	}
-	if l.MaxDepth == 0 {
-		l.MaxDepth = 32
-	}
-	if l.MaxAttrs == 0 {
-		l.MaxAttrs = 64
-	}
 	if l.MaxPendingOut == 0 {
 		l.MaxPendingOut = 1 << 20
 	}
@@ -87,7 +78,6 @@ type Service struct {
 	cfg     Config
 	log     *slog.Logger
 	secrets map[string][]byte // component domain → secret
-	scan    xmlscan.Limits    // after the handshake
 	router  *route.Router     // set by Attach before the port opens
 
 	mu struct {
@@ -104,7 +94,6 @@ func New(cfg Config) (*Service, error) {
 		cfg.Logger = slog.Default()
 	}
 	s := &Service{cfg: cfg, log: cfg.Logger, secrets: map[string][]byte{}}
-	s.scan = xmlscan.Limits{MaxElementBytes: cfg.Limits.MaxStanzaBytes, MaxDepth: cfg.Limits.MaxDepth, MaxAttrs: cfg.Limits.MaxAttrs}
 	s.mu.conns = map[string]*Conn{}
 	for name, secret := range cfg.Secrets {
 		d, err := Domain(name, cfg.Domain)

@@ -73,25 +73,13 @@ func (c *Conn) Traffic(p []byte) error {
 	}
 	var se *stanza.StreamError
 	if !errors.As(err, &se) {
-		se = scanError(err)
+		se = session.ScanError(err)
+		if errors.Is(err, xmlscan.ErrNestedHeader) {
+			se.Text = "a component stream is never restarted"
+		}
 	}
 	c.fail(se)
 	return se
-}
-
-// scanError maps a tokenizer error to its stream error (RFC 6120 §4.9.3).
-func scanError(err error) *stanza.StreamError {
-	switch {
-	case errors.Is(err, xmlscan.ErrRestrictedXML):
-		return stanza.StreamErr(stanza.RestrictedXML, "")
-	case errors.Is(err, xmlscan.ErrLimit):
-		return stanza.StreamErr(stanza.StreamPolicyViolation, "stanza too large or too deeply nested")
-	case errors.Is(err, xmlscan.ErrUnsupportedEncoding):
-		return stanza.StreamErr(stanza.UnsupportedEncoding, "")
-	case errors.Is(err, xmlscan.ErrNestedHeader):
-		return stanza.StreamErr(stanza.UnsupportedStanzaType, "a component stream is never restarted")
-	}
-	return stanza.StreamErr(stanza.NotWellFormed, "")
 }
 
 // Wakeup implements session.Handler: write what Send queued.
@@ -308,7 +296,7 @@ func (c *Conn) handshake(f *xmlscan.Frame) error {
 	}
 	c.state = stReady
 	c.tr.SetTimer(0)
-	c.scan.SetLimits(c.svc.scan)
+	c.scan.SetLimits(c.svc.cfg.Limits.Scan)
 	c.write([]byte("<handshake/>"))
 	c.log("info", "component connected")
 	return nil

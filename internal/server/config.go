@@ -20,6 +20,7 @@ import (
 	"ignis/mod"
 	"ignis/mod/broadcast"
 	"ignis/session"
+	"ignis/xmlscan"
 )
 
 // Config is the server's configuration: the TOML file's layout. Zero values
@@ -389,9 +390,7 @@ func (c *Config) validateComponents() error {
 func (c *Config) componentConfig(domain jid.JID, log *slog.Logger) component.Config {
 	l := c.sessionLimits()
 	return component.Config{Domain: domain, Secrets: c.Component.Secrets, Logger: log, Limits: component.Limits{
-		MaxStanzaBytes:   l.MaxStanzaBytes,
-		MaxDepth:         l.MaxDepth,
-		MaxAttrs:         l.MaxAttrs,
+		Scan:             xmlscan.Limits{MaxElementBytes: l.MaxStanzaBytes, MaxDepth: l.MaxDepth, MaxAttrs: l.MaxAttrs},
 		MaxPendingOut:    l.MaxPendingOut,
 		HandshakeTimeout: c.Component.HandshakeTimeout.Duration,
 	}}
