@@ -27,7 +27,7 @@ func readAll(t *testing.T, c net.Conn) string {
 }
 
 // readUntil reads until want appears (bounded in time).
-func readUntil(t *testing.T, c net.Conn, want string) string {
+func readUntil(t testing.TB, c net.Conn, want string) string {
 	t.Helper()
 	_ = c.SetReadDeadline(time.Now().Add(15 * time.Second))
 	var got []byte
@@ -50,7 +50,7 @@ func rawLogin(t *testing.T, env *servertest.Env, user, pass, resource string) ne
 }
 
 // rawLoginOn is rawLogin over a connection the test opened itself.
-func rawLoginOn(t *testing.T, c net.Conn, user, pass, resource string) net.Conn {
+func rawLoginOn(t testing.TB, c net.Conn, user, pass, resource string) net.Conn {
 	t.Helper()
 	io.WriteString(c, header)
 	readUntil(t, c, "</stream:features>")
