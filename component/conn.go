@@ -1,6 +1,7 @@
 package component
 
 import (
+	"bytes"
 	"crypto/rand"
 	"crypto/sha1" // #nosec: XEP-0114 fixes SHA-1 for the handshake
 	"crypto/subtle"
@@ -274,14 +275,15 @@ func (k *sink) Element(f *xmlscan.Frame) error {
 }
 
 // handshake checks the component's proof, hex(SHA-1(id + secret))
-// (XEP-0114 §3); a wrong one ends the stream with <not-authorized/>.
+// (XEP-0114 §3), in either case and with white space around it tolerated;
+// a wrong one ends the stream with <not-authorized/>.
 func (c *Conn) handshake(f *xmlscan.Frame) error {
 	secret := c.svc.secrets[c.domain.Domain()]
 	h := sha1.New() // #nosec: fixed by XEP-0114
 	h.Write(c.id.AppendHex(nil))
 	h.Write(secret)
 	want := hex.AppendEncode(nil, h.Sum(nil))
-	got := lowerHex(f.AppendText(nil))
+	got := lowerHex(bytes.TrimSpace(f.AppendText(nil)))
 	if subtle.ConstantTimeCompare(got, want) != 1 {
 		c.log("info", "component refused: bad handshake")
 		return stanza.StreamErr(stanza.StreamNotAuthorized, "")

@@ -59,7 +59,8 @@ func rawComponent(t *testing.T, env *servertest.Env, name, secret string) *strea
 		t.Fatalf("no stream id in %q", hdr)
 	}
 	sum := sha1.Sum([]byte(m[1] + secret))
-	s.send("<handshake>" + hex.EncodeToString(sum[:]) + "</handshake>")
+	// upper case and white space: the server compares the digest, not the text
+	s.send("<handshake>\n" + strings.ToUpper(hex.EncodeToString(sum[:])) + " </handshake>")
 	return s
 }
 
@@ -206,7 +207,10 @@ func TestComponent(t *testing.T) {
 	}
 	t.Run("disco-items", func(t *testing.T) {
 		alice.send("<iq type='get' id='d1' to='localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
-		alice.expect("<item jid='gw.localhost'")
+		got := alice.expect("</iq>")
+		if !strings.Contains(got, "<item jid='gw.localhost'/>") || strings.Contains(got, "bot.localhost") {
+			t.Fatalf("disco#items %q, want the connected gw.localhost only", got)
+		}
 	})
 	t.Run("message-both-ways", func(t *testing.T) {
 		alice.send("<message to='bob@gw.localhost' id='m1' type='chat'><body>hello gateway</body></message>")
