@@ -181,6 +181,24 @@ func (s *Service) leave(c *Conn) {
 	}
 }
 
+// Shutdown ends every connected component's stream with <system-shutdown/>
+// (on its loop, soon after); the server calls it as it stops, before it
+// waits for closing connections.
+func (s *Service) Shutdown() {
+	s.mu.Lock()
+	conns := make([]*Conn, 0, len(s.mu.conns))
+	for _, c := range s.mu.conns {
+		conns = append(conns, c)
+	}
+	s.mu.Unlock()
+	for _, c := range conns {
+		c.out.mu.Lock()
+		c.out.ending = true
+		c.out.mu.Unlock()
+		c.tr.Wake()
+	}
+}
+
 // Module lists the connected components in the server's disco#items
 // (XEP-0030; XEP-0114 leaves discovery to the server).
 func (s *Service) Module() mod.Module { return discoItems{s} }

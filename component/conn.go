@@ -51,6 +51,7 @@ type outbox struct {
 	q      []*stanza.Stanza // guarded by mu
 	bytes  int              // guarded by mu: bytes queued in q
 	closed bool             // guarded by mu: the stream ended; Send refuses
+	ending bool             // guarded by mu: the server stops; the loop ends the stream (Shutdown)
 }
 
 func newConn(svc *Service, t session.Transport) *Conn {
@@ -83,12 +84,18 @@ func (c *Conn) Traffic(p []byte) error {
 	return se
 }
 
-// Wakeup implements session.Handler: write what Send queued.
+// Wakeup implements session.Handler: write what Send queued, then end the
+// stream if the server is stopping.
 func (c *Conn) Wakeup() {
 	c.out.mu.Lock()
-	q := c.out.q
+	q, ending := c.out.q, c.out.ending
 	c.out.q, c.out.bytes = nil, 0
 	c.out.mu.Unlock()
+	defer func() {
+		if ending {
+			c.fail(stanza.StreamErr(stanza.SystemShutdown, ""))
+		}
+	}()
 	for i, st := range q {
 		if c.state != stReady {
 			c.undelivered(q[i:])

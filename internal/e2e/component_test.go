@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"crypto/sha1"
 	"encoding/hex"
 	"encoding/xml"
@@ -295,3 +296,23 @@ func TestComponent(t *testing.T) {
 // squote writes the attributes of what a mellium encoder wrote (double
 // quotes) the way the server writes its own.
 func squote(s string) string { return strings.ReplaceAll(s, `"`, "'") }
+
+// TestComponentShutdown: a stopping server ends a component's stream with
+// <system-shutdown/>, as it does the clients'.
+func TestComponentShutdown(t *testing.T) {
+	env := componentEnv(t)
+	gw := rawComponent(t, env, "gw.localhost", "s3cret")
+	gw.expect("<handshake/>")
+	stopped := make(chan error, 1)
+	go func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		stopped <- env.Srv.Stop(ctx)
+	}()
+	if got := readAll(t, gw.c); !strings.Contains(got, "<system-shutdown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/></stream:error></stream:stream>") {
+		t.Fatalf("got %q, want system-shutdown", got)
+	}
+	if err := <-stopped; err != nil {
+		t.Fatal(err)
+	}
+}

@@ -258,6 +258,7 @@ func (s *Server) Stop(ctx context.Context) error {
 
 func (s *Server) stop(ctx context.Context) error {
 	n, err := s.stream.Shutdown(ctx)
+	s.comps.Shutdown()
 	if err == nil {
 		err = s.reactor.WaitClosing(ctx)
 	}
