@@ -241,14 +241,15 @@ func (s *Stream) enqueue(st *stanza.Stanza, offer bool, done func(bool)) bool {
 		pending += int(s.outPending.Load())
 	}
 	if pending > limit {
-		if offer && !in.detached {
-			in.mu.Unlock()
-			s.tr.Wake() // the loop refreshes outPending; the offer is retried
-			return false
-		}
 		if offer || in.detached {
-			// an offer waits; nobody reads a detached stream: refuse, do not end it
+			// an offer waits: refused without penalty, and retried once the
+			// loop refreshed outPending; nobody reads a detached stream:
+			// refuse (the router stores the message), do not end it
+			wake := !in.detached
 			in.mu.Unlock()
+			if wake {
+				s.tr.Wake()
+			}
 			return false
 		}
 		// a slow reader: the stream ends, and st with the rest of the
