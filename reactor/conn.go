@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/panjf2000/gnet/v2"
@@ -78,7 +79,8 @@ type conn struct {
 // watchAt is where WakeWhenFlushed wants a Wakeup.
 type outCount struct {
 	sent, flushed, watchAt uint64
-	watching               bool // on lp.watch
+	watching               bool // a Wakeup is wanted once flushed reaches watchAt
+	listed                 bool // on lp.watch
 }
 
 // count returns c's accounting, starting it; nil once c is closed.
@@ -205,6 +207,14 @@ func (c *conn) wakeup() {
 	c.lp.stageFor = c
 	c.h.Wakeup()
 	c.flushStage()
+	if c.counted && c.state == stOpen {
+		// what the Wakeup wrote usually went straight into the kernel: the
+		// Wakeup it asked for (WakeWhenFlushed) is due now, without a Wake
+		if oc := c.lp.counts[c]; oc.watching && c.flushedNow(oc) >= oc.watchAt {
+			oc.watching = false
+			c.h.Wakeup()
+		}
+	}
 }
 
 // flushStage writes what c gathered, and ends the staging. Anything that
@@ -332,8 +342,9 @@ func (c *conn) WakeWhenFlushed() {
 	}
 	oc := c.count()
 	oc.watchAt = oc.sent
-	if !oc.watching {
-		oc.watching = true
+	oc.watching = true
+	if !oc.listed {
+		oc.listed = true
 		c.lp.watch = append(c.lp.watch, c)
 	}
 }
@@ -346,10 +357,10 @@ func (lp *loop) watchFlushed() {
 		oc := lp.counts[c]
 		switch {
 		case oc == nil:
-		case c.state >= stClosing:
-			oc.watching = false
+		case !oc.watching, c.state >= stClosing:
+			oc.watching, oc.listed = false, false
 		case c.flushedNow(oc) >= oc.watchAt:
-			oc.watching = false
+			oc.watching, oc.listed = false, false
 			c.Wake()
 		default:
 			lp.watch[j] = c
@@ -461,9 +472,7 @@ func (c *conn) closeNow() {
 	if c.state == stClosed || c.closePosted {
 		return
 	}
-	if c.counted {
-		c.flushedNow(c.lp.counts[c]) // what the kernel took is known only until gnet closes the socket
-	}
+	c.finalCount()
 	c.setClosing()
 	c.closePosted = true
 	c.lp.wheel.remove(c)
@@ -472,6 +481,21 @@ func (c *conn) closeNow() {
 		return
 	}
 	_ = c.gc.Close()
+}
+
+// finalCount fixes what the kernel took of a counted connection's output,
+// which is known only until gnet closes the socket. gnet still writes what
+// it holds after OnClose; that must not go out once the count is final, or
+// a stanza the handler routes again as never taken would arrive twice: the
+// socket's sending side is shut (what the kernel took still goes out).
+func (c *conn) finalCount() {
+	if !c.counted || c.state == stClosed {
+		return
+	}
+	oc := c.lp.counts[c]
+	if c.flushedNow(oc) < oc.sent {
+		_ = syscall.Shutdown(c.gc.Fd(), syscall.SHUT_WR)
+	}
 }
 
 // setClosing enters stClosing, counting the connection among those whose

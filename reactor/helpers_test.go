@@ -91,6 +91,8 @@ type lineHandler struct {
 	flooded   atomic.Int64 // bytes written by FLOOD before ErrOutputFull
 	tlsSeen   atomic.Bool  // TLS() non-nil at TLSINFO
 	badWake   atomic.Bool  // Wakeup ran off the Traffic goroutine
+	counted   bool         // COUNTFLOOD: Closed records the output count
+	flushedAt atomic.Int64 // Transport.Sent's flushed in Closed, after COUNTFLOOD
 }
 
 func (h *lineHandler) Traffic(p []byte) error {
@@ -148,6 +150,11 @@ func (h *lineHandler) command(line []byte) (switched bool, err error) {
 		_ = h.t.Write([]byte("ERR\n"))
 		return false, errors.New("test: FAIL")
 	case "FLOOD":
+		h.flood()
+		return true, nil
+	case "COUNTFLOOD":
+		h.counted = true
+		h.t.Sent() // counting starts here: nothing was written before
 		h.flood()
 		return true, nil
 	case "TIMER":
@@ -250,6 +257,10 @@ func (h *lineHandler) Timer(time.Time) {
 }
 
 func (h *lineHandler) Closed(err error) {
+	if h.counted {
+		_, flushed := h.t.Sent()
+		h.flushedAt.Store(int64(flushed))
+	}
 	if h.closes.Add(1) == 1 {
 		h.closedErr <- err
 	}

@@ -471,6 +471,7 @@ func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	if wasClosing {
 		s.nclosing.Add(-1)
 	}
+	c.finalCount() // the peer closed, or the socket failed: gnet's buffer is still there
 	c.state = stClosed
 	c.wake.Store(true) // later Wake calls do nothing
 	c.lp.wheel.remove(c)

@@ -404,6 +404,47 @@ func TestWakeupOutputCap(t *testing.T) {
 	}
 }
 
+// TestSentFinalAtClose: a connection closed with output still pending (a
+// peer that does not read, past CloseTimeout) reports in Closed exactly
+// what the kernel took: the peer, reading afterwards, gets those bytes and
+// not one more (gnet's buffer is not written after the count is fixed).
+// Session relies on it to route again, exactly once, what never left.
+func TestSentFinalAtClose(t *testing.T) {
+	s, e := startServer(t, Config{MaxPendingOutput: 256 << 10, CloseTimeout: 200 * time.Millisecond})
+	d := net.Dialer{Control: func(_, _ string, rc syscall.RawConn) error {
+		var serr error
+		err := rc.Control(func(fd uintptr) {
+			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096)
+		})
+		if err != nil {
+			return err
+		}
+		return serr
+	}}
+	c, err := d.Dial("tcp", s.Addrs()[0].String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	if _, err := c.Write([]byte("COUNTFLOOD\n")); err != nil {
+		t.Fatal(err)
+	}
+	h := nextHandler(t, e)
+	recvErr(t, h.closedErr, "Closed") // the peer reads nothing until then
+	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	all, err := io.ReadAll(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	flushed := h.flushedAt.Load()
+	if flushed == 0 || flushed >= h.flooded.Load() {
+		t.Fatalf("flushed %d of %d flooded: want some of it held in the server", flushed, h.flooded.Load())
+	}
+	if int64(len(all)) != flushed {
+		t.Fatalf("the peer read %d bytes, Closed reported %d taken by the kernel", len(all), flushed)
+	}
+}
+
 // TestTimer: timers fire on the loop, SetTimer(0) cancels. One loop, so the
 // later timer firing proves the earlier, cancelled one's tick has passed.
 func TestTimer(t *testing.T) {

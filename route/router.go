@@ -257,8 +257,17 @@ func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
 				return
 			}
 			st = r.reg.RunInboundMessage(ctx, st)
-			if _, handed := r.deliver(ctx, e, st); handed && r.reg.HasDelivered() {
+			done, handed := r.deliver(ctx, e, st)
+			if handed && r.reg.HasDelivered() {
 				r.reg.RunDelivered(ctx, st, []mod.Resource{e})
+			}
+			if !done && st.Type != stanza.Headline && st.Type != stanza.Groupchat {
+				// refused by a session that is ending over its output cap: as
+				// for a resource that is gone, RFC 6121 §8.5.2.2 (offline
+				// storage), or the sender learns it was not delivered
+				if !r.reg.RunUndeliverable(ctx, st.WithAddrs(st.From, st.To.Bare())) {
+					r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
+				}
 			}
 			return
 		}

@@ -1,6 +1,7 @@
 package session
 
 import (
+	"sync"
 	"sync/atomic"
 
 	"ignis/stanza"
@@ -28,6 +29,11 @@ func (s *Stream) OfferConfirmed(st *stanza.Stanza, done func(ok bool)) bool {
 // once the client acknowledges it (smState.confirms). A stanza whose
 // stream ends first is not routed again: done(false) leaves it with its
 // owner (offline storage). Only confirmed offers pay for the tracking.
+//
+// Without XEP-0198, written also holds the live messages (liveMessage)
+// written since the kernel last took everything: a message the kernel never
+// took when the connection closes is routed again, exactly as an
+// unacknowledged one is with XEP-0198 (requeue), and one it took is not.
 type offers struct {
 	n       atomic.Int32                  // len(queued): lets the ordinary path skip the lock
 	queued  map[*stanza.Stanza]func(bool) // guarded by inbox.mu: offered, not yet written
@@ -36,10 +42,69 @@ type offers struct {
 
 // confirm is a written stanza waiting for its confirmation: the transport
 // flushing past mark (bytes), or with SM the client acknowledging mark (hOut).
+// Without SM, done is nil for a live message.
 type confirm struct {
 	st   *stanza.Stanza // with SM: to find it among the unacknowledged
 	done func(ok bool)
 	mark uint64
+}
+
+// unwritten is the mark of a stanza kept before its write and not (yet)
+// written: the kernel never passes it.
+const unwritten = ^uint64(0)
+
+// writtenSlots is the backing array of written while it is short. It comes
+// from a pool when a stanza is written and goes back once the kernel took
+// everything: an idle stream holds none, and a delivery allocates nothing.
+const writtenSlots = 8
+
+var writtenPool = sync.Pool{New: func() any { return new([writtenSlots]confirm) }}
+
+// keep appends c to written.
+func (o *offers) keep(c confirm) {
+	if o.written == nil {
+		o.written = writtenPool.Get().(*[writtenSlots]confirm)[:0]
+	}
+	o.written = append(o.written, c)
+}
+
+// drop forgets the first n entries of written (settled and zeroed), giving
+// the array back once it is empty.
+func (o *offers) drop(n int) {
+	switch {
+	case n == 0:
+		return
+	case n < len(o.written):
+		k := copy(o.written, o.written[n:])
+		clear(o.written[k:])
+		o.written = o.written[:k]
+		return
+	}
+	if cap(o.written) == writtenSlots {
+		writtenPool.Put((*[writtenSlots]confirm)(o.written[:writtenSlots]))
+	}
+	o.written = nil // a longer array (a burst) goes to the collector
+}
+
+// liveMessage reports whether st is a message its user would miss if the
+// connection lost it: chat or normal with a body, not a carbon copy. Other
+// stanzas are not worth the tracking: a presence is state that the next
+// login learns again (RFC 6121 §4.3 probes), an iq answers a request of the
+// session that is gone, a chat state or receipt (no body) says nothing
+// later, a groupchat message stays in the room's history.
+func liveMessage(st *stanza.Stanza) bool {
+	if st.Kind != stanza.Message {
+		return false
+	}
+	switch st.Type {
+	case stanza.TypeNone, stanza.Normal, stanza.Chat:
+	default:
+		return false
+	}
+	// the class is cached on the stanza: the router's hooks (offline
+	// storage, carbons) have computed it already
+	c := st.Class()
+	return c.Has(stanza.ClassBody) && !c.Has(stanza.ClassCarbon)
 }
 
 // takeOffer returns and forgets the done of a stanza offered with
@@ -59,22 +124,35 @@ func (s *Stream) takeOffer(st *stanza.Stanza) func(bool) {
 	return done
 }
 
-// offerWritten records that a confirmed offer was written without SM, the
-// transport's count being before: it is confirmed once the kernel took
-// every byte written up to now.
-func (s *Stream) offerWritten(done func(bool), before uint64) {
+// keepWritten records, before it is written without SM, a confirmed offer
+// (done) or a live message: kept first, so that a write that ends the
+// stream still finds it when the connection is gone. It returns the
+// transport's count before the write, for wroteKept.
+func (s *Stream) keepWritten(st *stanza.Stanza, done func(bool)) uint64 {
+	before, _ := s.tr.Sent()
+	s.inbox.offers.keep(confirm{st: st, done: done, mark: unwritten})
+	return before
+}
+
+// wroteKept marks the stanza kept last as written: it has left once the
+// kernel took every byte written up to now. If nothing went out (the write
+// ended the stream) it stays unwritten, to be handed back at the end.
+func (s *Stream) wroteKept(before uint64) {
+	o := &s.inbox.offers
 	w, _ := s.tr.Sent()
-	if w == before {
-		done(false) // nothing went out: the write failed
+	if w == before || len(o.written) == 0 {
 		return
 	}
-	s.inbox.offers.written = append(s.inbox.offers.written, confirm{done: done, mark: w})
+	o.written[len(o.written)-1].mark = w
 	s.tr.WakeWhenFlushed()
 }
 
-// settleWritten confirms the stanzas written without SM that the kernel
-// has taken; at the end (final) the others fail: they may not have left.
-func (s *Stream) settleWritten(final bool) {
+// settleWritten confirms the offers written without SM that the kernel has
+// taken, and forgets the live messages it took. At the end (final: the
+// connection is gone, its count is final) what is left the kernel never
+// took: the offers fail (their owner keeps them), and the messages, and
+// whatever else was kept unwritten, go to back, oldest first.
+func (s *Stream) settleWritten(final bool, back func(*stanza.Stanza)) {
 	o := &s.inbox.offers
 	if len(o.written) == 0 {
 		return
@@ -82,19 +160,24 @@ func (s *Stream) settleWritten(final bool) {
 	_, flushed := s.tr.Sent()
 	i := 0
 	for ; i < len(o.written) && o.written[i].mark <= flushed; i++ {
-		o.written[i].done(true)
+		if done := o.written[i].done; done != nil {
+			done(true)
+		}
 		o.written[i] = confirm{}
 	}
 	if final {
 		for ; i < len(o.written); i++ {
-			o.written[i].done(false)
+			c := o.written[i]
 			o.written[i] = confirm{}
+			if c.done != nil {
+				c.done(false)
+			} else {
+				back(c.st)
+			}
 		}
 	}
-	o.written = o.written[i:]
-	if len(o.written) == 0 {
-		o.written = nil
-	} else {
+	o.drop(i)
+	if len(o.written) > 0 {
 		s.tr.WakeWhenFlushed()
 	}
 }
@@ -158,14 +241,15 @@ func (s *Stream) enqueue(st *stanza.Stanza, offer bool, done func(bool)) bool {
 		pending += int(s.outPending.Load())
 	}
 	if pending > limit {
-		if offer && !in.detached {
-			in.mu.Unlock()
-			s.tr.Wake() // the loop refreshes outPending; the offer is retried
-			return false
-		}
 		if offer || in.detached {
-			// an offer waits; nobody reads a detached stream: refuse, do not end it
+			// an offer waits: refused without penalty, and retried once the
+			// loop refreshed outPending; nobody reads a detached stream:
+			// refuse (the router stores the message), do not end it
+			wake := !in.detached
 			in.mu.Unlock()
+			if wake {
+				s.tr.Wake()
+			}
 			return false
 		}
 		// a slow reader: the stream ends, and st with the rest of the
@@ -259,14 +343,14 @@ func (s *Stream) Wakeup() {
 	}
 	replaced, overflow, ending := in.replaced, in.overflow, in.ending
 	var q []*stanza.Stanza
-	if !overflow && (ending == nil || ending.Cond != stanza.SystemShutdown) {
-		// a slow reader, or a server stopping, gets no more: shutdown
-		// routes the queue again (offline storage)
+	if !overflow && !replaced && (ending == nil || ending.Cond != stanza.SystemShutdown) {
+		// a slow reader, a replaced session or a server stopping gets no
+		// more: the queue is routed again when it ends (requeue)
 		q = in.q
 		in.q, in.bytes = nil, 0
 	}
 	in.mu.Unlock()
-	s.settleWritten(false)
+	s.settleWritten(false, nil)
 	s.smAnswerWaiting() // a fence may have completed stanzas an <r/> waits for (sm.go)
 	if replaced {
 		// RFC 6120 §7.7.2.2: the old session ends with a conflict stream error;
@@ -274,9 +358,6 @@ func (s *Stream) Wakeup() {
 		// new session, so no unavailable presence goes out for it
 		s.pres.Store(0)
 		s.fail(stanza.StreamErr(stanza.StreamConflict, "replaced by a new session"))
-		for _, st := range q {
-			s.reroute(st) // meant for this session: routed again, as at shutdown
-		}
 		return
 	}
 	s.deliverQueued(q)
@@ -296,7 +377,7 @@ func (s *Stream) Wakeup() {
 // deliverQueued writes out delivered stanzas, holding back what can wait
 // for an inactive client (csi.go).
 // If writing ends the stream, what is left is routed again (sm.go), as
-// unacknowledged stanzas are.
+// unacknowledged stanzas are, after what was written before it.
 func (s *Stream) deliverQueued(q []*stanza.Stanza) {
 	for i, st := range q {
 		q[i] = nil
@@ -307,7 +388,7 @@ func (s *Stream) deliverQueued(q []*stanza.Stanza) {
 		s.writeStanza(st)
 		if s.state == stClosed {
 			for _, rest := range q[i+1:] {
-				s.reroute(rest)
+				s.handBack(rest)
 			}
 			return
 		}

@@ -477,6 +477,7 @@ func (s *Stream) writeStanza(st *stanza.Stanza) {
 	}
 	done := s.takeOffer(st) // nil but for confirmed offers (deliver.go)
 	var before uint64
+	kept := false
 	if m := s.sm; m != nil {
 		m.sent(st)
 		if done != nil {
@@ -490,12 +491,13 @@ func (s *Stream) writeStanza(st *stanza.Stanza) {
 		if m.unacked.n == 1 {
 			s.tr.SetTimer(smAckDelay)
 		}
-	} else if done != nil {
-		before, _ = s.tr.Sent()
+	} else if done != nil || liveMessage(st) {
+		// without SM the transport's count tells what the kernel took (deliver.go)
+		before, kept = s.keepWritten(st, done), true
 	}
 	s.write(st.Bytes())
-	if done != nil && s.sm == nil {
-		s.offerWritten(done, before)
+	if kept {
+		s.wroteKept(before)
 	}
 	if m := s.sm; m != nil && s.state != stClosed && !m.asked && m.unacked.n >= smAckEvery {
 		s.smRequest()
@@ -526,7 +528,7 @@ func (s *Stream) detach() {
 		// account) when the connection dropped: there is nothing to resume
 		s.inbox.mu.Unlock()
 		s.state = stClosed
-		s.shutdown()
+		s.shutdown(true)
 		return
 	}
 	s.register()
@@ -536,13 +538,21 @@ func (s *Stream) detach() {
 // register releases it. A stream waiting to take s over (a handover) is
 // woken: it finds s in the registry.
 func (s *Stream) register() {
-	// what went out before SM was enabled is judged now: a resume
-	// resends only what SM counted
-	s.settleWritten(true)
+	in := &s.inbox
+	// what went out before SM was enabled is judged now: a resume resends
+	// only what SM counted, and then the messages the kernel never took
+	// go out again, before what was delivered since
+	var back []*stanza.Stanza
+	s.settleWritten(true, func(st *stanza.Stanza) { back = append(back, st) })
+	if len(back) > 0 {
+		for _, st := range back {
+			in.bytes += len(st.Bytes())
+		}
+		in.q = append(back, in.q...)
+	}
 	id := s.sm.id
 	s.state = stClosed
 	s.scan.Reset()
-	in := &s.inbox
 	in.detached = true
 	taker := in.takeover
 	in.takeover = nil
@@ -560,17 +570,24 @@ func (s *Stream) expire() {
 	s.inbox.mu.Lock()
 	s.inbox.detached = false
 	s.inbox.mu.Unlock()
-	s.shutdown()
+	s.shutdown(true)
 	s.cfg.Stats.SMExpired.Add(1)
 }
 
-// requeue routes again what the client never acknowledged (XEP-0198, in
-// order), then what was still in the inbox, after the stream left the
-// route table.
+// requeue routes again, after the stream left the route table and its
+// connection is gone, in order: what the kernel never took of what was
+// written without XEP-0198, what the client never acknowledged with it,
+// then what was still in the inbox. It is the one way back to the router
+// for everything delivered to a session that ends.
 func (s *Stream) requeue(queued []*stanza.Stanza) {
-	s.settleWritten(true)
+	untaken, unacked := 0, 0
+	s.settleWritten(true, func(st *stanza.Stanza) {
+		untaken++
+		s.reroute(st)
+	})
 	if m := s.sm; m != nil {
 		s.sm = nil
+		unacked = m.unacked.n
 		for m.unacked.n > 0 {
 			st := m.unacked.pop()
 			if len(m.confirms) > 0 && m.confirms[0].st == st {
@@ -587,6 +604,10 @@ func (s *Stream) requeue(queued []*stanza.Stanza) {
 	}
 	for _, st := range queued {
 		s.reroute(st)
+	}
+	if untaken+unacked+len(queued) > 0 {
+		s.cfg.Logger.Info("undelivered output routed again", "jid", s.jid.String(),
+			"untaken", untaken, "unacked", unacked, "queued", len(queued))
 	}
 }
 

@@ -112,7 +112,7 @@ func TestRingNoAllocs(t *testing.T) {
 }
 
 // login drives a Stream to stAuthed (bind false) or stBound.
-func login(t *testing.T, cfg *Config, bind bool) (*Stream, *memTransport) {
+func login(t testing.TB, cfg *Config, bind bool) (*Stream, *memTransport) {
 	t.Helper()
 	tr := &memTransport{}
 	s := New(cfg, tr)
@@ -130,7 +130,7 @@ func login(t *testing.T, cfg *Config, bind bool) (*Stream, *memTransport) {
 	return s, tr
 }
 
-func feed(t *testing.T, s *Stream, in string) {
+func feed(t testing.TB, s *Stream, in string) {
 	t.Helper()
 	if err := s.Traffic([]byte(in)); err != nil {
 		t.Fatalf("Traffic(%q): %v", in, err)

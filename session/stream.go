@@ -60,6 +60,7 @@ const (
 	fCBMismatch                  // the client tried a channel-binding type we do not offer
 	fSASLFailed                  // a SASL attempt failed: XEP-0078 legacy auth is refused (legacyauth.go)
 	fLoopback                    // the client connected from a loopback address
+	fHandBack                    // ended while its connection drains: requeue waits for Closed
 )
 
 // Stream is one client's XML stream.
@@ -252,14 +253,17 @@ func (s *Stream) close(final []byte) {
 	s.state = stClosed
 	s.account() // closed: lets go of what it held
 	s.tr.SetTimer(0)
-	s.shutdown()
+	s.shutdown(false)
 	s.tr.Close(final)
 }
 
 // shutdown leaves the router and tells contacts the resource is gone. What
-// was delivered but never written, and (XEP-0198) never acknowledged, is
-// routed again: nothing handed to a session is lost when it ends (sm.go).
-func (s *Stream) shutdown() {
+// was delivered but never written, written but never taken by the kernel,
+// or (XEP-0198) never acknowledged, is routed again: nothing handed to a
+// session is lost when it ends (requeue). gone tells whether the
+// connection is gone; while it still drains (the server ends the stream),
+// what it wrote may yet leave, so the routing waits for Closed.
+func (s *Stream) shutdown(gone bool) {
 	s.cfg.strangers.remove(s)
 	if s.hand != nil {
 		s.cancelHandover() // sm.go
@@ -285,8 +289,22 @@ func (s *Stream) shutdown() {
 	}
 	s.cfg.Logger.Info("logout", "ip", s.peer.String(), "jid", s.jid.String())
 	s.cfg.Router.Unbind(s)
-	// deliveries until now are queued; later ones are routed again (deliver.go)
-	queued := s.takeQueued()
+	if !gone {
+		s.settleWritten(false, nil)
+	}
+	var queued []*stanza.Stanza
+	if !gone && len(s.inbox.offers.written) > 0 {
+		// deliveries until now stay queued, to follow what was written
+		// (Closed); later ones are routed again (deliver.go)
+		s.flags |= fHandBack
+		s.cfg.late.Add(1) // Config.Shutdown waits for them
+		s.inbox.mu.Lock()
+		s.inbox.closed = true
+		s.inbox.mu.Unlock()
+	} else {
+		// deliveries until now are queued; later ones are routed again (deliver.go)
+		queued = s.takeQueued()
+	}
 	if s.Available() {
 		s.setPresence(false, 0)
 		s.last.Store(nil)
@@ -294,7 +312,20 @@ func (s *Stream) shutdown() {
 		s.cfg.Router.Route(s, unavailable)
 		s.cfg.Router.Unavailable(s)
 	}
-	s.requeue(queued) // sm.go
+	if s.flags&fHandBack == 0 {
+		s.requeue(queued) // sm.go
+	}
+}
+
+// handBack returns a delivered stanza the stream ended before writing: after
+// what was written before it, if that waits for the connection to be gone,
+// else at once.
+func (s *Stream) handBack(st *stanza.Stanza) {
+	if s.flags&fHandBack != 0 {
+		s.inbox.offers.keep(confirm{st: st, mark: unwritten})
+		return
+	}
+	s.reroute(st)
 }
 
 // Closed implements Handler. After a handover (sm.go) it follows the
@@ -311,9 +342,16 @@ func (s *Stream) Closed(err error) {
 		s.detach() // XEP-0198 §5: the session waits for a resume (sm.go)
 		return
 	}
-	if s.state != stClosed {
+	switch {
+	case s.state != stClosed:
 		s.state = stClosed
-		s.shutdown()
+		s.shutdown(true)
+	case s.flags&fHandBack != 0:
+		// the stream ended while its connection drained: the kernel's count
+		// is final now
+		s.flags &^= fHandBack
+		s.requeue(s.takeQueued())
+		s.cfg.late.Done()
 	}
 	s.scan.Reset()
 }

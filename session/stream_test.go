@@ -27,7 +27,9 @@ type memTransport struct {
 	zlibOn   bool
 	woken    int
 	maxBytes int    // 0 = no cap
-	sent     uint64 // bytes written, all taken at once
+	sent     uint64 // bytes written, all taken at once unless lag
+	lag      bool   // the kernel has taken only flushed bytes
+	flushed  uint64
 }
 
 func (m *memTransport) Write(p []byte) error {
@@ -49,8 +51,13 @@ func (m *memTransport) Wake()                     { m.woken++ }
 func (m *memTransport) SetTimer(d time.Duration)  { m.timer = d }
 func (m *memTransport) RemoteAddr() net.Addr      { return &net.TCPAddr{} }
 func (m *memTransport) Pending() int              { return 0 }
-func (m *memTransport) Sent() (uint64, uint64)    { return m.sent, m.sent }
-func (m *memTransport) WakeWhenFlushed()          {}
+func (m *memTransport) Sent() (uint64, uint64) {
+	if m.lag {
+		return m.sent, m.flushed
+	}
+	return m.sent, m.sent
+}
+func (m *memTransport) WakeWhenFlushed() {}
 
 func testConfig(t testing.TB) *Config {
 	t.Helper()
