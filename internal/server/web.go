@@ -98,7 +98,7 @@ func csrfOK(r *http.Request, want string) bool {
 // render writes a page; the signed-in administrator's name and CSRF token
 // come from the request's session.
 func (c *console) render(w http.ResponseWriter, r *http.Request, name string, p page) {
-	if ws := c.session(r); ws != nil {
+	if ws := c.session(r); ws != nil && p.CSRF == "" { // the sign-in form has its own
 		p.User, p.CSRF = ws.user, ws.csrf
 	}
 	if f := r.URL.Query().Get("ok"); f != "" && p.Flash == "" {
