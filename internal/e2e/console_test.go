@@ -262,8 +262,8 @@ func TestConsolePathTricks(t *testing.T) {
 		{"//sessions", 400},
 		{"/login%5c..%5csessions", 400},
 		{"/bench/..%2f..%2fcert.pem", 400},
-		{"/sessions", 303},      // to the sign-in page
-		{"/api/sessions", 401},  // a token is needed
+		{"/sessions", 303},     // to the sign-in page
+		{"/api/sessions", 401}, // a token is needed
 		{"/login", 200},
 	} {
 		if code := rawHTTP(t, addr, "GET "+tc.path+" HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"); code != tc.code {
