@@ -83,6 +83,9 @@ func TestConfigErrors(t *testing.T) {
 		{"zero conns per ip", "[limits]\nmax_conns_per_ip = -1", []string{"limits.max_conns_per_ip"}},
 		{"short ban", "[limits]\nauth_ban_time = '10ms'", []string{"limits.auth_ban_time"}},
 		{"short refusal log interval", "[limits]\nrefusal_log_interval = '10ms'", []string{"limits.refusal_log_interval"}},
+		{"bad console address", "[console]\naddress = '9090'", []string{"console.address", "host:port"}},
+		{"short console session", "[console]\nsession_ttl = '1s'", []string{"console.session_ttl"}},
+		{"bad console token", "[console]\ntokens = ['abc']", []string{"console.tokens", "abc"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.toml)

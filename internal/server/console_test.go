@@ -1,0 +1,73 @@
+package server
+
+import (
+	"net/http"
+	"net/url"
+	"testing"
+)
+
+// TestCleanRequestPath: only paths clean as sent pass the console's gate.
+func TestCleanRequestPath(t *testing.T) {
+	for _, tc := range []struct {
+		uri string
+		ok  bool
+	}{
+		{"/", true},
+		{"/sessions", true},
+		{"/api/accounts/j%C3%BCrgen", true}, // an escaped letter is fine
+		{"/api/sessions/alice@localhost/phone", true},
+		{"/metrics?x=%2e%2e", true}, // the query is not the path
+		{"/setup/setup-s/%u002e%u002e/", false},
+		{"/login/%2e%2e/sessions", false},
+		{"/login/%2E%2E/sessions", false},
+		{"/login/..%2fsessions", false},
+		{"/login%5csessions", false},
+		{"/login/%00", false},
+		{"/login/../sessions", false},
+		{"/./sessions", false},
+		{"//sessions", false},
+		{"/sessions/.", false},
+	} {
+		u, err := url.ParseRequestURI(tc.uri)
+		if err != nil {
+			if tc.ok {
+				t.Errorf("%s: %v", tc.uri, err)
+			}
+			continue
+		}
+		r := &http.Request{Method: "GET", URL: u, RequestURI: tc.uri}
+		if got := cleanRequestPath(r); got != tc.ok {
+			t.Errorf("%s: clean = %v, want %v", tc.uri, got, tc.ok)
+		}
+	}
+}
+
+// TestTokens: a config token is name:sha256-hex, and only its secret matches.
+func TestTokens(t *testing.T) {
+	dir := t.TempDir()
+	secret, line, err := CreateToken(dir, "ci")
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromCfg, err := parseTokens([]string{line})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fromFile, err := readTokens(dir)
+	if err != nil || len(fromFile) != 1 {
+		t.Fatalf("token file: %v %d", err, len(fromFile))
+	}
+	for _, list := range [][]apiToken{fromCfg, fromFile} {
+		if name, ok := matchToken(list, secret); !ok || name != "ci" {
+			t.Errorf("the secret matched %q %v", name, ok)
+		}
+		if _, ok := matchToken(list, secret[:len(secret)-1]); ok {
+			t.Error("a prefix of the secret matched")
+		}
+	}
+	for _, bad := range []string{"ci", "ci:zz", "a b:" + line[3:], ":" + line[3:]} {
+		if _, err := parseTokens([]string{bad}); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
