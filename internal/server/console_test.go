@@ -1,7 +1,9 @@
 package server
 
 import (
+	"crypto/tls"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"testing"
 )
@@ -68,6 +70,36 @@ func TestTokens(t *testing.T) {
 	for _, bad := range []string{"ci", "ci:zz", "a b:" + line[3:], ":" + line[3:]} {
 		if _, err := parseTokens([]string{bad}); err == nil {
 			t.Errorf("%q accepted", bad)
+		}
+	}
+}
+
+// TestPlainPortLoopbackOnly: the plain port answers other machines with
+// 403 before anything else; over TLS they reach the sign-in check.
+func TestPlainPortLoopbackOnly(t *testing.T) {
+	c := &console{}
+	for _, tc := range []struct {
+		remote string
+		tls    bool
+		code   int
+	}{
+		{"192.0.2.7:40000", false, http.StatusForbidden},
+		{"[2001:db8::1]:40000", false, http.StatusForbidden},
+		{"192.0.2.7:40000", true, http.StatusSeeOther},
+		{"127.0.0.1:40000", false, http.StatusSeeOther},
+		{"[::1]:40000", false, http.StatusSeeOther},
+	} {
+		r := httptest.NewRequest("GET", "/sessions", nil)
+		r.RemoteAddr = tc.remote
+		if !tc.tls {
+			r.TLS = nil
+		} else if r.TLS == nil {
+			r.TLS = &tls.ConnectionState{}
+		}
+		w := httptest.NewRecorder()
+		c.ServeHTTP(w, r)
+		if w.Code != tc.code {
+			t.Errorf("%s (tls %v): %d, want %d", tc.remote, tc.tls, w.Code, tc.code)
 		}
 	}
 }
