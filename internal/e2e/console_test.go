@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/cookiejar"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -301,7 +303,13 @@ func consoleSignIn(t *testing.T, hc *http.Client, base, user, pass string) (stat
 // counted), forms need the session's CSRF token, and the cookie is
 // HttpOnly, SameSite=Strict and Secure over TLS.
 func TestConsoleForms(t *testing.T) {
-	env := startConsole(t)
+	reports := t.TempDir()
+	for name, body := range map[string]string{"chat.json": `{"scenario":"chat"}`, "chat.html": "<h1>chat</h1><script>x()</script>", ".hidden.json": "{}", "notes.txt": "x"} {
+		if err := os.WriteFile(filepath.Join(reports, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	env := startConsole(t, func(c *server.Config) { c.Console.BenchReports = reports })
 	env.AddUser("root", "rootpw")
 	env.AddUser("alice", "wonderland")
 	hc := env.httpClient(t)
@@ -346,6 +354,23 @@ func TestConsoleForms(t *testing.T) {
 		resp.Body.Close()
 		return resp.StatusCode
 	}
+	// bench reports: listed and served from the folder only, HTML sandboxed
+	if _, page := do(t, hc, "GET", env.tls+"/bench", "", nil); !strings.Contains(page, `href="/bench/chat.json"`) || !strings.Contains(page, `href="/bench/chat.html"`) || strings.Contains(page, ".hidden.json") || strings.Contains(page, "notes.txt") {
+		t.Errorf("bench list:\n%s", page)
+	}
+	if code, body := do(t, hc, "GET", env.tls+"/bench/chat.json", "", nil); code != 200 || body != `{"scenario":"chat"}` {
+		t.Errorf("bench report: %d %q", code, body)
+	}
+	if resp, err := hc.Get(env.tls + "/bench/chat.html"); err != nil || resp.StatusCode != 200 || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "sandbox") {
+		t.Errorf("HTML report not served sandboxed: %v %+v", err, resp)
+	} else {
+		resp.Body.Close()
+	}
+	for _, name := range []string{".hidden.json", "notes.txt", "missing.json"} {
+		if code, _ := do(t, hc, "GET", env.tls+"/bench/"+name, "", nil); code != 404 {
+			t.Errorf("bench %s: %d, want 404", name, code)
+		}
+	}
 	if code := post("/accounts/add", url.Values{"csrf": {"bad"}, "user": {"mallory"}, "password": {"x"}}); code != 403 {
 		t.Errorf("add with a bad CSRF token: %d, want 403", code)
 	}
@@ -376,5 +401,28 @@ func TestConsoleForms(t *testing.T) {
 	}
 	if resp, _ := hc.Get(env.tls + "/accounts"); resp.StatusCode != 303 {
 		t.Errorf("after sign-out /accounts: %d, want a redirect to sign in", resp.StatusCode)
+	}
+}
+
+// TestRESTTokenBan: wrong tokens count against the address like failed
+// logins; past the limit even the right token is refused for a while.
+func TestRESTTokenBan(t *testing.T) {
+	env := startConsole(t, func(c *server.Config) {
+		c.Limits.ExemptLoopback = false
+		c.Limits.AuthFailuresPerIP = 3
+	})
+	secret, _, err := server.CreateToken(env.Cfg.Data, "ops")
+	if err != nil {
+		t.Fatal(err)
+	}
+	hc := env.httpClient(t)
+	if code, _ := do(t, hc, "GET", env.tls+"/api/stats", secret, nil); code != 200 {
+		t.Fatalf("the right token: %d", code)
+	}
+	for range 3 {
+		do(t, hc, "GET", env.tls+"/api/stats", "ignis_guess", nil)
+	}
+	if code, _ := do(t, hc, "GET", env.tls+"/api/stats", secret, nil); code != 401 {
+		t.Errorf("the right token from a banned address: %d, want 401", code)
 	}
 }

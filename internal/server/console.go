@@ -214,11 +214,17 @@ func unauthorized(w http.ResponseWriter) {
 }
 
 // bearer checks the Authorization header against the config's tokens and
-// the data folder's.
+// the data folder's. A wrong token counts against the address as a failed
+// login does (the Guard bans it past limits.auth_failures_per_ip).
 func (c *console) bearer(r *http.Request) (string, bool) {
 	h := r.Header.Get("Authorization")
 	secret, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || secret == "" {
+		return "", false
+	}
+	ip := remoteIP(r.RemoteAddr)
+	g := c.s.stream.Guard
+	if ip.IsValid() && g.Banned(ip) {
 		return "", false
 	}
 	tokens, err := readTokens(c.s.cfg.Data)
@@ -228,6 +234,9 @@ func (c *console) bearer(r *http.Request) (string, bool) {
 	name, ok := matchToken(append(tokens, c.tokens...), secret)
 	if !ok {
 		c.log.Warn("console: bad bearer token", "from", r.RemoteAddr, "path", r.URL.Path)
+		if ip.IsValid() && g.Failed(ip) {
+			c.log.Warn("address banned", "ip", ip.String(), "for", "bad REST API tokens")
+		}
 	}
 	return name, ok
 }

@@ -353,10 +353,11 @@ func (c *console) figures(w http.ResponseWriter, r *http.Request) {
 	if len(hist) > 1 {
 		d.Span = hist[len(hist)-1].Time.Sub(hist[0].Time).Round(time.Second).String()
 	}
-	var sessions, stanzas, logins, mem []float64
+	var sessions, stanzas, logins, mem, disk []float64
 	for i, f := range hist {
 		sessions = append(sessions, float64(f.Sessions))
 		mem = append(mem, float64(f.MemPerSession))
+		disk = append(disk, float64(f.StoreBytes>>10))
 		if i == 0 {
 			continue
 		}
@@ -371,7 +372,7 @@ func (c *console) figures(w http.ResponseWriter, r *http.Request) {
 		d.StanzaRate, d.LoginRate = sr, lr
 	}
 	d.Charts = []chart{lineChart("sessions", sessions), lineChart("stanzas/s", stanzas),
-		lineChart("logins/s", logins), lineChart("memory per session (B)", mem)}
+		lineChart("logins/s", logins), lineChart("memory per session (B)", mem), lineChart("store on disk (KiB)", disk)}
 	c.render(w, r, "figures", page{Title: "Live figures", Data: d})
 }
 
