@@ -30,7 +30,13 @@ type consoleEnv struct {
 
 func startConsole(t *testing.T, edit ...func(*server.Config)) *consoleEnv {
 	t.Helper()
-	env := servertest.Start(t, append([]func(*server.Config){func(c *server.Config) {
+	return startConsoleLogged(t, nil, edit...)
+}
+
+// startConsoleLogged is startConsole with the server's log written to w.
+func startConsoleLogged(t *testing.T, w io.Writer, edit ...func(*server.Config)) *consoleEnv {
+	t.Helper()
+	env := servertest.StartLogged(t, w, append([]func(*server.Config){func(c *server.Config) {
 		c.Console.Enabled = true
 		c.Console.Address = "127.0.0.1:0"
 		c.Console.TLSAddress = "127.0.0.1:0"
@@ -407,7 +413,8 @@ func TestConsoleForms(t *testing.T) {
 // TestRESTTokenBan: wrong tokens count against the address like failed
 // logins; past the limit even the right token is refused for a while.
 func TestRESTTokenBan(t *testing.T) {
-	env := startConsole(t, func(c *server.Config) {
+	logs := newLogSink()
+	env := startConsoleLogged(t, logs, func(c *server.Config) {
 		c.Limits.ExemptLoopback = false
 		c.Limits.AuthFailuresPerIP = 3
 	})
@@ -425,4 +432,7 @@ func TestRESTTokenBan(t *testing.T) {
 	if code, _ := do(t, hc, "GET", env.tls+"/api/stats", secret, nil); code != 401 {
 		t.Errorf("the right token from a banned address: %d, want 401", code)
 	}
+	// the lines README's fail2ban filter matches
+	logs.wait(t, `level=WARN msg="login failed" ip=127.0.0.1 user="" mech=bearer`)
+	logs.wait(t, `level=WARN msg="address banned" ip=127.0.0.1 for=`)
 }

@@ -233,9 +233,9 @@ func (c *console) bearer(r *http.Request) (string, bool) {
 	}
 	name, ok := matchToken(append(tokens, c.tokens...), secret)
 	if !ok {
-		c.log.Warn("console: bad bearer token", "from", r.RemoteAddr, "path", r.URL.Path)
+		c.s.log.Warn("login failed", "ip", ip.String(), "user", "", "mech", "bearer", "path", r.URL.Path)
 		if ip.IsValid() && g.Failed(ip) {
-			c.log.Warn("address banned", "ip", ip.String(), "for", "bad REST API tokens")
+			c.s.log.Warn("address banned", "ip", ip.String(), "for", c.s.cfg.guardConfig().AuthBanTime.String())
 		}
 	}
 	return name, ok

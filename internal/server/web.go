@@ -139,10 +139,11 @@ func (c *console) login(w http.ResponseWriter, r *http.Request) {
 	userIn := strings.TrimSpace(r.PostFormValue("user"))
 	user, ok := c.checkAdmin(userIn, r.PostFormValue("password"))
 	if !ok {
-		c.log.Warn("login failed", "ip", ip.String(), "user", userIn, "mech", "console")
+		// the server's own logger: README's fail2ban filter matches this line as for XMPP
+		c.s.log.Warn("login failed", "ip", ip.String(), "user", userIn, "mech", "console")
 		c.s.stream.Stats.LoginFailed[session.LoginIndex("console")].Add(1)
 		if ip.IsValid() && g.Failed(ip) {
-			c.log.Warn("address banned", "ip", ip.String(), "for", "console sign-in failures")
+			c.s.log.Warn("address banned", "ip", ip.String(), "for", c.s.cfg.guardConfig().AuthBanTime.String())
 		}
 		csrf := randomHex(16)
 		http.SetCookie(w, c.cookie(r, loginCookie, csrf, 10*time.Minute))
