@@ -396,6 +396,12 @@ func TestConsoleForms(t *testing.T) {
 	if _, page := do(t, hc, "GET", env.tls+"/sessions", "", nil); !strings.Contains(page, "alice@localhost") || !strings.Contains(page, ">phone<") {
 		t.Errorf("sessions page does not show alice/phone:\n%s", page)
 	}
+	if code := post("/sessions/announce", url.Values{"csrf": {csrf}, "message": {"console says hi"}}); code != 303 {
+		t.Errorf("announce: %d", code)
+	}
+	if got := readUntil(t, phone, "</message>"); !strings.Contains(got, "console says hi") {
+		t.Errorf("alice got %q, want the announcement", got)
+	}
 	if code := post("/sessions/kick", url.Values{"csrf": {csrf}, "jid": {"alice@localhost/phone"}}); code != 303 {
 		t.Errorf("kick: %d", code)
 	}

@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"testing"
+	"time"
 )
 
 // TestCleanRequestPath: only paths clean as sent pass the console's gate.
@@ -101,5 +102,28 @@ func TestPlainPortLoopbackOnly(t *testing.T) {
 		if w.Code != tc.code {
 			t.Errorf("%s (tls %v): %d, want %d", tc.remote, tc.tls, w.Code, tc.code)
 		}
+	}
+}
+
+// TestConsoleSessionExpiry: a sign-in unused for session_ttl is gone, and
+// its cookie no longer opens anything.
+func TestConsoleSessionExpiry(t *testing.T) {
+	s := &Server{cfg: DefaultConfig()}
+	c := &console{s: s, sessions: map[string]*webSession{
+		"fresh": {user: "root@localhost", csrf: "x", expires: time.Now().Add(time.Minute)},
+		"stale": {user: "root@localhost", csrf: "y", expires: time.Now().Add(-time.Second)},
+	}}
+	for id, want := range map[string]bool{"fresh": true, "stale": false, "unknown": false} {
+		r := httptest.NewRequest("GET", "/", nil)
+		r.AddCookie(&http.Cookie{Name: sessionCookie, Value: id})
+		if got := c.session(r) != nil; got != want {
+			t.Errorf("session %q live = %v, want %v", id, got, want)
+		}
+	}
+	if _, ok := c.sessions["stale"]; ok {
+		t.Error("the expired sign-in was kept")
+	}
+	if ws := c.sessions["fresh"]; time.Until(ws.expires) < 29*time.Minute {
+		t.Errorf("a used sign-in was not extended to session_ttl: %v left", time.Until(ws.expires))
 	}
 }

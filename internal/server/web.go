@@ -58,6 +58,9 @@ func (c *console) routesWeb() {
 	m.HandleFunc("POST /sessions/kick", c.action("/sessions", func(r *http.Request) AdminRequest {
 		return AdminRequest{Op: "kick", User: r.PostFormValue("jid")}
 	}))
+	m.HandleFunc("POST /sessions/announce", c.action("/sessions", func(r *http.Request) AdminRequest {
+		return AdminRequest{Op: "announce", Message: r.PostFormValue("message")}
+	}))
 	m.HandleFunc("GET /accounts", c.accountsPage)
 	m.HandleFunc("POST /accounts/add", c.action("/accounts", func(r *http.Request) AdminRequest {
 		return AdminRequest{Op: "user-add", User: c.localpart(r.PostFormValue("user")), Password: r.PostFormValue("password")}
