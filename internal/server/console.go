@@ -134,7 +134,9 @@ func (c *console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	loopback := isLoopback(r.RemoteAddr)
-	if r.TLS == nil && !loopback {
+	if r.TLS == nil && (!loopback || !loopbackHost(r.Host)) {
+		// a loopback Host too: a web page whose name was re-bound to
+		// 127.0.0.1 (DNS rebinding) gets nothing from the plain port
 		http.Error(w, "this port serves this machine only: use the console's TLS port", http.StatusForbidden)
 		return
 	}
@@ -201,6 +203,19 @@ func cleanRequestPath(r *http.Request) bool {
 		clean += "/"
 	}
 	return clean == p
+}
+
+// loopbackHost reports whether a Host header names this machine.
+func loopbackHost(host string) bool {
+	if h, _, err := net.SplitHostPort(host); err == nil {
+		host = h
+	}
+	host = strings.Trim(host, "[]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	a, err := netip.ParseAddr(host)
+	return err == nil && a.Unmap().IsLoopback()
 }
 
 func isLoopback(remote string) bool {

@@ -80,18 +80,20 @@ func TestTokens(t *testing.T) {
 func TestPlainPortLoopbackOnly(t *testing.T) {
 	c := &console{}
 	for _, tc := range []struct {
-		remote string
-		tls    bool
-		code   int
+		remote, host string
+		tls          bool
+		code         int
 	}{
-		{"192.0.2.7:40000", false, http.StatusForbidden},
-		{"[2001:db8::1]:40000", false, http.StatusForbidden},
-		{"192.0.2.7:40000", true, http.StatusSeeOther},
-		{"127.0.0.1:40000", false, http.StatusSeeOther},
-		{"[::1]:40000", false, http.StatusSeeOther},
+		{"192.0.2.7:40000", "localhost", false, http.StatusForbidden},
+		{"[2001:db8::1]:40000", "localhost", false, http.StatusForbidden},
+		{"192.0.2.7:40000", "xmpp.example.org", true, http.StatusSeeOther},
+		{"127.0.0.1:40000", "localhost:9090", false, http.StatusSeeOther},
+		{"127.0.0.1:40000", "127.0.0.1:9090", false, http.StatusSeeOther},
+		{"[::1]:40000", "[::1]:9090", false, http.StatusSeeOther},
+		{"127.0.0.1:40000", "evil.example:9090", false, http.StatusForbidden}, // DNS rebinding
 	} {
 		r := httptest.NewRequest("GET", "/sessions", nil)
-		r.RemoteAddr = tc.remote
+		r.RemoteAddr, r.Host = tc.remote, tc.host
 		if !tc.tls {
 			r.TLS = nil
 		} else if r.TLS == nil {
