@@ -5,6 +5,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"strconv"
+	"time"
 
 	"ignis/jid"
 	"ignis/route"
@@ -167,6 +168,7 @@ func (s *Stream) stanza(f *xmlscan.Frame) error {
 		// RFC 6120 §8.1.2.1: a from that is not the client's own address
 		return stanza.StreamErr(stanza.InvalidFrom, "")
 	}
+	s.cfg.Stats.StanzasIn[kindIndex(st.Kind)].Add(1)
 	switch st.Kind {
 	case stanza.IQ:
 		if st.To.IsZero() || st.To.Equal(s.cfg.Domain) {
@@ -185,7 +187,13 @@ func (s *Stream) stanza(f *xmlscan.Frame) error {
 			return s.presence(f, st)
 		}
 	}
+	if s.routed++; s.routed%routeSample != 0 {
+		s.cfg.Router.Route(s, st)
+		return nil
+	}
+	t0 := time.Now()
 	s.cfg.Router.Route(s, st)
+	s.cfg.Stats.RouteLatency.Observe(time.Since(t0))
 	return nil
 }
 

@@ -4,6 +4,7 @@ import (
 	"sync/atomic"
 
 	"ignis/stanza"
+	"ignis/stat"
 )
 
 // Client State Indication (XEP-0352): while a client says it is inactive
@@ -27,6 +28,62 @@ type Stats struct {
 	SMDetached  atomic.Int64 // XEP-0198: streams that lost their connection and wait for a resume
 	SMResumed   atomic.Int64 // XEP-0198: detached streams resumed
 	SMExpired   atomic.Int64 // XEP-0198: detached streams ended without a resume
+
+	// Logins by mechanism (index in LoginMechs): authentications that
+	// succeeded and that failed with bad credentials.
+	LoginOK     [len(LoginMechs)]atomic.Int64
+	LoginFailed [len(LoginMechs)]atomic.Int64
+	// Stanzas from and to bound clients, by kind (index in StanzaKinds).
+	StanzasIn  [len(StanzaKinds)]atomic.Int64
+	StanzasOut [len(StanzaKinds)]atomic.Int64
+	// RouteLatency is the time the router takes with one stanza of a bound
+	// client, sampled (one in routeSample per stream) to keep the clock
+	// reads off most stanzas.
+	RouteLatency stat.Histogram
+}
+
+// LoginMechs are the login counters' labels: the SASL mechanisms, XEP-0078
+// legacy authentication, and "other" for anything unforeseen.
+var LoginMechs = [...]string{
+	"SCRAM-SHA-512-PLUS", "SCRAM-SHA-256-PLUS", "SCRAM-SHA-1-PLUS",
+	"SCRAM-SHA-512", "SCRAM-SHA-256", "SCRAM-SHA-1", "PLAIN", "ANONYMOUS", "legacy",
+	"console", // the web console's sign-in (internal/server)
+	"other",
+}
+
+// StanzaKinds are the stanza counters' labels.
+var StanzaKinds = [...]string{"message", "presence", "iq"}
+
+// routeSample: one stanza in this many of a stream has its routing timed.
+const routeSample = 64
+
+// LoginIndex is mech's index in LoginMechs, for logins counted outside
+// the streams (the web console).
+func LoginIndex(mech string) int { return mechIndex(mech) }
+
+// mechIndex is mech's index in LoginMechs (the last, "other", if unknown);
+// legacy authentication is logged by its namespace.
+func mechIndex(mech string) int {
+	if mech == "jabber:iq:auth" {
+		mech = "legacy"
+	}
+	for i, m := range LoginMechs {
+		if m == mech {
+			return i
+		}
+	}
+	return len(LoginMechs) - 1
+}
+
+// kindIndex is k's index in StanzaKinds.
+func kindIndex(k stanza.Kind) int {
+	switch k {
+	case stanza.Message:
+		return 0
+	case stanza.Presence:
+		return 1
+	}
+	return 2
 }
 
 // csiState is an inactive session's held stanzas (nil when active).

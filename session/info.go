@@ -11,6 +11,9 @@ type Info struct {
 	TLS   bool      // the stream was encrypted when it bound
 	SM    bool      // XEP-0198 resumption is enabled
 	Since time.Time // when the resource was bound (to the second)
+	// Transport is "tcp", or the TransportName of a framed transport
+	// (WebSocket, BOSH), "framed" if it has none
+	Transport string
 }
 
 // markBound records, before the stream is published in the session table,
@@ -30,10 +33,18 @@ func (s *Stream) Info() Info {
 	s.inbox.mu.Lock()
 	sm := s.inbox.resumeID != ""
 	s.inbox.mu.Unlock()
+	transport := "tcp"
+	if s.framed {
+		transport = "framed"
+		if n, ok := s.tr.(interface{ TransportName() string }); ok {
+			transport = n.TransportName()
+		}
+	}
 	return Info{
-		Addr:  s.tr.RemoteAddr(),
-		TLS:   s.bound&1 != 0,
-		SM:    sm,
-		Since: time.Unix(int64(s.bound>>1), 0),
+		Transport: transport,
+		Addr:      s.tr.RemoteAddr(),
+		TLS:       s.bound&1 != 0,
+		SM:        sm,
+		Since:     time.Unix(int64(s.bound>>1), 0),
 	}
 }

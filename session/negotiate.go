@@ -337,6 +337,7 @@ func (s *Stream) saslData(f *xmlscan.Frame, initial bool) error {
 		return s.saslFailed(&sasl.Failure{Cond: sasl.NotAuthorized})
 	}
 	s.write(saslMessage("success", out))
+	s.cfg.Stats.LoginOK[mechIndex(s.sasl.Mechanism())].Add(1)
 	s.jid = j
 	s.sasl = nil
 	s.flags = s.flags&(fSecure|fCompressed|fLoopback) | fAuthn
@@ -375,6 +376,7 @@ var errBanned = stanza.StreamErr(stanza.StreamPolicyViolation, string(refusedBan
 // the stream past either limit.
 func (s *Stream) loginFailed(user, mech string) error {
 	s.cfg.Logger.Warn("login failed", "ip", s.peer.String(), "user", user, "mech", mech)
+	s.cfg.Stats.LoginFailed[mechIndex(mech)].Add(1)
 	s.fails++
 	if s.cfg.Guard.Failed(s.peer) {
 		s.cfg.Logger.Warn("address banned", "ip", s.peer.String(), "for", s.cfg.Guard.cfg.AuthBanTime.String())

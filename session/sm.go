@@ -475,6 +475,7 @@ func (s *Stream) writeStanza(st *stanza.Stanza) {
 	if s.state == stClosed {
 		return
 	}
+	s.cfg.Stats.StanzasOut[kindIndex(st.Kind)].Add(1)
 	done := s.takeOffer(st) // nil but for confirmed offers (deliver.go)
 	var before uint64
 	kept := false

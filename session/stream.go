@@ -71,6 +71,8 @@ type Stream struct {
 	state state
 	flags flag
 	fails uint8 // failed SASL attempts
+	// routed counts the stanzas routed, wrapping: every routeSample-th is timed
+	routed uint8
 	// admitted: the Guard counts this connection against peer (guard.go)
 	admitted bool
 	// framed: tr is a Framer (framing.go); a byte where the Framing itself

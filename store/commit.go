@@ -4,8 +4,11 @@ import (
 	"errors"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/cockroachdb/pebble/v2"
+
+	"ignis/stat"
 )
 
 // Group commit.
@@ -41,6 +44,9 @@ type writer struct {
 	// submitted counts requests ever queued (fences excepted): a caller
 	// that sees it unchanged across some work knows that work wrote nothing.
 	submitted atomic.Uint64
+
+	// latency is how long each synced commit took (the metrics endpoint).
+	latency stat.Histogram
 }
 
 // commitReq is one submitted batch, or a fence (b nil, fence set): a
@@ -150,7 +156,10 @@ func (w *writer) commit(group *pebble.Batch, reqs []*commitReq) {
 	w.batches.Add(uint64(batches))
 	if len(reqs) == 1 {
 		w.groups.Add(1)
-		w.report(reqs[0], w.db.pdb.Apply(reqs[0].b, pebble.Sync))
+		t0 := time.Now()
+		err := w.db.pdb.Apply(reqs[0].b, pebble.Sync)
+		w.latency.Observe(time.Since(t0))
+		w.report(reqs[0], err)
 		return
 	}
 	group.Reset()
@@ -164,7 +173,9 @@ func (w *writer) commit(group *pebble.Batch, reqs []*commitReq) {
 		}
 	}
 	w.groups.Add(1)
+	t0 := time.Now()
 	err := w.db.pdb.Apply(group, pebble.Sync)
+	w.latency.Observe(time.Since(t0))
 	for _, r := range reqs {
 		w.report(r, err)
 	}
@@ -197,6 +208,18 @@ func (w *writer) report(r *commitReq, err error) {
 // on one goroutine and finds it unchanged afterwards submitted nothing, so it
 // needs no Fence to be durable.
 func (db *DB) Submitted() uint64 { return db.w.submitted.Load() }
+
+// CommitLatency is the distribution of synced commits' durations.
+func (db *DB) CommitLatency() *stat.Histogram { return &db.w.latency }
+
+// DiskUsage is the bytes the store's files take on disk now.
+func (db *DB) DiskUsage() uint64 {
+	if !db.reading() {
+		return 0
+	}
+	defer db.doneReading()
+	return db.pdb.Metrics().DiskSpaceUsage()
+}
 
 // Fence calls done, on the writer goroutine, once every write submitted
 // before it is on disk (or failed and was reported): what a caller that

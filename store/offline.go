@@ -73,6 +73,25 @@ type offlineUser struct {
 	dmu sync.Mutex
 }
 
+// Totals sums the offline queues of the accounts that had offline activity
+// since the store was opened (queues are counted when first touched): users
+// with messages waiting, the messages, and their bytes.
+func (o *Offline) Totals() (users, messages int, bytes int64) {
+	for i := range o.st.shards {
+		sh := &o.st.shards[i]
+		sh.mu.Lock()
+		for _, u := range sh.users {
+			if n := u.count.Load(); n > 0 {
+				users++
+				messages += int(n)
+				bytes += u.bytes.Load()
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return users, messages, bytes
+}
+
 // Offline returns the offline-message table.
 func (db *DB) Offline() *Offline { return &Offline{db: db, st: &db.offline} }
 

@@ -47,6 +47,7 @@ func TestHelpEverywhere(t *testing.T) {
 		{"user", "--help"}, {"user", "add", "--help"}, {"user", "passwd", "--help"}, {"user", "del", "-h"}, {"user", "list", "--help"},
 		{"group", "--help"}, {"group", "add", "--help"}, {"group", "member", "--help"}, {"group", "member", "add", "--help"}, {"group", "list", "-h"},
 		{"sessions", "--help"}, {"kick", "--help"}, {"version", "--help"}, {"bench", "--help"},
+		{"stats", "--help"}, {"announce", "--help"}, {"token", "--help"}, {"token", "create", "--help"},
 	} {
 		var stdout, stderr bytes.Buffer
 		cmd := ignis(t, args...)

@@ -3,7 +3,7 @@
 //	ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR]
 //	ignis user add --data DIR JID [PASSWORD]
 //	ignis user del|passwd|list …
-//	ignis sessions|kick …, ignis version
+//	ignis sessions|kick|stats|announce …, ignis token …, ignis version
 package main
 
 import (
@@ -38,6 +38,10 @@ const usage = `usage:
   ignis group list  --data DIR
   ignis sessions    --data DIR        (the running server's client sessions)
   ignis kick        --data DIR JID    (end a full JID's session, or every session of a bare JID)
+  ignis stats       --data DIR [--json]   (the running server's headline figures)
+  ignis announce    --data DIR MESSAGE    (a headline message to every online session)
+  ignis token create --data DIR NAME      (a bearer token for the admin REST API; printed once)
+  ignis token list|del --data DIR [NAME]
   ignis bench --addr HOST:PORT --domain NAME --scenario idle|login|chat|presence|mix --sessions N [--help for all options]
   ignis version
 Every command takes --help.
@@ -76,6 +80,12 @@ func run(cmd string, args []string, stdin io.Reader, stdout io.Writer) error {
 		return sessions(args, stdout)
 	case "kick":
 		return kick(args, stdout)
+	case "stats":
+		return stats(args, stdout)
+	case "announce":
+		return announce(args, stdout)
+	case "token":
+		return token(args, stdout)
 	case "bench":
 		return runBench(args)
 	case "version":

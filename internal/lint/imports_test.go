@@ -11,6 +11,7 @@ import (
 // im, the RFC 6121 rules the features share, sits between store and mod.
 var rank = map[string]float64{
 	"xmlscan": 0, "jid": 0, "scram": 0,
+	"stat":    0, // lock-free counters for the metrics endpoint
 	"stanza":  1,
 	"store":   2,
 	"im":      2.5,

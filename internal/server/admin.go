@@ -29,12 +29,13 @@ const AdminSocket = "ignis.sock"
 
 // AdminRequest is one line of the admin protocol (JSON, newline-terminated).
 type AdminRequest struct {
-	Op       string   `json:"op"` // info, user-add, user-del, user-passwd, user-list, group-add, group-del, group-member-add, group-member-del, group-list
+	Op       string   `json:"op"` // info, sessions, kick, stats, announce, user-add, user-del, user-passwd, user-list, group-add, group-del, group-member-add, group-member-del, group-list
 	User     string   `json:"user,omitempty"`
 	Users    []string `json:"users,omitempty"` // user-add of many accounts with one password (--bulk)
 	Password string   `json:"password,omitempty"`
 	Group    string   `json:"group,omitempty"`   // group-* ops
 	Display  string   `json:"display,omitempty"` // group-add
+	Message  string   `json:"message,omitempty"` // announce
 }
 
 // AdminReply answers an AdminRequest.
@@ -45,15 +46,18 @@ type AdminReply struct {
 	Sessions []SessionInfo `json:"sessions,omitempty"` // sessions
 	Users    []string      `json:"users,omitempty"`
 	Groups   []store.Group `json:"groups,omitempty"` // group-list
+	Stats    *Figures      `json:"stats,omitempty"`  // stats
 }
 
 // SessionInfo is one bound client session in the sessions reply.
 type SessionInfo struct {
-	JID   string    `json:"jid"`
-	Addr  string    `json:"addr"`
-	TLS   bool      `json:"tls"`
-	SM    bool      `json:"sm"` // XEP-0198 resumption enabled
-	Since time.Time `json:"since"`
+	JID  string `json:"jid"`
+	Addr string `json:"addr"`
+	TLS  bool   `json:"tls"`
+	SM   bool   `json:"sm"` // XEP-0198 resumption enabled
+	// Transport is tcp, or websocket, bosh… (session.Info)
+	Transport string    `json:"transport,omitempty"`
+	Since     time.Time `json:"since"`
 }
 
 // liveAdmin answers the operations that need the running server: its
@@ -71,7 +75,7 @@ func liveAdmin(r *route.Router, req AdminRequest) (rep AdminReply, handled bool)
 				if in.Addr != nil {
 					si.Addr = in.Addr.String()
 				}
-				si.TLS, si.SM, si.Since = in.TLS, in.SM, in.Since
+				si.TLS, si.SM, si.Since, si.Transport = in.TLS, in.SM, in.Since, in.Transport
 			}
 			rep.Sessions = append(rep.Sessions, si)
 			return true
@@ -142,7 +146,7 @@ func Admin(db *store.DB, req AdminRequest) AdminReply {
 	case "group-list":
 		rep.Groups = []store.Group{}
 		err = db.Groups().List(func(g store.Group) bool { rep.Groups = append(rep.Groups, g); return true })
-	case "info", "sessions", "kick":
+	case "info", "sessions", "kick", "stats", "announce":
 		err = errors.New("no server is running on this data folder")
 	default:
 		err = fmt.Errorf("unknown admin operation %q", req.Op)
@@ -242,7 +246,7 @@ type adminListener struct {
 
 // listenAdmin serves the admin socket; done is told of each operation that
 // succeeded (the running server's modules react to account changes).
-func listenAdmin(path string, db *store.DB, router *route.Router, log *slog.Logger, done func(AdminRequest)) (*adminListener, error) {
+func listenAdmin(path string, op func(AdminRequest) AdminReply) (*adminListener, error) {
 	// a socket file left by a killed server is stale: we hold the store's lock
 	if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return nil, fmt.Errorf("admin socket: %w", err)
@@ -270,25 +274,74 @@ func listenAdmin(path string, db *store.DB, router *route.Router, log *slog.Logg
 				if err := json.NewDecoder(bufio.NewReader(c)).Decode(&req); err != nil {
 					return
 				}
-				rep, ok := liveAdmin(router, req)
-				if !ok {
-					rep = Admin(db, req)
-				}
-				logAdmin(log, req, rep)
-				if rep.Error == "" && done != nil {
-					done(req)
-				}
-				_ = json.NewEncoder(c).Encode(rep)
+				_ = json.NewEncoder(c).Encode(op(req))
 			}()
 		}
 	}()
 	return a, nil
 }
 
+// AdminOp runs one admin operation on the running server, as the admin
+// socket, the REST API and the console do: logged with who asked (by, e.g.
+// "socket", "token:NAME", "console:alice@example.org") and from where, and
+// the modules told of account changes (a deleted account's sessions end).
+func (s *Server) AdminOp(req AdminRequest, by, from string) AdminReply {
+	rep, ok := s.liveAdmin(req)
+	if !ok {
+		rep = Admin(s.db, req)
+	}
+	logAdmin(s.log, req, rep, by, from)
+	if rep.Error == "" {
+		s.adminDone(req)
+	}
+	return rep
+}
+
+// liveAdmin adds to the router's live operations those that need the whole
+// server: its figures, and an announcement to everyone online.
+func (s *Server) liveAdmin(req AdminRequest) (AdminReply, bool) {
+	var rep AdminReply
+	switch req.Op {
+	case "stats":
+		f := s.Figures()
+		rep.Stats = &f
+	case "announce":
+		if strings.TrimSpace(req.Message) == "" {
+			rep.Error = "the announcement is empty"
+			break
+		}
+		rep.Done = s.announce(req.Message)
+	default:
+		return liveAdmin(s.router, req)
+	}
+	return rep, true
+}
+
+// announce sends a headline message from the server to every bound session
+// (as Prosody's and ejabberd's announce) and returns how many it reached.
+func (s *Server) announce(text string) int {
+	domain := s.router.Domain()
+	n := 0
+	s.router.Table().Each(func(e route.Endpoint) bool {
+		var b stanza.Builder
+		b.Start("message", "from", domain.String(), "to", e.JID().String(), "type", "headline")
+		b.Element("body", text)
+		b.End()
+		if st, err := stanza.Parse(b.Bytes()); err == nil && e.Deliver(st) {
+			n++
+		}
+		return true
+	})
+	return n
+}
+
 // logAdmin logs one line per request: reads at debug level, changes at
 // info, failures at warn; a bulk add is one line with its count.
-func logAdmin(log *slog.Logger, req AdminRequest, rep AdminReply) {
-	attrs := []any{"op", req.Op}
+func logAdmin(log *slog.Logger, req AdminRequest, rep AdminReply, by, from string) {
+	attrs := []any{"op", req.Op, "by", by}
+	if from != "" {
+		attrs = append(attrs, "from", from)
+	}
 	if req.User != "" {
 		attrs = append(attrs, "user", req.User)
 	}
@@ -301,7 +354,7 @@ func logAdmin(log *slog.Logger, req AdminRequest, rep AdminReply) {
 	switch {
 	case rep.Error != "":
 		log.Warn("admin", append(attrs, "error", rep.Error)...)
-	case req.Op == "info" || req.Op == "sessions" || strings.HasSuffix(req.Op, "-list"):
+	case req.Op == "info" || req.Op == "sessions" || req.Op == "stats" || strings.HasSuffix(req.Op, "-list"):
 		log.Debug("admin", attrs...)
 	default:
 		log.Info("admin", attrs...)

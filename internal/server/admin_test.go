@@ -62,11 +62,11 @@ func TestAdminLog(t *testing.T) {
 		wantErr  string
 		wantLogs []string // one per line
 	}{
-		{AdminRequest{Op: "user-add", Users: users, Password: "pw"}, "", []string{`level=INFO msg=admin op=user-add users=40 created=40`}},
+		{AdminRequest{Op: "user-add", Users: users, Password: "pw"}, "", []string{`level=INFO msg=admin op=user-add by=socket users=40 created=40`}},
 		{AdminRequest{Op: "user-list"}, "", nil},
-		{AdminRequest{Op: "user-add", User: "u1", Password: "pw"}, "already exists", []string{`level=WARN msg=admin op=user-add user=u1 error="already exists"`}},
-		{AdminRequest{Op: "user-del", User: "u1"}, "", []string{`level=INFO msg=admin op=user-del user=u1`}},
-		{AdminRequest{Op: "user-passwd", User: "u1", Password: "x"}, "does not exist", []string{`level=WARN msg=admin op=user-passwd user=u1 error="does not exist"`}},
+		{AdminRequest{Op: "user-add", User: "u1", Password: "pw"}, "already exists", []string{`level=WARN msg=admin op=user-add by=socket user=u1 error="already exists"`}},
+		{AdminRequest{Op: "user-del", User: "u1"}, "", []string{`level=INFO msg=admin op=user-del by=socket user=u1`}},
+		{AdminRequest{Op: "user-passwd", User: "u1", Password: "x"}, "does not exist", []string{`level=WARN msg=admin op=user-passwd by=socket user=u1 error="does not exist"`}},
 	} {
 		rep, err := CallAdmin(cfg.Data, tc.req)
 		if err != nil || rep.Error != tc.wantErr {

@@ -119,6 +119,30 @@ type Config struct {
 		MaxBytes  int    `toml:"max_bytes"`  // one broadcast message; default 16384; over it <policy-violation/>
 		PerMinute int    `toml:"per_minute"` // broadcasts per sender a minute; default 10; past it <resource-constraint/>
 	} `toml:"broadcast"`
+	// Console is the admin HTTP server: web console, REST API, /metrics
+	// (README "Admin console").
+	Console struct {
+		Enabled bool `toml:"enabled"` // default off
+		// Address serves plain HTTP to clients on this machine only (others
+		// get 403); default "127.0.0.1:9090"; "off" disables
+		Address string `toml:"address"`
+		// TLSAddress serves HTTPS with the server's certificate; default
+		// "127.0.0.1:9091"; "off" disables
+		TLSAddress string `toml:"tls_address"`
+		// MetricsOpen lets clients on this machine scrape /metrics without
+		// a token; default on
+		MetricsOpen bool `toml:"metrics_open"`
+		// Tokens are REST API bearer tokens as "name:sha256-hex" (what
+		// `ignis token create` prints); tokens made by the CLI are also
+		// accepted from the data folder
+		Tokens []string `toml:"tokens"`
+		// SessionTTL: a console sign-in expires this long after its last
+		// use; default 30m, 1m..24h
+		SessionTTL Duration `toml:"session_ttl"`
+		// BenchReports is a folder of `ignis bench` reports (.json, .html)
+		// the console lists; default none
+		BenchReports string `toml:"bench_reports"`
+	} `toml:"console"`
 
 	LegacyAuth struct {
 		Enabled bool `toml:"enabled"` // XEP-0078 non-SASL authentication; default off
@@ -193,6 +217,11 @@ func DefaultConfig() Config {
 	c.Broadcast.PerMinute = 10
 	c.Component.Listen = "127.0.0.1:5275"
 	c.Component.HandshakeTimeout.Duration = 30 * time.Second
+	c.Console.Address = "127.0.0.1:9090"
+	c.Console.TLSAddress = "127.0.0.1:9091"
+	c.Console.MetricsOpen = true
+	c.Console.Tokens = []string{}
+	c.Console.SessionTTL.Duration = 30 * time.Minute
 	return c
 }
 
@@ -242,7 +271,14 @@ func (c *Config) Validate() error {
 	if c.Session.MaxPerUser < 0 {
 		return fmt.Errorf("config: session.max_per_user: %d is negative (0 is no limit)", c.Session.MaxPerUser)
 	}
-	for key, addr := range map[string]string{"listen.c2s": c.Listen.C2S, "listen.c2s_tls": c.Listen.C2STLS} {
+	if d := c.Console.SessionTTL.Duration; d < time.Minute || d > 24*time.Hour {
+		return fmt.Errorf("config: console.session_ttl: %v is outside 1m..24h", d)
+	}
+	if _, err := parseTokens(c.Console.Tokens); err != nil {
+		return err
+	}
+	for key, addr := range map[string]string{"listen.c2s": c.Listen.C2S, "listen.c2s_tls": c.Listen.C2STLS,
+		"console.address": c.Console.Address, "console.tls_address": c.Console.TLSAddress} {
 		if addr == "off" || addr == "" {
 			continue
 		}

@@ -88,6 +88,9 @@ func TestConfigErrors(t *testing.T) {
 		{"component on the server's domain", "domain = 'example.org'\n[component.secrets]\n'example.org' = 'x'", []string{"component.secrets", "own domain"}},
 		{"component not a domain", "[component.secrets]\n'a@b.c' = 'x'", []string{"component.secrets", "a@b.c"}},
 		{"short component handshake", "[component]\nhandshake_timeout = '1ms'", []string{"component.handshake_timeout"}},
+		{"bad console address", "[console]\naddress = '9090'", []string{"console.address", "host:port"}},
+		{"short console session", "[console]\nsession_ttl = '1s'", []string{"console.session_ttl"}},
+		{"bad console token", "[console]\ntokens = ['abc']", []string{"console.tokens", "abc"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.toml)

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"time"
 
 	"ignis/component"
 	"ignis/jid"
@@ -34,11 +35,15 @@ type Server struct {
 	admin   *adminListener
 	comps   *component.Service // XEP-0114 components
 	compAt  int                // index of the component listener in Addrs, or -1
+	console *console           // the admin HTTP server, nil unless console.enabled
+	cert    tls.Certificate    // the server's certificate (the console's TLS port)
 
 	features []string     // module names, for the startup line
 	pidFile  string       // removed by Stop
 	rt       *mod.Runtime // the modules' handles: started in order, stopped in reverse
 	mods     []mod.Module
+
+	started time.Time // when Start finished (uptime)
 
 	stopOnce sync.Once
 	stopErr  error
@@ -104,7 +109,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db, comps: comps, compAt: compAt}
+	s := &Server{cfg: cfg, log: log, db: db, comps: comps, compAt: compAt, cert: cert}
 	conflict := route.Replace
 	if cfg.Session.Conflict == "refuse" {
 		conflict = route.Refuse
@@ -161,13 +166,27 @@ func (s *Server) Start() error {
 	if err := s.rt.Start(context.Background(), s.router, s.mods); err != nil {
 		return err
 	}
-	a, err := listenAdmin(filepath.Join(s.cfg.Data, AdminSocket), s.db, s.router, s.log, s.adminDone)
+	a, err := listenAdmin(filepath.Join(s.cfg.Data, AdminSocket), func(req AdminRequest) AdminReply { return s.AdminOp(req, "socket", "") })
 	if err != nil {
 		_ = s.rt.Stop(context.Background())
 		return err
 	}
 	s.admin = a
+	if s.cfg.Console.Enabled {
+		if s.console, err = newConsole(s); err == nil {
+			err = s.console.listen(s.cert)
+		}
+		if err != nil {
+			s.console = nil
+			a.Close()
+			_ = s.rt.Stop(context.Background())
+			return err
+		}
+	}
 	if err := s.reactor.Start(); err != nil {
+		if s.console != nil {
+			s.console.close(context.Background())
+		}
 		a.Close()
 		_ = s.rt.Stop(context.Background())
 		return err
@@ -191,12 +210,16 @@ func (s *Server) Start() error {
 	if s.compAt >= 0 {
 		attrs = append(attrs, "component", addrs[s.compAt].String())
 	}
+	for _, a := range s.ConsoleAddrs() {
+		attrs = append(attrs, "console", a.String())
+	}
 	attrs = append(attrs, "data", s.cfg.Data, "pid", os.Getpid(),
 		"tls_required", s.cfg.TLS.Required,
 		"register", registerMode(&s.cfg),
 		"archive", s.cfg.Archive.Enabled,
 		"compression", s.cfg.Compression.Enabled,
 		"modules", strings.Join(s.features, ","))
+	s.started = time.Now()
 	s.log.Info("ignis started", attrs...)
 	return nil
 }
@@ -234,6 +257,15 @@ func (s *Server) ComponentAddr() net.Addr {
 // is connected).
 func (s *Server) Components() *component.Service { return s.comps }
 
+// ConsoleAddrs returns the admin HTTP server's bound addresses, plain
+// first, then TLS (those on); none when the console is off.
+func (s *Server) ConsoleAddrs() []net.Addr {
+	if s.console == nil {
+		return nil
+	}
+	return s.console.addrs()
+}
+
 // DB returns the store.
 func (s *Server) DB() *store.DB { return s.db }
 
@@ -267,6 +299,9 @@ func (s *Server) stop(ctx context.Context) error {
 		err = rerr
 	}
 	s.stream.ExpireDetached() // XEP-0198: unacknowledged messages go to offline storage
+	if s.console != nil {
+		s.console.close(ctx)
+	}
 	if s.admin != nil {
 		s.admin.Close()
 	}
