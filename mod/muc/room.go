@@ -440,7 +440,7 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 	return append(out, r.subjectFor(from)), nil
 }
 
-// selfCodes are the status codes of one's own presence on entering, before 110.
+// selfCodes are the status codes of one's own presence on entering, 110 last.
 func (r *room) selfCodes(created bool) []int {
 	var c []int
 	if r.cfg.WhoisAnyone {
@@ -450,7 +450,7 @@ func (r *room) selfCodes(created bool) []int {
 	if created {
 		c = append(c, 201)
 	}
-	return c
+	return append(c, 110)
 }
 
 func (r *room) maxOccupants() int {
