@@ -10,10 +10,10 @@ import (
 )
 
 const (
-	mucRoom  = "lobby@conference.localhost"
-	nsMUC    = "http://jabber.org/protocol/muc"
-	nsMUCU   = "http://jabber.org/protocol/muc#user"
-	instant  = "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>"
+	mucRoom = "lobby@conference.localhost"
+	nsMUC   = "http://jabber.org/protocol/muc"
+	nsMUCU  = "http://jabber.org/protocol/muc#user"
+	instant = "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query>"
 )
 
 // mucJoin sends a join to room/nick (with extra inside <x xmlns=muc/>) and

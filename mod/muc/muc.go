@@ -261,12 +261,17 @@ func (m *Module) afterLeave(r *room) {
 	}
 	r.mu.Unlock()
 	if drop {
-		m.mu.Lock()
-		if m.byName[r.jid.Local()] == r {
-			delete(m.byName, r.jid.Local())
-		}
-		m.mu.Unlock()
+		m.forget(r)
 	}
+}
+
+// forget takes a room that is gone out of the map.
+func (m *Module) forget(r *room) {
+	m.mu.Lock()
+	if m.byName[r.jid.Local()] == r {
+		delete(m.byName, r.jid.Local())
+	}
+	m.mu.Unlock()
 }
 
 // persist stores a persistent room's configuration and affiliations (under r.mu).

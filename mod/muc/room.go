@@ -90,6 +90,15 @@ type occupant struct {
 	last     time.Time
 }
 
+// shown is an occupant's plain available presence without 'to', built at
+// most once per fan-out for each of the two views ([0] without, [1] with
+// the real JID) and shared by every recipient. Not kept on the occupant:
+// that would triple its memory.
+type shown struct {
+	o *occupant
+	v [2]*stanza.Stanza
+}
+
 // histEntry is a message kept for history on join.
 type histEntry struct {
 	at   time.Time
@@ -177,6 +186,18 @@ func (r *room) presenceOf(o *occupant, unavailable bool, to jid.JID, withJID boo
 	return stanza.MustParse(b.Bytes())
 }
 
+// to returns the presence for recipient to, building the view on first use.
+func (r *room) shared(sh *shown, to jid.JID, withJID bool) *stanza.Stanza {
+	i := 0
+	if withJID {
+		i = 1
+	}
+	if sh.v[i] == nil {
+		sh.v[i] = r.presenceOf(sh.o, false, jid.JID{}, withJID, nil)
+	}
+	return sh.v[i].Readdressed(to)
+}
+
 // seesJID reports whether viewer may see real JIDs.
 func (r *room) seesJID(viewer *occupant) bool {
 	return r.cfg.WhoisAnyone || (viewer != nil && viewer.role == roleModerator)
@@ -185,11 +206,15 @@ func (r *room) seesJID(viewer *occupant) bool {
 // broadcastPresence tells every occupant session about o (self gets 110
 // plus selfCodes); codes go to everyone.
 func (r *room) broadcastPresence(out []*stanza.Stanza, o *occupant, unavailable bool, ex *extra, codes, selfCodes []int) []*stanza.Stanza {
+	sh := &shown{o: o}
 	for _, v := range r.occupants {
 		for _, s := range v.sessions {
 			c := codes
 			if v == o {
 				c = append(append(append([]int(nil), codes...), selfCodes...), 110)
+			} else if !unavailable && ex == nil && len(c) == 0 {
+				out = append(out, r.shared(sh, s, r.seesJID(v)))
+				continue
 			}
 			out = append(out, r.presenceOf(o, unavailable, s, r.seesJID(v) || v == o, ex, c...))
 		}
@@ -285,15 +310,15 @@ func (m *Module) presence(ctx *mod.Ctx, st *stanza.Stanza) {
 	created := false
 	if r == nil {
 		var err *stanza.Error
-		if r, err = m.create(ctx, to.Bare(), from); err != nil {
+		if r, created, err = m.create(ctx, to.Bare(), from); err != nil {
 			m.bounce(ctx, st, err)
 			return
 		}
-		created = r.locked && len(r.occupants) == 0
 	}
 	r.mu.Lock()
 	if r.gone {
 		r.mu.Unlock()
+		m.forget(r)
 		m.presence(ctx, st) // destroyed meanwhile: start over
 		return
 	}
@@ -332,43 +357,51 @@ func (m *Module) errorFrom(ctx *mod.Ctx, st *stanza.Stanza) {
 }
 
 // create makes a new locked room owned by creator, if creator may.
-func (m *Module) create(ctx *mod.Ctx, rj, creator jid.JID) (*room, *stanza.Error) {
+func (m *Module) create(ctx *mod.Ctx, rj, creator jid.JID) (r *room, created bool, se *stanza.Error) {
 	bare := creator.Bare()
 	switch m.cfg.Create {
 	case "admins":
 		if !m.admins[bare.String()] {
-			return nil, stanza.ErrText(stanza.NotAllowed, "only administrators create rooms here")
+			return nil, false, stanza.ErrText(stanza.NotAllowed, "only administrators create rooms here")
 		}
 	case "anyone":
 	default:
 		if creator.Domain() != ctx.Env.Domain().Domain() {
-			return nil, stanza.ErrText(stanza.NotAllowed, "only local users create rooms here")
+			return nil, false, stanza.ErrText(stanza.NotAllowed, "only local users create rooms here")
+		}
+	}
+	// room locks are never taken under m.mu (a room takes m.mu under its
+	// own in track): the count is made on a copy of the list
+	if n := m.cfg.MaxRoomsPerUser; n > 0 && !m.admins[bare.String()] {
+		m.mu.Lock()
+		rooms := make([]*room, 0, len(m.byName))
+		for _, x := range m.byName {
+			rooms = append(rooms, x)
+		}
+		m.mu.Unlock()
+		owned := 0
+		for _, x := range rooms {
+			x.mu.Lock()
+			if !x.gone && x.affs[bare.String()] == affOwner {
+				owned++
+			}
+			x.mu.Unlock()
+		}
+		if owned >= n {
+			return nil, false, stanza.ErrText(stanza.ResourceConstraint, "you own too many rooms already")
 		}
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if r := m.byName[rj.Local()]; r != nil {
-		return r, nil // someone was quicker
+		return r, false, nil // someone was quicker
 	}
-	if n := m.cfg.MaxRoomsPerUser; n > 0 && !m.admins[bare.String()] {
-		owned := 0
-		for _, r := range m.byName {
-			r.mu.Lock()
-			if r.affs[bare.String()] == affOwner {
-				owned++
-			}
-			r.mu.Unlock()
-		}
-		if owned >= n {
-			return nil, stanza.ErrText(stanza.ResourceConstraint, "too many rooms owned")
-		}
-	}
-	r := m.newRoom(rj)
+	r = m.newRoom(rj)
 	r.locked = true
 	r.affs[bare.String()] = affOwner
 	m.byName[rj.Local()] = r
 	m.h.Log().Info("room created", "room", rj.String(), "owner", bare.String())
-	return r, nil
+	return r, true, nil
 }
 
 // join handles an available presence from a session to room/nick.
@@ -392,8 +425,6 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 		return nil, stanza.ErrText(stanza.Forbidden, "you are banned from this room")
 	case o != nil && !o.bare.Equal(bare):
 		return nil, stanza.ErrText(stanza.Conflict, "that nick is taken")
-	case r.nickReserved(nick, bare):
-		return nil, stanza.ErrText(stanza.Conflict, "that nick is reserved")
 	case r.cfg.MembersOnly && a < affMember:
 		return nil, stanza.ErrText(stanza.RegistrationRequired, "the room is for members only")
 	case r.cfg.Password != "" && jr.password != r.cfg.Password && a < affOwner:
@@ -427,12 +458,13 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 	r.occupants[nick] = o
 	r.sessions[from.String()] = o
 	r.m.track(from, r, true)
+	sh := &shown{o: o}
 	for _, v := range r.occupants {
 		if v == o {
 			continue
 		}
 		for _, s := range v.sessions {
-			out = append(out, r.presenceOf(o, false, s, r.seesJID(v), nil))
+			out = append(out, r.shared(sh, s, r.seesJID(v)))
 		}
 	}
 	out = append(out, r.presenceOf(o, false, from, true, nil, r.selfCodes(created)...))
@@ -460,25 +492,9 @@ func (r *room) maxOccupants() int {
 	return r.m.cfg.MaxOccupants
 }
 
-// nickReserved: in a members-only room a member's nick is theirs (§7.10):
-// here a nick equal to another member's localpart is kept for them.
-func (r *room) nickReserved(nick string, bare jid.JID) bool {
-	if !r.cfg.MembersOnly {
-		return false
-	}
-	for k, a := range r.affs {
-		if a >= affMember && k != bare.String() {
-			if j, err := jid.Parse(k); err == nil && j.Local() == nick {
-				return true
-			}
-		}
-	}
-	return false
-}
-
 // changeNick: unavailable with 303 and the new nick, then the new presence (§7.6).
 func (r *room) changeNick(o *occupant, from jid.JID, nick string, payload []byte) ([]*stanza.Stanza, *stanza.Error) {
-	if v := r.occupants[nick]; v != nil || r.nickReserved(nick, o.bare) {
+	if r.occupants[nick] != nil {
 		return nil, stanza.ErrText(stanza.Conflict, "that nick is taken")
 	}
 	// the <item/> of the 303 presence carries the new nick
