@@ -466,6 +466,45 @@ func TestMUCPersistentMAM(t *testing.T) {
 	if got := iqTo(alice, "p3", "get", mucRoom, "<query xmlns='http://jabber.org/protocol/muc#admin'><item affiliation='owner'/></query>"); !strings.Contains(got, "jid='alice@localhost'") {
 		t.Fatalf("owners after the restart: %s", got)
 	}
-	carolCfg := func(c *server.Config) {}
-	_ = carolCfg
+}
+
+// TestMUCLimits: the [muc] limits: a message burst then resource-constraint,
+// rooms per owner, who may create rooms.
+func TestMUCLimits(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) {
+		c.MUC.MessageRate = 0.001
+		c.MUC.MessageBurst = 3
+		c.MUC.MaxRoomsPerUser = 1
+	})
+	addUsers(env, "alice")
+	alice := rawStream(t, env, "alice", "r")
+	alice.online()
+	mucJoin(alice, mucRoom, "Alice", "")
+	mucSubject(alice)
+	iqTo(alice, "c", "set", mucRoom, instant)
+	for i := range 3 {
+		alice.send("<message to='" + mucRoom + "' type='groupchat'><body>b</body></message>")
+		if got := alice.expect("</message>"); strings.Contains(got, "type='error'") {
+			t.Fatalf("message %d of the burst: %s", i, got)
+		}
+	}
+	alice.send("<message to='" + mucRoom + "' type='groupchat' id='over'><body>b</body></message>")
+	if got := alice.expect("</message>"); !strings.Contains(got, "<resource-constraint xmlns='"+nsStanzas+"'/>") {
+		t.Fatalf("past the burst: %s", got)
+	}
+	mucRefused(alice, "second@conference.localhost", "Alice", "", "resource-constraint")
+
+	only := servertest.Start(t, func(c *server.Config) {
+		c.MUC.Create = "admins"
+		c.Admin.JIDs = []string{"root@localhost"}
+	})
+	addUsers(only, "bob", "root")
+	bob := rawStream(t, only, "bob", "r")
+	bob.online()
+	mucRefused(bob, mucRoom, "Bob", "", "not-allowed")
+	root := rawStream(t, only, "root", "r")
+	root.online()
+	if got := mucJoin(root, mucRoom, "Root", ""); !strings.Contains(got, "<status code='201'/>") {
+		t.Fatalf("an admin creating a room: %s", got)
+	}
 }

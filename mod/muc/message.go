@@ -161,7 +161,7 @@ func (r *room) direct(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 		return nil, stanza.ErrText(stanza.NotAcceptable, "send groupchat messages to the room")
 	}
 	if inv := x.Child("invite", NSUser); !inv.IsZero() {
-		return r.invite(st, inv.Raw())
+		return r.invite(st)
 	}
 	if dec := x.Child("decline", NSUser); !dec.IsZero() {
 		v, _ := dec.Attr("to")
@@ -181,7 +181,7 @@ func (r *room) direct(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 	return nil, stanza.ErrText(stanza.BadRequest, "unknown muc#user request")
 }
 
-func (r *room) invite(st *stanza.Stanza, raw []byte) ([]*stanza.Stanza, *stanza.Error) {
+func (r *room) invite(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 	o := r.sessions[st.From.String()]
 	a := r.aff(st.From.Bare())
 	switch {
@@ -213,8 +213,5 @@ func (r *room) invite(st *stanza.Stanza, raw []byte) ([]*stanza.Stanza, *stanza.
 	if r.cfg.Password != "" {
 		b.Element("password", r.cfg.Password)
 	}
-	b.End()
-	b.Element("x", "", "xmlns", nsConfInv, "jid", r.jid.String())
-	_ = raw
 	return []*stanza.Stanza{stanza.MustParse(b.Bytes())}, nil
 }

@@ -45,7 +45,6 @@ const (
 	nsForward  = stanza.NSForward
 	nsConfig   = "http://jabber.org/protocol/muc#roomconfig"
 	nsRoomInfo = "http://jabber.org/protocol/muc#roominfo"
-	nsConfInv  = "jabber:x:conference" // XEP-0249
 )
 
 // Config is the service's configuration ([muc] in the server's TOML).

@@ -550,7 +550,7 @@ func (r *room) leave(from jid.JID, payload []byte) []*stanza.Stanza {
 		// that session alone is told it left
 		return []*stanza.Stanza{r.presenceOf(o, true, from, true, nil, 110)}
 	}
-	o.payload = payload
+	o.payload, o.role = payload, roleNone
 	o.sessions = []jid.JID{from}
 	out := r.broadcastPresence(nil, o, true, nil, nil, nil)
 	o.sessions = nil
