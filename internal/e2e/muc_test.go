@@ -177,9 +177,8 @@ func TestMUCCore(t *testing.T) {
 		}
 	})
 	t.Run("history", func(t *testing.T) {
-		got := mucJoin(carol, mucRoom, "Carol", "<history maxstanzas='5'/>")
-		_ = got
-		got = mucSubject(carol)
+		mucJoin(carol, mucRoom, "Carol", "<history maxstanzas='5'/>")
+		got := mucSubject(carol)
 		if !strings.Contains(got, "<body>hello room</body>") || !strings.Contains(got, "<delay xmlns='urn:xmpp:delay' from='"+mucRoom+"' stamp='") {
 			t.Fatalf("carol's history: %s", got)
 		}
@@ -195,7 +194,7 @@ func TestMUCCore(t *testing.T) {
 			}
 		}
 		// no history asked for: none
-		got = mucJoin(carol, mucRoom, "Carol", "<history maxstanzas='0'/>")
+		mucJoin(carol, mucRoom, "Carol", "<history maxstanzas='0'/>")
 		if got = mucSubject(carol); strings.Contains(got, "<body>") {
 			t.Fatalf("history with maxstanzas 0: %s", got)
 		}

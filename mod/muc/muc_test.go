@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -33,7 +34,7 @@ func newTestModule(tb testing.TB, cfg Config) (*Module, *countEnv) {
 	}
 	tb.Cleanup(func() { db.Close() })
 	m := New(mod.NewHandle("muc", db, jid.MustParse("localhost"), slog.New(slog.NewTextHandler(io.Discard, nil))), cfg)
-	if err := m.Start(nil); err != nil {
+	if err := m.Start(context.Background()); err != nil {
 		tb.Fatal(err)
 	}
 	return m, &countEnv{}
