@@ -251,10 +251,16 @@ func (m *Module) sessionGone(ctx *mod.Ctx, res mod.Resource) {
 	}
 }
 
-// afterLeave forgets an empty temporary room.
+// afterLeave forgets an empty temporary room, or one destroyed.
 func (m *Module) afterLeave(r *room) {
 	r.mu.Lock()
 	drop := len(r.occupants) == 0 && (!r.cfg.Persistent || r.gone)
+	if drop && !r.gone && m.h.DB() != nil {
+		// a temporary room's archive goes with it: a later room of that
+		// name is another room. Submitted under the lock, so before
+		// anything a new room of that name archives (it waits for gone).
+		m.rooms.DeleteAsync(r.jid.Local(), nil)
+	}
 	if drop {
 		r.gone = true
 	}
