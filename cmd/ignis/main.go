@@ -38,7 +38,7 @@ const usage = `usage:
   ignis group list  --data DIR
   ignis sessions    --data DIR        (the running server's client sessions)
   ignis kick        --data DIR JID    (end a full JID's session, or every session of a bare JID)
-  ignis bench --addr HOST:PORT --domain NAME --scenario idle|login|chat|presence|mix --sessions N [--help for all options]
+  ignis bench --addr HOST:PORT --domain NAME --scenario idle|login|chat|presence|muc|mix --sessions N [--help for all options]
   ignis version
 Every command takes --help.
 `
