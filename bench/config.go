@@ -158,8 +158,12 @@ type Config struct {
 	Mech       string // SASL mechanism
 	Resource   string // resource prefix; the session number is appended
 
-	Scenario string // idle, login, chat, presence or mix
-	Mix      Mix    // roles of the sessions
+	Scenario string // idle, login, chat, presence, muc or mix
+	// RoomSize: --scenario muc puts every RoomSize sessions in one room
+	// (XEP-0045) at MUCHost and sends the chat rate as groupchat messages.
+	RoomSize int
+	MUCHost  string
+	Mix      Mix // roles of the sessions
 
 	Sessions    int    // concurrent sessions (for login: concurrent login loops)
 	Users       string // user name pattern with one %d
@@ -269,7 +273,9 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.BoolVar(&c.TLSPQ, "tls-pq", false, "offer the post-quantum hybrid key exchange X25519MLKEM768 first (default: X25519 and P-256 only, which every peer server can take)")
 	fs.StringVar(&c.Mech, "mech", "SCRAM-SHA-1", "SASL `mechanism`: "+strings.Join(mechanisms, ", "))
 	fs.StringVar(&c.Resource, "resource", "bench", "resource `prefix` (the session number is appended)")
-	fs.StringVar(&c.Scenario, "scenario", "idle", "`name`: idle, login, chat, presence or mix")
+	fs.StringVar(&c.Scenario, "scenario", "idle", "`name`: idle, login, chat, presence, muc or mix")
+	fs.IntVar(&c.RoomSize, "room-size", 10, "muc: occupants per `room` (the sessions in turn; --rate is groupchat messages, each delivered to every occupant)")
+	fs.StringVar(&c.MUCHost, "muc-host", "", "muc: the group chat service's `domain` (default conference.DOMAIN)")
 	mix := fs.String("mix", "", "role weights for --scenario mix (default \""+DefaultMix+"\")")
 	fs.IntVar(&c.Sessions, "sessions", 100, "concurrent `sessions` (login: concurrent login loops)")
 	fs.StringVar(&c.Users, "users", "user%d", "user name `pattern`, numbered from --first-user")
@@ -316,11 +322,21 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 		return nil, err
 	}
 	switch c.Scenario {
-	case "idle", "login", "chat", "presence":
+	case "idle", "login", "chat", "presence", "muc":
 		if *mix != "" {
 			return nil, errors.New("mix: --mix goes with --scenario mix")
 		}
-		c.Mix[roleByName(c.Scenario)] = 1
+		if c.Scenario == "muc" {
+			if c.RoomSize < 1 {
+				return nil, errors.New("room-size: must be at least 1")
+			}
+			if c.MUCHost == "" {
+				c.MUCHost = "conference." + c.Domain
+			}
+			c.Mix[RoleChat] = 1
+		} else {
+			c.Mix[roleByName(c.Scenario)] = 1
+		}
 	case "mix":
 		if *mix == "" {
 			*mix = DefaultMix
@@ -329,7 +345,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("scenario: %q is not idle, login, chat, presence or mix", c.Scenario)
+		return nil, fmt.Errorf("scenario: %q is not idle, login, chat, presence, muc or mix", c.Scenario)
 	}
 	if *runID > math.MaxUint32 {
 		return nil, fmt.Errorf("run-id: %d is out of range", *runID)
@@ -398,6 +414,15 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("mech: %q is not one of %s", c.Mech, strings.Join(mechanisms, ", "))
 	}
 	return nil
+}
+
+// MUC reports whether chat goes to rooms (--scenario muc).
+func (c *Config) MUC() bool { return c.Scenario == "muc" }
+
+// roomOf is the room of the session with global index g, and its size.
+func (c *Config) roomOf(g int) (room, size int) {
+	room = g / c.RoomSize
+	return room, min(c.RoomSize, c.allSessions()-room*c.RoomSize)
 }
 
 // slice returns the configuration of worker i of n: its share of the

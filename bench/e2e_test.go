@@ -88,6 +88,21 @@ func TestIdleThenChat(t *testing.T) {
 	if res.DurationS > 15 {
 		t.Errorf("the run took %.1fs: it should end once the budget is delivered", res.DurationS)
 	}
+
+	// group chat: 20 sessions in rooms of 5; each message reaches its room
+	cfg = testConfig(t, "--addr "+env.Addr+" --scenario muc --room-size 5 --sessions 20 --rate 500 --messages 100 --duration 20s")
+	res, err = Run(ctx, cfg, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SessionsFailed != 0 || res.MessagesSent != 100 || res.MessagesBounced != 0 || res.MessagesExpected != 500 {
+		t.Errorf("muc: failed %d sent %d bounced %d expected %d", res.SessionsFailed, res.MessagesSent, res.MessagesBounced, res.MessagesExpected)
+	}
+	// every occupant joined before it could send; one that joined later
+	// than its room's first messages misses those (counted lost)
+	if res.MessagesDelivered < 400 || res.LatencyMs.Count != res.MessagesDelivered {
+		t.Errorf("muc: delivered %d of 500, latency count %d", res.MessagesDelivered, res.LatencyMs.Count)
+	}
 }
 
 func TestTLSModesAndMechanisms(t *testing.T) {

@@ -96,12 +96,15 @@ type Result struct {
 	LoginsPeakPerS float64     `json:"logins_peak_per_s"` // the busiest one-second bucket
 	LoginMs        Percentiles `json:"login_ms"`
 
-	MessagesSent      int64       `json:"messages_sent"`
-	MessagesDelivered int64       `json:"messages_delivered"`
-	MessagesBounced   int64       `json:"messages_bounced"`
-	MessagesLost      int64       `json:"messages_lost"`
-	MessagesPerS      float64     `json:"messages_per_s"` // delivered per second of sending
-	LatencyMs         Percentiles `json:"latency_ms"`
+	MessagesSent      int64 `json:"messages_sent"`
+	MessagesDelivered int64 `json:"messages_delivered"`
+	MessagesBounced   int64 `json:"messages_bounced"`
+	MessagesLost      int64 `json:"messages_lost"`
+	// MessagesExpected is the deliveries the sent messages should make:
+	// one each, or one per occupant of the room with --scenario muc.
+	MessagesExpected int64       `json:"messages_expected,omitempty"`
+	MessagesPerS     float64     `json:"messages_per_s"` // delivered per second of sending
+	LatencyMs        Percentiles `json:"latency_ms"`
 
 	PresenceSent      int64       `json:"presence_sent"`
 	PresenceReceived  int64       `json:"presence_received"`

@@ -47,6 +47,7 @@ type Hooks struct {
 type stats struct {
 	established, failed, dropped, aborted, online, peak, logins atomic.Int64
 	msgSent, msgDelivered, msgBounced, msgSkipped               atomic.Int64
+	msgExpected                                                 atomic.Int64 // deliveries the sent messages make (muc: one per occupant)
 	presSent, presRecv, presErrors                              atomic.Int64
 	stale                                                       atomic.Int64 // marks of another run
 	rosterBoth                                                  atomic.Int64 // contacts subscribed both ways (roster.go)
@@ -492,7 +493,7 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	// drain: wait for outstanding messages and presence echoes, bounded
 	drainEnd := time.Now().Add(cfg.Drain)
 	for time.Now().Before(drainEnd) {
-		if r.st.msgDelivered.Load()+r.st.msgBounced.Load() >= r.st.msgSent.Load() &&
+		if r.st.msgDelivered.Load()+r.st.msgBounced.Load() >= r.st.msgExpected.Load() &&
 			r.st.presRecv.Load()+r.st.presErrors.Load() >= r.st.presSent.Load()*int64(1+cfg.RosterSize) {
 			break
 		}
@@ -667,7 +668,7 @@ func (r *run) sendOne(kind Role, ids []int32, next *int, seq *int64, due, now ti
 	for range ids {
 		c := &r.sessions[ids[*next]]
 		*next = (*next + 1) % len(ids)
-		if c.online.Load() && (kind != RoleChat || r.sessions[c.partner].online.Load()) {
+		if c.online.Load() && (kind != RoleChat || (r.cfg.MUC() && c.joined.Load()) || (!r.cfg.MUC() && r.sessions[c.partner].online.Load())) {
 			s = c
 			break
 		}
@@ -685,6 +686,12 @@ func (r *run) sendOne(kind Role, ids []int32, next *int, seq *int64, due, now ti
 	if kind == RoleChat {
 		*bp = r.appendMessage((*bp)[:0], s, *seq, due.UnixNano())
 		r.st.msgSent.Add(1)
+		if r.cfg.MUC() {
+			_, n := r.cfg.roomOf(r.cfg.UserOffset + int(s.idx))
+			r.st.msgExpected.Add(int64(n))
+		} else {
+			r.st.msgExpected.Add(1)
+		}
 	} else {
 		*bp = r.appendPresence((*bp)[:0], s, *seq, due.UnixNano())
 		r.st.presSent.Add(1)
@@ -701,6 +708,15 @@ func writeNow(s *session, b []byte) { _ = s.write(b) }
 var sendBufs = sync.Pool{New: func() any { b := make([]byte, 0, 512); return &b }}
 
 func (r *run) appendMessage(b []byte, s *session, seq, ts int64) []byte {
+	if r.cfg.MUC() {
+		b = append(b, "<message type='groupchat' id='b"...)
+		b = strconv.AppendInt(b, seq, 36)
+		b = append(b, "' to='"...)
+		b = r.appendRoom(b, s)
+		b = append(b, "'><body>"...)
+		b = r.appendPadded(b, s.idx, seq, ts)
+		return append(b, "</body></message>"...)
+	}
 	b = append(b, "<message type='chat' id='b"...)
 	b = strconv.AppendInt(b, seq, 36)
 	b = append(b, "' to='"...)
@@ -710,6 +726,15 @@ func (r *run) appendMessage(b []byte, s *session, seq, ts int64) []byte {
 	b = append(b, "'><body>"...)
 	b = r.appendPadded(b, s.idx, seq, ts)
 	return append(b, "</body></message>"...)
+}
+
+// appendRoom appends the bare JID of s's room (--scenario muc).
+func (r *run) appendRoom(b []byte, s *session) []byte {
+	room, _ := r.cfg.roomOf(r.cfg.UserOffset + int(s.idx))
+	b = append(b, "bench"...)
+	b = strconv.AppendInt(b, int64(room), 10)
+	b = append(b, '@')
+	return xmlscan.AppendEscapedAttr(b, r.cfg.MUCHost)
 }
 
 func (r *run) appendPresence(b []byte, s *session, seq, ts int64) []byte {
@@ -740,7 +765,8 @@ func (r *run) result(wall time.Duration, sendSeconds float64, hold time.Duration
 		RosterErrors: st.rosterErrors.Load(), SMEnabled: st.smEnabled.Load(), Registered: st.registered.Load(), RegisterExisting: st.regExisting.Load(),
 		Logins:       st.logins.Load(),
 		MessagesSent: st.msgSent.Load(), MessagesDelivered: st.msgDelivered.Load(), MessagesBounced: st.msgBounced.Load(),
-		PresenceSent: st.presSent.Load(), PresenceReceived: st.presRecv.Load(), PresenceErrors: st.presErrors.Load(),
+		MessagesExpected: st.msgExpected.Load(),
+		PresenceSent:     st.presSent.Load(), PresenceReceived: st.presRecv.Load(), PresenceErrors: st.presErrors.Load(),
 		Series: series,
 		SendS:  sendSeconds,
 		LoadS:  hold.Seconds(),
@@ -767,7 +793,11 @@ func (r *run) result(wall time.Duration, sendSeconds float64, hold time.Duration
 
 // finish computes the derived figures from counters and histograms.
 func (res *Result) finish(lat, login, pres *hdr.Histogram) {
-	res.MessagesLost = max(0, res.MessagesSent-res.MessagesDelivered-res.MessagesBounced)
+	want := res.MessagesExpected
+	if want == 0 { // a result from before the field
+		want = res.MessagesSent
+	}
+	res.MessagesLost = max(0, want-res.MessagesDelivered-res.MessagesBounced)
 	if res.LoadS > 0 {
 		res.LoginsPerS = float64(res.Logins) / res.LoadS
 	}

@@ -90,7 +90,9 @@ type session struct {
 	r       *run
 	idx     int32 // index in this process
 	role    Role
-	partner int32 // chat: local index of the partner, -1 if none
+	partner int32       // chat: local index of the partner, -1 if none
+	rejoins int16       // muc: joins repeated while the room was still locked
+	joined  atomic.Bool // muc: in the room (its self-presence came): it may send
 	ph      phase
 	secure  bool
 	online  atomic.Bool
@@ -564,6 +566,14 @@ func (s *session) established(sendPresence bool) error {
 	}
 	s.ph, s.est = phOnline, true
 	r := s.r
+	if r.cfg.MUC() && s.role == RoleChat {
+		s.joined.Store(false)
+		// join the room; the first to come creates it and accepts the
+		// instant configuration (the others' configuration is refused)
+		if err := s.write(s.mucJoin(true)); err != nil {
+			return err
+		}
+	}
 	if c := s.getConn(); c != nil {
 		_ = c.SetDeadline(time.Time{})
 	}
@@ -577,6 +587,23 @@ func (s *session) established(sendPresence bool) error {
 	}
 	s.online.Store(true)
 	return nil
+}
+
+// mucJoin is the presence that joins s's room (no history), followed by
+// the instant configuration when configure is set.
+func (s *session) mucJoin(configure bool) []byte {
+	r := s.r
+	b := append([]byte(nil), "<presence to='"...)
+	b = r.appendRoom(b, s)
+	b = append(b, "/u"...)
+	b = strconv.AppendInt(b, int64(r.cfg.UserOffset+int(s.idx)), 10)
+	b = append(b, "'><x xmlns='http://jabber.org/protocol/muc'><history maxstanzas='0'/></x></presence>"...)
+	if configure {
+		b = append(b, "<iq type='set' id='mucc' to='"...)
+		b = r.appendRoom(b, s)
+		b = append(b, "'><query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'/></query></iq>"...)
+	}
+	return b
 }
 
 // online1 handles one element on an established stream.
@@ -602,8 +629,16 @@ func (s *session) online1(e xmlscan.Elem) error {
 	case "presence":
 		t, _ := e.Attr("type")
 		if string(t) == "error" {
+			if r.cfg.MUC() && errorCondition(e) == "item-not-found" && s.rejoins < 1000 {
+				// the room is locked until its creator configured it
+				s.rejoins++
+				return s.write(s.mucJoin(false))
+			}
 			r.st.presErrors.Add(1)
 			return nil
+		}
+		if r.cfg.MUC() && !s.joined.Load() && bytes.Contains(e.Raw(), []byte("<status code='110'/>")) {
+			s.joined.Store(true)
 		}
 		if run, _, _, ts, ok := parseMark(e.Child("status", "")); ok {
 			if run != r.id {

@@ -372,7 +372,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 	res.SessionsEstablished, res.SessionsFailed, res.SessionsDropped, res.SessionsAborted = 0, 0, 0, 0
 	res.PeakOnline, res.RosterErrors, res.Registered, res.RegisterExisting, res.Logins = 0, 0, 0, 0, 0
 	res.SMEnabled = 0
-	res.MessagesSent, res.MessagesDelivered, res.MessagesBounced = 0, 0, 0
+	res.MessagesSent, res.MessagesDelivered, res.MessagesBounced, res.MessagesExpected = 0, 0, 0, 0
 	res.PresenceSent, res.PresenceReceived, res.PresenceErrors = 0, 0, 0
 	res.Client = zero.Client
 	res.LoadS, res.SendS, res.DurationS = 0, 0, 0
@@ -392,6 +392,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 		res.MessagesSent += p.MessagesSent
 		res.MessagesDelivered += p.MessagesDelivered
 		res.MessagesBounced += p.MessagesBounced
+		res.MessagesExpected += p.MessagesExpected
 		res.PresenceSent += p.PresenceSent
 		res.PresenceReceived += p.PresenceReceived
 		res.PresenceErrors += p.PresenceErrors

@@ -49,7 +49,14 @@ import (
 type Archive struct {
 	db *DB
 	st *archiveState
+	t  archiveTables
 }
+
+// archiveTables are the two tables an archive lives in: the user's one and,
+// with other bytes, a chat room's (store/muc.go), which shares this code.
+type archiveTables struct{ main, with byte }
+
+var userArchiveTables = archiveTables{tableArchive, tableArchiveWith}
 
 const (
 	archiveFormat      = 1
@@ -164,7 +171,7 @@ type archiveUser struct {
 }
 
 // Archive returns the message archive.
-func (db *DB) Archive() *Archive { return &Archive{db: db, st: &db.archive} }
+func (db *DB) Archive() *Archive { return &Archive{db: db, st: &db.archive, t: userArchiveTables} }
 
 func (s *archiveState) stripe(user string) *archiveStripe {
 	return &s.stripes[maphash.String(s.seed, user)%uint64(len(s.stripes))]
@@ -199,7 +206,7 @@ func (a *Archive) lastID(user string) (uint64, error) {
 		return 0, ErrClosed
 	}
 	defer a.db.doneReading()
-	lo, hi := userSpan(tableArchive, user)
+	lo, hi := userSpan(a.t.main, user)
 	it, err := a.db.pdb.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
 	if err != nil {
 		return 0, fmt.Errorf("store: archive: %w", err)
@@ -246,9 +253,9 @@ func (a *Archive) AppendAsync(user string, dir ArchiveDir, with string, raw []by
 
 	v := appendArchiveValue(make([]byte, 0, 2+binary.MaxVarintLen64+len(with)+len(raw)), dir, with, raw)
 	b := a.db.NewBatch()
-	err := b.Set(userSeqKey(tableArchive, user, id), v, nil)
+	err := b.Set(userSeqKey(a.t.main, user, id), v, nil)
 	if err == nil {
-		err = b.Set(archiveWithKey(user, with, id), nil, nil)
+		err = b.Set(withKey(a.t.with, user, with, id), nil, nil)
 	}
 	if err != nil {
 		_ = b.Close()
@@ -330,7 +337,7 @@ func (a *Archive) Get(user string, id uint64) (ArchiveEntry, error) {
 
 // get is Get under the read guard.
 func (a *Archive) get(user string, id uint64) (ArchiveEntry, error) {
-	v, closer, err := a.db.pdb.Get(userSeqKey(tableArchive, user, id))
+	v, closer, err := a.db.pdb.Get(userSeqKey(a.t.main, user, id))
 	switch {
 	case errors.Is(err, pebble.ErrNotFound):
 		return ArchiveEntry{}, fmt.Errorf("store: archive %q %s: %w", user, FormatArchiveID(id), ErrNotFound)
@@ -385,21 +392,21 @@ type ArchivePage struct {
 
 // bounds are the iterator bounds of ids [lo, hi) (hi 0: no bound) of user's
 // entries, or of its index entries with contact.
-func archiveBounds(user, with string, lo, hi uint64) (l, h []byte) {
+func (t archiveTables) bounds(user, with string, lo, hi uint64) (l, h []byte) {
 	if with == "" {
-		l = userSeqKey(tableArchive, user, lo)
+		l = userSeqKey(t.main, user, lo)
 		if hi == 0 {
-			_, h = userSpan(tableArchive, user)
+			_, h = userSpan(t.main, user)
 		} else {
-			h = userSeqKey(tableArchive, user, hi)
+			h = userSeqKey(t.main, user, hi)
 		}
 		return l, h
 	}
-	l = archiveWithKey(user, with, lo)
+	l = withKey(t.with, user, with, lo)
 	if hi == 0 {
-		_, h = archiveWithSpan(user, with)
+		_, h = withSpan(t.with, user, with)
 	} else {
-		h = archiveWithKey(user, with, hi)
+		h = withKey(t.with, user, with, hi)
 	}
 	return l, h
 }
@@ -460,7 +467,7 @@ func (a *Archive) Query(user string, q ArchiveQuery) (ArchivePage, error) {
 
 // page reads the entries of the page. The caller holds the read guard.
 func (a *Archive) page(user string, q ArchiveQuery, lo, hi uint64) ([]ArchiveEntry, bool, error) {
-	l, h := archiveBounds(user, q.With, lo, hi)
+	l, h := a.t.bounds(user, q.With, lo, hi)
 	it, err := a.db.pdb.NewIter(&pebble.IterOptions{LowerBound: l, UpperBound: h})
 	if err != nil {
 		return nil, false, fmt.Errorf("store: archive query: %w", err)
@@ -474,7 +481,7 @@ func (a *Archive) page(user string, q ArchiveQuery, lo, hi uint64) ([]ArchiveEnt
 	// (cheaper than a Get each, which starts from scratch).
 	var main *pebble.Iterator
 	if q.With != "" {
-		ml, mh := archiveBounds(user, "", lo, hi)
+		ml, mh := a.t.bounds(user, "", lo, hi)
 		if main, err = a.db.pdb.NewIter(&pebble.IterOptions{LowerBound: ml, UpperBound: mh}); err != nil {
 			_ = it.Close()
 			return nil, false, fmt.Errorf("store: archive query: %w", err)
@@ -496,10 +503,10 @@ func (a *Archive) page(user string, q ArchiveQuery, lo, hi uint64) ([]ArchiveEnt
 				return nil, false, fmt.Errorf("store: archive %q %s: %w", user, FormatArchiveID(id), err)
 			}
 		} else {
-			k := userSeqKey(tableArchive, user, id)
+			k := userSeqKey(a.t.main, user, id)
 			var found bool
 			if q.FromEnd {
-				found = main.SeekLT(userSeqKey(tableArchive, user, id+1)) && bytes.Equal(main.Key(), k)
+				found = main.SeekLT(userSeqKey(a.t.main, user, id+1)) && bytes.Equal(main.Key(), k)
 			} else {
 				found = main.SeekGE(k) && bytes.Equal(main.Key(), k)
 			}
@@ -544,7 +551,7 @@ func (a *Archive) count(user string, q ArchiveQuery, page *ArchivePage) error {
 		page.Count = 0
 		return nil
 	}
-	l, h := archiveBounds(user, q.With, q.MinID, q.MaxID)
+	l, h := a.t.bounds(user, q.With, q.MinID, q.MaxID)
 	it, err := a.db.pdb.NewIter(&pebble.IterOptions{LowerBound: l, UpperBound: h})
 	if err != nil {
 		return fmt.Errorf("store: archive count: %w", err)
@@ -583,7 +590,7 @@ func (a *Archive) DeleteBefore(t time.Time) (int, error) {
 		return 0, nil
 	}
 	total := 0
-	for _, table := range []byte{tableArchive, tableArchiveWith} {
+	for _, table := range []byte{a.t.main, a.t.with} {
 		lo, hi := tableSpan(table)
 		for from := lo; from != nil; {
 			b := a.db.NewBatch()
@@ -622,7 +629,7 @@ func (a *Archive) collectOld(b *pebble.Batch, table byte, from, hi []byte, cut u
 			id           uint64
 			dlo, dhi, up []byte
 		)
-		if table == tableArchive {
+		if table == a.t.main {
 			user, seq, ok := parseUserSeqKey(table, it.Key())
 			if !ok {
 				_ = it.Close()
@@ -631,13 +638,13 @@ func (a *Archive) collectOld(b *pebble.Batch, table byte, from, hi []byte, cut u
 			id, dlo, dhi = seq, userSeqKey(table, user, 0), userSeqKey(table, user, cut)
 			_, up = userSpan(table, user)
 		} else {
-			user, with, seq, ok := parseArchiveWithKey(it.Key())
+			user, with, seq, ok := parseWithKey(table, it.Key())
 			if !ok {
 				_ = it.Close()
 				return n, nil, fmt.Errorf("store: archive index key %x: %w", it.Key(), ErrCorrupt)
 			}
-			id, dlo, dhi = seq, archiveWithKey(user, with, 0), archiveWithKey(user, with, cut)
-			_, up = archiveWithSpan(user, with)
+			id, dlo, dhi = seq, withKey(table, user, with, 0), withKey(table, user, with, cut)
+			_, up = withSpan(table, user, with)
 		}
 		if id < cut { // the first entry is old: some are
 			if n == max {

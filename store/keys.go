@@ -197,7 +197,13 @@ const tableArchiveWith byte = 0x0d
 
 // archiveWithKey is the index entry of archive id of user with contact.
 func archiveWithKey(user, contact string, id uint64) []byte {
-	k := userPrefix(tableArchiveWith, user, len(contact)+1+8)
+	return withKey(tableArchiveWith, user, contact, id)
+}
+
+// withKey is archiveWithKey in a by-contact index table of choice (a room
+// archive's, store/muc.go).
+func withKey(table byte, user, contact string, id uint64) []byte {
+	k := userPrefix(table, user, len(contact)+1+8)
 	k = append(k, contact...)
 	k = append(k, userSep)
 	return binary.BigEndian.AppendUint64(k, id)
@@ -205,7 +211,12 @@ func archiveWithKey(user, contact string, id uint64) []byte {
 
 // archiveWithSpan bounds every index entry of user with contact.
 func archiveWithSpan(user, contact string) (lo, hi []byte) {
-	lo = append(userPrefix(tableArchiveWith, user, len(contact)+1), contact...)
+	return withSpan(tableArchiveWith, user, contact)
+}
+
+// withSpan is archiveWithSpan in a by-contact index table of choice.
+func withSpan(table byte, user, contact string) (lo, hi []byte) {
+	lo = append(userPrefix(table, user, len(contact)+1), contact...)
 	lo = append(lo, userSep)
 	hi = append(lo[:len(lo)-1:len(lo)-1], userEnd)
 	return lo, hi
@@ -213,7 +224,12 @@ func archiveWithSpan(user, contact string) (lo, hi []byte) {
 
 // parseArchiveWithKey splits an index entry into its parts.
 func parseArchiveWithKey(k []byte) (user, contact string, id uint64, ok bool) {
-	if len(k) < 1+1+1+1+8 || k[0] != tableArchiveWith {
+	return parseWithKey(tableArchiveWith, k)
+}
+
+// parseWithKey is parseArchiveWithKey in a by-contact index table of choice.
+func parseWithKey(table byte, k []byte) (user, contact string, id uint64, ok bool) {
+	if len(k) < 1+1+1+1+8 || k[0] != table {
 		return "", "", 0, false
 	}
 	rest := k[1 : len(k)-8]

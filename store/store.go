@@ -51,9 +51,10 @@ type DB struct {
 	accounts Accounts
 	// The tables with in-memory state of their own (counters, caches,
 	// pending writes), set up in Open.
-	roster  rosterState
-	offline offlineState
-	archive archiveState
+	roster      rosterState
+	offline     offlineState
+	archive     archiveState
+	roomArchive archiveState // store/muc.go
 	// groupsMu serializes the read-check-write of shared group changes
 	// (administrative and rare).
 	groupsMu sync.Mutex
@@ -106,6 +107,7 @@ func Open(o *Options) (*DB, error) {
 	db.roster = rosterState{seed: maphash.MakeSeed(), pend: map[string]*rosterPending{}}
 	db.offline = offlineState{seed: maphash.MakeSeed()}
 	db.archive = archiveState{now: time.Now, seed: maphash.MakeSeed()}
+	db.roomArchive = archiveState{now: time.Now, seed: maphash.MakeSeed()}
 	db.accounts.db = db
 	db.accounts.seed = maphash.MakeSeed()
 	db.w.start(db)

@@ -144,6 +144,19 @@ type Config struct {
 		BenchReports string `toml:"bench_reports"`
 	} `toml:"console"`
 
+	// MUC is group chat (XEP-0045), a service at Host.
+	MUC struct {
+		Enabled bool   `toml:"enabled"` // default on
+		Host    string `toml:"host"`    // "conference" (put in front of the domain) or a whole domain
+		// Create: who may create rooms: "local" accounts (default), "admins" ([admin] jids) or "anyone"
+		Create          string  `toml:"create"`
+		MaxRoomsPerUser int     `toml:"max_rooms_per_user"` // rooms one user owns; default 10, 0 = no limit; past it resource-constraint
+		MaxOccupants    int     `toml:"max_occupants"`      // default and ceiling of a room's max occupants; default 200; past it service-unavailable
+		MaxHistory      int     `toml:"max_history"`        // messages a room keeps for history on join; default 50
+		MessageRate     float64 `toml:"message_rate"`       // groupchat messages a second per occupant; default 5
+		MessageBurst    int     `toml:"message_burst"`      // messages allowed at once above the rate; default 20; past it resource-constraint
+	} `toml:"muc"`
+
 	LegacyAuth struct {
 		Enabled bool `toml:"enabled"` // XEP-0078 non-SASL authentication; default off
 	} `toml:"legacy_auth"`
@@ -222,6 +235,14 @@ func DefaultConfig() Config {
 	c.Console.MetricsOpen = true
 	c.Console.Tokens = []string{}
 	c.Console.SessionTTL.Duration = 30 * time.Minute
+	c.MUC.Enabled = true
+	c.MUC.Host = "conference"
+	c.MUC.Create = "local"
+	c.MUC.MaxRoomsPerUser = 10
+	c.MUC.MaxOccupants = 200
+	c.MUC.MaxHistory = 50
+	c.MUC.MessageRate = 5
+	c.MUC.MessageBurst = 20
 	return c
 }
 
@@ -309,6 +330,14 @@ func (c *Config) Validate() error {
 	}
 	if r := c.Archive.Retention.Duration; r != 0 && r < time.Hour {
 		return fmt.Errorf("config: archive.retention: %v is below 1h (0 keeps messages forever)", r)
+	}
+	switch c.MUC.Create {
+	case "local", "admins", "anyone":
+	default:
+		return fmt.Errorf("config: muc.create: %q is not \"local\", \"admins\" or \"anyone\"", c.MUC.Create)
+	}
+	if c.MUC.MaxRoomsPerUser < 0 || c.MUC.MaxOccupants < 1 || c.MUC.MaxHistory < 0 || c.MUC.MessageRate <= 0 || c.MUC.MessageBurst < 1 {
+		return errors.New("config: muc: max_rooms_per_user and max_history must not be negative; max_occupants, message_rate and message_burst must be positive")
 	}
 	if d := c.StreamManagement.ResumeTimeout.Duration; d < time.Second || d > 24*time.Hour {
 		return fmt.Errorf("config: stream_management.resume_timeout: %v is outside 1s..24h", d)

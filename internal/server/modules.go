@@ -10,6 +10,7 @@ import (
 	"ignis/mod/entitytime"
 	"ignis/mod/last"
 	"ignis/mod/mam"
+	"ignis/mod/muc"
 	"ignis/mod/offline"
 	"ignis/mod/ping"
 	"ignis/mod/presence"
@@ -34,7 +35,13 @@ type deps struct {
 // the order their hooks run.
 func modules(d deps) []mod.Module {
 	h := d.rt.Handle
-	return append([]mod.Module{
+	var extra []mod.Module
+	if c := d.cfg.MUC; c.Enabled {
+		extra = append(extra, muc.New(h("muc"), muc.Config{Host: c.Host, Create: c.Create, MaxRoomsPerUser: c.MaxRoomsPerUser,
+			MaxOccupants: c.MaxOccupants, MaxHistory: c.MaxHistory, MessageRate: c.MessageRate, MessageBurst: c.MessageBurst,
+			Admins: d.cfg.Admin.JIDs}))
+	}
+	return append(append([]mod.Module{
 		&disco.Module{ServerName: "Ignis", DB: d.db},
 		ping.Module{},
 		vcard.New(h("vcard")),
@@ -53,5 +60,5 @@ func modules(d deps) []mod.Module {
 		&carbons.Module{}, // after the other message hooks: its copies carry what they add
 		account.New(h("account")),
 		broadcast.New(h("broadcast"), d.cfg.broadcastConfig()),
-	}, d.cfg.Extra...)
+	}, extra...), d.cfg.Extra...)
 }

@@ -1,0 +1,142 @@
+"""Group chat (XEP-0045) with slixmpp's xep_0045 plugin, and invitations
+(XEP-0249), history on join (XEP-0203 delay) and the room archive (XEP-0313
+on the room JID) with its plugins.
+
+alice creates the room (status 201), fetches the configuration form and
+submits it with the room made persistent and public; bob joins; alice's
+messages reach bob with a stanza-id by the room; bob leaves and joins again
+asking for two messages of history; alice pages through the room archive;
+alice kicks bob (307), invites him back (mediated), bans him (301) and his
+next join is refused with forbidden; alice destroys the room.
+
+Prints "joined" (who, codes), "message" (who, body), "history" (bodies),
+"archived" (body), "kicked"/"banned" (who, code), "invite" (from),
+"refused" (condition), and "mismatch" for anything unexpected.
+"""
+
+import asyncio
+import contextlib
+import sys
+
+from slixmpp.xmlstream.handler import Callback
+from slixmpp.xmlstream.matcher import MatchXPath
+from slixhelper import emit, logout, main, new_client, parser
+from im_common import WAIT, Client
+
+PLUGINS = ['xep_0199', 'xep_0045', 'xep_0249', 'xep_0313', 'xep_0004', 'xep_0359']
+
+
+def codes(pres):
+    return sorted(int(s.get('code')) for s in
+                  pres.xml.findall('{http://jabber.org/protocol/muc#user}x/'
+                                   '{http://jabber.org/protocol/muc#user}status'))
+
+
+async def run(args):
+    alice = Client(new_client(args, args.alice, args.password, plugins=PLUGINS), 'alice')
+    bob = Client(new_client(args, args.bob, args.password, plugins=PLUGINS), 'bob')
+    room = args.room
+    ok = True
+
+    def check(what, got, want):
+        nonlocal ok
+        if got != want:
+            ok = False
+            emit('mismatch', what=what, got=str(got), want=str(want))
+
+    try:
+        for c in (alice, bob):
+            if not await c.online(args):
+                return False
+        muc_a, muc_b = alice.xmpp['xep_0045'], bob.xmpp['xep_0045']
+
+        own, _, _, _ = await muc_a.join_muc_wait(room, 'Alice', maxstanzas=0, timeout=WAIT)
+        emit('joined', who='alice', body=' '.join(map(str, codes(own))))
+        check('creator status codes', 201 in codes(own) and 110 in codes(own), True)
+        form = await muc_a.get_room_config(room, timeout=WAIT)
+        fields = form.get_fields()
+        check('persistent field offered', 'muc#roomconfig_persistentroom' in fields, True)
+        submit = alice.xmpp['xep_0004'].make_form(ftype='submit')
+        submit.add_field(var='FORM_TYPE', value='http://jabber.org/protocol/muc#roomconfig')
+        submit.add_field(var='muc#roomconfig_persistentroom', ftype='boolean', value=True)
+        submit.add_field(var='muc#roomconfig_publicroom', ftype='boolean', value=True)
+        await muc_a.set_room_config(room, submit, timeout=WAIT)
+
+        own, _, _, _ = await muc_b.join_muc_wait(room, 'Bob', maxstanzas=0, timeout=WAIT)
+        emit('joined', who='bob', body=' '.join(map(str, codes(own))))
+        for body in args.bodies:
+            alice.xmpp.send_message(mto=room, mbody=body, mtype='groupchat')
+            await bob.messages.wait(lambda f, b=body: f['body'] == b and f['type'] == 'groupchat', body)
+
+        # bob's stream is handled in order: the leave before the join
+        muc_b.leave_muc(room, 'Bob')
+        # slixmpp 1.8.3 prints each history delay on stdout: kept off ours
+        with contextlib.redirect_stdout(sys.stderr):
+            _, _, _, history = await muc_b.join_muc_wait(room, 'Bob', maxstanzas=2, timeout=WAIT)
+        emit('history', who='bob', body='|'.join(m['body'] for m in history))
+        check('history bodies', [m['body'] for m in history], args.bodies[-2:])
+
+        archived = []
+        async for page in alice.xmpp['xep_0313'].retrieve(jid=room, iterator=True, rsm={'max': 2}, timeout=WAIT):
+            for msg in page['mam']['results']:
+                archived.append(msg['mam_result']['forwarded']['stanza']['body'])
+        for b in archived:
+            emit('archived', who='alice', body=b)
+        check('archive', archived, args.bodies)
+
+        kicked = bob.xmpp.loop.create_future()
+
+        def on_presence(p):
+            if p['type'] == 'unavailable' and str(p['from']) == room + '/Bob' and not kicked.done():
+                kicked.set_result(codes(p))
+        bob.xmpp.add_event_handler('muc::%s::presence' % room, on_presence)
+        await muc_a.set_role(room, 'Bob', 'none', reason='bye', timeout=WAIT)
+        got = await asyncio.wait_for(kicked, WAIT)
+        emit('kicked', who='bob', body=' '.join(map(str, got)))
+        check('kick codes', 307 in got, True)
+
+        invited = bob.xmpp.loop.create_future()
+
+        def on_message(m):
+            # xep_0045 drops invitations from a room it thinks it is in
+            # (a kick does not tell it otherwise): read the element itself
+            inv = m.xml.find('{http://jabber.org/protocol/muc#user}x/{http://jabber.org/protocol/muc#user}invite')
+            if inv is not None and not invited.done():
+                invited.set_result(inv.get('from'))
+        bob.xmpp.register_handler(Callback('raw invite', MatchXPath(
+            '{jabber:client}message/{http://jabber.org/protocol/muc#user}x'), on_message))
+        muc_a.invite(room, bob.xmpp.boundjid.bare, reason='come back')
+        got = await asyncio.wait_for(invited, WAIT)
+        emit('invite', who='bob', **{'from': got})
+        check('inviter', got, alice.xmpp.boundjid.bare)
+
+        await muc_a.set_affiliation(room, 'outcast', jid=bob.xmpp.boundjid.bare, timeout=WAIT)
+        # by hand: xep_0045 still counts bob in the room since the kick
+        refused = bob.xmpp.loop.create_future()
+
+        def on_error(p):
+            if str(p['from']) == room + '/Bob' and not refused.done():
+                refused.set_result(p['error']['condition'])
+        bob.xmpp.register_handler(Callback('join error', MatchXPath(
+            '{jabber:client}presence/{jabber:client}error'), on_error))
+        join = bob.xmpp.make_presence(pto=room + '/Bob')
+        join.enable('muc_join')
+        join.send()
+        got = await asyncio.wait_for(refused, WAIT)
+        emit('refused', who='bob', condition=got)
+        check('banned join', got, 'forbidden')
+
+        await muc_a.destroy(room, reason='done', timeout=WAIT)
+        return ok
+    finally:
+        await asyncio.gather(logout(bob.xmpp), logout(alice.xmpp))
+
+
+if __name__ == '__main__':
+    p = parser(__doc__)
+    p.add_argument('--alice', required=True)
+    p.add_argument('--bob', required=True)
+    p.add_argument('--password', required=True)
+    p.add_argument('--room', required=True)
+    p.add_argument('--bodies', nargs='+', required=True)
+    main(run, p.parse_args())

@@ -1,0 +1,299 @@
+// Package muc is multi-user chat (XEP-0045) as a service at conference.DOMAIN:
+// rooms created on first join (locked until the owner configures them),
+// occupants with nicks shared by a user's sessions, subject, groupchat with
+// XEP-0359 stanza-ids and XEP-0421 occupant-ids, private messages, the
+// room configuration form, affiliations and roles (kick, ban, voice),
+// mediated invitations, history on join (XEP-0203 delay), the room archive
+// (XEP-0313) and XEP-0410 self-ping. Persistent rooms and affiliations are
+// kept in the store (store/muc.go).
+//
+// Ownership: the module's room map is guarded by Module.mu; everything of a
+// room by room.mu. Stanzas a room sends are collected under its lock and sent
+// after it is released: routing may bounce an error back into the room.
+package muc
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"sort"
+	"sync"
+	"time"
+
+	"ignis/jid"
+	"ignis/mod"
+	"ignis/stanza"
+	"ignis/store"
+)
+
+// Namespaces of XEP-0045 and the extensions a room speaks.
+const (
+	NS         = "http://jabber.org/protocol/muc"
+	NSUser     = stanza.NSMUCUser
+	NSAdmin    = "http://jabber.org/protocol/muc#admin"
+	NSOwner    = "http://jabber.org/protocol/muc#owner"
+	nsData     = "jabber:x:data"
+	nsInfo     = "http://jabber.org/protocol/disco#info"
+	nsItems    = "http://jabber.org/protocol/disco#items"
+	nsPing     = "urn:xmpp:ping"
+	nsOccID    = "urn:xmpp:occupant-id:0" // XEP-0421
+	nsMAM      = "urn:xmpp:mam:2"
+	nsRSM      = "http://jabber.org/protocol/rsm"
+	nsForward  = stanza.NSForward
+	nsConfig   = "http://jabber.org/protocol/muc#roomconfig"
+	nsRoomInfo = "http://jabber.org/protocol/muc#roominfo"
+)
+
+// Config is the service's configuration ([muc] in the server's TOML).
+type Config struct {
+	Host string // a label put in front of the domain ("conference") or a whole domain
+	// MaxRoomsPerUser caps the rooms one user owns; 0 = no limit.
+	MaxRoomsPerUser int
+	// MaxOccupants is the default and the ceiling of a room's max occupants.
+	MaxOccupants int
+	// MaxHistory caps the messages a room keeps for history on join.
+	MaxHistory int
+	// MessageRate (messages a second) and MessageBurst limit one occupant's
+	// groupchat messages; past them the message gets resource-constraint.
+	MessageRate  float64
+	MessageBurst int
+	// Create says who may create rooms: "local" (accounts of the server,
+	// the default), "admins" (Admins only) or "anyone".
+	Create string
+	Admins []string // bare JIDs that own every room and may always create
+}
+
+func (c *Config) defaults() {
+	if c.Host == "" {
+		c.Host = "conference"
+	}
+	if c.MaxOccupants <= 0 {
+		c.MaxOccupants = 200
+	}
+	if c.MaxHistory <= 0 {
+		c.MaxHistory = 50
+	}
+	if c.MessageRate <= 0 {
+		c.MessageRate = 5
+	}
+	if c.MessageBurst <= 0 {
+		c.MessageBurst = 20
+	}
+	if c.Create == "" {
+		c.Create = "local"
+	}
+}
+
+// Module is the group chat service.
+type Module struct {
+	h       *mod.Handle
+	cfg     Config
+	rooms   store.Rooms
+	archive *store.Archive
+	secret  []byte // keys occupant-ids (XEP-0421)
+	svc     *mod.Service
+	admins  map[string]bool
+	now     func() time.Time
+
+	mu     sync.Mutex
+	domain jid.JID            // the service's domain, once started
+	byName map[string]*room   // live rooms by localpart
+	where  map[string][]*room // full JID of an occupant session → its rooms
+}
+
+// New returns the service over h's store.
+func New(h *mod.Handle, cfg Config) *Module {
+	cfg.defaults()
+	m := &Module{h: h, cfg: cfg, now: time.Now, byName: map[string]*room{}, where: map[string][]*room{},
+		admins: map[string]bool{}, secret: make([]byte, 32)}
+	_, _ = rand.Read(m.secret)
+	for _, a := range cfg.Admins {
+		if j, err := jid.Parse(a); err == nil {
+			m.admins[j.Bare().String()] = true
+		}
+	}
+	if h.DB() != nil {
+		m.rooms, m.archive = h.DB().Rooms(), h.DB().RoomArchive()
+	}
+	m.svc = &mod.Service{
+		Host:       cfg.Host,
+		Identities: []mod.Identity{{Category: "conference", Type: "text", Name: "Chatrooms"}},
+		Features:   []string{NS, nsInfo, nsItems, nsPing, nsOccID, "urn:xmpp:sid:0", nsMAM},
+		Items:      m.items,
+		Message:    m.message,
+		Presence:   m.presence,
+		IQ:         m.iq,
+	}
+	return m
+}
+
+func (m *Module) Name() string { return "muc" }
+
+func (m *Module) Register(r *mod.Registry) {
+	r.Service(m.svc)
+	r.OnUnavailable(m.sessionGone)
+}
+
+// Start loads the persistent rooms.
+func (m *Module) Start(context.Context) error {
+	d, err := m.svc.Domain(m.h.Domain())
+	if err != nil {
+		return err
+	}
+	m.mu.Lock()
+	m.domain = d
+	m.mu.Unlock()
+	if m.h.DB() == nil {
+		return nil
+	}
+	return m.rooms.List(func(rec *store.RoomRecord) bool {
+		rj, err := jid.New(rec.Name, d.Domain(), "")
+		if err != nil {
+			m.h.Log().Warn("stored room with a bad name", "room", rec.Name)
+			return true
+		}
+		r := m.newRoom(rj)
+		if err := json.Unmarshal(rec.Config, &r.cfg); err != nil {
+			m.h.Log().Error("stored room configuration", "room", rec.Name, "err", err)
+			return true
+		}
+		for k, v := range rec.Affs {
+			r.affs[k] = affiliation(v)
+		}
+		r.subject, r.subjectFrom = rec.Subject, rec.SubjFrom
+		m.byName[rec.Name] = r
+		return true
+	})
+}
+
+// items lists the public rooms (disco#items of the service).
+func (m *Module) items(*mod.Ctx) []mod.Item {
+	m.mu.Lock()
+	rooms := make([]*room, 0, len(m.byName))
+	for _, r := range m.byName {
+		rooms = append(rooms, r)
+	}
+	m.mu.Unlock()
+	var out []mod.Item
+	for _, r := range rooms {
+		r.mu.Lock()
+		if r.cfg.Public && !r.locked && !r.gone {
+			out = append(out, mod.Item{JID: r.jid.String(), Name: r.cfg.Name})
+		}
+		r.mu.Unlock()
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].JID < out[j].JID })
+	return out
+}
+
+// occupantID is the XEP-0421 id of a user in a room: stable for the
+// process, and unrelated to the user's JID for anyone without the secret.
+func (m *Module) occupantID(room, bare string) string {
+	mac := hmac.New(sha256.New, m.secret)
+	mac.Write([]byte(room))
+	mac.Write([]byte{0})
+	mac.Write([]byte(bare))
+	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:15])
+}
+
+// lookup returns the live room named by a room JID, or nil.
+func (m *Module) lookup(rj jid.JID) *room {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.byName[rj.Local()]
+}
+
+// send routes what a room produced, after its lock was released.
+func (m *Module) send(env mod.Env, out []*stanza.Stanza) {
+	for _, st := range out {
+		env.Send(st)
+	}
+}
+
+// track records in which rooms a session is (for its unavailability).
+func (m *Module) track(full jid.JID, r *room, in bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	k := full.String()
+	list := m.where[k]
+	for i, x := range list {
+		if x == r {
+			list = append(list[:i], list[i+1:]...)
+			break
+		}
+	}
+	if in {
+		list = append(list, r)
+	}
+	if len(list) == 0 {
+		delete(m.where, k)
+	} else {
+		m.where[k] = list
+	}
+}
+
+// sessionGone removes a session that went unavailable from its rooms, for
+// the case its unavailable presence did not reach them (never directed).
+func (m *Module) sessionGone(ctx *mod.Ctx, res mod.Resource) {
+	full := res.JID()
+	m.mu.Lock()
+	rooms := append([]*room(nil), m.where[full.String()]...)
+	m.mu.Unlock()
+	for _, r := range rooms {
+		r.mu.Lock()
+		out := r.leave(full, nil)
+		r.mu.Unlock()
+		m.afterLeave(r)
+		m.send(ctx.Env, out)
+	}
+}
+
+// afterLeave forgets an empty temporary room, or one destroyed.
+func (m *Module) afterLeave(r *room) {
+	r.mu.Lock()
+	drop := len(r.occupants) == 0 && (!r.cfg.Persistent || r.gone)
+	if drop && !r.gone && m.h.DB() != nil {
+		// a temporary room's archive goes with it: a later room of that
+		// name is another room. Submitted under the lock, so before
+		// anything a new room of that name archives (it waits for gone).
+		m.rooms.DeleteAsync(r.jid.Local(), nil)
+	}
+	if drop {
+		r.gone = true
+	}
+	r.mu.Unlock()
+	if drop {
+		m.forget(r)
+	}
+}
+
+// forget takes a room that is gone out of the map.
+func (m *Module) forget(r *room) {
+	m.mu.Lock()
+	if m.byName[r.jid.Local()] == r {
+		delete(m.byName, r.jid.Local())
+	}
+	m.mu.Unlock()
+}
+
+// persist stores a persistent room's configuration and affiliations (under r.mu).
+func (r *room) persist() {
+	m := r.m
+	if m.h.DB() == nil || !r.cfg.Persistent || r.gone {
+		return
+	}
+	cfg, _ := json.Marshal(&r.cfg)
+	rec := &store.RoomRecord{Name: r.jid.Local(), Config: cfg, Affs: map[string]uint8{},
+		Subject: r.subject, SubjFrom: r.subjectFrom, Created: r.created}
+	for k, v := range r.affs {
+		rec.Affs[k] = uint8(v)
+	}
+	m.rooms.PutAsync(rec, func(err error) {
+		if err != nil {
+			m.h.Log().Error("storing a room", "room", rec.Name, "err", err)
+		}
+	})
+}
