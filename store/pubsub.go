@@ -286,6 +286,9 @@ func (t *PubsubTxn) DeleteSub(node, jid string) {
 	}
 }
 
+// Discard drops the batch.
+func (t *PubsubTxn) Discard() { _ = t.b.Close() }
+
 // Commit writes the batch and waits until it is on disk.
 func (t *PubsubTxn) Commit() error {
 	if t.err != nil {
