@@ -8,8 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"ignis/internal/servertest"
 	"ignis/internal/server"
+	"ignis/internal/servertest"
 	"ignis/store"
 )
 
