@@ -54,6 +54,7 @@ type DB struct {
 	roster  rosterState
 	offline offlineState
 	archive archiveState
+	private privateState
 	// groupsMu serializes the read-check-write of shared group changes
 	// (administrative and rare).
 	groupsMu sync.Mutex

@@ -58,15 +58,12 @@ func (s *stream) announceCaps(features []string, answer bool) {
 	s.send(b.String())
 }
 
-// iq sends an iq and returns the answer with this id (what came before it
-// stays read).
+// iq sends an iq and returns what arrived up to the end of the answer with
+// this id.
 func (s *stream) iq(id, xml string) string {
 	s.t.Helper()
 	s.send(xml)
 	got := s.expect("id='" + id + "'")
-	if i := strings.LastIndex(got, "<iq "); i >= 0 {
-		got = got[i:]
-	}
 	rest := s.expect(">")
 	if got += rest; !strings.HasSuffix(rest, "/>") {
 		got += s.expect("</iq>")
@@ -246,5 +243,56 @@ func TestPEP(t *testing.T) {
 	dave.send("<iq type='get' id='p2'><ping xmlns='urn:xmpp:ping'/></iq>")
 	if got := dave.expect("id='p2'"); strings.Contains(got, "<message") {
 		t.Fatalf("dave was notified: %s", got)
+	}
+}
+
+// TestBookmarks: XEP-0402 bookmarks published as Gajim does (whitelist,
+// max_items=max, XEP-0223 private node) appear in XEP-0049 private storage;
+// bookmarks an older client stores there become the node's items, and the
+// account's other resource is notified; a contact cannot read them.
+func TestBookmarks(t *testing.T) {
+	env := servertest.Start(t)
+	for _, u := range []string{"alice", "bob"} {
+		env.AddUser(u, "pw")
+	}
+	for _, p := range [][2]string{{"alice", "bob@localhost"}, {"bob", "alice@localhost"}} {
+		if _, err := env.Srv.DB().Roster().Put(p[0], store.RosterItem{JID: p[1], Sub: store.SubBoth}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	gajim := rawStream(t, env, "alice", "gajim")
+	old := rawStream(t, env, "alice", "old")
+	bob := rawStream(t, env, "bob", "b")
+	gajim.announceCaps([]string{"urn:xmpp:bookmarks:1+notify"}, true)
+	got := gajim.iq("d1", "<iq type='get' id='d1' to='alice@localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	if !strings.Contains(got, "<feature var='urn:xmpp:bookmarks:1#compat'/>") {
+		t.Fatalf("no bookmarks compat feature: %s", got)
+	}
+
+	opts := map[string]string{"persist_items": "true", "max_items": "max", "access_model": "whitelist", "send_last_published_item": "never"}
+	conf := "<conference xmlns='urn:xmpp:bookmarks:1' name='Coven' autojoin='true'><nick>alice</nick></conference>"
+	got = gajim.iq("b1", publishIQ("b1", "urn:xmpp:bookmarks:1", "coven@chat.example", conf, opts))
+	if !strings.Contains(got, "<item id='coven@chat.example'/>") || !strings.Contains(got, "<item id='coven@chat.example'>"+conf+"</item>") {
+		t.Fatalf("publish bookmark and its notification: %s", got)
+	}
+	got = old.iq("p1", "<iq type='get' id='p1'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'/></query></iq>")
+	if !strings.Contains(got, "<conference jid='coven@chat.example' name='Coven' autojoin='true'><nick>alice</nick></conference>") {
+		t.Fatalf("private storage after a XEP-0402 publish: %s", got)
+	}
+
+	wantPubsubError(t, "whitelist", bob.iq("i1", "<iq type='get' id='i1' to='alice@localhost'><pubsub xmlns='"+nsPubsub+"'><items node='urn:xmpp:bookmarks:1'/></pubsub></iq>"), "not-allowed", "closed-node")
+
+	// an older client replaces the list through private storage
+	wantResult(t, old.iq("p2", "<iq type='set' id='p2'><query xmlns='jabber:iq:private'><storage xmlns='storage:bookmarks'>"+
+		"<conference jid='tea@chat.example' name='Tea' autojoin='false'><nick>al</nick></conference></storage></query></iq>"))
+	ev := gajim.expect("</message>")
+	ev += gajim.expect("</message>")
+	if !strings.Contains(ev, "<item id='tea@chat.example'><conference xmlns='urn:xmpp:bookmarks:1' name='Tea' autojoin='false'><nick>al</nick></conference></item>") ||
+		!strings.Contains(ev, "<retract id='coven@chat.example'/>") {
+		t.Fatalf("notifications of the private storage set: %s", ev)
+	}
+	got = gajim.iq("i2", "<iq type='get' id='i2'><pubsub xmlns='"+nsPubsub+"'><items node='urn:xmpp:bookmarks:1'/></pubsub></iq>")
+	if strings.Contains(got, "coven@") || !strings.Contains(got, "tea@chat.example") {
+		t.Fatalf("node after the private storage set: %s", got)
 	}
 }

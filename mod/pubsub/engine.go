@@ -41,6 +41,13 @@ func (m *Module) handle(env mod.Env, sp space, iq *stanza.Stanza) (*stanza.Stanz
 	if r.verb.IsZero() {
 		return nil, errBadRequest
 	}
+	if sp.pep && iq.Type == stanza.Set {
+		defer func() {
+			if r.node == NSBookmarks {
+				m.syncLegacy(sp) // XEP-0402 compat: private storage follows
+			}
+		}()
+	}
 	node, _ := r.verb.Attr("node")
 	r.node = string(node)
 	verb := string(r.verb.Local())

@@ -132,6 +132,8 @@ func (m *Module) Register(r *mod.Registry) {
 		r.Feature(mod.ToAccount, NS+"#"+f)
 	}
 	r.Feature(mod.ToAccount, NS)
+	r.Feature(mod.ToAccount, NSBookmarks+"#compat")
+	m.db.Private().Watch(m.privateSet)
 	for _, t := range []stanza.Type{stanza.Get, stanza.Set} {
 		r.IQ(mod.ToAccount, t, NS, "pubsub", m.pepIQ)
 		r.IQ(mod.ToAccount, t, NSOwner, "pubsub", m.pepIQ)
