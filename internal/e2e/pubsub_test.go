@@ -296,3 +296,114 @@ func TestBookmarks(t *testing.T) {
 		t.Fatalf("node after the private storage set: %s", got)
 	}
 }
+
+func psIQ(id, typ, ns, body string) string {
+	return "<iq type='" + typ + "' id='" + id + "' to='pubsub.localhost'><pubsub xmlns='" + ns + "'>" + body + "</pubsub></iq>"
+}
+
+func configForm(fields map[string]string) string {
+	var b strings.Builder
+	b.WriteString("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>")
+	keys := make([]string, 0, len(fields))
+	for k := range fields {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, k := range keys {
+		b.WriteString("<field var='pubsub#" + k + "'><value>" + fields[k] + "</value></field>")
+	}
+	b.WriteString("</x>")
+	return b.String()
+}
+
+// TestPubsubService: XEP-0060 at pubsub.localhost. alice creates a
+// configured node that disco lists; bob subscribes and is notified with the
+// payload; publishing needs the publisher affiliation; an outcast cannot
+// read; an authorize node holds dave's subscription until alice approves it
+// with the form she was sent; deleting the node notifies the subscribers;
+// with create = "admins" an account cannot create nodes.
+func TestPubsubService(t *testing.T) {
+	env := servertest.Start(t)
+	for _, u := range []string{"alice", "bob", "carol", "dave"} {
+		env.AddUser(u, "pw")
+	}
+	alice := rawStream(t, env, "alice", "a")
+	bob := rawStream(t, env, "bob", "b")
+	carol := rawStream(t, env, "carol", "c")
+	dave := rawStream(t, env, "dave", "d")
+	for _, s := range []*stream{alice, bob, dave} {
+		s.online()
+	}
+	got := alice.iq("d1", "<iq type='get' id='d1' to='pubsub.localhost'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+	if !strings.Contains(got, "<identity category='pubsub' type='service'") || !strings.Contains(got, "<feature var='"+nsPubsub+"#create-nodes'/>") {
+		t.Fatalf("service disco#info: %s", got)
+	}
+	wantResult(t, alice.iq("c1", psIQ("c1", "set", nsPubsub, "<create node='news'/><configure>"+configForm(map[string]string{"title": "News", "max_items": "5", "access_model": "open"})+"</configure>")))
+	wantPubsubError(t, "second create", alice.iq("c2", psIQ("c2", "set", nsPubsub, "<create node='news'/>")), "conflict")
+	got = bob.iq("d2", "<iq type='get' id='d2' to='pubsub.localhost'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
+	if !strings.Contains(got, "<item jid='pubsub.localhost' node='news' name='News'/>") {
+		t.Fatalf("service disco#items: %s", got)
+	}
+	got = alice.iq("g1", psIQ("g1", "get", nsPubsub+"#owner", "<configure node='news'/>"))
+	if !strings.Contains(got, "<field var='pubsub#max_items' type='text-single'><value>5</value>") {
+		t.Fatalf("configuration form: %s", got)
+	}
+
+	wantPubsubError(t, "subscribe another", bob.iq("s0", psIQ("s0", "set", nsPubsub, "<subscribe node='news' jid='carol@localhost'/>")), "bad-request", "invalid-jid")
+	got = bob.iq("s1", psIQ("s1", "set", nsPubsub, "<subscribe node='news' jid='bob@localhost'/>"))
+	if !strings.Contains(got, "subscription='subscribed'") {
+		t.Fatalf("subscribe: %s", got)
+	}
+	entry := "<entry xmlns='http://www.w3.org/2005/Atom'><title>hello</title></entry>"
+	got = alice.iq("p1", psIQ("p1", "set", nsPubsub, "<publish node='news'><item id='e1'>"+entry+"</item></publish>"))
+	wantResult(t, got, "<item id='e1'/>")
+	if ev := bob.expect("</message>"); !strings.Contains(ev, "from='pubsub.localhost'") || !strings.Contains(ev, "<item id='e1' publisher='alice@localhost'>"+entry+"</item>") {
+		t.Fatalf("bob's notification: %s", ev)
+	}
+
+	wantPubsubError(t, "publish without affiliation", bob.iq("p2", psIQ("p2", "set", nsPubsub, "<publish node='news'><item>"+entry+"</item></publish>")), "forbidden")
+	wantResult(t, alice.iq("a1", psIQ("a1", "set", nsPubsub+"#owner", "<affiliations node='news'><affiliation jid='bob@localhost' affiliation='publisher'/><affiliation jid='carol@localhost' affiliation='outcast'/></affiliations>")))
+	got = bob.iq("p3", psIQ("p3", "set", nsPubsub, "<publish node='news'><item id='e2'>"+entry+"</item></publish>"))
+	if !strings.Contains(got, "<item id='e2' publisher='bob@localhost'>") || !strings.Contains(got, "<item id='e2'/>") {
+		t.Fatalf("publisher's publish and own notification: %s", got)
+	}
+	wantPubsubError(t, "outcast", carol.iq("i1", psIQ("i1", "get", nsPubsub, "<items node='news'/>")), "forbidden")
+	got = alice.iq("a2", psIQ("a2", "get", nsPubsub+"#owner", "<affiliations node='news'/>"))
+	if !strings.Contains(got, "<affiliation jid='bob@localhost' affiliation='publisher'/>") {
+		t.Fatalf("affiliations: %s", got)
+	}
+
+	t.Run("authorize", func(t *testing.T) {
+		wantResult(t, alice.iq("c3", psIQ("c3", "set", nsPubsub, "<create node='club'/><configure>"+configForm(map[string]string{"access_model": "authorize"})+"</configure>")))
+		got := dave.iq("s2", psIQ("s2", "set", nsPubsub, "<subscribe node='club' jid='dave@localhost'/>"))
+		if !strings.Contains(got, "subscription='pending'") {
+			t.Fatalf("subscribe to an authorize node: %s", got)
+		}
+		wantPubsubError(t, "pending reads", dave.iq("i2", psIQ("i2", "get", nsPubsub, "<items node='club'/>")), "not-authorized", "not-subscribed")
+		form := alice.expect("</message>")
+		if !strings.Contains(form, "<value>dave@localhost</value>") || !strings.Contains(form, "pubsub#subscribe_authorization") {
+			t.Fatalf("approval form: %s", form)
+		}
+		alice.send("<message to='pubsub.localhost'><x xmlns='jabber:x:data' type='submit'>" +
+			"<field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#subscribe_authorization</value></field>" +
+			"<field var='pubsub#node'><value>club</value></field><field var='pubsub#subscriber_jid'><value>dave@localhost</value></field>" +
+			"<field var='pubsub#allow'><value>true</value></field></x></message>")
+		if ev := dave.expect("</message>"); !strings.Contains(ev, "subscription='subscribed'") {
+			t.Fatalf("approval: %s", ev)
+		}
+		wantResult(t, dave.iq("i3", psIQ("i3", "get", nsPubsub, "<items node='club'/>")))
+	})
+	t.Run("delete", func(t *testing.T) {
+		wantPubsubError(t, "delete by non-owner", bob.iq("x1", psIQ("x1", "set", nsPubsub+"#owner", "<delete node='news'/>")), "forbidden")
+		wantResult(t, alice.iq("x2", psIQ("x2", "set", nsPubsub+"#owner", "<delete node='news'/>")))
+		if ev := bob.expect("</message>"); !strings.Contains(ev, "<delete node='news'/>") {
+			t.Fatalf("delete notification: %s", ev)
+		}
+		wantPubsubError(t, "deleted", bob.iq("x3", psIQ("x3", "get", nsPubsub, "<items node='news'/>")), "item-not-found")
+	})
+
+	admins := servertest.Start(t, func(c *server.Config) { c.Pubsub.Create = "admins" })
+	admins.AddUser("alice", "pw")
+	a := rawStream(t, admins, "alice", "a")
+	wantPubsubError(t, "create = admins", a.iq("c1", psIQ("c1", "set", nsPubsub, "<create node='x'/>")), "forbidden")
+}
