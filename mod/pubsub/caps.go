@@ -69,16 +69,6 @@ func (c *caps) wants(full jid.JID, node string) bool {
 	return rc != nil && rc.f != nil && sortedContains(rc.f.notify, node)
 }
 
-// features returns the resolved caps of a resource, or nil.
-func (c *caps) features(full jid.JID) *capsFeatures {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if rc := c.byRes[full.String()]; rc != nil {
-		return rc.f
-	}
-	return nil
-}
-
 func (c *caps) forget(full jid.JID) {
 	c.mu.Lock()
 	delete(c.byRes, full.String())
