@@ -71,12 +71,11 @@ func (s *stream) iq(id, xml string) string {
 	return got
 }
 
-func publishOpts(fields map[string]string) string {
-	if len(fields) == 0 {
-		return ""
-	}
+// dataForm is a submitted form of formType with pubsub# fields, in name
+// order.
+func dataForm(formType string, fields map[string]string) string {
 	var b strings.Builder
-	b.WriteString("<publish-options><x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#publish-options</value></field>")
+	b.WriteString("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>" + formType + "</value></field>")
 	keys := make([]string, 0, len(fields))
 	for k := range fields {
 		keys = append(keys, k)
@@ -85,8 +84,15 @@ func publishOpts(fields map[string]string) string {
 	for _, k := range keys {
 		b.WriteString("<field var='pubsub#" + k + "'><value>" + fields[k] + "</value></field>")
 	}
-	b.WriteString("</x></publish-options>")
+	b.WriteString("</x>")
 	return b.String()
+}
+
+func publishOpts(fields map[string]string) string {
+	if len(fields) == 0 {
+		return ""
+	}
+	return "<publish-options>" + dataForm(nsPubsub+"#publish-options", fields) + "</publish-options>"
 }
 
 func publishIQ(id, node, itemID, payload string, opts map[string]string) string {
@@ -302,18 +308,7 @@ func psIQ(id, typ, ns, body string) string {
 }
 
 func configForm(fields map[string]string) string {
-	var b strings.Builder
-	b.WriteString("<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE' type='hidden'><value>http://jabber.org/protocol/pubsub#node_config</value></field>")
-	keys := make([]string, 0, len(fields))
-	for k := range fields {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	for _, k := range keys {
-		b.WriteString("<field var='pubsub#" + k + "'><value>" + fields[k] + "</value></field>")
-	}
-	b.WriteString("</x>")
-	return b.String()
+	return dataForm(nsPubsub+"#node_config", fields)
 }
 
 // TestPubsubService: XEP-0060 at pubsub.localhost. alice creates a

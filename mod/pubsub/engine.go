@@ -117,6 +117,16 @@ func (m *Module) node(sp space, r *request) (store.PubsubNode, error) {
 	return n, err
 }
 
+// ownedNode is node for the owner's requests (XEP-0060 §8): forbidden to
+// anyone else.
+func (m *Module) ownedNode(sp space, r *request) (store.PubsubNode, error) {
+	n, err := m.node(sp, r)
+	if err == nil && m.affiliation(sp, &n, r.who) != affOwner {
+		err = errForbidden
+	}
+	return n, err
+}
+
 // affiliation is who's affiliation with node n of sp: the account itself
 // owns its PEP nodes; the service's admins own every node.
 func (m *Module) affiliation(sp space, n *store.PubsubNode, who jid.JID) string {
@@ -508,12 +518,9 @@ func writeItem(b *stanza.Builder, sp space, i store.PubsubItem) {
 
 // configure gets or sets a node's configuration (XEP-0060 §8.2).
 func (m *Module) configure(env mod.Env, sp space, r *request) (*stanza.Stanza, error) {
-	n, err := m.node(sp, r)
+	n, err := m.ownedNode(sp, r)
 	if err != nil {
 		return nil, err
-	}
-	if m.affiliation(sp, &n, r.who) != affOwner {
-		return nil, errForbidden
 	}
 	if r.iq.Type == stanza.Get {
 		var b stanza.Builder
@@ -547,12 +554,9 @@ func (m *Module) configure(env mod.Env, sp space, r *request) (*stanza.Stanza, e
 
 // deleteNode removes a node and its items (XEP-0060 §8.4).
 func (m *Module) deleteNode(env mod.Env, sp space, r *request) (*stanza.Stanza, error) {
-	n, err := m.node(sp, r)
+	n, err := m.ownedNode(sp, r)
 	if err != nil {
 		return nil, err
-	}
-	if m.affiliation(sp, &n, r.who) != affOwner {
-		return nil, errForbidden
 	}
 	subs := m.recipients(env, sp, &n)
 	tx := sp.st.Begin(sp.owner)
@@ -568,12 +572,9 @@ func (m *Module) deleteNode(env mod.Env, sp space, r *request) (*stanza.Stanza, 
 
 // purge removes every item of a node (XEP-0060 §8.5).
 func (m *Module) purge(env mod.Env, sp space, r *request) (*stanza.Stanza, error) {
-	n, err := m.node(sp, r)
+	n, err := m.ownedNode(sp, r)
 	if err != nil {
 		return nil, err
-	}
-	if m.affiliation(sp, &n, r.who) != affOwner {
-		return nil, errForbidden
 	}
 	tx := sp.st.Begin(sp.owner)
 	tx.Purge(n.Name)

@@ -221,12 +221,9 @@ func (m *Module) myAffiliations(sp space, r *request) (*stanza.Stanza, error) {
 // affiliations lets an owner read and change a node's affiliations
 // (XEP-0060 §8.9).
 func (m *Module) affiliations(sp space, r *request) (*stanza.Stanza, error) {
-	n, err := m.node(sp, r)
+	n, err := m.ownedNode(sp, r)
 	if err != nil {
 		return nil, err
-	}
-	if m.affiliation(sp, &n, r.who) != affOwner {
-		return nil, errForbidden
 	}
 	if r.iq.Type == stanza.Get {
 		var b stanza.Builder
@@ -278,12 +275,9 @@ func (m *Module) affiliations(sp space, r *request) (*stanza.Stanza, error) {
 // subscriptions lets an owner read and change a node's subscriptions
 // (XEP-0060 §8.8), approving pending ones among them.
 func (m *Module) subscriptions(env mod.Env, sp space, r *request) (*stanza.Stanza, error) {
-	n, err := m.node(sp, r)
+	n, err := m.ownedNode(sp, r)
 	if err != nil {
 		return nil, err
-	}
-	if m.affiliation(sp, &n, r.who) != affOwner {
-		return nil, errForbidden
 	}
 	if r.iq.Type == stanza.Get {
 		var b stanza.Builder
