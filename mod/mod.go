@@ -180,6 +180,7 @@ type Registry struct {
 	iq         map[iqKey]IQHandler
 	features   map[Scope][]string
 	identities []Identity
+	accountIDs []Identity
 	forms      map[Scope][]InfoForm
 	items      []Item
 	itemSrc    []func() []Item // entries that come and go (connected components)
@@ -199,8 +200,9 @@ type Registry struct {
 	account       []AccountHook
 }
 
-// Item is a disco#items entry of the server (XEP-0030), e.g. a component.
-type Item struct{ JID, Name string }
+// Item is a disco#items entry (XEP-0030), e.g. a component, or a node of a
+// service (Node set).
+type Item struct{ JID, Node, Name string }
 
 // NewRegistry registers each module.
 func NewRegistry(mods ...Module) *Registry {
@@ -301,6 +303,13 @@ func (r *Registry) Forms(s Scope) []InfoForm {
 	slices.SortFunc(f, func(a, b InfoForm) int { return strings.Compare(a.Type, b.Type) })
 	return f
 }
+
+// AccountIdentity adds a disco#info identity of every local account, next
+// to account/registered (e.g. pubsub/pep, XEP-0163 §6.1).
+func (r *Registry) AccountIdentity(id Identity) { r.accountIDs = append(r.accountIDs, id) }
+
+// AccountIdentities lists the identities added with AccountIdentity.
+func (r *Registry) AccountIdentities() []Identity { return r.accountIDs }
 
 // Identities lists the server's identities.
 func (r *Registry) Identities() []Identity { return r.identities }

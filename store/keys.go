@@ -54,7 +54,8 @@ const (
 // removed with a range delete when the account is deleted. The account table is
 // not listed: its single key is removed with a point delete.
 var perUserTables = [...]byte{tableRoster, tableRosterVersion, tableOffline, tableVCard, tablePrivate,
-	tableBlock, tablePrivacy, tableLast, tableArchive, tableArchivePrefs, tableUserGroups, tableArchiveWith}
+	tableBlock, tablePrivacy, tableLast, tableArchive, tableArchivePrefs, tableUserGroups, tableArchiveWith,
+	tablePEPNode, tablePEPItem}
 
 const (
 	userSep = 0x00 // ends the user part

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/cockroachdb/pebble/v2"
 )
@@ -25,6 +26,43 @@ type PrivateItem struct {
 }
 
 const privateV1 = 1
+
+// PrivateWatcher is told of the elements a user stored with Set or
+// SetAsync once they are on disk (another feature keeps a table of its own
+// in step, e.g. XEP-0402 bookmarks with XEP-0049's). It runs on the
+// committing goroutine and must not block or write to the store there.
+type PrivateWatcher func(user string, items []PrivateItem)
+
+type privateState struct {
+	mu    sync.Mutex
+	watch []PrivateWatcher
+}
+
+// Watch registers w for every later Set and SetAsync.
+func (p Private) Watch(w PrivateWatcher) {
+	p.db.private.mu.Lock()
+	p.db.private.watch = append(p.db.private.watch, w)
+	p.db.private.mu.Unlock()
+}
+
+func (p Private) told(user string, items []PrivateItem) {
+	p.db.private.mu.Lock()
+	ws := p.db.private.watch
+	p.db.private.mu.Unlock()
+	for _, w := range ws {
+		w(user, items)
+	}
+}
+
+// SetQuiet is Set without telling the watchers: what a watcher uses to
+// write back without an echo.
+func (p Private) SetQuiet(user string, items ...PrivateItem) error {
+	b, err := p.batch(user, items)
+	if err != nil {
+		return err
+	}
+	return p.db.Commit(b)
+}
 
 // Private returns the private XML storage table.
 func (db *DB) Private() Private { return Private{db: db} }
@@ -64,11 +102,11 @@ func (p Private) Get(user, ns, local string) ([]byte, error) {
 // Set stores items for user in one batch (all or none) and returns once they
 // are on disk. It blocks for an fsync: on an event loop use SetAsync.
 func (p Private) Set(user string, items ...PrivateItem) error {
-	b, err := p.batch(user, items)
-	if err != nil {
-		return err
+	err := p.SetQuiet(user, items...)
+	if err == nil {
+		p.told(user, items)
 	}
-	return p.db.Commit(b)
+	return err
 }
 
 // SetAsync is Set without waiting: done (run on the writer goroutine, see
@@ -79,7 +117,12 @@ func (p Private) SetAsync(user string, items []PrivateItem, done func(error)) {
 		done(err)
 		return
 	}
-	p.db.CommitAsync(b, done)
+	p.db.CommitAsync(b, func(err error) {
+		if err == nil {
+			p.told(user, items)
+		}
+		done(err)
+	})
 }
 
 func (p Private) batch(user string, items []PrivateItem) (*pebble.Batch, error) {

@@ -55,6 +55,7 @@ type DB struct {
 	offline     offlineState
 	archive     archiveState
 	roomArchive archiveState // store/muc.go
+	private     privateState
 	// groupsMu serializes the read-check-write of shared group changes
 	// (administrative and rare).
 	groupsMu sync.Mutex

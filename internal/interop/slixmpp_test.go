@@ -77,7 +77,8 @@ type observation struct {
 	Ver          string   `json:"ver"`
 	FN           string   `json:"fn"`
 	Nickname     string   `json:"nickname"`
-	Items        []string `json:"items"` // blocklist
+	Items        []string `json:"items"` // blocklist, bookmarks
+	Node         string   `json:"node"`  // pep (pep_test.go)
 
 	// message: XEP-0203 delay, if any; sent: the client's clock around a send
 	Stamp     string `json:"stamp"`

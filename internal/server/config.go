@@ -157,6 +157,18 @@ type Config struct {
 		MessageBurst    int     `toml:"message_burst"`      // messages allowed at once above the rate; default 20; past it resource-constraint
 	} `toml:"muc"`
 
+	// Pubsub is publish-subscribe (XEP-0060) and PEP (XEP-0163).
+	Pubsub struct {
+		// Host is the service's domain (one label goes before the server's
+		// domain); "off" keeps PEP and runs no pubsub.DOMAIN service.
+		Host         string `toml:"host"`
+		Create       string `toml:"create"`         // who may create service nodes: "local" accounts, "admins" (admin.jids), "anyone"
+		MaxItems     int    `toml:"max_items"`      // items a node keeps at most (max_items=max); 1..100000
+		MaxItemBytes int    `toml:"max_item_bytes"` // largest item payload; over it <not-acceptable/> + <payload-too-big/>
+		MaxNodes     int    `toml:"max_nodes"`      // nodes per account (PEP) and per owner on the service; past it <not-allowed/>
+		MaxCaps      int    `toml:"max_caps"`       // client capabilities (XEP-0115) cached, shared by verification string
+	} `toml:"pubsub"`
+
 	LegacyAuth struct {
 		Enabled bool `toml:"enabled"` // XEP-0078 non-SASL authentication; default off
 	} `toml:"legacy_auth"`
@@ -243,6 +255,12 @@ func DefaultConfig() Config {
 	c.MUC.MaxHistory = 50
 	c.MUC.MessageRate = 5
 	c.MUC.MessageBurst = 20
+	c.Pubsub.Host = "pubsub"
+	c.Pubsub.Create = "local"
+	c.Pubsub.MaxItems = 256
+	c.Pubsub.MaxItemBytes = 128 << 10
+	c.Pubsub.MaxNodes = 256
+	c.Pubsub.MaxCaps = 4096
 	return c
 }
 
@@ -351,6 +369,9 @@ func (c *Config) Validate() error {
 	if c.Loops < 0 || c.Loops > 256 {
 		return fmt.Errorf("config: loops: %d is outside 0..256", c.Loops)
 	}
+	if err := c.validatePubsub(); err != nil {
+		return err
+	}
 	l := c.sessionLimits()
 	if err := l.Validate(); err != nil {
 		return fmt.Errorf("config: limits.%w", err)
@@ -400,6 +421,34 @@ func (c *Config) guardConfig() session.GuardConfig {
 	}
 	g.EnsureDefaults()
 	return g
+}
+
+func (c *Config) validatePubsub() error {
+	p := c.Pubsub
+	switch p.Create {
+	case "local", "admins", "anyone":
+	default:
+		return fmt.Errorf("config: pubsub.create: %q is not \"local\", \"admins\" or \"anyone\"", p.Create)
+	}
+	if p.Host != "off" {
+		host := p.Host
+		if !strings.Contains(host, ".") {
+			host += "." + c.Domain
+		}
+		if d, err := jid.Parse(host); err != nil || d.Local() != "" || !d.IsBare() {
+			return fmt.Errorf("config: pubsub.host: %q is not a domain", p.Host)
+		}
+	}
+	if p.MaxItems < 1 || p.MaxItems > 100000 {
+		return fmt.Errorf("config: pubsub.max_items: %d is outside 1..100000", p.MaxItems)
+	}
+	if p.MaxItemBytes < 1024 { // above limits.max_stanza_bytes it is the stanza limit that applies
+		return fmt.Errorf("config: pubsub.max_item_bytes: %d is below 1024", p.MaxItemBytes)
+	}
+	if p.MaxNodes < 1 || p.MaxCaps < 1 {
+		return errors.New("config: pubsub.max_nodes and pubsub.max_caps must be at least 1")
+	}
+	return nil
 }
 
 // NewLogHandler makes the slog handler log_level and log_format ask for.

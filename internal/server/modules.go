@@ -16,6 +16,7 @@ import (
 	"ignis/mod/presence"
 	"ignis/mod/privacy"
 	"ignis/mod/private"
+	"ignis/mod/pubsub"
 	"ignis/mod/register"
 	"ignis/mod/roster"
 	"ignis/mod/sharedgroup"
@@ -60,5 +61,14 @@ func modules(d deps) []mod.Module {
 		&carbons.Module{}, // after the other message hooks: its copies carry what they add
 		account.New(h("account")),
 		broadcast.New(h("broadcast"), d.cfg.broadcastConfig()),
+		pubsub.New(h("pubsub"), d.pubsubConfig()),
 	}, extra...), d.cfg.Extra...)
+}
+
+// pubsubConfig is the [pubsub] section as the module takes it.
+func (d deps) pubsubConfig() pubsub.Config {
+	p := d.cfg.Pubsub
+	admins, _ := d.cfg.AdminJIDs() // checked by Validate
+	return pubsub.Config{Host: p.Host, Create: p.Create, MaxItems: p.MaxItems, MaxItemBytes: p.MaxItemBytes,
+		MaxNodes: p.MaxNodes, MaxCaps: p.MaxCaps, Admins: admins}
 }

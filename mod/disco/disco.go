@@ -91,7 +91,7 @@ func (m *Module) serviceItems(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, 
 	b.Start("query", "xmlns", NSItems)
 	if ctx.Service.Items != nil {
 		for _, it := range ctx.Service.Items(ctx) {
-			b.Element("item", "", "jid", it.JID, "name", it.Name)
+			b.Element("item", "", "jid", it.JID, "node", it.Node, "name", it.Name)
 		}
 	}
 	return iq.Result(b.Bytes()), nil
@@ -113,6 +113,9 @@ func (m *Module) info(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		}
 		scope = mod.ToAccount
 		b.Element("identity", "", "category", "account", "type", "registered")
+		for _, id := range m.reg.AccountIdentities() {
+			b.Element("identity", "", "category", id.Category, "type", id.Type, "name", id.Name)
+		}
 	} else {
 		for _, id := range m.reg.Identities() {
 			b.Element("identity", "", "category", id.Category, "type", id.Type, "name", id.Name)
