@@ -1,8 +1,10 @@
 package server
 
 import (
+	"ignis/jid"
 	"ignis/mod"
 	"ignis/mod/account"
+	"ignis/mod/adhoc"
 	"ignis/mod/blocking"
 	"ignis/mod/broadcast"
 	"ignis/mod/carbons"
@@ -53,5 +55,12 @@ func modules(d deps) []mod.Module {
 		&carbons.Module{}, // after the other message hooks: its copies carry what they add
 		account.New(h("account")),
 		broadcast.New(h("broadcast"), d.cfg.broadcastConfig()),
+		adhoc.New(h("adhoc"), adhoc.Config{Admins: d.admins()}),
 	}, d.cfg.Extra...)
+}
+
+// admins is [admin] jids, checked when the configuration was loaded.
+func (d deps) admins() []jid.JID {
+	a, _ := d.cfg.AdminJIDs()
+	return a
 }
