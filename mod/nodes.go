@@ -54,10 +54,3 @@ func (r *Registry) LookupNode(s Scope, node string) (DiscoNode, bool) {
 	}
 	return out, found
 }
-
-// Everyone is implemented by an Env that can list every bound session (the
-// router): admin features (XEP-0133 online users, announcements) use it.
-type Everyone interface {
-	// EachResource calls fn for each bound session until fn returns false.
-	EachResource(fn func(Resource) bool)
-}

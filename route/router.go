@@ -104,11 +104,6 @@ func (r *Router) Resources(bare jid.JID, fn func(mod.Resource) bool) {
 	r.table.Resources(bare, func(e Endpoint) bool { return fn(e) })
 }
 
-// EachResource implements mod.Everyone: every bound session, shard by shard.
-func (r *Router) EachResource(fn func(mod.Resource) bool) {
-	r.table.Each(func(e Endpoint) bool { return fn(e) })
-}
-
 // Send implements mod.Env: a stanza the server made, with a trusted from.
 // It may be called from any goroutine.
 func (r *Router) Send(st *stanza.Stanza) { r.route(&mod.Ctx{Env: r}, st) }

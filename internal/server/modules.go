@@ -30,6 +30,7 @@ type deps struct {
 	db  *store.DB
 	cfg *Config
 	rt  *mod.Runtime // makes each module's handle
+	srv *Server      // services that run beside the streams (proxy, upload); nil in some tests
 }
 
 // modules returns the feature modules the server runs, one line each, in
@@ -56,11 +57,23 @@ func modules(d deps) []mod.Module {
 		account.New(h("account")),
 		broadcast.New(h("broadcast"), d.cfg.broadcastConfig()),
 		adhoc.New(h("adhoc"), adhoc.Config{Admins: d.admins()}),
-	}, d.cfg.Extra...)
+	}, append(d.services(), d.cfg.Extra...)...)
 }
 
 // admins is [admin] jids, checked when the configuration was loaded.
 func (d deps) admins() []jid.JID {
 	a, _ := d.cfg.AdminJIDs()
 	return a
+}
+
+// services are the modules of the services that are on.
+func (d deps) services() []mod.Module {
+	var out []mod.Module
+	if d.srv == nil {
+		return out
+	}
+	if d.srv.svc.relay != nil {
+		out = append(out, d.srv.proxyModule(d.rt.Handle("proxy65")))
+	}
+	return out
 }

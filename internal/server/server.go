@@ -42,6 +42,7 @@ type Server struct {
 	pidFile  string       // removed by Stop
 	rt       *mod.Runtime // the modules' handles: started in order, stopped in reverse
 	mods     []mod.Module
+	svc      services // bytestreams proxy, file upload
 
 	started time.Time // when Start finished (uptime)
 
@@ -85,6 +86,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		compAt = len(listeners)
 		listeners = append(listeners, reactor.Listener{Addr: a, Handler: comps.Handler})
 	}
+	s := &Server{cfg: cfg, log: log, comps: comps, compAt: compAt}
+	listeners = s.addProxy(listeners)
 	// A port that is taken or not permitted fails the start before anything
 	// is written to disk; Start checks again when it binds for real.
 	if err := reactor.CheckListen(listeners); err != nil {
@@ -109,13 +112,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db, comps: comps, compAt: compAt, cert: cert}
+	s.db, s.cert = db, cert
 	conflict := route.Replace
 	if cfg.Session.Conflict == "refuse" {
 		conflict = route.Refuse
 	}
 	s.rt = mod.NewRuntime(db, domain, log)
-	s.mods = append(modules(deps{db: db, cfg: &cfg, rt: s.rt}), comps.Module())
+	s.mods = append(modules(deps{db: db, cfg: &cfg, rt: s.rt, srv: s}), comps.Module())
 	for _, m := range s.mods {
 		s.features = append(s.features, m.Name())
 	}

@@ -182,7 +182,7 @@ func endSessions(m *Module, env mod.Env, f form) (result, error) {
 
 // online lists the distinct bare JIDs with a bound session, sorted.
 func online(env mod.Env) ([]string, error) {
-	all, ok := env.(mod.Everyone)
+	all, ok := env.(mod.SessionLister)
 	if !ok {
 		return nil, stanza.Err(stanza.FeatureNotImplemented)
 	}
@@ -248,7 +248,7 @@ func announce(m *Module, env mod.Env, f form) (result, error) {
 	if strings.TrimSpace(body) == "" {
 		return result{}, missing("announcement")
 	}
-	all, ok := env.(mod.Everyone)
+	all, ok := env.(mod.SessionLister)
 	if !ok {
 		return result{}, stanza.Err(stanza.FeatureNotImplemented)
 	}
