@@ -75,5 +75,8 @@ func (d deps) services() []mod.Module {
 	if d.srv.svc.relay != nil {
 		out = append(out, d.srv.proxyModule(d.rt.Handle("proxy65")))
 	}
+	if d.cfg.Upload.Enabled {
+		out = append(out, d.srv.uploadModule(d.rt.Handle("upload")))
+	}
 	return out
 }

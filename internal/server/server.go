@@ -43,6 +43,7 @@ type Server struct {
 	rt       *mod.Runtime // the modules' handles: started in order, stopped in reverse
 	mods     []mod.Module
 	svc      services // bytestreams proxy, file upload
+	tlsCfg   *tls.Config
 
 	started time.Time // when Start finished (uptime)
 
@@ -122,6 +123,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	for _, m := range s.mods {
 		s.features = append(s.features, m.Name())
 	}
+	if s.svc.upload != nil {
+		if err := s.svc.upload.Load(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("upload: %w", err)
+		}
+	}
 	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, mod.NewRegistry(s.mods...))
 	comps.Attach(s.router)
 	s.stream = &session.Config{
@@ -149,6 +156,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s.tlsCfg = tlsCfg
 	s.reactor, err = reactor.New(reactor.Config{
 		Listeners:        listeners,
 		TLS:              tlsCfg,
@@ -186,7 +194,16 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	if err := s.startUpload(s.tlsCfg); err != nil {
+		if s.console != nil {
+			s.console.close(context.Background())
+		}
+		a.Close()
+		_ = s.rt.Stop(context.Background())
+		return err
+	}
 	if err := s.reactor.Start(); err != nil {
+		s.stopUpload(context.Background())
 		if s.console != nil {
 			s.console.close(context.Background())
 		}
@@ -305,6 +322,7 @@ func (s *Server) stop(ctx context.Context) error {
 	if s.console != nil {
 		s.console.close(ctx)
 	}
+	s.stopUpload(ctx)
 	if s.admin != nil {
 		s.admin.Close()
 	}

@@ -1,12 +1,20 @@
 package server
 
 import (
+	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
+	"log/slog"
 	"net"
+	"net/http"
+	"path/filepath"
+	"strconv"
+	"time"
 
 	"ignis/mod"
 	mproxy "ignis/mod/proxy65"
+	"ignis/mod/upload"
 	"ignis/proxy65"
 	"ignis/reactor"
 )
@@ -16,6 +24,9 @@ import (
 type services struct {
 	relay    *proxy65.Relay
 	proxyIdx int // index of the relay's listener among the reactor's
+	upload   *upload.Module
+	uploadLn net.Listener
+	http     *http.Server
 }
 
 // addProxy makes the relay and its listener when [proxy65] is on.
@@ -66,4 +77,67 @@ func (s *Server) proxyModule(h *mod.Handle) mod.Module {
 			return err
 		},
 	})
+}
+
+// uploadModule is the upload service at upload.DOMAIN, or nil.
+func (s *Server) uploadModule(h *mod.Handle) mod.Module {
+	u := &s.cfg.Upload
+	s.svc.upload = upload.New(h, upload.Config{
+		Dir:         filepath.Join(s.cfg.Data, "upload"),
+		MaxFileSize: u.MaxFileSize,
+		Quota:       u.Quota,
+		Expiry:      u.Expiry.Duration,
+		URL: func() string {
+			if u.URL != "" {
+				return u.URL
+			}
+			port := ""
+			if a, ok := s.UploadAddr().(*net.TCPAddr); ok {
+				port = ":" + strconv.Itoa(a.Port)
+			}
+			return "https://" + s.cfg.Domain + port
+		},
+	})
+	return s.svc.upload
+}
+
+// Upload is the upload module, or nil when [upload] is off.
+func (s *Server) Upload() *upload.Module { return s.svc.upload }
+
+// UploadAddr is the bound address of the upload listener, or nil.
+func (s *Server) UploadAddr() net.Addr {
+	if s.svc.uploadLn == nil {
+		return nil
+	}
+	return s.svc.uploadLn.Addr()
+}
+
+// startUpload binds the HTTPS listener of the upload service.
+func (s *Server) startUpload(tlsCfg *tls.Config) error {
+	if s.svc.upload == nil {
+		return nil
+	}
+	ln, err := net.Listen("tcp", s.cfg.Upload.Listen)
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	s.svc.uploadLn = ln
+	s.svc.http = &http.Server{
+		Handler:           s.svc.upload,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       60 * time.Second,
+		MaxHeaderBytes:    16 << 10,
+		ErrorLog:          slog.NewLogLogger(s.log.With("mod", "upload").Handler(), slog.LevelDebug),
+	}
+	go func() { _ = s.svc.http.Serve(tls.NewListener(ln, tlsCfg)) }()
+	return nil
+}
+
+// stopUpload ends the upload listener and the transfers in progress.
+func (s *Server) stopUpload(ctx context.Context) {
+	if s.svc.http != nil {
+		if err := s.svc.http.Shutdown(ctx); err != nil {
+			_ = s.svc.http.Close()
+		}
+	}
 }
