@@ -57,6 +57,9 @@ func (r *Relay) Handler(t session.Transport) session.Handler {
 
 // Traffic implements session.Handler: the handshake, then relaying.
 func (c *conn) Traffic(p []byte) error {
+	if len(p) == 0 {
+		return nil
+	}
 	if c.state >= stWaiting {
 		return c.relay(p)
 	}

@@ -233,6 +233,12 @@ func (s *Server) Start() error {
 	for _, a := range s.ConsoleAddrs() {
 		attrs = append(attrs, "console", a.String())
 	}
+	if a := s.ProxyAddr(); a != nil {
+		attrs = append(attrs, "proxy65", a.String())
+	}
+	if a := s.UploadAddr(); a != nil {
+		attrs = append(attrs, "upload", a.String())
+	}
 	attrs = append(attrs, "data", s.cfg.Data, "pid", os.Getpid(),
 		"tls_required", s.cfg.TLS.Required,
 		"register", registerMode(&s.cfg),
