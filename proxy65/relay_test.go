@@ -196,4 +196,3 @@ func TestLimits(t *testing.T) {
 		}
 	})
 }
-
