@@ -77,7 +77,6 @@ var (
 	errEarlyData   = errors.New("proxy65: data before activation")
 	errOverBuffer  = errors.New("proxy65: a receiver fell too far behind")
 	errOverBytes   = errors.New("proxy65: the stream's byte limit was reached")
-	errTimeout     = errors.New("proxy65: timed out")
 	errBadSOCKS    = errors.New("proxy65: bad SOCKS5 handshake")
 	errThirdParty  = errors.New("proxy65: the stream already has two parties")
 	errPeerIsGone  = errors.New("proxy65: the other party left")
