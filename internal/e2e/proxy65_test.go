@@ -24,7 +24,7 @@ func socksHash(sid, initiator, target string) string {
 
 // socksConnect opens a SOCKS5 connection to the relay for hash, as a
 // XEP-0065 client does: no authentication, CONNECT to DOMAINNAME hash, port 0.
-func socksConnect(t *testing.T, addr, hash string) net.Conn {
+func socksConnect(t testing.TB, addr, hash string) net.Conn {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
 	if err != nil {
@@ -44,7 +44,7 @@ func socksConnect(t *testing.T, addr, hash string) net.Conn {
 	return c
 }
 
-func readExact(t *testing.T, c net.Conn, want []byte) {
+func readExact(t testing.TB, c net.Conn, want []byte) {
 	t.Helper()
 	got := make([]byte, len(want))
 	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, want) {
@@ -138,4 +138,39 @@ func TestProxy65(t *testing.T) {
 	readExact(t, c2, []byte{5, 0})
 	c2.Write([]byte{5, 2, 0, 1, 127, 0, 0, 1, 0, 80}) // BIND
 	readExact(t, c2, []byte{5, 7})
+}
+
+// BenchmarkProxy65Relay: throughput of one activated stream through the
+// relay on loopback (b.N chunks of 64 KiB from initiator to target).
+func BenchmarkProxy65Relay(b *testing.B) {
+	env := servertest.Start(b, func(c *server.Config) {
+		c.Proxy65.Enabled = true
+		c.Proxy65.Listen = "127.0.0.1:0"
+		c.Proxy65.MaxBytes = 1 << 62
+	})
+	proxy := env.Srv.ProxyAddr().String()
+	hash := socksHash("bench", "a@localhost/r", "b@localhost/r")
+	tc := socksConnect(b, proxy, hash)
+	ic := socksConnect(b, proxy, hash)
+	tc.SetDeadline(time.Time{})
+	ic.SetDeadline(time.Time{})
+	if err := env.Srv.Relay().Activate(hash); err != nil {
+		b.Fatal(err)
+	}
+	chunk := make([]byte, 64<<10)
+	b.SetBytes(int64(len(chunk)))
+	b.ResetTimer()
+	done := make(chan int64)
+	go func() {
+		n, _ := io.CopyN(io.Discard, tc, int64(b.N)*int64(len(chunk)))
+		done <- n
+	}()
+	for range b.N {
+		if _, err := ic.Write(chunk); err != nil {
+			b.Fatal(err)
+		}
+	}
+	if n := <-done; n != int64(b.N)*int64(len(chunk)) {
+		b.Fatalf("relayed %d bytes", n)
+	}
 }

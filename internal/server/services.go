@@ -49,6 +49,9 @@ func (s *Server) ProxyAddr() net.Addr {
 	return s.reactor.Addrs()[s.svc.proxyIdx]
 }
 
+// Relay is the bytestreams relay, or nil when [proxy65] is off.
+func (s *Server) Relay() *proxy65.Relay { return s.svc.relay }
+
 // proxyModule is the proxy's service at proxy.DOMAIN, or nil.
 func (s *Server) proxyModule(h *mod.Handle) mod.Module {
 	r := s.svc.relay
