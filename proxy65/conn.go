@@ -45,6 +45,9 @@ type conn struct {
 	// deadline: pairing (until relaying) or idle (while relaying)
 	deadline time.Time
 	spare    []byte // the previous inbox, reused for the next swap
+	// detachedNow: the socket went to the pumps; the loop's close of this
+	// connection does not end the stream
+	detachedNow bool
 }
 
 // Handler makes the handler of a connection accepted on the proxy's
@@ -58,6 +61,9 @@ func (r *Relay) Handler(t session.Transport) session.Handler {
 // Traffic implements session.Handler: the handshake, then relaying.
 func (c *conn) Traffic(p []byte) error {
 	if len(p) == 0 {
+		return nil
+	}
+	if c.state == stWaiting && c.activated() && c.detach(p) {
 		return nil
 	}
 	if c.state >= stWaiting {
@@ -203,6 +209,11 @@ func (c *conn) Wakeup() {
 	if s.active && c.state == stWaiting {
 		c.state = stRelaying
 		c.deadline = time.Now().Add(c.r.cfg.Timeout)
+		s.mu.Unlock()
+		if c.detach(nil) {
+			return
+		}
+		s.mu.Lock() // not detachable: relay on the loop
 	}
 	data := s.inbox[c.side]
 	if n := c.allowance(s, len(data)); n < len(data) {
@@ -301,8 +312,42 @@ func (c *conn) close() {
 // Closed implements session.Handler.
 func (c *conn) Closed(err error) {
 	c.state = stClosed
+	if c.detachedNow {
+		return
+	}
 	c.r.leave(c)
 	c.st = nil
 }
 
 var _ session.Handler = (*conn)(nil)
+
+// activated reports whether c's stream was activated.
+func (c *conn) activated() bool {
+	c.st.mu.Lock()
+	defer c.st.mu.Unlock()
+	return c.st.active
+}
+
+// detach hands c's socket to the pumps as soon as its stream is active, on
+// the first input or wakeup after activation, so that little is read on the
+// loop; p (input read meanwhile) goes first to the other end. It reports
+// false when the transport cannot be detached: then c relays on the loop.
+func (c *conn) detach(p []byte) bool {
+	d, ok := c.t.(detachable)
+	if !ok {
+		return false
+	}
+	nc, err := d.Detach()
+	if err != nil {
+		return false
+	}
+	c.state, c.detachedNow = stClosed, true
+	if len(p) > 0 {
+		s := c.st
+		s.mu.Lock()
+		s.inbox[1-c.side] = append(s.inbox[1-c.side], p...)
+		s.mu.Unlock()
+	}
+	c.r.detached(c, nc)
+	return true
+}

@@ -10,14 +10,16 @@
 // stream may be on different loops, so what one end hands the other goes
 // through the stream's mutex-guarded inboxes and Transport.Wake (the one
 // Transport method any goroutine may call); the receiving end writes it on
-// its own loop.
+// its own loop. Once activated, each end's socket is detached from its
+// loop (reactor's Detach) at its first event and, when both are, two
+// goroutines relay with blocking I/O (pump.go): TCP then holds a sender
+// back to the receiver's pace or the rate, which a loop, reading whatever
+// arrives, cannot do. A transport that cannot detach relays on its loop.
 //
 // Limits: a stream relays at most MaxBytes in all; RatePerSec, if set,
-// paces what is forwarded; what waits for a slow receiver (or for the pace)
-// is capped at MaxBuffer, past which the stream is closed: the reactor
-// reads every connection as data comes, so holding a fast sender back is
-// not possible here. A connection not relaying within Timeout of its accept,
-// or idle that long, is closed.
+// paces it; what waits on a loop for the other end is capped at MaxBuffer,
+// past which the stream is closed. A connection not activated within
+// Timeout of its accept, or a stream idle that long, is closed.
 package proxy65
 
 import (
@@ -25,7 +27,9 @@ import (
 	"encoding/hex"
 	"errors"
 	"log/slog"
+	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -44,6 +48,7 @@ type Relay struct {
 	cfg     Config
 	mu      sync.Mutex
 	streams map[string]*stream // by hash, from the first handshake to the last close
+	wg      sync.WaitGroup     // the pumps of detached streams
 }
 
 // New returns a relay.
@@ -123,14 +128,18 @@ type stream struct {
 	hash string
 	mu   sync.Mutex
 	// guarded by mu
-	ends    [2]*conn  // [0] the first to connect (the target), [1] the second
-	inbox   [2][]byte // bytes for ends[i] to write
-	closing [2]bool   // ends[i] is to close once its inbox is written
-	active  bool      // activated: bytes may flow
-	gone    bool      // an end left: nothing more is accepted
-	relayed int64     // bytes taken from both ends
-	tokens  float64   // pacing bucket (RatePerSec)
-	last    time.Time // when tokens was refilled
+	ends    [2]*conn    // [0] the first to connect (the target), [1] the second
+	inbox   [2][]byte   // bytes for ends[i] to write
+	closing [2]bool     // ends[i] is to close once its inbox is written
+	active  bool        // activated: bytes may flow
+	gone    bool        // an end left: nothing more is accepted
+	relayed int64       // bytes taken from both ends
+	tokens  float64     // pacing bucket (RatePerSec)
+	last    time.Time   // when tokens was refilled
+	nc      [2]net.Conn // the ends handed over to the pumps (pump.go)
+
+	relayedBytes atomic.Int64 // taken by the pumps
+	lastIO       atomic.Int64 // unix nanoseconds of the pumps' last read
 }
 
 // join adds c to the stream of its hash as the first or second end.
@@ -172,6 +181,11 @@ func (r *Relay) leave(c *conn) {
 	peer := s.ends[1-c.side]
 	if peer != nil {
 		s.closing[1-c.side] = true
+	}
+	if nc := s.nc[1-c.side]; nc != nil {
+		nc.Close() // it detached and waits for this end, which will not come
+		s.nc[1-c.side] = nil
+		peer = nil
 	}
 	empty := s.ends[0] == nil && s.ends[1] == nil
 	s.mu.Unlock()

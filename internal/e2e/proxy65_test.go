@@ -174,3 +174,29 @@ func BenchmarkProxy65Relay(b *testing.B) {
 		b.Fatalf("relayed %d bytes", n)
 	}
 }
+
+// TestProxy65Rate: a stream is paced at [proxy65] rate: 300 KB at 1 MB/s
+// (a tenth of a second's worth to start) take at least 0.2 s, and all arrive.
+func TestProxy65Rate(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) {
+		c.Proxy65.Enabled = true
+		c.Proxy65.Listen = "127.0.0.1:0"
+		c.Proxy65.Rate = 1_000_000
+	})
+	proxy := env.Srv.ProxyAddr().String()
+	hash := socksHash("rate", "a@localhost/r", "b@localhost/r")
+	tc := socksConnect(t, proxy, hash)
+	ic := socksConnect(t, proxy, hash)
+	if err := env.Srv.Relay().Activate(hash); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	go func() {
+		ic.Write(make([]byte, 300_000))
+		ic.Close()
+	}()
+	n, _ := io.Copy(io.Discard, tc)
+	if el := time.Since(start); n != 300_000 || el < 200*time.Millisecond {
+		t.Errorf("relayed %d bytes in %v, want 300000 in at least 200ms", n, el)
+	}
+}

@@ -329,6 +329,9 @@ func (s *Server) stop(ctx context.Context) error {
 		s.console.close(ctx)
 	}
 	s.stopUpload(ctx)
+	if s.svc.relay != nil {
+		s.svc.relay.Close() // the detached bytestreams
+	}
 	if s.admin != nil {
 		s.admin.Close()
 	}
