@@ -198,6 +198,7 @@ type Registry struct {
 	inMessage     []MessageRewrite
 	delivered     []DeliveredHook
 	account       []AccountHook
+	nodes         map[nodeKey]DiscoNode // disco nodes (mod/nodes.go)
 }
 
 // Item is a disco#items entry (XEP-0030), e.g. a component, or a node of a

@@ -19,6 +19,9 @@ type Service struct {
 	// Identities and Features answer disco#info of the service (XEP-0030).
 	Identities []Identity
 	Features   []string
+	// Forms are extended disco#info forms of the service (XEP-0128), e.g.
+	// the upload service's max-file-size (XEP-0363 §4).
+	Forms []InfoForm
 	// Items, if set, lists the service's disco#items (e.g. rooms).
 	Items func(ctx *Ctx) []Item
 

@@ -3,6 +3,7 @@ package reactor
 import (
 	"errors"
 	"net"
+	"os"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -518,4 +519,31 @@ func (c *conn) callClosed() {
 		delete(c.lp.counts, c)
 		c.counted = false
 	}
+}
+
+// errNoDetach: only an open plaintext connection with nothing pending can
+// be detached.
+var errNoDetach = errors.New("reactor: the connection cannot be detached (TLS, compression, output pending or closing)")
+
+// Detach hands the socket over as a net.Conn for blocking I/O on a
+// goroutine (the bytestreams relay, whose senders must be held back by TCP
+// itself: a loop reads whatever arrives) and ends the connection here
+// without touching the socket: gnet closes only its own descriptor.
+// Handler.Closed follows as for any close. Loop only.
+func (c *conn) Detach() (net.Conn, error) {
+	if c.state != stOpen || c.tls != nil || c.zin != nil || c.gc.OutboundBuffered() > 0 || c.staged() > 0 {
+		return nil, errNoDetach
+	}
+	fd, err := c.gc.Dup()
+	if err != nil {
+		return nil, err
+	}
+	f := os.NewFile(uintptr(fd), "detached")
+	nc, err := net.FileConn(f) // its own descriptor, in Go's poller
+	f.Close()
+	if err != nil {
+		return nil, err
+	}
+	c.closeNow()
+	return nc, nil
 }

@@ -18,6 +18,7 @@ var rank = map[string]float64{
 	"mod":     3,
 	"route":   4,
 	"session": 5,
+	"proxy65": 5.5, // the XEP-0065 relay: session's Handler on the reactor's loops
 	"reactor": 6,
 	"bench":   2, // a client: xmlscan, jid, stanza, scram; never the server
 

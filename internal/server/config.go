@@ -200,6 +200,28 @@ type Config struct {
 		RefusalLogInterval Duration `toml:"refusal_log_interval"`
 		ExemptLoopback     bool     `toml:"exempt_loopback"`
 	} `toml:"limits"`
+
+	// Proxy65 is the SOCKS5 bytestreams proxy (XEP-0065) at proxy.DOMAIN.
+	Proxy65 struct {
+		Enabled   bool     `toml:"enabled"`    // default off: it opens a port of its own
+		Listen    string   `toml:"listen"`     // the relay's listener, host:port; default ":7777"
+		Host      string   `toml:"host"`       // host (name or address) advertised to clients; default the domain
+		Port      int      `toml:"port"`       // port advertised; default 0 = the listener's
+		MaxBytes  int64    `toml:"max_bytes"`  // bytes relayed per stream; default 512 MiB
+		Rate      int64    `toml:"rate"`       // bytes per second per stream; default 0 = no pacing
+		MaxBuffer int      `toml:"max_buffer"` // bytes waiting for a slow receiver; past it the stream closes; default 1 MiB
+		Timeout   Duration `toml:"timeout"`    // pairing and idle timeout; default 60s
+	} `toml:"proxy65"`
+
+	// Upload is HTTP File Upload (XEP-0363) at upload.DOMAIN.
+	Upload struct {
+		Enabled     bool     `toml:"enabled"`       // default off: it opens a port of its own
+		Listen      string   `toml:"listen"`        // the HTTPS listener, host:port; default ":5444"
+		URL         string   `toml:"url"`           // base URL of PUT/GET links; default https://DOMAIN:PORT
+		MaxFileSize int64    `toml:"max_file_size"` // bytes per file; default 100 MiB; bigger requests get <file-too-large/>
+		Quota       int64    `toml:"quota"`         // bytes stored per user; default 1 GiB; 0 = no quota
+		Expiry      Duration `toml:"expiry"`        // files older than this are deleted; default 720h; 0 keeps them
+	} `toml:"upload"`
 }
 
 // Duration is a time.Duration written as "30s" in TOML.
@@ -261,6 +283,14 @@ func DefaultConfig() Config {
 	c.Pubsub.MaxItemBytes = 128 << 10
 	c.Pubsub.MaxNodes = 256
 	c.Pubsub.MaxCaps = 4096
+	c.Proxy65.Listen = ":7777"
+	c.Proxy65.MaxBytes = 512 << 20
+	c.Proxy65.MaxBuffer = 1 << 20
+	c.Proxy65.Timeout.Duration = 60 * time.Second
+	c.Upload.Listen = ":5444"
+	c.Upload.MaxFileSize = 100 << 20
+	c.Upload.Quota = 1 << 30
+	c.Upload.Expiry.Duration = 720 * time.Hour
 	return c
 }
 
@@ -305,6 +335,9 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: log_format: %q is not \"text\" or \"json\"", c.LogFormat)
 	}
 	if _, err := c.AdminJIDs(); err != nil {
+		return err
+	}
+	if err := c.validateServices(); err != nil {
 		return err
 	}
 	if c.Session.MaxPerUser < 0 {
@@ -536,4 +569,33 @@ func (c *Config) broadcastConfig() broadcast.Config {
 	b := &c.Broadcast
 	return broadcast.Config{Enabled: b.Enabled, Host: b.Host, Senders: broadcast.Senders(b.Senders),
 		Admins: admins, MaxBytes: b.MaxBytes, PerMinute: b.PerMinute}
+}
+
+// validateServices checks [proxy65] and [upload].
+func (c *Config) validateServices() error {
+	p := &c.Proxy65
+	if p.Enabled {
+		if _, _, err := net.SplitHostPort(p.Listen); err != nil {
+			return fmt.Errorf("config: proxy65.listen: %q is not host:port", p.Listen)
+		}
+		if p.Port < 0 || p.Port > 65535 {
+			return fmt.Errorf("config: proxy65.port: %d is not a port", p.Port)
+		}
+	}
+	if p.MaxBytes <= 0 || p.Rate < 0 || p.MaxBuffer < 4096 || p.Timeout.Duration < time.Second {
+		return errors.New("config: proxy65: max_bytes must be positive, rate at least 0, max_buffer at least 4096, timeout at least 1s")
+	}
+	u := &c.Upload
+	if u.Enabled {
+		if _, _, err := net.SplitHostPort(u.Listen); err != nil {
+			return fmt.Errorf("config: upload.listen: %q is not host:port", u.Listen)
+		}
+		if u.URL != "" && !strings.HasPrefix(u.URL, "https://") && !strings.HasPrefix(u.URL, "http://") {
+			return fmt.Errorf("config: upload.url: %q is not an http(s) URL", u.URL)
+		}
+	}
+	if u.MaxFileSize <= 0 || u.Quota < 0 || u.Expiry.Duration < 0 {
+		return errors.New("config: upload: max_file_size must be positive, quota and expiry at least 0")
+	}
+	return nil
 }

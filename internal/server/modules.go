@@ -1,8 +1,10 @@
 package server
 
 import (
+	"ignis/jid"
 	"ignis/mod"
 	"ignis/mod/account"
+	"ignis/mod/adhoc"
 	"ignis/mod/blocking"
 	"ignis/mod/broadcast"
 	"ignis/mod/carbons"
@@ -30,6 +32,7 @@ type deps struct {
 	db  *store.DB
 	cfg *Config
 	rt  *mod.Runtime // makes each module's handle
+	srv *Server      // services that run beside the streams (proxy, upload); nil in some tests
 }
 
 // modules returns the feature modules the server runs, one line each, in
@@ -62,13 +65,34 @@ func modules(d deps) []mod.Module {
 		account.New(h("account")),
 		broadcast.New(h("broadcast"), d.cfg.broadcastConfig()),
 		pubsub.New(h("pubsub"), d.pubsubConfig()),
-	}, extra...), d.cfg.Extra...)
+		adhoc.New(h("adhoc"), adhoc.Config{Admins: d.admins()}),
+	}, extra...), append(d.services(), d.cfg.Extra...)...)
 }
 
 // pubsubConfig is the [pubsub] section as the module takes it.
 func (d deps) pubsubConfig() pubsub.Config {
 	p := d.cfg.Pubsub
-	admins, _ := d.cfg.AdminJIDs() // checked by Validate
 	return pubsub.Config{Host: p.Host, Create: p.Create, MaxItems: p.MaxItems, MaxItemBytes: p.MaxItemBytes,
-		MaxNodes: p.MaxNodes, MaxCaps: p.MaxCaps, Admins: admins}
+		MaxNodes: p.MaxNodes, MaxCaps: p.MaxCaps, Admins: d.admins()}
+}
+
+// admins is [admin] jids, checked when the configuration was loaded.
+func (d deps) admins() []jid.JID {
+	a, _ := d.cfg.AdminJIDs()
+	return a
+}
+
+// services are the modules of the services that are on.
+func (d deps) services() []mod.Module {
+	var out []mod.Module
+	if d.srv == nil {
+		return out
+	}
+	if d.srv.svc.relay != nil {
+		out = append(out, d.srv.proxyModule(d.rt.Handle("proxy65")))
+	}
+	if d.cfg.Upload.Enabled {
+		out = append(out, d.srv.uploadModule(d.rt.Handle("upload")))
+	}
+	return out
 }

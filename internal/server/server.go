@@ -42,6 +42,8 @@ type Server struct {
 	pidFile  string       // removed by Stop
 	rt       *mod.Runtime // the modules' handles: started in order, stopped in reverse
 	mods     []mod.Module
+	svc      services // bytestreams proxy, file upload
+	tlsCfg   *tls.Config
 
 	started time.Time // when Start finished (uptime)
 
@@ -85,6 +87,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		compAt = len(listeners)
 		listeners = append(listeners, reactor.Listener{Addr: a, Handler: comps.Handler})
 	}
+	s := &Server{cfg: cfg, log: log, comps: comps, compAt: compAt}
+	listeners = s.addProxy(listeners)
 	// A port that is taken or not permitted fails the start before anything
 	// is written to disk; Start checks again when it binds for real.
 	if err := reactor.CheckListen(listeners); err != nil {
@@ -109,15 +113,21 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &Server{cfg: cfg, log: log, db: db, comps: comps, compAt: compAt, cert: cert}
+	s.db, s.cert = db, cert
 	conflict := route.Replace
 	if cfg.Session.Conflict == "refuse" {
 		conflict = route.Refuse
 	}
 	s.rt = mod.NewRuntime(db, domain, log)
-	s.mods = append(modules(deps{db: db, cfg: &cfg, rt: s.rt}), comps.Module())
+	s.mods = append(modules(deps{db: db, cfg: &cfg, rt: s.rt, srv: s}), comps.Module())
 	for _, m := range s.mods {
 		s.features = append(s.features, m.Name())
+	}
+	if s.svc.upload != nil {
+		if err := s.svc.upload.Load(); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("upload: %w", err)
+		}
 	}
 	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, mod.NewRegistry(s.mods...))
 	comps.Attach(s.router)
@@ -146,6 +156,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	s.tlsCfg = tlsCfg
 	s.reactor, err = reactor.New(reactor.Config{
 		Listeners:        listeners,
 		TLS:              tlsCfg,
@@ -183,7 +194,16 @@ func (s *Server) Start() error {
 			return err
 		}
 	}
+	if err := s.startUpload(s.tlsCfg); err != nil {
+		if s.console != nil {
+			s.console.close(context.Background())
+		}
+		a.Close()
+		_ = s.rt.Stop(context.Background())
+		return err
+	}
 	if err := s.reactor.Start(); err != nil {
+		s.stopUpload(context.Background())
 		if s.console != nil {
 			s.console.close(context.Background())
 		}
@@ -212,6 +232,12 @@ func (s *Server) Start() error {
 	}
 	for _, a := range s.ConsoleAddrs() {
 		attrs = append(attrs, "console", a.String())
+	}
+	if a := s.ProxyAddr(); a != nil {
+		attrs = append(attrs, "proxy65", a.String())
+	}
+	if a := s.UploadAddr(); a != nil {
+		attrs = append(attrs, "upload", a.String())
 	}
 	attrs = append(attrs, "data", s.cfg.Data, "pid", os.Getpid(),
 		"tls_required", s.cfg.TLS.Required,
@@ -301,6 +327,10 @@ func (s *Server) stop(ctx context.Context) error {
 	s.stream.ExpireDetached() // XEP-0198: unacknowledged messages go to offline storage
 	if s.console != nil {
 		s.console.close(ctx)
+	}
+	s.stopUpload(ctx)
+	if s.svc.relay != nil {
+		s.svc.relay.Close() // the detached bytestreams
 	}
 	if s.admin != nil {
 		s.admin.Close()

@@ -80,6 +80,9 @@ func (m *Module) serviceInfo(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, e
 			b.Element("feature", "", "var", f)
 		}
 	}
+	for _, f := range ctx.Service.Forms {
+		writeForm(&b, f)
+	}
 	return iq.Result(b.Bytes()), nil
 }
 
@@ -99,7 +102,7 @@ func (m *Module) serviceItems(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, 
 
 func (m *Module) info(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if node, ok := iq.Payload().Attr("node"); ok && len(node) > 0 {
-		return nil, stanza.Err(stanza.ItemNotFound) // no nodes are published yet
+		return m.nodeInfo(ctx, iq, string(node))
 	}
 	var b stanza.Builder
 	b.Start("query", "xmlns", NSInfo)
@@ -152,7 +155,7 @@ func writeForm(b *stanza.Builder, f mod.InfoForm) {
 // the server, and nothing yet for an account.
 func (m *Module) items(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if node, ok := iq.Payload().Attr("node"); ok && len(node) > 0 {
-		return nil, stanza.Err(stanza.ItemNotFound)
+		return m.nodeItems(ctx, iq, string(node))
 	}
 	var b stanza.Builder
 	b.Start("query", "xmlns", NSItems)
@@ -178,6 +181,54 @@ func (m *Module) items(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) 
 			name = s.Identities[0].Name
 		}
 		b.Element("item", "", "jid", d.String(), "name", name)
+	}
+	return iq.Result(b.Bytes()), nil
+}
+
+// scopeOf is the registry scope of a query to the server or to an account.
+func scopeOf(ctx *mod.Ctx) mod.Scope {
+	if ctx.Target.Local() != "" {
+		return mod.ToAccount
+	}
+	return mod.ToServer
+}
+
+// nodeInfo answers disco#info of a node a feature registered (XEP-0030 §3.2:
+// the node attribute is echoed), item-not-found for any other.
+func (m *Module) nodeInfo(ctx *mod.Ctx, iq *stanza.Stanza, node string) (*stanza.Stanza, error) {
+	n, ok := m.reg.LookupNode(scopeOf(ctx), node)
+	if !ok || n.Info == nil {
+		return nil, stanza.Err(stanza.ItemNotFound)
+	}
+	ids, feats, err := n.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var b stanza.Builder
+	b.Start("query", "xmlns", NSInfo, "node", node)
+	for _, id := range ids {
+		b.Element("identity", "", "category", id.Category, "type", id.Type, "name", id.Name)
+	}
+	for _, f := range feats {
+		b.Element("feature", "", "var", f)
+	}
+	return iq.Result(b.Bytes()), nil
+}
+
+// nodeItems answers disco#items of a registered node.
+func (m *Module) nodeItems(ctx *mod.Ctx, iq *stanza.Stanza, node string) (*stanza.Stanza, error) {
+	n, ok := m.reg.LookupNode(scopeOf(ctx), node)
+	if !ok || n.Items == nil {
+		return nil, stanza.Err(stanza.ItemNotFound)
+	}
+	items, err := n.Items(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var b stanza.Builder
+	b.Start("query", "xmlns", NSItems, "node", node)
+	for _, it := range items {
+		b.Element("item", "", "jid", it.JID, "node", it.Node, "name", it.Name)
 	}
 	return iq.Result(b.Bytes()), nil
 }
