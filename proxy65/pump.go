@@ -63,6 +63,10 @@ func (r *Relay) pump(s *stream, src, dst net.Conn, prefix []byte) {
 		dst.Close()
 	}
 	if len(prefix) > 0 {
+		// held on the loop, not yet let out: paced like any other read
+		if wait := s.pace(len(prefix), r.cfg.RatePerSec); wait > 0 {
+			time.Sleep(wait)
+		}
 		_ = dst.SetWriteDeadline(time.Now().Add(r.cfg.Timeout))
 		if _, err := dst.Write(prefix); err != nil {
 			abort(nil)
