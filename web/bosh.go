@@ -227,9 +227,8 @@ func (b *boshSession) request(c *conn, body xmlscan.Elem, rid uint64) {
 		return
 	}
 	b.stopInactivity()
-	window := uint64(b.requests)
-	switch {
-	case rid == b.nextRID:
+	switch ridCheck(b.nextRID, rid, b.requests) {
+	case ridNext:
 		b.nextRID++
 		b.hold1(c, rid)
 		b.process(body)
@@ -244,7 +243,7 @@ func (b *boshSession) request(c *conn, body xmlscan.Elem, rid uint64) {
 				b.process(e)
 			}
 		}
-	case rid < b.nextRID && rid+window >= b.nextRID:
+	case ridRepeat:
 		// a duplicate (§14.3): the client lost the response; send it again
 		for _, a := range b.answered {
 			if a.rid == rid && a.body != nil {
@@ -254,7 +253,7 @@ func (b *boshSession) request(c *conn, body xmlscan.Elem, rid uint64) {
 		}
 		c.finish(b.response(c, emptyBody()), c.keepAlive) // still held: this one carries nothing
 		return
-	case rid > b.nextRID && rid < b.nextRID+window:
+	case ridAhead:
 		// ahead of one still on its way: kept until the gap is filled (§14.2)
 		if b.early == nil {
 			b.early = map[uint64][]byte{}
@@ -267,6 +266,31 @@ func (b *boshSession) request(c *conn, body xmlscan.Elem, rid uint64) {
 		return
 	}
 	b.pump(c)
+}
+
+// ridKind is what a request's rid is to its session (XEP-0124 §14).
+type ridKind uint8
+
+const (
+	ridNext   ridKind = iota // the one expected
+	ridRepeat                // one of the last `requests` answered or held: a retransmission
+	ridAhead                 // ahead of the expected, within the window: waits for the gap
+	ridBad                   // outside the window: the session ends
+)
+
+// ridCheck places rid against next, the rid expected, with window the
+// session's requests.
+func ridCheck(next, rid uint64, window int) ridKind {
+	w := uint64(window)
+	switch {
+	case rid == next:
+		return ridNext
+	case rid < next && rid+w >= next:
+		return ridRepeat
+	case rid > next && rid < next+w:
+		return ridAhead
+	}
+	return ridBad
 }
 
 // process hands one request's content to the stream. mu is held.
