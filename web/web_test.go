@@ -111,7 +111,7 @@ func TestKeepAlive(t *testing.T) {
 // sink records what the frame reader decodes.
 type sink struct {
 	got string
-	ctl  []string
+	ctl []string
 }
 
 func (s *sink) text(p []byte) error { s.got += string(p); return nil }

@@ -331,7 +331,7 @@ func TestWebSocketProtocol(t *testing.T) {
 			t.Fatalf("got opcode %d %q, want the pong", op, p)
 		}
 		op, p = readFrame(t, br)
-		if op != 0x1 || !regexp.MustCompile("^" + wsOpenResp + "$").Match(p) {
+		if op != 0x1 || !regexp.MustCompile("^"+wsOpenResp+"$").Match(p) {
 			t.Fatalf("got opcode %d %q, want <open/>", op, p)
 		}
 	})

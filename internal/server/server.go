@@ -38,8 +38,8 @@ type Server struct {
 	compAt  int                // index of the component listener in Addrs, or -1
 	console *console           // the admin HTTP server, nil unless console.enabled
 	cert    tls.Certificate    // the server's certificate (the console's TLS port)
-	web     *web.Server // nil unless [web] is enabled
-	webAt   [2]int      // indexes of the web listeners (http, https) in Addrs, -1 if off
+	web     *web.Server        // nil unless [web] is enabled
+	webAt   [2]int             // indexes of the web listeners (http, https) in Addrs, -1 if off
 
 	features []string     // module names, for the startup line
 	pidFile  string       // removed by Stop
