@@ -261,8 +261,8 @@ func (b *boshSession) request(c *conn, body xmlscan.Elem, rid uint64) {
 		b.early[rid] = slices.Clone(body.Raw())
 		b.hold1(c, rid)
 	default:
+		b.end() // before the answer: a client that got it finds the session gone
 		c.finish(b.response(c, terminateBody("item-not-found")), c.keepAlive)
-		b.end()
 		return
 	}
 	b.pump(c)
@@ -414,10 +414,10 @@ func (b *boshSession) answer(c *conn) {
 		b.wake.Store(true)
 	}
 	c.bs = nil
-	c.finish(b.response(c, body), c.keepAlive)
 	if b.closeReq {
-		b.end()
+		b.end() // before the answer, as above
 	}
+	c.finish(b.response(c, body), c.keepAlive)
 }
 
 // creation is the session creation response's <body> with the queued
