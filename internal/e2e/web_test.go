@@ -543,3 +543,56 @@ func TestBOSHLimits(t *testing.T) {
 		t.Fatalf("after inactivity: %s", r)
 	}
 }
+
+// More of XEP-0124 and HTTP: two requests racing on two connections (the
+// older is released empty, the newer carries the reply), a stream error at
+// session creation, a CORS preflight, pipelined keep-alive requests.
+func TestBOSHMore(t *testing.T) {
+	env, h, _ := webEnv(t, func(c *server.Config) { c.Web.Origins = []string{"https://chat.example"} })
+	b := boshLogin(t, h, "alice", "wonderland", "bosh", 10)
+	bob := rawStream(t, env, "bob", "tcp")
+	defer bob.c.Close()
+
+	// rid n+1 may reach the server before rid n: it waits for the gap
+	next := b.rid + 1
+	b.rid = next // wrap makes next+1
+	c2, br2 := b.start(b.wrap("", ""))
+	defer c2.Close()
+	b.rid = next - 1
+	c1, br1 := b.start(b.wrap("", "<message to='bob@localhost/tcp' type='chat'><body>first</body></message>"))
+	defer c1.Close()
+	bob.expect("<body>first</body></message>")
+	if r := b.finish(c1, br1); r != "<body xmlns='http://jabber.org/protocol/httpbind'></body>" {
+		t.Fatalf("the older request: %s", r)
+	}
+	bob.send("<message to='alice@localhost/bosh' type='chat'><body>reply</body></message>")
+	if r := b.finish(c2, br2); !strings.Contains(r, "<body>reply</body>") {
+		t.Fatalf("the newer request: %s", r)
+	}
+
+	bad := &boshClient{t: t, addr: h}
+	r := bad.post("<body xmlns='http://jabber.org/protocol/httpbind' xmlns:xmpp='urn:xmpp:xbosh' rid='7' to='elsewhere' wait='5' hold='1' xmpp:version='1.0'/>")
+	if !regexp.MustCompile(`type='terminate' condition='remote-stream-error'>.*<stream:error xmlns:stream='http://etherx.jabber.org/streams'><host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>`).MatchString(r) {
+		t.Fatalf("a stream error at creation: %s", r)
+	}
+
+	c, err := net.Dial("tcp", h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	br := bufio.NewReader(c)
+	io.WriteString(c, "OPTIONS /http-bind HTTP/1.1\r\nHost: x\r\nOrigin: https://chat.example\r\nAccess-Control-Request-Method: POST\r\n\r\n"+
+		"GET /.well-known/host-meta.json HTTP/1.1\r\nHost: x\r\n\r\n"+
+		"OPTIONS /http-bind HTTP/1.1\r\nHost: x\r\nOrigin: https://evil.example\r\n\r\n")
+	resp, _ := readResponse(t, c, br)
+	if resp.StatusCode != 200 || resp.Header.Get("Access-Control-Allow-Origin") != "https://chat.example" || !strings.Contains(resp.Header.Get("Access-Control-Allow-Methods"), "POST") {
+		t.Fatalf("preflight: %d %v", resp.StatusCode, resp.Header)
+	}
+	if resp, body := readResponse(t, c, br); resp.StatusCode != 200 || !strings.Contains(body, "xbosh") {
+		t.Fatalf("the pipelined request: %d %s", resp.StatusCode, body)
+	}
+	if resp, _ := readResponse(t, c, br); resp.StatusCode != 403 {
+		t.Fatalf("a foreign origin's preflight: %d", resp.StatusCode)
+	}
+}
