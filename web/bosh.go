@@ -118,6 +118,7 @@ type boshSession struct {
 	timer    *time.Timer          //
 	inact    *time.Timer          // the inactivity timer, armed when nothing is held
 	wake     atomic.Bool          // Wake was called; the next pump runs the stream's Wakeup
+	spawned  atomic.Bool          // a goroutine is on its way to pump (Wake with nothing held)
 	waker    atomic.Pointer[conn] // the connection a Wake reaches: the oldest held, or nil
 }
 
@@ -361,11 +362,15 @@ func (b *boshSession) hold1(c *conn, rid uint64) {
 // past hold) to the oldest held request: answered here if it is self's,
 // else its connection is woken to answer on its loop. mu is held.
 func (b *boshSession) pump(self *conn) {
-	if b.wake.Swap(false) && !b.gone {
-		b.st.Wakeup()
-		b.after()
-	}
-	for len(b.held) > 0 {
+	for {
+		// checked again after each answer: answering may ask for a Wakeup (WakeWhenFlushed)
+		if b.wake.Swap(false) && !b.gone {
+			b.st.Wakeup()
+			b.after()
+		}
+		if len(b.held) == 0 {
+			break
+		}
 		oldest := b.held[0]
 		if len(b.out) == 0 && !b.closeReq && len(b.held) <= b.hold {
 			break
@@ -413,7 +418,6 @@ func (b *boshSession) answer(c *conn) {
 		b.flushAsk = false
 		b.wake.Store(true)
 	}
-	c.bs = nil
 	if b.closeReq {
 		b.end() // before the answer, as above
 	}
@@ -505,7 +509,8 @@ func (b *boshSession) stopInactivity() {
 	}
 }
 
-// wakeup runs on c's loop after c.raw.Wake: c may answer now.
+// wakeup runs on c's loop after c.raw.Wake: c may answer now, or, if
+// answered already, pump for the session.
 func (b *boshSession) wakeup(c *conn) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -602,19 +607,23 @@ func (b *boshSession) TLS() *tls.ConnectionState { return nil }
 // With no request held, the Wakeup runs on a goroutine of its own (as the
 // timers' do): a delivery queues its output, and a server shutdown reaches
 // a client between two requests.
+//
+// The connection a Wake reaches may have been answered meanwhile: it keeps
+// its session (conn.bs), and its Wakeup pumps the session all the same.
 func (b *boshSession) Wake() {
-	if b.wake.Swap(true) {
-		return // a Wakeup is pending already
-	}
+	b.wake.Store(true)
 	if c := b.waker.Load(); c != nil {
 		c.raw.Wake()
 		return
 	}
-	go func() {
-		b.mu.Lock()
-		defer b.mu.Unlock()
-		b.pump(nil)
-	}()
+	if b.spawned.CompareAndSwap(false, true) {
+		go func() {
+			b.mu.Lock()
+			defer b.mu.Unlock()
+			b.spawned.Store(false)
+			b.pump(nil)
+		}()
+	}
 }
 
 // SetTimer implements session.Transport with a runtime timer: the stream

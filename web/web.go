@@ -318,11 +318,11 @@ func statusText(code int) string {
 
 // Wakeup implements session.Handler.
 func (c *conn) Wakeup() {
-	switch c.phase {
-	case phWebSocket:
+	switch {
+	case c.phase == phWebSocket:
 		c.st.Wakeup()
-	case phHeld:
-		c.bs.wakeup(c)
+	case c.bs != nil:
+		c.bs.wakeup(c) // held, or answered since the session's Wake reached it
 	}
 }
 
