@@ -194,6 +194,8 @@ type Config struct {
 	Progress    time.Duration // progress line interval; 0: none
 	CPUProfile  string        // write the load generator's own CPU profile here
 	NoLoops     bool          // keep online plain-TCP sessions on goroutines (no epoll loops)
+	Transport   string        // "tcp" (default) or "websocket" (RFC 7395 at WSPath; goroutines, no loops)
+	WSPath      string        // the WebSocket path; default "/xmpp-websocket"
 	Tick        time.Duration // event loops: the shortest time between two send wakeups
 	WorkerIdx   int           // set in a child process
 	WorkerOf    int           // number of workers, set in a child process (0: not a child)
@@ -305,6 +307,8 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.DurationVar(&c.Progress, "progress", time.Second, "progress line interval on stderr (0: none)")
 	fs.DurationVar(&c.Tick, "tick", 100*time.Microsecond, "event loops: the shortest `time` between two send wakeups (a due message waits at most this long)")
 	fs.BoolVar(&c.NoLoops, "no-loops", false, "keep online plain-TCP sessions on a goroutine each instead of moving them to epoll loops (for comparison)")
+	fs.StringVar(&c.Transport, "transport", "tcp", "`name`: tcp, or websocket (RFC 7395 on --addr, the server's [web] http port; plain only)")
+	fs.StringVar(&c.WSPath, "ws-path", "/xmpp-websocket", "the WebSocket `path` for --transport websocket")
 	fs.StringVar(&c.CPUProfile, "cpuprofile", "", "write the load generator's own CPU profile (pprof) to `file`")
 	worker := fs.String("worker", "", "internal: `i/n` runs as worker i of n and reports JSON lines on stdout")
 	runID := fs.Uint("run-id", 0, "internal: the run `id` marked in every message (workers share their parent's)")
@@ -371,6 +375,10 @@ func (c *Config) Validate() error {
 		return errors.New("domain: must not be empty")
 	case c.Sessions < 1:
 		return fmt.Errorf("sessions: %d is less than 1", c.Sessions)
+	case c.Transport != "" && c.Transport != "tcp" && c.Transport != "websocket":
+		return fmt.Errorf("transport: %q is not tcp or websocket", c.Transport)
+	case c.Transport == "websocket" && c.TLS != TLSNone:
+		return errors.New("transport: websocket runs over plain HTTP only (--tls none)")
 	case c.RosterSize < 0 || c.RosterSize%2 != 0 || c.RosterSize > 0 && c.RosterSize >= c.allSessions():
 		return fmt.Errorf("roster-size: %d must be even and less than the sessions (%d)", c.RosterSize, c.allSessions())
 	case c.RosterSize > 0 && c.NoRoster:

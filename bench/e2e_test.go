@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"ignis/internal/server"
 	"ignis/internal/servertest"
 	"ignis/store"
 )
@@ -241,5 +242,37 @@ func TestWorkers(t *testing.T) {
 	}
 	if time.Since(start) > 15*time.Second {
 		t.Errorf("took %v", time.Since(start))
+	}
+}
+
+// --transport websocket: the same logins and chat over RFC 7395 on the
+// server's web listener; the server bound every session and every message
+// arrived.
+func TestWebSocketTransport(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := servertest.Start(t, func(c *server.Config) {
+		c.Web.Enabled = true
+		c.Web.HTTP = "127.0.0.1:0"
+		c.Web.HTTPS = "off"
+	})
+	for i := 1; i <= 20; i++ {
+		env.AddUser("user"+strconv.Itoa(i), "secret")
+	}
+	web, _ := env.Srv.WebAddrs()
+	var bound atomic.Int64
+	cfg := testConfig(t, "--addr "+web.String()+" --transport websocket --scenario chat --sessions 20 --rate 500 --messages 100 --duration 20s")
+	res, err := Run(context.Background(), cfg, Hooks{
+		Plateau: func(int64) { bound.Store(int64(env.Srv.Router().Table().Count())) },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SessionsEstablished != 20 || res.SessionsFailed != 0 || bound.Load() != 20 {
+		t.Fatalf("established %d, failed %d (%v), bound at the plateau %d", res.SessionsEstablished, res.SessionsFailed, res.Failures, bound.Load())
+	}
+	if res.MessagesDelivered != 100 || res.MessagesLost != 0 {
+		t.Fatalf("messages: %d delivered, %d lost", res.MessagesDelivered, res.MessagesLost)
 	}
 }

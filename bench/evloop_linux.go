@@ -440,7 +440,7 @@ func (s *session) shutdownFd(polite bool) bool {
 		return false
 	}
 	if polite && len(s.out) == 0 {
-		_, _ = unix.Write(s.fd, streamClose)
+		_, _ = unix.Write(s.fd, s.r.close)
 	}
 	_ = unix.Shutdown(s.fd, unix.SHUT_RDWR)
 	return true

@@ -86,6 +86,7 @@ type run struct {
 	chat     []int32 // local indices of chat sessions
 	pres     []int32 // local indices of presence sessions
 	header   []byte
+	close    []byte // the stream's end: </stream:stream>, or RFC 7395's <close/>
 	password string // prepared for SCRAM
 	tlsConf  *tls.Config
 	dialers  []net.Dialer
@@ -128,7 +129,10 @@ func newRun(cfg *Config, hooks Hooks) (*run, error) {
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.msgLat, r.presLat, r.loginLat, r.sendLag = newRecorder(), newRecorder(), newRecorder(), newRecorder()
-	r.header = streamHeader(cfg.Domain)
+	r.header, r.close = streamHeader(cfg.Domain), streamClose
+	if cfg.Transport == "websocket" {
+		r.header, r.close = wsOpen(cfg.Domain), wsCloseElem
+	}
 	p, err := scram.Prepare(cfg.Password)
 	if err != nil {
 		return nil, errors.New("password: " + err.Error())
@@ -182,7 +186,7 @@ func newRun(cfg *Config, hooks Hooks) (*run, error) {
 	r.first.Store(int64(cfg.Sessions))
 	r.firstCh = make(chan struct{})
 	r.msgLeft.Store(cfg.Messages)
-	if cfg.TLS == TLSNone && !cfg.NoLoops {
+	if cfg.TLS == TLSNone && !cfg.NoLoops && cfg.Transport != "websocket" {
 		r.loops = newLoops(r, runtime.GOMAXPROCS(0))
 	}
 	return r, nil

@@ -156,7 +156,7 @@ func (s *session) closeConn(polite bool) {
 	}
 	if polite && s.online.Load() {
 		_ = c.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		_, _ = c.Write(streamClose)
+		_, _ = c.Write(s.r.close)
 	}
 	_ = c.Close()
 }
@@ -244,12 +244,26 @@ func (s *session) connect() error {
 	s.ph, s.secure, s.raw, s.tbuf = phFeatures, false, nil, nil
 	s.smOn, s.hIn = false, 0
 	s.sc.Reset()
+	s.sc.SetRootless(r.cfg.Transport == "websocket")
 	c, err := r.dialer(int(s.idx)).DialContext(r.ctx, "tcp", r.cfg.Addr)
 	if err != nil {
 		if r.closing.Load() {
 			return err
 		}
 		return fail("dial: " + reason(phFeatures, err))
+	}
+	if r.cfg.Transport == "websocket" {
+		_ = c.SetDeadline(s.started.Add(r.cfg.Timeout))
+		ws, err := wsUpgrade(c, r.cfg.Domain, r.cfg.WSPath)
+		if err != nil {
+			c.Close()
+			return fail("websocket: " + reason(phFeatures, err))
+		}
+		if !s.setConn(ws) {
+			c.Close()
+			return net.ErrClosed
+		}
+		return s.write(r.header)
 	}
 	if !s.setConn(c) {
 		c.Close()
@@ -343,6 +357,12 @@ func is(e xmlscan.Elem, local, ns string) bool {
 // Element implements xmlscan.Sink: the client's state machine.
 func (s *session) Element(f *xmlscan.Frame) error {
 	e := f.Elem
+	if string(e.NS()) == nsFraming { // RFC 7395: <open/> as the header, <close/> as its end
+		if string(e.Local()) == "close" {
+			return s.StreamClose()
+		}
+		return nil
+	}
 	if is(e, "error", stanza.NSStream) {
 		cond := "unknown"
 		it := e.Children()
@@ -397,7 +417,7 @@ func (s *session) Element(f *xmlscan.Frame) error {
 			return fail("register: " + c)
 		}
 		s.ph = phClosing
-		return s.write(streamClose)
+		return s.write(s.r.close)
 	case phBind:
 		if string(e.Local()) != "iq" {
 			return nil
@@ -583,7 +603,7 @@ func (s *session) established(sendPresence bool) error {
 		if c := s.getConn(); c != nil {
 			_ = c.SetDeadline(time.Now().Add(r.cfg.Timeout))
 		}
-		return s.write(streamClose)
+		return s.write(s.r.close)
 	}
 	s.online.Store(true)
 	return nil

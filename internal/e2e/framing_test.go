@@ -127,9 +127,16 @@ func wsEnv(t *testing.T) *servertest.Env {
 	return env
 }
 
+// msgClient is a client whose transport carries one element a message:
+// the in-memory wsPipe, or a real WebSocket (web_test.go).
+type msgClient interface {
+	send(xml string)
+	expect(re string) string
+}
+
 // wsLogin authenticates with mech and binds resource, checking every byte
 // of framing on the way.
-func wsLogin(t *testing.T, p *wsPipe, mech sasl.Mechanism, user, pass, resource string) {
+func wsLogin(t *testing.T, p msgClient, mech sasl.Mechanism, user, pass, resource string) {
 	t.Helper()
 	p.send(wsOpen)
 	p.expect(wsOpenResp)

@@ -20,7 +20,8 @@ var rank = map[string]float64{
 	"session": 5,
 	"proxy65": 5.5, // the XEP-0065 relay: session's Handler on the reactor's loops
 	"reactor": 6,
-	"bench":   2, // a client: xmlscan, jid, stanza, scram; never the server
+	"web":     5.5, // the web listener: sessions over HTTP, run by the reactor as a listener's handler
+	"bench":   2,   // a client: xmlscan, jid, stanza, scram; never the server
 
 	// external components (XEP-0114): a transport of its own beside the
 	// client streams, reusing session's Transport and stream id

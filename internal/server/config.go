@@ -178,6 +178,25 @@ type Config struct {
 		MaxUnacked    int      `toml:"max_unacked"`    // unacknowledged stanzas per session; default 1000, 10..100000; past it <resource-constraint/>
 	} `toml:"stream_management"`
 
+	// Web is the client-facing web listener (package web): RFC 7395
+	// WebSocket and XEP-0206 BOSH, with XEP-0156 discovery.
+	Web struct {
+		Enabled        bool     `toml:"enabled"`          // default off
+		HTTP           string   `toml:"http"`             // plain HTTP, host:port; default "127.0.0.1:5280" (behind a TLS proxy); "off" disables
+		HTTPS          string   `toml:"https"`            // HTTPS with the server certificate; default ":5443"; "off" disables
+		WebSocketPath  string   `toml:"websocket_path"`   // default "/xmpp-websocket"
+		BOSHPath       string   `toml:"bosh_path"`        // default "/http-bind"
+		Origins        []string `toml:"origins"`          // allowed Origins (CORS, WebSocket); default ["*"]
+		MaxHeaderBytes int      `toml:"max_header_bytes"` // request line and header fields; default 8192; past it 431
+		MaxHeaders     int      `toml:"max_headers"`      // header fields; default 64; past it 431
+		MaxBodyBytes   int      `toml:"max_body_bytes"`   // a BOSH request body; default 262144; past it 413
+		MaxFrameBytes  int      `toml:"max_frame_bytes"`  // a WebSocket frame; default 262144; past it close 1009
+		IdleTimeout    Duration `toml:"idle_timeout"`     // an HTTP connection with no request; default 60s
+		BOSHMaxWait    Duration `toml:"bosh_max_wait"`    // the longest a BOSH request is held; default 60s
+		BOSHInactivity Duration `toml:"bosh_inactivity"`  // a BOSH session with no request for this long ends; default 60s
+		BOSHMaxHold    int      `toml:"bosh_max_hold"`    // BOSH requests held at once; default 1
+	} `toml:"web"`
+
 	Limits struct {
 		MaxStanzaBytes int `toml:"max_stanza_bytes"`
 		MaxDepth       int `toml:"max_depth"`
@@ -291,6 +310,19 @@ func DefaultConfig() Config {
 	c.Upload.MaxFileSize = 100 << 20
 	c.Upload.Quota = 1 << 30
 	c.Upload.Expiry.Duration = 720 * time.Hour
+	c.Web.HTTP = "127.0.0.1:5280"
+	c.Web.HTTPS = ":5443"
+	c.Web.WebSocketPath = "/xmpp-websocket"
+	c.Web.BOSHPath = "/http-bind"
+	c.Web.Origins = []string{"*"}
+	c.Web.MaxHeaderBytes = 8192
+	c.Web.MaxHeaders = 64
+	c.Web.MaxBodyBytes = 256 << 10
+	c.Web.MaxFrameBytes = 256 << 10
+	c.Web.IdleTimeout.Duration = 60 * time.Second
+	c.Web.BOSHMaxWait.Duration = 60 * time.Second
+	c.Web.BOSHInactivity.Duration = 60 * time.Second
+	c.Web.BOSHMaxHold = 1
 	return c
 }
 
@@ -349,8 +381,12 @@ func (c *Config) Validate() error {
 	if _, err := parseTokens(c.Console.Tokens); err != nil {
 		return err
 	}
+	if err := c.validateWeb(); err != nil {
+		return err
+	}
 	for key, addr := range map[string]string{"listen.c2s": c.Listen.C2S, "listen.c2s_tls": c.Listen.C2STLS,
-		"console.address": c.Console.Address, "console.tls_address": c.Console.TLSAddress} {
+		"console.address": c.Console.Address, "console.tls_address": c.Console.TLSAddress,
+		"web.http": c.Web.HTTP, "web.https": c.Web.HTTPS} {
 		if addr == "off" || addr == "" {
 			continue
 		}
@@ -596,6 +632,41 @@ func (c *Config) validateServices() error {
 	}
 	if u.MaxFileSize <= 0 || u.Quota < 0 || u.Expiry.Duration < 0 {
 		return errors.New("config: upload: max_file_size must be positive, quota and expiry at least 0")
+	}
+	return nil
+}
+
+// validateWeb checks the [web] section.
+func (c *Config) validateWeb() error {
+	w := &c.Web
+	for key, p := range map[string]string{"web.websocket_path": w.WebSocketPath, "web.bosh_path": w.BOSHPath} {
+		if !strings.HasPrefix(p, "/") {
+			return fmt.Errorf("config: %s: %q does not start with /", key, p)
+		}
+	}
+	if w.WebSocketPath == w.BOSHPath {
+		return errors.New("config: web.websocket_path and web.bosh_path are the same path")
+	}
+	switch {
+	case w.MaxHeaderBytes < 1024 || w.MaxHeaderBytes > 1<<20:
+		return fmt.Errorf("config: web.max_header_bytes: %d is outside 1024..1048576", w.MaxHeaderBytes)
+	case w.MaxHeaders < 8 || w.MaxHeaders > 1000:
+		return fmt.Errorf("config: web.max_headers: %d is outside 8..1000", w.MaxHeaders)
+	case w.MaxBodyBytes < 1024 || w.MaxBodyBytes > 64<<20:
+		return fmt.Errorf("config: web.max_body_bytes: %d is outside 1024..67108864", w.MaxBodyBytes)
+	case w.MaxFrameBytes < 1024 || w.MaxFrameBytes > 64<<20:
+		return fmt.Errorf("config: web.max_frame_bytes: %d is outside 1024..67108864", w.MaxFrameBytes)
+	case w.IdleTimeout.Duration < time.Second:
+		return fmt.Errorf("config: web.idle_timeout: %v is below 1s", w.IdleTimeout.Duration)
+	case w.BOSHMaxWait.Duration < time.Second || w.BOSHMaxWait.Duration > 10*time.Minute:
+		return fmt.Errorf("config: web.bosh_max_wait: %v is outside 1s..10m", w.BOSHMaxWait.Duration)
+	case w.BOSHInactivity.Duration < time.Second:
+		return fmt.Errorf("config: web.bosh_inactivity: %v is below 1s", w.BOSHInactivity.Duration)
+	case w.BOSHMaxHold < 1 || w.BOSHMaxHold > 4:
+		return fmt.Errorf("config: web.bosh_max_hold: %d is outside 1..4", w.BOSHMaxHold)
+	}
+	if w.Enabled && (w.HTTP == "" || w.HTTP == "off") && (w.HTTPS == "" || w.HTTPS == "off") {
+		return errors.New("config: web: enabled with both web.http and web.https off")
 	}
 	return nil
 }

@@ -22,6 +22,7 @@ import (
 	"ignis/session"
 	"ignis/session/sasl"
 	"ignis/store"
+	"ignis/web"
 )
 
 // Server is a running Ignis.
@@ -37,6 +38,8 @@ type Server struct {
 	compAt  int                // index of the component listener in Addrs, or -1
 	console *console           // the admin HTTP server, nil unless console.enabled
 	cert    tls.Certificate    // the server's certificate (the console's TLS port)
+	web     *web.Server        // nil unless [web] is enabled
+	webAt   [2]int             // indexes of the web listeners (http, https) in Addrs, -1 if off
 
 	features []string     // module names, for the startup line
 	pidFile  string       // removed by Stop
@@ -87,8 +90,30 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		compAt = len(listeners)
 		listeners = append(listeners, reactor.Listener{Addr: a, Handler: comps.Handler})
 	}
-	s := &Server{cfg: cfg, log: log, comps: comps, compAt: compAt}
+	s := &Server{cfg: cfg, log: log, comps: comps, compAt: compAt, webAt: [2]int{-1, -1}}
 	listeners = s.addProxy(listeners)
+	// the web listener's connections run their own handler on the same loops
+	if cfg.Web.Enabled {
+		w := &cfg.Web
+		s.web, _ = web.New(web.Config{
+			Domain:        domain,
+			WebSocketPath: w.WebSocketPath,
+			BOSHPath:      w.BOSHPath,
+			Origins:       w.Origins,
+			Limits:        web.Limits{MaxHeaderBytes: w.MaxHeaderBytes, MaxHeaders: w.MaxHeaders, MaxBodyBytes: w.MaxBodyBytes, MaxFrameBytes: w.MaxFrameBytes},
+			IdleTimeout:   w.IdleTimeout.Duration,
+			BOSH:          web.BOSHConfig{MaxWait: w.BOSHMaxWait.Duration, Inactivity: w.BOSHInactivity.Duration, MaxHold: w.BOSHMaxHold},
+			Logger:        log,
+		}, s.Serve)
+		if a := w.HTTP; a != "" && a != "off" {
+			s.webAt[0] = len(listeners)
+			listeners = append(listeners, reactor.Listener{Addr: a, Handler: s.web.NewHandler})
+		}
+		if a := w.HTTPS; a != "" && a != "off" {
+			s.webAt[1] = len(listeners)
+			listeners = append(listeners, reactor.Listener{Addr: a, DirectTLS: true, Handler: s.web.NewHandler})
+		}
+	}
 	// A port that is taken or not permitted fails the start before anything
 	// is written to disk; Start checks again when it binds for real.
 	if err := reactor.CheckListen(listeners); err != nil {
@@ -239,6 +264,14 @@ func (s *Server) Start() error {
 	if a := s.UploadAddr(); a != nil {
 		attrs = append(attrs, "upload", a.String())
 	}
+	if h, hs := s.WebAddrs(); h != nil || hs != nil {
+		if h != nil {
+			attrs = append(attrs, "web_http", h.String())
+		}
+		if hs != nil {
+			attrs = append(attrs, "web_https", hs.String())
+		}
+	}
 	attrs = append(attrs, "data", s.cfg.Data, "pid", os.Getpid(),
 		"tls_required", s.cfg.TLS.Required,
 		"register", registerMode(&s.cfg),
@@ -264,6 +297,26 @@ func registerMode(c *Config) string {
 // Addrs returns the bound listener addresses, in the order c2s, c2s_tls
 // (those that are on).
 func (s *Server) Addrs() []net.Addr { return s.reactor.Addrs() }
+
+// WebAddrs returns the bound web listeners (plain HTTP, HTTPS), nil when off.
+func (s *Server) WebAddrs() (http, https net.Addr) {
+	addrs := s.reactor.Addrs()
+	if i := s.webAt[0]; i >= 0 {
+		http = addrs[i]
+	}
+	if i := s.webAt[1]; i >= 0 {
+		https = addrs[i]
+	}
+	return http, https
+}
+
+// WebBOSHSessions is how many BOSH sessions are open (0 without [web]).
+func (s *Server) WebBOSHSessions() int {
+	if s.web == nil {
+		return 0
+	}
+	return s.web.BOSHSessions()
+}
 
 // Serve starts a client stream over a transport the server did not accept
 // itself (RFC 7395 WebSocket, later BOSH): the caller runs the Handler's

@@ -1,0 +1,217 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"sync"
+
+	"ignis/stanza"
+	"ignis/xmlscan"
+)
+
+// nsFraming is RFC 7395's namespace (<open/>, <close/>).
+const nsFraming = "urn:ietf:params:xml:ns:xmpp-framing"
+
+// wsOpen is the stream opening over a WebSocket (RFC 7395 §3.4).
+func wsOpen(domain string) []byte {
+	b := []byte("<open xmlns='" + nsFraming + "' to='")
+	b = xmlscan.AppendEscapedAttr(b, domain)
+	return append(b, "' version='1.0'/>"...)
+}
+
+var wsCloseElem = []byte("<close xmlns='" + nsFraming + "'/>")
+
+// wsUpgrade makes c a WebSocket with the xmpp subprotocol (RFC 6455 §4.1,
+// RFC 7395 §3.1) and returns it as a net.Conn carrying the stream's bytes.
+func wsUpgrade(c net.Conn, host, path string) (net.Conn, error) {
+	var key [16]byte
+	_, _ = rand.Read(key[:])
+	req := "GET " + path + " HTTP/1.1\r\nHost: " + host + "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+		"Sec-WebSocket-Key: " + base64.StdEncoding.EncodeToString(key[:]) + "\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Protocol: xmpp\r\n\r\n"
+	if _, err := io.WriteString(c, req); err != nil {
+		return nil, err
+	}
+	br := bufio.NewReaderSize(c, 512)
+	status, err := br.ReadString('\n')
+	if err != nil {
+		return nil, err
+	}
+	if !strings.HasPrefix(status, "HTTP/1.1 101") {
+		return nil, errors.New("websocket upgrade refused: " + strings.TrimSpace(status))
+	}
+	for {
+		l, err := br.ReadString('\n')
+		if err != nil {
+			return nil, err
+		}
+		if l == "\r\n" {
+			break
+		}
+	}
+	w := &wsConn{Conn: c}
+	if n := br.Buffered(); n > 0 {
+		w.pre, _ = br.Peek(n)
+		w.pre = bytes.Clone(w.pre)
+	}
+	return w, nil
+}
+
+// wsConn frames writes as masked text messages, one a write, declaring
+// jabber:client on the stanzas (every element stands alone, RFC 7395
+// §3.3.3), and reads the payload of the server's messages. Reads happen on
+// one goroutine; writes are serialized by wmu.
+type wsConn struct {
+	net.Conn
+	pre       []byte // bytes read with the upgrade response
+	hdr       [10]byte
+	remaining uint64 // payload left in the current frame
+	op        byte
+	wmu       sync.Mutex
+	wbuf      []byte
+}
+
+func (w *wsConn) fill(p []byte) (int, error) {
+	if len(w.pre) > 0 {
+		n := copy(p, w.pre)
+		w.pre = w.pre[n:]
+		return n, nil
+	}
+	return w.Conn.Read(p)
+}
+
+func (w *wsConn) full(p []byte) error {
+	for len(p) > 0 {
+		n, err := w.fill(p)
+		if err != nil {
+			return err
+		}
+		p = p[n:]
+	}
+	return nil
+}
+
+// Read returns the payload of text messages as a byte stream.
+func (w *wsConn) Read(p []byte) (int, error) {
+	for w.remaining == 0 {
+		if err := w.full(w.hdr[:2]); err != nil {
+			return 0, err
+		}
+		w.op = w.hdr[0] & 0x0f
+		l := uint64(w.hdr[1] & 0x7f)
+		switch l {
+		case 126:
+			if err := w.full(w.hdr[2:4]); err != nil {
+				return 0, err
+			}
+			l = uint64(binary.BigEndian.Uint16(w.hdr[2:4]))
+		case 127:
+			if err := w.full(w.hdr[2:10]); err != nil {
+				return 0, err
+			}
+			l = binary.BigEndian.Uint64(w.hdr[2:10])
+		}
+		if w.op >= 0x8 { // control: close ends the stream, ping is answered
+			ctl := make([]byte, l)
+			if err := w.full(ctl); err != nil {
+				return 0, err
+			}
+			switch w.op {
+			case 0x8:
+				return 0, io.EOF
+			case 0x9:
+				_ = w.frame(0xA, ctl)
+			}
+			continue
+		}
+		w.remaining = l
+	}
+	n, err := w.fill(p[:min(uint64(len(p)), w.remaining)])
+	w.remaining -= uint64(n)
+	return n, err
+}
+
+// Write sends b as one text message, each top-level stanza qualified.
+func (w *wsConn) Write(b []byte) (int, error) {
+	if err := w.frame(0x1, qualify(b)); err != nil {
+		return 0, err
+	}
+	return len(b), nil
+}
+
+func (w *wsConn) frame(op byte, p []byte) error {
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	out := append(w.wbuf[:0], 0x80|op)
+	switch l := len(p); {
+	case l < 126:
+		out = append(out, 0x80|byte(l))
+	case l <= 0xffff:
+		out = append(out, 0x80|126)
+		out = binary.BigEndian.AppendUint16(out, uint16(l))
+	default:
+		out = append(out, 0x80|127)
+		out = binary.BigEndian.AppendUint64(out, uint64(l))
+	}
+	var mask [4]byte
+	_, _ = rand.Read(mask[:])
+	out = append(out, mask[:]...)
+	for i, c := range p {
+		out = append(out, c^mask[i&3])
+	}
+	_, err := w.Conn.Write(out)
+	if cap(out) <= 16<<10 {
+		w.wbuf = out[:0]
+	}
+	return err
+}
+
+// qualify adds xmlns='jabber:client' to the top-level message, presence
+// and iq elements of b that lack a default namespace: over TCP the stream
+// root declares it, over a WebSocket nothing is inherited.
+func qualify(b []byte) []byte {
+	var out []byte
+	depth, last := 0, 0
+	for i := 0; i < len(b); i++ {
+		if b[i] != '<' {
+			continue
+		}
+		j := bytes.IndexByte(b[i:], '>')
+		if j < 0 {
+			break
+		}
+		tag := b[i : i+j+1]
+		switch {
+		case len(tag) > 1 && tag[1] == '/':
+			depth--
+		default:
+			if depth == 0 && !bytes.Contains(tag, []byte(" xmlns=")) {
+				name := tag[1:]
+				if k := bytes.IndexAny(name, " />"); k >= 0 {
+					name = name[:k]
+				}
+				switch string(name) {
+				case "message", "presence", "iq":
+					at := i + 1 + len(name)
+					out = append(out, b[last:at]...)
+					out = append(out, " xmlns='"+stanza.NSClient+"'"...)
+					last = at
+				}
+			}
+			if tag[len(tag)-2] != '/' {
+				depth++
+			}
+		}
+		i += j
+	}
+	if out == nil {
+		return b
+	}
+	return append(out, b[last:]...)
+}
