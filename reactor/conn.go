@@ -1,6 +1,7 @@
 package reactor
 
 import (
+	"crypto/tls"
 	"errors"
 	"net"
 	"os"
@@ -246,7 +247,23 @@ func (c *conn) StartTLS() error {
 		return errTLSState
 	}
 	c.flushStage()
-	c.beginHandshake()
+	c.beginHandshake(nil)
+	return nil
+}
+
+// StartClientTLS begins a client handshake with cfg on an outgoing
+// connection (server-to-server STARTTLS), once queued output has gone out.
+// Writes fail until it completes; then the handler gets a Wakeup, with TLS()
+// set, and sends its new stream header.
+func (c *conn) StartClientTLS(cfg *tls.Config) error {
+	if cfg == nil {
+		return errNoTLS
+	}
+	if c.state != stOpen || c.tls != nil || c.zin != nil {
+		return errTLSState
+	}
+	c.flushStage()
+	c.beginHandshake(cfg)
 	return nil
 }
 

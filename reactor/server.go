@@ -243,6 +243,10 @@ func (s *Server) Start() error {
 			gnet.WithTCPKeepInterval(s.cfg.KeepAlive/4),
 			gnet.WithTCPKeepCount(4),
 			gnet.WithTicker(true),
+			// Dial registers connections from other goroutines: round
+			// robin's counter is not safe for that, least-connections is
+			// (accepts are spread by SO_REUSEPORT either way)
+			gnet.WithLoadBalancing(gnet.LeastConnections),
 			gnet.WithLogger(slogAdapter{s.cfg.Logger}),
 		)
 		close(s.done)
@@ -403,7 +407,10 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	lp := s.loopOf(gc.EventLoop())
 	c := &conn{gc: gc, lp: lp}
 	nh := s.nh
-	if l := s.ports[localPort(gc)]; l != nil {
+	var clientTLS *tls.Config
+	if d, ok := gc.Context().(*dialed); ok { // an outgoing connection (Dial)
+		nh, clientTLS, c.direct = d.nh, d.tls, d.tls != nil
+	} else if l := s.ports[localPort(gc)]; l != nil {
 		c.direct = l.DirectTLS
 		if l.Handler != nil {
 			nh = l.Handler
@@ -413,12 +420,17 @@ func (e *events) OnOpen(gc gnet.Conn) ([]byte, gnet.Action) {
 	s.nconns.Add(1)
 	lp.cur, lp.closeCur = c, false
 	lp.enter()
+	if clientTLS != nil {
+		// the client speaks first: the handshake starts before the handler,
+		// which writes once its Wakeup finds TLS up
+		c.beginHandshake(clientTLS)
+	}
 	c.h = nh(c)
 	if c.h == nil {
 		c.closeErr = errors.New("reactor: NewHandler returned nil")
 		c.closeNow()
-	} else if c.state == stOpen && c.direct {
-		c.beginHandshake()
+	} else if c.state == stOpen && c.direct && c.tls == nil {
+		c.beginHandshake(nil)
 	}
 	lp.leave()
 	lp.cur = nil
@@ -482,6 +494,10 @@ func (e *events) OnClose(gc gnet.Conn, err error) gnet.Action {
 	s.nconns.Add(-1)
 	if c.closeErr == nil {
 		switch {
+		case c.tls != nil && c.tls.client && !c.tls.established:
+			// an outgoing link must learn its TLS failed (the peer may
+			// close on our alert before the worker reports)
+			c.closeErr = errClientHandshake
 		case s.stopping.Load() && !wasClosing:
 			c.closeErr = ErrStopped
 		case err != nil && !errors.Is(err, io.EOF):

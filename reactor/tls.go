@@ -41,6 +41,7 @@ type tlsLayer struct {
 	err         error  // the handshake's result
 	unique      []byte // tls-unique (tlsunique.go), written by the worker with err
 	established bool   // loop-owned: handshake done, loop mode on
+	client      bool   // an outgoing connection's handshake (Server.Dial)
 }
 
 // maxHandshakeInput bounds what a peer may send before the handshake ends.
@@ -180,11 +181,16 @@ func (pipeAddr) Network() string { return "reactor" }
 func (pipeAddr) String() string  { return "reactor-pipe" }
 
 // beginHandshake switches c to TLS: input now feeds the handshake worker.
-func (c *conn) beginHandshake() {
+// A non-nil client config makes it the client's side (an outgoing link).
+func (c *conn) beginHandshake(client *tls.Config) {
 	s := c.lp.srv
-	t := &tlsLayer{c: c}
+	t := &tlsLayer{c: c, client: client != nil}
 	t.pipe.init(c)
-	t.tc = tls.Server(&t.pipe, s.tlsCfg)
+	if client != nil {
+		t.tc = tls.Client(&t.pipe, client)
+	} else {
+		t.tc = tls.Server(&t.pipe, s.tlsCfg)
+	}
 	c.tls = t
 	c.state = stHandshake
 	c.sysAt = c.lp.wheel.at(s.cfg.HandshakeTimeout)
@@ -209,6 +215,14 @@ func (c *conn) handshakeDone(t *tlsLayer) {
 	t.established = true
 	c.state = stOpen
 	c.rearm()
+	if t.client {
+		// the initiator speaks next (a new stream header): its handler
+		// learns the handshake is done from a Wakeup, with TLS() set
+		c.wakeup()
+		if c.state != stOpen || c.tls != t {
+			return
+		}
+	}
 	// The client may have pipelined application data behind its Finished:
 	// it sits in the pipe or in tls's rawInput already.
 	c.lp.enter()
@@ -293,7 +307,9 @@ func (s *Server) handshakeWorker(t *tlsLayer) {
 	defer s.hsWG.Done()
 	for t != nil {
 		t.err = t.tc.Handshake()
-		t.unique = t.tlsUnique(&s.keyLog)
+		if !t.client { // channel binding is offered by servers only
+			t.unique = t.tlsUnique(&s.keyLog)
+		}
 		done := t
 		_ = t.pipe.post(func(gc gnet.Conn) error {
 			return gc.EventLoop().Execute(context.Background(), gnet.RunnableFunc(func(context.Context) error {
