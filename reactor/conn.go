@@ -240,7 +240,7 @@ func (c *conn) flushStage() {
 // the handler must ignore whatever followed <starttls/> in the buffer it is
 // processing (plaintext pipelined after it can only be an injection).
 func (c *conn) StartTLS() error {
-	if c.lp.srv.cfg.TLS == nil {
+	if c.serverTLS() == nil {
 		return errNoTLS
 	}
 	if c.state != stOpen || c.tls != nil || c.zin != nil {

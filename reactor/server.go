@@ -29,6 +29,9 @@ type Listener struct {
 	// (a server-to-server, component, HTTP or proxy port); nil takes the
 	// server's NewHandler (client streams).
 	Handler NewHandler
+	// TLS, if set, replaces Config.TLS for this listener's connections
+	// (a server-to-server port asks peers for a certificate).
+	TLS *tls.Config
 }
 
 // Config configures a Server. Zero fields take the defaults named on them.
@@ -107,7 +110,7 @@ func (c *Config) validate() error {
 		return fmt.Errorf("reactor: MaxHandshakes %d is below 1", c.MaxHandshakes)
 	}
 	for _, l := range c.Listeners {
-		if l.DirectTLS && c.TLS == nil {
+		if l.DirectTLS && c.TLS == nil && l.TLS == nil {
 			return fmt.Errorf("reactor: listener %s wants DirectTLS but Config.TLS is nil", l.Addr)
 		}
 		if _, _, err := net.SplitHostPort(l.Addr); err != nil {
@@ -171,6 +174,12 @@ func New(cfg Config, nh NewHandler) (*Server, error) {
 	s.loopsMu.byEL = make(map[gnet.EventLoop]*loop)
 	s.hs.max = cfg.MaxHandshakes
 	s.tlsCfg = withKeyLog(cfg.TLS, &s.keyLog)
+	s.cfg.Listeners = append([]Listener(nil), cfg.Listeners...) // the caller's stay as they are
+	for i := range s.cfg.Listeners {
+		if l := &s.cfg.Listeners[i]; l.TLS != nil {
+			l.TLS = withKeyLog(l.TLS, &s.keyLog)
+		}
+	}
 	return s, nil
 }
 

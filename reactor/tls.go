@@ -189,13 +189,22 @@ func (c *conn) beginHandshake(client *tls.Config) {
 	if client != nil {
 		t.tc = tls.Client(&t.pipe, client)
 	} else {
-		t.tc = tls.Server(&t.pipe, s.tlsCfg)
+		t.tc = tls.Server(&t.pipe, c.serverTLS())
 	}
 	c.tls = t
 	c.state = stHandshake
 	c.sysAt = c.lp.wheel.at(s.cfg.HandshakeTimeout)
 	c.rearm()
 	s.startHandshake(t)
+}
+
+// serverTLS is the configuration of c's listener, or the server's.
+func (c *conn) serverTLS() *tls.Config {
+	s := c.lp.srv
+	if l := s.ports[localPort(c.gc)]; l != nil && l.TLS != nil {
+		return l.TLS
+	}
+	return s.tlsCfg
 }
 
 // handshakeDone runs on the loop after the worker finished t's handshake.

@@ -126,6 +126,11 @@ func (r *Router) RemoveRemote(domain jid.JID, rt Remote) {
 	})
 }
 
+// SetFallback makes rt the route of every domain without one here (the
+// server-to-server manager), instead of remote-server-not-found. Call it
+// before the router serves.
+func (r *Router) SetFallback(rt Remote) { r.fallback = rt }
+
 // IsLocal reports whether a domain's accounts live on this server.
 func (r *Router) IsLocal(domain jid.JID) bool {
 	h := r.hosts.lookup(domain.Domain())

@@ -92,6 +92,8 @@ func TestHosts(t *testing.T) {
 		service string // substring the service's handlers saw
 		remote  string // substring the remote link got
 		down    bool
+		fall    string // substring the fallback got ("" = no fallback set)
+		fdown   bool   // the fallback refuses
 	}{
 		{name: "message to the service: from stamped, echoed back",
 			send:    "<message to='echo.localhost' from='evil@localhost' id='m1'><body>hi</body></message>",
@@ -133,6 +135,15 @@ func TestHosts(t *testing.T) {
 		{name: "unknown domain: remote-server-not-found",
 			send:  "<message to='juliet@example.org' id='r3'><body>r</body></message>",
 			toBob: "<remote-server-not-found"},
+		{name: "unknown domain with a fallback: handed to it",
+			send: "<message to='juliet@example.org' id='f1'><body>r</body></message>",
+			fall: "<message from='bob@localhost/b' to='juliet@example.org' id='f1'>"},
+		{name: "fallback refuses: remote-server-not-found",
+			send: "<message to='juliet@example.org' id='f2'><body>r</body></message>", fall: "-", fdown: true,
+			toBob: "<remote-server-not-found"},
+		{name: "known remote route wins over the fallback",
+			send:   "<message to='juliet@example.net' id='f3'><body>r</body></message>", fall: "-",
+			remote: "<message from='bob@localhost/b' to='juliet@example.net' id='f3'>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			svc := &echoService{}
@@ -148,6 +159,10 @@ func TestHosts(t *testing.T) {
 			if err := r.AddRemote(jid.MustParse("example.net"), link); err != nil {
 				t.Fatal(err)
 			}
+			fb := &remote{down: tc.fdown}
+			if tc.fall != "" {
+				r.SetFallback(fb)
+			}
 			r.Route(bob, stanza.MustParse([]byte(tc.send)))
 			check := func(what string, got []string, want string) {
 				all := strings.Join(got, "\n")
@@ -161,6 +176,11 @@ func TestHosts(t *testing.T) {
 			check("bob", bob.got, tc.toBob)
 			check("service", svc.got, tc.service)
 			check("remote", link.got, tc.remote)
+			if tc.fall != "-" {
+				check("fallback", fb.got, tc.fall)
+			} else if len(fb.got) > 0 {
+				t.Errorf("fallback got %q, want nothing", fb.got)
+			}
 		})
 	}
 }

@@ -34,6 +34,9 @@ type Router struct {
 	lists sync.Pool // of *[]mod.Resource, for the delivered hooks
 	reg   *mod.Registry
 	log   *slog.Logger
+	// fallback takes stanzas for domains nobody here serves (the
+	// server-to-server links); nil bounces them
+	fallback Remote
 }
 
 // New returns a Router over a new Table, serving cfg's domains and the
@@ -187,6 +190,9 @@ func (r *Router) route(ctx *mod.Ctx, st *stanza.Stanza) {
 	h := r.hosts.lookup(to.Domain())
 	switch {
 	case h == nil:
+		if r.fallback != nil && r.fallback.Send(st) {
+			return
+		}
 		// no link to that domain: RFC 6120 §10.4.3
 		r.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
 	case h.kind == hostService:

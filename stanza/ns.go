@@ -30,3 +30,10 @@ const (
 
 // NSComponent is the stream namespace of external components (XEP-0114).
 const NSComponent = "jabber:component:accept"
+
+// server-to-server streams (s2s/)
+const (
+	NSServer          = "jabber:server"
+	NSDialback        = "jabber:server:dialback"     // XEP-0220
+	NSDialbackFeature = "urn:xmpp:features:dialback" // XEP-0220 §2.5.1
+)

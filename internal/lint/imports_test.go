@@ -19,6 +19,7 @@ var rank = map[string]float64{
 	"route":   4,
 	"session": 5,
 	"proxy65": 5.5, // the XEP-0065 relay: session's Handler on the reactor's loops
+	"s2s":     5.5, // server-to-server links: session's transport seam, the router's Remote
 	"reactor": 6,
 	"web":     5.5, // the web listener: sessions over HTTP, run by the reactor as a listener's handler
 	"bench":   2,   // a client: xmlscan, jid, stanza, scram; never the server

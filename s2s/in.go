@@ -1,0 +1,373 @@
+package s2s
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"errors"
+	"net"
+	"sync"
+	"time"
+
+	"ignis/jid"
+	"ignis/session"
+	"ignis/stanza"
+	"ignis/xmlscan"
+)
+
+// inState is where an incoming stream's negotiation is.
+type inState uint8
+
+const (
+	inHeader inState = iota // the peer's header awaited
+	inOpen                  // features sent: TLS, SASL, dialback and stanzas
+	inClosed
+)
+
+var inStateNames = [...]string{"header", "open", "closed"}
+
+func (s inState) String() string { return inStateNames[s] }
+
+// inStream is a stream a peer opened to us. Its loop owns it, except the
+// verification answers (under mu), which arrive from other links.
+type inStream struct {
+	m    *Manager
+	t    session.Transport
+	scan xmlscan.Scanner
+	out  []byte
+	peer net.Addr
+
+	state   inState
+	id      string
+	from    string // the header's from: the domain the peer says it is
+	to      string // the local domain it asked for
+	tlsOn   bool
+	saslOK  bool            // the peer's certificate verified for from (offer EXTERNAL)
+	authed  map[string]bool // remote domains this stream may send from
+	pending map[string]bool // domains whose dialback is being verified
+	last    time.Time
+
+	mu      sync.Mutex
+	answers []verifyResult
+}
+
+// Incoming makes the handler of a connection accepted on the s2s listener.
+func (m *Manager) Incoming(t session.Transport) session.Handler {
+	s := &inStream{m: m, t: t, peer: t.RemoteAddr(), authed: map[string]bool{}, pending: map[string]bool{}, last: time.Now()}
+	s.scan.SetLimits(xmlscan.Limits{MaxElementBytes: m.cfg.MaxStanzaBytes})
+	t.SetTimer(m.cfg.AuthTimeout)
+	return s
+}
+
+// Traffic implements session.Handler.
+func (s *inStream) Traffic(p []byte) error {
+	if s.state == inClosed {
+		return errClosed
+	}
+	s.last = time.Now()
+	err := s.scan.Feed(p, (*inSink)(s))
+	if errors.Is(err, errRestart) {
+		s.scan.Reset()
+		s.scan.SetLimits(xmlscan.Limits{MaxElementBytes: s.m.cfg.MaxStanzaBytes})
+		s.state = inHeader
+		return nil
+	}
+	if err == nil || errors.Is(err, errClosed) {
+		return err
+	}
+	var se *stanza.StreamError
+	if !errors.As(err, &se) {
+		se = session.ScanError(err)
+	}
+	s.fail(se)
+	return se
+}
+
+// fail sends a stream error (after a header if none went out) and closes.
+func (s *inStream) fail(se *stanza.StreamError) {
+	if s.state == inClosed {
+		return
+	}
+	out := s.out[:0]
+	if s.id == "" {
+		s.id = newID()
+		out = appendHeader(out, s.m.cfg.Domain.Domain(), "", s.id)
+	}
+	s.m.log.Info("incoming stream error", "peer", s.from, "ip", s.peer.String(), "cond", se.Cond.String(), "text", se.Text)
+	s.close(appendFail(out, se))
+}
+
+func (s *inStream) close(final []byte) {
+	if s.state == inClosed {
+		return
+	}
+	s.state = inClosed
+	s.t.SetTimer(0)
+	s.t.Close(final)
+}
+
+func (s *inStream) write(p []byte) {
+	s.out = p[:0]
+	if err := s.t.Write(p); err != nil {
+		s.fail(stanza.StreamErr(stanza.StreamResourceConstraint, "output over the limit"))
+	}
+}
+
+type inSink inStream
+
+func (k *inSink) StreamOpen(f *xmlscan.Frame) error {
+	s := (*inStream)(k)
+	m := s.m
+	if string(f.Local()) != "stream" || string(f.NS()) != stanza.NSStream {
+		return stanza.StreamErr(stanza.InvalidNamespace, "")
+	}
+	to, from := attr(f.Elem, "to"), attr(f.Elem, "from")
+	s.id = newID()
+	if to != "" && !m.cfg.Local(to) {
+		return stanza.StreamErr(stanza.HostUnknown, "")
+	}
+	if to == "" {
+		to = m.cfg.Domain.Domain()
+	}
+	if from != "" {
+		if _, err := jid.Parse(from); err != nil {
+			return stanza.StreamErr(stanza.InvalidFrom, "")
+		}
+	}
+	s.to, s.from = to, from
+	s.state = inOpen
+	out := appendHeader(s.out[:0], to, from, s.id)
+	out = append(out, "<stream:features>"...)
+	switch {
+	case len(s.authed) > 0 && s.saslOK:
+		// after SASL: nothing left to negotiate
+	case !s.tlsOn && m.cfg.TLS != nil:
+		out = append(out, "<starttls xmlns='"+stanza.NSTLS+"'>"...)
+		if m.cfg.RequireTLS {
+			out = append(out, "<required/>"...)
+		}
+		out = append(out, "</starttls>"...)
+		if !m.cfg.RequireTLS {
+			out = append(out, "<dialback xmlns='"+stanza.NSDialbackFeature+"'><errors/></dialback>"...)
+		}
+	default:
+		if s.tlsOn && from != "" && m.verifyPeer(s.t.TLS(), from) {
+			s.saslOK = true
+			out = append(out, "<mechanisms xmlns='"+stanza.NSSASL+"'><mechanism>EXTERNAL</mechanism></mechanisms>"...)
+		}
+		out = append(out, "<dialback xmlns='"+stanza.NSDialbackFeature+"'><errors/></dialback>"...)
+	}
+	s.write(append(out, "</stream:features>"...))
+	return nil
+}
+
+func (k *inSink) StreamClose() error {
+	s := (*inStream)(k)
+	s.close([]byte("</stream:stream>"))
+	return errClosed
+}
+
+func (k *inSink) Element(f *xmlscan.Frame) error {
+	s := (*inStream)(k)
+	m := s.m
+	e := f.Elem
+	switch {
+	case is(e, stanza.NSTLS, "starttls"):
+		if s.tlsOn || m.cfg.TLS == nil {
+			return stanza.StreamErr(stanza.StreamPolicyViolation, "TLS not available")
+		}
+		s.write(append(s.out[:0], "<proceed xmlns='"+stanza.NSTLS+"'/>"...))
+		if err := s.t.StartTLS(); err != nil {
+			return err
+		}
+		s.tlsOn = true
+		return errRestart
+	case is(e, stanza.NSSASL, "auth"):
+		return s.auth(e)
+	case is(e, stanza.NSDialback, "result"):
+		return s.result(e)
+	case is(e, stanza.NSDialback, "verify"):
+		return s.verify(e)
+	case is(e, stanza.NSStream, "error"):
+		m.log.Info("stream error from peer", "peer", s.from, "raw", string(e.Raw()))
+		s.close([]byte("</stream:stream>"))
+		return errClosed
+	}
+	if string(e.NS()) != stanza.NSServer {
+		return stanza.StreamErr(stanza.InvalidNamespace, "")
+	}
+	if m.cfg.RequireTLS && !s.tlsOn {
+		return stanza.StreamErr(stanza.StreamPolicyViolation, "TLS is required")
+	}
+	st, err := stanza.FromFrame(f)
+	if err != nil {
+		if errors.Is(err, stanza.ErrNotStanza) {
+			return stanza.StreamErr(stanza.UnsupportedStanzaType, "")
+		}
+		return stanza.StreamErr(stanza.ImproperAddressing, err.Error())
+	}
+	if len(s.authed) == 0 {
+		return stanza.StreamErr(stanza.StreamNotAuthorized, "")
+	}
+	// RFC 6120 §8.1.1.1, §4.9.3.10, §4.9.3.6
+	if st.From.IsZero() || st.To.IsZero() {
+		return stanza.StreamErr(stanza.ImproperAddressing, "")
+	}
+	if !s.authed[st.From.Domain()] {
+		return stanza.StreamErr(stanza.InvalidFrom, st.From.Domain()+" is not authenticated on this stream")
+	}
+	if !m.cfg.Local(st.To.Domain()) {
+		return stanza.StreamErr(stanza.HostUnknown, st.To.Domain()+" is not served here")
+	}
+	m.cfg.Router.Send(st)
+	return nil
+}
+
+// auth runs SASL EXTERNAL (XEP-0178): the certificate verified for the
+// header's from, which the authorization identity may only repeat.
+func (s *inStream) auth(e xmlscan.Elem) error {
+	fail := func(cond string) error {
+		s.write(append(s.out[:0], "<failure xmlns='"+stanza.NSSASL+"'><"+cond+"/></failure>"...))
+		return nil
+	}
+	if attr(e, "mechanism") != "EXTERNAL" || !s.saslOK {
+		return fail("invalid-mechanism")
+	}
+	authz := string(e.AppendText(nil))
+	if authz != "" && authz != "=" {
+		b, err := base64.StdEncoding.DecodeString(authz)
+		if err != nil {
+			return fail("incorrect-encoding")
+		}
+		if string(b) != s.from {
+			return fail("invalid-authzid")
+		}
+	}
+	if !s.admit(s.from) {
+		return stanza.StreamErr(stanza.StreamPolicyViolation, "too many links from "+s.from)
+	}
+	s.write(append(s.out[:0], "<success xmlns='"+stanza.NSSASL+"'/>"...))
+	s.m.log.Info("incoming link authenticated", "domain", s.from, "by", "sasl-external")
+	return errRestart
+}
+
+// admit notes domain as authenticated on this stream, within the cap.
+func (s *inStream) admit(domain string) bool {
+	if s.authed[domain] {
+		return true
+	}
+	if !s.m.admit(domain) {
+		return false
+	}
+	s.authed[domain] = true
+	s.t.SetTimer(s.m.cfg.IdleTimeout)
+	return true
+}
+
+// result: the peer asks to be authenticated by dialback (XEP-0220 §2.1.1):
+// its authoritative server is asked whether the key is its own.
+func (s *inStream) result(e xmlscan.Elem) error {
+	m := s.m
+	from, to := attr(e, "from"), attr(e, "to")
+	if m.cfg.RequireTLS && !s.tlsOn {
+		return stanza.StreamErr(stanza.StreamPolicyViolation, "TLS is required")
+	}
+	if attr(e, "type") != "" {
+		return nil // a verdict on a stream of ours has no place here
+	}
+	if !m.cfg.Local(to) {
+		s.write(appendDBError(s.out[:0], to, from, stanza.Err(stanza.ItemNotFound)))
+		return nil
+	}
+	if _, err := jid.Parse(from); err != nil || from == "" || m.cfg.Local(from) {
+		s.write(appendDBError(s.out[:0], to, from, stanza.Err(stanza.BadRequest)))
+		return nil
+	}
+	if s.authed[from] {
+		s.write(appendDB(s.out[:0], "result", to, from, "", "valid", ""))
+		return nil
+	}
+	if s.pending[from] {
+		return nil
+	}
+	s.pending[from] = true
+	key := string(e.AppendText(nil))
+	t := s.t
+	m.verify(from, to, s.id, key, func(r verifyResult) {
+		s.mu.Lock()
+		s.answers = append(s.answers, r)
+		s.mu.Unlock()
+		t.Wake()
+	})
+	return nil
+}
+
+// verify: a receiving server asks us, the authoritative one, whether a
+// key is ours (XEP-0220 §2.1.3). The answer says nothing more than that.
+func (s *inStream) verify(e xmlscan.Elem) error {
+	m := s.m
+	from, to, id := attr(e, "from"), attr(e, "to"), attr(e, "id")
+	if !m.cfg.Local(to) {
+		s.write(appendDB(s.out[:0], "verify", to, from, id, "invalid", ""))
+		return nil
+	}
+	want := m.dialbackKey(from, to, id)
+	got := e.AppendText(nil)
+	typ := "invalid"
+	if subtle.ConstantTimeCompare([]byte(want), got) == 1 {
+		typ = "valid"
+	}
+	s.write(appendDB(s.out[:0], "verify", to, from, id, typ, ""))
+	return nil
+}
+
+// Wakeup implements session.Handler: verification answers arrived.
+func (s *inStream) Wakeup() {
+	s.mu.Lock()
+	as := s.answers
+	s.answers = nil
+	s.mu.Unlock()
+	for _, r := range as {
+		if s.state == inClosed {
+			return
+		}
+		delete(s.pending, r.from)
+		switch {
+		case r.cond != 0:
+			s.write(appendDBError(s.out[:0], r.to, r.from, stanza.Err(r.cond)))
+		case !r.valid:
+			s.m.log.Info("dialback refused", "domain", r.from, "ip", s.peer.String())
+			s.write(appendDB(s.out[:0], "result", r.to, r.from, "", "invalid", ""))
+		case !s.admit(r.from):
+			s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, "too many links from "+r.from))
+		default:
+			s.m.log.Info("incoming link authenticated", "domain", r.from, "by", "dialback")
+			s.write(appendDB(s.out[:0], "result", r.to, r.from, "", "valid", ""))
+		}
+	}
+}
+
+// Timer implements session.Handler: the authentication deadline, then the
+// idle check.
+func (s *inStream) Timer(now time.Time) {
+	if s.state == inClosed {
+		return
+	}
+	if len(s.authed) == 0 {
+		s.fail(stanza.StreamErr(stanza.ConnectionTimeout, "not authenticated in time"))
+		return
+	}
+	if idle := now.Sub(s.last); idle < s.m.cfg.IdleTimeout {
+		s.t.SetTimer(s.m.cfg.IdleTimeout - idle)
+		return
+	}
+	s.close([]byte("</stream:stream>"))
+}
+
+// Closed implements session.Handler.
+func (s *inStream) Closed(error) {
+	s.state = inClosed
+	for d := range s.authed {
+		s.m.release(d)
+	}
+	s.authed = nil
+}

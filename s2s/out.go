@@ -1,0 +1,495 @@
+package s2s
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"sync"
+	"time"
+
+	"ignis/session"
+	"ignis/stanza"
+	"ignis/xmlscan"
+)
+
+// outState is where an outgoing link's negotiation is.
+type outState uint8
+
+const (
+	outDialing   outState = iota // resolving and connecting (a goroutine)
+	outHeader                    // our header sent, the peer's awaited
+	outFeatures                  // the peer's stream features awaited
+	outTLS                       // <starttls/> sent, <proceed/> awaited
+	outHandshake                 // TLS handshake as the client
+	outSASL                      // SASL EXTERNAL sent, the outcome awaited
+	outDialback                  // db:result sent, its verdict awaited
+	outUp                        // authenticated: stanzas flow
+	outClosed
+)
+
+var outStateNames = [...]string{"dialing", "header", "features", "tls", "handshake", "sasl", "dialback", "up", "closed"}
+
+func (s outState) String() string { return outStateNames[s] }
+
+// clientTLS is what a transport that can be the TLS client of an outgoing
+// connection offers (reactor's connections do).
+type clientTLS interface {
+	StartClientTLS(cfg *tls.Config) error
+}
+
+// outLink is the outgoing stream to one remote domain. Its fields under mu
+// are shared with senders on other goroutines; the rest belong to the
+// connection's event loop once dialed.
+type outLink struct {
+	m      *Manager
+	domain string
+
+	mu       sync.Mutex
+	queue    []*stanza.Stanza // waiting for outUp
+	verifies []verifyReq      // db:verify waiting to be written
+	asked    []verifyReq      // written, answers awaited (loop-owned once dialed, but failed under mu)
+	t        session.Transport
+	up       bool
+	dead     bool
+
+	// loop-owned
+	state    outState
+	scan     xmlscan.Scanner
+	out      []byte
+	peerID   string // the receiving server's stream id (dialback key)
+	tlsOn    bool
+	verified bool // the peer's certificate verified for domain
+	sasl     bool // authenticated by SASL EXTERNAL
+	last     time.Time
+	failCond stanza.Condition // what queued stanzas bounce with if the link dies now
+}
+
+func newOutLink(m *Manager, domain string) *outLink {
+	l := &outLink{m: m, domain: domain, failCond: stanza.RemoteServerNotFound}
+	l.scan.SetLimits(xmlscan.Limits{MaxElementBytes: m.cfg.MaxStanzaBytes})
+	return l
+}
+
+// enqueue hands st to the link; false if the link has died (the caller
+// takes a new one).
+func (l *outLink) enqueue(st *stanza.Stanza) bool {
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return false
+	}
+	if len(l.queue) >= l.m.cfg.MaxQueue {
+		l.mu.Unlock()
+		l.m.bounce(st, stanza.ErrText(stanza.ResourceConstraint, "too many stanzas wait for "+l.domain))
+		return true
+	}
+	l.queue = append(l.queue, st)
+	t, up := l.t, l.up
+	l.mu.Unlock()
+	if up {
+		t.Wake()
+	}
+	return true
+}
+
+// addVerify queues a db:verify for the link; false if the link has died.
+func (l *outLink) addVerify(v verifyReq) bool {
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return false
+	}
+	l.verifies = append(l.verifies, v)
+	t := l.t
+	l.mu.Unlock()
+	if t != nil {
+		t.Wake()
+	}
+	return true
+}
+
+// connect resolves the domain and dials its targets in order.
+func (l *outLink) connect() {
+	m := l.m
+	ctx, cancel := context.WithTimeout(context.Background(), m.cfg.AuthTimeout)
+	defer cancel()
+	targets, err := m.resolve(ctx, l.domain)
+	if err != nil {
+		m.log.Info("no route to domain", "domain", l.domain, "err", err)
+		l.fail(stanza.RemoteServerNotFound)
+		return
+	}
+	cond := stanza.RemoteServerNotFound
+	for _, tg := range targets {
+		dctx, dcancel := context.WithTimeout(ctx, m.cfg.ConnectTimeout)
+		var tcfg *tls.Config
+		if tg.direct {
+			tcfg = m.clientTLS(l.domain)
+		}
+		err = m.cfg.Dial(dctx, tg.addr, tcfg, func(t session.Transport) session.Handler { return l.start(t, tg.direct) })
+		dcancel()
+		if err == nil {
+			return
+		}
+		if errors.Is(err, context.DeadlineExceeded) {
+			cond = stanza.RemoteServerTimeout
+		}
+		m.log.Info("connecting to domain", "domain", l.domain, "addr", tg.addr, "err", err)
+	}
+	l.fail(cond)
+}
+
+// start runs on the loop as the connection opens.
+func (l *outLink) start(t session.Transport, direct bool) session.Handler {
+	l.mu.Lock()
+	l.t = t
+	l.mu.Unlock()
+	l.last = time.Now()
+	l.failCond = stanza.RemoteServerTimeout
+	t.SetTimer(l.m.cfg.AuthTimeout)
+	if direct {
+		l.state = outHandshake // the header follows the handshake (Wakeup)
+		l.tlsOn = true
+		return l
+	}
+	l.sendHeader()
+	return l
+}
+
+func (l *outLink) sendHeader() {
+	l.state = outHeader
+	l.write(appendHeader(l.out[:0], l.m.cfg.Domain.Domain(), l.domain, ""))
+}
+
+func (l *outLink) write(p []byte) {
+	l.out = p[:0]
+	if err := l.t.Write(p); err != nil {
+		l.abort(stanza.StreamErr(stanza.StreamResourceConstraint, "output over the limit"))
+	}
+}
+
+// Traffic implements session.Handler.
+func (l *outLink) Traffic(p []byte) error {
+	if l.state == outClosed {
+		return errClosed
+	}
+	l.last = time.Now()
+	err := l.scan.Feed(p, (*outSink)(l))
+	if errors.Is(err, errRestart) {
+		l.scan.Reset()
+		l.scan.SetLimits(xmlscan.Limits{MaxElementBytes: l.m.cfg.MaxStanzaBytes})
+		return nil
+	}
+	if err == nil || errors.Is(err, errClosed) {
+		return err
+	}
+	var se *stanza.StreamError
+	if !errors.As(err, &se) {
+		se = session.ScanError(err)
+	}
+	l.abort(se)
+	return se
+}
+
+// errRestart stops a Feed at a point where the rest of the input belongs
+// to a new stream (TLS, SASL success); errClosed after the stream ended.
+var (
+	errRestart = errors.New("s2s: stream restart")
+	errClosed  = errors.New("s2s: stream closed")
+)
+
+type outSink outLink
+
+func (s *outSink) StreamOpen(f *xmlscan.Frame) error {
+	l := (*outLink)(s)
+	if l.state != outHeader {
+		return stanza.StreamErr(stanza.StreamUndefinedCondition, "unexpected stream header")
+	}
+	if string(f.Local()) != "stream" || string(f.NS()) != stanza.NSStream {
+		return stanza.StreamErr(stanza.InvalidNamespace, "")
+	}
+	l.peerID = attr(f.Elem, "id")
+	l.state = outFeatures
+	return nil
+}
+
+func (s *outSink) StreamClose() error {
+	l := (*outLink)(s)
+	l.close(nil)
+	return errClosed
+}
+
+func (s *outSink) Element(f *xmlscan.Frame) error {
+	l := (*outLink)(s)
+	m := l.m
+	e := f.Elem
+	if is(e, stanza.NSStream, "error") {
+		m.log.Info("stream error from peer", "domain", l.domain, "raw", string(e.Raw()))
+		l.close(nil)
+		return errClosed
+	}
+	switch l.state {
+	case outFeatures:
+		if !is(e, stanza.NSStream, "features") {
+			return stanza.StreamErr(stanza.StreamNotAuthorized, "features expected")
+		}
+		return l.features(e)
+	case outTLS:
+		if !is(e, stanza.NSTLS, "proceed") {
+			return stanza.StreamErr(stanza.StreamPolicyViolation, "TLS refused")
+		}
+		ct, ok := l.t.(clientTLS)
+		if !ok {
+			return stanza.StreamErr(stanza.StreamUndefinedCondition, "no TLS client")
+		}
+		if err := ct.StartClientTLS(m.clientTLS(l.domain)); err != nil {
+			return err
+		}
+		l.state = outHandshake
+		return errRestart
+	case outSASL:
+		if is(e, stanza.NSSASL, "success") {
+			l.sasl = true
+			l.sendHeader()
+			return errRestart
+		}
+		// refused: dialback is the way left
+		l.sendResult()
+		return nil
+	}
+	// db:verify answers may come in any later state
+	if is(e, stanza.NSDialback, "verify") {
+		l.verified1(e)
+		return nil
+	}
+	if is(e, stanza.NSDialback, "result") && l.state == outDialback {
+		switch attr(e, "type") {
+		case "valid":
+			l.authenticated()
+			return nil
+		case "invalid":
+			return stanza.StreamErr(stanza.StreamNotAuthorized, "dialback refused")
+		default:
+			m.log.Info("dialback error", "domain", l.domain, "raw", string(e.Raw()))
+			l.failCond = stanza.RemoteServerNotFound
+			l.close(appendFail(nil, stanza.StreamErr(stanza.StreamNotAuthorized, "")))
+			return errClosed
+		}
+	}
+	if l.state == outUp {
+		// a peer may send stanzas on our link (XEP-0288 bidi is not
+		// negotiated): refused as RFC 6120 §8.1.1.1 wants
+		return stanza.StreamErr(stanza.UnsupportedStanzaType, "this stream is outgoing only")
+	}
+	return stanza.StreamErr(stanza.StreamUndefinedCondition, "unexpected "+string(e.Local()))
+}
+
+// features picks the next step from the peer's stream features.
+func (l *outLink) features(e xmlscan.Elem) error {
+	m := l.m
+	if !l.tlsOn {
+		if !e.Child("starttls", stanza.NSTLS).IsZero() && m.cfg.TLS != nil {
+			l.state = outTLS
+			l.write(append(l.out[:0], "<starttls xmlns='"+stanza.NSTLS+"'/>"...))
+			return nil
+		}
+		if m.cfg.RequireTLS {
+			return stanza.StreamErr(stanza.StreamPolicyViolation, "TLS is required")
+		}
+	}
+	l.flushVerifies()
+	if l.sasl {
+		l.authenticated()
+		return nil
+	}
+	if l.verified && hasMechanism(e, "EXTERNAL") {
+		l.state = outSASL
+		out := append(l.out[:0], "<auth xmlns='"+stanza.NSSASL+"' mechanism='EXTERNAL'>"...)
+		out = append(out, b64(m.cfg.Domain.Domain())...)
+		l.write(append(out, "</auth>"...))
+		return nil
+	}
+	l.sendResult()
+	return nil
+}
+
+// sendResult asks the peer to authenticate us by dialback.
+func (l *outLink) sendResult() {
+	m := l.m
+	l.state = outDialback
+	key := m.dialbackKey(l.domain, m.cfg.Domain.Domain(), l.peerID)
+	l.write(appendDB(l.out[:0], "result", m.cfg.Domain.Domain(), l.domain, "", "", key))
+}
+
+// authenticated: stanzas may flow.
+func (l *outLink) authenticated() {
+	l.state = outUp
+	l.mu.Lock()
+	l.up = true
+	l.mu.Unlock()
+	l.m.log.Info("link up", "domain", l.domain, "tls", l.tlsOn, "sasl", l.sasl)
+	l.t.SetTimer(l.m.cfg.IdleTimeout)
+	l.drain()
+}
+
+// flushVerifies writes the db:verify requests waiting (the stream need
+// not be authenticated for them, XEP-0220 §2.1.2).
+func (l *outLink) flushVerifies() {
+	if l.state < outFeatures || l.state == outTLS || l.state == outHandshake || l.state == outClosed {
+		return
+	}
+	l.mu.Lock()
+	vs := l.verifies
+	l.verifies = nil
+	l.asked = append(l.asked, vs...)
+	l.mu.Unlock()
+	me := l.m.cfg.Domain.Domain()
+	for _, v := range vs {
+		from := v.from
+		if from == "" {
+			from = me
+		}
+		l.write(appendDB(l.out[:0], "verify", from, v.to, v.id, "", v.key))
+	}
+}
+
+// verified1 hands a db:verify answer to whoever asked.
+func (l *outLink) verified1(e xmlscan.Elem) {
+	id, from, to := attr(e, "id"), attr(e, "from"), attr(e, "to")
+	l.mu.Lock()
+	var v verifyReq
+	found := false
+	for i, a := range l.asked {
+		if a.id == id && a.to == from && a.from == to {
+			v, found = a, true
+			l.asked = append(l.asked[:i], l.asked[i+1:]...)
+			break
+		}
+	}
+	l.mu.Unlock()
+	if !found {
+		return
+	}
+	res := verifyResult{from: v.to, to: v.from, valid: attr(e, "type") == "valid"}
+	if attr(e, "type") == "error" {
+		res.cond = stanza.RemoteServerNotFound
+	}
+	v.done(res)
+}
+
+// drain writes the queued stanzas.
+func (l *outLink) drain() {
+	l.mu.Lock()
+	q := l.queue
+	l.queue = nil
+	l.mu.Unlock()
+	for i, st := range q {
+		if err := l.t.Write(st.Bytes()); err != nil {
+			for _, rest := range q[i:] {
+				l.m.bounce(rest, stanza.ErrText(stanza.ResourceConstraint, "the link to "+l.domain+" is congested"))
+			}
+			break
+		}
+	}
+	if len(q) > 0 {
+		l.last = time.Now()
+	}
+}
+
+// Wakeup implements session.Handler: new stanzas or verify requests, or
+// the TLS handshake finished.
+func (l *outLink) Wakeup() {
+	switch l.state {
+	case outHandshake:
+		cs := l.t.TLS()
+		if cs == nil {
+			return
+		}
+		l.tlsOn = true
+		l.verified = l.m.verifyPeer(cs, l.domain)
+		l.sendHeader()
+	case outUp:
+		l.flushVerifies()
+		l.drain()
+	case outClosed, outHeader, outTLS:
+	default:
+		l.flushVerifies()
+	}
+}
+
+// Timer implements session.Handler: the authentication deadline, then the
+// idle check.
+func (l *outLink) Timer(now time.Time) {
+	switch l.state {
+	case outClosed:
+	case outUp:
+		if idle := now.Sub(l.last); idle < l.m.cfg.IdleTimeout {
+			l.t.SetTimer(l.m.cfg.IdleTimeout - idle)
+			return
+		}
+		l.m.log.Debug("idle link closed", "domain", l.domain)
+		l.close([]byte("</stream:stream>"))
+	default:
+		l.m.log.Info("link timed out", "domain", l.domain, "state", l.state.String())
+		l.failCond = stanza.RemoteServerTimeout
+		l.close(appendFail(nil, stanza.StreamErr(stanza.ConnectionTimeout, "")))
+	}
+}
+
+// Closed implements session.Handler.
+func (l *outLink) Closed(err error) {
+	if err != nil {
+		l.m.log.Info("link closed", "domain", l.domain, "state", l.state.String(), "err", err)
+	}
+	if l.state != outClosed {
+		l.state = outClosed
+	}
+	l.fail(l.failCond)
+}
+
+// abort sends a stream error and closes.
+func (l *outLink) abort(se *stanza.StreamError) {
+	if l.state == outClosed {
+		return
+	}
+	l.m.log.Info("link failed", "domain", l.domain, "cond", se.Cond.String(), "text", se.Text)
+	l.close(appendFail(nil, se))
+}
+
+// close ends the stream (final may be nil); Closed follows.
+func (l *outLink) close(final []byte) {
+	if l.state == outClosed {
+		return
+	}
+	l.state = outClosed
+	l.m.drop(l) // new stanzas get a new link
+	l.t.Close(final)
+}
+
+// fail ends the link for good: queued stanzas go to a new link if this
+// one was up (it closed, idle or by the peer), else bounce with cond;
+// pending verifications fail.
+func (l *outLink) fail(cond stanza.Condition) {
+	l.m.drop(l)
+	l.mu.Lock()
+	if l.dead {
+		l.mu.Unlock()
+		return
+	}
+	l.dead = true
+	q, vs, asked, up := l.queue, l.verifies, l.asked, l.up
+	l.queue, l.verifies, l.asked = nil, nil, nil
+	l.mu.Unlock()
+	for _, st := range q {
+		if up {
+			if !l.m.Send(st) {
+				l.m.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
+			}
+			continue
+		}
+		l.m.bounce(st, stanza.Err(cond))
+	}
+	for _, v := range append(vs, asked...) {
+		v.done(verifyResult{from: v.to, to: v.from, cond: cond})
+	}
+}

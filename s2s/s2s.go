@@ -1,0 +1,321 @@
+// Package s2s links this server with other XMPP servers (RFC 6120
+// server-to-server streams on port 5269): incoming streams on a listener of
+// their own, outgoing ones dialed on the same event loops, STARTTLS,
+// authentication by SASL EXTERNAL (XEP-0178) when the peer's certificate
+// verifies for its domain and by Server Dialback (XEP-0220) otherwise.
+//
+// A Manager is the router's fallback for domains it does not serve: stanzas
+// for such a domain wait in a bounded queue while its link comes up, and
+// bounce with remote-server-not-found or remote-server-timeout when it
+// cannot. One outgoing link per remote domain carries both our stanzas and
+// the db:verify requests we make to that domain as its authoritative
+// server. Incoming stanzas are checked against the domains the stream
+// authenticated and handed to the router.
+package s2s
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/hex"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"ignis/jid"
+	"ignis/session"
+	"ignis/stanza"
+)
+
+// Router is what the links need of the router: delivery of a stanza whose
+// from is trusted (an incoming one, after the checks, or a bounce).
+type Router interface {
+	Send(st *stanza.Stanza)
+}
+
+// DialFunc connects to addr and drives the handler nh makes on an event
+// loop (reactor.Server.Dial); tlsCfg non-nil is direct TLS.
+type DialFunc func(ctx context.Context, addr string, tlsCfg *tls.Config, nh func(session.Transport) session.Handler) error
+
+// Config configures a Manager. Zero fields take the defaults named on them.
+type Config struct {
+	Domain jid.JID // the domain we authenticate as
+	// Local reports whether a domain is served here (the to of incoming
+	// stanzas and streams); default: Domain only.
+	Local func(domain string) bool
+	// TLS holds our certificate, offered on STARTTLS and presented as the
+	// client of outgoing links (SASL EXTERNAL); nil: no TLS at all.
+	TLS *tls.Config
+	// RootCAs verifies peers' certificates; nil: the system roots.
+	RootCAs *x509.CertPool
+	// RequireTLS refuses streams that do not negotiate TLS, both ways.
+	RequireTLS bool
+	// DirectTLS tries _xmpps-server._tcp (XEP-0368) before _xmpp-server.
+	DirectTLS bool
+	// Hosts maps a domain to host:port, overriding DNS.
+	Hosts map[string]string
+	// IdleTimeout closes a link without traffic for that long; default 10 min.
+	IdleTimeout time.Duration
+	// ConnectTimeout bounds one TCP connect; default 10 s.
+	ConnectTimeout time.Duration
+	// AuthTimeout bounds an outgoing link from dial to authenticated, and
+	// a dialback verification; default 30 s.
+	AuthTimeout time.Duration
+	// MaxQueue is how many stanzas may wait for a domain's link; default 1000.
+	MaxQueue int
+	// MaxStanzaBytes bounds one incoming element; default 256 KiB.
+	MaxStanzaBytes int
+	// MaxLinksPerDomain caps the incoming streams authenticated for one
+	// remote domain; default 4.
+	MaxLinksPerDomain int
+	// Secret is the dialback secret; default random per process
+	// (XEP-0185: keys then only verify against this process).
+	Secret []byte
+
+	Dial     DialFunc
+	Router   Router
+	Resolver *net.Resolver // default net.DefaultResolver
+	Logger   *slog.Logger
+}
+
+func (c *Config) defaults() {
+	if c.Local == nil {
+		d := c.Domain.Domain()
+		c.Local = func(x string) bool { return x == d }
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 10 * time.Minute
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = 10 * time.Second
+	}
+	if c.AuthTimeout == 0 {
+		c.AuthTimeout = 30 * time.Second
+	}
+	if c.MaxQueue == 0 {
+		c.MaxQueue = 1000
+	}
+	if c.MaxStanzaBytes == 0 {
+		c.MaxStanzaBytes = 256 << 10
+	}
+	if c.MaxLinksPerDomain == 0 {
+		c.MaxLinksPerDomain = 4
+	}
+	if c.Secret == nil {
+		c.Secret = make([]byte, 32)
+		_, _ = rand.Read(c.Secret)
+	}
+	if c.Resolver == nil {
+		c.Resolver = net.DefaultResolver
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Manager owns the links. It implements route.Remote for every domain the
+// router does not serve.
+type Manager struct {
+	cfg    Config
+	log    *slog.Logger
+	dbKey  []byte // hex(SHA-256(secret)), the HMAC key (XEP-0185 §3)
+	mu     sync.Mutex
+	out    map[string]*outLink // remote domain → its outgoing link
+	in     map[string]int      // remote domain → incoming streams authenticated for it
+	closed bool
+}
+
+// New returns a Manager; cfg.Dial and cfg.Router are required.
+func New(cfg Config) *Manager {
+	cfg.defaults()
+	sum := sha256.Sum256(cfg.Secret)
+	return &Manager{
+		cfg:   cfg,
+		log:   cfg.Logger.With("via", "s2s"),
+		dbKey: hex.AppendEncode(nil, sum[:]),
+		out:   map[string]*outLink{},
+		in:    map[string]int{},
+	}
+}
+
+// Send implements route.Remote: st waits for the link to its domain.
+func (m *Manager) Send(st *stanza.Stanza) bool {
+	d := st.To.Domain()
+	if d == "" || m.cfg.Local(d) {
+		return false
+	}
+	for range 2 { // a link that just died is replaced once
+		l := m.link(d)
+		if l == nil {
+			return false
+		}
+		if l.enqueue(st) {
+			return true
+		}
+	}
+	return false
+}
+
+// link returns the outgoing link to domain, starting one if there is none.
+func (m *Manager) link(domain string) *outLink {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil
+	}
+	if l := m.out[domain]; l != nil {
+		return l
+	}
+	l := newOutLink(m, domain)
+	m.out[domain] = l
+	go l.connect()
+	return l
+}
+
+// drop forgets l, if it is still domain's link.
+func (m *Manager) drop(l *outLink) {
+	m.mu.Lock()
+	if m.out[l.domain] == l {
+		delete(m.out, l.domain)
+	}
+	m.mu.Unlock()
+}
+
+// Links returns the number of outgoing links and of authenticated incoming
+// domains (for tests and stats).
+func (m *Manager) Links() (out, in int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, n := range m.in {
+		in += n
+	}
+	return len(m.out), in
+}
+
+// Close stops making links; those up end with the server's loops.
+func (m *Manager) Close() {
+	m.mu.Lock()
+	m.closed = true
+	m.mu.Unlock()
+}
+
+// admit counts an incoming stream authenticated for domain, if the cap
+// allows; release undoes it.
+func (m *Manager) admit(domain string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.in[domain] >= m.cfg.MaxLinksPerDomain {
+		return false
+	}
+	m.in[domain]++
+	return true
+}
+
+func (m *Manager) release(domain string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.in[domain]--; m.in[domain] <= 0 {
+		delete(m.in, domain)
+	}
+}
+
+// bounce answers st with an error, as the router does: never an error to an
+// error or a result (RFC 6120 §8.3.1).
+func (m *Manager) bounce(st *stanza.Stanza, e *stanza.Error) {
+	if st.Type == stanza.TypeError || st.Type == stanza.Result || st.From.IsZero() {
+		return
+	}
+	if reply := st.ErrorReply(e); reply != nil {
+		m.cfg.Router.Send(reply)
+	}
+}
+
+// dialbackKey is XEP-0185's key: HMAC-SHA256 over "receiving originating
+// id", keyed with hex(SHA-256(secret)), in hex.
+func (m *Manager) dialbackKey(receiving, originating, id string) string {
+	h := hmac.New(sha256.New, m.dbKey)
+	h.Write([]byte(receiving + " " + originating + " " + id))
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// verifyResult is the answer to a db:verify we asked for.
+type verifyResult struct {
+	from, to string // as in the db:result being checked: originating, receiving
+	valid    bool
+	cond     stanza.Condition // when the verification itself failed (0: none)
+}
+
+// verifyReq is a db:verify waiting to go out on the link to its to.
+type verifyReq struct {
+	from, to, id, key string
+	done              func(verifyResult)
+}
+
+// verify asks originating's authoritative server whether key is the one it
+// made for the stream id to receiving; done runs once, on any goroutine.
+func (m *Manager) verify(originating, receiving, id, key string, done func(verifyResult)) {
+	v := verifyReq{from: receiving, to: originating, id: id, key: key, done: done}
+	for range 2 {
+		l := m.link(originating)
+		if l == nil {
+			break
+		}
+		if l.addVerify(v) {
+			return
+		}
+	}
+	done(verifyResult{from: originating, to: receiving, cond: stanza.RemoteServerNotFound})
+}
+
+// newID returns a random stream id.
+func newID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// verifyPeer reports whether the peer's certificate chain verifies for
+// domain against the configured roots (the SASL EXTERNAL condition).
+func (m *Manager) verifyPeer(cs *tls.ConnectionState, domain string) bool {
+	if cs == nil || len(cs.PeerCertificates) == 0 {
+		return false
+	}
+	inter := x509.NewCertPool()
+	for _, c := range cs.PeerCertificates[1:] {
+		inter.AddCert(c)
+	}
+	_, err := cs.PeerCertificates[0].Verify(x509.VerifyOptions{
+		DNSName:       domain,
+		Roots:         m.cfg.RootCAs,
+		Intermediates: inter,
+		KeyUsages:     []x509.ExtKeyUsage{x509.ExtKeyUsageAny},
+	})
+	return err == nil
+}
+
+// clientTLS is the configuration of an outgoing link's TLS: any
+// certificate is accepted here (dialback then authenticates the domain);
+// whether it verified decides SASL EXTERNAL.
+func (m *Manager) clientTLS(domain string) *tls.Config {
+	c := &tls.Config{ServerName: domain, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // verified in verifyPeer, dialback otherwise
+	if m.cfg.TLS != nil {
+		c.Certificates = m.cfg.TLS.Certificates
+		c.GetClientCertificate = nil
+	}
+	return c
+}
+
+// ListenerTLS returns the TLS configuration for the s2s listener: ours,
+// asking peers for a certificate (SASL EXTERNAL) without requiring one.
+func (m *Manager) ListenerTLS() *tls.Config {
+	if m.cfg.TLS == nil {
+		return nil
+	}
+	c := m.cfg.TLS.Clone()
+	c.ClientAuth = tls.RequestClientCert
+	return c
+}
