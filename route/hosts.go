@@ -131,6 +131,13 @@ func (r *Router) RemoveRemote(domain jid.JID, rt Remote) {
 // before the router serves.
 func (r *Router) SetFallback(rt Remote) { r.fallback = rt }
 
+// Serves reports whether a domain is answered here: its accounts, the
+// server itself, or a service (what a remote server may address).
+func (r *Router) Serves(domain string) bool {
+	h := r.hosts.lookup(domain)
+	return h != nil && h.kind != hostRemote
+}
+
 // IsLocal reports whether a domain's accounts live on this server.
 func (r *Router) IsLocal(domain jid.JID) bool {
 	h := r.hosts.lookup(domain.Domain())

@@ -21,7 +21,10 @@ var errNoService = errors.New("s2s: the domain offers no server-to-server servic
 // configured host, else the SRV targets (RFC 6120 §3.2.1; _xmpps-server
 // first when direct TLS is on), else the domain itself on 5269 (§3.2.2).
 func (m *Manager) resolve(ctx context.Context, domain string) ([]target, error) {
-	if a, ok := m.cfg.Hosts[domain]; ok {
+	m.mu.Lock()
+	a, ok := m.hosts[domain]
+	m.mu.Unlock()
+	if ok {
 		return []target{{addr: a}}, nil
 	}
 	var out []target

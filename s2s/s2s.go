@@ -22,6 +22,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"log/slog"
+	"maps"
 	"net"
 	"sync"
 	"time"
@@ -124,6 +125,7 @@ type Manager struct {
 	log    *slog.Logger
 	dbKey  []byte // hex(SHA-256(secret)), the HMAC key (XEP-0185 §3)
 	mu     sync.Mutex
+	hosts  map[string]string   // domain → host:port, over DNS (a copy of Config.Hosts)
 	out    map[string]*outLink // remote domain → its outgoing link
 	in     map[string]int      // remote domain → incoming streams authenticated for it
 	closed bool
@@ -137,8 +139,24 @@ func New(cfg Config) *Manager {
 		cfg:   cfg,
 		log:   cfg.Logger.With("via", "s2s"),
 		dbKey: hex.AppendEncode(nil, sum[:]),
+		hosts: maps.Clone(cfg.Hosts),
 		out:   map[string]*outLink{},
 		in:    map[string]int{},
+	}
+}
+
+// SetHost makes domain resolve to addr (host:port) from now on, over DNS;
+// an empty addr removes the entry. Links already up stay as they are.
+func (m *Manager) SetHost(domain, addr string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.hosts == nil {
+		m.hosts = map[string]string{}
+	}
+	if addr == "" {
+		delete(m.hosts, domain)
+	} else {
+		m.hosts[domain] = addr
 	}
 }
 

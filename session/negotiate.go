@@ -168,7 +168,7 @@ func (k *sink) framingElement(f *xmlscan.Frame, ns, local string) (bool, error) 
 	case ns == NSFraming && local == "open" && s.state == stHeader:
 		return true, s.open(f)
 	case ns == NSFraming && local == "open":
-		// as a nested stream header over TCP (ScanError)
+		// as a nested stream header over TCP (scanError)
 		return true, stanza.StreamErr(stanza.UnsupportedStanzaType, "the stream may only be opened again after SASL success")
 	case ns == NSFraming && local == "close":
 		return true, k.StreamClose()

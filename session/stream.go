@@ -210,7 +210,7 @@ func (s *Stream) Traffic(p []byte) error {
 	}
 	var se *stanza.StreamError
 	if !errors.As(err, &se) {
-		se = ScanError(err)
+		se = scanError(err)
 		if errors.Is(err, xmlscan.ErrNestedHeader) && s.rootless() {
 			se.Text = "this framing has no stream root: the stream opens with {" + NSFraming + "}open"
 		}
@@ -219,8 +219,8 @@ func (s *Stream) Traffic(p []byte) error {
 	return se
 }
 
-// ScanError maps a tokenizer error to its stream error (RFC 6120 §4.9.3, §11).
-func ScanError(err error) *stanza.StreamError {
+// scanError maps a tokenizer error to its stream error (RFC 6120 §4.9.3, §11).
+func scanError(err error) *stanza.StreamError {
 	switch {
 	case errors.Is(err, xmlscan.ErrRestrictedXML):
 		return stanza.StreamErr(stanza.RestrictedXML, "")

@@ -197,6 +197,22 @@ type Config struct {
 		BOSHMaxHold    int      `toml:"bosh_max_hold"`    // BOSH requests held at once; default 1
 	} `toml:"web"`
 
+	// S2S is federation: server-to-server links (README "Federation").
+	S2S struct {
+		Enabled    bool   `toml:"enabled"`     // default off: messages to other domains get remote-server-not-found
+		Listen     string `toml:"listen"`      // incoming links, host:port; default ":5269"
+		RequireTLS bool   `toml:"require_tls"` // refuse links without STARTTLS, both ways; default on
+		DirectTLS  bool   `toml:"direct_tls"`  // try _xmpps-server._tcp (XEP-0368) before _xmpp-server; default off
+		CAFile     string `toml:"ca_file"`     // PEM roots that verify peers for SASL EXTERNAL; default the system's
+		// Hosts maps a domain to host:port, overriding DNS (SRV, A/AAAA)
+		Hosts             map[string]string `toml:"hosts"`
+		IdleTimeout       Duration          `toml:"idle_timeout"`         // close a link idle this long; default 10m
+		AuthTimeout       Duration          `toml:"auth_timeout"`         // dial to authenticated, and a dialback check; default 30s
+		MaxQueue          int               `toml:"max_queue"`            // stanzas waiting per domain while its link comes up; default 1000
+		MaxStanzaBytes    int               `toml:"max_stanza_bytes"`     // one incoming element; default 256 KiB
+		MaxLinksPerDomain int               `toml:"max_links_per_domain"` // incoming streams per remote domain; default 4
+	} `toml:"s2s"`
+
 	Limits struct {
 		MaxStanzaBytes int `toml:"max_stanza_bytes"`
 		MaxDepth       int `toml:"max_depth"`
@@ -323,6 +339,14 @@ func DefaultConfig() Config {
 	c.Web.BOSHMaxWait.Duration = 60 * time.Second
 	c.Web.BOSHInactivity.Duration = 60 * time.Second
 	c.Web.BOSHMaxHold = 1
+	c.S2S.Listen = ":5269"
+	c.S2S.RequireTLS = true
+	c.S2S.Hosts = map[string]string{}
+	c.S2S.IdleTimeout.Duration = 10 * time.Minute
+	c.S2S.AuthTimeout.Duration = 30 * time.Second
+	c.S2S.MaxQueue = 1000
+	c.S2S.MaxStanzaBytes = 256 << 10
+	c.S2S.MaxLinksPerDomain = 4
 	return c
 }
 
@@ -441,6 +465,9 @@ func (c *Config) Validate() error {
 	if err := c.validatePubsub(); err != nil {
 		return err
 	}
+	if err := c.validateS2S(); err != nil {
+		return err
+	}
 	l := c.sessionLimits()
 	if err := l.Validate(); err != nil {
 		return fmt.Errorf("config: limits.%w", err)
@@ -448,6 +475,28 @@ func (c *Config) Validate() error {
 	g := c.guardConfig()
 	if err := g.Validate(); err != nil {
 		return fmt.Errorf("config: limits.%w", err)
+	}
+	return nil
+}
+
+func (c *Config) validateS2S() error {
+	s := &c.S2S
+	if !s.Enabled {
+		return nil
+	}
+	if _, _, err := net.SplitHostPort(s.Listen); err != nil && s.Listen != "off" {
+		return fmt.Errorf("config: s2s.listen: %q is not host:port", s.Listen)
+	}
+	for d, a := range s.Hosts {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return fmt.Errorf("config: s2s.hosts: %q = %q is not host:port", d, a)
+		}
+	}
+	if s.IdleTimeout.Duration < time.Second || s.AuthTimeout.Duration < 100*time.Millisecond {
+		return errors.New("config: s2s.idle_timeout must be at least 1s and s2s.auth_timeout at least 100ms")
+	}
+	if s.MaxQueue < 1 || s.MaxStanzaBytes < 4096 || s.MaxLinksPerDomain < 1 {
+		return errors.New("config: s2s.max_queue and s2s.max_links_per_domain must be at least 1, s2s.max_stanza_bytes at least 4096")
 	}
 	return nil
 }

@@ -40,6 +40,7 @@ type Server struct {
 	cert    tls.Certificate    // the server's certificate (the console's TLS port)
 	web     *web.Server        // nil unless [web] is enabled
 	webAt   [2]int             // indexes of the web listeners (http, https) in Addrs, -1 if off
+	fed     *federation        // [s2s]; nil when off
 
 	features []string     // module names, for the startup line
 	pidFile  string       // removed by Stop
@@ -156,6 +157,20 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, mod.NewRegistry(s.mods...))
 	comps.Attach(s.router)
+	if cfg.S2S.Enabled {
+		if s.fed, err = newFederation(&cfg, domain, cert, s.router, log, func() *reactor.Server { return s.reactor }); err != nil {
+			db.Close()
+			return nil, err
+		}
+		if a := cfg.S2S.Listen; a != "" && a != "off" {
+			s.fed.addr = len(listeners)
+			listeners = append(listeners, reactor.Listener{Addr: a, Handler: s.fed.mgr.Incoming, TLS: s.fed.mgr.ListenerTLS()})
+			if err := reactor.CheckListen(listeners[s.fed.addr:]); err != nil {
+				db.Close()
+				return nil, err
+			}
+		}
+	}
 	s.stream = &session.Config{
 		Domain:           domain,
 		Router:           s.router,
@@ -272,6 +287,9 @@ func (s *Server) Start() error {
 			attrs = append(attrs, "web_https", hs.String())
 		}
 	}
+	if a := s.S2SAddr(); a != nil {
+		attrs = append(attrs, "s2s", a.String())
+	}
 	attrs = append(attrs, "data", s.cfg.Data, "pid", os.Getpid(),
 		"tls_required", s.cfg.TLS.Required,
 		"register", registerMode(&s.cfg),
@@ -368,6 +386,9 @@ func (s *Server) Stop(ctx context.Context) error {
 }
 
 func (s *Server) stop(ctx context.Context) error {
+	if s.fed != nil {
+		s.fed.mgr.Close()
+	}
 	n, err := s.stream.Shutdown(ctx)
 	s.comps.Shutdown()
 	if err == nil {

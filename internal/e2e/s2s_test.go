@@ -1,0 +1,134 @@
+package e2e
+
+import (
+	"crypto/tls"
+	"encoding/base64"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"ignis/internal/server"
+	"ignis/internal/servertest"
+)
+
+// fedServer starts a server for domain with federation on, on loopback.
+func fedServer(t *testing.T, domain string, logs io.Writer, edit ...func(*server.Config)) *servertest.Env {
+	t.Helper()
+	base := func(c *server.Config) {
+		c.Domain = domain
+		c.LogLevel = "info"
+		c.S2S.Enabled = true
+		c.S2S.Listen = "127.0.0.1:0"
+	}
+	var env *servertest.Env
+	if logs != nil {
+		env = servertest.StartLogged(t, logs, append([]func(*server.Config){base}, edit...)...)
+	} else {
+		env = servertest.Start(t, append([]func(*server.Config){base}, edit...)...)
+	}
+	for _, u := range []string{"alice", "bob"} {
+		env.AddUser(u, "pw")
+	}
+	return env
+}
+
+// fedPair starts a.test and b.test, each resolving the other to its s2s
+// listener (the [s2s.hosts] map, set once both ports are known).
+func fedPair(t *testing.T, edit ...func(*server.Config)) (a, b *servertest.Env, alog, blog *logSink) {
+	t.Helper()
+	alog, blog = newLogSink(), newLogSink()
+	a = fedServer(t, "a.test", alog, edit...)
+	b = fedServer(t, "b.test", blog, edit...)
+	a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
+	b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
+	return a, b, alog, blog
+}
+
+// fedLogin logs user in on env's domain (self-signed certificate: not
+// verified) and binds resource r.
+func fedLogin(t *testing.T, env *servertest.Env, user string) *stream {
+	t.Helper()
+	d := env.Cfg.Domain
+	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", env.TLSAddr,
+		&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a test server's self-signed certificate
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	hdr := "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='" + d + "' version='1.0'>"
+	s := &stream{t: t, name: user + "@" + d + "/r", c: c}
+	s.send(hdr)
+	s.expect("</stream:features>")
+	s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" +
+		base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00pw")) + "</auth>")
+	s.expect("<success")
+	s.send(hdr)
+	s.expect("</stream:features>")
+	s.send("<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>")
+	s.expect("</iq>")
+	return s
+}
+
+// TestS2SMessages: messages both ways between two servers over dialback
+// (self-signed certificates, TLS required), and errors back over the link.
+func TestS2SMessages(t *testing.T) {
+	a, b, alog, blog := fedPair(t)
+	alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
+	alice.online()
+	bob.online()
+
+	alice.send("<message to='bob@b.test' id='m1' type='chat'><body>hi bob</body></message>")
+	bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='m1' type='chat'><body>hi bob</body></message>")
+	bob.send("<message to='alice@a.test/r' id='m2' type='chat'><body>hi alice</body></message>")
+	alice.expect("<message from='bob@b.test/r' to='alice@a.test/r' id='m2' type='chat'><body>hi alice</body></message>")
+
+	// both links authenticated by dialback, over TLS
+	blog.wait(t, "incoming link authenticated", "domain=a.test", "by=dialback")
+	alog.wait(t, "incoming link authenticated", "domain=b.test", "by=dialback")
+	alog.wait(t, "link up", "domain=b.test", "tls=true", "sasl=false")
+
+	// an iq to a remote account without a resource: its server answers
+	alice.send("<iq to='nobody@b.test' type='get' id='q1'><query xmlns='urn:x:unknown'/></iq>")
+	alice.expect("id='q1'")
+	alice.expect("<service-unavailable")
+}
+
+// TestS2SBounces: a domain nobody answers for, a refused connection and a
+// peer that never speaks bounce what waited for them.
+func TestS2SBounces(t *testing.T) {
+	a := fedServer(t, "a.test", nil, func(c *server.Config) { c.S2S.AuthTimeout.Duration = 300 * time.Millisecond })
+	closed, _ := net.Listen("tcp", "127.0.0.1:0")
+	deadAddr := closed.Addr().String()
+	closed.Close()
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	go func() { // accepts, never answers
+		for {
+			c, err := mute.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	a.Srv.S2S().SetHost("dead.test", deadAddr)
+	a.Srv.S2S().SetHost("mute.test", mute.Addr().String())
+	alice := fedLogin(t, a, "alice")
+
+	for _, tc := range []struct{ to, cond string }{
+		{"x@nxdomain.invalid", "remote-server-not-found"},
+		{"x@dead.test", "remote-server-not-found"},
+		{"x@mute.test", "remote-server-timeout"},
+	} {
+		alice.send("<message to='" + tc.to + "' id='b1'><body>x</body></message>")
+		got := alice.expect("</message>")
+		if !strings.Contains(got, "type='error'") || !strings.Contains(got, "<"+tc.cond+" ") {
+			t.Errorf("to %s: got %q, want %s", tc.to, got, tc.cond)
+		}
+	}
+}
