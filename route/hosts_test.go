@@ -142,7 +142,7 @@ func TestHosts(t *testing.T) {
 			send: "<message to='juliet@example.org' id='f2'><body>r</body></message>", fall: "-", fdown: true,
 			toBob: "<remote-server-not-found"},
 		{name: "known remote route wins over the fallback",
-			send:   "<message to='juliet@example.net' id='f3'><body>r</body></message>", fall: "-",
+			send: "<message to='juliet@example.net' id='f3'><body>r</body></message>", fall: "-",
 			remote: "<message from='bob@localhost/b' to='juliet@example.net' id='f3'>"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
