@@ -132,3 +132,140 @@ func TestS2SBounces(t *testing.T) {
 		}
 	}
 }
+
+// fakeAuthority answers, as the authoritative server of its domains, the
+// db:verify requests b.test sends it: valid for evil.test, invalid for any
+// other (a peer that lies about its domain).
+func fakeAuthority(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				defer c.Close()
+				s := &stream{t: t, name: "authority", c: c}
+				s.expect("version='1.0'>")
+				s.send("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='fake' version='1.0'>" +
+					"<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>")
+				for {
+					v := s.expectQuiet("</db:verify>")
+					if v == "" {
+						return
+					}
+					id := between(v, "id='", "'")
+					to := between(v, "to='", "'")
+					typ := "invalid"
+					if to == "evil.test" {
+						typ = "valid"
+					}
+					s.send("<db:verify from='" + to + "' to='b.test' id='" + id + "' type='" + typ + "'/>")
+				}
+			}()
+		}
+	}()
+	return ln.Addr().String()
+}
+
+func between(s, start, end string) string {
+	_, rest, _ := strings.Cut(s[strings.LastIndex(s, "<db:verify"):], start)
+	v, _, _ := strings.Cut(rest, end)
+	return v
+}
+
+// expectQuiet is expect that returns "" when the peer hangs up.
+func (s *stream) expectQuiet(want string) string {
+	_ = s.c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	chunk := make([]byte, 4096)
+	for {
+		if i := strings.Index(string(s.buf), want); i >= 0 {
+			got := string(s.buf[:i+len(want)])
+			s.buf = s.buf[i+len(want):]
+			return got
+		}
+		n, err := s.c.Read(chunk)
+		s.buf = append(s.buf, chunk[:n]...)
+		if err != nil {
+			return ""
+		}
+	}
+}
+
+// peerStream opens a raw server-to-server stream to env as domain from.
+func peerStream(t *testing.T, env *servertest.Env, from string) *stream {
+	t.Helper()
+	c, err := net.DialTimeout("tcp", env.Srv.S2SAddr().String(), 5*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	s := &stream{t: t, name: "peer " + from, c: c}
+	s.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='" +
+		from + "' to='" + env.Cfg.Domain + "' version='1.0'>")
+	s.expect("</stream:features>")
+	return s
+}
+
+// TestS2SIncomingChecks: what an incoming stream may send. Dialback
+// authenticates a domain whose authoritative server vouches for the key
+// and refuses one whose server does not; an authenticated stream may only
+// send from its domains (<invalid-from/>) to domains served here
+// (<host-unknown/>); nothing goes before authentication (<not-authorized/>).
+func TestS2SIncomingChecks(t *testing.T) {
+	b := fedServer(t, "b.test", nil, func(c *server.Config) { c.S2S.RequireTLS = false })
+	auth := fakeAuthority(t)
+	b.Srv.S2S().SetHost("evil.test", auth)
+	b.Srv.S2S().SetHost("liar.test", auth)
+	bob := fedLogin(t, b, "bob")
+	bob.online()
+
+	authed := func(t *testing.T) *stream {
+		p := peerStream(t, b, "evil.test")
+		p.send("<db:result from='evil.test' to='b.test'>0123abcd</db:result>")
+		p.expect("<db:result from='b.test' to='evil.test' type='valid'/>")
+		return p
+	}
+	t.Run("dialback vouched: stanzas delivered", func(t *testing.T) {
+		p := authed(t)
+		p.send("<message from='eve@evil.test/x' to='bob@b.test' id='e1'><body>hello</body></message>")
+		bob.expect("<message from='eve@evil.test/x' to='bob@b.test' id='e1'><body>hello</body></message>")
+	})
+	t.Run("dialback refused", func(t *testing.T) {
+		p := peerStream(t, b, "liar.test")
+		p.send("<db:result from='liar.test' to='b.test'>0123abcd</db:result>")
+		p.expect("<db:result from='b.test' to='liar.test' type='invalid'/>")
+	})
+	for _, tc := range []struct{ name, send, cond string }{
+		{"spoofed from", "<message from='mallory@a.test' to='bob@b.test'><body>x</body></message>", "invalid-from"},
+		{"to not served here", "<message from='eve@evil.test' to='x@c.test'><body>x</body></message>", "host-unknown"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := authed(t)
+			p.send(tc.send)
+			p.expect("<" + tc.cond + " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
+			p.expect("</stream:stream>")
+		})
+	}
+	t.Run("stanza before authentication", func(t *testing.T) {
+		p := peerStream(t, b, "evil.test")
+		p.send("<message from='eve@evil.test' to='bob@b.test'><body>x</body></message>")
+		p.expect("<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
+	})
+	t.Run("stream to a domain not served here", func(t *testing.T) {
+		c, err := net.DialTimeout("tcp", b.Srv.S2SAddr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		s := &stream{t: t, name: "peer", c: c}
+		s.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='evil.test' to='c.test' version='1.0'>")
+		s.expect("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
+	})
+}
