@@ -1,10 +1,19 @@
 package e2e
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
+	"encoding/pem"
 	"io"
+	"math/big"
 	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -268,4 +277,62 @@ func TestS2SIncomingChecks(t *testing.T) {
 		s.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='evil.test' to='c.test' version='1.0'>")
 		s.expect("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
 	})
+}
+
+// testCA makes a CA and, for each domain, a certificate it signed, as PEM
+// files in dir: ca.pem, <domain>.pem and <domain>.key.
+func testCA(t *testing.T, dir string, domains ...string) {
+	t.Helper()
+	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	caTmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Ignis test CA"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := func(name, typ string, der []byte) {
+		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("ca.pem", "CERTIFICATE", caDER)
+	ca, _ := x509.ParseCertificate(caDER)
+	for i, d := range domains {
+		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		tmpl := &x509.Certificate{
+			SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: d}, DNSNames: []string{d},
+			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+			KeyUsage:    x509.KeyUsageDigitalSignature,
+			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
+		}
+		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		kder, _ := x509.MarshalECPrivateKey(key)
+		write(d+".pem", "CERTIFICATE", der)
+		write(d+".key", "EC PRIVATE KEY", kder)
+	}
+}
+
+// TestS2SExternal: with certificates a shared CA issued for each domain,
+// the links authenticate with SASL EXTERNAL (XEP-0178), not dialback.
+func TestS2SExternal(t *testing.T) {
+	dir := t.TempDir()
+	testCA(t, dir, "a.test", "b.test")
+	certs := func(c *server.Config) {
+		c.TLS.Cert = filepath.Join(dir, c.Domain+".pem")
+		c.TLS.Key = filepath.Join(dir, c.Domain+".key")
+		c.S2S.CAFile = filepath.Join(dir, "ca.pem")
+	}
+	a, b, alog, blog := fedPair(t, func(c *server.Config) {}, certs)
+	alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
+	bob.online()
+	alice.send("<message to='bob@b.test' id='x1'><body>signed</body></message>")
+	bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='x1'><body>signed</body></message>")
+	blog.wait(t, "incoming link authenticated", "domain=a.test", "by=sasl-external")
+	alog.wait(t, "link up", "domain=b.test", "tls=true", "sasl=true")
 }
