@@ -196,9 +196,6 @@ func TestRemove(t *testing.T) {
 	if _, ok, _ := r.Get("romeo", juliet.String()); ok {
 		t.Error("item still there")
 	}
-	if got := kinds(Unrouted(eff)); got != "send-unavailable romeo@localhost>juliet@remote.example" {
-		t.Errorf("Unrouted = %q", got)
-	}
 	if _, ok := Remove(r, romeo, juliet); ok {
 		t.Error("removed a missing item")
 	}

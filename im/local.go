@@ -6,7 +6,7 @@ import (
 )
 
 // Local is both halves on one server, for a user and a contact it both
-// hosts (there are no server-to-server links yet): what one half Routes,
+// hosts: what one half Routes,
 // the other handles at once, in the same transaction, and the effects left
 // are those to send locally, in order.
 type Local struct {
@@ -43,19 +43,6 @@ func (l Local) resolve(eff Effects, contact jid.JID) Effects {
 			exists = l.ContactExists
 		}
 		out = append(out, l.resolve(Inbound(l.Tx, e.To, e.From, e.Stanza.Type, e.Stanza, exists), contact)...)
-	}
-	return out
-}
-
-// Unrouted drops the Route effects: for a contact on another server, which
-// no link reaches yet (the router would answer remote-server-not-found to
-// a stanza the user did not send).
-func Unrouted(eff Effects) Effects {
-	out := eff[:0:0]
-	for _, e := range eff {
-		if e.Kind != Route {
-			out = append(out, e)
-		}
 	}
 	return out
 }

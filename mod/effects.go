@@ -9,11 +9,14 @@ import (
 // SendEffects sends what a roster or subscription change obliges the server
 // to send (RFC 6121 §3, §2.5.2), as package im listed it, once the change
 // is on disk: stanzas to deliver, and the user's presence (or its end) for
-// a contact. Route effects are im.Local's to resolve; none reach here.
+// a contact, and the Route effects left for a contact on another server
+// (im.Local resolves those between local users).
 func SendEffects(env Env, effects im.Effects) {
 	for _, e := range effects {
 		switch e.Kind {
-		case im.Deliver:
+		case im.Deliver, im.Route:
+			// a Route left here is for a contact on another server: the
+			// router hands it to the link (im.Local resolves local ones)
 			env.Send(e.Stanza)
 		case im.SendPresence:
 			SendPresenceOf(env, e.From, e.To)

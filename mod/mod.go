@@ -64,6 +64,9 @@ type Ctx struct {
 	// Service is the service the stanza is addressed to (Target is its
 	// domain), or nil.
 	Service *Service
+	// Remote: the stanza came from another server (s2s), its from is an
+	// entity there; the contact's half of RFC 6121 applies to it.
+	Remote bool
 }
 
 // StreamInfo is what a stream feature's condition may look at.

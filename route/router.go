@@ -111,6 +111,10 @@ func (r *Router) Resources(bare jid.JID, fn func(mod.Resource) bool) {
 // It may be called from any goroutine.
 func (r *Router) Send(st *stanza.Stanza) { r.route(&mod.Ctx{Env: r}, st) }
 
+// Receive delivers a stanza another server sent (the s2s links checked
+// its addresses); presence hooks see it with Ctx.Remote set.
+func (r *Router) Receive(st *stanza.Stanza) { r.route(&mod.Ctx{Env: r, Remote: true}, st) }
+
 // Route delivers a stanza a client sent. from is the sender's endpoint; the
 // stanza's from is stamped with its full JID whatever the client wrote
 // (RFC 6120 §8.1.2.1); a session that stamped it while copying the stanza

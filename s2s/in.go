@@ -218,7 +218,7 @@ func (k *inSink) Element(f *xmlscan.Frame) error {
 	if !m.cfg.Local(st.To.Domain()) {
 		return stanza.StreamErr(stanza.HostUnknown, st.To.Domain()+" is not served here")
 	}
-	m.cfg.Router.Send(st)
+	m.cfg.Router.Receive(st)
 	return nil
 }
 

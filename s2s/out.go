@@ -384,7 +384,7 @@ func (l *outLink) drain() {
 	l.queue = nil
 	l.mu.Unlock()
 	for i, st := range q {
-		if err := l.t.Write(st.Bytes()); err != nil {
+		if err := l.t.Write(st.AddressedBytes()); err != nil {
 			for _, rest := range q[i:] {
 				l.m.bounce(rest, stanza.ErrText(stanza.ResourceConstraint, "the link to "+l.domain+" is congested"))
 			}

@@ -32,10 +32,11 @@ import (
 	"ignis/stanza"
 )
 
-// Router is what the links need of the router: delivery of a stanza whose
-// from is trusted (an incoming one, after the checks, or a bounce).
+// Router is what the links need of the router: delivery of a stanza the
+// server makes (a bounce), and of one another server sent, once checked.
 type Router interface {
 	Send(st *stanza.Stanza)
+	Receive(st *stanza.Stanza)
 }
 
 // DialFunc connects to addr and drives the handler nh makes on an event

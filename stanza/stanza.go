@@ -248,6 +248,29 @@ func (s *Stanza) Readdressed(to jid.JID) *Stanza {
 		class: atomic.LoadUint32(&s.class)}
 }
 
+// AddressedBytes returns s's bytes with s.To and s.From written in them:
+// a Readdressed stanza's bytes carry no 'to' (or another one), which a
+// stream to another server must have (RFC 6120 §8.1.1.1).
+func (s *Stanza) AddressedBytes() []byte {
+	if s.spanIs(s.toOff, s.toEnd, " to='", s.To) && s.spanIs(s.fromOff, s.fromEnd, " from='", s.From) {
+		return s.raw
+	}
+	n := &Stanza{}
+	s.readdress(n, s.From, s.To)
+	return n.raw
+}
+
+// spanIs reports whether raw[off:end] is the attribute name='j' (off 0:
+// absent, which a zero j wants).
+func (s *Stanza) spanIs(off, end int32, name string, j jid.JID) bool {
+	if j.IsZero() || off == 0 {
+		return j.IsZero() && off == 0
+	}
+	var buf [128]byte
+	want := append(append(buf[:0], name...), xmlscan.AppendEscapedAttr(nil, j.String())...)
+	return string(s.raw[off:end]) == string(append(want, '\''))
+}
+
 // ErrorReply returns the error stanza answering s (RFC 6120 §8.3): same kind
 // and id, type error, addresses swapped. Callers must not answer an error
 // (RFC 6120 §8.3.1); ErrorReply returns nil for a stanza of type error.

@@ -151,6 +151,34 @@ func TestReaddressedSharesBytes(t *testing.T) {
 	}
 }
 
+// TestAddressedBytes: the bytes for another server carry the routing
+// addresses; a stanza whose bytes already do is not copied.
+func TestAddressedBytes(t *testing.T) {
+	shared := MustParse([]byte("<presence from='a@localhost/r'><show>away</show></presence>"))
+	for _, tc := range []struct {
+		name string
+		st   *Stanza
+		want string
+	}{
+		{"fan-out copy without to", shared.Readdressed(jid.MustParse("b@remote.example")),
+			"<presence from='a@localhost/r' to='b@remote.example'><show>away</show></presence>"},
+		{"fan-out copy of a stanza with another to", MustParse([]byte("<message to='x@y' from='a@localhost'/>")).Readdressed(jid.MustParse("b@remote.example")),
+			"<message from='a@localhost' to='b@remote.example'/>"},
+		{"double quotes", MustParse([]byte(`<message to="b@remote.example" from="a@localhost"/>`)),
+			"<message from='a@localhost' to='b@remote.example'/>"},
+		{"already addressed", MustParse([]byte("<message to='b@remote.example' from='a@localhost'/>")),
+			"<message to='b@remote.example' from='a@localhost'/>"},
+	} {
+		if got := string(tc.st.AddressedBytes()); got != tc.want {
+			t.Errorf("%s: got %q, want %q", tc.name, got, tc.want)
+		}
+	}
+	st := MustParse([]byte("<message to='b@remote.example' from='a@localhost'/>"))
+	if &st.AddressedBytes()[0] != &st.Bytes()[0] {
+		t.Error("an addressed stanza was copied")
+	}
+}
+
 // asCollect copies each element with FromFrameAs, then spoils the read
 // buffer: the copies must not share it.
 type asCollect struct {

@@ -32,7 +32,7 @@ func fedServer(t *testing.T, domain string, logs io.Writer, edit ...func(*server
 		c.S2S.Listen = "127.0.0.1:0"
 	}
 	var env *servertest.Env
-	if logs != nil {
+	if logs != nil && os.Getenv("IGNIS_TEST_LOG") == "" {
 		env = servertest.StartLogged(t, logs, append([]func(*server.Config){base}, edit...)...)
 	} else {
 		env = servertest.Start(t, append([]func(*server.Config){base}, edit...)...)
@@ -56,10 +56,14 @@ func fedPair(t *testing.T, edit ...func(*server.Config)) (a, b *servertest.Env, 
 }
 
 // fedLogin logs user in on env's domain (self-signed certificate: not
-// verified) and binds resource r.
-func fedLogin(t *testing.T, env *servertest.Env, user string) *stream {
+// verified) and binds resource r (or the one given).
+func fedLogin(t *testing.T, env *servertest.Env, user string, resource ...string) *stream {
 	t.Helper()
 	d := env.Cfg.Domain
+	res := "r"
+	if len(resource) > 0 {
+		res = resource[0]
+	}
 	c, err := tls.DialWithDialer(&net.Dialer{Timeout: 5 * time.Second}, "tcp", env.TLSAddr,
 		&tls.Config{InsecureSkipVerify: true}) //nolint:gosec // a test server's self-signed certificate
 	if err != nil {
@@ -67,7 +71,7 @@ func fedLogin(t *testing.T, env *servertest.Env, user string) *stream {
 	}
 	t.Cleanup(func() { c.Close() })
 	hdr := "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='" + d + "' version='1.0'>"
-	s := &stream{t: t, name: user + "@" + d + "/r", c: c}
+	s := &stream{t: t, name: user + "@" + d + "/" + res, c: c}
 	s.send(hdr)
 	s.expect("</stream:features>")
 	s.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" +
@@ -75,7 +79,7 @@ func fedLogin(t *testing.T, env *servertest.Env, user string) *stream {
 	s.expect("<success")
 	s.send(hdr)
 	s.expect("</stream:features>")
-	s.send("<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>r</resource></bind></iq>")
+	s.send("<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" + res + "</resource></bind></iq>")
 	s.expect("</iq>")
 	return s
 }
@@ -335,4 +339,59 @@ func TestS2SExternal(t *testing.T) {
 	bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='x1'><body>signed</body></message>")
 	blog.wait(t, "incoming link authenticated", "domain=a.test", "by=sasl-external")
 	alog.wait(t, "link up", "domain=b.test", "tls=true", "sasl=true")
+}
+
+// TestS2SPresence: RFC 6121 across two servers, each running its half. A
+// subscription handshake (both rosters on both servers updated), the
+// contact's presence after approval, broadcast to the remote subscriber,
+// probes at login answered by the remote server, directed presence, and a
+// message from a remote sender stored offline.
+func TestS2SPresence(t *testing.T) {
+	a, b, _, _ := fedPair(t)
+	b.AddUser("carol", "pw")
+	b.AddUser("dave", "pw")
+	alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
+	for _, s := range []*stream{alice, bob} {
+		s.send("<iq type='get' id='roster1'><query xmlns='jabber:iq:roster'/></iq>") // roster pushes from now on
+		s.expect("id='roster1'")
+		s.online()
+	}
+
+	alice.send("<presence to='bob@b.test' type='subscribe'/>")
+	alice.expect("<item jid='bob@b.test' subscription='none' ask='subscribe'/>") // roster push
+	got := bob.expect("type='subscribe'/>")
+	if !strings.Contains(got, "from='alice@a.test'") {
+		t.Fatalf("bob got %q, want a request from alice@a.test", got)
+	}
+	bob.send("<presence to='alice@a.test' type='subscribed'/>")
+	bob.expect("<item jid='alice@a.test' subscription='from'/>")
+	alice.expect("<item jid='bob@b.test' subscription='to'/>")
+	if got := alice.expect("type='subscribed'/>"); !strings.Contains(got, "from='bob@b.test'") {
+		t.Fatalf("alice got %q, want bob's approval", got)
+	}
+	alice.expect("<presence from='bob@b.test/r' to='alice@a.test'/>") // §3.1.5
+
+	bob.send("<presence><show>away</show></presence>")
+	alice.expect("<presence from='bob@b.test/r' to='alice@a.test'><show>away</show></presence>")
+
+	// a second resource of alice logs in: her server probes bob's
+	alice2 := fedLogin(t, a, "alice", "r2")
+	alice2.send("<presence/>")
+	alice2.expect("<presence from='bob@b.test/r' to='alice@a.test'><show>away</show></presence>")
+
+	// directed presence to someone not subscribed
+	carol := fedLogin(t, b, "carol")
+	carol.online()
+	alice.send("<presence to='carol@b.test/r'><status>hi</status></presence>")
+	carol.expect("<presence from='alice@a.test/r' to='carol@b.test/r'><status>hi</status></presence>")
+
+	// a message for an account that is offline waits for it
+	alice.send("<message to='dave@b.test' id='off1'><body>while you were out</body></message>")
+	dave := fedLogin(t, b, "dave")
+	dave.send("<presence/>")
+	dave.expect("<body>while you were out</body>")
+
+	// bob goes offline: his subscriber learns it
+	bob.send("<presence type='unavailable'/>")
+	alice.expect("<presence from='bob@b.test/r' to='alice@a.test' type='unavailable'/>")
 }

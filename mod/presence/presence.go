@@ -5,11 +5,13 @@
 // subscription requests delivered at login, and unavailable presence to
 // the entities a session sent directed presence to (§4.6).
 //
-// Both ends of a subscription are on this server (there are no
-// server-to-server links yet), so a subscription stanza is processed for
-// the sender and the recipient (package im's two halves, joined by
-// im.Local) in one store transaction, and every resulting stanza is sent
-// once that transaction is on disk. Roster pushes
+// When both ends of a subscription are on this server, a subscription
+// stanza is processed for the sender and the recipient (package im's two
+// halves, joined by im.Local) in one store transaction, and every resulting
+// stanza is sent once that transaction is on disk. With a contact on
+// another server each server runs its half: the user's side here for what
+// a local user sends (its Route effects go out over the s2s link), the
+// contact's side for what arrives from there (Ctx.Remote). Roster pushes
 // come from mod/roster, which watches the roster table.
 package presence
 
@@ -110,6 +112,7 @@ func (m *Module) Name() string { return "presence" }
 
 func (m *Module) Register(r *mod.Registry) {
 	r.OutboundPresence(m.outbound)
+	r.InboundPresence(m.inbound)
 	r.OnAvailable(m.available)
 	r.OnUnavailable(m.unavailable)
 	r.StreamFeature(true, "<sub xmlns='"+NSPreApproval+"'/>")
@@ -117,6 +120,11 @@ func (m *Module) Register(r *mod.Registry) {
 
 func isLocal(env mod.Env, j jid.JID) bool {
 	return j.Local() != "" && j.Domain() == env.Domain().Domain()
+}
+
+// isRemote: an account on another server.
+func isRemote(env mod.Env, j jid.JID) bool {
+	return j.Local() != "" && j.Domain() != env.Domain().Domain()
 }
 
 // outbound sees every presence a local session sends.
@@ -167,7 +175,7 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 			return true
 		}
 		c, err := jid.Parse(it.JID)
-		if err != nil || !isLocal(env, c) {
+		if err != nil || !isLocal(env, c) && !isRemote(env, c) {
 			return true
 		}
 		sent[c.String()] = true
@@ -231,6 +239,12 @@ func (m *Module) track(ctx *mod.Ctx, st *stanza.Stanza) {
 func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	env := ctx.Env
 	user, contact := ctx.From.JID().Bare(), st.To.Bare()
+	if isRemote(env, contact) {
+		m.commit(env, user.Local(), m.roster.Begin(user.Local()), func(tx *store.RosterTxn) im.Effects {
+			return im.Outbound(tx, user, contact, st.Type, st)
+		})
+		return true
+	}
 	if !isLocal(env, contact) {
 		return false
 	}
@@ -256,6 +270,52 @@ func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	return true
 }
 
+// commit runs one half's rules in tx and sends their effects once stored,
+// in the order of user's presence.
+func (m *Module) commit(env mod.Env, user string, tx *store.RosterTxn, rules func(*store.RosterTxn) im.Effects) {
+	effects := rules(tx)
+	m.order.begin(user)
+	tx.CommitAsync(func(err error) {
+		defer m.order.end(user)
+		if err != nil {
+			m.log.Error("subscription not stored", "user", user, "err", err)
+			return
+		}
+		mod.SendEffects(env, effects)
+	})
+}
+
+// inbound runs the contact's side (RFC 6121 Appendix A.3) for a presence
+// another server sent to a local account: subscription stanzas change the
+// roster, probes are answered on the user's behalf.
+func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
+	if !ctx.Remote || st.From.IsZero() || st.To.Local() == "" {
+		return false
+	}
+	env := ctx.Env
+	user, sender := st.To.Bare(), st.From.Bare()
+	switch st.Type {
+	case stanza.TypeNone, stanza.Unavailable:
+		// behind the subscription changes of user still being stored: the
+		// contact's approval reaches the user before its presence (§3.1.6)
+		return m.order.held(user.Local(), func() { env.Send(st) })
+	case stanza.Subscribe, stanza.Subscribed, stanza.Unsubscribe, stanza.Unsubscribed:
+		exists, err := m.accountExists(user.Local())
+		if err != nil {
+			m.log.Error("reading account", "user", user.Local(), "err", err)
+			return true
+		}
+		m.commit(env, user.Local(), m.roster.Begin(user.Local()), func(tx *store.RosterTxn) im.Effects {
+			return im.Inbound(tx, user, sender, st.Type, st.WithAddrs(sender, user), exists)
+		})
+		return true
+	case stanza.Probe:
+		m.answerProbe(env, user, st.From)
+		return true
+	}
+	return false
+}
+
 func (m *Module) accountExists(user string) (bool, error) {
 	_, err := m.db.Accounts().Get(user)
 	switch {
@@ -277,17 +337,21 @@ func (m *Module) probe(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	if !isLocal(env, contact) {
 		return false
 	}
-	user := ctx.From.JID()
+	m.answerProbe(env, contact, ctx.From.JID())
+	return true
+}
+
+// answerProbe answers user's probe of local contact (RFC 6121 §4.3.2).
+func (m *Module) answerProbe(env mod.Env, contact, user jid.JID) {
 	it, err := m.roster.Get(contact.Local(), user.Bare().String())
 	if err != nil || it.Hidden || it.Sub&store.SubFrom == 0 {
-		return true
+		return
 	}
 	if mod.SendPresenceOf(env, contact, user) == 0 {
 		var b stanza.Builder
 		b.Start("presence", "from", contact.String(), "to", user.String(), "type", "unavailable")
 		env.Send(stanza.MustParse(b.Bytes()))
 	}
-	return true
 }
 
 // available runs after a session's initial presence was broadcast: it
@@ -316,9 +380,17 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 		if it.Hidden || it.Sub&store.SubTo == 0 {
 			return true
 		}
-		if c, err := jid.Parse(it.JID); err == nil && isLocal(env, c) {
+		c, err := jid.Parse(it.JID)
+		switch {
+		case err != nil:
+		case isLocal(env, c):
 			probed[c.String()] = true
 			mod.SendPresenceOf(env, c, self)
+		case isRemote(env, c):
+			// the contact's server answers (§4.3.1), to all the user's resources
+			var b stanza.Builder
+			b.Start("presence", "from", self.Bare().String(), "to", c.String(), "type", "probe")
+			env.Send(stanza.MustParse(b.Bytes()))
 		}
 		return true
 	})

@@ -260,8 +260,8 @@ func (m *Module) remove(env mod.Env, iq *stanza.Stanza, self, contact jid.JID) e
 	var ok bool
 	if local {
 		effects, ok = im.Local{Tx: tx, ContactExists: exists}.Remove(self, contact)
-	} else if effects, ok = im.Remove(tx, self, contact); ok {
-		effects = im.Unrouted(effects) // no server-to-server links yet
+	} else {
+		effects, ok = im.Remove(tx, self, contact) // its Routes go to the contact's server
 	}
 	if !ok {
 		tx.Abort()
