@@ -360,6 +360,7 @@ func (s *inStream) Timer(now time.Time) {
 		s.t.SetTimer(s.m.cfg.IdleTimeout - idle)
 		return
 	}
+	s.m.log.Info("idle incoming link closed", "domain", s.from)
 	s.close([]byte("</stream:stream>"))
 }
 

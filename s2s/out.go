@@ -427,7 +427,7 @@ func (l *outLink) Timer(now time.Time) {
 			l.t.SetTimer(l.m.cfg.IdleTimeout - idle)
 			return
 		}
-		l.m.log.Debug("idle link closed", "domain", l.domain)
+		l.m.log.Info("idle link closed", "domain", l.domain)
 		l.close([]byte("</stream:stream>"))
 	default:
 		l.m.log.Info("link timed out", "domain", l.domain, "state", l.state.String())
@@ -438,12 +438,8 @@ func (l *outLink) Timer(now time.Time) {
 
 // Closed implements session.Handler.
 func (l *outLink) Closed(err error) {
-	if err != nil {
-		l.m.log.Info("link closed", "domain", l.domain, "state", l.state.String(), "err", err)
-	}
-	if l.state != outClosed {
-		l.state = outClosed
-	}
+	l.m.log.Info("link closed", "domain", l.domain, "state", l.state.String(), "err", err)
+	l.state = outClosed
 	l.fail(l.failCond)
 }
 

@@ -9,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/pem"
+	"fmt"
 	"io"
 	"math/big"
 	"net"
@@ -394,4 +395,62 @@ func TestS2SPresence(t *testing.T) {
 	// bob goes offline: his subscriber learns it
 	bob.send("<presence type='unavailable'/>")
 	alice.expect("<presence from='bob@b.test/r' to='alice@a.test' type='unavailable'/>")
+}
+
+// TestS2SLimits: the [s2s] limits, each answered as the RFC wants: a full
+// queue bounces with <resource-constraint/>, an oversized element ends the
+// stream with <policy-violation/>, so does a link past max_links_per_domain,
+// and an idle link is closed.
+func TestS2SLimits(t *testing.T) {
+	b := fedServer(t, "b.test", nil, func(c *server.Config) {
+		c.S2S.RequireTLS = false
+		c.S2S.MaxQueue = 2
+		c.S2S.MaxStanzaBytes = 4096
+		c.S2S.MaxLinksPerDomain = 1
+	})
+	auth := fakeAuthority(t)
+	b.Srv.S2S().SetHost("evil.test", auth)
+	mute, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mute.Close()
+	b.Srv.S2S().SetHost("mute.test", mute.Addr().String())
+	bob := fedLogin(t, b, "bob")
+
+	t.Run("queue full", func(t *testing.T) {
+		for i := range 3 {
+			bob.send(fmt.Sprintf("<message to='x@mute.test' id='q%d'><body>x</body></message>", i))
+		}
+		got := bob.expect("</message>")
+		if !strings.Contains(got, "id='q2'") || !strings.Contains(got, "<resource-constraint ") {
+			t.Fatalf("got %q, want q2 bounced with resource-constraint", got)
+		}
+	})
+	t.Run("element too large", func(t *testing.T) {
+		p := peerStream(t, b, "evil.test")
+		p.send("<message from='eve@evil.test' to='bob@b.test'><body>" + strings.Repeat("x", 5000) + "</body></message>")
+		p.expect("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
+	})
+	t.Run("links per domain", func(t *testing.T) {
+		p := peerStream(t, b, "evil.test")
+		p.send("<db:result from='evil.test' to='b.test'>k</db:result>")
+		p.expect("type='valid'/>")
+		q := peerStream(t, b, "evil.test")
+		q.send("<db:result from='evil.test' to='b.test'>k</db:result>")
+		q.expect("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
+	})
+}
+
+// TestS2SIdle: a link without traffic for idle_timeout is closed, and the
+// next stanza opens a new one.
+func TestS2SIdle(t *testing.T) {
+	a, b, alog, _ := fedPair(t, func(c *server.Config) { c.S2S.IdleTimeout.Duration = time.Second })
+	alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
+	bob.online()
+	alice.send("<message to='bob@b.test' id='i1'><body>one</body></message>")
+	bob.expect("<body>one</body>")
+	alog.wait(t, "link closed", "domain=b.test", "state=closed") // idle here, or the peer's idle incoming side
+	alice.send("<message to='bob@b.test' id='i2'><body>two</body></message>")
+	bob.expect("<body>two</body>")
 }
