@@ -64,22 +64,15 @@ func (s *inStream) Traffic(p []byte) error {
 		return errClosed
 	}
 	s.last = time.Now()
-	err := s.scan.Feed(p, (*inSink)(s))
-	if errors.Is(err, errRestart) {
-		s.scan.Reset()
-		s.scan.SetLimits(xmlscan.Limits{MaxElementBytes: s.m.cfg.MaxStanzaBytes})
+	restarted, err := feed(&s.scan, p, (*inSink)(s), s.m.cfg.MaxStanzaBytes)
+	if restarted {
 		s.state = inHeader
-		return nil
-	}
-	if err == nil || errors.Is(err, errClosed) {
-		return err
 	}
 	var se *stanza.StreamError
-	if !errors.As(err, &se) {
-		se = session.ScanError(err)
+	if errors.As(err, &se) {
+		s.fail(se)
 	}
-	s.fail(se)
-	return se
+	return err
 }
 
 // fail sends a stream error (after a header if none went out) and closes.

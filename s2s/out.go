@@ -174,21 +174,31 @@ func (l *outLink) Traffic(p []byte) error {
 		return errClosed
 	}
 	l.last = time.Now()
-	err := l.scan.Feed(p, (*outSink)(l))
-	if errors.Is(err, errRestart) {
-		l.scan.Reset()
-		l.scan.SetLimits(xmlscan.Limits{MaxElementBytes: l.m.cfg.MaxStanzaBytes})
-		return nil
+	_, err := feed(&l.scan, p, (*outSink)(l), l.m.cfg.MaxStanzaBytes)
+	var se *stanza.StreamError
+	if errors.As(err, &se) {
+		l.abort(se)
 	}
-	if err == nil || errors.Is(err, errClosed) {
-		return err
+	return err
+}
+
+// feed scans input for sink; a stream restart resets the scanner. It
+// returns nil, errClosed, or the stream error to send.
+func feed(scan *xmlscan.Scanner, p []byte, sink xmlscan.Sink, maxBytes int) (restarted bool, err error) {
+	err = scan.Feed(p, sink)
+	switch {
+	case errors.Is(err, errRestart):
+		scan.Reset()
+		scan.SetLimits(xmlscan.Limits{MaxElementBytes: maxBytes})
+		return true, nil
+	case err == nil, errors.Is(err, errClosed):
+		return false, err
 	}
 	var se *stanza.StreamError
 	if !errors.As(err, &se) {
 		se = session.ScanError(err)
 	}
-	l.abort(se)
-	return se
+	return false, se
 }
 
 // errRestart stops a Feed at a point where the rest of the input belongs
