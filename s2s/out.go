@@ -459,6 +459,11 @@ func (l *outLink) abort(se *stanza.StreamError) {
 		return
 	}
 	l.m.log.Info("link failed", "domain", l.domain, "cond", se.Cond.String(), "text", se.Text)
+	if l.state != outUp {
+		// the peer answered but no link could be made with it (TLS refused,
+		// a protocol error): RFC 6120 §8.3.3.15, not a timeout
+		l.failCond = stanza.RemoteServerNotFound
+	}
 	l.close(appendFail(nil, se))
 }
 
