@@ -140,8 +140,8 @@ func (s *Server) Figures() Figures {
 	if f.Sessions > 0 {
 		f.MemPerSession = f.HeapBytes / uint64(f.Sessions)
 	}
-	if !s.started.IsZero() {
-		f.Uptime = time.Since(s.started).Truncate(time.Second).String()
+	if t := s.started.Load(); t != 0 {
+		f.Uptime = time.Since(time.Unix(0, t)).Truncate(time.Second).String()
 	}
 	return f
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ignis/component"
@@ -49,7 +50,7 @@ type Server struct {
 	svc      services // bytestreams proxy, file upload
 	tlsCfg   *tls.Config
 
-	started time.Time // when Start finished (uptime)
+	started atomic.Int64 // unix nanoseconds when Start finished (uptime); read by the console's sampler
 
 	stopOnce sync.Once
 	stopErr  error
@@ -296,7 +297,7 @@ func (s *Server) Start() error {
 		"archive", s.cfg.Archive.Enabled,
 		"compression", s.cfg.Compression.Enabled,
 		"modules", strings.Join(s.features, ","))
-	s.started = time.Now()
+	s.started.Store(time.Now().UnixNano())
 	s.log.Info("ignis started", attrs...)
 	return nil
 }
