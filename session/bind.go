@@ -121,6 +121,7 @@ func (s *Stream) bind(f *xmlscan.Frame) error {
 	}
 	s.cfg.strangers.remove(s) // the session table lists it now
 	s.state = stBound
+	s.connBound()
 	s.tr.SetTimer(0)
 	s.loggedIn()
 	var rb stanza.Builder

@@ -40,6 +40,9 @@ type Stats struct {
 	// client, sampled (one in routeSample per stream) to keep the clock
 	// reads off most stanzas.
 	RouteLatency stat.Histogram
+	// Conns counts open client connections by transport (index in
+	// Transports) and state (ConnNegotiating, ConnBound): conns.go.
+	Conns [len(Transports)][nConnStates]atomic.Int64
 }
 
 // LoginMechs are the login counters' labels: the SASL mechanisms, XEP-0078

@@ -154,6 +154,7 @@ func (s *Stream) legacyLogin(f *xmlscan.Frame, st *stanza.Stanza) error {
 	s.flags |= fAuthn
 	s.cfg.Stats.LoginOK[mechIndex("legacy")].Add(1)
 	s.state = stBound
+	s.connBound()
 	s.scan.SetLimits(s.cfg.scan) // authenticated without a restart: full-size stanzas from here
 	s.tr.SetTimer(0)
 	s.loggedIn()

@@ -736,6 +736,7 @@ func (s *Stream) adopt(old *Stream, ns string, h uint32) error {
 	s.inbox.resumeID = s.sm.id // the session can be resumed, or handed over, again
 	s.inbox.mu.Unlock()
 	s.state = stBound
+	s.connBound()
 	s.tr.SetTimer(0)
 	if !s.sm.ack(h) {
 		return handledTooHigh(h, s.sm.hOut)

@@ -78,12 +78,15 @@ type Stream struct {
 	// framed: tr is a Framer (framing.go); a byte where the Framing itself
 	// would grow every stream by a size class
 	framed bool
-	held   int        // bytes of buffered input counted in the Guard's pre-auth total
-	peer   netip.Addr // the client's address, the key of per-address limits
-	jid    jid.JID    // full JID once bound; bare after SASL
-	sasl   *sasl.Server
-	creds  credStamp // the keys SASL verified against, checked again at bind (bind.go)
-	negBy  int64     // the negotiation deadline on the mono clock (sm.go), until bound
+	// conn is the connection's entry in Stats.Conns: its transport and
+	// whether it is counted as negotiating or bound (conns.go)
+	conn  connCount
+	held  int        // bytes of buffered input counted in the Guard's pre-auth total
+	peer  netip.Addr // the client's address, the key of per-address limits
+	jid   jid.JID    // full JID once bound; bare after SASL
+	sasl  *sasl.Server
+	creds credStamp // the keys SASL verified against, checked again at bind (bind.go)
+	negBy int64     // the negotiation deadline on the mono clock (sm.go), until bound
 	// pres is read by other loops while routing: bit 8 set when the client
 	// has sent available presence (RFC 6121 §4.2), low byte its priority.
 	pres atomic.Uint32
@@ -138,6 +141,7 @@ func (in *inbox) detachedID() string {
 func New(cfg *Config, t Transport) *Stream {
 	_, framed := t.(Framer)
 	s := &Stream{cfg: cfg, tr: t, framed: framed, peer: peerAddr(t.RemoteAddr())}
+	s.connOpened()
 	s.scan.SetLimits(cfg.preScan)
 	s.scan.SetRootless(s.rootless())
 	if t.TLS() != nil {
@@ -333,6 +337,7 @@ func (s *Stream) handBack(st *stanza.Stanza) {
 // Closed implements Handler. After a handover (sm.go) it follows the
 // detach, and then reads only state and scan, which the taker never touches.
 func (s *Stream) Closed(err error) {
+	s.connClosed()
 	if s.admitted {
 		s.admitted = false
 		s.cfg.Guard.Leave(s.peer)

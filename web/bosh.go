@@ -542,6 +542,9 @@ func (b *boshSession) connGone(c *conn) {
 // session turns into XEP-0206's (openElem; Close).
 func (b *boshSession) Framing() session.Framing { return session.WebSocketFraming{} }
 
+// TransportName names the transport in session.Info and the metrics.
+func (b *boshSession) TransportName() string { return "bosh" }
+
 // Write implements session.Transport.
 func (b *boshSession) Write(p []byte) error {
 	if b.closeReq {

@@ -427,6 +427,9 @@ var frameBufs = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &
 // Framing implements session.Framer.
 func (c *conn) Framing() session.Framing { return session.WebSocketFraming{} }
 
+// TransportName names the transport in session.Info and the metrics.
+func (c *conn) TransportName() string { return "websocket" }
+
 // Write implements session.Transport: one element, one text message.
 func (c *conn) Write(p []byte) error {
 	if c.phase != phWebSocket {

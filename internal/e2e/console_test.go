@@ -101,7 +101,11 @@ func metric(t *testing.T, text, name string) float64 {
 // TestMetricsScrape: /metrics scraped before and after two logins, a failed
 // one and a message shows the counters and gauges moving.
 func TestMetricsScrape(t *testing.T) {
-	env := startConsole(t)
+	env := startConsole(t, func(c *server.Config) {
+		c.TLS.Required = false // ws:// below
+		c.Web.Enabled = true
+		c.Web.HTTP = "127.0.0.1:0"
+	})
 	env.AddUser("alice", "wonderland")
 	env.AddUser("bob", "builder")
 	hc := env.httpClient(t)
@@ -132,10 +136,49 @@ func TestMetricsScrape(t *testing.T) {
 		{`ignis_stanzas_total{direction="in",kind="message"}`, 1},
 		{`ignis_stanzas_total{direction="out",kind="message"}`, 1},
 		{`ignis_connections{state="bound",transport="tcp"}`, 2},
+		{`ignis_connections{state="bound",transport="websocket"}`, 0},
 	} {
 		if d := metric(t, after, tc.name) - metric(t, before, tc.name); d != tc.diff {
 			t.Errorf("%s moved by %v, want %v", tc.name, d, tc.diff)
 		}
+	}
+
+	// a WebSocket connection is counted as one, negotiating and then bound,
+	// and no longer once it is closed
+	h, _ := env.Srv.WebAddrs()
+	ws := dialWS(t, "ws://"+h.String()+"/xmpp-websocket", nil)
+	wsLogin(t, ws, sasl.ScramSha256, "bob", "builder", "web")
+	neg := dialWS(t, "ws://"+h.String()+"/xmpp-websocket", nil)
+	neg.send(wsOpen)
+	neg.expect(wsOpenResp)
+	neg.expect(wsFeatures + `.*</stream:features>`)
+	_, mid := do(t, hc, "GET", env.plain+"/metrics", "", nil)
+	for name, want := range map[string]float64{
+		`ignis_connections{state="bound",transport="websocket"}`:       1,
+		`ignis_connections{state="negotiating",transport="websocket"}`: 1,
+		`ignis_connections{state="bound",transport="tcp"}`:             2,
+		`ignis_connections{state="bound",transport="bosh"}`:            0,
+	} {
+		if v := metric(t, mid, name); v != want {
+			t.Errorf("%s is %v with two TCP sessions, one WebSocket session and one negotiating, want %v", name, v, want)
+		}
+	}
+	neg.c.CloseNow()
+	ws.send(wsClose)
+	ws.expect(regexp.QuoteMeta(wsClose))
+	ws.read() // the WebSocket close
+	// the server uncounts the connection when its socket is gone, which the
+	// client cannot see: wait (bounded) for the scrape to show it
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		_, text := do(t, hc, "GET", env.plain+"/metrics", "", nil)
+		if metric(t, text, `ignis_connections{state="bound",transport="websocket"}`) == 0 &&
+			metric(t, text, `ignis_connections{state="negotiating",transport="websocket"}`) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the closed WebSocket connections are still counted")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 	if metric(t, after, "ignis_store_commit_duration_seconds_count") < 1 || metric(t, after, "ignis_memory_per_session_bytes") <= 0 {
 		t.Errorf("no commit timed or no memory per session:\n%s", after)

@@ -60,9 +60,11 @@ func (c collector) Collect(ch chan<- prometheus.Metric) {
 	counter := func(d *prometheus.Desc, v int64, labels ...string) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
 	}
-	gauge(descConns, float64(f.Connections-f.Sessions), "tcp", "negotiating")
-	gauge(descConns, float64(f.Sessions), "tcp", "bound")
 	st := &s.stream.Stats
+	for i, tr := range session.Transports {
+		gauge(descConns, float64(st.Conns[i][session.ConnNegotiating].Load()), tr, "negotiating")
+		gauge(descConns, float64(st.Conns[i][session.ConnBound].Load()), tr, "bound")
+	}
 	for i, m := range session.LoginMechs {
 		counter(descLogins, st.LoginOK[i].Load(), m, "ok")
 		counter(descLogins, st.LoginFailed[i].Load(), m, "failed")
