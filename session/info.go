@@ -14,6 +14,10 @@ type Info struct {
 	// Transport is "tcp", or the TransportName of a framed transport
 	// (WebSocket, BOSH), "framed" if it has none
 	Transport string
+	// Queued is the output held for the client, in bytes: deliveries not
+	// yet written and what the transport had pending when its loop last
+	// looked (the session's buffers that grow; its fixed cost is not here)
+	Queued int
 }
 
 // markBound records, before the stream is published in the session table,
@@ -32,6 +36,7 @@ func (s *Stream) markBound() {
 func (s *Stream) Info() Info {
 	s.inbox.mu.Lock()
 	sm := s.inbox.resumeID != ""
+	queued := s.inbox.bytes
 	s.inbox.mu.Unlock()
 	transport := "tcp"
 	if s.framed {
@@ -46,5 +51,6 @@ func (s *Stream) Info() Info {
 		TLS:       s.bound&1 != 0,
 		SM:        sm,
 		Since:     time.Unix(int64(s.bound>>1), 0),
+		Queued:    queued + int(s.outPending.Load()),
 	}
 }

@@ -16,6 +16,7 @@ import (
 
 	"ignis/jid"
 	"ignis/mod"
+	"ignis/mod/muc"
 	"ignis/route"
 	"ignis/session"
 	"ignis/stanza"
@@ -35,18 +36,20 @@ type AdminRequest struct {
 	Password string   `json:"password,omitempty"`
 	Group    string   `json:"group,omitempty"`   // group-* ops
 	Display  string   `json:"display,omitempty"` // group-add
-	Message  string   `json:"message,omitempty"` // announce
+	Message  string   `json:"message,omitempty"` // announce; room-destroy: the reason
+	Room     string   `json:"room,omitempty"`    // room-destroy: a room's name or JID
 }
 
 // AdminReply answers an AdminRequest.
 type AdminReply struct {
-	Error    string        `json:"error,omitempty"`
-	Domain   string        `json:"domain,omitempty"`   // info: the domain the running server serves
-	Done     int           `json:"done,omitempty"`     // user-add: accounts created; kick: sessions ended
-	Sessions []SessionInfo `json:"sessions,omitempty"` // sessions
-	Users    []string      `json:"users,omitempty"`
-	Groups   []store.Group `json:"groups,omitempty"` // group-list
-	Stats    *Figures      `json:"stats,omitempty"`  // stats
+	Error    string         `json:"error,omitempty"`
+	Domain   string         `json:"domain,omitempty"`   // info: the domain the running server serves
+	Done     int            `json:"done,omitempty"`     // user-add: accounts created; kick: sessions ended
+	Sessions []SessionInfo  `json:"sessions,omitempty"` // sessions
+	Users    []string       `json:"users,omitempty"`
+	Groups   []store.Group  `json:"groups,omitempty"` // group-list
+	Stats    *Figures       `json:"stats,omitempty"`  // stats
+	Rooms    []muc.RoomInfo `json:"rooms,omitempty"`  // room-list
 }
 
 // SessionInfo is one bound client session in the sessions reply.
@@ -58,6 +61,8 @@ type SessionInfo struct {
 	// Transport is tcp, or websocket, bosh… (session.Info)
 	Transport string    `json:"transport,omitempty"`
 	Since     time.Time `json:"since"`
+	// QueuedBytes is output held for the client (session.Info.Queued)
+	QueuedBytes int `json:"queued_bytes"`
 }
 
 // liveAdmin answers the operations that need the running server: its
@@ -75,7 +80,7 @@ func liveAdmin(r *route.Router, req AdminRequest) (rep AdminReply, handled bool)
 				if in.Addr != nil {
 					si.Addr = in.Addr.String()
 				}
-				si.TLS, si.SM, si.Since, si.Transport = in.TLS, in.SM, in.Since, in.Transport
+				si.TLS, si.SM, si.Since, si.Transport, si.QueuedBytes = in.TLS, in.SM, in.Since, in.Transport, in.Queued
 			}
 			rep.Sessions = append(rep.Sessions, si)
 			return true
@@ -146,7 +151,7 @@ func Admin(db *store.DB, req AdminRequest) AdminReply {
 	case "group-list":
 		rep.Groups = []store.Group{}
 		err = db.Groups().List(func(g store.Group) bool { rep.Groups = append(rep.Groups, g); return true })
-	case "info", "sessions", "kick", "stats", "announce":
+	case "info", "sessions", "kick", "stats", "announce", "room-list", "room-destroy":
 		err = errors.New("no server is running on this data folder")
 	default:
 		err = fmt.Errorf("unknown admin operation %q", req.Op)
@@ -311,10 +316,57 @@ func (s *Server) liveAdmin(req AdminRequest) (AdminReply, bool) {
 			break
 		}
 		rep.Done = s.announce(req.Message)
+	case "room-list", "room-destroy":
+		rep = s.roomOp(req)
 	default:
 		return liveAdmin(s.router, req)
 	}
 	return rep, true
+}
+
+// roomOp lists or destroys the group chat service's rooms (mod/muc).
+func (s *Server) roomOp(req AdminRequest) (rep AdminReply) {
+	m := s.mucModule()
+	if m == nil {
+		rep.Error = "group chat (muc) is not enabled"
+		return rep
+	}
+	if req.Op == "room-list" {
+		rep.Rooms = m.Rooms()
+		return rep
+	}
+	name := req.Room
+	if j, err := jid.Parse(req.Room); err == nil && j.Local() != "" {
+		if j.Domain() != m.Domain().Domain() || j.Resource() != "" {
+			rep.Error = fmt.Sprintf("%q is not a room of this server", req.Room)
+			return rep
+		}
+		name = j.Local()
+	}
+	found, err := false, error(nil)
+	if name != "" {
+		found, err = m.Destroy(name, req.Message)
+	}
+	switch {
+	case !found:
+		rep.Error = fmt.Sprintf("there is no room %q", req.Room)
+		return rep
+	case err != nil:
+		rep.Error = "the room was destroyed but its record was not deleted: " + err.Error()
+		return rep
+	}
+	rep.Done = 1
+	return rep
+}
+
+// mucModule is the running group chat service, nil when off.
+func (s *Server) mucModule() *muc.Module {
+	for _, m := range s.mods {
+		if mm, ok := m.(*muc.Module); ok {
+			return mm
+		}
+	}
+	return nil
 }
 
 // announce sends a headline message from the server to every bound session
@@ -350,6 +402,9 @@ func logAdmin(log *slog.Logger, req AdminRequest, rep AdminReply, by, from strin
 	}
 	if req.Group != "" {
 		attrs = append(attrs, "group", req.Group)
+	}
+	if req.Room != "" {
+		attrs = append(attrs, "room", req.Room)
 	}
 	switch {
 	case rep.Error != "":

@@ -26,6 +26,8 @@ import (
 //	PUT    /api/groups/{group}/members/{user}
 //	DELETE /api/groups/{group}/members/{user}
 //	POST   /api/announce                       {"message":…}
+//	GET    /api/rooms                          group chat rooms: occupants, persistent, public…
+//	DELETE /api/rooms/{room}?reason=…          destroy a room (its name or JID); occupants are told
 func (c *console) routesAPI() {
 	m := c.mux
 	m.HandleFunc("GET /api/stats", c.api(func(r *http.Request, _ apiBody) AdminRequest { return AdminRequest{Op: "stats"} }))
@@ -58,6 +60,10 @@ func (c *console) routesAPI() {
 	}))
 	m.HandleFunc("POST /api/announce", c.api(func(r *http.Request, b apiBody) AdminRequest {
 		return AdminRequest{Op: "announce", Message: b.Message}
+	}))
+	m.HandleFunc("GET /api/rooms", c.api(func(r *http.Request, _ apiBody) AdminRequest { return AdminRequest{Op: "room-list"} }))
+	m.HandleFunc("DELETE /api/rooms/{room}", c.api(func(r *http.Request, _ apiBody) AdminRequest {
+		return AdminRequest{Op: "room-destroy", Room: r.PathValue("room"), Message: r.URL.Query().Get("reason")}
 	}))
 }
 

@@ -84,6 +84,10 @@ func (c *console) routesWeb() {
 	m.HandleFunc("POST /groups/member-del", c.action("/groups", func(r *http.Request) AdminRequest {
 		return AdminRequest{Op: "group-member-del", Group: r.PostFormValue("group"), User: c.localpart(r.PostFormValue("user"))}
 	}))
+	m.HandleFunc("GET /rooms", c.roomsPage)
+	m.HandleFunc("POST /rooms/destroy", c.action("/rooms", func(r *http.Request) AdminRequest {
+		return AdminRequest{Op: "room-destroy", Room: r.PostFormValue("room"), Message: r.PostFormValue("reason")}
+	}))
 	m.HandleFunc("GET /bench", c.benchList)
 	m.HandleFunc("GET /bench/{name}", c.benchReport)
 }
@@ -207,6 +211,15 @@ type sessionRow struct {
 	JID, User, Resource, IP, Transport string
 	TLS, SM                            bool
 	Since                              string
+	Queued                             int // bytes of output held for the client
+}
+
+// sessionsData is the sessions page: the rows, and the memory figure the
+// server can give per session (the live heap's average: the fixed cost of
+// one session is not measured per session).
+type sessionsData struct {
+	Rows          []sessionRow
+	MemPerSession uint64
 }
 
 func (c *console) sessionsPage(w http.ResponseWriter, r *http.Request) {
@@ -219,9 +232,9 @@ func (c *console) sessionsPage(w http.ResponseWriter, r *http.Request) {
 			tr = "tcp"
 		}
 		rows = append(rows, sessionRow{JID: si.JID, User: j.Bare().String(), Resource: j.Resource(), IP: si.Addr,
-			Transport: tr, TLS: si.TLS, SM: si.SM, Since: si.Since.UTC().Format("2006-01-02 15:04:05")})
+			Transport: tr, TLS: si.TLS, SM: si.SM, Since: si.Since.UTC().Format("2006-01-02 15:04:05"), Queued: si.QueuedBytes})
 	}
-	c.render(w, r, "sessions", page{Title: "Sessions", Data: rows})
+	c.render(w, r, "sessions", page{Title: "Sessions", Data: sessionsData{Rows: rows, MemPerSession: c.s.Figures().MemPerSession}})
 }
 
 func (c *console) accountsPage(w http.ResponseWriter, r *http.Request) {
@@ -232,6 +245,17 @@ func (c *console) accountsPage(w http.ResponseWriter, r *http.Request) {
 func (c *console) groupsPage(w http.ResponseWriter, r *http.Request) {
 	rep := c.s.AdminOp(AdminRequest{Op: "group-list"}, who(r), r.RemoteAddr)
 	c.render(w, r, "groups", page{Title: "Shared groups", Data: rep.Groups, Flash: rep.Error, FlashErr: rep.Error != ""})
+}
+
+// roomsPage lists the group chat service's rooms, each with a form that
+// destroys it.
+func (c *console) roomsPage(w http.ResponseWriter, r *http.Request) {
+	rep := c.s.AdminOp(AdminRequest{Op: "room-list"}, who(r), r.RemoteAddr)
+	p := page{Title: "Rooms", Data: rep.Rooms}
+	if rep.Error != "" && r.URL.Query().Get("ok")+r.URL.Query().Get("err") == "" {
+		p.Flash, p.FlashErr = rep.Error, true
+	}
+	c.render(w, r, "rooms", p)
 }
 
 // benchFile: a report's name is a plain file name with a report's suffix.

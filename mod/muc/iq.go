@@ -324,12 +324,18 @@ func (r *room) destroy(d xmlscan.Elem) []*stanza.Stanza {
 		}
 		ex = &extra{x: b.Bytes()}
 	}
+	return r.destroyWith(ex, nil)
+}
+
+// destroyWith removes every occupant, telling them ex, and forgets the
+// room; deleted (if not nil) hears when the store has let it go. Under r.mu.
+func (r *room) destroyWith(ex *extra, deleted func(error)) []*stanza.Stanza {
 	var out []*stanza.Stanza
 	for _, o := range r.occupants {
 		out = append(out, r.remove(o, ex)...)
 	}
 	r.gone = true
-	r.m.rooms.DeleteAsync(r.jid.Local(), nil)
+	r.m.rooms.DeleteAsync(r.jid.Local(), deleted)
 	r.m.h.Log().Info("room destroyed", "room", r.jid.String())
 	return out
 }
