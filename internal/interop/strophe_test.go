@@ -5,22 +5,17 @@ package interop
 import (
 	"bufio"
 	"context"
-	"encoding/base64"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
-	"time"
 
 	"ignis/internal/server"
-	"ignis/internal/servertest"
 )
 
 // stropheJS is Debian's libjs-strophe (Strophe.js 1.2.14), which .ci/run installs.
@@ -52,57 +47,6 @@ conn.connect('alice@localhost/strophe-' + kind, 'wonderland', function (status, 
 });
 </script></head><body>strophe</body></html>`
 
-// tcpUser is a minimal XMPP client over TCP for the other side.
-type tcpUser struct {
-	t   *testing.T
-	c   net.Conn
-	buf []byte
-}
-
-func (u *tcpUser) send(s string) {
-	if _, err := io.WriteString(u.c, s); err != nil {
-		u.t.Fatal(err)
-	}
-}
-
-// expect reads until want arrives and returns what came up to it.
-func (u *tcpUser) expect(want string, d time.Duration) string {
-	u.t.Helper()
-	_ = u.c.SetReadDeadline(time.Now().Add(d))
-	chunk := make([]byte, 4096)
-	for {
-		if i := strings.Index(string(u.buf), want); i >= 0 {
-			got := string(u.buf[:i+len(want)])
-			u.buf = u.buf[i+len(want):]
-			return got
-		}
-		n, err := u.c.Read(chunk)
-		u.buf = append(u.buf, chunk[:n]...)
-		if err != nil {
-			u.t.Fatalf("waiting for %q: %v (got %q)", want, err, u.buf)
-		}
-	}
-}
-
-func tcpLogin(t *testing.T, addr, user, pass, resource string) *tcpUser {
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	u := &tcpUser{t: t, c: c}
-	const hdr = "<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>"
-	u.send(hdr)
-	u.expect("</stream:features>", 10*time.Second)
-	u.send("<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>" + base64.StdEncoding.EncodeToString([]byte("\x00"+user+"\x00"+pass)) + "</auth>")
-	u.expect("<success", 10*time.Second)
-	u.send(hdr)
-	u.expect("</stream:features>", 10*time.Second)
-	u.send("<iq type='set' id='b1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>" + resource + "</resource></bind></iq>")
-	u.expect("</iq>", 10*time.Second)
-	return u
-}
-
 // chromium finds Debian's headless browser; in CI it must be there.
 func chromium(t *testing.T) string {
 	for _, name := range []string{"chromium", "chromium-browser"} {
@@ -119,8 +63,9 @@ func chromium(t *testing.T) string {
 
 // TestInteropStrophe: a browser client we did not write, Strophe.js in
 // headless Chromium, served from another origin (so CORS is exercised),
-// logs in over WebSocket and over BOSH and exchanges messages with a TCP
-// user: its hello arrives, and what the TCP user says comes back echoed.
+// logs in over WebSocket and over BOSH and exchanges messages with a
+// slixmpp user over TCP: its hello reaches the slixmpp user, whose answer
+// comes back echoed.
 func TestInteropStrophe(t *testing.T) {
 	bin := chromium(t)
 	if _, err := os.Stat(stropheJS); err != nil {
@@ -129,12 +74,13 @@ func TestInteropStrophe(t *testing.T) {
 		}
 		t.Fatal("libjs-strophe not installed; .ci/run installs it")
 	}
-	env := servertest.Start(t, func(c *server.Config) {
+	h := newHarness(t, func(c *server.Config) {
 		c.Web.Enabled = true
 		c.Web.HTTP = "127.0.0.1:0"
 		c.Web.HTTPS = "off"
 		c.SASL.PlainWithoutTLS = true
 	})
+	env := h.env
 	env.AddUser("alice", "wonderland")
 	env.AddUser("bob", "pw")
 	web, _ := env.Srv.WebAddrs()
@@ -144,7 +90,10 @@ func TestInteropStrophe(t *testing.T) {
 		{"bosh", "http://" + web.String() + "/http-bind"},
 	} {
 		t.Run(tc.kind, func(t *testing.T) {
-			bob := tcpLogin(t, env.Addr, "bob", "pw", "tcp")
+			// bob, online before the page starts: the hello is delivered live
+			bob := h.start(t, "strophe_peer.py", "--addr", byName(t, env.Addr), "--jid", "bob@localhost/tcp",
+				"--password", "pw", "--kind", tc.kind)
+			bob.await("online", "")
 			page := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 				switch r.URL.Path {
 				case "/strophe.js":
@@ -187,12 +136,16 @@ func TestInteropStrophe(t *testing.T) {
 				_ = cmd.Wait()
 			}()
 
-			got := bob.expect("hello from strophe over "+tc.kind+"</body>", 45*time.Second)
-			if !strings.Contains(got, "from='alice@localhost/strophe-"+tc.kind+"'") {
-				t.Fatalf("bob got %q", got)
+			alice := "alice@localhost/strophe-" + tc.kind
+			hello := bob.await("message", "")
+			if hello.From != alice || hello.Body != "hello from strophe over "+tc.kind {
+				t.Fatalf("bob got %q from %s, want Strophe's hello from %s", hello.Body, hello.From, alice)
 			}
-			bob.send("<message to='alice@localhost/strophe-" + tc.kind + "' type='chat' id='q1'><body>ping " + tc.kind + "</body></message>")
-			bob.expect("echo: ping "+tc.kind+"</body>", 30*time.Second)
+			echo := bob.await("message", "")
+			if echo.From != alice || echo.Body != "echo: ping "+tc.kind {
+				t.Fatalf("bob got %q from %s, want the echo of his ping from %s", echo.Body, echo.From, alice)
+			}
+			bob.finish()
 		})
 	}
 }
