@@ -102,7 +102,8 @@ func metric(t *testing.T, text, name string) float64 {
 // one and a message shows the counters and gauges moving.
 func TestMetricsScrape(t *testing.T) {
 	env := startConsole(t, func(c *server.Config) {
-		c.TLS.Required = false // ws:// below
+		c.TLS.Required = false // ws:// and BOSH over http:// below
+		c.SASL.PlainWithoutTLS = true
 		c.Web.Enabled = true
 		c.Web.HTTP = "127.0.0.1:0"
 	})
@@ -143,8 +144,8 @@ func TestMetricsScrape(t *testing.T) {
 		}
 	}
 
-	// a WebSocket connection is counted as one, negotiating and then bound,
-	// and no longer once it is closed
+	// a WebSocket connection or a BOSH session is counted as one connection
+	// of its transport, negotiating and then bound, and no longer once closed
 	h, _ := env.Srv.WebAddrs()
 	ws := dialWS(t, "ws://"+h.String()+"/xmpp-websocket", nil)
 	wsLogin(t, ws, sasl.ScramSha256, "bob", "builder", "web")
@@ -152,18 +153,21 @@ func TestMetricsScrape(t *testing.T) {
 	neg.send(wsOpen)
 	neg.expect(wsOpenResp)
 	neg.expect(wsFeatures + `.*</stream:features>`)
+	bosh := boshLogin(t, h.String(), "alice", "wonderland", "bosh", 1)
 	_, mid := do(t, hc, "GET", env.plain+"/metrics", "", nil)
 	for name, want := range map[string]float64{
 		`ignis_connections{state="bound",transport="websocket"}`:       1,
 		`ignis_connections{state="negotiating",transport="websocket"}`: 1,
 		`ignis_connections{state="bound",transport="tcp"}`:             2,
-		`ignis_connections{state="bound",transport="bosh"}`:            0,
+		`ignis_connections{state="bound",transport="bosh"}`:            1,
+		`ignis_connections{state="negotiating",transport="bosh"}`:      0,
 	} {
 		if v := metric(t, mid, name); v != want {
 			t.Errorf("%s is %v with two TCP sessions, one WebSocket session and one negotiating, want %v", name, v, want)
 		}
 	}
 	neg.c.CloseNow()
+	bosh.post(bosh.wrap(" type='terminate'", "<presence xmlns='jabber:client' type='unavailable'/>"))
 	ws.send(wsClose)
 	ws.expect(regexp.QuoteMeta(wsClose))
 	ws.read() // the WebSocket close
@@ -172,11 +176,12 @@ func TestMetricsScrape(t *testing.T) {
 	for deadline := time.Now().Add(10 * time.Second); ; {
 		_, text := do(t, hc, "GET", env.plain+"/metrics", "", nil)
 		if metric(t, text, `ignis_connections{state="bound",transport="websocket"}`) == 0 &&
-			metric(t, text, `ignis_connections{state="negotiating",transport="websocket"}`) == 0 {
+			metric(t, text, `ignis_connections{state="negotiating",transport="websocket"}`) == 0 &&
+			metric(t, text, `ignis_connections{state="bound",transport="bosh"}`) == 0 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("the closed WebSocket connections are still counted")
+			t.Fatal("the closed WebSocket connections or the terminated BOSH session are still counted")
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
