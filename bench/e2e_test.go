@@ -99,10 +99,12 @@ func TestIdleThenChat(t *testing.T) {
 	if res.SessionsFailed != 0 || res.MessagesSent != 100 || res.MessagesBounced != 0 || res.MessagesExpected != 500 {
 		t.Errorf("muc: failed %d sent %d bounced %d expected %d", res.SessionsFailed, res.MessagesSent, res.MessagesBounced, res.MessagesExpected)
 	}
-	// every occupant joined before it could send; one that joined later
-	// than its room's first messages misses those (counted lost)
-	if res.MessagesDelivered < 400 || res.LatencyMs.Count != res.MessagesDelivered {
+	// every occupant joined before the first message (the join phase)
+	if res.MessagesDelivered != 500 || res.LatencyMs.Count != res.MessagesDelivered {
 		t.Errorf("muc: delivered %d of 500, latency count %d", res.MessagesDelivered, res.LatencyMs.Count)
+	}
+	if m := res.MUC; m == nil || m.Occupants != 20 || m.Wanted != 20 {
+		t.Errorf("muc joins: %+v, want 20 of 20", m)
 	}
 }
 

@@ -46,6 +46,18 @@ type ServerStats struct {
 	CPUAvgPct      float64 `json:"cpu_avg_pct"`
 }
 
+// MUCStats is the join phase of --scenario muc: every session logs in
+// first, then all join their rooms at once; the server's RSS is sampled
+// before and after the joins, so the difference is the rooms' cost alone.
+type MUCStats struct {
+	Occupants            int64   `json:"occupants"` // sessions in their room when the load began
+	Wanted               int64   `json:"occupants_wanted"`
+	JoinS                float64 `json:"join_s"` // from the first join sent to the last self-presence
+	ServerRSSBefore      int64   `json:"server_rss_before_joins_bytes,omitempty"`
+	ServerRSSAfter       int64   `json:"server_rss_after_joins_bytes,omitempty"`
+	ServerRSSPerOccupant float64 `json:"server_rss_per_occupant_bytes,omitempty"`
+}
+
 // ClientStats is the load generator's own cost.
 type ClientStats struct {
 	Processes       int     `json:"processes"`
@@ -111,6 +123,8 @@ type Result struct {
 	PresenceErrors    int64       `json:"presence_errors,omitempty"`
 	PresenceLatencyMs Percentiles `json:"presence_latency_ms"`
 
+	MUC *MUCStats `json:"muc,omitempty"` // --scenario muc: the join phase
+
 	Server                   *ServerStats `json:"server,omitempty"`
 	ServerRSSPerSessionBytes float64      `json:"server_rss_per_session_bytes,omitempty"`
 	Client                   ClientStats  `json:"client"`
@@ -152,6 +166,12 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	}
 	if r.RosterContactsWanted > 0 {
 		row("rosters", "%s", rosterSummary(r.RosterContacts, r.RosterContactsWanted))
+	}
+	if m := r.MUC; m != nil {
+		row("muc joins", "%d of %d occupants in %.2f s", m.Occupants, m.Wanted, m.JoinS)
+		if m.ServerRSSPerOccupant != 0 {
+			row("server RSS/occupant", "%.0f B (%.1f MiB before the joins, %.1f MiB after)", m.ServerRSSPerOccupant, float64(m.ServerRSSBefore)/(1<<20), float64(m.ServerRSSAfter)/(1<<20))
+		}
 	}
 	if r.RosterErrors > 0 {
 		row("roster errors", "%d (the server answered the roster get with an error)", r.RosterErrors)

@@ -103,6 +103,9 @@ type run struct {
 
 	rosterHave, rosterWant int64 // --roster-size: subscriptions in place when the load began
 
+	joinsOpen atomic.Bool // muc: the join phase began (a session joins when it logs in)
+	mucJoins  mucJoins    // muc: what the join phase measured
+
 	// escaped pieces of the user JID pattern, for building 'to' attributes
 	toPre, toPost []byte
 }
@@ -455,6 +458,9 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 		if cfg.RosterSize > 0 {
 			r.rosterHave, r.rosterWant = r.waitRosters(sendCtx.Done())
 		}
+		if cfg.MUC() {
+			r.mucJoins = r.joinPhase(sendCtx.Done())
+		}
 		if r.hooks.LoggedIn != nil {
 			r.hooks.LoggedIn()
 		}
@@ -789,6 +795,14 @@ func (r *run) result(wall time.Duration, sendSeconds float64, hold time.Duration
 	res.Client.MessagesSkipped = st.msgSkipped.Load()
 	res.Client.Stale = st.stale.Load()
 	res.RosterContacts, res.RosterContactsWanted = r.rosterHave, r.rosterWant
+	if r.cfg.MUC() {
+		j := r.mucJoins
+		res.MUC = &MUCStats{Occupants: j.joined, Wanted: int64(len(r.chat)), JoinS: j.took.Seconds()}
+		if j.joined > 0 && j.after.RSS > 0 {
+			res.MUC.ServerRSSBefore, res.MUC.ServerRSSAfter = j.before.RSS, j.after.RSS
+			res.MUC.ServerRSSPerOccupant = float64(j.after.RSS-j.before.RSS) / float64(j.joined)
+		}
+	}
 	lagS := Summarize(lag)
 	res.Client.SendLagMs, res.Client.SendLagMaxMs = lagS.P99, lagS.Max
 	res.finish(lat, login, pres)

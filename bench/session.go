@@ -93,17 +93,20 @@ type session struct {
 	partner int32       // chat: local index of the partner, -1 if none
 	rejoins int16       // muc: joins repeated while the room was still locked
 	joined  atomic.Bool // muc: in the room (its self-presence came): it may send
-	ph      phase
-	secure  bool
-	online  atomic.Bool
-	mu      sync.Mutex // guards conn against teardown and senders
-	conn    net.Conn
-	raw     syscall.RawConn // plain TCP: wait for input without a buffer
-	tbuf    []byte          // TLS: plaintext read buffer
-	sc      xmlscan.Scanner
-	scram   *scramClient // during SASL only
-	started time.Time    // current login began
-	reg     bool         // this connection registers the account instead of logging in
+	// joinSent: muc: the join went on this connection (once: by the run's
+	// join phase, or at a re-login after it)
+	joinSent atomic.Bool
+	ph       phase
+	secure   bool
+	online   atomic.Bool
+	mu       sync.Mutex // guards conn against teardown and senders
+	conn     net.Conn
+	raw      syscall.RawConn // plain TCP: wait for input without a buffer
+	tbuf     []byte          // TLS: plaintext read buffer
+	sc       xmlscan.Scanner
+	scram    *scramClient // during SASL only
+	started  time.Time    // current login began
+	reg      bool         // this connection registers the account instead of logging in
 	// owned by the session's goroutine
 	holding   bool   // holds an admission slot
 	est       bool   // the current login reached presence
@@ -588,10 +591,13 @@ func (s *session) established(sendPresence bool) error {
 	r := s.r
 	if r.cfg.MUC() && s.role == RoleChat {
 		s.joined.Store(false)
-		// join the room; the first to come creates it and accepts the
-		// instant configuration (the others' configuration is refused)
-		if err := s.write(s.mucJoin(true)); err != nil {
-			return err
+		s.joinSent.Store(false)
+		// the joins wait for every first login (the server's memory is
+		// sampled between the two); a re-login later joins at once
+		if r.joinsOpen.Load() {
+			if err := s.joinRoom(); err != nil {
+				return err
+			}
 		}
 	}
 	if c := s.getConn(); c != nil {
@@ -607,6 +613,16 @@ func (s *session) established(sendPresence bool) error {
 	}
 	s.online.Store(true)
 	return nil
+}
+
+// joinRoom sends s's join unless it went on this connection already. The
+// first to come creates the room and accepts the instant configuration
+// (XEP-0045 10.1.2; the others' configuration is refused, which is ignored).
+func (s *session) joinRoom() error {
+	if !s.joinSent.CompareAndSwap(false, true) {
+		return nil
+	}
+	return s.write(s.mucJoin(true))
 }
 
 // mucJoin is the presence that joins s's room (no history), followed by
@@ -657,7 +673,7 @@ func (s *session) online1(e xmlscan.Elem) error {
 			r.st.presErrors.Add(1)
 			return nil
 		}
-		if r.cfg.MUC() && !s.joined.Load() && bytes.Contains(e.Raw(), []byte("<status code='110'/>")) {
+		if r.cfg.MUC() && !s.joined.Load() && selfPresence(e) {
 			s.joined.Store(true)
 		}
 		if run, _, _, ts, ok := parseMark(e.Child("status", "")); ok {
@@ -686,6 +702,24 @@ func (s *session) online1(e xmlscan.Elem) error {
 		return s.write(b.Bytes())
 	}
 	return nil
+}
+
+// selfPresence reports whether e is a room's presence about the receiver
+// itself (muc#user status 110), whatever the server's quoting and order.
+func selfPresence(e xmlscan.Elem) bool {
+	x := e.Child("x", stanza.NSMUCUser)
+	if x.IsZero() {
+		return false
+	}
+	it := x.Children()
+	for c, ok := it.Next(); ok; c, ok = it.Next() {
+		if string(c.Local()) == "status" {
+			if code, _ := c.Attr("code"); string(code) == "110" {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // The mark the bench puts first in a message body or presence status:

@@ -171,3 +171,26 @@ func TestReadProcSelf(t *testing.T) {
 		t.Errorf("self: %+v", s)
 	}
 }
+
+// The joined test must hold for each server's spelling of the self-presence
+// (Prosody and ejabberd quote and order differently from Ignis).
+func TestSelfPresence(t *testing.T) {
+	for _, tt := range []struct {
+		name, xml string
+		want      bool
+	}{
+		{"ignis", `<presence from='r@c/u1'><x xmlns='http://jabber.org/protocol/muc#user'><item affiliation='owner' role='moderator'/><status code='110'/><status code='201'/></x></presence>`, true},
+		{"double quotes, 201 first", `<presence from="r@c/u1"><x xmlns="http://jabber.org/protocol/muc#user"><item role="moderator" affiliation="owner"/><status code="201"/><status code="110"/></x></presence>`, true},
+		{"spaces, other children", `<presence from='r@c/u1'><c xmlns='http://jabber.org/protocol/caps'/><x xmlns='http://jabber.org/protocol/muc#user'><item role='participant' affiliation='none'/><status code = '110' /></x></presence>`, true},
+		{"another occupant", `<presence from='r@c/u2'><x xmlns='http://jabber.org/protocol/muc#user'><item role='participant' affiliation='none'/></x></presence>`, false},
+		{"110 outside muc#user", `<presence from='r@c/u1'><x xmlns='urn:example'><status code='110'/></x></presence>`, false},
+	} {
+		e, err := xmlscan.ParseElem([]byte(tt.xml), "jabber:client")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := selfPresence(e); got != tt.want {
+			t.Errorf("%s: selfPresence = %v, want %v", tt.name, got, tt.want)
+		}
+	}
+}
