@@ -362,8 +362,15 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	}
 	cliBefore, _ := ReadProc(pid)
 	start := time.Now()
-	runCtx, stopRun := context.WithDeadline(parent, start.Add(cfg.Duration))
+	// muc: --duration is the sending time, after the logins and the joins
+	// (bounded by --timeout each: a big room's joins fan out n² presences)
+	deadline := start.Add(cfg.Duration)
+	if cfg.MUC() {
+		deadline = deadline.Add(2 * cfg.Timeout)
+	}
+	runCtx, stopRun := context.WithDeadline(parent, deadline)
 	defer stopRun()
+	sendEnd := make(chan struct{})
 	if cfg.Register {
 		r.provision(runCtx)
 	}
@@ -467,6 +474,9 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 		sendStart = time.Now()
 		sendersStarted.Store(true)
 		r.startSenders(sendCtx, &senders)
+		if cfg.MUC() {
+			time.AfterFunc(cfg.Duration, func() { close(sendEnd) })
+		}
 	}()
 
 	// hold until the deadline, or until a message budget is spent
@@ -491,6 +501,7 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	select {
 	case <-runCtx.Done():
 	case <-budget:
+	case <-sendEnd:
 	}
 	stopSend()
 	<-launchDone

@@ -31,6 +31,18 @@
 #                        unset: the kernel places both
 #   SERVERS="ignis prosody ejabberd"
 #   SCENARIOS="idle-plain idle-tls login-plain login-tls chat-fixed chat-sat chat-half"
+#                        group chat (XEP-0045, not in the default list):
+#                        muc-fixed  MUC_ROOMS rooms of MUC_ROOM_SIZE at MUC_RATE
+#                        muc-big    one room of MUC_BIG_SIZE, paced steps of
+#                                   MUC_SAT_RATES until the server falls behind
+#   MUC_ROOMS=10 MUC_ROOM_SIZE=100 MUC_RATE=50   (groupchat msgs/s; each is
+#                        delivered to every occupant of its room)
+#   MUC_BIG_SIZE=1000 MUC_SAT_RATES="5 10 20 50 100 200 300 500 700 1000 1500 2000"
+#   MUC_STEP=15s         each muc run, logins and joins included
+#   MUC_SAT_P99=1000     ms: a muc-big step whose p99 is over it fell behind
+#                        The peers get a MUC service at conference.DOMAIN in
+#                        their generated configs (a patched copy of the peers
+#                        scripts in OUT/peers-scripts), limits lifted.
 #   OUT=/tmp/ignis-compare/DATE   output folder
 #   IGNIS_PORT=35222 IGNIS_TLS_PORT=35223; the peers' ports come from peers/env.sh
 set -euo pipefail
@@ -49,6 +61,13 @@ PEERS=${PEERS:-$ROOT/../shared/peers}
 : "${SAT_TICK:=1ms}"
 : "${SAT_STEP:=5s}"
 : "${SERVERS:=ignis prosody ejabberd}"
+: "${MUC_ROOMS:=10}"
+: "${MUC_ROOM_SIZE:=100}"
+: "${MUC_RATE:=50}"
+: "${MUC_BIG_SIZE:=1000}"
+: "${MUC_SAT_RATES:=5 10 20 50 100 200 300 500 700 1000 1500 2000}"
+: "${MUC_STEP:=15s}"
+: "${MUC_SAT_P99:=1000}"
 : "${SERVER_CPUS:=}"
 : "${CLIENT_CPUS:=}"
 SERVER_PIN=() CLIENT_PIN=()
@@ -62,6 +81,51 @@ mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
 # the peers' runtime data goes with this run's output, not into a shared /tmp/peers
 export PEERS_RUN="${PEERS_RUN:-$OUT/peers}"
+
+# The peers' start scripts generate their configs; a copy of them here adds
+# a group chat service at conference.DOMAIN with the limits lifted, so that
+# muc-* measures the servers, not their defaults (Prosody: no room locking,
+# rooms open to all; ejabberd: rooms up to 2000 occupants, presence
+# broadcast to all of them, no per-user room cap, no message or presence
+# interval, process queues far above what a run can queue).
+PEERS_SRC=$PEERS
+PEERS=$OUT/peers-scripts
+rm -rf "$PEERS"; cp -r "$PEERS_SRC" "$PEERS"; chmod -R u+w,a+rX "$PEERS"
+python3 - "$PEERS/servers" <<'PYEOF'
+import sys
+d = sys.argv[1]
+def patch(name, before, text):
+    p = f"{d}/{name}"
+    s = open(p).read()
+    i = s.index(before)
+    open(p, "w").write(s[:i] + text + s[i:])
+patch("start-prosody.sh", "\nEOF\n", '''
+
+Component "conference.$PEERS_DOMAIN" "muc"
+    restrict_room_creation = false
+    muc_room_locking = false
+    muc_room_default_public = true
+    muc_tombstones = false
+    muc_room_cache_size = 10000
+''')
+patch("start-ejabberd.sh", "modules:\n", '''max_fsm_queue: 10000000
+''')
+patch("start-ejabberd.sh", "\nEOF\n", '''
+  mod_muc:
+    host: "conference.@HOST@"
+    access: all
+    access_create: all
+    access_persistent: all
+    max_users: 2000
+    max_users_presence: 2000
+    max_user_conferences: 10000
+    min_message_interval: 0
+    min_presence_interval: 0
+    default_room_options:
+      max_users: 2000
+      mam: false
+      logging: false''')
+PYEOF
 # shellcheck source=/dev/null
 . "$PEERS/env.sh"
 DOMAIN=$PEERS_DOMAIN
@@ -171,6 +235,10 @@ trap 'exit 130' INT TERM
 nsat=$(echo "$SAT_RATES" | wc -w)
 ACCOUNTS=$(( SESSIONS > (2 + nsat) * CHAT_SESSIONS ? SESSIONS : (2 + nsat) * CHAT_SESSIONS ))
 ACCOUNTS=$(( ACCOUNTS > LOGIN_LOOPS ? ACCOUNTS : LOGIN_LOOPS ))
+# group chat: user1.. again (rooms are not stored offline); the steps of
+# muc-big reuse the same users
+MUC_ACCOUNTS=$(( MUC_ROOMS * MUC_ROOM_SIZE > MUC_BIG_SIZE ? MUC_ROOMS * MUC_ROOM_SIZE : MUC_BIG_SIZE ))
+ACCOUNTS=$(( ACCOUNTS > MUC_ACCOUNTS ? ACCOUNTS : MUC_ACCOUNTS ))
 for s in $SERVERS; do
     case $s in
     ignis)
@@ -203,44 +271,52 @@ bench_args() {  # bench_args SCENARIO [RATE STEP] -> the scenario's flags
     chat-fixed)  echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users 0) --rate $CHAT_RATE --duration $DURATION --drain 5s --tls none" ;;
     chat-half)   echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users 1) --rate $HALF_RATE --duration $DURATION --drain 5s --tls none" ;;
     chat-sat)    echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users $((2 + $3))) --rate $2 --duration $SAT_STEP --drain 3s --tls none --tick $SAT_TICK" ;;
+    muc-fixed)   echo "--scenario muc --sessions $((MUC_ROOMS * MUC_ROOM_SIZE)) --room-size $MUC_ROOM_SIZE --rate $MUC_RATE --duration $MUC_STEP --drain 5s --tls none" ;;
+    muc-big)     echo "--scenario muc --sessions $MUC_BIG_SIZE --room-size $MUC_BIG_SIZE --rate $2 --duration $MUC_STEP --drain 3s --timeout 120s --tls none --tick $SAT_TICK" ;;
     *) echo "compare: unknown scenario $1" >&2; exit 2 ;;
     esac
 }
 
-# sat_step FILE RATE: prints the median of the per-second delivered counts
-# while sending (first and last second left out), and fails when the server
-# did not keep up with RATE (under 90 % of it delivered per second, over 2 %
-# lost, or p99 over 1 s).
+# sat_step FILE RATE [FANOUT P99MS]: prints the median of the per-second
+# delivered counts while sending (first and last second left out), and fails
+# when the server did not keep up with RATE messages, each delivered FANOUT
+# times (under 90 % of the deliveries per second, over 2 % lost, or p99 over
+# P99MS, default 1 s).
 sat_step() {
     python3 -c '
 import json, sys, statistics
-r, rate = json.load(open(sys.argv[1])), float(sys.argv[2])
+r, rate, fan, bound = json.load(open(sys.argv[1])), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
 s = [p for p in r.get("series", []) if p.get("messages_sent", 0) > 0]
 s = s[1:-1] or s
 med = statistics.median([p["messages_delivered"] for p in s]) if s else 0
 print(int(med))
-sent = r.get("messages_sent", 0)
-ok = med >= 0.9 * rate and sent > 0 and r.get("messages_lost", 0) <= 0.02 * sent and r["latency_ms"]["p99"] <= 1000
+exp = r.get("messages_expected") or r.get("messages_sent", 0)
+ok = med >= 0.9 * rate * fan and exp > 0 and r.get("messages_lost", 0) <= 0.02 * exp and r["latency_ms"]["p99"] <= bound
 sys.exit(0 if ok else 1)
-' "$1" "$2"
+' "$1" "$2" "${3:-1}" "${4:-1000}"
 }
 
 # run_bench NAME SERVER ARGS: one bounded bench run against the running server
 run_bench() {
-    local name=$1 s=$2 args=$3 dur drain
+    local name=$1 s=$2 args=$3 dur drain to
     log "$name (pid $SERVER_PID): ignis bench --addr 127.0.0.1:$(port_of "$s") $args"
     dur=$(secs "$(echo "$args" | sed -n 's/.*--duration \([0-9.]*s\).*/\1/p')")
     drain=$(secs "$(echo "$args" | sed -n 's/.*--drain \([0-9.]*s\).*/\1/p')")
+    # muc: the logins and the joins come on top of --duration, --timeout each
+    case "$args" in *"--scenario muc"*)
+        to=$(secs "$(echo "$args" | sed -n 's/.*--timeout \([0-9.]*s\).*/\1/p')")
+        dur=$((dur + 2 * ${to:-30})) ;;
+    esac
     # bounded: the run's own duration, drain and teardown, then a hard stop
     # shellcheck disable=SC2086
     timeout --kill-after=10 $((dur + ${drain:-5} + 90)) "${CLIENT_PIN[@]}" "$IGNIS" bench --addr "127.0.0.1:$(port_of "$s")" --domain "$DOMAIN" \
         --users "$USERS" --password "$PASSWORD" --mech SCRAM-SHA-1 --server-pid "$SERVER_PID" \
         --progress 5s $args --json "$OUT/$name.json" --html "$OUT/$name.html" \
         >"$OUT/$name.txt" 2>"$OUT/$name.progress" || log "$name: bench exited with $? (see $OUT/$name.progress)"
-    grep -E "^(sessions|logins|messages|latency ms|server RSS/session) " "$OUT/$name.txt" | sed 's/^/    /' >&2 || true
+    grep -E "^(sessions|logins|messages|latency ms|server RSS/session|muc joins|server RSS/occupant) " "$OUT/$name.txt" | sed 's/^/    /' >&2 || true
 }
 
-save_sat() {  # save_sat SERVER BEST STEP -> OUT/saturation.json (STEP: the run that delivered BEST)
+save_sat() {  # save_sat SERVER BEST STEP [FILE] -> OUT/FILE (saturation.json; STEP: the run that delivered BEST)
     python3 -c '
 import json, sys
 path, s, best, step = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
@@ -251,7 +327,7 @@ except (OSError, ValueError):
 d.setdefault("saturation", {})[s] = best
 d.setdefault("step", {})[s] = step
 json.dump(d, open(path, "w"), indent=1)
-' "$OUT/saturation.json" "$1" "$2" "$3"
+' "$OUT/${4:-saturation.json}" "$1" "$2" "$3"
 }
 
 for sc in $SCENARIOS; do
@@ -261,7 +337,23 @@ for sc in $SCENARIOS; do
     fi
     for s in $SERVERS; do
         CURRENT=$s; start_server "$s"
-        if [ "$sc" != chat-sat ]; then
+        if [ "$sc" = muc-big ]; then
+            # fan-out saturation: the chat-sat stepping with one room of
+            # MUC_BIG_SIZE, counted in deliveries (messages x occupants)
+            # A fresh server for each step: a big room's departures (n²
+            # presences) would still run into the next step's joins.
+            best=0 bestrun= k=0
+            for rate in $MUC_SAT_RATES; do
+                if [ $k -gt 0 ]; then stop_server "$s"; start_server "$s"; fi
+                k=$((k + 1))
+                run_bench "muc-big-$s-$rate" "$s" "$(bench_args muc-big "$rate")"
+                if med=$(sat_step "$OUT/muc-big-$s-$rate.json" "$rate" "$MUC_BIG_SIZE" "$MUC_SAT_P99"); then kept=1; else kept=0; fi
+                [ "${med:-0}" -gt "$best" ] && best=$med bestrun=muc-big-$s-$rate
+                log "muc-big on $s at $rate msgs/s: ${med:-0} deliveries/s (median), $([ $kept = 1 ] && echo kept up || echo fell behind)"
+                [ $kept = 1 ] || break
+            done
+            save_sat "$s" "$best" "$bestrun" muc-saturation.json
+        elif [ "$sc" != chat-sat ]; then
             run_bench "$sc-$s" "$s" "$(bench_args "$sc")"
         else
             # saturation: paced steps of doubling rate until the server falls
@@ -291,17 +383,32 @@ done
     echo "prosody: $(dpkg-query -W -f '${Version}' prosody 2>/dev/null) (lua $(dpkg-query -W -f '${Version}' lua5.4 2>/dev/null))"
     echo "ejabberd: $(dpkg-query -W -f '${Version}' ejabberd 2>/dev/null) (erlang $(dpkg-query -W -f '${Version}' erlang-base 2>/dev/null))"
     echo "settings: SESSIONS=$SESSIONS IDLE_DURATION=$IDLE_DURATION DURATION=$DURATION LOGIN_LOOPS=$LOGIN_LOOPS CHAT_SESSIONS=$CHAT_SESSIONS CHAT_RATE=$CHAT_RATE SAT_RATES='$SAT_RATES' SAT_STEP=$SAT_STEP SAT_TICK=$SAT_TICK SERVER_CPUS=${SERVER_CPUS:-any} CLIENT_CPUS=${CLIENT_CPUS:-any} half-rate=${HALF_RATE:-none}"
+    echo "group chat: MUC_ROOMS=$MUC_ROOMS MUC_ROOM_SIZE=$MUC_ROOM_SIZE MUC_RATE=$MUC_RATE MUC_BIG_SIZE=$MUC_BIG_SIZE MUC_SAT_RATES='$MUC_SAT_RATES' MUC_STEP=$MUC_STEP MUC_SAT_P99=$MUC_SAT_P99"
 } >"$OUT/versions.txt"
 
-python3 - "$OUT" "$SESSIONS" "$CHAT_RATE" "${HALF_RATE:-0}" "$LOGIN_LOOPS" "$CHAT_SESSIONS" >"$OUT/table.md" <<'EOF'
+python3 - "$OUT" "$SESSIONS" "$CHAT_RATE" "${HALF_RATE:-0}" "$LOGIN_LOOPS" "$CHAT_SESSIONS" \
+    "$MUC_ROOMS" "$MUC_ROOM_SIZE" "$MUC_RATE" "$MUC_BIG_SIZE" "$MUC_SAT_P99" "${MUC_SAT_RATES%% *}" >"$OUT/table.md" <<'EOF'
 import json, os, statistics, sys
 out, sessions, chat_rate, half, loops, chat_sessions = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
+muc_rooms, muc_size, muc_rate, big_size, big_p99, big_first = (int(v) for v in sys.argv[7:13])
 servers = ["ignis", "prosody", "ejabberd"]
 names = {"ignis": "Ignis", "prosody": "Prosody", "ejabberd": "ejabberd"}
 
 def load(sc, s):
     if sc == "chat-sat":
         return {"sat": saturation[s]} if s in saturation else None
+    if sc == "muc-big-sat":
+        return {"sat": muc_sat[s]} if s in muc_sat else None
+    if sc == "muc-big-best":
+        sc = muc_steps.get(s)
+        if not sc:
+            return None
+        try:
+            return json.load(open(os.path.join(out, f"{sc}.json")))
+        except (OSError, ValueError):
+            return None
+    if sc == "muc-big-first":
+        sc, s = "muc-big", f"{s}-{big_first}"
     try:
         return json.load(open(os.path.join(out, f"{sc}-{s}.json")))
     except (OSError, ValueError):
@@ -311,6 +418,11 @@ try:
     saturation = json.load(open(os.path.join(out, "saturation.json")))["saturation"]
 except (OSError, ValueError):
     saturation = {}
+try:
+    d = json.load(open(os.path.join(out, "muc-saturation.json")))
+    muc_sat, muc_steps = d["saturation"], d.get("step", {})
+except (OSError, ValueError):
+    muc_sat, muc_steps = {}, {}
 
 def rss(r):
     v = r.get("server_rss_per_session_bytes", 0)
@@ -319,6 +431,8 @@ def rss(r):
 rows = []
 def row(label, sc, get, fmt, better, goal=None, check=None, extra=None):
     vals = {s: (get(r) if (r := load(sc, s)) else None) for s in servers}
+    if all(v is None for v in vals.values()):
+        return  # a scenario not run
     cells = []
     for s in servers:
         v = vals[s]
@@ -392,13 +506,43 @@ for s in servers:
     except (OSError, ValueError):
         r = None
     cl.append(client(r) if r else "—")
-rows.append("| load generator at each server's best saturation step | " + " | ".join(cl) + " | | | |")
+def client_row(label, cells):
+    if any(c != "—" for c in cells):
+        rows.append(f"| load generator {label} | " + " | ".join(cells) + " | | | |")
+client_row("at each server's best saturation step", cl)
 for sc, label in (("chat-half", f"at {half:,} msgs/s"), ("chat-fixed", f"at {int(chat_rate):,} msgs/s")):
     if sc == "chat-half" and not half:
         continue
-    rows.append(f"| load generator {label} | " + " | ".join((client(r) if (r := load(sc, s)) else "—") for s in servers) + " | | | |")
+    client_row(label, [(client(r) if (r := load(sc, s)) else "—") for s in servers])
 
-print("| measurement | Ignis | Prosody | ejabberd | Ignis vs Prosody | Ignis vs ejabberd | goal (issue #4) |")
+# group chat: deliveries are messages times the occupants of the room
+def per_occ(r):
+    return (r.get("muc") or {}).get("server_rss_per_occupant_bytes") or None
+def delivered(r):
+    exp, dl = r.get("messages_expected", 0), r["messages_delivered"]
+    j = r.get("muc") or {}
+    s = f" ({dl / exp * 100:.0f} % delivered)" if exp and dl < exp * 0.999 else ""
+    if r.get("messages_bounced"):
+        s += f" ({r['messages_bounced']:,} bounced)"
+    if j and j.get("occupants", 0) < j.get("occupants_wanted", 0):
+        s += f" ({j['occupants']:,}/{j['occupants_wanted']:,} joined)"
+    return s
+fixed = f"{muc_rooms} rooms × {muc_size} at {muc_rate:,} msgs/s"
+row(f"group chat deliveries/s, {fixed}", "muc-fixed", lambda r: r["messages_per_s"], lambda v: f"{v:,.0f}", "high", extra=delivered)
+row(f"group chat p50 latency, {fixed}", "muc-fixed", lat("p50"), lambda v: f"{v:,.2f} ms", "low")
+row(f"group chat p99 latency, {fixed}", "muc-fixed", lat("p99"), lambda v: f"{v:,.2f} ms", "low")
+row(f"server RSS per occupant, {fixed}", "muc-fixed", per_occ, lambda v: f"{v:,.0f} B", "low",
+    "a few hundred bytes", lambda v: v["ignis"] <= 512)
+row(f"server CPU, {fixed}", "muc-fixed", lambda r: (r.get("server") or {}).get("cpu_avg_pct"), lambda v: f"{v:.0f} %", "low")
+row(f"fan-out deliveries/s at saturation, one room of {big_size:,} (paced steps, p99 ≤ {big_p99:,} ms)", "muc-big-sat",
+    lambda r: r["sat"], lambda v: f"{v:,.0f}", "high",
+    "≥ 10× the better peer", lambda v: v["ignis"] >= 10 * best_peer(v))
+row(f"p99 latency at that step", "muc-big-best", lat("p99"), lambda v: f"{v:,.2f} ms", "low", extra=delivered)
+row(f"server RSS per occupant, one room of {big_size:,} (first step, {big_first} msgs/s)", "muc-big-first", per_occ,
+    lambda v: f"{v:,.0f} B", "low", "a few hundred bytes", lambda v: v["ignis"] <= 512)
+client_row("at each server's best muc-big step", [(client(r) if (r := load("muc-big-best", s)) else "—") for s in servers])
+
+print("| measurement | Ignis | Prosody | ejabberd | Ignis vs Prosody | Ignis vs ejabberd | goal (issues) |")
 print("|---|---|---|---|---|---|---|")
 print("\n".join(rows))
 EOF
