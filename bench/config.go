@@ -163,7 +163,8 @@ type Config struct {
 	// (XEP-0045) at MUCHost and sends the chat rate as groupchat messages.
 	RoomSize int
 	MUCHost  string
-	Mix      Mix // roles of the sessions
+	JoinRate float64 // muc: joins a second in the join phase (0: all at once)
+	Mix      Mix     // roles of the sessions
 
 	Sessions    int    // concurrent sessions (for login: concurrent login loops)
 	Users       string // user name pattern with one %d
@@ -278,6 +279,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.StringVar(&c.Scenario, "scenario", "idle", "`name`: idle, login, chat, presence, muc or mix")
 	fs.IntVar(&c.RoomSize, "room-size", 10, "muc: occupants per `room` (the sessions in turn; --rate is groupchat messages, each delivered to every occupant)")
 	fs.StringVar(&c.MUCHost, "muc-host", "", "muc: the group chat service's `domain` (default conference.DOMAIN)")
+	fs.Float64Var(&c.JoinRate, "join-rate", 0, "muc: room joins per `second` once every session is logged in (0: all at once; a room's joins fan out n² presences, which a server buffers)")
 	mix := fs.String("mix", "", "role weights for --scenario mix (default \""+DefaultMix+"\")")
 	fs.IntVar(&c.Sessions, "sessions", 100, "concurrent `sessions` (login: concurrent login loops)")
 	fs.StringVar(&c.Users, "users", "user%d", "user name `pattern`, numbered from --first-user")
@@ -393,8 +395,8 @@ func (c *Config) Validate() error {
 		return errors.New("server-data, server-pid: give one")
 	case c.Drain < 0:
 		return errors.New("drain: must not be negative")
-	case c.Ramp < 0 || c.Rate < 0 || c.PresRate < 0:
-		return errors.New("ramp, rate, presence-rate: must not be negative")
+	case c.Ramp < 0 || c.Rate < 0 || c.PresRate < 0 || c.JoinRate < 0:
+		return errors.New("ramp, rate, presence-rate, join-rate: must not be negative")
 	case c.Inflight < 1:
 		return errors.New("inflight: must be at least 1")
 	case c.MsgSize < minBody || c.MsgSize > 1<<20:

@@ -57,6 +57,7 @@ func TestParseArgs(t *testing.T) {
 		{name: "mix without mix scenario", args: "--mix chat=1", wantErr: "--mix goes with"},
 		{name: "bad mix role", args: "--scenario mix --mix chat=1,muc=2", wantErr: "unknown role"},
 		{name: "zero mix", args: "--scenario mix --mix chat=0", wantErr: "no role"},
+		{name: "negative join rate", args: "--scenario muc --join-rate -1", wantErr: "join-rate"},
 		{name: "bad tls", args: "--tls ssl", wantErr: "tls"},
 		{name: "bad mech", args: "--mech DIGEST-MD5", wantErr: "mech"},
 		{name: "no sessions", args: "--sessions 0", wantErr: "sessions"},

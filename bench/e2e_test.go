@@ -106,6 +106,20 @@ func TestIdleThenChat(t *testing.T) {
 	if m := res.MUC; m == nil || m.Occupants != 20 || m.Wanted != 20 {
 		t.Errorf("muc joins: %+v, want 20 of 20", m)
 	}
+
+	// paced joins (20 at 100/s take 0.19 s at least), then --duration of
+	// sending: 1 s of it, whatever the logins and joins took
+	cfg = testConfig(t, "--addr "+env.Addr+" --scenario muc --room-size 10 --sessions 20 --rate 100 --duration 1s --join-rate 100 --drain 3s")
+	res, err = Run(ctx, cfg, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m := res.MUC; m == nil || m.Occupants != 20 || m.JoinS < 0.19 {
+		t.Errorf("paced muc joins: %+v, want 20 in 0.19 s or more", m)
+	}
+	if res.SendS < 0.9 || res.MessagesSent < 80 || res.MessagesDelivered != res.MessagesExpected {
+		t.Errorf("paced muc: sent %d for %.2f s, delivered %d of %d", res.MessagesSent, res.SendS, res.MessagesDelivered, res.MessagesExpected)
+	}
 }
 
 func TestTLSModesAndMechanisms(t *testing.T) {

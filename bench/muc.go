@@ -20,13 +20,27 @@ func (r *run) joinPhase(done <-chan struct{}) mucJoins {
 	}
 	start := time.Now()
 	r.joinsOpen.Store(true)
-	for _, i := range r.chat {
+	for k, i := range r.chat {
+		if rate := r.cfg.JoinRate; rate > 0 {
+			// paced: the k-th join goes k/rate seconds after the first
+			if d := time.Until(start.Add(time.Duration(float64(k) / rate * float64(time.Second)))); d > 0 {
+				select {
+				case <-done:
+					j.took = time.Since(start)
+					return j
+				case <-time.After(d):
+				}
+			}
+		}
 		s := &r.sessions[i]
 		if s.online.Load() {
 			_ = s.joinRoom() // a failed write shows as a dropped session
 		}
 	}
 	deadline := start.Add(r.cfg.Timeout)
+	if r.cfg.JoinRate > 0 {
+		deadline = deadline.Add(time.Duration(float64(len(r.chat)) / r.cfg.JoinRate * float64(time.Second)))
+	}
 	for {
 		j.joined = r.countJoined()
 		if j.joined >= int64(len(r.chat)) || time.Now().After(deadline) {
