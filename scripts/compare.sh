@@ -365,17 +365,21 @@ for sc in $SCENARIOS; do
             # MUC_BIG_SIZE, counted in deliveries (messages x occupants)
             # A fresh server for each step: a big room's departures (n²
             # presences) would still run into the next step's joins.
-            best=0 bestrun= k=0
+            # Two figures: the best step kept up (p99 within MUC_SAT_P99),
+            # and the most delivered by any step, overloaded ones included.
+            best=0 bestrun= k=0 keptbest=0 keptrun=
             for rate in $MUC_SAT_RATES; do
                 if [ $k -gt 0 ]; then stop_server "$s"; start_server "$s"; fi
                 k=$((k + 1))
                 run_bench "muc-big-$s-$rate" "$s" "$(bench_args muc-big "$rate")"
                 if med=$(sat_step "$OUT/muc-big-$s-$rate.json" "$rate" "$MUC_BIG_SIZE" "$MUC_SAT_P99"); then kept=1; else kept=0; fi
                 [ "${med:-0}" -gt "$best" ] && best=$med bestrun=muc-big-$s-$rate
+                [ $kept = 1 ] && [ "${med:-0}" -gt "$keptbest" ] && keptbest=$med keptrun=muc-big-$s-$rate
                 log "muc-big on $s at $rate msgs/s: ${med:-0} deliveries/s (median), $([ $kept = 1 ] && echo kept up || echo fell behind)"
                 [ $kept = 1 ] || break
             done
             save_sat "$s" "$best" "$bestrun" muc-saturation.json
+            [ -n "$keptrun" ] && save_sat "$s" "$keptbest" "$keptrun" muc-kept.json
         elif [ "$sc" != chat-sat ]; then
             run_bench "$sc-$s" "$s" "$(bench_args "$sc")"
         else
@@ -422,8 +426,10 @@ def load(sc, s):
         return {"sat": saturation[s]} if s in saturation else None
     if sc == "muc-big-sat":
         return {"sat": muc_sat[s]} if s in muc_sat else None
-    if sc == "muc-big-best":
-        sc = muc_steps.get(s)
+    if sc == "muc-big-kept":
+        return {"sat": muc_kept[s]} if s in muc_kept else None
+    if sc in ("muc-big-best", "muc-big-keptstep"):
+        sc = (muc_steps if sc == "muc-big-best" else muc_kept_steps).get(s)
         if not sc:
             return None
         try:
@@ -446,6 +452,11 @@ try:
     muc_sat, muc_steps = d["saturation"], d.get("step", {})
 except (OSError, ValueError):
     muc_sat, muc_steps = {}, {}
+try:
+    d = json.load(open(os.path.join(out, "muc-kept.json")))
+    muc_kept, muc_kept_steps = d["saturation"], d.get("step", {})
+except (OSError, ValueError):
+    muc_kept, muc_kept_steps = {}, {}
 
 def rss(r):
     v = r.get("server_rss_per_session_bytes", 0)
@@ -557,9 +568,12 @@ row(f"group chat p99 latency, {fixed}", "muc-fixed", lat("p99"), lambda v: f"{v:
 row(f"server RSS per occupant, {fixed}", "muc-fixed", per_occ, lambda v: f"{v:,.0f} B", "low",
     "a few hundred bytes", lambda v: v["ignis"] <= 512)
 row(f"server CPU, {fixed}", "muc-fixed", lambda r: (r.get("server") or {}).get("cpu_avg_pct"), lambda v: f"{v:.0f} %", "low")
-row(f"fan-out deliveries/s at saturation, one room of {big_size:,} (paced steps, p99 ≤ {big_p99:,} ms)", "muc-big-sat",
+row(f"fan-out deliveries/s, one room of {big_size:,}: best step kept up (p99 ≤ {big_p99:,} ms)", "muc-big-kept",
     lambda r: r["sat"], lambda v: f"{v:,.0f}", "high",
     "≥ 10× the better peer", lambda v: v["ignis"] >= 10 * best_peer(v))
+row(f"p99 latency at that step", "muc-big-keptstep", lat("p99"), lambda v: f"{v:,.2f} ms", "low", extra=delivered)
+row(f"fan-out deliveries/s, one room of {big_size:,}: most delivered by any step (overloaded ones too)", "muc-big-sat",
+    lambda r: r["sat"], lambda v: f"{v:,.0f}", "high")
 row(f"p99 latency at that step", "muc-big-best", lat("p99"), lambda v: f"{v:,.2f} ms", "low", extra=delivered)
 row(f"server RSS per occupant, one room of {big_size:,} (first step, {big_first} msgs/s)", "muc-big-first", per_occ,
     lambda v: f"{v:,.0f} B", "low", "a few hundred bytes", lambda v: v["ignis"] <= 512)
