@@ -134,8 +134,9 @@ func (s *Stream) legacyLogin(f *xmlscan.Frame, st *stanza.Stanza) error {
 		full, err = jid.New(m.User(), s.cfg.Domain.Domain(), res)
 	}
 	if err != nil {
+		ferr := s.loginFailed(user, "jabber:iq:auth") // counted before the client reads the error
 		s.write(st.ErrorReply(errLegacyCreds).Bytes())
-		return s.loginFailed(user, "jabber:iq:auth")
+		return ferr
 	}
 	s.jid = full
 	s.markBound()

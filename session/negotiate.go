@@ -336,8 +336,8 @@ func (s *Stream) saslData(f *xmlscan.Frame, initial bool) error {
 	if err != nil {
 		return s.saslFailed(&sasl.Failure{Cond: sasl.NotAuthorized})
 	}
+	s.cfg.Stats.LoginOK[mechIndex(s.sasl.Mechanism())].Add(1) // before the client reads the success
 	s.write(saslMessage("success", out))
-	s.cfg.Stats.LoginOK[mechIndex(s.sasl.Mechanism())].Add(1)
 	s.jid = j
 	s.sasl = nil
 	s.flags = s.flags&(fSecure|fCompressed|fLoopback) | fAuthn
@@ -358,14 +358,17 @@ func (s *Stream) saslFailed(err error) error {
 	if !errors.As(err, &f) {
 		f = &sasl.Failure{Cond: sasl.TemporaryAuthFailure}
 	}
+	// counted and logged before the client can read the failure: what it
+	// sees next (a log line, /metrics) already includes this attempt
+	var ferr error
+	if f.Cond == sasl.NotAuthorized || f.Cond == sasl.InvalidAuthzid {
+		ferr = s.loginFailed(user, mech)
+	}
 	s.write(saslFailure(f.Cond, f.Text))
 	if f.UnsupportedBinding() {
 		s.flags |= fCBMismatch
 	}
-	if f.Cond == sasl.NotAuthorized || f.Cond == sasl.InvalidAuthzid {
-		return s.loginFailed(user, mech)
-	}
-	return nil
+	return ferr
 }
 
 // errBanned ends the stream of an address banned for failed logins.
