@@ -185,6 +185,11 @@ func TestOfflineDelivery(t *testing.T) {
 	// and one to a resource alice does not have: same as to her bare JID
 	bob.send(t, chat("alice@localhost/gone", "m3", "fourth"))
 	bodies = append(bodies, "fourth")
+	// bob's own purge is a barrier: its result comes after his messages were
+	// routed, so none can reach alice live once she is online
+	if got := bob.iq(t, "set", "barrier", "<offline xmlns='http://jabber.org/protocol/offline'><purge/></offline>"); len(got) != 1 || got[0].Type != "result" {
+		t.Fatalf("bob's purge: %+v", got)
+	}
 
 	alice := offLogin(t, env, "alice", "a")
 	alice.available(t)
