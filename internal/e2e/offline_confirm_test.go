@@ -51,8 +51,7 @@ func storeOffline(t *testing.T, env *servertest.Env, n, size int) {
 	for i := range n {
 		bob.send(t, chat("alice@localhost", fmt.Sprintf("m%d", i), body))
 	}
-	// a purge of bob's own queue is answered once everything before it is stored
-	bob.iq(t, "set", "sync", "<offline xmlns='http://jabber.org/protocol/offline'><purge/></offline>")
+	bob.barrier(t)
 }
 
 // TestOfflineCutKeepsUnflushed: alice's client stops reading while her

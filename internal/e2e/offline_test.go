@@ -159,6 +159,16 @@ func (c *offClient) iq(t *testing.T, typ, id, payload string) []offStanza {
 	}
 }
 
+// barrier returns once everything c sent before it was routed and what went
+// to offline storage was committed: c's purge of its own queue is answered
+// after the commits before it (see the crash test).
+func (c *offClient) barrier(t *testing.T) {
+	t.Helper()
+	if got := c.iq(t, "set", "barrier", "<offline xmlns='http://jabber.org/protocol/offline'><purge/></offline>"); len(got) != 1 || got[0].Type != "result" {
+		t.Fatalf("%s: purge as a barrier: %+v", c.jid, got)
+	}
+}
+
 func chat(to, id, body string) string {
 	return "<message to='" + to + "' type='chat' id='" + id + "'><body>" + body + "</body></message>"
 }
@@ -185,11 +195,7 @@ func TestOfflineDelivery(t *testing.T) {
 	// and one to a resource alice does not have: same as to her bare JID
 	bob.send(t, chat("alice@localhost/gone", "m3", "fourth"))
 	bodies = append(bodies, "fourth")
-	// bob's own purge is a barrier: its result comes after his messages were
-	// routed, so none can reach alice live once she is online
-	if got := bob.iq(t, "set", "barrier", "<offline xmlns='http://jabber.org/protocol/offline'><purge/></offline>"); len(got) != 1 || got[0].Type != "result" {
-		t.Fatalf("bob's purge: %+v", got)
-	}
+	bob.barrier(t) // none can reach alice live once she is online
 
 	alice := offLogin(t, env, "alice", "a")
 	alice.available(t)
@@ -284,11 +290,7 @@ func TestOfflineFlexible(t *testing.T) {
 	for i := range 3 {
 		bob.send(t, chat("alice@localhost", "m"+strconv.Itoa(i), "body "+strconv.Itoa(i)))
 	}
-	// bob's own purge is a barrier: its result comes after his messages to
-	// alice were committed (see the crash test)
-	if got := bob.iq(t, "set", "barrier", "<offline xmlns='http://jabber.org/protocol/offline'><purge/></offline>"); len(got) != 1 || got[0].Type != "result" {
-		t.Fatalf("bob's purge: %+v", got)
-	}
+	bob.barrier(t)
 
 	const fetch = "<offline xmlns='http://jabber.org/protocol/offline'><fetch/></offline>"
 	alice := offLogin(t, env, "alice", "a")
