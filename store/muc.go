@@ -41,6 +41,11 @@ type RoomRecord struct {
 	Subject  string            `json:"subject,omitempty"`
 	SubjFrom string            `json:"subject_from,omitempty"`
 	Created  time.Time         `json:"created"`
+	// Nicks are the nicks registered with the room (XEP-0045 §7.10), by bare JID.
+	Nicks map[string]string `json:"nicks,omitempty"`
+	// Secret keys the room's occupant ids (XEP-0421), kept so that they
+	// outlive a restart.
+	Secret []byte `json:"secret,omitempty"`
 }
 
 // Rooms returns the group chat table.

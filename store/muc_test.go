@@ -8,20 +8,22 @@ import (
 	"github.com/cockroachdb/pebble/v2/vfs"
 )
 
-// TestRooms: a room record round-trips, is listed, and is deleted with its
+// TestRooms: a room record (registered nicks and occupant-id secret too) round-trips, is listed, and is deleted with its
 // archive; the room archive and the users' archive do not see each other.
 func TestRooms(t *testing.T) {
 	db := openTest(t, vfs.NewMem())
 	rs := db.Rooms()
 	for _, name := range []string{"lobby", "attic"} {
 		rec := &RoomRecord{Name: name, Config: json.RawMessage(`{"persistent":true}`),
-			Affs: map[string]uint8{"alice@localhost": 4}, Subject: "s " + name, SubjFrom: "Alice"}
+			Affs: map[string]uint8{"alice@localhost": 4}, Subject: "s " + name, SubjFrom: "Alice",
+			Nicks: map[string]string{"bob@localhost": "Bobby"}, Secret: []byte{1, 2, 3}}
 		if err := rs.Put(rec); err != nil {
 			t.Fatal(err)
 		}
 	}
 	got, err := rs.Get("lobby")
-	if err != nil || got.Subject != "s lobby" || got.Affs["alice@localhost"] != 4 || string(got.Config) != `{"persistent":true}` {
+	if err != nil || got.Subject != "s lobby" || got.Affs["alice@localhost"] != 4 || string(got.Config) != `{"persistent":true}` ||
+		got.Nicks["bob@localhost"] != "Bobby" || string(got.Secret) != "\x01\x02\x03" {
 		t.Fatalf("Get: %+v, %v", got, err)
 	}
 	var names []string

@@ -13,6 +13,9 @@ import (
 // mod/disco's, from the Service's identities, features and items).
 func (m *Module) iq(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if iq.Type == stanza.Result || iq.Type == stanza.TypeError {
+		if iq.To.Resource() != "" {
+			m.relayAnswer(ctx, iq) // an occupant's answer to a relayed iq
+		}
 		return nil, nil
 	}
 	p := iq.Payload()
@@ -28,9 +31,11 @@ func (m *Module) iq(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		return nil, stanza.ErrText(stanza.ItemNotFound, "no such room")
 	}
 	if iq.To.Resource() != "" {
-		return r.occupantIQ(iq, ns)
+		return r.occupantIQ(ctx, iq, ns)
 	}
 	switch {
+	case ns == nsInfo && local == "query" && iq.Type == stanza.Get && hasNode(p, nodeRoomUser):
+		return r.reservedNick(iq), nil
 	case ns == nsInfo && local == "query" && iq.Type == stanza.Get:
 		return r.info(iq)
 	case ns == nsItems && local == "query" && iq.Type == stanza.Get:
@@ -51,24 +56,13 @@ func (m *Module) iq(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		return res, err
 	case ns == nsMAM && local == "query" && iq.Type == stanza.Set:
 		return m.mam(ctx, r, iq)
-	}
-	return nil, stanza.Err(stanza.ServiceUnavailable)
-}
-
-// occupantIQ: XEP-0410 self-ping to one's own occupant JID; other iqs to
-// occupants are not relayed.
-func (r *room) occupantIQ(iq *stanza.Stanza, ns string) (*stanza.Stanza, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	o := r.sessions[iq.From.String()]
-	if ns == nsPing && iq.Type == stanza.Get {
-		if o == nil || o.nick != iq.To.Resource() {
-			return nil, stanza.ErrText(stanza.NotAcceptable, "not an occupant of the room under that nick")
-		}
-		return iq.Result(nil), nil
-	}
-	if r.occupants[iq.To.Resource()] == nil {
-		return nil, stanza.ErrText(stanza.ItemNotFound, "no such occupant")
+	case ns == nsRegister && local == "query":
+		r.mu.Lock()
+		out, res, err := r.registerIQ(iq)
+		r.mu.Unlock()
+		m.afterLeave(r)
+		m.send(ctx.Env, out)
+		return res, err
 	}
 	return nil, stanza.Err(stanza.ServiceUnavailable)
 }
@@ -89,7 +83,7 @@ func (r *room) info(iq *stanza.Stanza) (*stanza.Stanza, error) {
 	var b stanza.Builder
 	b.Start("query", "xmlns", nsInfo)
 	b.Element("identity", "", "category", "conference", "type", "text", "name", r.cfg.Name)
-	for _, f := range []string{NS, nsInfo, nsOccID, "urn:xmpp:sid:0", nsMAM,
+	for _, f := range []string{NS, nsInfo, nsOccID, "urn:xmpp:sid:0", nsMAM, nsRegister, nsMUCRegister, nsRequest,
 		pick(r.cfg.Public, "muc_public", "muc_hidden"),
 		pick(r.cfg.Persistent, "muc_persistent", "muc_temporary"),
 		pick(r.cfg.MembersOnly, "muc_membersonly", "muc_open"),
@@ -361,7 +355,12 @@ func (r *room) adminIQ(iq *stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, err
 				return nil, nil, stanza.ErrText(stanza.Forbidden, "only admins see affiliation lists")
 			}
 			for k, a := range r.affs {
-				if a == want {
+				if a != want {
+					continue
+				}
+				if nick := r.nicks[k]; nick != "" { // registered (§9.5)
+					b.Element("item", "", "affiliation", a.String(), "jid", k, "nick", nick)
+				} else {
 					b.Element("item", "", "affiliation", a.String(), "jid", k)
 				}
 			}
@@ -459,26 +458,7 @@ func (r *room) adminIQ(iq *stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, err
 			out = r.broadcastPresence(out, c.o, false, ex, nil, nil)
 			continue
 		}
-		k := c.bare.String()
-		if c.aff == affNone {
-			delete(r.affs, k)
-		} else {
-			r.affs[k] = c.aff
-		}
-		for _, o := range r.occupants {
-			if !o.bare.Equal(c.bare) {
-				continue
-			}
-			switch {
-			case c.aff == affOutcast: // ban (§9.1)
-				out = append(out, r.remove(o, ex, 301)...)
-			case r.cfg.MembersOnly && c.aff < affMember: // no longer a member (§9.4)
-				out = append(out, r.remove(o, ex, 321)...)
-			default:
-				o.role = r.defaultRole(c.aff)
-				out = r.broadcastPresence(out, o, false, ex, nil, nil)
-			}
-		}
+		out = append(out, r.setAff(c.bare, c.aff, ex)...)
 	}
 	r.persist()
 	return out, iq.Result(nil), nil

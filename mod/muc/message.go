@@ -154,8 +154,12 @@ func (r *room) private(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 }
 
 // direct handles a message to the room that is not groupchat: mediated
-// invitations and declines (§7.8.2).
+// invitations and declines (§7.8.2), voice requests and their answers
+// (voice.go).
 func (r *room) direct(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
+	if form := st.Elem().Child("x", nsData); !form.IsZero() {
+		return r.voiceForm(st, form)
+	}
 	x := st.Elem().Child("x", NSUser)
 	if x.IsZero() {
 		return nil, stanza.ErrText(stanza.NotAcceptable, "send groupchat messages to the room")

@@ -63,7 +63,12 @@ type Config struct {
 	// Create says who may create rooms: "local" (accounts of the server,
 	// the default), "admins" (Admins only) or "anyone".
 	Create string
-	Admins []string // bare JIDs that own every room and may always create
+	Admins []jid.JID // bare JIDs ([admin] jids) that own every room and may always create
+	// VoiceInterval is how long a visitor waits between two voice requests
+	// (XEP-0045 §7.13); sooner ones get resource-constraint.
+	VoiceInterval time.Duration
+	// MaxRegistrations caps the nicks registered with one room (§7.10).
+	MaxRegistrations int
 }
 
 func (c *Config) defaults() {
@@ -85,6 +90,12 @@ func (c *Config) defaults() {
 	if c.Create == "" {
 		c.Create = "local"
 	}
+	if c.VoiceInterval <= 0 {
+		c.VoiceInterval = time.Minute
+	}
+	if c.MaxRegistrations <= 0 {
+		c.MaxRegistrations = 1000
+	}
 }
 
 // Module is the group chat service.
@@ -93,7 +104,7 @@ type Module struct {
 	cfg     Config
 	rooms   store.Rooms
 	archive *store.Archive
-	secret  []byte // keys occupant-ids (XEP-0421)
+	secret  []byte // keys the ids of iqs relayed to occupants
 	svc     *mod.Service
 	admins  map[string]bool
 	now     func() time.Time
@@ -111,9 +122,7 @@ func New(h *mod.Handle, cfg Config) *Module {
 		admins: map[string]bool{}, secret: make([]byte, 32)}
 	_, _ = rand.Read(m.secret)
 	for _, a := range cfg.Admins {
-		if j, err := jid.Parse(a); err == nil {
-			m.admins[j.Bare().String()] = true
-		}
+		m.admins[a.Bare().String()] = true
 	}
 	if h.DB() != nil {
 		m.rooms, m.archive = h.DB().Rooms(), h.DB().RoomArchive()
@@ -164,6 +173,14 @@ func (m *Module) Start(context.Context) error {
 			r.affs[k] = affiliation(v)
 		}
 		r.subject, r.subjectFrom = rec.Subject, rec.SubjFrom
+		for bare, nick := range rec.Nicks {
+			r.reserve(bare, nick)
+		}
+		if len(rec.Secret) == len(r.secret) {
+			r.secret = rec.Secret
+		} else {
+			r.persist() // stored before rooms kept a secret: keep the new one from now on
+		}
 		m.byName[rec.Name] = r
 		return true
 	})
@@ -189,12 +206,11 @@ func (m *Module) items(*mod.Ctx) []mod.Item {
 	return out
 }
 
-// occupantID is the XEP-0421 id of a user in a room: stable for the
-// process, and unrelated to the user's JID for anyone without the secret.
-func (m *Module) occupantID(room, bare string) string {
-	mac := hmac.New(sha256.New, m.secret)
-	mac.Write([]byte(room))
-	mac.Write([]byte{0})
+// occupantID is the XEP-0421 id of a user in the room: keyed by the room's
+// secret, which a persistent room keeps, so it outlives restarts, and
+// unrelated to the user's JID for anyone without the secret.
+func (r *room) occupantID(bare string) string {
+	mac := hmac.New(sha256.New, r.secret)
 	mac.Write([]byte(bare))
 	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:15])
 }
@@ -287,7 +303,7 @@ func (r *room) persist() {
 	}
 	cfg, _ := json.Marshal(&r.cfg)
 	rec := &store.RoomRecord{Name: r.jid.Local(), Config: cfg, Affs: map[string]uint8{},
-		Subject: r.subject, SubjFrom: r.subjectFrom, Created: r.created}
+		Subject: r.subject, SubjFrom: r.subjectFrom, Created: r.created, Nicks: r.nicks, Secret: r.secret}
 	for k, v := range r.affs {
 		rec.Affs[k] = uint8(v)
 	}

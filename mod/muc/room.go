@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"crypto/rand"
 	"strconv"
 	"sync"
 	"time"
@@ -121,12 +122,16 @@ type room struct {
 	occupants   map[string]*occupant   // by nick
 	sessions    map[string]*occupant   // by full JID of each session
 	history     []histEntry
+	secret      []byte // keys occupant ids (XEP-0421); kept with a persistent room
+	reg                // registered nicks and voice requests (register.go, voice.go)
 }
 
 func (m *Module) newRoom(rj jid.JID) *room {
-	return &room{m: m, jid: rj, created: m.now(), affs: map[string]affiliation{},
-		occupants: map[string]*occupant{}, sessions: map[string]*occupant{},
+	r := &room{m: m, jid: rj, created: m.now(), affs: map[string]affiliation{},
+		occupants: map[string]*occupant{}, sessions: map[string]*occupant{}, secret: make([]byte, 32),
 		cfg: roomConfig{Public: true, MaxOccupants: m.cfg.MaxOccupants, History: 20, Invites: true}}
+	_, _ = rand.Read(r.secret)
+	return r
 }
 
 func (r *room) aff(bare jid.JID) affiliation {
@@ -425,6 +430,8 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 		return nil, stanza.ErrText(stanza.Forbidden, "you are banned from this room")
 	case o != nil && !o.bare.Equal(bare):
 		return nil, stanza.ErrText(stanza.Conflict, "that nick is taken")
+	case r.reservedFor(nick, bare):
+		return nil, errReserved
 	case r.cfg.MembersOnly && a < affMember:
 		return nil, stanza.ErrText(stanza.RegistrationRequired, "the room is for members only")
 	case r.cfg.Password != "" && jr.password != r.cfg.Password && a < affOwner:
@@ -448,7 +455,7 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 		return append(out, r.subjectFor(from)), nil
 	}
 	o = &occupant{nick: nick, bare: bare, sessions: []jid.JID{from}, role: r.defaultRole(a),
-		id: r.m.occupantID(r.jid.String(), bare.String()), payload: payload,
+		id: r.occupantID(bare.String()), payload: payload,
 		tokens: float32(r.m.cfg.MessageBurst), last: r.m.now()}
 	// the occupant list first, then everyone learns of the newcomer, whose
 	// own presence (110) comes last (XEP-0045 §7.2.3)
@@ -496,6 +503,9 @@ func (r *room) maxOccupants() int {
 func (r *room) changeNick(o *occupant, from jid.JID, nick string, payload []byte) ([]*stanza.Stanza, *stanza.Error) {
 	if r.occupants[nick] != nil {
 		return nil, stanza.ErrText(stanza.Conflict, "that nick is taken")
+	}
+	if r.reservedFor(nick, o.bare) {
+		return nil, errReserved
 	}
 	// the <item/> of the 303 presence carries the new nick
 	var out []*stanza.Stanza
