@@ -91,6 +91,8 @@ func TestConfigErrors(t *testing.T) {
 		{"bad console address", "[console]\naddress = '9090'", []string{"console.address", "host:port"}},
 		{"short console session", "[console]\nsession_ttl = '1s'", []string{"console.session_ttl"}},
 		{"bad console token", "[console]\ntokens = ['abc']", []string{"console.tokens", "abc"}},
+		{"short voice interval", "[muc]\nvoice_interval = '10ms'", []string{"muc.voice_interval"}},
+		{"no registrations", "[muc]\nmax_registrations = 0", []string{"muc.max_registrations"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.toml)

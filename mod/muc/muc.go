@@ -4,8 +4,10 @@
 // XEP-0359 stanza-ids and XEP-0421 occupant-ids, private messages, the
 // room configuration form, affiliations and roles (kick, ban, voice),
 // mediated invitations, history on join (XEP-0203 delay), the room archive
-// (XEP-0313) and XEP-0410 self-ping. Persistent rooms and affiliations are
-// kept in the store (store/muc.go).
+// (XEP-0313), XEP-0410 self-ping, voice requests (voice.go), nicks
+// registered with a room (register.go) and iqs relayed to occupants
+// (relay.go). Persistent rooms, their affiliations, registered nicks and
+// occupant-id secrets are kept in the store (store/muc.go).
 //
 // Ownership: the module's room map is guarded by Module.mu; everything of a
 // room by room.mu. Stanzas a room sends are collected under its lock and sent
