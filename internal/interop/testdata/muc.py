@@ -6,12 +6,18 @@ alice creates the room (status 201), fetches the configuration form and
 submits it with the room made persistent and public; bob joins; alice's
 messages reach bob with a stanza-id by the room; bob leaves and joins again
 asking for two messages of history; alice pages through the room archive;
-alice kicks bob (307), invites him back (mediated), bans him (301) and his
-next join is refused with forbidden; alice destroys the room.
+alice pings bob through the room and reads his vCard through it; bob
+registers a nick with the room and reads it back (x-roomuser-item); alice
+makes bob a visitor, he requests voice, alice approves the form she gets
+and bob is a participant again; alice kicks bob (307), invites him back
+(mediated), bans him (301) and his next join is refused with forbidden;
+alice destroys the room.
 
 Prints "joined" (who, codes), "message" (who, body), "history" (bodies),
-"archived" (body), "kicked"/"banned" (who, code), "invite" (from),
-"refused" (condition), and "mismatch" for anything unexpected.
+"archived" (body), "pinged", "vcard" (fn, from), "registered" (nick),
+"voice_request" (nick), "voice" (role), "kicked"/"banned" (who, code),
+"invite" (from), "refused" (condition), and "mismatch" for anything
+unexpected.
 """
 
 import asyncio
@@ -23,7 +29,7 @@ from slixmpp.xmlstream.matcher import MatchXPath
 from slixhelper import emit, logout, main, new_client, parser
 from im_common import WAIT, Client
 
-PLUGINS = ['xep_0199', 'xep_0045', 'xep_0249', 'xep_0313', 'xep_0004', 'xep_0359']
+PLUGINS = ['xep_0199', 'xep_0045', 'xep_0249', 'xep_0313', 'xep_0004', 'xep_0359', 'xep_0054', 'xep_0077', 'xep_0030']
 
 
 def codes(pres):
@@ -84,6 +90,65 @@ async def run(args):
             emit('archived', who='alice', body=b)
         check('archive', archived, args.bodies)
 
+        # iqs to an occupant: alice's ping reaches bob's client through the
+        # room (slixmpp answers it); bob's vCard is answered for his account
+        await alice.xmpp['xep_0199'].ping(jid=room + '/Bob', timeout=WAIT)
+        emit('pinged', who='alice', jid=room + '/Bob')
+        vcard = bob.xmpp['xep_0054'].make_vcard()
+        vcard['FN'] = args.fn
+        await bob.xmpp['xep_0054'].publish_vcard(vcard, timeout=WAIT)
+        iq = await alice.xmpp['xep_0054'].get_vcard(room + '/Bob', cached=False, timeout=WAIT)
+        emit('vcard', who='alice', fn=iq['vcard_temp']['FN'], **{'from': str(iq['from'])})
+        check('occupant vCard', (iq['vcard_temp']['FN'], str(iq['from'])), (args.fn, room + '/Bob'))
+
+        # registering with the room reserves a nick (XEP-0045 section 7.10)
+        reg = await bob.xmpp['xep_0077'].get_registration(jid=room, timeout=WAIT)
+        check('registration form', 'muc#register_roomnick' in reg['register']['form'].get_fields(), True)
+        iq = bob.xmpp.make_iq_set(ito=room)
+        form = iq['register']['form']
+        form['type'] = 'submit'
+        form.add_field(var='FORM_TYPE', value='http://jabber.org/protocol/muc#register')
+        form.add_field(var='muc#register_roomnick', value=args.reserve)
+        await iq.send(timeout=WAIT)
+        info = await bob.xmpp['xep_0030'].get_info(jid=room, node='x-roomuser-item', cached=False, timeout=WAIT)
+        names = [i[3] for i in info['disco_info']['identities']]
+        emit('registered', who='bob', body=' '.join(names))
+        check('reserved nick', names, [args.reserve])
+
+        # voice (sections 7.13, 8.6): alice makes bob a visitor, bob asks
+        # for voice with xep_0045's request_voice, alice submits the
+        # approval form she gets, and bob is a participant again
+        asked = alice.xmpp.loop.create_future()
+
+        def on_form(m):
+            f = m['form']
+            if f['type'] == 'form' and not asked.done():
+                asked.set_result(f.get_values())
+        alice.xmpp.register_handler(Callback('voice request', MatchXPath(
+            '{jabber:client}message/{jabber:x:data}x'), on_form))
+        await muc_a.set_role(room, 'Bob', 'visitor', timeout=WAIT)
+        granted = bob.xmpp.loop.create_future()
+
+        def on_role(p):
+            if str(p['from']) == room + '/Bob' and p['muc']['role'] == 'participant' and not granted.done():
+                granted.set_result(p['muc']['role'])
+        bob.xmpp.add_event_handler('muc::%s::presence' % room, on_role)
+        muc_b.request_voice(room, 'participant')
+        values = await asyncio.wait_for(asked, WAIT)
+        emit('voice_request', who='alice', body=str(values.get('muc#roomnick')))
+        check('voice request nick', values.get('muc#roomnick'), 'Bob')
+        answer = alice.xmpp.make_message(mto=room)
+        form = answer['form']
+        form['type'] = 'submit'
+        form.add_field(var='FORM_TYPE', value='http://jabber.org/protocol/muc#request')
+        form.add_field(var='muc#role', value='participant')
+        form.add_field(var='muc#jid', value=str(values.get('muc#jid')))
+        form.add_field(var='muc#roomnick', value='Bob')
+        form.add_field(var='muc#request_allow', ftype='boolean', value=True)
+        answer.send()
+        got = await asyncio.wait_for(granted, WAIT)
+        emit('voice', who='bob', body=got)
+
         kicked = bob.xmpp.loop.create_future()
 
         def on_presence(p):
@@ -138,5 +203,7 @@ if __name__ == '__main__':
     p.add_argument('--bob', required=True)
     p.add_argument('--password', required=True)
     p.add_argument('--room', required=True)
+    p.add_argument('--fn', required=True, help="bob's vCard FN, read through the room")
+    p.add_argument('--reserve', required=True, help='the nick bob registers with the room')
     p.add_argument('--bodies', nargs='+', required=True)
     main(run, p.parse_args())
