@@ -160,7 +160,8 @@ func (m *Module) Start(context.Context) error {
 	if m.h.DB() == nil {
 		return nil
 	}
-	return m.rooms.List(func(rec *store.RoomRecord) bool {
+	var unkeyed []*room
+	err = m.rooms.List(func(rec *store.RoomRecord) bool {
 		rj, err := jid.New(rec.Name, d.Domain(), "")
 		if err != nil {
 			m.h.Log().Warn("stored room with a bad name", "room", rec.Name)
@@ -181,11 +182,18 @@ func (m *Module) Start(context.Context) error {
 		if len(rec.Secret) == len(r.secret) {
 			r.secret = rec.Secret
 		} else {
-			r.persist() // stored before rooms kept a secret: keep the new one from now on
+			unkeyed = append(unkeyed, r)
 		}
 		m.byName[rec.Name] = r
 		return true
 	})
+	// rooms stored before rooms kept a secret keep the new one from now on
+	for _, r := range unkeyed {
+		if err == nil {
+			err = m.rooms.Put(r.record())
+		}
+	}
+	return err
 }
 
 // items lists the public rooms (disco#items of the service).
@@ -303,15 +311,21 @@ func (r *room) persist() {
 	if m.h.DB() == nil || !r.cfg.Persistent || r.gone {
 		return
 	}
+	rec := r.record()
+	m.rooms.PutAsync(rec, func(err error) {
+		if err != nil {
+			m.h.Log().Error("storing a room", "room", rec.Name, "err", err)
+		}
+	})
+}
+
+// record is what the store keeps of the room (under r.mu).
+func (r *room) record() *store.RoomRecord {
 	cfg, _ := json.Marshal(&r.cfg)
 	rec := &store.RoomRecord{Name: r.jid.Local(), Config: cfg, Affs: map[string]uint8{},
 		Subject: r.subject, SubjFrom: r.subjectFrom, Created: r.created, Nicks: r.nicks, Secret: r.secret}
 	for k, v := range r.affs {
 		rec.Affs[k] = uint8(v)
 	}
-	m.rooms.PutAsync(rec, func(err error) {
-		if err != nil {
-			m.h.Log().Error("storing a room", "room", rec.Name, "err", err)
-		}
-	})
+	return rec
 }
