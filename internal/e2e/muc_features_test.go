@@ -27,6 +27,30 @@ func mucConfigure(t *testing.T, s *stream, room, id string, fields ...string) {
 	}
 }
 
+// mucNick is the nick a user's stream joins with: its name capitalised.
+func mucNick(s *stream) string {
+	user, _, _ := strings.Cut(s.name, "@")
+	return strings.ToUpper(user[:1]) + user[1:]
+}
+
+// mucOpen has owner create mucRoom as an instant room, then each of
+// others join it, everyone before reading the newcomer's presence.
+func mucOpen(owner *stream, others ...*stream) {
+	owner.t.Helper()
+	mucJoin(owner, mucRoom, mucNick(owner), "")
+	mucSubject(owner)
+	iqTo(owner, "instant", "set", mucRoom, instant)
+	in := []*stream{owner}
+	for _, s := range others {
+		mucJoin(s, mucRoom, mucNick(s), "")
+		mucSubject(s)
+		for _, o := range in {
+			o.expect("</presence>")
+		}
+		in = append(in, s)
+	}
+}
+
 // submitForm is a submitted form of formType with fields (var, value pairs).
 func submitForm(formType string, fields ...string) string {
 	x := "<x xmlns='jabber:x:data' type='submit'><field var='FORM_TYPE'><value>" + formType + "</value></field>"
@@ -122,9 +146,7 @@ func TestMUCVoiceRequest(t *testing.T) {
 func TestMUCRegistration(t *testing.T) {
 	_, u := mucUsers(t, "alice", "bob", "carol", "dave")
 	alice, bob, carol, dave := u["alice"], u["bob"], u["carol"], u["dave"]
-	mucJoin(alice, mucRoom, "Alice", "")
-	mucSubject(alice)
-	iqTo(alice, "c1", "set", mucRoom, instant)
+	mucOpen(alice)
 
 	info := iqTo(bob, "d1", "get", mucRoom, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
 	for _, f := range []string{nsRegister, mucRegForm, mucVoiceReq} {
@@ -205,12 +227,7 @@ var relayIDRe = regexp.MustCompile(`id='(muc\.[^']+)'`)
 func TestMUCOccupantIQ(t *testing.T) {
 	_, u := mucUsers(t, "alice", "bob", "carol")
 	alice, bob, carol := u["alice"], u["bob"], u["carol"]
-	mucJoin(alice, mucRoom, "Alice", "")
-	mucSubject(alice)
-	iqTo(alice, "c1", "set", mucRoom, instant)
-	mucJoin(bob, mucRoom, "Bob", "")
-	mucSubject(bob)
-	alice.expect("</presence>")
+	mucOpen(alice, bob)
 	if got := bob.iq("vc", "<iq type='set' id='vc'><vCard xmlns='vcard-temp'><FN>Bob Builder</FN></vCard></iq>"); !strings.Contains(got, "type='result'") {
 		t.Fatalf("bob's vCard: %s", got)
 	}

@@ -48,23 +48,24 @@ func (m *Module) iq(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		m.send(ctx.Env, out)
 		return res, err
 	case ns == NSAdmin && local == "query":
-		r.mu.Lock()
-		out, res, err := r.adminIQ(iq)
-		r.mu.Unlock()
-		m.afterLeave(r)
-		m.send(ctx.Env, out)
-		return res, err
+		return m.underLock(ctx, r, r.adminIQ, iq)
 	case ns == nsMAM && local == "query" && iq.Type == stanza.Set:
 		return m.mam(ctx, r, iq)
 	case ns == nsRegister && local == "query":
-		r.mu.Lock()
-		out, res, err := r.registerIQ(iq)
-		r.mu.Unlock()
-		m.afterLeave(r)
-		m.send(ctx.Env, out)
-		return res, err
+		return m.underLock(ctx, r, r.registerIQ, iq)
 	}
 	return nil, stanza.Err(stanza.ServiceUnavailable)
+}
+
+// underLock runs an iq handler of the room under r.mu, then sends what it
+// produced and lets the room go if that emptied it.
+func (m *Module) underLock(ctx *mod.Ctx, r *room, h func(*stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, error), iq *stanza.Stanza) (*stanza.Stanza, error) {
+	r.mu.Lock()
+	out, res, err := h(iq)
+	r.mu.Unlock()
+	m.afterLeave(r)
+	m.send(ctx.Env, out)
+	return res, err
 }
 
 // info is disco#info of a room (§6.4): identity, muc_* features, roominfo form.
