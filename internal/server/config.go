@@ -148,6 +148,11 @@ type Config struct {
 	MUC struct {
 		Enabled bool   `toml:"enabled"` // default on
 		Host    string `toml:"host"`    // "conference" (put in front of the domain) or a whole domain
+
+		// VoiceInterval: a visitor's voice requests (XEP-0045 §7.13) at most one each; default 1m, 1s..24h; sooner resource-constraint
+		VoiceInterval    Duration `toml:"voice_interval"`
+		MaxRegistrations int      `toml:"max_registrations"` // nicks registered with one room (§7.10); default 1000; past it resource-constraint
+
 		// Create: who may create rooms: "local" accounts (default), "admins" ([admin] jids) or "anyone"
 		Create          string  `toml:"create"`
 		MaxRoomsPerUser int     `toml:"max_rooms_per_user"` // rooms one user owns; default 10, 0 = no limit; past it resource-constraint
@@ -155,9 +160,6 @@ type Config struct {
 		MaxHistory      int     `toml:"max_history"`        // messages a room keeps for history on join; default 50
 		MessageRate     float64 `toml:"message_rate"`       // groupchat messages a second per occupant; default 5
 		MessageBurst    int     `toml:"message_burst"`      // messages allowed at once above the rate; default 20; past it resource-constraint
-		// VoiceInterval: a visitor's voice requests (XEP-0045 §7.13) at most one each; default 1m, 1s..24h; sooner resource-constraint
-		VoiceInterval    Duration `toml:"voice_interval"`
-		MaxRegistrations int      `toml:"max_registrations"` // nicks registered with one room (§7.10); default 1000; past it resource-constraint
 	} `toml:"muc"`
 
 	// Pubsub is publish-subscribe (XEP-0060) and PEP (XEP-0163).
@@ -313,10 +315,10 @@ func DefaultConfig() Config {
 	c.MUC.MaxRoomsPerUser = 10
 	c.MUC.MaxOccupants = 200
 	c.MUC.MaxHistory = 50
-	c.MUC.MessageRate = 5
-	c.MUC.MessageBurst = 20
 	c.MUC.VoiceInterval = Duration{time.Minute}
 	c.MUC.MaxRegistrations = 1000
+	c.MUC.MessageRate = 5
+	c.MUC.MessageBurst = 20
 	c.Pubsub.Host = "pubsub"
 	c.Pubsub.Create = "local"
 	c.Pubsub.MaxItems = 256
@@ -447,6 +449,12 @@ func (c *Config) Validate() error {
 	if r := c.Archive.Retention.Duration; r != 0 && r < time.Hour {
 		return fmt.Errorf("config: archive.retention: %v is below 1h (0 keeps messages forever)", r)
 	}
+	if d := c.MUC.VoiceInterval.Duration; d < time.Second || d > 24*time.Hour {
+		return fmt.Errorf("config: muc.voice_interval: %v is outside 1s..24h", d)
+	}
+	if c.MUC.MaxRegistrations < 1 {
+		return errors.New("config: muc.max_registrations must be positive")
+	}
 	switch c.MUC.Create {
 	case "local", "admins", "anyone":
 	default:
@@ -454,12 +462,6 @@ func (c *Config) Validate() error {
 	}
 	if c.MUC.MaxRoomsPerUser < 0 || c.MUC.MaxOccupants < 1 || c.MUC.MaxHistory < 0 || c.MUC.MessageRate <= 0 || c.MUC.MessageBurst < 1 {
 		return errors.New("config: muc: max_rooms_per_user and max_history must not be negative; max_occupants, message_rate and message_burst must be positive")
-	}
-	if d := c.MUC.VoiceInterval.Duration; d < time.Second || d > 24*time.Hour {
-		return fmt.Errorf("config: muc.voice_interval: %v is outside 1s..24h", d)
-	}
-	if c.MUC.MaxRegistrations < 1 {
-		return errors.New("config: muc.max_registrations must be positive")
 	}
 	if d := c.StreamManagement.ResumeTimeout.Duration; d < time.Second || d > 24*time.Hour {
 		return fmt.Errorf("config: stream_management.resume_timeout: %v is outside 1s..24h", d)

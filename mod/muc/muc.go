@@ -89,14 +89,14 @@ func (c *Config) defaults() {
 	if c.MessageBurst <= 0 {
 		c.MessageBurst = 20
 	}
-	if c.Create == "" {
-		c.Create = "local"
-	}
 	if c.VoiceInterval <= 0 {
 		c.VoiceInterval = time.Minute
 	}
 	if c.MaxRegistrations <= 0 {
 		c.MaxRegistrations = 1000
+	}
+	if c.Create == "" {
+		c.Create = "local"
 	}
 }
 

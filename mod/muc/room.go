@@ -119,11 +119,11 @@ type room struct {
 	subject     string
 	subjectFrom string
 	affs        map[string]affiliation // bare JID → affiliation other than none
+	reg                                // registered nicks and voice requests (register.go, voice.go)
+	secret      []byte                 // keys occupant ids (XEP-0421); kept with a persistent room
 	occupants   map[string]*occupant   // by nick
 	sessions    map[string]*occupant   // by full JID of each session
 	history     []histEntry
-	secret      []byte // keys occupant ids (XEP-0421); kept with a persistent room
-	reg                // registered nicks and voice requests (register.go, voice.go)
 }
 
 func (m *Module) newRoom(rj jid.JID) *room {
