@@ -25,7 +25,7 @@ func Inbound(tx Roster, user, sender jid.JID, t stanza.Type, st *stanza.Stanza, 
 		}
 		return eff
 	}
-	it, existed, _ := tx.Get(user.Local(), sender.String())
+	it, existed, _ := tx.Get(userKey(tx, user), sender.String())
 	if !existed {
 		// an item only to remember the request by (§3.1.3)
 		it = store.RosterItem{JID: sender.String(), Hidden: true}
@@ -43,7 +43,7 @@ func Inbound(tx Roster, user, sender jid.JID, t stanza.Type, st *stanza.Stanza, 
 			it.Approved = false
 			it.Sub |= store.SubFrom
 			it.Hidden = false
-			put(tx, user.Local(), it, existed, before)
+			put(tx, userKey(tx, user), it, existed, before)
 			eff.add(Route, user, sender, subStanza(user, sender, stanza.Subscribed))
 			eff.add(SendPresence, user, sender, nil)
 			return eff
@@ -55,7 +55,7 @@ func Inbound(tx Roster, user, sender jid.JID, t stanza.Type, st *stanza.Stanza, 
 	if !ApplyInbound(&it, t, st.Bytes()) {
 		return eff
 	}
-	put(tx, user.Local(), it, existed, before)
+	put(tx, userKey(tx, user), it, existed, before)
 	eff.add(Deliver, sender, user, st)
 	if t == stanza.Unsubscribe && before.Sub&store.SubFrom != 0 {
 		// §3.3.3: the sender no longer receives the user's presence

@@ -96,3 +96,19 @@ func put(tx Roster, user string, it store.RosterItem, existed bool, before store
 		tx.Put(user, it)
 	}
 }
+
+// Hosted is a Roster whose accounts may live on several local domains
+// (virtual hosts): the rules address its items by store.UserKey with the
+// server's primary domain rather than by localpart.
+type Hosted struct {
+	Roster
+	Primary string // the server's primary domain
+}
+
+// userKey is the store's user part of account user in tx.
+func userKey(tx Roster, user jid.JID) string {
+	if h, ok := tx.(Hosted); ok {
+		return store.UserKey(h.Primary, user)
+	}
+	return user.Local() // one domain: a test's roster
+}

@@ -17,7 +17,7 @@ import (
 // user's presence or its end for the contact.
 func Outbound(tx Roster, user, contact jid.JID, t stanza.Type, st *stanza.Stanza) Effects {
 	var eff Effects
-	it, existed, _ := tx.Get(user.Local(), contact.String())
+	it, existed, _ := tx.Get(userKey(tx, user), contact.String())
 	if !existed {
 		it = store.RosterItem{JID: contact.String()}
 	}
@@ -28,7 +28,7 @@ func Outbound(tx Roster, user, contact jid.JID, t stanza.Type, st *stanza.Stanza
 		it.Hidden = false
 	}
 	if existed || t == stanza.Subscribe || t == stanza.Subscribed && it.Approved {
-		put(tx, user.Local(), it, existed, before)
+		put(tx, userKey(tx, user), it, existed, before)
 	}
 	if t == stanza.Unsubscribed && before.Sub&store.SubFrom != 0 {
 		// §3.2.2: the contact no longer receives the user's presence
@@ -57,7 +57,7 @@ func Outbound(tx Roster, user, contact jid.JID, t stanza.Type, st *stanza.Stanza
 // Route those to the contact's server. It reports false if there is no
 // such item.
 func Remove(tx Roster, user, contact jid.JID) (Effects, bool) {
-	it, ok, _ := tx.Get(user.Local(), contact.String())
+	it, ok, _ := tx.Get(userKey(tx, user), contact.String())
 	if !ok || it.Hidden {
 		return nil, false
 	}
@@ -71,6 +71,6 @@ func Remove(tx Roster, user, contact jid.JID) (Effects, bool) {
 	if it.Sub&store.SubFrom != 0 || it.PendingIn != nil {
 		eff.add(Route, user, contact, subStanza(user, contact, stanza.Unsubscribed))
 	}
-	tx.Delete(user.Local(), contact.String())
+	tx.Delete(userKey(tx, user), contact.String())
 	return eff, true
 }

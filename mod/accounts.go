@@ -1,6 +1,9 @@
 package mod
 
-import "ignis/jid"
+import (
+	"ignis/jid"
+	"ignis/store"
+)
 
 // AccountEvent is a change an administrator made to a local account while
 // the server runs.
@@ -25,3 +28,15 @@ func (r *Registry) RunAccount(ctx *Ctx, ev AccountEvent, user jid.JID) {
 		h(ctx, ev, user)
 	}
 }
+
+// UserKey is the store's user part of a local account (store.UserKey), for
+// code that has an Env rather than a Handle.
+func UserKey(env Env, user jid.JID) string { return store.UserKey(env.Domain().Domain(), user) }
+
+// UserJID is the bare JID of the account a store user part names.
+func UserJID(env Env, key string) (jid.JID, error) {
+	return store.UserOfKey(env.Domain().Domain(), key)
+}
+
+// IsLocalUser reports whether j is an account's JID (a localpart at a local domain).
+func IsLocalUser(env Env, j jid.JID) bool { return j.Local() != "" && env.IsLocal(j) }

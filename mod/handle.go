@@ -63,6 +63,13 @@ func (h *Handle) DB() *store.DB { return h.db }
 // Domain is the server's domain.
 func (h *Handle) Domain() jid.JID { return h.domain }
 
+// User is the store's user part of a local account (store.UserKey): the
+// one mapping every module's per-user store access goes through.
+func (h *Handle) User(user jid.JID) string { return store.UserKey(h.domain.Domain(), user) }
+
+// UserJID is the bare JID of the account a store user part names.
+func (h *Handle) UserJID(key string) (jid.JID, error) { return store.UserOfKey(h.domain.Domain(), key) }
+
 // Env is routing; nil until the server starts the module.
 func (h *Handle) Env() Env {
 	h.mu.Lock()

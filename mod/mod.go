@@ -150,8 +150,11 @@ type Env interface {
 	Send(st *stanza.Stanza)
 	// Resources calls fn for each bound resource of a bare JID until fn returns false.
 	Resources(bare jid.JID, fn func(Resource) bool)
-	// Domain is the server's domain.
+	// Domain is the server's (primary) domain.
 	Domain() jid.JID
+	// IsLocal reports whether a domain's accounts live on this server: the
+	// primary domain or a virtual host.
+	IsLocal(domain jid.JID) bool
 	// Lookup returns the session bound to a full JID, or nil.
 	Lookup(full jid.JID) Resource
 	// Resend routes st as if the session from had sent it now: outbound

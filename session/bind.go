@@ -36,11 +36,23 @@ func stampOf(h scram.Hash, k scram.Keys) credStamp {
 type keysSeen Stream
 
 func (k *keysSeen) Keys(user string, h scram.Hash) (scram.Keys, error) {
-	keys, err := k.cfg.Credentials.Keys(user, h)
+	keys, err := (*hostKeys)(k).Keys(user, h)
 	if err == nil {
 		k.creds = stampOf(h, keys)
 	}
 	return keys, err
+}
+
+// hostKeys is the Credentials of the stream's domain: a SASL username is a
+// localpart there, which the store knows by Config.UserKey.
+type hostKeys Stream
+
+func (k *hostKeys) Keys(user string, h scram.Hash) (scram.Keys, error) {
+	key, err := k.cfg.userKey(user, (*Stream)(k).domain())
+	if err != nil {
+		return scram.Keys{}, err
+	}
+	return k.cfg.Credentials.Keys(key, h)
 }
 
 // credsChanged looks again, when the client binds, at the keys it
@@ -51,7 +63,7 @@ func (s *Stream) credsChanged() *stanza.StreamError {
 	if s.creds.sum == 0 {
 		return nil
 	}
-	keys, err := s.cfg.Credentials.Keys(s.jid.Local(), s.creds.h)
+	keys, err := (*hostKeys)(s).Keys(s.jid.Local(), s.creds.h)
 	switch {
 	case err != nil: // Credentials: any error counts as no such account
 		s.cfg.Logger.Info("bind refused: account deleted", "ip", s.peer.String(), "jid", s.jid.String())
@@ -172,7 +184,7 @@ func (s *Stream) stanza(f *xmlscan.Frame) error {
 	s.cfg.Stats.StanzasIn[kindIndex(st.Kind)].Add(1)
 	switch st.Kind {
 	case stanza.IQ:
-		if st.To.IsZero() || st.To.Equal(s.cfg.Domain) {
+		if st.To.IsZero() || st.To.Equal(s.domain()) {
 			if p := f.Child("session", stanza.NSSession); !p.IsZero() && st.Type == stanza.Set {
 				// RFC 3921 legacy session establishment: a no-op kept for old clients
 				s.writeStanza(st.WithAddrs(s.jid, st.To).Result(nil))

@@ -82,7 +82,17 @@ func (l Limits) Validate() error {
 // streams run, except for Stats and the resumption registry (its own lock);
 // it must not be copied after Prepare.
 type Config struct {
-	Domain      jid.JID
+	Domain jid.JID // the primary domain: streams without 'to' are for it
+	// Hosts are the further local domains (virtual hosts) a stream header's
+	// 'to' may name; the router must serve them as local (route.Config.Domains).
+	Hosts []jid.JID
+	// UserKey maps an account's bare JID to the user the Credentials know it
+	// by (store.UserKey); nil means the localpart (one domain only).
+	UserKey func(user jid.JID) string
+	// HostCerts are the DER certificates of virtual hosts by domain, as the
+	// TLS layer picks them by SNI (tls.Config.GetCertificate); a name not
+	// here gets ServerCert. They give tls-server-end-point its data.
+	HostCerts   map[string][]byte
 	Router      *route.Router
 	Credentials sasl.Credentials
 	SASL        sasl.Config
@@ -115,10 +125,12 @@ type Config struct {
 	Stats Stats
 
 	endPoint []byte // tls-server-end-point binding data, from ServerCert
-	scan     xmlscan.Limits
-	preScan  xmlscan.Limits // before authentication
-	resume   resumable      // detached streams waiting for a resume (sm.go)
-	late     sync.WaitGroup // deliveries to ended streams being routed again (deliver.go)
+	// hostEnd is endPoint for the names of HostCerts
+	hostEnd map[string][]byte
+	scan    xmlscan.Limits
+	preScan xmlscan.Limits // before authentication
+	resume  resumable      // detached streams waiting for a resume (sm.go)
+	late    sync.WaitGroup // deliveries to ended streams being routed again (deliver.go)
 	// strangers are the open streams not bound yet, which the session table
 	// does not list, so that Shutdown reaches them too (shutdown.go)
 	strangers strangers
@@ -156,6 +168,16 @@ func (c *Config) Prepare() error {
 		}
 		c.endPoint = endPointHash(cert)
 	}
+	for name, der := range c.HostCerts {
+		cert, err := x509.ParseCertificate(der)
+		if err != nil {
+			return fmt.Errorf("session: certificate of %s: %w", name, err)
+		}
+		if c.hostEnd == nil {
+			c.hostEnd = map[string][]byte{}
+		}
+		c.hostEnd[name] = endPointHash(cert)
+	}
 	return nil
 }
 
@@ -172,4 +194,37 @@ func endPointHash(cert *x509.Certificate) []byte {
 	}
 	h := sha256.Sum256(cert.Raw)
 	return h[:]
+}
+
+// host returns the local domain a stream header's 'to' names, or false when
+// this server does not serve it (RFC 6120 §4.9.3.6 host-unknown).
+func (c *Config) host(to []byte) (*jid.JID, bool) {
+	if string(to) == c.Domain.String() {
+		return &c.Domain, true // the common case, without parsing
+	}
+	j, err := jid.Parse(string(to))
+	if err != nil || j.Local() != "" || !j.IsBare() {
+		return nil, false
+	}
+	for i := range c.Hosts {
+		if c.Hosts[i].Equal(j) {
+			return &c.Hosts[i], true
+		}
+	}
+	if j.Equal(c.Domain) {
+		return &c.Domain, true
+	}
+	return nil, false
+}
+
+// userKey is the user the Credentials know local@domain by.
+func (c *Config) userKey(local string, domain jid.JID) (string, error) {
+	if c.UserKey == nil {
+		return local, nil
+	}
+	j, err := jid.New(local, domain.Domain(), "")
+	if err != nil {
+		return "", err
+	}
+	return c.UserKey(j), nil
 }

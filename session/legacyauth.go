@@ -121,7 +121,7 @@ func (s *Stream) legacyLogin(f *xmlscan.Frame, st *stanza.Stanza) error {
 		return nil
 	}
 	// PLAIN's message is authzid NUL authcid NUL password; XML text holds no NUL
-	m, err := s.cfg.SASL.Start("PLAIN", s.cfg.Credentials, normalizeUser, sasl.ChannelBinding{TLS: s.flags&fSecure != 0})
+	m, err := s.cfg.SASL.Start("PLAIN", (*hostKeys)(s), normalizeUser, sasl.ChannelBinding{TLS: s.flags&fSecure != 0})
 	if err == nil {
 		var done bool
 		_, done, err = m.Step([]byte("\x00" + user + "\x00" + pass))
@@ -131,7 +131,7 @@ func (s *Stream) legacyLogin(f *xmlscan.Frame, st *stanza.Stanza) error {
 	}
 	var full jid.JID
 	if err == nil {
-		full, err = jid.New(m.User(), s.cfg.Domain.Domain(), res)
+		full, err = jid.New(m.User(), s.domain().Domain(), res)
 	}
 	if err != nil {
 		ferr := s.loginFailed(user, "jabber:iq:auth") // counted before the client reads the error

@@ -37,12 +37,18 @@ func (k *sink) StreamOpen(f *xmlscan.Frame) error {
 // open answers the client's opening of the stream, its header or RFC 7395's
 // <open/>, with ours and the features (RFC 6120 §4.7, §4.3.2).
 func (s *Stream) open(f *xmlscan.Frame) error {
+	host := &s.cfg.Domain
 	if to, ok := f.Attr("to"); ok {
-		j, err := jid.Parse(string(to))
-		if err != nil || !j.Equal(s.cfg.Domain) {
+		var known bool
+		if host, known = s.cfg.host(to); !known {
 			return stanza.StreamErr(stanza.HostUnknown, "")
 		}
 	}
+	if s.host != nil && s.host != host && s.flags&fAuthn != 0 {
+		// a restart after SASL is for the domain the client authenticated at
+		return stanza.StreamErr(stanza.HostUnknown, "the stream was authenticated for "+s.host.String())
+	}
+	s.host = host
 	if v, _ := f.Attr("version"); !versionOK(v) {
 		return stanza.StreamErr(stanza.UnsupportedVersion, "XMPP 1.0 is required")
 	}
@@ -237,7 +243,11 @@ func (s *Stream) channelBinding() sasl.ChannelBinding {
 	if cs == nil {
 		return sasl.ChannelBinding{}
 	}
-	cb := sasl.ChannelBinding{TLS: true, TLS13: cs.Version == tls.VersionTLS13, EndPoint: s.cfg.endPoint,
+	end := s.cfg.endPoint
+	if e, ok := s.cfg.hostEnd[cs.ServerName]; ok {
+		end = e // the virtual host's certificate was presented (SNI)
+	}
+	cb := sasl.ChannelBinding{TLS: true, TLS13: cs.Version == tls.VersionTLS13, EndPoint: end,
 		Unique: cs.TLSUnique, ClientTypeMismatch: s.flags&fCBMismatch != 0}
 	if cb.TLS13 {
 		// RFC 9266: tls-exporter is defined for TLS 1.3 only
@@ -288,7 +298,9 @@ func (s *Stream) auth(f *xmlscan.Frame) error {
 	}
 	mech, _ := f.Attr("mechanism")
 	s.creds = credStamp{} // stamped anew by this exchange (bind.go)
-	srv, err := s.cfg.SASL.Start(string(mech), (*keysSeen)(s), normalizeUser, s.channelBinding())
+	cfg := s.cfg.SASL
+	cfg.Domain = s.domain().Domain() // an authzid names an account of the stream's domain
+	srv, err := cfg.Start(string(mech), (*keysSeen)(s), normalizeUser, s.channelBinding())
 	if err != nil {
 		return s.saslFailed(err)
 	}
@@ -332,7 +344,7 @@ func (s *Stream) saslData(f *xmlscan.Frame, initial bool) error {
 		_, _ = rand.Read(r[:])
 		user = "anon-" + hex.EncodeToString(r[:])
 	}
-	j, err := jid.New(user, s.cfg.Domain.Domain(), "")
+	j, err := jid.New(user, s.domain().Domain(), "")
 	if err != nil {
 		return s.saslFailed(&sasl.Failure{Cond: sasl.NotAuthorized})
 	}
@@ -440,7 +452,7 @@ func (s *Stream) preAuthIQ(f *xmlscan.Frame) (handled bool, err error) {
 	if !ok {
 		return false, nil
 	}
-	reply, herr := h(&mod.Ctx{Env: s.cfg.Router, Secure: s.flags&fSecure != 0, Loopback: s.flags&fLoopback != 0}, st)
+	reply, herr := h(&mod.Ctx{Env: s.cfg.Router, Target: s.domain(), Secure: s.flags&fSecure != 0, Loopback: s.flags&fLoopback != 0}, st)
 	var se *stanza.Error
 	switch {
 	case errors.As(herr, &se):

@@ -80,10 +80,13 @@ type Stream struct {
 	framed bool
 	// conn is the connection's entry in Stats.Conns: its transport and
 	// whether it is counted as negotiating or bound (conns.go)
-	conn  connCount
-	held  int        // bytes of buffered input counted in the Guard's pre-auth total
-	peer  netip.Addr // the client's address, the key of per-address limits
-	jid   jid.JID    // full JID once bound; bare after SASL
+	conn connCount
+	held int        // bytes of buffered input counted in the Guard's pre-auth total
+	peer netip.Addr // the client's address, the key of per-address limits
+	jid  jid.JID    // full JID once bound; bare after SASL
+	// host is the local domain the stream is for (its header's 'to'), one
+	// of the Config's; nil until the header: a pointer keeps the stream small
+	host  *jid.JID
 	sasl  *sasl.Server
 	creds credStamp // the keys SASL verified against, checked again at bind (bind.go)
 	negBy int64     // the negotiation deadline on the mono clock (sm.go), until bound
@@ -380,12 +383,21 @@ func (s *Stream) Timer(time.Time) {
 	}
 }
 
+// domain is the local domain the stream is for: its header's 'to', the
+// primary domain without one.
+func (s *Stream) domain() jid.JID {
+	if s.host != nil {
+		return *s.host
+	}
+	return s.cfg.Domain
+}
+
 // appendHeader appends the server's stream header (RFC 6120 §4.7), addressed
 // to the client's own idea of its address, if it gave one.
 func (s *Stream) appendHeader(out []byte, to jid.JID) []byte {
 	var id StreamID
 	_, _ = rand.Read(id[:])
-	out = s.framing().AppendOpen(out, id, s.cfg.Domain.String(), to)
+	out = s.framing().AppendOpen(out, id, s.domain().String(), to)
 	s.flags |= fHeaderSent
 	return out
 }

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+
+	"ignis/jid"
 )
 
 // This file is the only code that builds or parses keys (DESIGN §6).
@@ -253,4 +255,38 @@ func parseUserSeqKey(table byte, k []byte) (user string, seq uint64, ok bool) {
 	}
 	seq, _ = seqOfKey(k)
 	return string(u), seq, true
+}
+
+// Virtual hosts. A local account's user part in every per-user key is made
+// here and nowhere else:
+//
+//	primary domain   localpart          (what every key held before virtual hosts)
+//	other domain     localpart@domain   (a bare JID)
+//
+// A localpart never contains '@' (RFC 7622 §3.3.1), so the two kinds never
+// collide, and data written before virtual hosts existed stays valid.
+
+// UserKey is the user part of the keys of user's account, whose domain is
+// local; primary is the server's primary domain.
+func UserKey(primary string, user jid.JID) string {
+	if user.Domain() == primary {
+		return user.Local()
+	}
+	return user.Bare().String() // a substring of user: no allocation
+}
+
+// UserOfKey is UserKey's inverse: the bare JID of the account a user part
+// (as Accounts.List returns it) belongs to.
+func UserOfKey(primary, key string) (jid.JID, error) {
+	if strings.IndexByte(key, '@') < 0 {
+		return jid.New(key, primary, "")
+	}
+	j, err := jid.Parse(key)
+	if err != nil {
+		return jid.JID{}, err
+	}
+	if j.Local() == "" || !j.IsBare() || j.Domain() == primary {
+		return jid.JID{}, fmt.Errorf("%w: %q is not an account of another domain", ErrInvalidUser, key)
+	}
+	return j, nil
 }

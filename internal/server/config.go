@@ -42,6 +42,10 @@ type Config struct {
 	// Extra modules run after the built-in ones (tests register services).
 	Extra []mod.Module `toml:"-"`
 
+	// VHosts are further local domains ([[vhost]] tables), each with its
+	// own accounts and certificate; none by default.
+	VHosts []VHost `toml:"vhost"`
+
 	Listen struct {
 		C2S    string `toml:"c2s"`     // STARTTLS listener, host:port; default ":5222"; "off" disables
 		C2STLS string `toml:"c2s_tls"` // direct TLS listener (XEP-0368); default ":5223"; "off" disables
@@ -391,6 +395,9 @@ func (c *Config) Validate() error {
 	if c.Data == "" {
 		return errors.New("config: data: must not be empty")
 	}
+	if _, err := c.vhostDomains(); err != nil {
+		return err
+	}
 	if _, err := c.slogLevel(); err != nil {
 		return err
 	}
@@ -731,4 +738,35 @@ func (c *Config) validateWeb() error {
 		return errors.New("config: web: enabled with both web.http and web.https off")
 	}
 	return nil
+}
+
+// VHost is a [[vhost]] table: a further local domain (virtual host).
+type VHost struct {
+	Domain string `toml:"domain"` // required; not the primary domain nor another vhost's
+	// Cert and Key are PEM files; both empty = a self-signed certificate
+	// made on first start in the data folder (vhosts/<domain>/)
+	Cert string `toml:"cert"`
+	Key  string `toml:"key"`
+}
+
+// vhostDomains parses the [[vhost]] domains, checked: valid domain names,
+// each served once, and a certificate with its key.
+func (c *Config) vhostDomains() ([]jid.JID, error) {
+	var out []jid.JID
+	seen := map[string]bool{strings.ToLower(c.Domain): true}
+	for i, v := range c.VHosts {
+		d, err := jid.Parse(v.Domain)
+		if err != nil || !d.IsBare() || d.Local() != "" || v.Domain == "" {
+			return nil, fmt.Errorf("config: vhost[%d].domain: %q is not a valid domain name", i, v.Domain)
+		}
+		if seen[d.Domain()] {
+			return nil, fmt.Errorf("config: vhost[%d].domain: %s is served twice", i, d.Domain())
+		}
+		seen[d.Domain()] = true
+		if (v.Cert == "") != (v.Key == "") {
+			return nil, fmt.Errorf("config: vhost[%d]: cert and key go together (both empty: self-signed)", i)
+		}
+		out = append(out, d)
+	}
+	return out, nil
 }

@@ -136,6 +136,10 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		log.Info("created a self-signed certificate; clients will not trust it: set tls.cert and tls.key for a real one",
 			"for", domain.String(), "cert", created, "key", filepath.Join(filepath.Dir(created), "key.pem"))
 	}
+	vhosts, hostCerts, err := loadVHosts(&cfg, log)
+	if err != nil {
+		return nil, err
+	}
 	db, err := store.Open(&store.Options{Dir: cfg.Data, Logger: log})
 	if err != nil {
 		return nil, err
@@ -156,7 +160,12 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 			return nil, fmt.Errorf("upload: %w", err)
 		}
 	}
-	s.router = route.New(route.Config{Domain: domain, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, mod.NewRegistry(s.mods...))
+	reg := mod.NewRegistry(s.mods...)
+	if err := servedOnce(domain, vhosts, reg); err != nil {
+		db.Close()
+		return nil, err
+	}
+	s.router = route.New(route.Config{Domain: domain, Domains: vhosts, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, reg)
 	comps.Attach(s.router)
 	if cfg.S2S.Enabled {
 		if s.fed, err = newFederation(&cfg, domain, cert, s.router, log, func() *reactor.Server { return s.reactor }); err != nil {
@@ -174,6 +183,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	}
 	s.stream = &session.Config{
 		Domain:           domain,
+		Hosts:            vhosts,
+		UserKey:          func(u jid.JID) string { return store.UserKey(domain.Domain(), u) },
+		HostCerts:        hostCerts.der(),
 		Router:           s.router,
 		Credentials:      db.Accounts(),
 		SASL:             sasl.Config{AllowPlainWithoutTLS: cfg.SASL.PlainWithoutTLS, Anonymous: cfg.SASL.Anonymous, Domain: domain.String()},
@@ -196,7 +208,8 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		db.Close()
 		return nil, err
 	}
-	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	tlsCfg := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12,
+		GetCertificate: hostCerts.get}
 	s.tlsCfg = tlsCfg
 	s.reactor, err = reactor.New(reactor.Config{
 		Listeners:        listeners,

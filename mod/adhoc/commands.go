@@ -61,8 +61,8 @@ func localUser(env mod.Env, s string) (jid.JID, error) {
 	if err != nil || j.Local() == "" {
 		return jid.JID{}, stanza.ErrText(stanza.JIDMalformed, "not a user JID: "+s)
 	}
-	if j.Domain() != env.Domain().Domain() {
-		return jid.JID{}, stanza.ErrText(stanza.NotAllowed, j.Domain()+" is not this server's domain")
+	if !env.IsLocal(j) {
+		return jid.JID{}, stanza.ErrText(stanza.NotAllowed, j.Domain()+" is not a domain of this server")
 	}
 	return j, nil
 }
@@ -81,7 +81,7 @@ func addUser(m *Module, env mod.Env, f form) (result, error) {
 	case f["password-verify"] != nil && f.get("password-verify") != pw:
 		return result{}, stanza.ErrText(stanza.NotAcceptable, "the passwords do not match")
 	}
-	if err := m.h.DB().Accounts().Create(u.Local(), pw); err != nil {
+	if err := m.h.DB().Accounts().Create(m.h.User(u), pw); err != nil {
 		if errors.Is(err, store.ErrExists) {
 			return result{}, stanza.ErrText(stanza.Conflict, u.Bare().String()+" already exists")
 		}
@@ -118,7 +118,7 @@ func deleteUsers(m *Module, env mod.Env, f form) (result, error) {
 	}
 	acc := m.h.DB().Accounts()
 	for _, u := range us { // all or nothing: check first
-		if _, err := acc.Get(u.Local()); errors.Is(err, store.ErrNotFound) {
+		if _, err := acc.Get(m.h.User(u)); errors.Is(err, store.ErrNotFound) {
 			return result{}, stanza.ErrText(stanza.ItemNotFound, "there is no account "+u.Bare().String())
 		} else if err != nil {
 			return result{}, err
@@ -126,7 +126,7 @@ func deleteUsers(m *Module, env mod.Env, f form) (result, error) {
 	}
 	names := make([]string, 0, len(us))
 	for _, u := range us {
-		if err := acc.Delete(u.Local()); err != nil && !errors.Is(err, store.ErrNotFound) {
+		if err := acc.Delete(m.h.User(u)); err != nil && !errors.Is(err, store.ErrNotFound) {
 			return result{}, err
 		}
 		b := u.Bare()
@@ -147,7 +147,7 @@ func changePassword(m *Module, env mod.Env, f form) (result, error) {
 	if pw == "" {
 		return result{}, missing("password")
 	}
-	if err := m.h.DB().Accounts().SetPassword(u.Local(), pw); err != nil {
+	if err := m.h.DB().Accounts().SetPassword(m.h.User(u), pw); err != nil {
 		if errors.Is(err, store.ErrNotFound) {
 			return result{}, stanza.ErrText(stanza.ItemNotFound, "there is no account "+u.Bare().String())
 		}

@@ -33,6 +33,7 @@ var (
 
 // Module is the blocking feature. Create it with New.
 type Module struct {
+	h   *mod.Handle // the store user of an account: h.User (virtual hosts)
 	db  *store.DB
 	log *slog.Logger
 
@@ -49,7 +50,7 @@ type Module struct {
 
 // New returns the blocking module over db.
 func New(h *mod.Handle) *Module {
-	return &Module{db: h.DB(), log: h.Log(), sets: map[string]*set{}}
+	return &Module{h: h, db: h.DB(), log: h.Log(), sets: map[string]*set{}}
 }
 
 func (m *Module) Name() string { return "blocking" }
@@ -171,7 +172,7 @@ func (m *Module) evict(ctx *mod.Ctx, res mod.Resource) {
 	})
 	if !others {
 		m.mu.Lock()
-		delete(m.sets, bare.Local())
+		delete(m.sets, m.h.User(bare))
 		m.mu.Unlock()
 	}
 }
@@ -183,7 +184,7 @@ func (m *Module) getList(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error
 	if !own(ctx) {
 		return nil, errNotOwn
 	}
-	s := m.lookup(ctx.Target.Local())
+	s := m.lookup(m.h.User(ctx.Target))
 	var b stanza.Builder
 	b.Start("blocklist", "xmlns", NS)
 	for _, j := range s.sorted {
@@ -221,7 +222,7 @@ func (m *Module) block(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) 
 	if len(jids) == 0 {
 		return nil, errNoItems // XEP-0191 §3.3
 	}
-	user := ctx.Target.Local()
+	user := m.h.User(ctx.Target)
 	m.lookup(user) // cached before the change, so apply updates it
 	env, from := ctx.Env, ctx.From
 	m.db.Blocklist().BlockAsync(user, jids, func(err error) {
@@ -245,7 +246,7 @@ func (m *Module) unblock(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error
 	if err != nil {
 		return nil, err
 	}
-	user := ctx.Target.Local()
+	user := m.h.User(ctx.Target)
 	before := m.lookup(user)
 	unblocked := jids
 	all := len(jids) == 0 // XEP-0191 §3.5: no items unblocks everything
@@ -320,14 +321,13 @@ func (m *Module) reveal(env mod.Env, user jid.JID, jids []string) {
 // announce sends what build returns, from each available resource of user,
 // to each local contact among jids with a from or both subscription.
 func (m *Module) announce(env mod.Env, user jid.JID, jids []string, build func(mod.Resource, jid.JID) *stanza.Stanza) {
-	domain := env.Domain().Domain()
 	var targets []jid.JID
 	for _, s := range jids {
 		j, err := jid.Parse(s)
-		if err != nil || j.Local() == "" || j.Domain() != domain {
+		if err != nil || !mod.IsLocalUser(env, j) {
 			continue
 		}
-		it, err := m.db.Roster().Get(user.Local(), j.Bare().String())
+		it, err := m.db.Roster().Get(m.h.User(user), j.Bare().String())
 		if err == nil && !it.Hidden && it.Sub&store.SubFrom != 0 {
 			targets = append(targets, j)
 		}
@@ -365,7 +365,7 @@ func (m *Module) filter(ctx *mod.Ctx, st *stanza.Stanza, dir mod.Direction, user
 // dropped.
 func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Verdict, *stanza.Error) {
 	to := st.To
-	if to.IsZero() || to.Bare() == user || !m.lookup(user.Local()).blocks(to) {
+	if to.IsZero() || to.Bare() == user || !m.lookup(m.h.User(user)).blocks(to) {
 		return mod.Pass, nil
 	}
 	switch {
@@ -393,7 +393,7 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ver
 		// JID): let the user see it.
 		return mod.Pass, nil
 	}
-	if m.lookup(user.Local()).blocks(from) {
+	if m.lookup(m.h.User(user)).blocks(from) {
 		switch {
 		case st.Kind == stanza.Presence, st.Type == stanza.Result, st.Type == stanza.TypeError:
 			return mod.Drop, nil
@@ -404,12 +404,12 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ver
 		}
 		return mod.Bounce, errBlocked
 	}
-	if from.Domain() == user.Domain() && from.Local() != "" {
+	if mod.IsLocalUser(ctx.Env, from) {
 		to := st.To
 		if to.IsZero() {
 			to = user
 		}
-		if m.lookup(from.Local()).blocks(to) && (st.Kind != stanza.Presence || st.Type != stanza.Unavailable) {
+		if m.lookup(m.h.User(from)).blocks(to) && (st.Kind != stanza.Presence || st.Type != stanza.Unavailable) {
 			// unavailable presence is let through: it is what hide sends
 			return mod.Drop, nil
 		}

@@ -80,6 +80,7 @@ func (e *fakeEnv) Resources(bare jid.JID, fn func(mod.Resource) bool) {
 	}
 }
 func (e *fakeEnv) Domain() jid.JID                  { return jid.MustParse("localhost") }
+func (e *fakeEnv) IsLocal(d jid.JID) bool           { return d.Domain() == "localhost" }
 func (e *fakeEnv) Lookup(full jid.JID) mod.Resource { return nil }
 
 type fakeRes struct{ j jid.JID }

@@ -131,9 +131,12 @@ func (m *Module) admin(sender jid.JID) bool {
 	return slices.ContainsFunc(m.cfg.Admins, sender.Equal)
 }
 
-// local reports whether sender is an account of this server (group members
-// are localparts of the server's domain).
-func (m *Module) local(sender jid.JID) bool { return sender.Domain() == m.h.Domain().Domain() }
+// local reports whether sender is an account of this server, of any of its
+// domains (group members are store users, m.h.User).
+func (m *Module) local(sender jid.JID) bool {
+	env := m.h.Env()
+	return env != nil && mod.IsLocalUser(env, sender)
+}
 
 // mayAll: all@ is for admins, or for everyone with Senders = "all".
 func (m *Module) mayAll(sender jid.JID) bool { return m.cfg.Senders == Anyone || m.admin(sender) }
@@ -144,7 +147,7 @@ func (m *Module) mayGroup(sender jid.JID, g store.Group) bool {
 	case m.cfg.Senders == Anyone || m.admin(sender):
 		return true
 	case m.cfg.Senders == Members && m.local(sender):
-		_, ok := slices.BinarySearch(g.Members, sender.Local())
+		_, ok := slices.BinarySearch(g.Members, m.h.User(sender))
 		return ok
 	}
 	return false
@@ -232,7 +235,7 @@ func (m *Module) fanOut(env mod.Env, st *stanza.Stanza) {
 		})
 	} else {
 		for _, u := range g.Members {
-			j, err := jid.New(u, m.h.Domain().Domain(), "")
+			j, err := m.h.UserJID(u)
 			if err != nil || j.Equal(sender) {
 				continue
 			}
@@ -289,7 +292,7 @@ func (m *Module) items(ctx *mod.Ctx) []mod.Item {
 			m.h.Log().Error("broadcast: listing groups", "err", err)
 		}
 	case m.cfg.Senders == Members && m.local(asker):
-		gs, err := m.groups.GroupsOf(asker.Local())
+		gs, err := m.groups.GroupsOf(m.h.User(asker))
 		if err != nil {
 			m.h.Log().Error("broadcast: listing groups", "err", err)
 		}

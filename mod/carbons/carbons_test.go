@@ -108,6 +108,7 @@ func (r *res) Offer(st *stanza.Stanza) bool                           { return t
 func (r *res) OfferConfirmed(st *stanza.Stanza, done func(bool)) bool { return true }
 func newRes(s string) *res                                            { return &res{j: jid.MustParse(s), avail: true} }
 func (e *env) Domain() jid.JID                                        { return jid.MustParse("localhost") }
+func (e *env) IsLocal(d jid.JID) bool                                 { return d.Domain() == "localhost" }
 func (e *env) Resources(jid.JID, func(mod.Resource) bool)             {}
 
 // env is a session table and an outbox.

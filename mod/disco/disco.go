@@ -35,7 +35,7 @@ func (m *Module) exists(ctx *mod.Ctx) (bool, error) {
 	if m.DB == nil || (ctx.From != nil && ctx.From.JID().Bare() == ctx.Target) {
 		return true, nil // one's own account exists while one is logged in
 	}
-	_, err := m.DB.Accounts().Get(ctx.Target.Local())
+	_, err := m.DB.Accounts().Get(mod.UserKey(ctx.Env, ctx.Target))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return false, nil

@@ -43,6 +43,7 @@ var (
 
 // Module is the last activity feature.
 type Module struct {
+	h     *mod.Handle // the store user of an account: h.User (virtual hosts)
 	db    *store.DB
 	log   *slog.Logger
 	start time.Time
@@ -64,7 +65,7 @@ type Module struct {
 
 // New returns the last activity feature; the server's uptime counts from now.
 func New(h *mod.Handle) *Module {
-	return &Module{db: h.DB(), log: h.Log(), start: time.Now(), now: time.Now,
+	return &Module{h: h, db: h.DB(), log: h.Log(), start: time.Now(), now: time.Now,
 		status: map[mod.Resource]string{}, pending: map[string]store.LastActivity{}}
 }
 
@@ -114,7 +115,7 @@ func (m *Module) user(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if online {
 		return reply(iq, 0, ""), nil
 	}
-	user := target.Local()
+	user := m.h.User(target)
 	m.mu.Lock()
 	a, ok := m.pending[user]
 	m.mu.Unlock()
@@ -136,7 +137,7 @@ func (m *Module) allowed(target, asker jid.JID) (bool, error) {
 	if asker.Bare().Equal(target) {
 		return true, nil
 	}
-	it, err := m.db.Roster().Get(target.Local(), asker.Bare().String())
+	it, err := m.db.Roster().Get(m.h.User(target), asker.Bare().String())
 	switch {
 	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrInvalidUser):
 		return false, nil
@@ -146,7 +147,7 @@ func (m *Module) allowed(target, asker jid.JID) (bool, error) {
 	if it.Hidden || it.Sub&store.SubFrom == 0 {
 		return false, nil
 	}
-	blocked, err := m.db.Blocklist().Get(target.Local())
+	blocked, err := m.db.Blocklist().Get(m.h.User(target))
 	if err != nil {
 		return false, err
 	}
@@ -185,7 +186,7 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
 // is: unavailable presence, stream closed or connection lost). The record
 // is not acknowledged to anyone, so it is written without waiting.
 func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
-	user := res.JID().Local()
+	user := m.h.User(res.JID())
 	a := store.LastActivity{Time: m.now()}
 	m.mu.Lock()
 	a.Status = m.status[res]

@@ -52,7 +52,7 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) *stanza.Stanza {
 	if ctx.From == nil || st.To.Local() == "" || !typeArchived(st.Type) || !inspect(st, "").archived() {
 		return st
 	}
-	user, with := ctx.From.JID().Local(), st.To.Bare()
+	user, with := m.h.User(ctx.From.JID()), st.To.Bare()
 	if !m.allowed(user, with) {
 		return st
 	}
@@ -71,7 +71,7 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) *stanza.Stanza {
 // routes (ctx.From nil) that has the account's stanza-id was archived
 // already: a delivery that is routed again because its session went away.
 func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza) *stanza.Stanza {
-	if st.Kind != stanza.Message || st.To.Local() == "" || st.To.Domain() != ctx.Env.Domain().Domain() {
+	if st.Kind != stanza.Message || !mod.IsLocalUser(ctx.Env, st.To) {
 		return st
 	}
 	owner := st.To.Bare()
@@ -86,7 +86,7 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza) *stanza.Stanza {
 	if !typeArchived(st.Type) || !c.archived() || st.From.IsZero() || !m.exists(ctx.Env, owner) {
 		return st
 	}
-	user, with := owner.Local(), st.From.Bare()
+	user, with := m.h.User(owner), st.From.Bare()
 	if !m.allowed(user, with) {
 		return st
 	}
@@ -117,7 +117,7 @@ func (m *Module) exists(env mod.Env, owner jid.JID) bool {
 	if found {
 		return true
 	}
-	_, err := m.db.Accounts().Get(owner.Local())
+	_, err := m.db.Accounts().Get(m.h.User(owner))
 	return err == nil
 }
 

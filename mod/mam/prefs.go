@@ -35,7 +35,7 @@ func (m *Module) getPrefs(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, erro
 	if err != nil {
 		return nil, err
 	}
-	p, err := m.ar.Prefs(self.Local()) // kept in memory after the first read
+	p, err := m.ar.Prefs(m.h.User(self)) // kept in memory after the first read
 	if err != nil {
 		return nil, err
 	}
@@ -55,7 +55,7 @@ func (m *Module) setPrefs(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, erro
 	}
 	env := ctx.Env
 	if err := m.h.Go(func(context.Context) {
-		err := m.ar.SetPrefs(self.Local(), p)
+		err := m.ar.SetPrefs(m.h.User(self), p)
 		m.reply(env, iq, prefsXML(p), err)
 	}); err != nil {
 		return nil, stanza.Err(stanza.ServiceUnavailable) // shutting down

@@ -224,7 +224,7 @@ func (m *Module) query(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) 
 
 // run reads the page and sends its messages; it returns the <fin/>.
 func (m *Module) run(env mod.Env, res mod.Resource, self jid.JID, iq *stanza.Stanza, r *request) ([]byte, error) {
-	user := self.Local()
+	user := m.h.User(self)
 	// messages archived before the query was sent are in its results
 	if err := m.ar.Settle(user); err != nil {
 		return nil, err

@@ -23,6 +23,7 @@ type countEnv struct{ sent atomic.Int64 }
 func (e *countEnv) Send(*stanza.Stanza)                        { e.sent.Add(1) }
 func (e *countEnv) Resources(jid.JID, func(mod.Resource) bool) {}
 func (e *countEnv) Domain() jid.JID                            { return jid.MustParse("localhost") }
+func (e *countEnv) IsLocal(d jid.JID) bool                     { return d.Domain() == "localhost" }
 func (e *countEnv) Lookup(jid.JID) mod.Resource                { return nil }
 func (e *countEnv) Resend(mod.Resource, *stanza.Stanza)        {}
 

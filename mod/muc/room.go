@@ -371,7 +371,7 @@ func (m *Module) create(ctx *mod.Ctx, rj, creator jid.JID) (r *room, created boo
 		}
 	case "anyone":
 	default:
-		if creator.Domain() != ctx.Env.Domain().Domain() {
+		if !ctx.Env.IsLocal(creator) {
 			return nil, false, stanza.ErrText(stanza.NotAllowed, "only local users create rooms here")
 		}
 	}

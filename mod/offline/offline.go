@@ -63,6 +63,7 @@ var (
 // Module is the offline feature. Its methods run on event loops and on
 // goroutines of its own; its fields are safe for concurrent use.
 type Module struct {
+	h   *mod.Handle // the store user of an account: h.User (virtual hosts)
 	db  *store.DB
 	q   *store.Offline
 	max store.Quota
@@ -111,7 +112,7 @@ func New(h *mod.Handle, cfg Config) *Module {
 		maxBytesPerUser = DefaultMaxBytesPerUser
 	}
 	db := h.DB()
-	m := &Module{db: db, q: db.Offline(), max: store.Quota{Messages: maxPerUser, Bytes: maxBytesPerUser},
+	m := &Module{h: h, db: db, q: db.Offline(), max: store.Quota{Messages: maxPerUser, Bytes: maxBytesPerUser},
 		log: h.Log(),
 		now: time.Now}
 	m.flex.m = map[string]mod.Resource{}
@@ -201,7 +202,7 @@ func (m *Module) undeliverable(ctx *mod.Ctx, st *stanza.Stanza) bool {
 		return true // chat states and empty messages are not kept (XEP-0085 §5.5)
 	}
 
-	user := st.To.Local()
+	user := m.h.User(st.To)
 	if _, err := m.db.Accounts().Get(user); errors.Is(err, store.ErrNotFound) {
 		return false // the router answers service-unavailable (RFC 6121 §8.5.2.2.1)
 	} else if err != nil {
@@ -272,7 +273,7 @@ func (m *Module) afterStore(env mod.Env, bare jid.JID) {
 		return true
 	})
 	if target != nil {
-		m.do(bare.Local(), func() { m.flush(env, target) })
+		m.do(m.h.User(bare), func() { m.flush(env, target) })
 	}
 }
 
@@ -284,7 +285,7 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 		return
 	}
 	env := ctx.Env // the job outlives ctx
-	m.do(res.JID().Local(), func() { m.flush(env, res) })
+	m.do(m.h.User(res.JID()), func() { m.flush(env, res) })
 }
 
 // do queues job on user's goroutine, starting it if needed.
@@ -330,7 +331,7 @@ func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
 // messages handed over and not yet confirmed are skipped, so a second flush
 // (another login, a message just stored) does not send them twice.
 func (m *Module) flush(env mod.Env, res mod.Resource) {
-	user := res.JID().Local()
+	user := m.h.User(res.JID())
 	err := m.q.List(user, func(seq uint64, raw []byte) bool {
 		if env.Lookup(res.JID()) != res || !res.Available() {
 			return false
@@ -402,7 +403,7 @@ func (m *Module) forget(user string, seq uint64) {
 // the deletes confirmed meanwhile go in one commit. A message not confirmed
 // stays stored for the next login.
 func (m *Module) confirmed(env mod.Env, to jid.JID, seq uint64, ok bool) {
-	user := to.Local()
+	user := m.h.User(to)
 	m.sent.Lock()
 	if !ok {
 		m.forget(user, seq)
@@ -539,7 +540,7 @@ func owner(ctx *mod.Ctx) (string, error) {
 	if ctx.Target.Local() != "" && !ctx.Target.Equal(self) {
 		return "", errOthers
 	}
-	return self.Local(), nil
+	return mod.UserKey(ctx.Env, self), nil
 }
 
 // get: <fetch/> sends every stored message not being delivered, <item action='view'/> the named

@@ -32,6 +32,7 @@ const NSPreApproval = "urn:xmpp:features:pre-approval"
 
 // Module is the presence feature.
 type Module struct {
+	h      *mod.Handle // the store user of an account: h.User (virtual hosts)
 	db     *store.DB
 	log    *slog.Logger
 	roster *store.Roster
@@ -105,7 +106,7 @@ func (o *order) held(user string, fn func()) bool {
 // New returns the presence feature over db.
 func New(h *mod.Handle) *Module {
 	db := h.DB()
-	return &Module{db: db, log: h.Log(), roster: db.Roster(), directed: map[mod.Resource]map[string]jid.JID{}}
+	return &Module{h: h, db: db, log: h.Log(), roster: db.Roster(), directed: map[mod.Resource]map[string]jid.JID{}}
 }
 
 func (m *Module) Name() string { return "presence" }
@@ -119,12 +120,12 @@ func (m *Module) Register(r *mod.Registry) {
 }
 
 func isLocal(env mod.Env, j jid.JID) bool {
-	return j.Local() != "" && j.Domain() == env.Domain().Domain()
+	return mod.IsLocalUser(env, j) // the primary domain or a virtual host
 }
 
 // isRemote: an account on another server.
 func isRemote(env mod.Env, j jid.JID) bool {
-	return j.Local() != "" && j.Domain() != env.Domain().Domain()
+	return j.Local() != "" && !env.IsLocal(j)
 }
 
 // outbound sees every presence a local session sends.
@@ -142,7 +143,7 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	// anything else waits behind the user's subscription changes still on
 	// their way (RFC 6120 §10.1), and is routed again once they have gone
 	from, env := ctx.From, ctx.Env // the closure outlives ctx
-	if m.order.held(from.JID().Local(), func() { env.Resend(from, st) }) {
+	if m.order.held(m.h.User(from.JID()), func() { env.Resend(from, st) }) {
 		return true
 	}
 	if st.To.IsZero() {
@@ -170,7 +171,7 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 	sent := map[string]bool{}
 	// serialized once, without 'to': every contact gets the same bytes
 	shared := st.WithAddrs(from, jid.JID{})
-	_, err := m.roster.List(from.Local(), func(it store.RosterItem) bool {
+	_, err := m.roster.List(m.h.User(from), func(it store.RosterItem) bool {
 		if it.Hidden || it.Sub&store.SubFrom == 0 {
 			return true
 		}
@@ -183,7 +184,7 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 		return true
 	})
 	if err != nil {
-		m.log.Error("reading roster", "user", from.Local(), "err", err)
+		m.log.Error("reading roster", "user", m.h.User(from), "err", err)
 	}
 	// shared roster groups: members are subscribed both ways (Openfire)
 	m.sharedMembers(from, func(c jid.JID) {
@@ -240,8 +241,8 @@ func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	env := ctx.Env
 	user, contact := ctx.From.JID().Bare(), st.To.Bare()
 	if isRemote(env, contact) {
-		m.commit(env, user.Local(), m.roster.Begin(user.Local()), func(tx *store.RosterTxn) im.Effects {
-			return im.Outbound(tx, user, contact, st.Type, st)
+		m.commit(env, m.h.User(user), m.roster.Begin(m.h.User(user)), func(tx *store.RosterTxn) im.Effects {
+			return im.Outbound(m.hosted(tx), user, contact, st.Type, st)
 		})
 		return true
 	}
@@ -251,18 +252,18 @@ func (m *Module) subscription(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	if contact.Equal(user) {
 		return true // a subscription to oneself means nothing: dropped
 	}
-	exists, err := m.accountExists(contact.Local())
+	exists, err := m.accountExists(m.h.User(contact))
 	if err != nil {
-		m.log.Error("reading account", "user", contact.Local(), "err", err)
+		m.log.Error("reading account", "user", m.h.User(contact), "err", err)
 		return true
 	}
-	tx := m.roster.Begin(user.Local(), contact.Local())
-	effects := im.Local{Tx: tx, ContactExists: exists}.Subscription(user, contact, st.Type, st)
-	m.order.begin(user.Local())
+	tx := m.roster.Begin(m.h.User(user), m.h.User(contact))
+	effects := im.Local{Tx: m.hosted(tx), ContactExists: exists}.Subscription(user, contact, st.Type, st)
+	m.order.begin(m.h.User(user))
 	tx.CommitAsync(func(err error) {
-		defer m.order.end(user.Local())
+		defer m.order.end(m.h.User(user))
 		if err != nil {
-			m.log.Error("subscription not stored", "user", user.Local(), "err", err)
+			m.log.Error("subscription not stored", "user", m.h.User(user), "err", err)
 			return
 		}
 		mod.SendEffects(env, effects)
@@ -298,15 +299,15 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	case stanza.TypeNone, stanza.Unavailable:
 		// behind the subscription changes of user still being stored: the
 		// contact's approval reaches the user before its presence (§3.1.6)
-		return m.order.held(user.Local(), func() { env.Send(st) })
+		return m.order.held(m.h.User(user), func() { env.Send(st) })
 	case stanza.Subscribe, stanza.Subscribed, stanza.Unsubscribe, stanza.Unsubscribed:
-		exists, err := m.accountExists(user.Local())
+		exists, err := m.accountExists(m.h.User(user))
 		if err != nil {
-			m.log.Error("reading account", "user", user.Local(), "err", err)
+			m.log.Error("reading account", "user", m.h.User(user), "err", err)
 			return true
 		}
-		m.commit(env, user.Local(), m.roster.Begin(user.Local()), func(tx *store.RosterTxn) im.Effects {
-			return im.Inbound(tx, user, sender, st.Type, st.WithAddrs(sender, user), exists)
+		m.commit(env, m.h.User(user), m.roster.Begin(m.h.User(user)), func(tx *store.RosterTxn) im.Effects {
+			return im.Inbound(m.hosted(tx), user, sender, st.Type, st.WithAddrs(sender, user), exists)
 		})
 		return true
 	case stanza.Probe:
@@ -343,7 +344,7 @@ func (m *Module) probe(ctx *mod.Ctx, st *stanza.Stanza) bool {
 
 // answerProbe answers user's probe of local contact (RFC 6121 §4.3.2).
 func (m *Module) answerProbe(env mod.Env, contact, user jid.JID) {
-	it, err := m.roster.Get(contact.Local(), user.Bare().String())
+	it, err := m.roster.Get(m.h.User(contact), user.Bare().String())
 	if err != nil || it.Hidden || it.Sub&store.SubFrom == 0 {
 		return
 	}
@@ -362,7 +363,7 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 	env, self := ctx.Env, res.JID()
 	// every later broadcast reads the roster: it stays in memory while the
 	// user is available (released in unavailable)
-	m.roster.Hold(self.Local())
+	m.roster.Hold(m.h.User(self))
 	// the user is subscribed to its own presence: the new resource learns
 	// of the others already online (RFC 6121 §4.2.2)
 	env.Resources(self.Bare(), func(r mod.Resource) bool {
@@ -373,7 +374,7 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 	})
 	var pending [][]byte
 	probed := map[string]bool{}
-	_, err := m.roster.List(self.Local(), func(it store.RosterItem) bool {
+	_, err := m.roster.List(m.h.User(self), func(it store.RosterItem) bool {
 		if it.PendingIn != nil {
 			pending = append(pending, it.PendingIn)
 		}
@@ -401,12 +402,12 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 		}
 	})
 	if err != nil {
-		m.log.Error("reading roster", "user", self.Local(), "err", err)
+		m.log.Error("reading roster", "user", m.h.User(self), "err", err)
 	}
 	for _, raw := range pending {
 		st, err := stanza.Parse(raw)
 		if err != nil {
-			m.log.Error("stored subscription request", "user", self.Local(), "err", err)
+			m.log.Error("stored subscription request", "user", m.h.User(self), "err", err)
 			continue
 		}
 		env.Send(st.WithAddrs(st.From, self))
@@ -416,7 +417,7 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 // unavailable forgets the session's directed presence (broadcast already
 // sent it unavailable presence), and releases the roster available held.
 func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
-	m.roster.Release(res.JID().Local())
+	m.roster.Release(m.h.User(res.JID()))
 	m.mu.Lock()
 	delete(m.directed, res)
 	m.mu.Unlock()
@@ -426,19 +427,24 @@ func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
 // groups: as in Openfire, they see each other's presence as if subscribed
 // both ways.
 func (m *Module) sharedMembers(user jid.JID, fn func(jid.JID)) {
-	groups, err := m.db.Groups().GroupsOf(user.Local())
+	groups, err := m.db.Groups().GroupsOf(m.h.User(user))
 	if err != nil {
-		m.log.Error("reading shared groups", "user", user.Local(), "err", err)
+		m.log.Error("reading shared groups", "user", m.h.User(user), "err", err)
 		return
 	}
 	for _, g := range groups {
 		for _, member := range g.Members {
-			if member == user.Local() {
+			if member == m.h.User(user) {
 				continue
 			}
-			if c, err := jid.New(member, user.Domain(), ""); err == nil {
+			if c, err := m.h.UserJID(member); err == nil {
 				fn(c)
 			}
 		}
 	}
+}
+
+// hosted is tx as the rules address it: by account JID on any local domain.
+func (m *Module) hosted(tx *store.RosterTxn) im.Roster {
+	return im.Hosted{Roster: tx, Primary: m.h.Domain().Domain()}
 }

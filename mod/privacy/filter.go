@@ -38,7 +38,7 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ve
 	if to.IsZero() || to.Bare() == user || ctx.From == nil {
 		return mod.Pass, nil
 	}
-	pl, ok := m.applicable(ctx.Env, user.Local(), ctx.From.JID())
+	pl, ok := m.applicable(ctx.Env, m.h.User(user), ctx.From.JID())
 	if !ok {
 		return mod.Pass, nil
 	}
@@ -46,7 +46,7 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ve
 	if notification(st) {
 		kind = store.PrivacyPresenceOut
 	}
-	if !m.denies(user.Local(), pl, kind, to) {
+	if !m.denies(m.h.User(user), pl, kind, to) {
 		return mod.Pass, nil
 	}
 	if st.Kind == stanza.Presence || st.Type == stanza.Result || st.Type == stanza.TypeError {
@@ -69,7 +69,7 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ver
 	if st.Type == stanza.TypeError && ctx.From == nil {
 		return mod.Pass, nil // an error the server made about the user's own stanza
 	}
-	if pl, ok := m.applicable(ctx.Env, user.Local(), st.To); ok {
+	if pl, ok := m.applicable(ctx.Env, m.h.User(user), st.To); ok {
 		var kind store.PrivacyStanzas
 		switch {
 		case st.Kind == stanza.Message:
@@ -79,7 +79,7 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ver
 		case notification(st):
 			kind = store.PrivacyPresenceIn
 		}
-		if m.denies(user.Local(), pl, kind, from) {
+		if m.denies(m.h.User(user), pl, kind, from) {
 			switch {
 			case st.Kind == stanza.Presence, st.Type == stanza.Result, st.Type == stanza.TypeError:
 				return mod.Drop, nil
@@ -89,12 +89,12 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ver
 			return mod.Bounce, errInDenied
 		}
 	}
-	if notification(st) && from.Local() != "" && from.Domain() == user.Domain() {
+	if notification(st) && mod.IsLocalUser(ctx.Env, from) {
 		to := st.To
 		if to.IsZero() {
 			to = user
 		}
-		if pl, ok := m.applicable(ctx.Env, from.Local(), from); ok && m.denies(from.Local(), pl, store.PrivacyPresenceOut, to) {
+		if pl, ok := m.applicable(ctx.Env, m.h.User(from), from); ok && m.denies(m.h.User(from), pl, store.PrivacyPresenceOut, to) {
 			return mod.Drop, nil
 		}
 	}
@@ -163,8 +163,8 @@ func (m *Module) roster(owner string, other jid.JID, r *rosterView) *rosterView 
 	case err != nil && !errors.Is(err, store.ErrNotFound):
 		m.log.Error("privacy: reading roster", "user", owner, "err", err)
 	}
-	if other.Local() == "" || other.Domain() != m.domain {
-		return r // shared groups hold local users only
+	if other.Local() == "" {
+		return r // shared groups hold accounts only; a remote JID's key is in none
 	}
 	shared, err := m.db.Groups().GroupsOf(owner)
 	if err != nil {
@@ -172,7 +172,7 @@ func (m *Module) roster(owner string, other jid.JID, r *rosterView) *rosterView 
 		return r
 	}
 	for _, g := range shared {
-		if slices.Contains(g.Members, other.Local()) {
+		if slices.Contains(g.Members, m.h.User(other)) {
 			r.groups = append(slices.Clip(r.groups), g.Display)
 			r.sub = store.SubBoth
 		}

@@ -43,9 +43,9 @@ var (
 
 // Module is the privacy lists feature. Create it with New.
 type Module struct {
-	db     *store.DB
-	domain string // the server's domain: shared-group members live there
-	log    *slog.Logger
+	db  *store.DB
+	h   *mod.Handle // the store user of an account: h.User (virtual hosts)
+	log *slog.Logger
 
 	// mu guards users, gen and active. A user's lists are loaded on first
 	// use and replaced whole (copy on write) by each change once it is on
@@ -76,7 +76,7 @@ var noLists = &lists{}
 
 // New returns the privacy module over db for the server's domain.
 func New(h *mod.Handle) *Module {
-	return &Module{db: h.DB(), domain: h.Domain().Domain(), log: h.Log(), users: map[string]*lists{}, active: map[string]session{}}
+	return &Module{db: h.DB(), h: h, log: h.Log(), users: map[string]*lists{}, active: map[string]session{}}
 }
 
 func (m *Module) Name() string { return "privacy" }
@@ -151,7 +151,7 @@ func (m *Module) gone(ctx *mod.Ctx, res mod.Resource) {
 		delete(m.active, full.String())
 	}
 	if !others {
-		delete(m.users, full.Local())
+		delete(m.users, m.h.User(full))
 	}
 	m.mu.Unlock()
 }
@@ -209,7 +209,7 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if !own(ctx) {
 		return nil, errNotOwn
 	}
-	user := ctx.Target.Local()
+	user := m.h.User(ctx.Target)
 	l := m.lookup(user)
 	children := childList(iq.Payload())
 	var b stanza.Builder
@@ -277,7 +277,7 @@ func (m *Module) setActive(ctx *mod.Ctx, iq *stanza.Stanza, name string, hasName
 		m.mu.Unlock()
 		return iq.Result(nil), nil
 	}
-	if _, ok := m.lookup(full.Local()).named[name]; !ok {
+	if _, ok := m.lookup(m.h.User(full)).named[name]; !ok {
 		return nil, errNoList
 	}
 	m.mu.Lock()
@@ -303,7 +303,7 @@ func (m *Module) defaultInUse(ctx *mod.Ctx) bool {
 
 // setDefault changes or declines the default list (XEP-0016 §2.6).
 func (m *Module) setDefault(ctx *mod.Ctx, iq *stanza.Stanza, name string, hasName bool) (*stanza.Stanza, error) {
-	user := ctx.Target.Local()
+	user := m.h.User(ctx.Target)
 	l := m.lookup(user)
 	if !hasName {
 		name = ""
@@ -332,7 +332,7 @@ func (m *Module) setDefault(ctx *mod.Ctx, iq *stanza.Stanza, name string, hasNam
 // setList creates, replaces or (without items) removes a list (XEP-0016
 // §2.7-§2.9), then pushes the list's name to every resource.
 func (m *Module) setList(ctx *mod.Ctx, iq *stanza.Stanza, name string, c xmlscan.Elem) (*stanza.Stanza, error) {
-	user := ctx.Target.Local()
+	user := m.h.User(ctx.Target)
 	l := m.lookup(user)
 	items, err := parseItems(c)
 	if err != nil {

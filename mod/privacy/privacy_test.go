@@ -40,7 +40,8 @@ func (e *fakeEnv) Resources(bare jid.JID, fn func(mod.Resource) bool) {
 	}
 }
 
-func (e *fakeEnv) Domain() jid.JID { return jid.MustParse("localhost") }
+func (e *fakeEnv) Domain() jid.JID        { return jid.MustParse("localhost") }
+func (e *fakeEnv) IsLocal(d jid.JID) bool { return d.Domain() == "localhost" }
 
 func (e *fakeEnv) Lookup(full jid.JID) mod.Resource {
 	for _, r := range e.res[full.Bare().String()] {

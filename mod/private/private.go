@@ -99,7 +99,7 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	var b stanza.Builder
 	b.Start("query", "xmlns", NS)
 	for _, it := range items {
-		v, err := m.DB.Private().Get(ctx.Target.Local(), it.NS, it.Local)
+		v, err := m.DB.Private().Get(mod.UserKey(ctx.Env, ctx.Target), it.NS, it.Local)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			b.Element(it.Local, "", "xmlns", it.NS)
@@ -121,7 +121,7 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if err != nil {
 		return nil, err
 	}
-	env, user := ctx.Env, ctx.Target.Local()
+	env, user := ctx.Env, mod.UserKey(ctx.Env, ctx.Target)
 	m.DB.Private().SetAsync(user, items, func(err error) {
 		if err != nil {
 			m.Log.Error("storing failed", "user", user, "err", err)

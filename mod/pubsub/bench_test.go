@@ -37,6 +37,7 @@ func (e *fakeEnv) Resources(bare jid.JID, fn func(mod.Resource) bool) {
 	}
 }
 func (e *fakeEnv) Domain() jid.JID                     { return jid.MustParse("localhost") }
+func (e *fakeEnv) IsLocal(d jid.JID) bool              { return d.Domain() == "localhost" }
 func (e *fakeEnv) Lookup(jid.JID) mod.Resource         { return nil }
 func (e *fakeEnv) Resend(mod.Resource, *stanza.Stanza) {}
 

@@ -134,7 +134,7 @@ func (m *Module) privateSet(user string, items []store.PrivateItem) {
 	}
 	marks := legacyBookmarks(items[i].XML)
 	env := m.h.Env()
-	bare, err := jid.New(user, m.h.Domain().Domain(), "")
+	bare, err := m.h.UserJID(user)
 	if env == nil || err != nil {
 		return
 	}

@@ -153,8 +153,8 @@ func (m *Module) rosterOwner(env mod.Env, sp space, n *store.PubsubNode) string 
 		if a != affOwner {
 			continue
 		}
-		if o, err := jid.Parse(j); err == nil && o.Domain() == env.Domain().Domain() && o.Local() != "" {
-			return o.Local()
+		if o, err := jid.Parse(j); err == nil && mod.IsLocalUser(env, o) {
+			return m.h.User(o)
 		}
 	}
 	return ""
@@ -246,7 +246,7 @@ func (m *Module) mayCreate(env mod.Env, sp space, who jid.JID) bool {
 	case CreateAnyone:
 		return true
 	case CreateLocal:
-		return who.Domain() == env.Domain().Domain() && who.Local() != ""
+		return mod.IsLocalUser(env, who)
 	}
 	return false
 }

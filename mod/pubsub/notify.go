@@ -34,13 +34,12 @@ func (m *Module) recipients(env mod.Env, sp space, n *store.PubsubNode) []jid.JI
 	if n.AccessModel == accessWhitelist {
 		return out // nobody but the owner in PEP
 	}
-	domain := env.Domain().Domain()
 	_, err := m.db.Roster().List(sp.owner, func(it store.RosterItem) bool {
 		if it.Hidden || it.Sub&store.SubFrom == 0 {
 			return true
 		}
 		c, err := jid.Parse(it.JID)
-		if err != nil || c.Domain() != domain || c.Local() == "" {
+		if err != nil || !mod.IsLocalUser(env, c) {
 			return true // contacts of other servers are out of reach
 		}
 		if n.AccessModel == accessRoster && !anyIn(it.Groups, n.RosterGroups) {
@@ -114,16 +113,16 @@ func (m *Module) sendLast(env mod.Env, full jid.JID, f *capsFeatures) {
 		return
 	}
 	user := full.Bare()
-	if user.Domain() != env.Domain().Domain() || user.Local() == "" {
+	if !mod.IsLocalUser(env, user) {
 		return
 	}
 	err := m.h.Serial("last:"+user.String(), func(context.Context) {
 		owners := []jid.JID{user}
-		_, err := m.db.Roster().List(user.Local(), func(it store.RosterItem) bool {
+		_, err := m.db.Roster().List(m.h.User(user), func(it store.RosterItem) bool {
 			if it.Hidden || it.Sub&store.SubTo == 0 {
 				return true
 			}
-			if c, err := jid.Parse(it.JID); err == nil && c.Domain() == user.Domain() && c.Local() != "" {
+			if c, err := jid.Parse(it.JID); err == nil && mod.IsLocalUser(env, c) {
 				owners = append(owners, c)
 			}
 			return true

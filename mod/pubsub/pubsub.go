@@ -172,7 +172,7 @@ type space struct {
 }
 
 func (m *Module) pepSpace(bare jid.JID) space {
-	return space{pep: true, owner: bare.Local(), jid: bare, st: m.db.PEP()}
+	return space{pep: true, owner: m.h.User(bare), jid: bare, st: m.db.PEP()}
 }
 
 func (m *Module) serviceSpace(domain jid.JID) space {

@@ -56,6 +56,7 @@ const maxBusy = 4
 
 // Module is the in-band registration feature.
 type Module struct {
+	h      *mod.Handle // the store user of an account: h.User (virtual hosts)
 	db     *store.DB
 	policy Policy
 	domain jid.JID
@@ -91,7 +92,7 @@ func (p Policy) check(secure, loopback bool) *stanza.Error {
 // New returns the feature; domain is the server's domain, for preparing
 // usernames.
 func New(h *mod.Handle, policy Policy) *Module {
-	return &Module{db: h.DB(), policy: policy, domain: h.Domain(), log: h.Log(), busy: make(chan struct{}, maxBusy)}
+	return &Module{h: h, db: h.DB(), policy: policy, domain: h.Domain(), log: h.Log(), busy: make(chan struct{}, maxBusy)}
 }
 
 // acquire takes a token for an account change without waiting.
@@ -175,7 +176,11 @@ func (m *Module) preAuthSet(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, er
 	if f.username == "" || f.password == "" {
 		return nil, errIncomplete // XEP-0077 §3.1: required information missing
 	}
-	user, err := jid.New(f.username, m.domain.Domain(), "")
+	domain := m.domain // a stream to a virtual host registers there
+	if !ctx.Target.IsZero() {
+		domain = ctx.Target
+	}
+	user, err := jid.New(f.username, domain.Domain(), "")
 	if err != nil {
 		return nil, errBadUsername
 	}
@@ -186,7 +191,7 @@ func (m *Module) preAuthSet(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, er
 		return nil, errBusy
 	}
 	defer m.release()
-	switch err := m.db.Accounts().Create(user.Local(), f.password); {
+	switch err := m.db.Accounts().Create(m.h.User(user), f.password); {
 	case errors.Is(err, store.ErrExists):
 		return nil, errConflict
 	case errors.Is(err, store.ErrInvalidUser):
@@ -194,7 +199,7 @@ func (m *Module) preAuthSet(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, er
 	case err != nil:
 		return nil, err
 	}
-	m.log.Info("register: account created", "user", user.Local())
+	m.log.Info("register: account created", "user", m.h.User(user))
 	return iq.Result(nil), nil
 }
 
@@ -241,7 +246,7 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		return nil, nil
 	}
 	if f.hasUser {
-		u, err := jid.New(f.username, m.domain.Domain(), "")
+		u, err := jid.New(f.username, acct.Domain(), "")
 		if err != nil || u.Local() != acct.Local() {
 			return nil, errNotYours
 		}
@@ -261,11 +266,11 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 
 func (m *Module) changePassword(env mod.Env, acct jid.JID, password string, iq *stanza.Stanza) {
 	defer m.release()
-	if err := m.db.Accounts().SetPassword(acct.Local(), password); err != nil {
+	if err := m.db.Accounts().SetPassword(m.h.User(acct), password); err != nil {
 		m.fail(env, iq, "changing the password", acct, err)
 		return
 	}
-	m.log.Info("register: password changed", "user", acct.Local())
+	m.log.Info("register: password changed", "user", m.h.User(acct))
 	env.Send(iq.Result(nil))
 }
 
@@ -274,11 +279,11 @@ func (m *Module) changePassword(env mod.Env, acct jid.JID, password string, iq *
 // XEP-0077 §3.2 asks, where sessions can be ended (see closer).
 func (m *Module) remove(env mod.Env, acct jid.JID, iq *stanza.Stanza) {
 	defer m.release()
-	if err := m.db.Accounts().Delete(acct.Local()); err != nil {
+	if err := m.db.Accounts().Delete(m.h.User(acct)); err != nil {
 		m.fail(env, iq, "deleting the account", acct, err)
 		return
 	}
-	m.log.Info("register: account deleted", "user", acct.Local())
+	m.log.Info("register: account deleted", "user", m.h.User(acct))
 	env.Send(iq.Result(nil))
 	var sessions []closer
 	env.Resources(acct, func(r mod.Resource) bool {
@@ -301,7 +306,7 @@ type closer interface {
 }
 
 func (m *Module) fail(env mod.Env, iq *stanza.Stanza, what string, acct jid.JID, err error) {
-	m.log.Error("register: "+what+" failed", "user", acct.Local(), "err", err)
+	m.log.Error("register: "+what+" failed", "user", m.h.User(acct), "err", err)
 	cond := stanza.InternalServerError
 	if errors.Is(err, store.ErrNotFound) {
 		cond = stanza.ItemNotFound // deleted meanwhile by another session

@@ -56,6 +56,7 @@ var (
 
 // Module is the roster feature.
 type Module struct {
+	h        *mod.Handle // the store user of an account: h.User (virtual hosts)
 	db       *store.DB
 	roster   *store.Roster
 	maxItems int
@@ -81,7 +82,7 @@ func New(h *mod.Handle, cfg Config) *Module {
 		maxItems = DefaultMaxItems
 	}
 	db := h.DB()
-	return &Module{db: db, roster: db.Roster(), maxItems: maxItems, interested: map[string][]listener{}}
+	return &Module{h: h, db: db, roster: db.Roster(), maxItems: maxItems, interested: map[string][]listener{}}
 }
 
 // Config is the module's configuration ([roster] in the server's).
@@ -119,10 +120,10 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if err != nil {
 		return nil, err
 	}
-	m.listen(self.Local(), ctx)
+	m.listen(m.h.User(self), ctx)
 	clientVer, versioned := iq.Payload().Attr("ver")
 	var items []store.RosterItem
-	ver, err := m.roster.List(self.Local(), func(it store.RosterItem) bool {
+	ver, err := m.roster.List(m.h.User(self), func(it store.RosterItem) bool {
 		if !it.Hidden {
 			items = append(items, it)
 		}
@@ -160,7 +161,7 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 // display name, merged with the user's own item for the same contact. It
 // returns a hash of what the groups contributed (0 for none).
 func (m *Module) withSharedGroups(self jid.JID, items []store.RosterItem) ([]store.RosterItem, uint64, error) {
-	groups, err := m.db.Groups().GroupsOf(self.Local())
+	groups, err := m.db.Groups().GroupsOf(m.h.User(self))
 	if err != nil || len(groups) == 0 {
 		return items, 0, err
 	}
@@ -171,10 +172,10 @@ func (m *Module) withSharedGroups(self jid.JID, items []store.RosterItem) ([]sto
 	h := fnv.New64a()
 	for _, g := range groups {
 		for _, member := range g.Members {
-			if member == self.Local() {
+			if member == m.h.User(self) {
 				continue
 			}
-			c, err := jid.New(member, self.Domain(), "")
+			c, err := m.h.UserJID(member)
 			if err != nil {
 				continue
 			}
@@ -214,14 +215,14 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if req.remove {
 		return nil, m.remove(env, iq, self, contact)
 	}
-	tx := m.roster.Begin(self.Local())
-	it, ok, err := tx.Get(self.Local(), contact.String())
+	tx := m.roster.Begin(m.h.User(self))
+	it, ok, err := tx.Get(m.h.User(self), contact.String())
 	if err != nil {
 		tx.Abort()
 		return nil, err
 	}
 	if !ok || it.Hidden {
-		n, err := tx.Count(self.Local())
+		n, err := tx.Count(m.h.User(self))
 		if err != nil {
 			tx.Abort()
 			return nil, err
@@ -234,7 +235,7 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	// the client sets name and groups; subscription, ask and approved are
 	// the server's (RFC 6121 §2.1.2: other values in a set are ignored)
 	it.JID, it.Name, it.Groups, it.Hidden = contact.String(), req.name, req.groups, false
-	tx.Put(self.Local(), it)
+	tx.Put(m.h.User(self), it)
 	tx.CommitAsync(func(err error) { reply(env, iq, err) })
 	return nil, nil
 }
@@ -242,12 +243,12 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 // remove removes an item and cancels the subscriptions it carried both
 // ways (RFC 6121 §2.5.2), on the contact's side too when it is local.
 func (m *Module) remove(env mod.Env, iq *stanza.Stanza, self, contact jid.JID) error {
-	local := contact.Domain() == env.Domain().Domain() && contact.Local() != ""
-	users := []string{self.Local()}
+	local := mod.IsLocalUser(env, contact)
+	users := []string{m.h.User(self)}
 	exists := false
 	if local {
-		users = append(users, contact.Local())
-		_, err := m.db.Accounts().Get(contact.Local())
+		users = append(users, m.h.User(contact))
+		_, err := m.db.Accounts().Get(m.h.User(contact))
 		switch {
 		case err == nil:
 			exists = true
@@ -259,7 +260,7 @@ func (m *Module) remove(env mod.Env, iq *stanza.Stanza, self, contact jid.JID) e
 	var effects im.Effects
 	var ok bool
 	if local {
-		effects, ok = im.Local{Tx: tx, ContactExists: exists}.Remove(self, contact)
+		effects, ok = im.Local{Tx: im.Hosted{Roster: tx, Primary: m.h.Domain().Domain()}, ContactExists: exists}.Remove(self, contact)
 	} else {
 		effects, ok = im.Remove(tx, self, contact) // its Routes go to the contact's server
 	}
@@ -405,7 +406,7 @@ func (m *Module) live(user string) []listener {
 	return append([]listener(nil), keep...)
 }
 
-func (m *Module) unavailable(ctx *mod.Ctx, res mod.Resource) { m.live(res.JID().Local()) }
+func (m *Module) unavailable(ctx *mod.Ctx, res mod.Resource) { m.live(m.h.User(res.JID())) }
 
 // push sends each change to the user's interested resources, one item per
 // push (RFC 6121 §2.1.6), with the new version. It runs once the change is

@@ -34,7 +34,7 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if ctx.From == nil || ctx.From.JID().Local() == "" {
 		return nil, errNotAllowed
 	}
-	groups, err := m.DB.Groups().GroupsOf(ctx.From.JID().Local())
+	groups, err := m.DB.Groups().GroupsOf(mod.UserKey(ctx.Env, ctx.From.JID()))
 	if err != nil {
 		return nil, err
 	}

@@ -136,7 +136,7 @@ func (m *Module) request(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error
 	if iq.Type != stanza.Get || string(p.NS()) != NS || string(p.Local()) != "request" || iq.To.Local() != "" {
 		return nil, errNotHere
 	}
-	if ctx.From == nil || ctx.From.JID().Domain() != ctx.Env.Domain().Domain() {
+	if ctx.From == nil || !ctx.Env.IsLocal(ctx.From.JID()) {
 		return nil, errStranger
 	}
 	nameB, _ := p.Attr("filename")

@@ -55,7 +55,7 @@ func (m *Module) Register(r *mod.Registry) {
 
 func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	own := ctx.From != nil && ctx.From.JID().Bare() == ctx.Target
-	v, err := m.DB.VCards().Get(ctx.Target.Local())
+	v, err := m.DB.VCards().Get(mod.UserKey(ctx.Env, ctx.Target))
 	switch {
 	case errors.Is(err, store.ErrNotFound) && own:
 		var b stanza.Builder
@@ -82,7 +82,7 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if e, err := xmlscan.ParseElem(raw, ""); err != nil || string(e.NS()) != NS {
 		return nil, errStandalone
 	}
-	env, user := ctx.Env, ctx.Target.Local()
+	env, user := ctx.Env, mod.UserKey(ctx.Env, ctx.Target)
 	m.DB.VCards().SetAsync(user, raw, func(err error) {
 		if err != nil {
 			m.Log.Error("storing failed", "user", user, "err", err)
