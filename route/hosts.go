@@ -144,6 +144,17 @@ func (r *Router) IsLocal(domain jid.JID) bool {
 	return h != nil && h.kind == hostLocal
 }
 
+// Hosts lists the further local domains (virtual hosts), in no order.
+func (r *Router) Hosts() []jid.JID {
+	var out []jid.JID
+	for _, h := range *r.hosts.m.Load() {
+		if h.kind == hostLocal {
+			out = append(out, h.domain)
+		}
+	}
+	return out
+}
+
 // ServiceDomains lists the domains of the registered services, in the order
 // they registered (disco#items of the server).
 func (r *Router) ServiceDomains() []jid.JID {

@@ -37,11 +37,13 @@ type clientTLS interface {
 	StartClientTLS(cfg *tls.Config) error
 }
 
-// outLink is the outgoing stream to one remote domain. Its fields under mu
+// outLink is the outgoing stream from one local domain (which it
+// authenticates as) to one remote domain. Its fields under mu
 // are shared with senders on other goroutines; the rest belong to the
 // connection's event loop once dialed.
 type outLink struct {
 	m      *Manager
+	local  string // the local domain we authenticate as
 	domain string
 
 	mu       sync.Mutex
@@ -64,8 +66,8 @@ type outLink struct {
 	failCond stanza.Condition // what queued stanzas bounce with if the link dies now
 }
 
-func newOutLink(m *Manager, domain string) *outLink {
-	l := &outLink{m: m, domain: domain, failCond: stanza.RemoteServerNotFound}
+func newOutLink(m *Manager, local, domain string) *outLink {
+	l := &outLink{m: m, local: local, domain: domain, failCond: stanza.RemoteServerNotFound}
 	l.scan.SetLimits(xmlscan.Limits{MaxElementBytes: m.cfg.MaxStanzaBytes})
 	return l
 }
@@ -124,7 +126,7 @@ func (l *outLink) connect() {
 		dctx, dcancel := context.WithTimeout(ctx, m.cfg.ConnectTimeout)
 		var tcfg *tls.Config
 		if tg.direct {
-			tcfg = m.clientTLS(l.domain)
+			tcfg = m.clientTLS(l.local, l.domain)
 		}
 		err = m.cfg.Dial(dctx, tg.addr, tcfg, func(t session.Transport) session.Handler { return l.start(t, tg.direct) })
 		dcancel()
@@ -158,7 +160,7 @@ func (l *outLink) start(t session.Transport, direct bool) session.Handler {
 
 func (l *outLink) sendHeader() {
 	l.state = outHeader
-	l.write(appendHeader(l.out[:0], l.m.cfg.Domain.Domain(), l.domain, ""))
+	l.write(appendHeader(l.out[:0], l.local, l.domain, ""))
 }
 
 func (l *outLink) write(p []byte) {
@@ -252,7 +254,7 @@ func (s *outSink) Element(f *xmlscan.Frame) error {
 		if !ok {
 			return stanza.StreamErr(stanza.StreamUndefinedCondition, "no TLS client")
 		}
-		if err := ct.StartClientTLS(m.clientTLS(l.domain)); err != nil {
+		if err := ct.StartClientTLS(m.clientTLS(l.local, l.domain)); err != nil {
 			return err
 		}
 		l.state = outHandshake
@@ -315,7 +317,7 @@ func (l *outLink) features(e xmlscan.Elem) error {
 	if l.verified && hasMechanism(e, "EXTERNAL") {
 		l.state = outSASL
 		out := append(l.out[:0], "<auth xmlns='"+stanza.NSSASL+"' mechanism='EXTERNAL'>"...)
-		out = append(out, b64(m.cfg.Domain.Domain())...)
+		out = append(out, b64(l.local)...)
 		l.write(append(out, "</auth>"...))
 		return nil
 	}
@@ -327,8 +329,8 @@ func (l *outLink) features(e xmlscan.Elem) error {
 func (l *outLink) sendResult() {
 	m := l.m
 	l.state = outDialback
-	key := m.dialbackKey(l.domain, m.cfg.Domain.Domain(), l.peerID)
-	l.write(appendDB(l.out[:0], "result", m.cfg.Domain.Domain(), l.domain, "", "", key))
+	key := m.dialbackKey(l.domain, l.local, l.peerID)
+	l.write(appendDB(l.out[:0], "result", l.local, l.domain, "", "", key))
 }
 
 // authenticated: stanzas may flow.
@@ -353,7 +355,7 @@ func (l *outLink) flushVerifies() {
 	l.verifies = nil
 	l.asked = append(l.asked, vs...)
 	l.mu.Unlock()
-	me := l.m.cfg.Domain.Domain()
+	me := l.local
 	for _, v := range vs {
 		from := v.from
 		if from == "" {

@@ -49,6 +49,10 @@ type Config struct {
 	// Local reports whether a domain is served here (the to of incoming
 	// stanzas and streams); default: Domain only.
 	Local func(domain string) bool
+	// Origin is the local domain a stanza from the domain from goes out
+	// as: a link authenticates it (virtual hosts federate as themselves);
+	// default: Domain for every sender.
+	Origin func(from string) string
 	// TLS holds our certificate, offered on STARTTLS and presented as the
 	// client of outgoing links (SASL EXTERNAL); nil: no TLS at all.
 	TLS *tls.Config
@@ -89,6 +93,10 @@ func (c *Config) defaults() {
 		d := c.Domain.Domain()
 		c.Local = func(x string) bool { return x == d }
 	}
+	if c.Origin == nil {
+		d := c.Domain.Domain()
+		c.Origin = func(string) string { return d }
+	}
 	if c.IdleTimeout == 0 {
 		c.IdleTimeout = 10 * time.Minute
 	}
@@ -126,9 +134,9 @@ type Manager struct {
 	log    *slog.Logger
 	dbKey  []byte // hex(SHA-256(secret)), the HMAC key (XEP-0185 §3)
 	mu     sync.Mutex
-	hosts  map[string]string   // domain → host:port, over DNS (a copy of Config.Hosts)
-	out    map[string]*outLink // remote domain → its outgoing link
-	in     map[string]int      // remote domain → incoming streams authenticated for it
+	hosts  map[string]string    // domain → host:port, over DNS (a copy of Config.Hosts)
+	out    map[linkKey]*outLink // (local, remote) domains → their outgoing link
+	in     map[string]int       // remote domain → incoming streams authenticated for it
 	closed bool
 }
 
@@ -141,7 +149,7 @@ func New(cfg Config) *Manager {
 		log:   cfg.Logger.With("via", "s2s"),
 		dbKey: hex.AppendEncode(nil, sum[:]),
 		hosts: maps.Clone(cfg.Hosts),
-		out:   map[string]*outLink{},
+		out:   map[linkKey]*outLink{},
 		in:    map[string]int{},
 	}
 }
@@ -167,8 +175,9 @@ func (m *Manager) Send(st *stanza.Stanza) bool {
 	if d == "" || m.cfg.Local(d) {
 		return false
 	}
+	local := m.cfg.Origin(st.From.Domain())
 	for range 2 { // a link that just died is replaced once
-		l := m.link(d)
+		l := m.link(local, d)
 		if l == nil {
 			return false
 		}
@@ -179,18 +188,25 @@ func (m *Manager) Send(st *stanza.Stanza) bool {
 	return false
 }
 
-// link returns the outgoing link to domain, starting one if there is none.
-func (m *Manager) link(domain string) *outLink {
+// linkKey names an outgoing link: the local domain it authenticates as
+// and the remote domain it goes to (XEP-0288 would let one link carry
+// several; each pair gets its own, as RFC 6120 §13.9.5 describes).
+type linkKey struct{ local, remote string }
+
+// link returns the outgoing link from local to domain, starting one if
+// there is none.
+func (m *Manager) link(local, domain string) *outLink {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
 		return nil
 	}
-	if l := m.out[domain]; l != nil {
+	k := linkKey{local, domain}
+	if l := m.out[k]; l != nil {
 		return l
 	}
-	l := newOutLink(m, domain)
-	m.out[domain] = l
+	l := newOutLink(m, local, domain)
+	m.out[k] = l
 	go l.connect()
 	return l
 }
@@ -198,8 +214,8 @@ func (m *Manager) link(domain string) *outLink {
 // drop forgets l, if it is still domain's link.
 func (m *Manager) drop(l *outLink) {
 	m.mu.Lock()
-	if m.out[l.domain] == l {
-		delete(m.out, l.domain)
+	if k := (linkKey{l.local, l.domain}); m.out[k] == l {
+		delete(m.out, k)
 	}
 	m.mu.Unlock()
 }
@@ -279,7 +295,7 @@ type verifyReq struct {
 func (m *Manager) verify(originating, receiving, id, key string, done func(verifyResult)) {
 	v := verifyReq{from: receiving, to: originating, id: id, key: key, done: done}
 	for range 2 {
-		l := m.link(originating)
+		l := m.link(m.cfg.Origin(receiving), originating)
 		if l == nil {
 			break
 		}
@@ -319,11 +335,17 @@ func (m *Manager) verifyPeer(cs *tls.ConnectionState, domain string) bool {
 // clientTLS is the configuration of an outgoing link's TLS: any
 // certificate is accepted here (dialback then authenticates the domain);
 // whether it verified decides SASL EXTERNAL.
-func (m *Manager) clientTLS(domain string) *tls.Config {
+func (m *Manager) clientTLS(local, domain string) *tls.Config {
 	c := &tls.Config{ServerName: domain, InsecureSkipVerify: true, MinVersion: tls.VersionTLS12} //nolint:gosec // verified in verifyPeer, dialback otherwise
 	if m.cfg.TLS != nil {
 		c.Certificates = m.cfg.TLS.Certificates
 		c.GetClientCertificate = nil
+		if get := m.cfg.TLS.GetCertificate; get != nil {
+			// a virtual host presents its own certificate (SASL EXTERNAL)
+			if cert, err := get(&tls.ClientHelloInfo{ServerName: local}); err == nil && cert != nil {
+				c.Certificates = []tls.Certificate{*cert}
+			}
+		}
 	}
 	return c
 }

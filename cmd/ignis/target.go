@@ -17,6 +17,7 @@ import (
 type target struct {
 	data   string
 	domain string    // the domain its accounts are for
+	hosts  []string  // its virtual hosts: their accounts too
 	db     *store.DB // nil when a server holds the folder
 }
 
@@ -37,14 +38,15 @@ func openTarget(data string, create bool) (*target, error) {
 		t.db = db
 		t.domain = "localhost" // serve's default, until a server records its own
 		if b, err := os.ReadFile(filepath.Join(data, server.DomainFile)); err == nil && len(strings.TrimSpace(string(b))) > 0 {
-			t.domain = strings.TrimSpace(string(b))
+			lines := strings.Fields(string(b))
+			t.domain, t.hosts = lines[0], lines[1:]
 		}
 	case errors.Is(err, store.ErrLocked):
 		rep, err := server.CallAdmin(data, server.AdminRequest{Op: "info"})
 		if err != nil {
 			return nil, err
 		}
-		t.domain = rep.Domain
+		t.domain, t.hosts = rep.Domain, rep.Hosts
 	default:
 		return nil, err
 	}
@@ -75,20 +77,21 @@ func (t *target) close() error {
 	return nil
 }
 
-// localpart accepts "alice@DOMAIN" or just "alice" and returns the
-// normalized localpart (RFC 7622). A JID of another domain is refused: the
-// server would otherwise create alice@DOMAIN, an account nobody asked for.
+// localpart accepts "alice@DOMAIN" (the primary domain or a virtual host)
+// or just "alice" (the primary domain) and returns the account's store user:
+// the normalized localpart (RFC 7622) on the primary domain, alice@vhost on
+// another (store.UserKey). A JID of a domain not served is refused: the
+// server would otherwise create an account nobody asked for.
 func (t *target) localpart(s string) (string, error) {
-	in := s
-	if !strings.Contains(s, "@") {
-		s += "@" + t.domain
+	primary, err := jid.Parse(t.domain)
+	if err != nil {
+		return "", fmt.Errorf("the data folder's domain %q: %w", t.domain, err)
 	}
-	j, err := jid.Parse(s)
-	if err != nil || j.Local() == "" || j.Resource() != "" {
-		return "", fmt.Errorf("%q is not an account JID like alice@%s", in, t.domain)
+	var hosts []jid.JID
+	for _, h := range t.hosts {
+		if d, err := jid.Parse(h); err == nil {
+			hosts = append(hosts, d)
+		}
 	}
-	if d, _ := jid.Parse(t.domain); j.Domain() != d.Domain() {
-		return "", fmt.Errorf("%s: this server serves %s, not %s", in, t.domain, j.Domain())
-	}
-	return j.Local(), nil
+	return server.AdminUser(primary, hosts, s)
 }

@@ -280,3 +280,28 @@ func TestVHostStream(t *testing.T) {
 		t.Fatalf("disco#items of the vhost: %s", items)
 	}
 }
+
+// TestVHostS2S: a virtual host federates as itself: its user's message to
+// another server goes over a link that authenticated the vhost (dialback,
+// the peer checking back with the vhost), and the answer comes back to it.
+func TestVHostS2S(t *testing.T) {
+	alog, blog := newLogSink(), newLogSink()
+	a := fedServer(t, "a.test", alog, func(c *server.Config) { c.VHosts = []server.VHost{{Domain: "v.test"}} })
+	b := fedServer(t, "b.test", blog)
+	a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
+	b.Srv.S2S().SetHost("v.test", a.Srv.S2SAddr().String())
+	addAccount(t, a, "carol@v.test", "pw")
+	carol := hostStream(t, a, "carol@v.test/r", "pw")
+	bob := fedLogin(t, b, "bob")
+	carol.online()
+	bob.online()
+
+	carol.send("<message to='bob@b.test' id='v1' type='chat'><body>from the vhost</body></message>")
+	bob.expect("<message from='carol@v.test/r' to='bob@b.test' id='v1' type='chat'><body>from the vhost</body></message>")
+	blog.wait(t, "incoming link authenticated", "domain=v.test", "by=dialback")
+	alog.wait(t, "link up", "domain=b.test")
+
+	bob.send("<message to='carol@v.test/r' id='v2' type='chat'><body>back to the vhost</body></message>")
+	carol.expect("<message from='bob@b.test/r' to='carol@v.test/r' id='v2' type='chat'><body>back to the vhost</body></message>")
+	alog.wait(t, "incoming link authenticated", "domain=b.test", "by=dialback")
+}

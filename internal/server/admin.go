@@ -44,6 +44,7 @@ type AdminRequest struct {
 type AdminReply struct {
 	Error    string         `json:"error,omitempty"`
 	Domain   string         `json:"domain,omitempty"`   // info: the domain the running server serves
+	Hosts    []string       `json:"hosts,omitempty"`    // info: its virtual hosts
 	Done     int            `json:"done,omitempty"`     // user-add: accounts created; kick: sessions ended
 	Sessions []SessionInfo  `json:"sessions,omitempty"` // sessions
 	Users    []string       `json:"users,omitempty"`
@@ -71,6 +72,9 @@ func liveAdmin(r *route.Router, req AdminRequest) (rep AdminReply, handled bool)
 	switch req.Op {
 	case "info":
 		rep.Domain = r.Domain().String()
+		for _, h := range r.Hosts() {
+			rep.Hosts = append(rep.Hosts, h.String())
+		}
 	case "sessions":
 		rep.Sessions = []SessionInfo{}
 		r.Table().Each(func(e route.Endpoint) bool {
@@ -291,6 +295,11 @@ func listenAdmin(path string, op func(AdminRequest) AdminReply) (*adminListener,
 // "socket", "token:NAME", "console:alice@example.org") and from where, and
 // the modules told of account changes (a deleted account's sessions end).
 func (s *Server) AdminOp(req AdminRequest, by, from string) AdminReply {
+	if err := s.adminUsers(&req); err != nil {
+		rep := AdminReply{Error: err.Error()}
+		logAdmin(s.log, req, rep, by, from)
+		return rep
+	}
 	rep, ok := s.liveAdmin(req)
 	if !ok {
 		rep = Admin(s.db, req)
@@ -434,9 +443,57 @@ func (s *Server) adminDone(req AdminRequest) {
 	default:
 		return
 	}
-	user, err := jid.New(req.User, s.router.Domain().Domain(), "")
+	user, err := store.UserOfKey(s.router.Domain().Domain(), req.User)
 	if err != nil {
 		return
 	}
 	s.router.Registry().RunAccount(&mod.Ctx{Env: s.router, Target: user}, ev, user)
+}
+
+// adminUsers turns the accounts an account operation names ("alice",
+// "alice@domain" of any local domain) into their store users; a JID of a
+// domain not served here is refused, not made an account nobody can use.
+func (s *Server) adminUsers(req *AdminRequest) error {
+	switch req.Op {
+	case "user-add", "user-del", "user-passwd", "group-member-add", "group-member-del":
+	default:
+		return nil
+	}
+	var err error
+	hosts := s.router.Hosts()
+	if req.User != "" {
+		if req.User, err = AdminUser(s.router.Domain(), hosts, req.User); err != nil {
+			return err
+		}
+	}
+	for i, u := range req.Users {
+		if req.Users[i], err = AdminUser(s.router.Domain(), hosts, u); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AdminUser maps an account as an administrator names it ("alice" on the
+// primary domain, or "alice@domain" on it or one of its virtual hosts) to
+// its store user (store.UserKey).
+func AdminUser(primary jid.JID, hosts []jid.JID, name string) (string, error) {
+	in := name
+	if !strings.Contains(name, "@") {
+		name += "@" + primary.Domain()
+	}
+	j, err := jid.Parse(name)
+	if err != nil || j.Local() == "" || j.Resource() != "" {
+		return "", fmt.Errorf("%q is not an account JID like alice@%s", in, primary)
+	}
+	served := primary.String()
+	local := j.Domain() == primary.Domain()
+	for _, h := range hosts {
+		served += ", " + h.String()
+		local = local || h.Domain() == j.Domain()
+	}
+	if !local {
+		return "", fmt.Errorf("%s: this server serves %s, not %s", in, served, j.Domain())
+	}
+	return store.UserKey(primary.Domain(), j), nil
 }

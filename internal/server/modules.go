@@ -56,7 +56,7 @@ func modules(d deps) []mod.Module {
 		register.New(h("register"), register.Policy{Anyone: d.cfg.Register.Enabled, Loopback: d.cfg.Register.Loopback, AllowPlain: d.cfg.Register.AllowPlain}),
 		blocking.New(h("blocking")),
 		privacy.New(h("privacy")),
-		&sharedgroup.Module{DB: d.db},
+		&sharedgroup.Module{DB: d.db, Primary: d.cfg.primary()},
 		mam.New(h("mam"), mam.Config{Enabled: d.cfg.Archive.Enabled, Retention: d.cfg.Archive.Retention.Duration}),
 		offline.New(h("offline"), offline.Config{MaxPerUser: d.cfg.Offline.MaxPerUser, MaxBytesPerUser: d.cfg.Offline.MaxBytesPerUser}),
 		roster.New(h("roster"), roster.Config{MaxItems: d.cfg.Roster.MaxItems}),

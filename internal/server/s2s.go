@@ -24,7 +24,7 @@ type federation struct {
 
 // newFederation builds the s2s manager ([s2s]); dial reaches the reactor
 // once it exists.
-func newFederation(cfg *Config, domain jid.JID, cert tls.Certificate, rt *route.Router, log *slog.Logger,
+func newFederation(cfg *Config, domain jid.JID, cert tls.Certificate, hosts hostCerts, rt *route.Router, log *slog.Logger,
 	dial func() *reactor.Server) (*federation, error) {
 	var roots *x509.CertPool
 	if f := cfg.S2S.CAFile; f != "" {
@@ -40,7 +40,8 @@ func newFederation(cfg *Config, domain jid.JID, cert tls.Certificate, rt *route.
 	mgr := s2s.New(s2s.Config{
 		Domain:            domain,
 		Local:             rt.Serves,
-		TLS:               &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
+		Origin:            origin(rt),
+		TLS:               &tls.Config{Certificates: []tls.Certificate{cert}, GetCertificate: hosts.get, MinVersion: tls.VersionTLS12},
 		RootCAs:           roots,
 		RequireTLS:        cfg.S2S.RequireTLS,
 		DirectTLS:         cfg.S2S.DirectTLS,
@@ -74,4 +75,17 @@ func (s *Server) S2S() *s2s.Manager {
 		return nil
 	}
 	return s.fed.mgr
+}
+
+// origin is the local domain a stanza from the domain from leaves as: a
+// virtual host's own users' stanzas as that host, everything else (the
+// primary domain's users, the services) as the primary domain.
+func origin(rt *route.Router) func(from string) string {
+	primary := rt.Domain().Domain()
+	return func(from string) string {
+		if d, err := jid.Parse(from); err == nil && from != primary && rt.IsLocal(d) {
+			return d.Domain()
+		}
+		return primary
+	}
 }

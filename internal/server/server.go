@@ -61,7 +61,8 @@ type Server struct {
 const PIDFile = "ignis.pid"
 
 // DomainFile is the file in the data folder naming the domain the server
-// last served from it: the CLI checks account JIDs against it.
+// last served from it, then its virtual hosts, one a line: the CLI checks
+// account JIDs against them.
 const DomainFile = "domain"
 
 // New opens the data folder and builds the server; Start makes it listen.
@@ -125,7 +126,13 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	// offline `ignis user …` reads which domain the folder's accounts are for
-	if err := os.WriteFile(filepath.Join(cfg.Data, DomainFile), []byte(domain.String()+"\n"), 0o644); err != nil {
+	served := domain.String() + "\n"
+	if hosts, err := cfg.vhostDomains(); err == nil { // checked by Validate
+		for _, h := range hosts {
+			served += h.String() + "\n"
+		}
+	}
+	if err := os.WriteFile(filepath.Join(cfg.Data, DomainFile), []byte(served), 0o644); err != nil {
 		return nil, fmt.Errorf("data folder: %w", err)
 	}
 	cert, created, err := loadOrMakeCert(cfg.TLS.Cert, cfg.TLS.Key, cfg.Data, domain.String())
@@ -168,7 +175,7 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.router = route.New(route.Config{Domain: domain, Domains: vhosts, Conflict: conflict, MaxSessions: cfg.Session.MaxPerUser, Logger: log}, reg)
 	comps.Attach(s.router)
 	if cfg.S2S.Enabled {
-		if s.fed, err = newFederation(&cfg, domain, cert, s.router, log, func() *reactor.Server { return s.reactor }); err != nil {
+		if s.fed, err = newFederation(&cfg, domain, cert, hostCerts, s.router, log, func() *reactor.Server { return s.reactor }); err != nil {
 			db.Close()
 			return nil, err
 		}

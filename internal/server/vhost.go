@@ -71,3 +71,9 @@ func servedOnce(primary jid.JID, vhosts []jid.JID, reg *mod.Registry) error {
 	}
 	return nil
 }
+
+// primary is the primary domain, normalized as the router holds it.
+func (c *Config) primary() string {
+	d, _ := jid.Parse(c.Domain) // checked by Validate
+	return d.Domain()
+}

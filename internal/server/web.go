@@ -18,6 +18,7 @@ import (
 	"ignis/jid"
 	"ignis/scram"
 	"ignis/session"
+	"ignis/store"
 )
 
 //go:embed web/console.tmpl
@@ -174,7 +175,7 @@ func (c *console) checkAdmin(user, password string) (string, bool) {
 		user += "@" + domain
 	}
 	j, err := jid.Parse(user)
-	if err != nil || j.Local() == "" || !j.IsBare() || j.Domain() != domain {
+	if err != nil || j.Local() == "" || !j.IsBare() || !c.s.router.IsLocal(j) {
 		return "", false
 	}
 	admins, _ := c.s.cfg.AdminJIDs()
@@ -185,7 +186,7 @@ func (c *console) checkAdmin(user, password string) (string, bool) {
 	if err != nil {
 		return "", false
 	}
-	keys, err := c.s.db.Accounts().Keys(j.Local(), scram.SHA256)
+	keys, err := c.s.db.Accounts().Keys(store.UserKey(domain, j), scram.SHA256)
 	if err != nil || !keys.VerifyPassword(scram.SHA256, pw) {
 		return "", false
 	}

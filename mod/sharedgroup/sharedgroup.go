@@ -6,6 +6,7 @@
 package sharedgroup
 
 import (
+	"ignis/jid"
 	"ignis/mod"
 	"ignis/stanza"
 	"ignis/store"
@@ -20,6 +21,9 @@ var errNotAllowed = stanza.ErrText(stanza.NotAllowed, "only local users have sha
 // Module is the shared-group query feature.
 type Module struct {
 	DB *store.DB
+	// Primary is the server's primary domain, for the store user of an
+	// account (store.UserKey); empty: every account is a localpart (one domain).
+	Primary string
 }
 
 func (m *Module) Name() string { return "sharedgroup" }
@@ -34,7 +38,7 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if ctx.From == nil || ctx.From.JID().Local() == "" {
 		return nil, errNotAllowed
 	}
-	groups, err := m.DB.Groups().GroupsOf(mod.UserKey(ctx.Env, ctx.From.JID()))
+	groups, err := m.DB.Groups().GroupsOf(m.user(ctx.From.JID()))
 	if err != nil {
 		return nil, err
 	}
@@ -44,4 +48,12 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		b.Element("group", g.Display)
 	}
 	return iq.Result(b.Bytes()), nil
+}
+
+// user is the store user of account j.
+func (m *Module) user(j jid.JID) string {
+	if m.Primary == "" {
+		return j.Local()
+	}
+	return store.UserKey(m.Primary, j)
 }
