@@ -440,7 +440,7 @@ func (b *boshSession) creation() []byte {
 	body = append(body, "' polling='"...)
 	body = strconv.AppendInt(body, int64(b.s.cfg.BOSH.Polling/time.Second), 10)
 	body = append(body, "' ver='1.11' from='"...)
-	body = xmlscan.AppendEscapedAttr(body, b.s.cfg.Domain.String())
+	body = xmlscan.AppendEscapedAttr(body, b.to) // the domain asked for: the primary one or a virtual host
 	body = append(body, "' authid='"...)
 	body = append(body, b.authid...)
 	body = append(body, "' xmpp:version='1.0' xmpp:restartlogic='true'"...)

@@ -95,3 +95,12 @@ func (t *target) localpart(s string) (string, error) {
 	}
 	return server.AdminUser(primary, hosts, s)
 }
+
+// jidOf is the JID of the account a store user names (store.UserOfKey):
+// alice@DOMAIN, or alice@vhost as it stands.
+func (t *target) jidOf(user string) string {
+	if j, err := store.UserOfKey(t.domain, user); err == nil {
+		return j.String()
+	}
+	return user + "@" + t.domain
+}

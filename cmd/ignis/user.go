@@ -17,7 +17,8 @@ const userUsage = `usage:
   ignis user passwd [--data DIR] JID [PASSWORD]
   ignis user del    [--data DIR] JID
   ignis user list   [--data DIR]
-The JID's domain must be the server's (the one it last ran with on DIR).
+The JID's domain must be the server's or one of its [[vhost]] domains (as it last ran on DIR);
+a bare name is the server's domain.
 `
 
 // user runs `ignis user add|del|passwd|list`. It opens the data folder
@@ -89,7 +90,7 @@ func user(args []string, stdin io.Reader, stdout io.Writer) error {
 			return fmt.Errorf("user %s: %w", op, err)
 		}
 	}
-	name := req.User + "@" + t.domain
+	name := t.jidOf(req.User)
 	if op == "add" || op == "passwd" {
 		switch {
 		case isBulk:
@@ -119,7 +120,7 @@ func user(args []string, stdin io.Reader, stdout io.Writer) error {
 	switch op {
 	case "list":
 		for _, u := range rep.Users {
-			fmt.Fprintf(stdout, "%s@%s\n", u, t.domain)
+			fmt.Fprintln(stdout, t.jidOf(u))
 		}
 	case "add":
 		if isBulk {

@@ -305,3 +305,47 @@ func TestVHostS2S(t *testing.T) {
 	carol.expect("<message from='bob@b.test/r' to='carol@v.test/r' id='v2' type='chat'><body>back to the vhost</body></message>")
 	alog.wait(t, "incoming link authenticated", "domain=b.test", "by=dialback")
 }
+
+// TestVHostAdmin: the admin socket takes user@vhost where it takes a user:
+// the account is made on the vhost (the client logs in there, not on the
+// primary domain); a password change ends only that account's sessions;
+// info lists the vhost; a domain not served is refused.
+func TestVHostAdmin(t *testing.T) {
+	env := startVHosts(t)
+	call := func(req server.AdminRequest) server.AdminReply {
+		t.Helper()
+		rep, err := server.CallAdmin(env.Cfg.Data, req)
+		if err != nil {
+			t.Fatalf("%s: %v", req.Op, err)
+		}
+		return rep
+	}
+	if rep := call(server.AdminRequest{Op: "info"}); rep.Domain != "localhost" || !slices.Equal(rep.Hosts, []string{vhost}) {
+		t.Fatalf("info: %+v", rep)
+	}
+	if rep := call(server.AdminRequest{Op: "user-add", User: "dave@" + vhost, Password: "vpw"}); rep.Error != "" {
+		t.Fatalf("user-add: %s", rep.Error)
+	}
+	if rep := call(server.AdminRequest{Op: "user-add", User: "dave", Password: "ppw"}); rep.Error != "" {
+		t.Fatalf("user-add: %s", rep.Error)
+	}
+	if rep := call(server.AdminRequest{Op: "user-add", User: "dave@example.org", Password: "x"}); !strings.Contains(rep.Error, "not example.org") {
+		t.Fatalf("user-add on a domain not served: %+v", rep)
+	}
+	users := call(server.AdminRequest{Op: "user-list"}).Users
+	slices.Sort(users)
+	if !slices.Equal(users, []string{"dave", "dave@" + vhost}) {
+		t.Fatalf("user-list: %q", users)
+	}
+	vd := hostStream(t, env, "dave@"+vhost+"/v", "vpw")
+	pd := hostStream(t, env, "dave@localhost/p", "ppw")
+	if rep := call(server.AdminRequest{Op: "user-passwd", User: "dave@" + vhost, Password: "new"}); rep.Error != "" {
+		t.Fatalf("user-passwd: %s", rep.Error)
+	}
+	if got := readAll(t, vd.c); !strings.Contains(got, "<reset xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>") {
+		t.Fatalf("the vhost dave's stream got %q, want <reset/>", got)
+	}
+	pd.send("<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+	pd.expect("id='p1'") // the primary dave's session goes on
+	hostStream(t, env, "dave@"+vhost+"/v2", "new")
+}
