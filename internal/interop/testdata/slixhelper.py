@@ -11,6 +11,7 @@ import argparse
 import asyncio
 import json
 import logging
+import socket
 import ssl
 import sys
 from pathlib import Path
@@ -36,6 +37,9 @@ def parser(description):
     p.add_argument('--ca', default='',
                    help="PEM file to trust for the server's certificate; "
                         'empty: the system trust store')
+    p.add_argument('--tls-name', default='',
+                   help='the TLS name (SNI, certificate check) instead of the host '
+                        "of --addr, e.g. a virtual host's domain; the host is then only dialed")
     p.add_argument('--direct-tls', action='store_true',
                    help='TLS from the first byte (XEP-0368) instead of STARTTLS')
     p.add_argument('--timeout', type=float, default=40,
@@ -121,6 +125,17 @@ async def login(xmpp, args, who=''):
     # slixmpp resolves the JID's domain (here also the host) with its default
     # port unless told otherwise, even when given an address.
     xmpp.default_port = port
+    if getattr(args, 'tls_name', ''):
+        # slixmpp names TLS after the host it dials unless that is an IP
+        # address; then after default_domain, which it also resolves: dial
+        # the host's address and answer that resolution with it
+        ip = socket.gethostbyname(host)
+
+        async def records(domain, port_=None):
+            return [(args.tls_name, ip, port)]
+        xmpp.get_dns_records = records
+        xmpp.default_domain = args.tls_name
+        host = ip
     xmpp.connect((host, port), use_ssl=args.direct_tls)
     outcome, fields = await done
     if outcome == 'session':
