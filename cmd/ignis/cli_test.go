@@ -84,18 +84,7 @@ func exitCode(err error) int {
 // is refused rather than created, errors say a thing once, list prints JIDs,
 // and each change says what it did.
 func TestUserCommand(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data")
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(data, "domain"), []byte("example.net\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run := func(stdin string, args ...string) (string, error) {
-		var out bytes.Buffer
-		err := user(append(args, "--data", data), strings.NewReader(stdin), &out)
-		return out.String(), err
-	}
+	run := userFolder(t, "example.net\n")
 	typo := filepath.Join(t.TempDir(), "typo")
 	for _, args := range [][]string{{"list"}, {"del", "a@example.net"}, {"passwd", "a@example.net", "pw"}} {
 		var out bytes.Buffer
@@ -139,6 +128,24 @@ func TestUserCommand(t *testing.T) {
 	out, err := run("", "list")
 	if err != nil || !strings.HasPrefix(out, "alice@example.net\nu1@example.net\n") || strings.Count(out, "\n") != 21 {
 		t.Errorf("list = %q, %v", out, err)
+	}
+}
+
+// userFolder makes a data folder whose domain file holds domains (as a
+// server writes it) and returns a runner of `ignis user` on it.
+func userFolder(t *testing.T, domains string) func(stdin string, args ...string) (string, error) {
+	t.Helper()
+	data := filepath.Join(t.TempDir(), "data")
+	if err := os.MkdirAll(data, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(data, "domain"), []byte(domains), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return func(stdin string, args ...string) (string, error) {
+		var out bytes.Buffer
+		err := user(append(args, "--data", data), strings.NewReader(stdin), &out)
+		return out.String(), err
 	}
 }
 

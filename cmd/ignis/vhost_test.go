@@ -1,9 +1,6 @@
 package main
 
 import (
-	"bytes"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -12,18 +9,7 @@ import (
 // `ignis user` takes alice@vhost as an account of its own beside the
 // primary domain's alice, lists both as JIDs, and refuses other domains.
 func TestUserCommandVHosts(t *testing.T) {
-	data := filepath.Join(t.TempDir(), "data")
-	if err := os.MkdirAll(data, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(filepath.Join(data, "domain"), []byte("localhost\nexample.net\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	run := func(args ...string) (string, error) {
-		var out bytes.Buffer
-		err := user(append(args, "--data", data), strings.NewReader(""), &out)
-		return out.String(), err
-	}
+	run := userFolder(t, "localhost\nexample.net\n")
 	for _, s := range []struct {
 		args    []string
 		out     string
@@ -38,7 +24,7 @@ func TestUserCommandVHosts(t *testing.T) {
 		{[]string{"del", "alice@example.net"}, "user alice@example.net deleted\n", ""},
 		{[]string{"list"}, "alice@localhost\n", ""},
 	} {
-		out, err := run(s.args...)
+		out, err := run("", s.args...)
 		switch {
 		case s.wantErr == "" && err != nil:
 			t.Errorf("user %v: %v", s.args, err)

@@ -93,6 +93,12 @@ func TestConfigErrors(t *testing.T) {
 		{"bad console token", "[console]\ntokens = ['abc']", []string{"console.tokens", "abc"}},
 		{"short voice interval", "[muc]\nvoice_interval = '10ms'", []string{"muc.voice_interval"}},
 		{"no registrations", "[muc]\nmax_registrations = 0", []string{"muc.max_registrations"}},
+		{"vhost not a domain", "[[vhost]]\ndomain = 'a@b'", []string{"vhost[0].domain", "a@b"}},
+		{"vhost without domain", "[[vhost]]\ncert = 'c.pem'", []string{"vhost[0].domain"}},
+		{"vhost on the primary domain", "domain = 'example.org'\n[[vhost]]\ndomain = 'Example.ORG'", []string{"vhost[0].domain", "twice"}},
+		{"vhost twice", "[[vhost]]\ndomain = 'a.example'\n[[vhost]]\ndomain = 'a.example'", []string{"vhost[1].domain", "twice"}},
+		{"vhost cert without key", "[[vhost]]\ndomain = 'a.example'\ncert = 'c.pem'", []string{"vhost[0]", "cert and key"}},
+		{"vhost unknown key", "[[vhost]]\ndomain = 'a.example'\ncertificate = 'c.pem'", []string{"unknown key", "vhost.certificate"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := load(t, tc.toml)
