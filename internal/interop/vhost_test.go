@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"ignis/internal/server"
+	"ignis/internal/servertest"
 	"ignis/jid"
 	"ignis/store"
 )
@@ -92,4 +93,40 @@ func TestInteropVHost(t *testing.T) {
 			t.Fatalf("alice received %+v", got)
 		}
 	})
+}
+
+// TestInteropS2SProsodyVHost: Debian's Prosody (p.test) federates with an
+// Ignis virtual host (v.test beside a.test): Ignis's link to Prosody
+// authenticates v.test by dialback (Prosody checks back with v.test),
+// Prosody's link to v.test is accepted, and messages and a subscription
+// handshake go both ways under the vhost's addresses.
+func TestInteropS2SProsodyVHost(t *testing.T) {
+	ig := servertest.Start(t, func(c *server.Config) {
+		c.Domain = "a.test"
+		c.VHosts = []server.VHost{{Domain: "v.test"}}
+		c.S2S.Enabled = true
+		c.S2S.Listen = "127.0.0.1:0"
+		c.SASL.PlainWithoutTLS = true
+	})
+	if err := ig.Srv.DB().Accounts().Create(store.UserKey("a.test", jid.MustParse("carol@v.test")), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	pc2s, ps2s := startProsody(t, "v.test", ig.Srv.S2SAddr().String(), "paul")
+	ig.Srv.S2S().SetHost("p.test", ps2s)
+
+	carol := plainLogin(t, ig.Addr, "carol", "v.test")
+	paul := plainLogin(t, pc2s, "paul", "p.test")
+
+	carol.send("<message to='paul@p.test' id='v1' type='chat'><body>hello from the vhost</body></message>")
+	paul.expectTag("<message", "from='carol@v.test/r'", "id='v1'")
+	paul.expect("hello from the vhost</body>")
+	paul.send("<message to='carol@v.test/r' id='v2' type='chat'><body>hello vhost</body></message>")
+	carol.expectTag("<message", "from='paul@p.test/r'", "id='v2'")
+	carol.expect("hello vhost</body>")
+
+	carol.send("<presence to='paul@p.test' type='subscribe'/>")
+	paul.expectTag("<presence", "from='carol@v.test'", "type='subscribe'")
+	paul.send("<presence to='carol@v.test' type='subscribed'/>")
+	carol.expect("<item jid='paul@p.test' subscription='to'/>")
+	carol.expectTag("<presence", "from='paul@p.test/r'")
 }
