@@ -27,7 +27,8 @@ const (
 	ToAccount
 	// PreAuth: iq sent on a stream that has not authenticated yet (in-band
 	// registration, XEP-0077). The handler runs on the stream's loop and its
-	// reply goes back on that stream; ctx.From is nil and ctx.Target zero.
+	// reply goes back on that stream; ctx.From is nil and ctx.Target is the
+	// stream's domain (the primary one or a virtual host).
 	PreAuth
 	// ToService: iq addressed to a module's service (ctx.Service); disco
 	// answers there for every service.
