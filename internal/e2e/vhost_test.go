@@ -349,3 +349,51 @@ func TestVHostAdmin(t *testing.T) {
 	pd.expect("id='p1'") // the primary dave's session goes on
 	hostStream(t, env, "dave@"+vhost+"/v2", "new")
 }
+
+// TestVHostArchive: a chat between users of two local domains is archived
+// (XEP-0313) for both, each message stamped with the recipient's own
+// stanza-id; the vhost's alice has an archive of her own, apart from the
+// primary domain's alice.
+func TestVHostArchive(t *testing.T) {
+	env := startVHosts(t, func(c *server.Config) { c.Archive.Enabled = true })
+	addAccount(t, env, "alice@localhost", "pw")
+	addAccount(t, env, "alice@"+vhost, "pw")
+	addAccount(t, env, "bob@"+vhost, "pw")
+	a := hostStream(t, env, "alice@localhost/a", "pw")
+	va := hostStream(t, env, "alice@"+vhost+"/v", "pw")
+	b := hostStream(t, env, "bob@"+vhost+"/b", "pw")
+	for _, s := range []*stream{a, va, b} {
+		s.online()
+	}
+	a.send("<message to='bob@" + vhost + "' id='c1' type='chat'><body>hello bob</body></message>")
+	if got := b.expect("</message>"); !strings.Contains(got, "hello bob") || !strings.Contains(got, "by='bob@"+vhost+"'") {
+		t.Fatalf("bob got %s, want a stanza-id by his own JID", got)
+	}
+	b.send("<message to='alice@localhost' id='c2' type='chat'><body>hello alice</body></message>")
+	if got := a.expect("</message>"); !strings.Contains(got, "hello alice") || !strings.Contains(got, "by='alice@localhost'") {
+		t.Fatalf("alice got %s, want a stanza-id by her own JID", got)
+	}
+	query := "<iq type='set' id='q1'><query xmlns='urn:xmpp:mam:2' queryid='q1'/></iq>"
+	for _, tc := range []struct {
+		s    *stream
+		want []string
+	}{
+		{a, []string{"hello bob", "hello alice"}},
+		{b, []string{"hello bob", "hello alice"}},
+		{va, nil},
+	} {
+		tc.s.send(query)
+		got := tc.s.expect("</iq>")
+		if !strings.Contains(got, "<fin xmlns='urn:xmpp:mam:2' complete='true'") {
+			t.Fatalf("%s: query: %s", tc.s.name, got)
+		}
+		if n := strings.Count(got, "<result xmlns='urn:xmpp:mam:2'"); n != len(tc.want) {
+			t.Fatalf("%s: %d archived messages, want %d: %s", tc.s.name, n, len(tc.want), got)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Fatalf("%s: archive lacks %q: %s", tc.s.name, w, got)
+			}
+		}
+	}
+}
