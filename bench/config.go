@@ -164,7 +164,14 @@ type Config struct {
 	RoomSize int
 	MUCHost  string
 	JoinRate float64 // muc: joins a second in the join phase (0: all at once)
-	Mix      Mix     // roles of the sessions
+	// RemoteAddr and RemoteDomain: --scenario s2s logs the second half of
+	// the sessions in to this other server, each the chat partner of one
+	// on Addr, so that every message crosses the servers' s2s link;
+	// RemotePID is that server's process, sampled as ServerPID is.
+	RemoteAddr   string
+	RemoteDomain string
+	RemotePID    int
+	Mix          Mix // roles of the sessions
 
 	Sessions    int    // concurrent sessions (for login: concurrent login loops)
 	Users       string // user name pattern with one %d
@@ -276,10 +283,13 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.BoolVar(&c.TLSPQ, "tls-pq", false, "offer the post-quantum hybrid key exchange X25519MLKEM768 first (default: X25519 and P-256 only, which every peer server can take)")
 	fs.StringVar(&c.Mech, "mech", "SCRAM-SHA-1", "SASL `mechanism`: "+strings.Join(mechanisms, ", "))
 	fs.StringVar(&c.Resource, "resource", "bench", "resource `prefix` (the session number is appended)")
-	fs.StringVar(&c.Scenario, "scenario", "idle", "`name`: idle, login, chat, presence, muc or mix")
+	fs.StringVar(&c.Scenario, "scenario", "idle", "`name`: idle, login, chat, presence, muc, s2s or mix")
 	fs.IntVar(&c.RoomSize, "room-size", 10, "muc: occupants per `room` (the sessions in turn; --rate is groupchat messages, each delivered to every occupant)")
 	fs.StringVar(&c.MUCHost, "muc-host", "", "muc: the group chat service's `domain` (default conference.DOMAIN)")
 	fs.Float64Var(&c.JoinRate, "join-rate", 0, "muc: room joins per `second` once every session is logged in (0: all at once; a room's joins fan out n² presences, which a server buffers)")
+	fs.StringVar(&c.RemoteAddr, "remote-addr", "", "s2s: the other server's c2s `host:port` (half the sessions log in there)")
+	fs.StringVar(&c.RemoteDomain, "remote-domain", "", "s2s: the other server's XMPP `domain` (its accounts are named as --users)")
+	fs.IntVar(&c.RemotePID, "remote-pid", 0, "s2s: sample the other server's process too (RSS and CPU, memory of the link)")
 	mix := fs.String("mix", "", "role weights for --scenario mix (default \""+DefaultMix+"\")")
 	fs.IntVar(&c.Sessions, "sessions", 100, "concurrent `sessions` (login: concurrent login loops)")
 	fs.StringVar(&c.Users, "users", "user%d", "user name `pattern`, numbered from --first-user")
@@ -328,11 +338,13 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 		return nil, err
 	}
 	switch c.Scenario {
-	case "idle", "login", "chat", "presence", "muc":
+	case "idle", "login", "chat", "presence", "muc", "s2s":
 		if *mix != "" {
 			return nil, errors.New("mix: --mix goes with --scenario mix")
 		}
-		if c.Scenario == "muc" {
+		if c.Scenario == "s2s" {
+			c.Mix[RoleChat] = 1
+		} else if c.Scenario == "muc" {
 			if c.RoomSize < 1 {
 				return nil, errors.New("room-size: must be at least 1")
 			}
@@ -351,7 +363,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("scenario: %q is not idle, login, chat, presence, muc or mix", c.Scenario)
+		return nil, fmt.Errorf("scenario: %q is not idle, login, chat, presence, muc, s2s or mix", c.Scenario)
 	}
 	if *runID > math.MaxUint32 {
 		return nil, fmt.Errorf("run-id: %d is out of range", *runID)
@@ -413,6 +425,9 @@ func (c *Config) Validate() error {
 	if err := checkPattern(c.Users); err != nil {
 		return err
 	}
+	if err := c.validateS2S(); err != nil {
+		return err
+	}
 	if c.FirstUser < 0 {
 		return errors.New("first-user: must not be negative")
 	}
@@ -425,6 +440,38 @@ func (c *Config) Validate() error {
 	}
 	return nil
 }
+
+// validateS2S checks what --scenario s2s needs: the other server, pairs
+// that split evenly, one process (the link's memory is sampled around the
+// first message of the run, which only a single process can time).
+func (c *Config) validateS2S() error {
+	if !c.S2S() {
+		if c.RemoteAddr != "" || c.RemoteDomain != "" || c.RemotePID != 0 {
+			return errors.New("remote-addr, remote-domain, remote-pid: go with --scenario s2s")
+		}
+		return nil
+	}
+	switch {
+	case c.RemoteAddr == "" || c.RemoteDomain == "":
+		return errors.New("s2s: needs --remote-addr and --remote-domain (the other server)")
+	case c.RemoteDomain == c.Domain:
+		return fmt.Errorf("s2s: --remote-domain %q is --domain: no link would be crossed", c.RemoteDomain)
+	case c.Sessions%2 != 0 || c.Sessions < 2:
+		return fmt.Errorf("s2s: sessions: %d is not an even number of at least 2 (one half on each server)", c.Sessions)
+	case c.Workers > 1 || c.WorkerOf > 0:
+		return errors.New("s2s: runs in one process (--workers 1)")
+	case c.RosterSize > 0 || c.Transport == "websocket":
+		return errors.New("s2s: --roster-size and --transport websocket are not supported")
+	}
+	return nil
+}
+
+// S2S reports whether the run chats across two servers (--scenario s2s).
+func (c *Config) S2S() bool { return c.Scenario == "s2s" }
+
+// remote reports whether this process's session i logs in to the remote
+// server (--scenario s2s: the second half).
+func (c *Config) remote(i int) bool { return c.S2S() && i >= c.Sessions/2 }
 
 // MUC reports whether chat goes to rooms (--scenario muc).
 func (c *Config) MUC() bool { return c.Scenario == "muc" }

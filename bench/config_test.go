@@ -71,6 +71,21 @@ func TestParseArgs(t *testing.T) {
 		{name: "odd roster size", args: "--sessions 10 --roster-size 3", wantErr: "roster-size"},
 		{name: "roster as large as the run", args: "--sessions 10 --roster-size 10", wantErr: "roster-size"},
 		{name: "roster without the roster get", args: "--sessions 10 --roster-size 2 --no-roster", wantErr: "roster-size"},
+		{name: "s2s", args: "--scenario s2s --sessions 10 --remote-addr 127.0.0.1:6222 --remote-domain b.test --remote-pid 9", check: func(t *testing.T, c *Config) {
+			if c.Mix != (Mix{RoleChat: 1}) || !c.S2S() || c.RemoteAddr != "127.0.0.1:6222" || c.RemoteDomain != "b.test" || c.RemotePID != 9 {
+				t.Errorf("s2s: %+v", c)
+			}
+			for i, want := range []bool{false, false, false, false, false, true, true, true, true, true} {
+				if c.remote(i) != want {
+					t.Errorf("session %d remote %v, want %v", i, c.remote(i), want)
+				}
+			}
+		}},
+		{name: "s2s without the other server", args: "--scenario s2s --sessions 10 --remote-domain b.test", wantErr: "--remote-addr"},
+		{name: "s2s to the same domain", args: "--scenario s2s --sessions 10 --remote-addr x:1 --remote-domain localhost", wantErr: "no link"},
+		{name: "s2s odd sessions", args: "--scenario s2s --sessions 9 --remote-addr x:1 --remote-domain b.test", wantErr: "even"},
+		{name: "s2s with workers", args: "--scenario s2s --sessions 10 --workers 2 --remote-addr x:1 --remote-domain b.test", wantErr: "one process"},
+		{name: "remote without s2s", args: "--scenario chat --remote-addr x:1", wantErr: "go with --scenario s2s"},
 		{name: "run id out of range", args: "--run-id 4294967296", wantErr: "run-id"},
 		{name: "roster size", args: "--sessions 10 --roster-size 8 --run-id 7", check: func(t *testing.T, c *Config) {
 			if c.RosterSize != 8 || c.RunID != 7 {

@@ -292,3 +292,58 @@ func TestWebSocketTransport(t *testing.T) {
 		t.Fatalf("messages: %d delivered, %d lost", res.MessagesDelivered, res.MessagesLost)
 	}
 }
+
+// TestS2SScenario: --scenario s2s against two servers linked on loopback.
+// Half the sessions log in to each; every message crosses the link, all are
+// delivered and timed, the link came up before the load, and both servers
+// (this process, given as both pids) were sampled.
+func TestS2SScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	fed := func(domain string) func(*server.Config) {
+		return func(c *server.Config) {
+			c.Domain = domain
+			c.S2S.Enabled = true
+			c.S2S.Listen = "127.0.0.1:0"
+		}
+	}
+	a, b := servertest.Start(t, fed("a.test")), servertest.Start(t, fed("b.test"))
+	a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
+	b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
+	for i := 1; i <= 20; i++ {
+		a.AddUser("user"+strconv.Itoa(i), "secret")
+		b.AddUser("user"+strconv.Itoa(i), "secret")
+	}
+	pid := strconv.Itoa(os.Getpid())
+	cfg := testConfig(t, "--addr "+a.Addr+" --domain a.test --scenario s2s --sessions 20 --remote-addr "+b.Addr+
+		" --remote-domain b.test --rate 1000 --messages 300 --duration 20s --server-pid "+pid+" --remote-pid "+pid)
+	res, err := Run(context.Background(), cfg, Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.SessionsEstablished != 20 || res.SessionsFailed != 0 {
+		t.Fatalf("established %d failed %d (%v)", res.SessionsEstablished, res.SessionsFailed, res.Failures)
+	}
+	// 300 paced messages and the two that brought the link up
+	if res.MessagesSent != 302 || res.MessagesDelivered != 302 || res.LatencyMs.Count != 302 {
+		t.Errorf("sent %d delivered %d timed %d, want 302", res.MessagesSent, res.MessagesDelivered, res.LatencyMs.Count)
+	}
+	l := res.S2S
+	if l == nil || !l.LinkUp || l.LinkUpS <= 0 || l.RemoteDomain != "b.test" || l.Remote == nil || l.LocalRSSLinked == 0 || l.RemoteRSSLinked == 0 {
+		t.Fatalf("s2s stats: %+v", l)
+	}
+	out, in := a.Srv.S2S().Links()
+	if out != 1 || in != 1 {
+		t.Errorf("a.test has %d outgoing and %d incoming links, want one each way", out, in)
+	}
+	var sum strings.Builder
+	if err := res.WriteSummary(&sum); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"remote server " + b.Addr + " domain b.test", "s2s link RSS", "remote RSS/session"} {
+		if !strings.Contains(sum.String(), want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum.String())
+		}
+	}
+}

@@ -58,6 +58,39 @@ type MUCStats struct {
 	ServerRSSPerOccupant float64 `json:"server_rss_per_occupant_bytes,omitempty"`
 }
 
+// S2SStats is --scenario s2s: half the sessions on the remote server, each
+// chatting with a partner on the other side, so every message crosses the
+// servers' link(s). The RSS of each server is sampled with every session
+// logged in and again once one message each way has crossed: the
+// difference is the link's cost (a few KiB, so within the page noise of a
+// single sample; the plateau samples show the links under load).
+type S2SStats struct {
+	RemoteAddr      string       `json:"remote_addr"`
+	RemoteDomain    string       `json:"remote_domain"`
+	LinkUp          bool         `json:"link_up"`   // the first message each way was delivered
+	LinkUpS         float64      `json:"link_up_s"` // from sending them to the second delivery (dial, TLS, dialback both ways)
+	LocalRSSBefore  int64        `json:"local_rss_before_link_bytes,omitempty"`
+	LocalRSSLinked  int64        `json:"local_rss_linked_bytes,omitempty"`
+	RemoteRSSBefore int64        `json:"remote_rss_before_link_bytes,omitempty"`
+	RemoteRSSLinked int64        `json:"remote_rss_linked_bytes,omitempty"`
+	Remote          *ServerStats `json:"remote_server,omitempty"` // sampled as Server is (--remote-pid)
+	// RemoteRSSPerSessionBytes is the remote server's RSS at the plateau
+	// over its sessions (half of them), as ServerRSSPerSessionBytes.
+	RemoteRSSPerSessionBytes float64 `json:"remote_rss_per_session_bytes,omitempty"`
+}
+
+// LinkBytes is the RSS the link(s) added on each server (local, remote);
+// false where a server was not sampled.
+func (s *S2SStats) LinkBytes() (local, remote int64, okLocal, okRemote bool) {
+	if s.LocalRSSLinked > 0 {
+		local, okLocal = s.LocalRSSLinked-s.LocalRSSBefore, true
+	}
+	if s.RemoteRSSLinked > 0 {
+		remote, okRemote = s.RemoteRSSLinked-s.RemoteRSSBefore, true
+	}
+	return
+}
+
 // ClientStats is the load generator's own cost.
 type ClientStats struct {
 	Processes       int     `json:"processes"`
@@ -124,6 +157,7 @@ type Result struct {
 	PresenceLatencyMs Percentiles `json:"presence_latency_ms"`
 
 	MUC *MUCStats `json:"muc,omitempty"` // --scenario muc: the join phase
+	S2S *S2SStats `json:"s2s,omitempty"` // --scenario s2s: the link and the remote server
 
 	Server                   *ServerStats `json:"server,omitempty"`
 	ServerRSSPerSessionBytes float64      `json:"server_rss_per_session_bytes,omitempty"`
@@ -173,6 +207,20 @@ func (r *Result) WriteSummary(w io.Writer) error {
 			row("server RSS/occupant", "%.0f B (%.1f MiB before the joins, %.1f MiB after)", m.ServerRSSPerOccupant, float64(m.ServerRSSBefore)/(1<<20), float64(m.ServerRSSAfter)/(1<<20))
 		}
 	}
+	if l := r.S2S; l != nil {
+		row("s2s", "remote server %s domain %s; first message each way delivered: %v in %.3f s", l.RemoteAddr, l.RemoteDomain, l.LinkUp, l.LinkUpS)
+		local, remote, okL, okR := l.LinkBytes()
+		if okL || okR {
+			row("s2s link RSS", "%s (local), %s (remote): RSS with the link up minus before", kib(local, okL), kib(remote, okR))
+		}
+		if s := l.Remote; s != nil {
+			row("remote pid", "%d: RSS %s before, %s at plateau, %s peak; CPU %.1f s (%.0f%% avg)",
+				s.PID, mib(s.RSSBefore), mib(s.RSSPlateau), mib(s.RSSPeak), s.CPUSeconds, s.CPUAvgPct)
+			if l.RemoteRSSPerSessionBytes > 0 {
+				row("remote RSS/session", "%.0f B (%.2f KiB)", l.RemoteRSSPerSessionBytes, l.RemoteRSSPerSessionBytes/1024)
+			}
+		}
+	}
 	if r.RosterErrors > 0 {
 		row("roster errors", "%d (the server answered the roster get with an error)", r.RosterErrors)
 	}
@@ -208,6 +256,14 @@ func pctl(p Percentiles) string {
 		return "-"
 	}
 	return fmt.Sprintf("p50 %.2f  p90 %.2f  p99 %.2f  p99.9 %.2f  max %.2f  (n=%d)", p.P50, p.P90, p.P99, p.P999, p.Max, p.Count)
+}
+
+// kib writes a signed byte count in KiB, "-" when not measured.
+func kib(b int64, ok bool) string {
+	if !ok {
+		return "-"
+	}
+	return fmt.Sprintf("%+.1f KiB", float64(b)/1024)
 }
 
 func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }

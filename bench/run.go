@@ -108,6 +108,11 @@ type run struct {
 
 	// escaped pieces of the user JID pattern, for building 'to' attributes
 	toPre, toPost []byte
+
+	// --scenario s2s: the remote server's side of the above
+	remoteHeader, remoteToPost []byte
+	remoteTLS                  *tls.Config
+	link                       linkPhase
 }
 
 // Run performs the benchmark described by cfg in this process and returns
@@ -153,6 +158,11 @@ func newRun(cfg *Config, hooks Hooks) (*run, error) {
 		// would not be like for like
 		r.tlsConf.CurvePreferences = []tls.CurveID{tls.X25519, tls.CurveP256}
 	}
+	if cfg.S2S() {
+		r.remoteHeader = streamHeader(cfg.RemoteDomain)
+		r.remoteTLS = r.tlsConf.Clone()
+		r.remoteTLS.ServerName = cfg.RemoteDomain
+	}
 	ips := cfg.SourceIPs
 	if len(ips) == 0 {
 		r.dialers = []net.Dialer{{Timeout: cfg.Timeout}}
@@ -185,6 +195,7 @@ func newRun(cfg *Config, hooks Hooks) (*run, error) {
 	pre, post, _ := strings.Cut(cfg.Users, "%d")
 	r.toPre = xmlscan.AppendEscapedAttr(nil, pre)
 	r.toPost = xmlscan.AppendEscapedAttr(nil, post+"@"+cfg.Domain)
+	r.remoteToPost = xmlscan.AppendEscapedAttr(nil, post+"@"+cfg.RemoteDomain)
 	r.admitSem = make(chan struct{}, cfg.Inflight)
 	r.first.Store(int64(cfg.Sessions))
 	r.firstCh = make(chan struct{})
@@ -212,6 +223,15 @@ func bindNoPort(_, _ string, c syscall.RawConn) error {
 }
 
 func (r *run) dialer(i int) *net.Dialer { return &r.dialers[i%len(r.dialers)] }
+
+// server returns the address, stream header and TLS configuration session
+// i logs in with: the remote server's for the second half of --scenario s2s.
+func (r *run) server(i int32) (addr string, header []byte, tc *tls.Config) {
+	if r.cfg.remote(int(i)) {
+		return r.cfg.RemoteAddr, r.remoteHeader, r.remoteTLS
+	}
+	return r.cfg.Addr, r.header, r.tlsConf
+}
 
 // admit waits for a login slot: the ramp's schedule, then an in-flight slot.
 func (r *run) admit(ctx context.Context) bool {
@@ -360,6 +380,10 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 			return nil, errors.New("server-pid: " + err.Error())
 		}
 	}
+	var remote remoteServer
+	if err := remote.start(cfg.RemotePID); err != nil {
+		return nil, errors.New("remote-pid: " + err.Error())
+	}
 	cliBefore, _ := ReadProc(pid)
 	start := time.Now()
 	// muc: --duration is the sending time, after the logins and the joins
@@ -418,6 +442,7 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 					}
 				}
 			}
+			remote.tick()
 			series = append(series, p)
 			if r.hooks.Tick != nil {
 				tk := &Tick{Point: p}
@@ -467,6 +492,9 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 		}
 		if cfg.MUC() {
 			r.mucJoins = r.joinPhase(sendCtx.Done())
+		}
+		if cfg.S2S() {
+			r.link = r.linkUp(sendCtx.Done())
 		}
 		if r.hooks.LoggedIn != nil {
 			r.hooks.LoggedIn()
@@ -535,6 +563,7 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 		}
 	}
 	cliPlateau, _ := ReadProc(pid)
+	remote.atPlateau()
 
 	// teardown, bounded
 	r.closing.Store(true)
@@ -580,6 +609,19 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 		}
 		if online > 0 {
 			res.ServerRSSPerSessionBytes = float64(srvPlateau.RSS-srvBefore.RSS) / float64(online)
+		}
+	}
+	if cfg.S2S() {
+		res.S2S = r.link.stats(cfg)
+		res.S2S.Remote = remote.stats(online, end.Sub(start))
+		// each server holds half the sessions
+		if half := float64(online) / 2; half > 0 {
+			if res.Server != nil {
+				res.ServerRSSPerSessionBytes = float64(srvPlateau.RSS-srvBefore.RSS) / half
+			}
+			if s := res.S2S.Remote; s != nil {
+				res.S2S.RemoteRSSPerSessionBytes = float64(s.RSSPlateau-s.RSSBefore) / half
+			}
 		}
 	}
 	return res, nil
@@ -743,7 +785,11 @@ func (r *run) appendMessage(b []byte, s *session, seq, ts int64) []byte {
 	b = append(b, "' to='"...)
 	b = append(b, r.toPre...)
 	b = strconv.AppendInt(b, int64(r.cfg.FirstUser+r.cfg.UserOffset+int(s.partner)), 10)
-	b = append(b, r.toPost...)
+	if r.cfg.remote(int(s.partner)) {
+		b = append(b, r.remoteToPost...)
+	} else {
+		b = append(b, r.toPost...)
+	}
 	b = append(b, "'><body>"...)
 	b = r.appendPadded(b, s.idx, seq, ts)
 	return append(b, "</body></message>"...)

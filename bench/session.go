@@ -248,7 +248,8 @@ func (s *session) connect() error {
 	s.smOn, s.hIn = false, 0
 	s.sc.Reset()
 	s.sc.SetRootless(r.cfg.Transport == "websocket")
-	c, err := r.dialer(int(s.idx)).DialContext(r.ctx, "tcp", r.cfg.Addr)
+	addr, header, _ := r.server(s.idx)
+	c, err := r.dialer(int(s.idx)).DialContext(r.ctx, "tcp", addr)
 	if err != nil {
 		if r.closing.Load() {
 			return err
@@ -266,7 +267,7 @@ func (s *session) connect() error {
 			c.Close()
 			return net.ErrClosed
 		}
-		return s.write(r.header)
+		return s.write(header)
 	}
 	if !s.setConn(c) {
 		c.Close()
@@ -280,7 +281,7 @@ func (s *session) connect() error {
 	} else if rc, err := c.(*net.TCPConn).SyscallConn(); err == nil {
 		s.raw = rc
 	}
-	return s.write(r.header)
+	return s.write(header)
 }
 
 func (s *session) handshake() error {
@@ -288,7 +289,8 @@ func (s *session) handshake() error {
 	if c == nil {
 		return net.ErrClosed
 	}
-	tc := tls.Client(c, s.r.tlsConf)
+	_, _, conf := s.r.server(s.idx)
+	tc := tls.Client(c, conf)
 	if err := tc.Handshake(); err != nil {
 		return fail("tls handshake: " + reason(s.ph, err))
 	}
@@ -321,7 +323,8 @@ func (s *session) serve() error {
 			return err
 		}
 		s.sc.Reset()
-		if err := s.write(s.r.header); err != nil {
+		_, header, _ := s.r.server(s.idx)
+		if err := s.write(header); err != nil {
 			return err
 		}
 	}

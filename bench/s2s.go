@@ -1,0 +1,134 @@
+package bench
+
+import (
+	"time"
+)
+
+// linkPhase is what --scenario s2s measured before the load: both servers'
+// RSS once every session is logged in (no link between them yet, unless
+// one was already up), and again once one message each way has crossed, so
+// that the difference is what the link(s) it brought up cost.
+type linkPhase struct {
+	up            bool          // both first messages were delivered
+	took          time.Duration // from sending them to the second delivery
+	before, after [2]ProcSample // [0] the local server, [1] the remote one (zero if not sampled)
+}
+
+// linkUp runs once every first login has ended: it samples the servers,
+// sends one message from the first online local chat session to its remote
+// partner and one back, waits (bounded by --timeout) for both, and samples
+// again. The senders start after it.
+func (r *run) linkUp(done <-chan struct{}) linkPhase {
+	var lp linkPhase
+	pids := [2]int{r.cfg.ServerPID, r.cfg.RemotePID}
+	sample := func(into *[2]ProcSample) {
+		for i, pid := range pids {
+			if pid > 0 {
+				into[i], _ = ReadProc(pid)
+			}
+		}
+	}
+	sample(&lp.before)
+	var a, b *session
+	for _, i := range r.chat {
+		s := &r.sessions[i]
+		if !r.cfg.remote(int(i)) && s.online.Load() && r.sessions[s.partner].online.Load() {
+			a, b = s, &r.sessions[s.partner]
+			break
+		}
+	}
+	if a == nil {
+		return lp
+	}
+	base := r.st.msgDelivered.Load()
+	start := time.Now()
+	for k, s := range []*session{a, b} {
+		buf := r.appendMessage(nil, s, int64(k+1), start.UnixNano())
+		r.st.msgSent.Add(1)
+		r.st.msgExpected.Add(1)
+		_ = s.write(buf) // a failed write shows as a dropped session
+	}
+	deadline := start.Add(r.cfg.Timeout)
+	for r.st.msgDelivered.Load() < base+2 {
+		if time.Now().After(deadline) {
+			lp.took = time.Since(start)
+			return lp
+		}
+		select {
+		case <-done:
+			return lp
+		case <-time.After(2 * time.Millisecond):
+		}
+	}
+	lp.up, lp.took = true, time.Since(start)
+	sample(&lp.after)
+	return lp
+}
+
+// stats turns the phase into the result's figures.
+func (lp *linkPhase) stats(cfg *Config) *S2SStats {
+	st := &S2SStats{RemoteAddr: cfg.RemoteAddr, RemoteDomain: cfg.RemoteDomain, LinkUp: lp.up, LinkUpS: lp.took.Seconds()}
+	if lp.up {
+		if lp.after[0].RSS > 0 {
+			st.LocalRSSBefore, st.LocalRSSLinked = lp.before[0].RSS, lp.after[0].RSS
+		}
+		if lp.after[1].RSS > 0 {
+			st.RemoteRSSBefore, st.RemoteRSSLinked = lp.before[1].RSS, lp.after[1].RSS
+		}
+	}
+	return st
+}
+
+// remoteServer samples the remote server over the run, as execute does
+// the local one: before, at the plateau, the peak, and its CPU.
+type remoteServer struct {
+	pid                   int
+	before, plateau, peak ProcSample
+	hasBefore             bool
+}
+
+func (rs *remoteServer) start(pid int) error {
+	rs.pid = pid
+	if pid <= 0 {
+		return nil
+	}
+	var err error
+	rs.before, err = ReadProc(pid)
+	rs.hasBefore = err == nil
+	return err
+}
+
+// tick records a sample's peak.
+func (rs *remoteServer) tick() {
+	if rs.pid <= 0 {
+		return
+	}
+	if s, err := ReadProc(rs.pid); err == nil && s.RSS > rs.peak.RSS {
+		rs.peak = s
+	}
+}
+
+func (rs *remoteServer) atPlateau() {
+	if rs.pid <= 0 {
+		return
+	}
+	if s, err := ReadProc(rs.pid); err == nil {
+		rs.plateau = s
+		if s.RSS > rs.peak.RSS {
+			rs.peak = s
+		}
+	}
+}
+
+// stats is the remote server's ServerStats over wall.
+func (rs *remoteServer) stats(online int64, wall time.Duration) *ServerStats {
+	if rs.pid <= 0 || !rs.hasBefore {
+		return nil
+	}
+	s := &ServerStats{PID: rs.pid, RSSBefore: rs.before.RSS, RSSPlateau: rs.plateau.RSS, RSSPeak: rs.peak.RSS, OnlineAtSample: online}
+	if after, err := ReadProc(rs.pid); err == nil && wall > 0 {
+		s.CPUSeconds = (after.CPU - rs.before.CPU).Seconds()
+		s.CPUAvgPct = 100 * s.CPUSeconds / wall.Seconds()
+	}
+	return s
+}
