@@ -77,14 +77,17 @@ func (s *Server) S2S() *s2s.Manager {
 	return s.fed.mgr
 }
 
-// origin is the local domain a stanza from the domain from leaves as: a
-// virtual host's own users' stanzas as that host, everything else (the
-// primary domain's users, the services) as the primary domain.
+// origin is the local domain a stanza from the domain from leaves as: the
+// sender's own when it is served here (a virtual host, or a service such
+// as conference.DOMAIN: a peer accepts on a link only the domains it
+// authenticated, so a room's stanzas to a remote occupant need a link
+// authenticated as the room's service), the primary domain otherwise
+// (bounces of stanzas from elsewhere).
 func origin(rt *route.Router) func(from string) string {
 	primary := rt.Domain().Domain()
 	return func(from string) string {
-		if d, err := jid.Parse(from); err == nil && from != primary && rt.IsLocal(d) {
-			return d.Domain()
+		if from != "" && rt.Serves(from) {
+			return from
 		}
 		return primary
 	}
