@@ -44,10 +44,14 @@ type inStream struct {
 	saslOK  bool            // the peer's certificate verified for from (offer EXTERNAL)
 	authed  map[string]bool // remote domains this stream may send from
 	pending map[string]bool // domains whose dialback is being verified
+	pairs   []linkKey       // (local, remote) pairs authenticated: where our stanzas may go back
+	bidi    bool            // the peer asked for XEP-0288: the pairs carry our stanzas back
 	last    time.Time
 
 	mu      sync.Mutex
 	answers []verifyResult
+	back    []*stanza.Stanza // bidi: our stanzas to write on this stream
+	dead    bool             // closed: back takes no more
 }
 
 // Incoming makes the handler of a connection accepted on the s2s listener.
@@ -142,12 +146,14 @@ func (k *inSink) StreamOpen(f *xmlscan.Frame) error {
 		if !m.cfg.RequireTLS {
 			out = append(out, "<dialback xmlns='"+stanza.NSDialbackFeature+"'><errors/></dialback>"...)
 		}
+		out = m.appendBidiFeature(out)
 	default:
 		if s.tlsOn && from != "" && m.verifyPeer(s.t.TLS(), from) {
 			s.saslOK = true
 			out = append(out, "<mechanisms xmlns='"+stanza.NSSASL+"'><mechanism>EXTERNAL</mechanism></mechanisms>"...)
 		}
 		out = append(out, "<dialback xmlns='"+stanza.NSDialbackFeature+"'><errors/></dialback>"...)
+		out = m.appendBidiFeature(out)
 	}
 	s.write(append(out, "</stream:features>"...))
 	return nil
@@ -180,6 +186,19 @@ func (k *inSink) Element(f *xmlscan.Frame) error {
 		return s.result(e)
 	case is(e, stanza.NSDialback, "verify"):
 		return s.verify(e)
+	case is(e, stanza.NSBidi, "bidi"):
+		// XEP-0288 §2.2: no answer; after STARTTLS when TLS is used (a
+		// stream without it carries nothing where TLS is required)
+		if m.cfg.NoBidi || (m.cfg.RequireTLS && !s.tlsOn) {
+			return stanza.StreamErr(stanza.StreamPolicyViolation, "bidi is not offered here")
+		}
+		if !s.bidi {
+			s.bidi = true
+			for _, k := range s.pairs {
+				m.addBidi(k, s)
+			}
+		}
+		return nil
 	case is(e, stanza.NSStream, "error"):
 		m.log.Info("stream error from peer", "peer", s.from, "raw", string(e.Raw()))
 		s.close([]byte("</stream:stream>"))
@@ -235,7 +254,7 @@ func (s *inStream) auth(e xmlscan.Elem) error {
 			return fail("invalid-authzid")
 		}
 	}
-	if !s.admit(s.from) {
+	if !s.admit(s.to, s.from) {
 		return stanza.StreamErr(stanza.StreamPolicyViolation, "too many links from "+s.from)
 	}
 	s.write(append(s.out[:0], "<success xmlns='"+stanza.NSSASL+"'/>"...))
@@ -243,17 +262,66 @@ func (s *inStream) auth(e xmlscan.Elem) error {
 	return errRestart
 }
 
-// admit notes domain as authenticated on this stream, within the cap.
-func (s *inStream) admit(domain string) bool {
-	if s.authed[domain] {
-		return true
+// admit notes domain as authenticated on this stream to send to local,
+// within the cap; with bidi, the pair becomes the route of our stanzas
+// from local to domain.
+func (s *inStream) admit(local, domain string) bool {
+	if !s.authed[domain] {
+		if !s.m.admit(domain) {
+			return false
+		}
+		s.authed[domain] = true
+		s.t.SetTimer(s.m.cfg.IdleTimeout)
 	}
-	if !s.m.admit(domain) {
+	k := linkKey{local, domain}
+	for _, p := range s.pairs {
+		if p == k {
+			return true
+		}
+	}
+	s.pairs = append(s.pairs, k)
+	if s.bidi {
+		s.m.addBidi(k, s)
+	}
+	return true
+}
+
+// enqueue hands the stream one of our stanzas to write back (bidi);
+// false once it is closed (the caller takes another route).
+func (s *inStream) enqueue(st *stanza.Stanza) bool {
+	s.mu.Lock()
+	if s.dead {
+		s.mu.Unlock()
 		return false
 	}
-	s.authed[domain] = true
-	s.t.SetTimer(s.m.cfg.IdleTimeout)
+	if len(s.back) >= s.m.cfg.MaxQueue {
+		s.mu.Unlock()
+		s.m.bounce(st, stanza.ErrText(stanza.ResourceConstraint, "too many stanzas wait for "+st.To.Domain()))
+		return true
+	}
+	s.back = append(s.back, st)
+	s.mu.Unlock()
+	s.t.Wake()
 	return true
+}
+
+// drainBack writes our stanzas waiting to go back over the stream.
+func (s *inStream) drainBack() {
+	s.mu.Lock()
+	q := s.back
+	s.back = nil
+	s.mu.Unlock()
+	for i, st := range q {
+		if err := s.t.Write(st.AddressedBytes()); err != nil {
+			for _, rest := range q[i:] {
+				s.m.bounce(rest, stanza.ErrText(stanza.ResourceConstraint, "the link to "+rest.To.Domain()+" is congested"))
+			}
+			break
+		}
+	}
+	if len(q) > 0 {
+		s.last = time.Now()
+	}
 }
 
 // result: the peer asks to be authenticated by dialback (XEP-0220 §2.1.1):
@@ -276,6 +344,7 @@ func (s *inStream) result(e xmlscan.Elem) error {
 		return nil
 	}
 	if s.authed[from] {
+		s.admit(to, from)
 		s.write(appendDB(s.out[:0], "result", to, from, "", "valid", ""))
 		return nil
 	}
@@ -313,8 +382,13 @@ func (s *inStream) verify(e xmlscan.Elem) error {
 	return nil
 }
 
-// Wakeup implements session.Handler: verification answers arrived.
+// Wakeup implements session.Handler: verification answers, or stanzas
+// to write back (bidi), arrived.
 func (s *inStream) Wakeup() {
+	if s.state == inClosed {
+		return
+	}
+	s.drainBack()
 	s.mu.Lock()
 	as := s.answers
 	s.answers = nil
@@ -330,7 +404,7 @@ func (s *inStream) Wakeup() {
 		case !r.valid:
 			s.m.log.Info("dialback refused", "domain", r.from, "ip", s.peer.String())
 			s.write(appendDB(s.out[:0], "result", r.to, r.from, "", "invalid", ""))
-		case !s.admit(r.from):
+		case !s.admit(r.to, r.from):
 			s.fail(stanza.StreamErr(stanza.StreamPolicyViolation, "too many links from "+r.from))
 		default:
 			s.m.log.Info("incoming link authenticated", "domain", r.from, "by", "dialback")
@@ -357,11 +431,23 @@ func (s *inStream) Timer(now time.Time) {
 	s.close([]byte("</stream:stream>"))
 }
 
-// Closed implements session.Handler.
+// Closed implements session.Handler. Our stanzas that waited to go back
+// take another route (a link of our own).
 func (s *inStream) Closed(error) {
 	s.state = inClosed
 	for d := range s.authed {
 		s.m.release(d)
 	}
 	s.authed = nil
+	s.m.dropBidi(s, s.pairs)
+	s.mu.Lock()
+	s.dead = true
+	q := s.back
+	s.back = nil
+	s.mu.Unlock()
+	for _, st := range q {
+		if !s.m.Send(st) {
+			s.m.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
+		}
+	}
 }

@@ -23,11 +23,12 @@ const (
 	outHandshake                 // TLS handshake as the client
 	outSASL                      // SASL EXTERNAL sent, the outcome awaited
 	outDialback                  // db:result sent, its verdict awaited
+	outVerifying                 // only db:verify to make: no authentication unless stanzas come
 	outUp                        // authenticated: stanzas flow
 	outClosed
 )
 
-var outStateNames = [...]string{"dialing", "header", "features", "tls", "handshake", "sasl", "dialback", "up", "closed"}
+var outStateNames = [...]string{"dialing", "header", "features", "tls", "handshake", "sasl", "dialback", "verifying", "up", "closed"}
 
 func (s outState) String() string { return outStateNames[s] }
 
@@ -53,6 +54,7 @@ type outLink struct {
 	t        session.Transport
 	up       bool
 	dead     bool
+	retry    bool // closed on purpose before up (verifications done): queued stanzas take a new link
 
 	// loop-owned
 	state    outState
@@ -62,6 +64,8 @@ type outLink struct {
 	tlsOn    bool
 	verified bool // the peer's certificate verified for domain
 	sasl     bool // authenticated by SASL EXTERNAL
+	external bool // the peer offers SASL EXTERNAL and its certificate verified
+	bidi     bool // XEP-0288 asked for: the peer may send its stanzas to us on this link
 	last     time.Time
 	failCond stanza.Condition // what queued stanzas bounce with if the link dies now
 }
@@ -86,10 +90,10 @@ func (l *outLink) enqueue(st *stanza.Stanza) bool {
 		return true
 	}
 	l.queue = append(l.queue, st)
-	t, up := l.t, l.up
+	t := l.t
 	l.mu.Unlock()
-	if up {
-		t.Wake()
+	if t != nil {
+		t.Wake() // up: to write it; verifying: to authenticate for it
 	}
 	return true
 }
@@ -289,11 +293,40 @@ func (s *outSink) Element(f *xmlscan.Frame) error {
 		}
 	}
 	if l.state == outUp {
-		// a peer may send stanzas on our link (XEP-0288 bidi is not
-		// negotiated): refused as RFC 6120 §8.1.1.1 wants
+		if l.bidi {
+			return l.incoming(f)
+		}
+		// a peer may send stanzas on our link only with XEP-0288 bidi,
+		// not negotiated here: refused as RFC 6120 §8.1.1.1 wants
 		return stanza.StreamErr(stanza.UnsupportedStanzaType, "this stream is outgoing only")
 	}
 	return stanza.StreamErr(stanza.StreamUndefinedCondition, "unexpected "+string(e.Local()))
+}
+
+// incoming takes a stanza the peer sent back on our bidirectional link
+// (XEP-0288): only from the domain we connected to (the one the link
+// authenticated, inversely), to the local domain it authenticated us as.
+func (l *outLink) incoming(f *xmlscan.Frame) error {
+	if string(f.NS()) != stanza.NSServer {
+		return stanza.StreamErr(stanza.InvalidNamespace, "")
+	}
+	st, err := stanza.FromFrame(f)
+	if err != nil {
+		if errors.Is(err, stanza.ErrNotStanza) {
+			return stanza.StreamErr(stanza.UnsupportedStanzaType, "")
+		}
+		return stanza.StreamErr(stanza.ImproperAddressing, err.Error())
+	}
+	switch {
+	case st.From.IsZero() || st.To.IsZero():
+		return stanza.StreamErr(stanza.ImproperAddressing, "")
+	case st.From.Domain() != l.domain:
+		return stanza.StreamErr(stanza.InvalidFrom, st.From.Domain()+" is not authenticated on this stream")
+	case st.To.Domain() != l.local:
+		return stanza.StreamErr(stanza.HostUnknown, st.To.Domain()+" is not this stream's domain")
+	}
+	l.m.cfg.Router.Receive(st)
+	return nil
 }
 
 // features picks the next step from the peer's stream features.
@@ -309,20 +342,41 @@ func (l *outLink) features(e xmlscan.Elem) error {
 			return stanza.StreamErr(stanza.StreamPolicyViolation, "TLS is required")
 		}
 	}
+	if !l.bidi && !m.cfg.NoBidi && !e.Child("bidi", stanza.NSBidiFeature).IsZero() {
+		// XEP-0288 §2.2: after TLS, before authentication, no answer
+		l.bidi = true
+		l.write(append(l.out[:0], "<bidi xmlns='"+stanza.NSBidi+"'/>"...))
+	}
 	l.flushVerifies()
 	if l.sasl {
 		l.authenticated()
 		return nil
 	}
-	if l.verified && hasMechanism(e, "EXTERNAL") {
+	l.external = l.verified && hasMechanism(e, "EXTERNAL")
+	l.mu.Lock()
+	verifyOnly := len(l.queue) == 0 && len(l.asked) > 0
+	l.mu.Unlock()
+	if verifyOnly {
+		// dialed to ask db:verify (the peer authenticates to us, perhaps
+		// on a bidirectional stream): authenticate only if stanzas come
+		l.state = outVerifying
+		return nil
+	}
+	l.authenticate()
+	return nil
+}
+
+// authenticate starts SASL EXTERNAL when the peer's certificate allows
+// it, dialback otherwise.
+func (l *outLink) authenticate() {
+	if l.external {
 		l.state = outSASL
 		out := append(l.out[:0], "<auth xmlns='"+stanza.NSSASL+"' mechanism='EXTERNAL'>"...)
 		out = append(out, b64(l.local)...)
 		l.write(append(out, "</auth>"...))
-		return nil
+		return
 	}
 	l.sendResult()
-	return nil
 }
 
 // sendResult asks the peer to authenticate us by dialback.
@@ -387,6 +441,18 @@ func (l *outLink) verified1(e xmlscan.Elem) {
 		res.cond = stanza.RemoteServerNotFound
 	}
 	v.done(res)
+	if l.state == outVerifying {
+		l.mu.Lock()
+		done := len(l.asked) == 0 && len(l.verifies) == 0 && len(l.queue) == 0
+		if done {
+			l.retry = true // a stanza enqueued from now on takes a new link
+		}
+		l.mu.Unlock()
+		if done {
+			l.m.log.Info("verification link closed", "domain", l.domain)
+			l.close([]byte("</stream:stream>"))
+		}
+	}
 }
 
 // drain writes the queued stanzas.
@@ -423,6 +489,14 @@ func (l *outLink) Wakeup() {
 	case outUp:
 		l.flushVerifies()
 		l.drain()
+	case outVerifying:
+		l.flushVerifies()
+		l.mu.Lock()
+		stanzas := len(l.queue) > 0
+		l.mu.Unlock()
+		if stanzas {
+			l.authenticate()
+		}
 	case outClosed, outHeader, outTLS:
 	default:
 		l.flushVerifies()
@@ -490,7 +564,7 @@ func (l *outLink) fail(cond stanza.Condition) {
 		return
 	}
 	l.dead = true
-	q, vs, asked, up := l.queue, l.verifies, l.asked, l.up
+	q, vs, asked, up := l.queue, l.verifies, l.asked, l.up || l.retry
 	l.queue, l.verifies, l.asked = nil, nil, nil
 	l.mu.Unlock()
 	for _, st := range q {

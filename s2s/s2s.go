@@ -78,6 +78,9 @@ type Config struct {
 	// MaxLinksPerDomain caps the incoming streams authenticated for one
 	// remote domain; default 4.
 	MaxLinksPerDomain int
+	// NoBidi turns XEP-0288 off: no bidi feature offered, none asked for,
+	// so each direction takes a link of its own.
+	NoBidi bool
 	// Secret is the dialback secret; default random per process
 	// (XEP-0185: keys then only verify against this process).
 	Secret []byte
@@ -134,9 +137,10 @@ type Manager struct {
 	log    *slog.Logger
 	dbKey  []byte // hex(SHA-256(secret)), the HMAC key (XEP-0185 §3)
 	mu     sync.Mutex
-	hosts  map[string]string    // domain → host:port, over DNS (a copy of Config.Hosts)
-	out    map[linkKey]*outLink // (local, remote) domains → their outgoing link
-	in     map[string]int       // remote domain → incoming streams authenticated for it
+	hosts  map[string]string     // domain → host:port, over DNS (a copy of Config.Hosts)
+	out    map[linkKey]*outLink  // (local, remote domain) → the outgoing link
+	in     map[string]int        // remote domain → incoming streams authenticated for it
+	bidi   map[linkKey]*inStream // (local, remote domain) → an incoming XEP-0288 stream that carries our stanzas back
 	closed bool
 }
 
@@ -151,6 +155,7 @@ func New(cfg Config) *Manager {
 		hosts: maps.Clone(cfg.Hosts),
 		out:   map[linkKey]*outLink{},
 		in:    map[string]int{},
+		bidi:  map[linkKey]*inStream{},
 	}
 }
 
@@ -177,6 +182,14 @@ func (m *Manager) Send(st *stanza.Stanza) bool {
 	}
 	local := m.cfg.Origin(st.From.Domain())
 	for range 2 { // a link that just died is replaced once
+		// a bidirectional stream the peer opened carries our stanzas
+		// back (XEP-0288) before any link of our own
+		if s := m.bidiRoute(local, d); s != nil {
+			if s.enqueue(st) {
+				return true
+			}
+			continue
+		}
 		l := m.link(local, d)
 		if l == nil {
 			return false
@@ -188,9 +201,10 @@ func (m *Manager) Send(st *stanza.Stanza) bool {
 	return false
 }
 
-// linkKey names an outgoing link: the local domain it authenticates as
-// and the remote domain it goes to (XEP-0288 would let one link carry
-// several; each pair gets its own, as RFC 6120 §13.9.5 describes).
+// linkKey names a link by the local domain it authenticates and the
+// remote domain it goes to: each pair gets its own outgoing link, as RFC
+// 6120 §13.9.5 describes (no dialback multiplexing); with XEP-0288 the
+// same key names a route back over a stream the peer opened.
 type linkKey struct{ local, remote string }
 
 // link returns the outgoing link from local to domain, starting one if
@@ -211,7 +225,34 @@ func (m *Manager) link(local, domain string) *outLink {
 	return l
 }
 
-// drop forgets l, if it is still domain's link.
+// bidiRoute returns the incoming bidirectional stream that may carry
+// stanzas from local to remote, nil if there is none.
+func (m *Manager) bidiRoute(local, remote string) *inStream {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.bidi[linkKey{local, remote}]
+}
+
+// addBidi makes s the route from k.local to k.remote; a newer stream
+// replaces an older one.
+func (m *Manager) addBidi(k linkKey, s *inStream) {
+	m.mu.Lock()
+	m.bidi[k] = s
+	m.mu.Unlock()
+}
+
+// dropBidi removes the routes through s.
+func (m *Manager) dropBidi(s *inStream, keys []linkKey) {
+	m.mu.Lock()
+	for _, k := range keys {
+		if m.bidi[k] == s {
+			delete(m.bidi, k)
+		}
+	}
+	m.mu.Unlock()
+}
+
+// drop forgets l, if it is still its domains' link.
 func (m *Manager) drop(l *outLink) {
 	m.mu.Lock()
 	if k := (linkKey{l.local, l.domain}); m.out[k] == l {
@@ -229,6 +270,14 @@ func (m *Manager) Links() (out, in int) {
 		in += n
 	}
 	return len(m.out), in
+}
+
+// BidiRoutes returns the number of domain pairs whose stanzas go back over
+// an incoming bidirectional stream (XEP-0288).
+func (m *Manager) BidiRoutes() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.bidi)
 }
 
 // Close stops making links; those up end with the server's loops.

@@ -107,3 +107,11 @@ func b64(s string) string {
 	}
 	return base64.StdEncoding.EncodeToString([]byte(s))
 }
+
+// appendBidiFeature appends XEP-0288's stream feature, unless bidi is off.
+func (m *Manager) appendBidiFeature(out []byte) []byte {
+	if m.cfg.NoBidi {
+		return out
+	}
+	return append(out, "<bidi xmlns='"+stanza.NSBidiFeature+"'/>"...)
+}

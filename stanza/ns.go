@@ -36,4 +36,6 @@ const (
 	NSServer          = "jabber:server"
 	NSDialback        = "jabber:server:dialback"     // XEP-0220
 	NSDialbackFeature = "urn:xmpp:features:dialback" // XEP-0220 §2.5.1
+	NSBidi            = "urn:xmpp:bidi"              // XEP-0288: the request
+	NSBidiFeature     = "urn:xmpp:features:bidi"     // XEP-0288: the stream feature
 )

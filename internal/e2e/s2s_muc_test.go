@@ -3,6 +3,8 @@ package e2e
 import (
 	"strings"
 	"testing"
+
+	"ignis/internal/server"
 )
 
 // TestS2SRemoteOccupant: bob of b.test in room@conference.a.test. His join
@@ -12,7 +14,17 @@ import (
 // self-presence and the subject, sees a local occupant's message, and his
 // groupchat message reaches the local occupant, who sees his presence.
 func TestS2SRemoteOccupant(t *testing.T) {
-	a, b, _, blog := fedPair(t)
+	for _, bidi := range []bool{false, true} {
+		t.Run(map[bool]string{false: "a link each way", true: "bidi"}[bidi], func(t *testing.T) {
+			remoteOccupant(t, bidi)
+		})
+	}
+}
+
+// remoteOccupant is TestS2SRemoteOccupant with XEP-0288 on or off: with it,
+// the room's answers go back over the stream bob's server opened.
+func remoteOccupant(t *testing.T, bidi bool) {
+	a, b, _, blog := fedPair(t, func(c *server.Config) { c.S2S.Bidi = bidi })
 	b.Srv.S2S().SetHost("conference.a.test", a.Srv.S2SAddr().String())
 	room := "lobby@conference.a.test"
 	alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
@@ -35,7 +47,9 @@ func TestS2SRemoteOccupant(t *testing.T) {
 	if got := alice.expect("</presence>"); !strings.Contains(got, "from='"+room+"/Bob'") {
 		t.Fatalf("alice got %q, want bob's arrival", got)
 	}
-	blog.wait(t, "incoming link authenticated", "domain=conference.a.test", "by=dialback")
+	if !bidi {
+		blog.wait(t, "incoming link authenticated", "domain=conference.a.test", "by=dialback")
+	}
 
 	alice.send("<message to='" + room + "' type='groupchat' id='g1'><body>welcome bob</body></message>")
 	if got := bob.expect("</message>"); !strings.Contains(got, "from='"+room+"/Alice'") || !strings.Contains(got, "<body>welcome bob</body>") {

@@ -86,9 +86,10 @@ func fedLogin(t *testing.T, env *servertest.Env, user string, resource ...string
 }
 
 // TestS2SMessages: messages both ways between two servers over dialback
-// (self-signed certificates, TLS required), and errors back over the link.
+// (self-signed certificates, TLS required), and errors back over the link,
+// with a link each way (XEP-0288 bidi off on both: see TestS2SBidi).
 func TestS2SMessages(t *testing.T) {
-	a, b, alog, blog := fedPair(t)
+	a, b, alog, blog := fedPair(t, func(c *server.Config) { c.S2S.Bidi = false })
 	alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
 	alice.online()
 	bob.online()

@@ -220,6 +220,7 @@ type Config struct {
 		MaxQueue          int               `toml:"max_queue"`            // stanzas waiting per domain while its link comes up; default 1000
 		MaxStanzaBytes    int               `toml:"max_stanza_bytes"`     // one incoming element; default 256 KiB
 		MaxLinksPerDomain int               `toml:"max_links_per_domain"` // incoming streams per remote domain; default 4
+		Bidi              bool              `toml:"bidi"`                 // XEP-0288: one link carries both directions with a peer that supports it; default on
 	} `toml:"s2s"`
 
 	Limits struct {
@@ -358,6 +359,7 @@ func DefaultConfig() Config {
 	c.S2S.MaxQueue = 1000
 	c.S2S.MaxStanzaBytes = 256 << 10
 	c.S2S.MaxLinksPerDomain = 4
+	c.S2S.Bidi = true
 	return c
 }
 
