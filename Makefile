@@ -68,6 +68,12 @@ bench:
 compare:
 	./scripts/compare.sh
 
+# Two Ignis, then two Prosody, federated on loopback: chat across the link
+# (scripts/compare-s2s.sh: s2s-fixed and the stepped s2s-sat).
+.PHONY: compare-s2s
+compare-s2s:
+	./scripts/compare-s2s.sh
+
 # The binary, a sandboxed systemd unit, the ignis system user (sysusers.d),
 # a config sample (kept if one is there) and the data folder owned by ignis.
 # With DESTDIR the tree is only staged; without it, as root, the user is

@@ -42,7 +42,7 @@ const usage = `usage:
   ignis announce    --data DIR MESSAGE    (a headline message to every online session)
   ignis token create --data DIR NAME      (a bearer token for the admin REST API; printed once)
   ignis token list|del --data DIR [NAME]
-  ignis bench --addr HOST:PORT --domain NAME --scenario idle|login|chat|presence|muc|mix --sessions N [--help for all options]
+  ignis bench --addr HOST:PORT --domain NAME --scenario idle|login|chat|presence|muc|s2s|mix --sessions N [--help for all options]
   ignis version
 Every command takes --help.
 `
