@@ -59,6 +59,13 @@ func selfSigned(t *testing.T, dir, domain string) (cert, key string) {
 // to peerAddr. It returns its c2s and s2s addresses.
 func startProsody(t *testing.T, peer, peerAddr string, users ...string) (c2s, s2s string) {
 	t.Helper()
+	return startProsodyWith(t, "", peer, peerAddr, users...)
+}
+
+// startProsodyWith is startProsody with more modules enabled (e.g.
+// "s2s_bidi").
+func startProsodyWith(t *testing.T, modules, peer, peerAddr string, users ...string) (c2s, s2s string) {
+	t.Helper()
 	if _, err := exec.LookPath("prosody"); err != nil {
 		t.Skip("prosody is not installed (apt-get install prosody)")
 	}
@@ -90,13 +97,13 @@ s2s_secure_auth = false
 s2s_require_encryption = true
 use_ipv6 = false
 s2s_static_hosts = { [%[6]q] = { %[7]q, %[8]s } }
-modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "presence"; "s2s_static_hosts"; }
+modules_enabled = { "roster"; "saslauth"; "tls"; "dialback"; "disco"; "ping"; "presence"; "s2s_static_hosts"; %[12]s }
 log = { { levels = { min = "debug" }, to = "file", filename = %[9]q } }
 ssl = { certificate = %[10]q; key = %[11]q; }
 VirtualHost "p.test"
     ssl = { certificate = %[10]q; key = %[11]q; }
 `, filepath.Join(dir, "prosody.pid"), filepath.Join(dir, "data"), plugins, cport, sport,
-		peer, host, port, filepath.Join(dir, "prosody.log"), cert, key)
+		peer, host, port, filepath.Join(dir, "prosody.log"), cert, key, modules)
 	if err := os.MkdirAll(filepath.Join(dir, "data"), 0o700); err != nil {
 		t.Fatal(err)
 	}
@@ -283,4 +290,57 @@ func TestInteropS2SProsody(t *testing.T) {
 	alice.send("<presence to='paul@p.test' type='subscribed'/>")
 	paul.expectTag("<presence", "from='alice@a.test'", "type='subscribed'")
 	paul.expectTag("<presence", "from='alice@a.test/r'")
+}
+
+// TestInteropS2SProsodyBidi: XEP-0288 with Prosody's mod_s2s_bidi, each
+// side dialing first. When Ignis dials, it asks for bidi (Prosody takes
+// it; its answers come on the link it opened to verify Ignis's key, which
+// it authenticates and prefers); when Prosody dials and asks, Ignis
+// answers over Prosody's stream, and the link it opened only to verify
+// Prosody's dialback key closes.
+func TestInteropS2SProsodyBidi(t *testing.T) {
+	for _, first := range []string{"ignis", "prosody"} {
+		t.Run(first+" dials", func(t *testing.T) {
+			ig := servertest.Start(t, func(c *server.Config) {
+				c.Domain = "a.test"
+				c.S2S.Enabled = true
+				c.S2S.Listen = "127.0.0.1:0"
+				c.SASL.PlainWithoutTLS = true
+			})
+			ig.AddUser("alice", "pw")
+			pc2s, ps2s := startProsodyWith(t, `"s2s_bidi";`, "a.test", ig.Srv.S2SAddr().String(), "paul")
+			ig.Srv.S2S().SetHost("p.test", ps2s)
+			alice := plainLogin(t, ig.Addr, "alice", "a.test")
+			paul := plainLogin(t, pc2s, "paul", "p.test")
+
+			toPaul := func(id string) {
+				alice.send("<message to='paul@p.test/r' id='" + id + "' type='chat'><body>to paul</body></message>")
+				paul.expectTag("<message", "from='alice@a.test/r'", "id='"+id+"'")
+				paul.expect("to paul</body>")
+			}
+			toAlice := func(id string) {
+				paul.send("<message to='alice@a.test/r' id='" + id + "' type='chat'><body>to alice</body></message>")
+				alice.expectTag("<message", "from='paul@p.test/r'", "id='"+id+"'")
+				alice.expect("to alice</body>")
+			}
+			if first == "ignis" {
+				toPaul("m1")
+				toAlice("m2")
+				toPaul("m3")
+				// Prosody dials back to verify Ignis's dialback key (not on
+				// the same stream, XEP-0288 §2.2), authenticates that link
+				// and prefers it for its stanzas: Ignis has its one link
+				if out, _ := ig.Srv.S2S().Links(); out != 1 {
+					t.Errorf("Ignis has %d outgoing links; want one", out)
+				}
+				return
+			}
+			toAlice("m1")
+			toPaul("m2")
+			toAlice("m3")
+			if out, in := ig.Srv.S2S().Links(); out != 0 || in != 1 || ig.Srv.S2S().BidiRoutes() != 1 {
+				t.Errorf("Ignis has %d outgoing and %d incoming links, %d bidi routes; want 0, 1, 1", out, in, ig.Srv.S2S().BidiRoutes())
+			}
+		})
+	}
 }
