@@ -342,6 +342,7 @@ func TestS2SScenario(t *testing.T) {
 	if err := res.WriteSummary(&sum); err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("summary:\n%s", sum.String())
 	for _, want := range []string{"remote server " + b.Addr + " domain b.test", "s2s link RSS", "remote RSS/session"} {
 		if !strings.Contains(sum.String(), want) {
 			t.Errorf("summary lacks %q:\n%s", want, sum.String())
