@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"ignis/internal/server"
+	"ignis/store"
 )
 
 // TestS2SRemoteOccupant: bob of b.test in room@conference.a.test. His join
@@ -73,5 +74,60 @@ func remoteOccupant(t *testing.T, bidi bool) {
 	}
 	if got := alice.expect("</presence>"); !strings.Contains(got, "from='"+room+"/Bob'") || !strings.Contains(got, "type='unavailable'") {
 		t.Fatalf("alice got %q, want bob's departure", got)
+	}
+}
+
+// TestS2SRemotePEP: alice@a.test publishes to her PEP node; bob@b.test, a
+// contact whose caps ask for +notify, is notified across the link. His
+// caps come to a.test with his presence; a.test's pubsub service asks him
+// what they mean (so does his own server) and his answer goes back to it.
+func TestS2SRemotePEP(t *testing.T) {
+	a, b, _, _ := fedPair(t)
+	b.Srv.S2S().SetHost("pubsub.a.test", a.Srv.S2SAddr().String())
+	if _, err := a.Srv.DB().Roster().Put("alice", store.RosterItem{JID: "bob@b.test", Sub: store.SubBoth}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := b.Srv.DB().Roster().Put("bob", store.RosterItem{JID: "alice@a.test", Sub: store.SubBoth}); err != nil {
+		t.Fatal(err)
+	}
+	alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
+	alice.online()
+
+	features := []string{"http://jabber.org/protocol/caps", devicelist + "+notify"}
+	ver := capsVer(features)
+	asked := map[string]bool{}
+	// answerCaps answers the caps query that ends got
+	answerCaps := func(got string) {
+		m := capsQueryID.FindStringSubmatch(got)
+		if m == nil || !strings.Contains(got, "node='https://ignis.test#"+ver+"'") {
+			t.Fatalf("bob got %s, want a caps query", got)
+		}
+		iq := got[strings.LastIndex(got, "<iq "):]
+		_, from, _ := strings.Cut(iq[:strings.Index(iq, ">")], "from='")
+		from, _, _ = strings.Cut(from, "'")
+		asked[from] = true
+		var ans strings.Builder
+		ans.WriteString("<iq type='result' to='" + from + "' id='" + m[1] + "'><query xmlns='http://jabber.org/protocol/disco#info' node='https://ignis.test#" + ver + "'>")
+		ans.WriteString("<identity category='client' type='pc' name='Test'/>")
+		for _, f := range features {
+			ans.WriteString("<feature var='" + f + "'/>")
+		}
+		bob.send(ans.String() + "</query></iq>")
+	}
+	bob.send("<presence><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='https://ignis.test' ver='" + ver + "'/></presence>")
+	// both servers ask: b.test for its own PEP, a.test for alice's
+	answerCaps(bob.expect("</iq>"))
+	answerCaps(bob.expect("</iq>"))
+	if !asked["pubsub.a.test"] || !asked["pubsub.b.test"] {
+		t.Fatalf("caps queries from %v, want pubsub.a.test and pubsub.b.test", asked)
+	}
+	// a round trip through a.test's pubsub service: bob's answer is in
+	bob.iq("d1", "<iq type='get' id='d1' to='pubsub.a.test'><query xmlns='http://jabber.org/protocol/disco#info'/></iq>")
+
+	devices := "<list xmlns='eu.siacs.conversations.axolotl'><device id='7'/></list>"
+	wantResult(t, alice.iq("pub1", publishIQ("pub1", devicelist, "current", devices, nil)))
+	ev := bob.expect("</message>")
+	if !strings.Contains(ev, "from='alice@a.test'") || !strings.Contains(ev, "<item id='current'>"+devices+"</item>") {
+		t.Fatalf("bob's notification: %s", ev)
 	}
 }

@@ -127,6 +127,64 @@ func (m *Module) presence(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	return false
 }
 
+// remotePresence sees a presence that another server's user sends to an
+// account here: its caps are resolved as a local resource's are, so that
+// the account's PEP can notify that contact too (XEP-0163 §4.3). Remote
+// resources are bounded (a peer could announce without end) and
+// forgotten when they go unavailable.
+func (m *Module) remotePresence(ctx *mod.Ctx, st *stanza.Stanza) bool {
+	env := ctx.Env
+	from := st.From
+	if from.Resource() == "" || from.Local() == "" || mod.IsLocalUser(env, from) {
+		return false
+	}
+	if st.Type == stanza.Unavailable {
+		m.caps.forget(from)
+		return false
+	}
+	if st.Type != stanza.TypeNone {
+		return false
+	}
+	c := st.Elem().Child("c", NSCaps)
+	if c.IsZero() {
+		return false
+	}
+	algo, _ := c.Attr("hash")
+	ver, _ := c.Attr("ver")
+	node, _ := c.Attr("node")
+	if len(algo) == 0 || len(ver) == 0 || newHash(string(algo)) == nil || !m.caps.room(from) {
+		return false
+	}
+	m.announce(env, from, string(algo), string(ver), string(node))
+	return false
+}
+
+// room reports whether the cache takes full's caps: one it knows, or a
+// new one while it holds fewer resources than 4 × max.
+func (c *caps) room(full jid.JID) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, known := c.byRes[full.String()]
+	return known || len(c.byRes) < 4*c.max
+}
+
+// resources returns the resources of bare (another server's user) whose
+// caps ask for notifications of node.
+func (c *caps) resources(bare jid.JID, node string) []jid.JID {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	prefix := bare.String() + "/"
+	var out []jid.JID
+	for k, rc := range c.byRes {
+		if strings.HasPrefix(k, prefix) && rc.f != nil && sortedContains(rc.f.notify, node) {
+			if j, err := jid.Parse(k); err == nil {
+				out = append(out, j)
+			}
+		}
+	}
+	return out
+}
+
 // announce records that full has caps ver, and sends it the last items it
 // now wants, or asks what ver means.
 func (m *Module) announce(env mod.Env, full jid.JID, algo, ver, node string) {

@@ -3,6 +3,7 @@ package pubsub
 import (
 	"testing"
 
+	"ignis/jid"
 	"ignis/xmlscan"
 )
 
@@ -52,5 +53,29 @@ func TestParseCaps(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestRemoteResources: another server's resources are kept per full JID,
+// found by bare JID and node, and bounded at four times the cache size.
+func TestRemoteResources(t *testing.T) {
+	var c caps
+	c.init(1)
+	f := &capsFeatures{notify: []string{"a", "b"}}
+	for _, full := range []string{"bob@b.test/1", "bob@b.test/2", "bobby@b.test/1"} {
+		if !c.room(jid.MustParse(full)) {
+			t.Fatalf("no room for %s", full)
+		}
+		c.byRes[full] = &resCaps{ver: "v", f: f}
+	}
+	c.byRes["bob@b.test/3"] = &resCaps{ver: "w"} // not resolved yet
+	if got := c.resources(jid.MustParse("bob@b.test"), "b"); len(got) != 2 {
+		t.Errorf("resources of bob for b: %v, want /1 and /2", got)
+	}
+	if got := c.resources(jid.MustParse("bob@b.test"), "c"); len(got) != 0 {
+		t.Errorf("resources of bob for c: %v, want none", got)
+	}
+	if c.room(jid.MustParse("carol@b.test/1")) || !c.room(jid.MustParse("bob@b.test/1")) {
+		t.Error("at 4 × max: a new resource must be refused, a known one taken")
 	}
 }

@@ -39,10 +39,16 @@ func (m *Module) recipients(env mod.Env, sp space, n *store.PubsubNode) []jid.JI
 			return true
 		}
 		c, err := jid.Parse(it.JID)
-		if err != nil || !mod.IsLocalUser(env, c) {
-			return true // contacts of other servers are out of reach
+		if err != nil || c.Local() == "" {
+			return true
 		}
 		if n.AccessModel == accessRoster && !anyIn(it.Groups, n.RosterGroups) {
+			return true
+		}
+		if !mod.IsLocalUser(env, c) {
+			// another server's contact: the resources whose caps came
+			// with their presence (remotePresence)
+			out = append(out, m.caps.resources(c, n.Name)...)
 			return true
 		}
 		env.Resources(c, interested)

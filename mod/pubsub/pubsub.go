@@ -139,6 +139,7 @@ func (m *Module) Register(r *mod.Registry) {
 		r.IQ(mod.ToAccount, t, NSOwner, "pubsub", m.pepIQ)
 	}
 	r.OutboundPresence(m.presence)
+	r.InboundPresence(m.remotePresence)
 	r.OnUnavailable(m.unavailable)
 	r.OnAccount(m.account)
 
