@@ -1,0 +1,79 @@
+package e2e
+
+import (
+	"fmt"
+	"runtime"
+	"testing"
+
+	"ignis/internal/server"
+)
+
+// TestS2SLinkMemory: what linking with a peer costs in the Go heap, both
+// ends counted (every server runs in this process), with XEP-0288 (one
+// link, plus a verification link that closes) and without (a link each
+// way). a.test links with five peers, one message each way with each; the
+// first pays the one-time costs (the system's root certificates, TLS and
+// resolver state), so the heap is measured around the other four. Each
+// figure stays under a bound, bidi costs less, and both are logged
+// (go test -v -run TestS2SLinkMemory ./internal/e2e/).
+func TestS2SLinkMemory(t *testing.T) {
+	perPeer := map[bool]int64{}
+	for _, bidi := range []bool{true, false} {
+		perPeer[bidi] = linkHeap(t, bidi)
+		t.Logf("bidi=%v: Go heap per peer, both ends: %d B (%.1f KiB)", bidi, perPeer[bidi], float64(perPeer[bidi])/1024)
+		if perPeer[bidi] > 256<<10 {
+			t.Errorf("bidi=%v: a peer's links cost %d B of heap, over 256 KiB", bidi, perPeer[bidi])
+		}
+	}
+	if perPeer[true] >= perPeer[false] {
+		t.Errorf("one bidirectional link costs %d B, not less than a link each way (%d B)", perPeer[true], perPeer[false])
+	}
+}
+
+// linkHeap links a.test with five peers and returns the heap the last
+// four added, per peer.
+func linkHeap(t *testing.T, bidi bool) int64 {
+	const peers = 5
+	set := func(c *server.Config) { c.S2S.Bidi = bidi }
+	a := fedServer(t, "a.test", nil, set)
+	alice := fedLogin(t, a, "alice")
+	alice.online()
+	var bobs []*stream
+	for i := range peers {
+		d := fmt.Sprintf("b%d.test", i)
+		b := fedServer(t, d, nil, set)
+		a.Srv.S2S().SetHost(d, b.Srv.S2SAddr().String())
+		b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
+		bob := fedLogin(t, b, "bob")
+		bob.online()
+		bobs = append(bobs, bob)
+	}
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	exchange := func(i int) {
+		d, bob := fmt.Sprintf("b%d.test", i), bobs[i]
+		alice.send("<message to='bob@" + d + "' id='l" + d + "'><body>hi</body></message>")
+		bob.expect("<body>hi</body></message>")
+		bob.send("<message to='alice@a.test/r' id='r" + d + "'><body>back</body></message>")
+		alice.expect("<body>back</body></message>")
+	}
+	exchange(0)
+	before := heap()
+	for i := 1; i < peers; i++ {
+		exchange(i)
+	}
+	after := heap()
+	want := 0 // incoming links at a.test: none with bidi
+	if !bidi {
+		want = peers
+	}
+	if out, in := a.Srv.S2S().Links(); out != peers || in != want {
+		t.Errorf("bidi=%v: a.test has %d outgoing and %d incoming links; want %d and %d", bidi, out, in, peers, want)
+	}
+	return (after - before) / (peers - 1)
+}
