@@ -3,6 +3,7 @@ package e2e
 import (
 	"fmt"
 	"runtime"
+	"strings"
 	"testing"
 
 	"ignis/internal/server"
@@ -76,4 +77,45 @@ func linkHeap(t *testing.T, bidi bool) int64 {
 		t.Errorf("bidi=%v: a.test has %d outgoing and %d incoming links; want %d and %d", bidi, out, in, peers, want)
 	}
 	return (after - before) / (peers - 1)
+}
+
+// TestS2SQueueMemory: what a stanza waiting for a link costs in the Go
+// heap. A peer that accepts and never answers keeps 1,000 messages of
+// alice's queued (her ping's answer says the server routed them all); the
+// heap they added, per message, stays under a bound and is logged.
+func TestS2SQueueMemory(t *testing.T) {
+	const n = 1000
+	a := fedServer(t, "a.test", nil, func(c *server.Config) {
+		c.S2S.MaxQueue = 2 * n
+		c.S2S.RequireTLS = false // the peer offers no TLS: dialback it never finishes
+	})
+	a.Srv.S2S().SetHost("mute.test", stallingPeer(t))
+	alice := fedLogin(t, a, "alice")
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	// the link exists and is stuck before the measure
+	alice.send("<message to='x@mute.test' id='q0'><body>first</body></message>")
+	if got := alice.iq("p0", "<iq type='get' id='p0'><ping xmlns='urn:xmpp:ping'/></iq>"); strings.Contains(got, "<message") {
+		t.Fatalf("alice got %q: the first message did not wait", got)
+	}
+	before := heap()
+	body := "<body>" + fmt.Sprintf("%064d", 0) + "</body>"
+	for i := range n {
+		alice.send(fmt.Sprintf("<message to='x@mute.test' id='q%d'>%s</message>", i+1, body))
+	}
+	got := alice.iq("p1", "<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
+	after := heap()
+	if strings.Contains(got, "<message") || len(alice.buf) > 0 {
+		t.Fatalf("alice got %q: the messages did not wait", got+string(alice.buf))
+	}
+	per := (after - before) / n
+	t.Logf("Go heap per queued stanza (a message with a 64-byte body): %d B", per)
+	if per > 2048 {
+		t.Errorf("a queued stanza costs %d B of heap, over 2 KiB", per)
+	}
 }
