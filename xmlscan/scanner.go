@@ -985,11 +985,13 @@ func (s *Scanner) qname(name []byte, at int) error {
 }
 
 // attrHash is one bit of a 64-bit filter over attribute names: a clash sends
-// the tag to the exact (slower) duplicate check.
+// the tag to the exact (slower) duplicate check. The constants give the
+// common XMPP attribute names a bit each (TestAttrHashCommon): the old ones
+// put xmlns and node on one bit, a full check on every caps element.
 func attrHash(name []byte) uint64 {
-	h := uint(len(name))*0x9E37 ^ uint(name[0])*0x45D9 ^ uint(name[len(name)-1])*0x1F3
+	h := uint(len(name))*0xA23 ^ uint(name[0])*0x50F7 ^ uint(name[len(name)-1])*0xE2C3
 	if len(name) > 2 {
-		h ^= uint(name[1]) * 0x2B
+		h ^= uint(name[1]) * 0xA28F
 	}
 	return 1 << ((h ^ h>>6) & 63)
 }

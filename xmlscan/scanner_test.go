@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"testing"
 	"unsafe"
@@ -431,5 +432,50 @@ func TestNoRescan(t *testing.T) {
 	}
 	if c.stanzas != 1 || s.Buffered() != 0 {
 		t.Fatalf("%d stanzas, %d buffered", c.stanzas, s.Buffered())
+	}
+}
+
+// TestAttrHashCommon checks that the attribute names XMPP stanzas carry
+// together most often have a filter bit each, so that their tags never take
+// the exact duplicate check; and that duplicates are still found whatever
+// the filter says (names on one bit, and not).
+func TestAttrHashCommon(t *testing.T) {
+	common := []string{"to", "from", "type", "id", "xml:lang", "xmlns", "hash", "node", "ver", "jid", "name",
+		"subscription", "category", "var", "code", "role", "affiliation", "nick", "ask", "version", "stamp", "by",
+		"xmlns:stream", "mechanism", "label", "action", "sid", "seconds", "h", "previd", "resume", "max",
+		"location", "with", "queryid", "approved"}
+	bit := map[uint64]string{}
+	for _, n := range common {
+		h := attrHash([]byte(n))
+		if o, ok := bit[h]; ok {
+			t.Errorf("attrHash: %q and %q share a bit", o, n)
+		}
+		bit[h] = n
+	}
+	// two names on one bit, to exercise the exact check
+	var a, b string
+	seen := map[uint64]string{}
+	for i := 0; a == ""; i++ {
+		n := "a" + strconv.Itoa(i)
+		h := attrHash([]byte(n))
+		if o, ok := seen[h]; ok {
+			a, b = o, n
+		}
+		seen[h] = n
+	}
+	for _, tt := range []struct {
+		tag string
+		dup bool
+	}{
+		{"<x " + a + "='1' " + b + "='2'/>", false},
+		{"<x " + a + "='1' " + b + "='2' " + a + "='3'/>", true},
+		{"<x xmlns='u' node='n' hash='h' ver='v'/>", false},
+		{"<x xmlns='u' node='n' xmlns='v'/>", true},
+	} {
+		var s Scanner
+		err := s.Feed([]byte(hdr+tt.tag), &countSink{})
+		if got := err != nil && strings.Contains(err.Error(), "duplicate attribute"); got != tt.dup {
+			t.Errorf("%s: err %v, want duplicate %v", tt.tag, err, tt.dup)
+		}
 	}
 }
