@@ -5,6 +5,7 @@
 package blocking
 
 import (
+	"context"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -33,7 +34,9 @@ var (
 
 // Module is the blocking feature. Create it with New.
 type Module struct {
-	h   *mod.Handle // the store user of an account: h.User (virtual hosts)
+	// h: the store user of an account is h.User (virtual hosts);
+	// replies run on its goroutines (shutdown waits)
+	h   *mod.Handle
 	db  *store.DB
 	log *slog.Logger
 
@@ -230,7 +233,7 @@ func (m *Module) block(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) 
 			m.apply(user, jids, nil, false)
 		}
 		// sending runs other features' hooks: not on the writer goroutine
-		go m.finish(env, iq, err, func() {
+		m.later(env, iq, err, func() {
 			m.hide(env, from, jids)
 			m.push(env, from.JID().Bare(), "block", jids)
 		})
@@ -255,7 +258,7 @@ func (m *Module) unblock(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error
 		if err == nil {
 			m.apply(user, nil, jids, all)
 		}
-		go m.finish(env, iq, err, func() {
+		m.later(env, iq, err, func() {
 			if all {
 				unblocked = before.sorted
 			}
@@ -264,6 +267,14 @@ func (m *Module) unblock(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error
 		})
 	})
 	return nil, nil
+}
+
+// later runs finish on a goroutine of the module: the store's callbacks
+// run on its writer goroutine, which must not run other features' hooks.
+func (m *Module) later(env mod.Env, iq *stanza.Stanza, err error, then func()) {
+	if gerr := m.h.Go(func(context.Context) { m.finish(env, iq, err, then) }); gerr != nil {
+		m.log.Warn("blocking: no reply, the module stopped", "from", iq.From.String(), "stored", err == nil)
+	}
 }
 
 // finish answers the iq and, when the change is stored, runs then.

@@ -25,6 +25,7 @@
 package offline
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"strconv"
@@ -63,23 +64,14 @@ var (
 // Module is the offline feature. Its methods run on event loops and on
 // goroutines of its own; its fields are safe for concurrent use.
 type Module struct {
-	h   *mod.Handle // the store user of an account: h.User (virtual hosts)
+	// h: the store user of an account is h.User (virtual hosts);
+	// its Serial runs each user's jobs, its Go the bounces and replies
+	h   *mod.Handle
 	db  *store.DB
 	q   *store.Offline
 	max store.Quota
 	log *slog.Logger
 	now func() time.Time // the clock, for tests
-
-	// jobs runs the work that reads or deletes a user's queue (deliveries,
-	// XEP-0013 retrievals) one at a time per user, in the order the loops
-	// asked for it: two resources logging in together do not both receive
-	// the queue, and a retrieval asked after initial presence comes after
-	// any delivery that presence caused. A user's goroutine exits when its
-	// queue is empty.
-	jobs struct {
-		sync.Mutex
-		m map[string][]func()
-	}
 
 	// flex holds the sessions that used XEP-0013 and so get no automatic
 	// delivery, by full JID. An entry is removed when its session becomes
@@ -116,7 +108,6 @@ func New(h *mod.Handle, cfg Config) *Module {
 		log: h.Log(),
 		now: time.Now}
 	m.flex.m = map[string]mod.Resource{}
-	m.jobs.m = map[string][]func(){}
 	m.sent.inflight = map[string]map[uint64]struct{}{}
 	m.sent.done = map[string][]uint64{}
 	m.sent.again = map[string]bool{}
@@ -225,7 +216,7 @@ func (m *Module) undeliverable(ctx *mod.Ctx, st *stanza.Stanza) bool {
 		// on the store's writer goroutine: quick, and routing goes elsewhere
 		if err != nil {
 			m.log.Error("storing an offline message", "user", user, "err", err)
-			go m.bounce(env, st, errInternal)
+			m.later(func() { m.bounce(env, st, errInternal) })
 			return
 		}
 		if !fromUs {
@@ -273,7 +264,7 @@ func (m *Module) afterStore(env mod.Env, bare jid.JID) {
 		return true
 	})
 	if target != nil {
-		m.do(m.h.User(bare), func() { m.flush(env, target) })
+		_ = m.do(m.h.User(bare), func() { m.flush(env, target) }) // if refused, the queue waits for the next login
 	}
 }
 
@@ -284,36 +275,30 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 	if res.Priority() < 0 || m.usesFlex(res) {
 		return
 	}
-	env := ctx.Env // the job outlives ctx
-	m.do(m.h.User(res.JID()), func() { m.flush(env, res) })
+	env := ctx.Env                                              // the job outlives ctx
+	_ = m.do(m.h.User(res.JID()), func() { m.flush(env, res) }) // if refused, the queue waits for the next login
 }
 
-// do queues job on user's goroutine, starting it if needed.
-func (m *Module) do(user string, job func()) {
-	m.jobs.Lock()
-	q, running := m.jobs.m[user]
-	m.jobs.m[user] = append(q, job)
-	m.jobs.Unlock()
-	if !running {
-		go m.run(user)
+// do runs job after user's earlier jobs, on the handle's Serial executor:
+// the work that reads or deletes a user's queue (deliveries, XEP-0013
+// retrievals) runs one at a time per user, in the order the loops asked
+// for it, so two resources logging in together do not both receive the
+// queue, and a retrieval asked after initial presence comes after any
+// delivery that presence caused. Shutdown waits for the jobs. It fails once
+// the module stops or when too many jobs of user wait (logged).
+func (m *Module) do(user string, job func()) error {
+	err := m.h.Serial(user, func(context.Context) { job() })
+	if err != nil {
+		m.log.Warn("offline job refused", "user", user, "err", err)
 	}
+	return err
 }
 
-// run works through user's jobs; its map entry exists while it runs.
-func (m *Module) run(user string) {
-	for {
-		m.jobs.Lock()
-		q := m.jobs.m[user]
-		if len(q) == 0 {
-			delete(m.jobs.m, user)
-			m.jobs.Unlock()
-			return
-		}
-		job := q[0]
-		q[0] = nil
-		m.jobs.m[user] = q[1:]
-		m.jobs.Unlock()
-		job()
+// later runs fn on a goroutine of the module (shutdown waits for it): the
+// store's callbacks run on its writer goroutine, which must not route.
+func (m *Module) later(fn func()) {
+	if err := m.h.Go(func(context.Context) { fn() }); err != nil {
+		m.log.Warn("offline: the module stopped before answering", "err", err)
 	}
 }
 
@@ -413,12 +398,17 @@ func (m *Module) confirmed(env mod.Env, to jid.JID, seq uint64, ok bool) {
 		if again {
 			// another resource of the user may take it now, as it would
 			// take a message that just arrived
-			m.do(user, func() {
+			err := m.do(user, func() {
 				m.sent.Lock()
 				delete(m.sent.again, user)
 				m.sent.Unlock()
 				m.afterStore(env, to.Bare())
 			})
+			if err != nil {
+				m.sent.Lock()
+				delete(m.sent.again, user) // the next failure queues it again
+				m.sent.Unlock()
+			}
 		}
 		return
 	}
@@ -426,7 +416,12 @@ func (m *Module) confirmed(env mod.Env, to jid.JID, seq uint64, ok bool) {
 	m.sent.done[user] = append(q, seq)
 	m.sent.Unlock()
 	if !queued {
-		m.do(user, func() { m.deleteConfirmed(user) })
+		if err := m.do(user, func() { m.deleteConfirmed(user) }); err != nil {
+			// left stored, delivered again later: at least once
+			m.sent.Lock()
+			delete(m.sent.done, user)
+			m.sent.Unlock()
+		}
 	}
 }
 
@@ -559,7 +554,7 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	}
 	m.markFlex(ctx.Env, ctx.From)
 	env, to := ctx.Env, ctx.From.JID()
-	m.do(user, func() {
+	err = m.do(user, func() {
 		send := func(seq uint64, raw []byte) {
 			var b stanza.Builder
 			b.Start("offline", "xmlns", NS).Element("item", "", "node", strconv.FormatUint(seq, 10))
@@ -599,7 +594,7 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		}
 		m.reply(env, iq, rerr)
 	})
-	return nil, nil
+	return nil, busy(err)
 }
 
 // set: <purge/> deletes every stored message, <item action='remove'/> the
@@ -622,20 +617,32 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		// Submitted here, on the sender's loop, so it is committed after
 		// every message this session sent before it: the result also says
 		// those that were stored offline are on disk.
-		err := m.q.DeleteAllAsync(user, func(err error) { go m.reply(env, iq, err) })
+		err := m.q.DeleteAllAsync(user, func(err error) { m.later(func() { m.reply(env, iq, err) }) })
 		if err != nil {
 			return nil, err
 		}
 		return nil, nil
 	}
-	m.do(user, func() {
+	err = m.do(user, func() {
 		n, err := m.q.Delete(user, r.remove...)
 		if err == nil && (n < len(unique(r.remove)) || r.unknownNode) {
 			err = errNoNode
 		}
 		m.reply(env, iq, err)
 	})
-	return nil, nil
+	return nil, busy(err)
+}
+
+// busy is the answer to a request whose job was refused: the module is
+// stopping, or too many of the user's jobs wait.
+func busy(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, mod.ErrStopped):
+		return stanza.Err(stanza.ServiceUnavailable)
+	}
+	return stanza.Err(stanza.ResourceConstraint)
 }
 
 func unique(s []uint64) map[uint64]struct{} {

@@ -11,6 +11,7 @@ package privacy
 
 import (
 	"cmp"
+	"context"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -43,8 +44,10 @@ var (
 
 // Module is the privacy lists feature. Create it with New.
 type Module struct {
-	db  *store.DB
-	h   *mod.Handle // the store user of an account: h.User (virtual hosts)
+	db *store.DB
+	// h: the store user of an account is h.User (virtual hosts);
+	// replies run on its goroutines (shutdown waits)
+	h   *mod.Handle
 	log *slog.Logger
 
 	// mu guards users, gen and active. A user's lists are loaded on first
@@ -324,7 +327,7 @@ func (m *Module) setDefault(ctx *mod.Ctx, iq *stanza.Stanza, name string, hasNam
 		if err == nil {
 			m.change(user, func(l *lists) { l.def = name })
 		}
-		go m.finish(env, iq, err, nil)
+		m.later(env, iq, err, nil)
 	})
 	return nil, nil
 }
@@ -364,7 +367,7 @@ func (m *Module) setList(ctx *mod.Ctx, iq *stanza.Stanza, name string, c xmlscan
 				}
 				m.mu.Unlock()
 			}
-			go m.finish(env, iq, err, push)
+			m.later(env, iq, err, push)
 		})
 		return nil, nil
 	}
@@ -373,7 +376,7 @@ func (m *Module) setList(ctx *mod.Ctx, iq *stanza.Stanza, name string, c xmlscan
 		if err == nil {
 			m.change(user, func(l *lists) { l.named[name] = pl })
 		}
-		go m.finish(env, iq, err, push)
+		m.later(env, iq, err, push)
 	})
 	return nil, nil
 }
@@ -392,6 +395,14 @@ func (m *Module) inUseElsewhere(ctx *mod.Ctx, l *lists, name string) bool {
 		return !inUse
 	})
 	return inUse
+}
+
+// later runs finish on a goroutine of the module: the store's callbacks
+// run on its writer goroutine, which must not run other features' hooks.
+func (m *Module) later(env mod.Env, iq *stanza.Stanza, err error, then func()) {
+	if gerr := m.h.Go(func(context.Context) { m.finish(env, iq, err, then) }); gerr != nil {
+		m.log.Warn("privacy: no reply, the module stopped", "from", iq.From.String(), "stored", err == nil)
+	}
 }
 
 // finish answers the iq and, when the change is stored, runs then.

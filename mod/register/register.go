@@ -18,6 +18,7 @@
 package register
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 
@@ -56,7 +57,9 @@ const maxBusy = 4
 
 // Module is the in-band registration feature.
 type Module struct {
-	h      *mod.Handle // the store user of an account: h.User (virtual hosts)
+	// h: the store user of an account is h.User (virtual hosts);
+	// account changes run on its goroutines (shutdown waits)
+	h      *mod.Handle
 	db     *store.DB
 	policy Policy
 	domain jid.JID
@@ -242,8 +245,8 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		if !m.acquire() {
 			return nil, errBusy
 		}
-		go m.remove(ctx.Env, acct, iq)
-		return nil, nil
+		env := ctx.Env
+		return nil, m.async(func() { m.remove(env, acct, iq) })
 	}
 	if f.hasUser {
 		u, err := jid.New(f.username, acct.Domain(), "")
@@ -260,8 +263,18 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if !m.acquire() {
 		return nil, errBusy
 	}
-	go m.changePassword(ctx.Env, acct, f.password, iq)
-	return nil, nil
+	env := ctx.Env
+	return nil, m.async(func() { m.changePassword(env, acct, f.password, iq) })
+}
+
+// async runs an account change, holding a token, on a goroutine of the
+// module; once the module stops, the change is refused and the token given back.
+func (m *Module) async(fn func()) error {
+	if err := m.h.Go(func(context.Context) { fn() }); err != nil {
+		m.release()
+		return stanza.Err(stanza.ServiceUnavailable) // shutting down
+	}
+	return nil
 }
 
 func (m *Module) changePassword(env mod.Env, acct jid.JID, password string, iq *stanza.Stanza) {
