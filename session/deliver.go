@@ -216,11 +216,7 @@ func (s *Stream) enqueue(st *stanza.Stanza, offer bool, done func(bool)) bool {
 		if offer {
 			return false
 		}
-		s.cfg.late.Add(1)
-		go func() {
-			defer s.cfg.late.Done()
-			s.reroute(st)
-		}()
+		s.cfg.routeLate(s, st)
 		return true
 	case in.ended || in.overflow:
 		// ending: queued for shutdown to route again, up to twice the cap
@@ -392,5 +388,55 @@ func (s *Stream) deliverQueued(q []*stanza.Stanza) {
 			}
 			return
 		}
+	}
+}
+
+// lateQueue holds deliveries that reached a stream after it left the route
+// table, to be routed again off the sender's loop (routing one may deliver
+// to a stream of that loop). One goroutine at a time drains it, started on
+// demand and counted in Config.late, so they keep their order (RFC 6120
+// §10.1), a burst costs no goroutine each, and Shutdown waits for them.
+type lateQueue struct {
+	mu      sync.Mutex
+	q       []lateDelivery
+	running bool
+}
+
+type lateDelivery struct {
+	s  *Stream
+	st *stanza.Stanza
+}
+
+// routeLate queues st, delivered to s after s was unbound, to be routed again.
+func (c *Config) routeLate(s *Stream, st *stanza.Stanza) {
+	lq := &c.lateQ
+	lq.mu.Lock()
+	lq.q = append(lq.q, lateDelivery{s, st})
+	start := !lq.running
+	if start {
+		lq.running = true
+		c.late.Add(1)
+	}
+	lq.mu.Unlock()
+	if start {
+		go c.drainLate()
+	}
+}
+
+func (c *Config) drainLate() {
+	defer c.late.Done()
+	lq := &c.lateQ
+	for {
+		lq.mu.Lock()
+		if len(lq.q) == 0 {
+			lq.q, lq.running = nil, false
+			lq.mu.Unlock()
+			return
+		}
+		d := lq.q[0]
+		lq.q[0] = lateDelivery{}
+		lq.q = lq.q[1:]
+		lq.mu.Unlock()
+		d.s.reroute(d.st)
 	}
 }

@@ -1,8 +1,10 @@
 package session
 
 import (
+	"context"
 	"log/slog"
 	"slices"
+	"strconv"
 	"sync"
 	"testing"
 
@@ -118,6 +120,35 @@ func TestLiveMessagesRoutedAgain(t *testing.T) {
 				t.Fatalf("%d entries kept after the end", len(s.inbox.offers.written))
 			}
 		})
+	}
+}
+
+// TestLateDeliveriesInOrder: messages delivered to a stream after it left
+// the route table (the router looked it up just before) are routed again,
+// off the caller's goroutine, in the order they came, and Shutdown waits
+// for them.
+func TestLateDeliveriesInOrder(t *testing.T) {
+	cfg := testConfig(t)
+	other := &otherResource{}
+	if err := cfg.Router.Bind(other); err != nil {
+		t.Fatal(err)
+	}
+	s, _ := login(t, cfg, true)
+	s.Closed(nil)
+	var want []string
+	for i := range 200 {
+		id := "m" + strconv.Itoa(i)
+		want = append(want, id)
+		st := stanza.MustParse([]byte("<message type='chat' from='bob@localhost/b' to='alice@localhost/r' id='" + id + "'><body>hi</body></message>"))
+		if !s.Deliver(st) {
+			t.Fatalf("%s refused by an unbound stream", id)
+		}
+	}
+	if _, err := cfg.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := other.ids(); !slices.Equal(got, want) {
+		t.Fatalf("routed again %d, want %d in order: %v", len(got), len(want), got)
 	}
 }
 
