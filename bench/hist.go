@@ -79,6 +79,8 @@ const recShards = 4
 
 // recorder is a latency histogram many goroutines record into: a few
 // mutex-guarded shards, each with a whole-run and a current-interval part.
+// A value goes into the interval part only (one histogram update per
+// message), which joins the whole-run part when the interval is taken.
 type recorder struct {
 	shards [recShards]struct {
 		mu       sync.Mutex
@@ -103,7 +105,6 @@ func (r *recorder) record(shard int, d time.Duration) {
 	us = min(max(us, histLowest), histHighest)
 	s := &r.shards[uint(shard)%recShards]
 	s.mu.Lock()
-	_ = s.total.RecordValue(us)
 	_ = s.interval.RecordValue(us)
 	s.mu.Unlock()
 }
@@ -115,6 +116,7 @@ func (r *recorder) takeInterval(into *hdr.Histogram) {
 		s := &r.shards[i]
 		s.mu.Lock()
 		into.Merge(s.interval)
+		s.total.Merge(s.interval)
 		s.interval.Reset()
 		s.mu.Unlock()
 	}
@@ -127,6 +129,7 @@ func (r *recorder) total() *hdr.Histogram {
 		s := &r.shards[i]
 		s.mu.Lock()
 		h.Merge(s.total)
+		h.Merge(s.interval)
 		s.mu.Unlock()
 	}
 	return h

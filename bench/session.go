@@ -363,6 +363,11 @@ func is(e xmlscan.Elem, local, ns string) bool {
 // Element implements xmlscan.Sink: the client's state machine.
 func (s *session) Element(f *xmlscan.Frame) error {
 	e := f.Elem
+	if s.ph == phOnline && !s.smOn && string(e.Local()) == "message" {
+		// the paced load's own stanza first: neither framing nor a stream
+		// error, so it skips the two namespace lookups below
+		return s.online1(e)
+	}
 	if string(e.NS()) == nsFraming { // RFC 7395: <open/> as the header, <close/> as its end
 		if string(e.Local()) == "close" {
 			return s.StreamClose()

@@ -160,6 +160,15 @@ func TestHistogramMerge(t *testing.T) {
 	if iv.TotalCount() != 1 || iv2.TotalCount() != 0 || rec.total().TotalCount() != 1 {
 		t.Errorf("intervals %d, %d; total %d", iv.TotalCount(), iv2.TotalCount(), rec.total().TotalCount())
 	}
+	// the whole run counts what is in the current interval too
+	rec.record(1, 2*time.Millisecond)
+	if n := rec.total().TotalCount(); n != 2 {
+		t.Errorf("total %d with one value not yet taken, want 2", n)
+	}
+	iv3 := NewHistogram()
+	if rec.takeInterval(iv3); iv3.TotalCount() != 1 || rec.total().TotalCount() != 2 {
+		t.Errorf("interval %d, total %d after taking it; want 1, 2", iv3.TotalCount(), rec.total().TotalCount())
+	}
 }
 
 func TestReadProcSelf(t *testing.T) {
