@@ -130,7 +130,7 @@ type Config struct {
 	scan    xmlscan.Limits
 	preScan xmlscan.Limits // before authentication
 	resume  resumable      // detached streams waiting for a resume (sm.go)
-	late    sync.WaitGroup // deliveries to ended streams being routed again (deliver.go)
+	late    sync.WaitGroup // deliveries to ended streams being routed again, detached streams ending (deliver.go)
 	lateQ   lateQueue      // those deliveries, in arrival order (deliver.go)
 	// strangers are the open streams not bound yet, which the session table
 	// does not list, so that Shutdown reaches them too (shutdown.go)

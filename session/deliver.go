@@ -292,7 +292,7 @@ func (s *Stream) Replaced() {
 	id := s.inbox.detachedID()
 	s.inbox.mu.Unlock()
 	if id != "" {
-		go s.cfg.resume.expire(id, s) // a detached stream ends now (sm.go)
+		s.cfg.expireSoon(id, s) // a detached stream ends now (sm.go)
 		return
 	}
 	s.tr.Wake()
@@ -314,7 +314,7 @@ func (s *Stream) Close(se *stanza.StreamError) {
 	id := s.inbox.detachedID()
 	s.inbox.mu.Unlock()
 	if id != "" {
-		go s.cfg.resume.expire(id, s)
+		s.cfg.expireSoon(id, s)
 		return
 	}
 	s.tr.Wake()
@@ -439,4 +439,16 @@ func (c *Config) drainLate() {
 		lq.mu.Unlock()
 		d.s.reroute(d.st)
 	}
+}
+
+// expireSoon ends detached stream s off the caller's goroutine, which may
+// hold what the expiry takes (its unacknowledged messages are routed
+// again); Shutdown waits for it, so they reach offline storage before the
+// store closes.
+func (c *Config) expireSoon(id string, s *Stream) {
+	c.late.Add(1)
+	go func() {
+		defer c.late.Done()
+		c.resume.expire(id, s)
+	}()
 }

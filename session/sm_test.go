@@ -1,7 +1,9 @@
 package session
 
 import (
+	"context"
 	"math"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -568,5 +570,56 @@ func TestSMFailedResumeKeepsDeadline(t *testing.T) {
 				t.Fatalf("after the failed resume: timer %s, closed %v; want the %s left at most", tr.timer, tr.closed, tc.left)
 			}
 		})
+	}
+}
+
+// gatedResource is another resource of alice's whose deliveries wait for
+// open once entered is signalled.
+type gatedResource struct {
+	otherResource
+	entered chan struct{}
+	open    chan struct{}
+}
+
+func (g *gatedResource) Deliver(st *stanza.Stanza) bool {
+	g.entered <- struct{}{}
+	<-g.open
+	return g.otherResource.Deliver(st)
+}
+func (g *gatedResource) Offer(st *stanza.Stanza) bool { return g.Deliver(st) }
+
+// TestShutdownEndsDetached: a stream detached waiting for a resume, ended
+// (here by Close, as Shutdown does), routes its unacknowledged messages
+// again on a goroutine that Shutdown's wait (Config.late) counts, so that
+// they are routed before the store, where they would go, closes.
+func TestShutdownEndsDetached(t *testing.T) {
+	cfg := testConfig(t)
+	other := &gatedResource{entered: make(chan struct{}, 1), open: make(chan struct{})}
+	if err := cfg.Router.Bind(other); err != nil {
+		t.Fatal(err)
+	}
+	s, _, _ := smBound(t, cfg)
+	s.Deliver(stanza.MustParse([]byte("<message from='bob@localhost/x' to='alice@localhost/r' type='chat' id='u1'><body>one</body></message>")))
+	s.Wakeup()
+	s.Closed(nil) // detached, its message unacknowledged
+	done := make(chan struct{})
+	go func() {
+		s.Close(errShuttingDown)
+		cfg.late.Wait() // what Shutdown waits for
+		close(done)
+	}()
+	<-other.entered // the expiry routes the message again
+	select {
+	case <-done:
+		t.Fatal("the wait ended while the detached stream's message was being routed")
+	default:
+	}
+	close(other.open)
+	<-done
+	if _, err := cfg.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if got := other.ids(); !slices.Equal(got, []string{"u1"}) {
+		t.Fatalf("routed again: %v, want [u1]", got)
 	}
 }
