@@ -112,29 +112,46 @@ func header(own []byte, e xmlscan.Elem, nameEnd, shift int) (*Stanza, error) {
 	}
 	s.nameEnd = int32(nameEnd + shift)
 	s.attrsEnd = s.nameEnd
-	var to, from []byte
-	var hasTo, hasFrom bool
+	// one walk over the attributes (every routed stanza comes through here):
+	// an Attr call per name would walk them again each time
+	var id, lang, typ, to, from []byte
+	var hasID, hasLang, hasTo, hasFrom bool
 	e.Attrs(func(a xmlscan.Attr) bool {
 		off, end := int32(a.Off+shift), int32(a.End+shift)
 		s.attrsEnd = end
 		switch string(a.Name) {
 		case "to":
-			s.toOff, s.toEnd = off, end
+			if !hasTo {
+				s.toOff, s.toEnd = off, end
+				to, hasTo = a.Value(), true
+			}
 		case "from":
-			s.fromOff, s.fromEnd = off, end
+			if !hasFrom {
+				s.fromOff, s.fromEnd = off, end
+				from, hasFrom = a.Value(), true
+			}
+		case "id":
+			if !hasID {
+				id, hasID = a.Value(), true
+			}
+		case "xml:lang":
+			if !hasLang {
+				lang, hasLang = a.Value(), true
+			}
+		case "type":
+			if typ == nil {
+				typ = a.Value()
+			}
 		}
 		return true
 	})
-	if id, ok := e.Attr("id"); ok {
+	if hasID {
 		s.ID = string(id)
 	}
-	if l, ok := e.Attr("xml:lang"); ok {
-		s.Lang = string(l)
+	if hasLang {
+		s.Lang = string(lang)
 	}
-	typ, _ := e.Attr("type")
 	s.Type = ParseType(s.Kind, typ)
-	to, hasTo = e.Attr("to")
-	from, hasFrom = e.Attr("from")
 	var err error
 	if hasTo {
 		if s.To, err = jid.Parse(string(to)); err != nil {

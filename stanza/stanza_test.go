@@ -63,6 +63,20 @@ func TestFromFrame(t *testing.T) {
 	}
 }
 
+// TestHeaderDecoded: the header's attributes, read in one walk, are decoded
+// as Elem.Attr decodes them, whatever their order.
+func TestHeaderDecoded(t *testing.T) {
+	c := scan(t, "<message xml:lang='de' id='a&amp;b' type='normal' from='x@localhost/r&#x20;s' to='y@localhost'/>")
+	m := c.got[0]
+	if c.errs[0] != nil || m.ID != "a&b" || m.Lang != "de" || m.Type != Normal ||
+		m.From.Resource() != "r s" || m.To.String() != "y@localhost" {
+		t.Fatalf("header %+v err %v", m, c.errs[0])
+	}
+	if to, from := string(m.raw[m.toOff:m.toEnd]), string(m.raw[m.fromOff:m.fromEnd]); to != " to='y@localhost'" || from != " from='x@localhost/r&#x20;s'" {
+		t.Fatalf("address spans %q, %q", to, from)
+	}
+}
+
 func TestWithAddrs(t *testing.T) {
 	alice, bob := jid.MustParse("alice@localhost/a"), jid.MustParse("bob@localhost")
 	for _, tc := range []struct{ name, in, want string }{

@@ -234,6 +234,11 @@ type Attr struct {
 	Off, End int
 }
 
+// Value is the attribute's value with references decoded and white space
+// normalized, as Elem.Attr returns it (RawValue itself when there is
+// nothing to decode).
+func (a Attr) Value() []byte { return decodedAttr(a.RawValue) }
+
 // Children iterates over the direct child elements.
 func (e Elem) Children() Iter {
 	if e.kind != kElem || e.SelfClosing() {
