@@ -234,7 +234,7 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 
 // set changes the password (XEP-0077 §3.3) or deletes the account (§3.2).
 // Both block for an fsync (and the change for key derivation), so they run
-// on their own goroutine and reply through Env.Send.
+// on a goroutine of the module (shutdown waits for it) and reply through Env.Send.
 func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	acct, ok := self(ctx)
 	if !ok {
