@@ -1,0 +1,180 @@
+"""PEP (XEP-0163) with Debian's aioxmpp, a second client stack beside
+slixmpp (pep.py): aioxmpp.pep, aioxmpp.pubsub and aioxmpp.avatar.
+
+alice and bob are mutual contacts (the test sets up the rosters). bob's
+client claims the XEP-0172 nickname node with +notify and runs aioxmpp's
+avatar service (which claims urn:xmpp:avatar:metadata with +notify); both
+reach the server through his entity capabilities (XEP-0115), which the
+server resolves with a disco#info query that aioxmpp answers.
+
+1. bob logs in first; alice logs in and waits for his presence.
+2. alice checks that her account is a PEP service, publishes her nickname
+   through PEPClient.publish and a PNG avatar through
+   AvatarService.publish_avatar_set (data node, then metadata node).
+3. bob gets the nickname notification and the avatar metadata change
+   (either as a notification or as the last item, whichever the server's
+   caps resolution gives first), then reads alice's nickname node with
+   PubSubClient.get_items and fetches the avatar bytes from her data node;
+   they must match what alice published.
+
+Prints "pep_available", "pep" (who, from, node, id, body: the nickname),
+"avatar" (who, from, id), "nick_items" (items: the nicknames read back),
+"avatar_bytes" (body: "match" or the mismatch) and "mismatch".
+"""
+
+import argparse
+import asyncio
+import hashlib
+import logging
+import struct
+import sys
+import zlib
+
+import aioxmpp
+import aioxmpp.avatar
+import aioxmpp.entitycaps
+import aioxmpp.pep
+import aioxmpp.pubsub
+import aioxmpp.pubsub.xso
+import aioxmpp.xso as xso
+
+from aiox import emit, peer, security
+
+WAIT = 15
+NS_NICK = 'http://jabber.org/protocol/nick'
+NS_AVATAR_META = 'urn:xmpp:avatar:metadata'
+
+
+@aioxmpp.pubsub.xso.as_payload_class
+class Nick(xso.XSO):
+    """XEP-0172's <nick/>: aioxmpp 0.13 has no class of its own for it."""
+    TAG = (NS_NICK, 'nick')
+    text = xso.Text(default='')
+
+    def __init__(self, text=''):
+        super().__init__()
+        self.text = text
+
+
+def png(width, height):
+    """A valid RGB PNG of one colour, made here to need no image file."""
+    def chunk(kind, data):
+        return (struct.pack('>I', len(data)) + kind + data +
+                struct.pack('>I', zlib.crc32(kind + data) & 0xffffffff))
+    rows = b''.join(b'\x00' + b'\xd2\x69\x1e' * width for _ in range(height))
+    return (b'\x89PNG\r\n\x1a\n' +
+            chunk(b'IHDR', struct.pack('>IIBBBBB', width, height, 8, 2, 0, 0, 0)) +
+            chunk(b'IDAT', zlib.compress(rows)) + chunk(b'IEND', b''))
+
+
+class User:
+    def __init__(self, args, jid, password, who):
+        self.who = who
+        self.client = aioxmpp.PresenceManagedClient(
+            aioxmpp.JID.fromstr(jid), security(password), override_peer=peer(args))
+        self.client.summon(aioxmpp.EntityCapsService)
+        self.pep = self.client.summon(aioxmpp.PEPClient)
+        self.pubsub = self.client.summon(aioxmpp.PubSubClient)
+        self.avatar = self.client.summon(aioxmpp.avatar.AvatarService)
+        self.presence = self.client.summon(aioxmpp.PresenceClient)
+        self.events = asyncio.Queue()
+        self.nick_node = self.pep.claim_pep_node(NS_NICK, notify=True)
+        self.nick_node.on_item_publish.connect(self._nick)
+        self.avatar.on_metadata_changed.connect(self._avatar)
+
+    def _nick(self, jid, node, item, **kw):
+        text = item.registered_payload.text if item.registered_payload else ''
+        emit('pep', who=self.who, node=node, id=item.id_ or '', body=text, **{'from': str(jid)})
+        self.events.put_nowait(('nick', str(jid), text))
+
+    def _avatar(self, jid, metadata):
+        ids = [m.id_ for m in metadata]
+        emit('avatar', who=self.who, id=' '.join(ids), node=NS_AVATAR_META, **{'from': str(jid)})
+        self.events.put_nowait(('avatar', str(jid), ids))
+
+    async def wait(self, kind, sender):
+        async def loop():
+            while True:
+                k, j, v = await self.events.get()
+                if k == kind and j == sender:
+                    return v
+        return await asyncio.wait_for(loop(), WAIT)
+
+
+async def run(args):
+    ok = True
+
+    def check(what, got, want):
+        nonlocal ok
+        if got != want:
+            ok = False
+            emit('mismatch', what=what, got=str(got), want=str(want))
+
+    alice = User(args, args.alice, args.alice_password, 'alice')
+    bob = User(args, args.bob, args.bob_password, 'bob')
+    alice_bare = str(aioxmpp.JID.fromstr(args.alice).bare())
+    async with bob.client.connected():
+        seen = asyncio.get_running_loop().create_future()
+
+        def on_available(full_jid, stanza):
+            if str(full_jid.bare()) == str(bob.client.local_jid.bare()) and not seen.done():
+                seen.set_result(None)
+        alice.presence.on_available.connect(on_available)
+        async with alice.client.connected():
+            await asyncio.wait_for(seen, WAIT)
+            available = await alice.pep.available()
+            emit('pep_available', who='alice', ok=available)
+            check('PEP service on the account', available, True)
+
+            await alice.pep.publish(NS_NICK, Nick(args.nick), id_='current')
+            image = png(8, 8)
+            avatars = aioxmpp.avatar.AvatarSet()
+            avatars.add_avatar_image('image/png', image_bytes=image, width=8, height=8)
+            await alice.avatar.publish_avatar_set(avatars)
+            sha1 = hashlib.sha1(image).hexdigest()
+
+            check('nickname notification', await bob.wait('nick', alice_bare), args.nick)
+            check('avatar metadata ids', await bob.wait('avatar', alice_bare), [sha1])
+
+            items = await bob.pubsub.get_items(aioxmpp.JID.fromstr(alice_bare), NS_NICK)
+            nicks = [i.registered_payload.text for i in items.payload.items if i.registered_payload]
+            emit('nick_items', who='bob', items=nicks)
+            check('nickname node items', nicks, [args.nick])
+
+            meta = await bob.avatar.get_avatar_metadata(aioxmpp.JID.fromstr(alice_bare), require_fresh=True)
+            pngs = [m for m in meta if m.mime_type == 'image/png' and m.can_get_image_bytes_via_xmpp]
+            got = await pngs[0].get_image_bytes() if pngs else b''
+            result = 'match' if got == image else 'got %d bytes, want %d' % (len(got), len(image))
+            emit('avatar_bytes', who='bob', body=result)
+            check('avatar bytes', result, 'match')
+    return ok
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument('--addr', required=True)
+    p.add_argument('--ca', default='', help='unused: the certificate is accepted unverified')
+    p.add_argument('--timeout', type=float, default=40)
+    p.add_argument('--alice', required=True)
+    p.add_argument('--alice-password', required=True)
+    p.add_argument('--bob', required=True)
+    p.add_argument('--bob-password', required=True)
+    p.add_argument('--nick', required=True, help="alice's XEP-0172 nickname")
+    args = p.parse_args()
+    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
+                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
+    try:
+        ok = asyncio.run(asyncio.wait_for(run(args), args.timeout))
+    except asyncio.TimeoutError:
+        emit('error', error='timed out after %gs' % args.timeout)
+        sys.exit(2)
+    except Exception as e:
+        logging.exception('script failed')
+        emit('error', error='%s: %s' % (type(e).__name__, e))
+        ok = False
+    emit('exit', ok=ok)
+    sys.exit(0 if ok else 1)
+
+
+if __name__ == '__main__':
+    main()
