@@ -12,7 +12,7 @@ import (
 // Debian's aioxmpp.muc (testdata/aiox_muc.py checks each step and prints a
 // mismatch for anything unexpected): create and configure a room, subject,
 // two users chatting, history on join ended by the subject, nick change,
-// kick, ban by real JID and the banned user's refused join, leave.
+// kick, mediated invitation, ban by real JID and the banned user's refused join, leave.
 func TestInteropAioxmppMUC(t *testing.T) {
 	h := newHarness(t)
 	h.env.AddUser("alice", "secret")
@@ -39,6 +39,9 @@ func TestInteropAioxmppMUC(t *testing.T) {
 	}
 	if got := r.one("refused", "bob").Condition; got != "forbidden" {
 		t.Errorf("a banned user's join was refused with %q, want forbidden", got)
+	}
+	if inv := r.one("invite", "bob"); inv.From != "alice@localhost" || inv.To != room || inv.Type != "MEDIATED" {
+		t.Errorf("bob's invitation %+v, want a mediated one from alice@localhost to %s", inv, room)
 	}
 	modes := map[string]string{}
 	for _, e := range r.all("left", "bob") {

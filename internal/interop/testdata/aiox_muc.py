@@ -8,14 +8,15 @@ sees the subject and alice among the members; alice sees him join. They
 chat both ways. bob leaves and joins again asking for two messages of
 history: he gets the last two (his own reply among them), delayed (XEP-0203), then the subject (which
 is how aioxmpp knows the replay is over). bob changes his nick and alice
-sees the change (303). alice kicks bob (307), he joins again, she bans him
+sees the change (303). alice kicks bob (307), invites him back (mediated,
+which aioxmpp reports as such), he joins again, she bans him
 by his real JID (301, which aioxmpp reads from the room's presence) and his
 next join is refused with forbidden. alice leaves.
 
 Prints "joined" (who, body: status codes), "subject" (who, body, from),
 "room_name" (name), "member" (who, body: nick seen joining), "message"
 (who, from, body), "history" (who, body, stamp), "nick" (who, body:
-"old>new"), "exit" events as "left" (who, type: leave mode, body: status
+"old>new"), "invite" (who, from, to, type, body), "exit" events as "left" (who, type: leave mode, body: status
 codes), "refused" (condition) and "mismatch" for anything unexpected.
 """
 
@@ -26,6 +27,7 @@ import sys
 
 import aioxmpp
 import aioxmpp.disco
+import aioxmpp.im
 import aioxmpp.muc
 import aioxmpp.muc.xso
 
@@ -169,6 +171,19 @@ async def run(args):
         member = next(m for m in alice.room.members if m.nick == 'Robert')
         await alice.room.kick(member, reason='cool down')
         check('kick as bob sees it', await bob.wait('left'), 'KICKED')
+
+        # a mediated invitation (section 7.8.2) back into the room, through
+        # MUCClient.on_muc_invitation
+        invited = asyncio.get_running_loop().create_future()
+
+        def on_invite(stanza, muc_address, inviter_address, mode, *, reason=None, **kw):
+            if not invited.done():
+                invited.set_result((str(muc_address), str(inviter_address.bare()) if inviter_address else '', mode.name, reason or ''))
+        bob.muc.on_muc_invitation.connect(on_invite)
+        await alice.room.invite(bob.client.local_jid.bare(), 'come back', mode=aioxmpp.im.InviteMode.MEDIATED)
+        got = await asyncio.wait_for(invited, WAIT)
+        emit('invite', who='bob', to=got[0], type=got[2], body=got[3], **{'from': got[1]})
+        check('mediated invitation', got, (args.room, args.alice.split('/')[0], 'MEDIATED', 'come back'))
 
         await bob.join(room_jid, 'Bob', history=aioxmpp.muc.xso.History(maxstanzas=0))
         await alice.wait('member', lambda n: n == 'Bob')
