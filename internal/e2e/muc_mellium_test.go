@@ -67,6 +67,15 @@ func melliumServe(t *testing.T, env *servertest.Env, user string) *melliumClient
 	return c
 }
 
+// melliumPair starts a server and logs alice and bob in with mellium.
+func melliumPair(t *testing.T) (alice, bob *melliumClient) {
+	t.Helper()
+	env := servertest.Start(t)
+	env.AddUser("alice", "secret")
+	env.AddUser("bob", "secret")
+	return melliumServe(t, env, "alice"), melliumServe(t, env, "bob")
+}
+
 // next returns the next room message, or fails the test.
 func (c *melliumClient) next(t *testing.T) roomEvent {
 	t.Helper()
@@ -108,10 +117,7 @@ func (c *melliumClient) groupchat(t *testing.T, room, body string) {
 // subject after it, and leaves (Join and Leave return only once mellium
 // has seen the self-presence it waits for, from the exact room/nick).
 func TestMUCMellium(t *testing.T) {
-	env := servertest.Start(t)
-	env.AddUser("alice", "secret")
-	env.AddUser("bob", "secret")
-	alice, bob := melliumServe(t, env, "alice"), melliumServe(t, env, "bob")
+	alice, bob := melliumPair(t)
 	ctx := testCtx(t)
 	room := mjid.MustParse("mellium@conference.localhost")
 

@@ -9,8 +9,6 @@ import (
 	mjid "mellium.im/xmpp/jid"
 	"mellium.im/xmpp/pubsub"
 	"mellium.im/xmpp/stanza"
-
-	"ignis/internal/servertest"
 )
 
 // fetchAll reads a node's items with mellium's pubsub.FetchIQ and returns
@@ -51,10 +49,7 @@ func note(text string) xml.TokenReader {
 // reads the last item back; on pubsub.localhost it creates a node, publishes,
 // and another user reads the item with the server-assigned id.
 func TestPubsubMellium(t *testing.T) {
-	env := servertest.Start(t)
-	env.AddUser("alice", "secret")
-	env.AddUser("bob", "secret")
-	alice, bob := melliumServe(t, env, "alice"), melliumServe(t, env, "bob")
+	alice, bob := melliumPair(t)
 	ctx := testCtx(t)
 
 	const pep = "urn:example:mellium"

@@ -20,10 +20,7 @@ Prints "joined" (who, body: status codes), "subject" (who, body, from),
 codes), "refused" (condition) and "mismatch" for anything unexpected.
 """
 
-import argparse
 import asyncio
-import logging
-import sys
 
 import aioxmpp
 import aioxmpp.disco
@@ -31,7 +28,7 @@ import aioxmpp.im
 import aioxmpp.muc
 import aioxmpp.muc.xso
 
-from aiox import emit, peer, security
+from aiox import Checks, emit, parser, peer, security, serve
 
 WAIT = 15
 
@@ -103,13 +100,7 @@ class Watcher:
 
 
 async def run(args):
-    ok = True
-
-    def check(what, got, want):
-        nonlocal ok
-        if got != want:
-            ok = False
-            emit('mismatch', what=what, got=str(got), want=str(want))
+    check = Checks()
 
     room_jid = aioxmpp.JID.fromstr(args.room)
     alice = Watcher(args, args.alice, 'alice')
@@ -204,14 +195,11 @@ async def run(args):
 
         await alice.room.leave()
         check('alice left', await alice.wait('left'), 'NORMAL')
-    return ok
+    return check.ok
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--addr', required=True)
-    p.add_argument('--ca', default='', help='unused: the certificate is accepted unverified')
-    p.add_argument('--timeout', type=float, default=40)
+    p = parser(__doc__)
     p.add_argument('--alice', required=True)
     p.add_argument('--bob', required=True)
     p.add_argument('--password', required=True)
@@ -219,20 +207,7 @@ def main():
     p.add_argument('--name', required=True, help='the room name alice configures')
     p.add_argument('--subject', required=True)
     p.add_argument('--bodies', nargs='+', required=True)
-    args = p.parse_args()
-    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    try:
-        ok = asyncio.run(asyncio.wait_for(run(args), args.timeout))
-    except asyncio.TimeoutError:
-        emit('error', error='timed out after %gs' % args.timeout)
-        sys.exit(2)
-    except Exception as e:
-        logging.exception('script failed')
-        emit('error', error='%s: %s' % (type(e).__name__, e))
-        ok = False
-    emit('exit', ok=ok)
-    sys.exit(0 if ok else 1)
+    serve(run, p.parse_args())
 
 
 if __name__ == '__main__':

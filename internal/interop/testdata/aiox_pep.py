@@ -22,12 +22,9 @@ Prints "pep_available", "pep" (who, from, node, id, body: the nickname),
 "avatar_bytes" (body: "match" or the mismatch) and "mismatch".
 """
 
-import argparse
 import asyncio
 import hashlib
-import logging
 import struct
-import sys
 import zlib
 
 import aioxmpp
@@ -38,7 +35,7 @@ import aioxmpp.pubsub
 import aioxmpp.pubsub.xso
 import aioxmpp.xso as xso
 
-from aiox import emit, peer, security
+from aiox import Checks, emit, parser, peer, security, serve
 
 WAIT = 15
 NS_NICK = 'http://jabber.org/protocol/nick'
@@ -102,13 +99,7 @@ class User:
 
 
 async def run(args):
-    ok = True
-
-    def check(what, got, want):
-        nonlocal ok
-        if got != want:
-            ok = False
-            emit('mismatch', what=what, got=str(got), want=str(want))
+    check = Checks()
 
     alice = User(args, args.alice, args.alice_password, 'alice')
     bob = User(args, args.bob, args.bob_password, 'bob')
@@ -147,33 +138,17 @@ async def run(args):
             result = 'match' if got == image else 'got %d bytes, want %d' % (len(got), len(image))
             emit('avatar_bytes', who='bob', body=result)
             check('avatar bytes', result, 'match')
-    return ok
+    return check.ok
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__)
-    p.add_argument('--addr', required=True)
-    p.add_argument('--ca', default='', help='unused: the certificate is accepted unverified')
-    p.add_argument('--timeout', type=float, default=40)
+    p = parser(__doc__)
     p.add_argument('--alice', required=True)
     p.add_argument('--alice-password', required=True)
     p.add_argument('--bob', required=True)
     p.add_argument('--bob-password', required=True)
     p.add_argument('--nick', required=True, help="alice's XEP-0172 nickname")
-    args = p.parse_args()
-    logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
-                        format='%(asctime)s %(levelname)s %(name)s: %(message)s')
-    try:
-        ok = asyncio.run(asyncio.wait_for(run(args), args.timeout))
-    except asyncio.TimeoutError:
-        emit('error', error='timed out after %gs' % args.timeout)
-        sys.exit(2)
-    except Exception as e:
-        logging.exception('script failed')
-        emit('error', error='%s: %s' % (type(e).__name__, e))
-        ok = False
-    emit('exit', ok=ok)
-    sys.exit(0 if ok else 1)
+    serve(run, p.parse_args())
 
 
 if __name__ == '__main__':
