@@ -13,7 +13,8 @@ import (
 // aioxmpp (testdata/aiox_pep.py): alice publishes a XEP-0172 nickname
 // with aioxmpp.pep and an avatar with aioxmpp.avatar; bob, whose caps ask
 // for both with +notify, sees both, reads the nickname node back with
-// aioxmpp.pubsub and fetches the avatar bytes from her data node.
+// aioxmpp.pubsub and fetches the avatar bytes from her data node; on
+// pubsub.localhost bob subscribes to a node alice created and gets her item.
 func TestInteropAioxmppPEP(t *testing.T) {
 	h := newHarness(t)
 	for _, u := range []string{"alice", "bob"} {
@@ -27,7 +28,8 @@ func TestInteropAioxmppPEP(t *testing.T) {
 	const nick = "Alice Ä. <&>"
 	r := h.run(t, "aiox_pep.py", "--addr", byName(t, h.env.Addr),
 		"--alice", "alice@localhost/laptop", "--alice-password", "alice-secret",
-		"--bob", "bob@localhost/phone", "--bob-password", "bob-secret", "--nick", nick)
+		"--bob", "bob@localhost/phone", "--bob-password", "bob-secret", "--nick", nick,
+		"--service", "pubsub.localhost", "--node", "aiox-news")
 	r.succeeded()
 	if !r.one("pep_available", "alice").OK {
 		t.Errorf("aioxmpp does not see a PEP identity on alice's account")
@@ -49,5 +51,8 @@ func TestInteropAioxmppPEP(t *testing.T) {
 	}
 	if b := r.one("avatar_bytes", "bob").Body; b != "match" {
 		t.Errorf("alice's avatar fetched by bob: %s", b)
+	}
+	if n := r.one("pubsub", "bob"); n.From != "pubsub.localhost" || n.Node != "aiox-news" || n.ID == "" || n.Body != nick {
+		t.Errorf("bob's notification from the service: %+v", n)
 	}
 }

@@ -16,10 +16,14 @@ server resolves with a disco#info query that aioxmpp answers.
    caps resolution gives first), then reads alice's nickname node with
    PubSubClient.get_items and fetches the avatar bytes from her data node;
    they must match what alice published.
+4. On the pubsub service, alice creates a node with PubSubClient.create,
+   bob subscribes, alice publishes a note without an id and bob gets the
+   notification with the id the service assigned.
 
 Prints "pep_available", "pep" (who, from, node, id, body: the nickname),
 "avatar" (who, from, id), "nick_items" (items: the nicknames read back),
-"avatar_bytes" (body: "match" or the mismatch) and "mismatch".
+"avatar_bytes" (body: "match" or the mismatch), "pubsub" (who, from,
+node, id, body: the note) and "mismatch".
 """
 
 import asyncio
@@ -53,6 +57,17 @@ class Nick(xso.XSO):
         self.text = text
 
 
+@aioxmpp.pubsub.xso.as_payload_class
+class Note(xso.XSO):
+    """A payload of our own for the pubsub service's node."""
+    TAG = ('urn:example:aiox', 'note')
+    text = xso.Text(default='')
+
+    def __init__(self, text=''):
+        super().__init__()
+        self.text = text
+
+
 def png(width, height):
     """A valid RGB PNG of one colour, made here to need no image file."""
     def chunk(kind, data):
@@ -78,6 +93,14 @@ class User:
         self.nick_node = self.pep.claim_pep_node(NS_NICK, notify=True)
         self.nick_node.on_item_publish.connect(self._nick)
         self.avatar.on_metadata_changed.connect(self._avatar)
+        self.pubsub.on_item_published.connect(self._published)
+
+    def _published(self, jid, node, item, **kw):
+        # PEP notifications come this way too: only the service's are kept
+        if jid.localpart is None and isinstance(item.registered_payload, Note):
+            emit('pubsub', who=self.who, node=node, id=item.id_ or '',
+                 body=item.registered_payload.text, **{'from': str(jid)})
+            self.events.put_nowait(('note', str(jid), (item.id_, item.registered_payload.text)))
 
     def _nick(self, jid, node, item, **kw):
         text = item.registered_payload.text if item.registered_payload else ''
@@ -138,6 +161,16 @@ async def run(args):
             result = 'match' if got == image else 'got %d bytes, want %d' % (len(got), len(image))
             emit('avatar_bytes', who='bob', body=result)
             check('avatar bytes', result, 'match')
+
+            # the pubsub service (XEP-0060): alice creates a node, bob
+            # subscribes, alice publishes and bob gets the notification
+            svc = aioxmpp.JID.fromstr(args.service)
+            node = await alice.pubsub.create(svc, args.node)
+            check('created node', node, args.node)
+            await bob.pubsub.subscribe(svc, args.node)
+            id_ = await alice.pubsub.publish(svc, args.node, Note(args.nick))
+            got = await bob.wait('note', args.service)
+            check('notification from the service', got, (id_, args.nick))
     return check.ok
 
 
@@ -148,6 +181,8 @@ def main():
     p.add_argument('--bob', required=True)
     p.add_argument('--bob-password', required=True)
     p.add_argument('--nick', required=True, help="alice's XEP-0172 nickname")
+    p.add_argument('--service', required=True, help='the pubsub service')
+    p.add_argument('--node', required=True, help='the node alice creates there')
     serve(run, p.parse_args())
 
 
