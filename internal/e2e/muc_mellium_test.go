@@ -32,10 +32,11 @@ type roomEvent struct {
 // melliumClient is a mellium session served by mellium's own multiplexer
 // with its muc.Client (joins, leaves) and a groupchat message handler.
 type melliumClient struct {
-	s      *xmpp.Session
-	muc    *muc.Client
-	events chan roomEvent
-	served chan error
+	s       *xmpp.Session
+	muc     *muc.Client
+	events  chan roomEvent
+	invites chan muc.Invitation
+	served  chan error
 }
 
 func melliumServe(t *testing.T, env *servertest.Env, user string) *melliumClient {
@@ -44,7 +45,8 @@ func melliumServe(t *testing.T, env *servertest.Env, user string) *melliumClient
 	if err != nil {
 		t.Fatalf("login %s: %v", user, err)
 	}
-	c := &melliumClient{s: s, muc: &muc.Client{}, events: make(chan roomEvent, 32), served: make(chan error, 1)}
+	c := &melliumClient{s: s, events: make(chan roomEvent, 32), invites: make(chan muc.Invitation, 4), served: make(chan error, 1)}
+	c.muc = &muc.Client{HandleInvite: func(i muc.Invitation) { c.invites <- i }}
 	onMessage := mux.MessageHandlerFunc(func(m stanza.Message, r xmlstream.TokenReadEncoder) error {
 		var got struct {
 			stanza.Message
@@ -114,7 +116,7 @@ func (c *melliumClient) groupchat(t *testing.T, room, body string) {
 // TestMUCMellium: a stack we did not write (mellium.im/xmpp's muc, form and
 // disco packages) creates and configures a room, sets its subject, joins,
 // gets the room's messages, history on join with delay stamps and the
-// subject after it, and leaves (Join and Leave return only once mellium
+// subject after it, leaves, and gets a mediated invitation (Join and Leave return only once mellium
 // has seen the self-presence it waits for, from the exact room/nick).
 func TestMUCMellium(t *testing.T) {
 	alice, bob := melliumPair(t)
@@ -198,6 +200,23 @@ func TestMUCMellium(t *testing.T) {
 	}
 	if err := bch.Leave(ctx, ""); err != nil {
 		t.Fatalf("bob's second leave: %v", err)
+	}
+	// a mediated invitation through the room reaches mellium's HandleInvite,
+	// which reads the reason (its JID comes from a "to" that only the
+	// inviter's copy has). To bob's full JID: his session sent no presence,
+	// so one to his bare JID would be stored offline.
+	if err := ach.Invite(ctx, "come back", bob.s.LocalAddr()); err != nil {
+		t.Fatalf("invite: %v", err)
+	}
+	select {
+	case inv := <-bob.invites:
+		if inv.Reason != "come back" {
+			t.Errorf("bob's invitation reason %q", inv.Reason)
+		}
+	case err := <-bob.served:
+		t.Fatalf("bob's stream ended: %v", err)
+	case <-time.After(10 * time.Second):
+		t.Fatalf("bob got no invitation within 10 s")
 	}
 	if err := ach.Leave(ctx, ""); err != nil {
 		t.Fatalf("alice's leave: %v", err)
