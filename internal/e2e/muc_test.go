@@ -265,6 +265,10 @@ func TestMUCModeration(t *testing.T) {
 			t.Fatalf("the configuration form lacks %s: %s", f, form)
 		}
 	}
+	// XEP-0045's registry types maxusers list-single; aioxmpp refuses the form otherwise
+	if !strings.Contains(form, "var='muc#roomconfig_maxusers' type='list-single'") || !strings.Contains(form, "<option><value>10</value></option>") {
+		t.Fatalf("maxusers is not a list-single with options: %s", form)
+	}
 	submit := func(id string, fields ...string) string {
 		x := "<query xmlns='http://jabber.org/protocol/muc#owner'><x xmlns='jabber:x:data' type='submit'>" +
 			"<field var='FORM_TYPE'><value>http://jabber.org/protocol/muc#roomconfig</value></field>"

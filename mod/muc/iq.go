@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"slices"
 	"strconv"
 
 	"ignis/jid"
@@ -202,7 +203,14 @@ func (r *room) configForm() []byte {
 	boolean("muc#roomconfig_passwordprotectedroom", "Password protected", c.Password != "")
 	text("muc#roomconfig_roomsecret", "text-private", "Password", c.Password)
 	boolean("muc#roomconfig_moderatedroom", "Moderated", c.Moderated)
-	text("muc#roomconfig_maxusers", "text-single", "Maximum occupants", strconv.Itoa(r.maxOccupants()))
+	// list-single as XEP-0045's form registry has it: a client checking
+	// field types (aioxmpp's ConfigurationForm) refuses a text-single one
+	b.Start("field", "var", "muc#roomconfig_maxusers", "type", "list-single", "label", "Maximum occupants")
+	b.Element("value", strconv.Itoa(r.maxOccupants()))
+	for _, n := range maxUsersOptions(r.maxOccupants(), r.m.cfg.MaxOccupants) {
+		b.Start("option").Element("value", strconv.Itoa(n)).End()
+	}
+	b.End()
 	whois := "moderators"
 	if c.WhoisAnyone {
 		whois = "anyone"
@@ -225,6 +233,24 @@ func (r *room) configForm() []byte {
 	b.End()
 	boolean("muc#roomconfig_allowinvites", "Occupants may invite", c.Invites)
 	return b.Bytes()
+}
+
+// maxUsersOptions are the choices offered for muc#roomconfig_maxusers:
+// XEP-0045's usual steps up to the service's limit, the room's current
+// value and the limit itself, ascending.
+func maxUsersOptions(current, limit int) []int {
+	var out []int
+	for _, n := range []int{10, 20, 30, 50, 100, 200, 500, 1000} {
+		if n < limit {
+			out = append(out, n)
+		}
+	}
+	out = append(out, limit)
+	if current < limit && !slices.Contains(out, current) {
+		out = append(out, current)
+		slices.Sort(out)
+	}
+	return out
 }
 
 // applyForm reads a submitted muc#roomconfig form; an empty one accepts

@@ -158,19 +158,31 @@ async def run(args):
     return True
 
 
-def main():
-    p = argparse.ArgumentParser(description=__doc__)
+class Checks:
+    """A script's own checks: each mismatch is printed, and ok remembers
+    whether there was any."""
+
+    def __init__(self):
+        self.ok = True
+
+    def __call__(self, what, got, want):
+        if got != want:
+            self.ok = False
+            emit('mismatch', what=what, got=str(got), want=str(want))
+
+
+def parser(doc):
+    """The options every aioxmpp script takes; each adds its own."""
+    p = argparse.ArgumentParser(description=doc)
     p.add_argument('--addr', required=True)
     p.add_argument('--ca', default='', help='unused: the certificate is accepted unverified')
     p.add_argument('--timeout', type=float, default=40)
-    p.add_argument('--alice', required=True)
-    p.add_argument('--alice-password', required=True)
-    p.add_argument('--bob', required=True)
-    p.add_argument('--bob-password', required=True)
-    p.add_argument('--body', default='hello from aioxmpp')
-    p.add_argument('--register-jid', default='')
-    p.add_argument('--register-password', default='')
-    args = p.parse_args()
+    return p
+
+
+def serve(run, args):
+    """Runs run(args) within the time budget and exits 0 if it returned
+    true, printing "error" and "exit" as slixhelper.py does."""
     logging.basicConfig(level=logging.DEBUG, stream=sys.stderr,
                         format='%(asctime)s %(levelname)s %(name)s: %(message)s')
     try:
@@ -184,6 +196,18 @@ def main():
         ok = False
     emit('exit', ok=ok)
     sys.exit(0 if ok else 1)
+
+
+def main():
+    p = parser(__doc__)
+    p.add_argument('--alice', required=True)
+    p.add_argument('--alice-password', required=True)
+    p.add_argument('--bob', required=True)
+    p.add_argument('--bob-password', required=True)
+    p.add_argument('--body', default='hello from aioxmpp')
+    p.add_argument('--register-jid', default='')
+    p.add_argument('--register-password', default='')
+    serve(run, p.parse_args())
 
 
 if __name__ == '__main__':
