@@ -141,13 +141,8 @@ func TestLiveMessagesSurviveCut(t *testing.T) {
 				fresh.available(t)
 			}
 			for len(got) < sent {
-				var s offStanza
-				select {
-				case s = <-fresh.in:
-					if s.XMLName.Local == "presence" {
-						continue
-					}
-				case <-time.After(5 * time.Second):
+				s, ok := fresh.poll(t, 5*time.Second)
+				if !ok {
 					var miss []string
 					for i := range sent {
 						if got[fmt.Sprintf("m%d", i)] == 0 {
