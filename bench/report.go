@@ -170,7 +170,12 @@ func configRows(r *Result, info ReportInfo) []kv {
 			if c.Rate <= 0 {
 				rate = "unpaced (as fast as the server takes them)"
 			}
-			add("chat", "%s, %s, body %d B", rate, limit, c.MsgSize)
+			if c.PEP() {
+				add("pep", "%s publishes, %s, to %d node(s) %s, item %d B, to %d contacts each, caps wait %v",
+					rate, limit, c.PEPNodes, c.PEPNodeName, c.MsgSize, c.RosterSize, c.CapsWait)
+			} else {
+				add("chat", "%s, %s, body %d B", rate, limit, c.MsgSize)
+			}
 		}
 		if c.Mix[RolePresence] > 0 {
 			add("presence", "%g updates/s", c.PresRate)
