@@ -396,10 +396,12 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	}
 	cliBefore, _ := ReadProc(pid)
 	start := time.Now()
-	// muc: --duration is the sending time, after the logins and the joins
-	// (bounded by --timeout each: a big room's joins fan out n² presences)
+	// muc and pep: --duration is the sending time, after the logins and the
+	// joins or the rosters and caps (bounded by --timeout each: a big room's
+	// joins fan out n² presences, rosters are built through the protocol)
+	sendTimed := cfg.MUC() || cfg.PEP()
 	deadline := start.Add(cfg.Duration)
-	if cfg.MUC() {
+	if sendTimed {
 		deadline = deadline.Add(2 * cfg.Timeout)
 	}
 	runCtx, stopRun := context.WithDeadline(parent, deadline)
@@ -518,7 +520,7 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 		sendStart = time.Now()
 		sendersStarted.Store(true)
 		r.startSenders(sendCtx, &senders)
-		if cfg.MUC() {
+		if sendTimed {
 			time.AfterFunc(cfg.Duration, func() { close(sendEnd) })
 		}
 	}()
