@@ -391,3 +391,30 @@ func TestPEPScenario(t *testing.T) {
 		}
 	}
 }
+
+// TestPEPWorkers: --scenario pep over two worker processes, whose users are
+// each other's contacts: every notification is counted once, by the worker
+// that got it, and the merged result holds the publishes.
+func TestPEPWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := startServer(t, 10)
+	t.Setenv("IGNIS_BENCH_TEST_WORKER", "1")
+	args := strings.Fields("--addr " + env.Addr + " --scenario pep --sessions 10 --roster-size 4 --rate 500 --messages 100 --duration 20s --caps-wait 1s --progress 0 --domain localhost --password secret --workers 2")
+	cfg, err := ParseArgs(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := runWorkers(context.Background(), cfg, []string{os.Args[0]}, args, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.PEP
+	if p == nil || p.Publishes != 100 || p.Duplicates != 0 || p.PublishErrors != 0 {
+		t.Fatalf("pep stats %+v (failures %v)", p, res.Failures)
+	}
+	if res.MessagesExpected != 400 || res.MessagesDelivered != 400 || res.MessagesLost != 0 {
+		t.Errorf("notifications expected %d, delivered %d, lost %d; want 400, 400, 0", res.MessagesExpected, res.MessagesDelivered, res.MessagesLost)
+	}
+}

@@ -48,6 +48,7 @@ type PEPStats struct {
 	Publishes         int64 `json:"publishes"`          // publish iqs sent
 	PublishErrors     int64 `json:"publish_errors"`     // answered with an error (their notifications count as bounced)
 	SelfNotifications int64 `json:"self_notifications"` // the publisher's own resource's, not counted as delivered
+	Duplicates        int64 `json:"duplicates"`         // a contact's second copy of one publish, not counted
 	CapsQueries       int64 `json:"caps_queries"`       // disco#info queries the server sent about the bench's caps
 	// ItemsStored: distinct (user, node) pairs published to, each holding one item.
 	ItemsStored int64 `json:"items_stored"`
@@ -172,7 +173,7 @@ func (s *session) pepNotification(e xmlscan.Elem) bool {
 	}
 	r := s.r
 	mark := ev.Child("items", "").Child("item", "").Child("mark", nsBenchItem)
-	run, sidx, _, ts, ok := parseMark(mark)
+	run, sidx, seq, ts, ok := parseMark(mark)
 	if !ok {
 		return true
 	}
@@ -184,6 +185,16 @@ func (s *session) pepNotification(e xmlscan.Elem) bool {
 		r.st.pepSelf.Add(1)
 		return true
 	}
+	// a publisher's items come in order (one sender, one path), so a seq
+	// not above the last one seen from it is a second copy
+	if s.lastSeq == nil {
+		s.lastSeq = make(map[int32]int64, r.cfg.RosterSize)
+	}
+	if last, seen := s.lastSeq[sidx]; seen && seq <= last {
+		r.st.pepDup.Add(1)
+		return true
+	}
+	s.lastSeq[sidx] = seq
 	r.st.msgDelivered.Add(1)
 	r.msgLat.record(int(sidx), time.Duration(time.Now().UnixNano()-ts))
 	return true
@@ -210,19 +221,33 @@ func (r *run) appendPublish(b []byte, s *session, seq, ts int64) []byte {
 	b = append(b, "'><pubsub xmlns='"+nsPubsub+"'><publish node='"...)
 	b = xmlscan.AppendEscapedAttr(b, r.cfg.pepNode(k%n))
 	b = append(b, "'><item id='current'><mark xmlns='"+nsBenchItem+"'>"...)
-	b = r.appendPadded(b, s.idx, seq, ts)
+	// the sender in the mark is the global index: contacts live in other
+	// workers too, and tell copies apart by it (pepNotification)
+	b = r.appendPadded(b, int32(r.cfg.UserOffset)+s.idx, seq, ts)
 	return append(b, "</mark></item></publish></pubsub></iq>"...)
 }
 
-// waitCaps holds the start of the publishing until a caps answer has been
-// read by the server (the ping after it came back), so that the first
-// items are not published before the server knows who wants them; a server
-// that knows the caps from an earlier run asks nothing, so the wait is
-// bounded by --caps-wait. The server asks one resource per verification
-// string: with workers, the others wait out the bound.
+// capsQuiet: once a caps answer was read, the caps queries are over when
+// none came for this long.
+const capsQuiet = 500 * time.Millisecond
+
+// waitCaps holds the start of the publishing until the server has read a
+// caps answer (the ping after it came back) and asked nothing more for
+// capsQuiet, so that no item is published before the server knows who
+// wants it: Ignis asks one resource per verification string, Prosody a few
+// until one answers, ejabberd every resource. A server that knows the caps
+// from an earlier run asks nothing, so the wait is bounded by --caps-wait;
+// with workers, those whose sessions were not asked wait out the bound.
 func (r *run) waitCaps(done <-chan struct{}) {
 	deadline := time.Now().Add(r.cfg.CapsWait)
-	for r.st.capsReady.Load() == 0 && time.Now().Before(deadline) {
+	last, lastAt := int64(-1), time.Now()
+	for time.Now().Before(deadline) {
+		if n := r.st.capsQueries.Load(); n != last {
+			last, lastAt = n, time.Now()
+		}
+		if r.st.capsReady.Load() > 0 && time.Since(lastAt) >= capsQuiet {
+			return
+		}
 		select {
 		case <-done:
 			return

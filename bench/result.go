@@ -225,8 +225,8 @@ func (r *Result) WriteSummary(w io.Writer) error {
 		}
 	}
 	if p := r.PEP; p != nil {
-		row("pep", "%d publishes to %d node(s) each, %d errors, %d items stored; %d caps queries answered; %d own notifications (not counted)",
-			p.Publishes, p.Nodes, p.PublishErrors, p.ItemsStored, p.CapsQueries, p.SelfNotifications)
+		row("pep", "%d publishes to %d node(s) each, %d errors, %d items stored; %d caps queries answered; %d own notifications and %d duplicates (not counted)",
+			p.Publishes, p.Nodes, p.PublishErrors, p.ItemsStored, p.CapsQueries, p.SelfNotifications, p.Duplicates)
 		if p.ServerRSSPerItem != 0 {
 			row("server RSS/item", "%.0f B (%.1f MiB before publishing, %.1f MiB after)", p.ServerRSSPerItem, float64(p.ServerRSSBefore)/(1<<20), float64(p.ServerRSSAfter)/(1<<20))
 		}

@@ -54,7 +54,7 @@ type stats struct {
 	registered, regExisting, rosterErrors                       atomic.Int64
 	smEnabled                                                   atomic.Int64
 	// pep (pep.go)
-	capsQueries, capsReady, pubErrors, pepSelf, itemsStored atomic.Int64
+	capsQueries, capsReady, pubErrors, pepSelf, pepDup, itemsStored atomic.Int64
 
 	mu      sync.Mutex
 	reasons map[string]int64
@@ -891,7 +891,7 @@ func (r *run) result(wall time.Duration, sendSeconds float64, hold time.Duration
 	if cfg.PEP() {
 		res.PEP = &PEPStats{
 			Nodes: cfg.PEPNodes, Publishes: st.msgSent.Load(), PublishErrors: st.pubErrors.Load(),
-			SelfNotifications: st.pepSelf.Load(), CapsQueries: st.capsQueries.Load(), ItemsStored: st.itemsStored.Load(),
+			SelfNotifications: st.pepSelf.Load(), Duplicates: st.pepDup.Load(), CapsQueries: st.capsQueries.Load(), ItemsStored: st.itemsStored.Load(),
 		}
 	}
 	lagS := Summarize(lag)

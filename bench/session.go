@@ -126,6 +126,7 @@ type session struct {
 	contacts map[string]uint8 // --roster-size: subscription bits by contact (roster.go)
 	bare     []byte           // pep: the account's bare JID, once asked (isSelf)
 	pubs     atomic.Int32     // pep: items published (pep.go)
+	lastSeq  map[int32]int64  // pep: the last publish seen from each contact (by its index)
 }
 
 func (s *session) user() string { return s.r.cfg.User(int(s.idx)) }

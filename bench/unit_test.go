@@ -225,6 +225,7 @@ func TestPEPNotification(t *testing.T) {
 	r := &run{cfg: &Config{Domain: "localhost", Users: "user%d", FirstUser: 1, Scenario: "pep"}, id: 7, msgLat: newRecorder()}
 	s := &session{r: r, idx: 0} // user1
 	mark := string(appendMark(nil, 7, 3, 1, time.Now().UnixNano()))
+	mark4 := string(appendMark(nil, 7, 4, 1, time.Now().UnixNano()))
 	old := string(appendMark(nil, 6, 3, 1, time.Now().UnixNano()))
 	for _, tt := range []struct {
 		name, xml        string
@@ -232,8 +233,9 @@ func TestPEPNotification(t *testing.T) {
 		deliv, self, stl int64
 	}{
 		{"prosody", `<message from='user2@localhost' type='headline'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='n'><item id='current' publisher='user2@localhost'><mark xmlns='urn:ignis:bench:pep'>` + mark + `xx</mark></item></items></event></message>`, true, 1, 0, 0},
-		{"double quotes", `<message from="user3@localhost"><event xmlns="http://jabber.org/protocol/pubsub#event"><items node="n"><item id="current"><mark xmlns="urn:ignis:bench:pep">` + mark + `</mark></item></items></event></message>`, true, 2, 0, 0},
+		{"double quotes", `<message from="user3@localhost"><event xmlns="http://jabber.org/protocol/pubsub#event"><items node="n"><item id="current"><mark xmlns="urn:ignis:bench:pep">` + mark4 + `</mark></item></items></event></message>`, true, 2, 0, 0},
 		{"own", `<message from='user1@localhost'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='n'><item id='current'><mark xmlns='urn:ignis:bench:pep'>` + mark + `</mark></item></items></event></message>`, true, 2, 1, 0},
+		{"duplicate", `<message from='user3@localhost'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='n'><item id='current'><mark xmlns='urn:ignis:bench:pep'>` + mark4 + `</mark></item></items></event></message>`, true, 2, 1, 0},
 		{"earlier run", `<message from='user2@localhost'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='n'><item id='current'><mark xmlns='urn:ignis:bench:pep'>` + old + `</mark></item></items></event></message>`, true, 2, 1, 1},
 		{"no event", `<message from='user2@localhost'><body>` + mark + `</body></message>`, false, 2, 1, 1},
 	} {
@@ -247,5 +249,8 @@ func TestPEPNotification(t *testing.T) {
 		if d, sf, st := r.st.msgDelivered.Load(), r.st.pepSelf.Load(), r.st.stale.Load(); d != tt.deliv || sf != tt.self || st != tt.stl {
 			t.Errorf("%s: delivered %d, own %d, stale %d; want %d, %d, %d", tt.name, d, sf, st, tt.deliv, tt.self, tt.stl)
 		}
+	}
+	if d := r.st.pepDup.Load(); d != 1 {
+		t.Errorf("duplicates %d, want 1", d)
 	}
 }

@@ -403,6 +403,7 @@ func MergeResults(parts []*Result) (*Result, error) {
 			res.PEP.Publishes += q.Publishes
 			res.PEP.PublishErrors += q.PublishErrors
 			res.PEP.SelfNotifications += q.SelfNotifications
+			res.PEP.Duplicates += q.Duplicates
 			res.PEP.CapsQueries += q.CapsQueries
 			res.PEP.ItemsStored += q.ItemsStored
 		}
