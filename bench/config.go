@@ -172,6 +172,12 @@ type Config struct {
 	RemoteDomain string
 	RemotePID    int
 	Mix          Mix // roles of the sessions
+	// --scenario pep (pep.go): the node every user publishes to (with
+	// PEPNodes > 1: NAME-0 … NAME-k, in turn), and how long the publishing
+	// waits for the server to have read a caps answer
+	PEPNodeName string
+	PEPNodes    int
+	CapsWait    time.Duration
 
 	Sessions    int    // concurrent sessions (for login: concurrent login loops)
 	Users       string // user name pattern with one %d
@@ -283,7 +289,10 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.BoolVar(&c.TLSPQ, "tls-pq", false, "offer the post-quantum hybrid key exchange X25519MLKEM768 first (default: X25519 and P-256 only, which every peer server can take)")
 	fs.StringVar(&c.Mech, "mech", "SCRAM-SHA-1", "SASL `mechanism`: "+strings.Join(mechanisms, ", "))
 	fs.StringVar(&c.Resource, "resource", "bench", "resource `prefix` (the session number is appended)")
-	fs.StringVar(&c.Scenario, "scenario", "idle", "`name`: idle, login, chat, presence, muc, s2s or mix")
+	fs.StringVar(&c.Scenario, "scenario", "idle", "`name`: idle, login, chat, presence, muc, s2s, pep or mix")
+	fs.StringVar(&c.PEPNodeName, "pep-node", "urn:ignis:bench:pep", "pep: the PEP `node` each user publishes to (--rate publishes/s in all; each notifies the --roster-size contacts, whose caps ask for NODE+notify)")
+	fs.IntVar(&c.PEPNodes, "pep-nodes", 1, "pep: `nodes` per user, NODE-0 … NODE-k published to in turn, one item each (for memory per stored item)")
+	fs.DurationVar(&c.CapsWait, "caps-wait", 5*time.Second, "pep: wait at most this long before publishing for the server to have read a caps answer (a server that cached the caps asks nothing)")
 	fs.IntVar(&c.RoomSize, "room-size", 10, "muc: occupants per `room` (the sessions in turn; --rate is groupchat messages, each delivered to every occupant)")
 	fs.StringVar(&c.MUCHost, "muc-host", "", "muc: the group chat service's `domain` (default conference.DOMAIN)")
 	fs.Float64Var(&c.JoinRate, "join-rate", 0, "muc: room joins per `second` once every session is logged in (0: all at once; a room's joins fan out n² presences, which a server buffers)")
@@ -302,7 +311,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	srcIPs := fs.String("source-ips", "", "local `addresses` to spread sockets over, e.g. 127.0.0.1-127.0.0.50")
 	fs.Float64Var(&c.Ramp, "ramp", 0, "session arrivals per `second` (0: as fast as --inflight allows)")
 	fs.IntVar(&c.Inflight, "inflight", 200, "logins in progress at once")
-	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "length of the run, ramp included (muc: of the sending, after every login and join)")
+	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "length of the run, ramp included (muc, pep: of the sending, after every login and join, or roster and caps)")
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "after sending stops, wait this long at most for outstanding messages")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "time allowed for one login")
 	fs.DurationVar(&c.Keepalive, "keepalive", 0, "whitespace keepalive interval for online sessions (0: none)")
@@ -338,12 +347,14 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 		return nil, err
 	}
 	switch c.Scenario {
-	case "idle", "login", "chat", "presence", "muc", "s2s":
+	case "idle", "login", "chat", "presence", "muc", "s2s", "pep":
 		if *mix != "" {
 			return nil, errors.New("mix: --mix goes with --scenario mix")
 		}
 		if c.Scenario == "s2s" {
 			c.Mix[RoleChat] = 1
+		} else if c.Scenario == "pep" {
+			c.Mix[RoleChat] = 1 // the publishers: paced like chat
 		} else if c.Scenario == "muc" {
 			if c.RoomSize < 1 {
 				return nil, errors.New("room-size: must be at least 1")
@@ -363,7 +374,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 			return nil, err
 		}
 	default:
-		return nil, fmt.Errorf("scenario: %q is not idle, login, chat, presence, muc, s2s or mix", c.Scenario)
+		return nil, fmt.Errorf("scenario: %q is not idle, login, chat, presence, muc, s2s, pep or mix", c.Scenario)
 	}
 	if *runID > math.MaxUint32 {
 		return nil, fmt.Errorf("run-id: %d is out of range", *runID)
@@ -421,6 +432,12 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("workers: %d is more than the %d sessions", c.Workers, c.Sessions)
 	case c.Password == "":
 		return errors.New("password: must not be empty")
+	case c.PEP() && c.RosterSize < 2:
+		return errors.New("roster-size: pep needs contacts to notify (at least 2)")
+	case c.PEP() && (c.PEPNodes < 1 || c.PEPNodes > 1000 || c.PEPNodeName == ""):
+		return fmt.Errorf("pep-node, pep-nodes: a node name and 1..1000 nodes (%d)", c.PEPNodes)
+	case c.CapsWait < 0:
+		return errors.New("caps-wait: must not be negative")
 	}
 	if err := checkPattern(c.Users); err != nil {
 		return err

@@ -86,6 +86,13 @@ func TestParseArgs(t *testing.T) {
 		{name: "s2s odd sessions", args: "--scenario s2s --sessions 9 --remote-addr x:1 --remote-domain b.test", wantErr: "even"},
 		{name: "s2s with workers", args: "--scenario s2s --sessions 10 --workers 2 --remote-addr x:1 --remote-domain b.test", wantErr: "one process"},
 		{name: "remote without s2s", args: "--scenario chat --remote-addr x:1", wantErr: "go with --scenario s2s"},
+		{name: "pep without contacts", args: "--scenario pep --sessions 10", wantErr: "roster-size"},
+		{name: "pep without nodes", args: "--scenario pep --sessions 10 --roster-size 2 --pep-nodes 0", wantErr: "pep-nodes"},
+		{name: "pep", args: "--scenario pep --sessions 10 --roster-size 4 --pep-nodes 3 --pep-node urn:x", check: func(t *testing.T, c *Config) {
+			if !c.PEP() || c.Mix != (Mix{RoleChat: 1}) || c.pepNode(0) != "urn:x-0" || c.pepNode(2) != "urn:x-2" || c.CapsWait != 5*time.Second {
+				t.Errorf("pep: %+v", c)
+			}
+		}},
 		{name: "run id out of range", args: "--run-id 4294967296", wantErr: "run-id"},
 		{name: "roster size", args: "--sessions 10 --roster-size 8 --run-id 7", check: func(t *testing.T, c *Config) {
 			if c.RosterSize != 8 || c.RunID != 7 {

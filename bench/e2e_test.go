@@ -349,3 +349,72 @@ func TestS2SScenario(t *testing.T) {
 		}
 	}
 }
+
+// TestPEPScenario: --scenario pep against Ignis. The server asks the caps
+// once and verifies the hash (a wrong one would notify nobody), every
+// publish notifies each of the 4 contacts exactly once, the publisher's own
+// resource gets its own notification apart, and each user's nodes hold one
+// item each, which the result counts.
+func TestPEPScenario(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := startServer(t, 10)
+	args := "--addr " + env.Addr + " --scenario pep --sessions 10 --roster-size 4 --pep-nodes 3 --rate 500 --messages 100 --duration 20s --caps-wait 10s"
+	res, err := Run(context.Background(), testConfig(t, args), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.PEP
+	if p == nil || res.RosterContacts != 40 {
+		t.Fatalf("pep stats %v, rosters %d of 40 (failures %v)", p, res.RosterContacts, res.Failures)
+	}
+	if p.CapsQueries != 1 {
+		t.Errorf("caps queries answered: %d, want 1 (one verification string)", p.CapsQueries)
+	}
+	if p.Publishes != 100 || p.PublishErrors != 0 || res.MessagesExpected != 400 {
+		t.Errorf("publishes %d, errors %d, notifications expected %d; want 100, 0, 400 (failures %v)", p.Publishes, p.PublishErrors, res.MessagesExpected, res.Failures)
+	}
+	if res.MessagesDelivered != 400 || res.MessagesLost != 0 || res.LatencyMs.Count != 400 {
+		t.Errorf("notifications delivered %d, lost %d, timed %d; want 400, 0, 400", res.MessagesDelivered, res.MessagesLost, res.LatencyMs.Count)
+	}
+	if p.SelfNotifications != 100 {
+		t.Errorf("own notifications %d, want 100 (the publisher's resource asked for +notify)", p.SelfNotifications)
+	}
+	if p.ItemsStored != 30 {
+		t.Errorf("items stored %d, want 30 (10 users × 3 nodes)", p.ItemsStored)
+	}
+	for _, node := range []string{"urn:ignis:bench:pep-0", "urn:ignis:bench:pep-2"} {
+		items, err := env.Srv.DB().PEP().Items("user1", node)
+		if err != nil || len(items) != 1 || items[0].ID != "current" || !strings.Contains(string(items[0].XML), markPrefix) {
+			t.Errorf("user1's %s: %v, %v", node, items, err)
+		}
+	}
+}
+
+// TestPEPWorkers: --scenario pep over two worker processes, whose users are
+// each other's contacts: every notification is counted once, by the worker
+// that got it, and the merged result holds the publishes.
+func TestPEPWorkers(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := startServer(t, 10)
+	t.Setenv("IGNIS_BENCH_TEST_WORKER", "1")
+	args := strings.Fields("--addr " + env.Addr + " --scenario pep --sessions 10 --roster-size 4 --rate 500 --messages 100 --duration 20s --caps-wait 1s --progress 0 --domain localhost --password secret --workers 2")
+	cfg, err := ParseArgs(args, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := runWorkers(context.Background(), cfg, []string{os.Args[0]}, args, os.Stderr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := res.PEP
+	if p == nil || p.Publishes != 100 || p.Duplicates != 0 || p.PublishErrors != 0 {
+		t.Fatalf("pep stats %+v (failures %v)", p, res.Failures)
+	}
+	if res.MessagesExpected != 400 || res.MessagesDelivered != 400 || res.MessagesLost != 0 {
+		t.Errorf("notifications expected %d, delivered %d, lost %d; want 400, 400, 0", res.MessagesExpected, res.MessagesDelivered, res.MessagesLost)
+	}
+}

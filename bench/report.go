@@ -86,12 +86,16 @@ func (r *Result) cards() []card {
 		Detail: fmt.Sprintf("over %.1f s of logins, peak %.0f/s; login %s", r.LoginPhaseS, r.LoginsPeakPerS, shortPctl(r.LoginMs)),
 	}}
 	if r.MessagesSent > 0 {
+		what, sent := "message", "sent"
+		if r.PEP != nil {
+			what, sent = "notification", "publishes"
+		}
 		cs = append(cs, card{
-			Label:  "messages delivered per second",
+			Label:  what + "s delivered per second",
 			Value:  groupInt(int64(math.Round(r.MessagesPerS))),
-			Detail: fmt.Sprintf("%s sent, %s lost, %s bounced", groupInt(r.MessagesSent), groupInt(r.MessagesLost), groupInt(r.MessagesBounced)),
+			Detail: fmt.Sprintf("%s %s, %s lost, %s bounced", groupInt(r.MessagesSent), sent, groupInt(r.MessagesLost), groupInt(r.MessagesBounced)),
 		}, card{
-			Label:  "message latency p99",
+			Label:  what + " latency p99",
 			Value:  fmt.Sprintf("%.2f ms", r.LatencyMs.P99),
 			Detail: fmt.Sprintf("p50 %.2f ms, p99.9 %.2f ms, max %.2f ms", r.LatencyMs.P50, r.LatencyMs.P999, r.LatencyMs.Max),
 		})
@@ -170,7 +174,12 @@ func configRows(r *Result, info ReportInfo) []kv {
 			if c.Rate <= 0 {
 				rate = "unpaced (as fast as the server takes them)"
 			}
-			add("chat", "%s, %s, body %d B", rate, limit, c.MsgSize)
+			if c.PEP() {
+				add("pep", "%s publishes, %s, to %d node(s) %s, item %d B, to %d contacts each, caps wait %v",
+					rate, limit, c.PEPNodes, c.PEPNodeName, c.MsgSize, c.RosterSize, c.CapsWait)
+			} else {
+				add("chat", "%s, %s, body %d B", rate, limit, c.MsgSize)
+			}
 		}
 		if c.Mix[RolePresence] > 0 {
 			add("presence", "%g updates/s", c.PresRate)

@@ -158,6 +158,9 @@ type Result struct {
 
 	MUC *MUCStats `json:"muc,omitempty"` // --scenario muc: the join phase
 	S2S *S2SStats `json:"s2s,omitempty"` // --scenario s2s: the link and the remote server
+	// --scenario pep: publishes and caps; the notifications are the messages
+	// (delivered, expected: one per contact of each publish, latency)
+	PEP *PEPStats `json:"pep,omitempty"`
 
 	Server                   *ServerStats `json:"server,omitempty"`
 	ServerRSSPerSessionBytes float64      `json:"server_rss_per_session_bytes,omitempty"`
@@ -221,13 +224,24 @@ func (r *Result) WriteSummary(w io.Writer) error {
 			}
 		}
 	}
+	if p := r.PEP; p != nil {
+		row("pep", "%d publishes to %d node(s) each, %d errors, %d items stored; %d caps queries answered; %d own notifications and %d duplicates (not counted)",
+			p.Publishes, p.Nodes, p.PublishErrors, p.ItemsStored, p.CapsQueries, p.SelfNotifications, p.Duplicates)
+		if p.ServerRSSPerItem != 0 {
+			row("server RSS/item", "%.0f B (%.1f MiB before publishing, %.1f MiB after)", p.ServerRSSPerItem, float64(p.ServerRSSBefore)/(1<<20), float64(p.ServerRSSAfter)/(1<<20))
+		}
+	}
 	if r.RosterErrors > 0 {
 		row("roster errors", "%d (the server answered the roster get with an error)", r.RosterErrors)
 	}
 	row("logins", "%d in %.1f s: %.1f/s over the login phase, peak %.0f/s; login ms %s",
 		r.Logins, r.LoginPhaseS, r.LoginsPerS, r.LoginsPeakPerS, pctl(r.LoginMs))
 	if r.MessagesSent > 0 {
-		row("messages", "%d sent, %d delivered, %d bounced, %d lost; %.1f/s delivered",
+		what := "messages"
+		if r.PEP != nil {
+			what = "notifications" // sent: the publishes
+		}
+		row(what, "%d sent, %d delivered, %d bounced, %d lost; %.1f/s delivered",
 			r.MessagesSent, r.MessagesDelivered, r.MessagesBounced, r.MessagesLost, r.MessagesPerS)
 		row("latency ms", "%s", pctl(r.LatencyMs))
 	}

@@ -53,6 +53,8 @@ type stats struct {
 	rosterBoth                                                  atomic.Int64 // contacts subscribed both ways (roster.go)
 	registered, regExisting, rosterErrors                       atomic.Int64
 	smEnabled                                                   atomic.Int64
+	// pep (pep.go)
+	capsQueries, capsReady, pubErrors, pepSelf, pepDup, itemsStored atomic.Int64
 
 	mu      sync.Mutex
 	reasons map[string]int64
@@ -106,6 +108,10 @@ type run struct {
 	joinsOpen atomic.Bool // muc: the join phase began (a session joins when it logs in)
 	mucJoins  mucJoins    // muc: what the join phase measured
 
+	presence  []byte     // the initial presence (pep: with caps)
+	discoBody []byte     // pep: identity and features of the disco#info answer
+	pepBefore ProcSample // pep: the server's when the publishing began
+
 	// escaped pieces of the user JID pattern, for building 'to' attributes
 	toPre, toPost []byte
 
@@ -138,6 +144,10 @@ func newRun(cfg *Config, hooks Hooks) (*run, error) {
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.msgLat, r.presLat, r.loginLat, r.sendLag = newRecorder(), newRecorder(), newRecorder(), newRecorder()
 	r.header, r.close = streamHeader(cfg.Domain), streamClose
+	r.presence = presenceInitial
+	if cfg.PEP() {
+		r.pepSetup()
+	}
 	if cfg.Transport == "websocket" {
 		r.header, r.close = wsOpen(cfg.Domain), wsCloseElem
 	}
@@ -386,10 +396,12 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	}
 	cliBefore, _ := ReadProc(pid)
 	start := time.Now()
-	// muc: --duration is the sending time, after the logins and the joins
-	// (bounded by --timeout each: a big room's joins fan out n² presences)
+	// muc and pep: --duration is the sending time, after the logins and the
+	// joins or the rosters and caps (bounded by --timeout each: a big room's
+	// joins fan out n² presences, rosters are built through the protocol)
+	sendTimed := cfg.MUC() || cfg.PEP()
 	deadline := start.Add(cfg.Duration)
-	if cfg.MUC() {
+	if sendTimed {
 		deadline = deadline.Add(2 * cfg.Timeout)
 	}
 	runCtx, stopRun := context.WithDeadline(parent, deadline)
@@ -496,13 +508,19 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 		if cfg.S2S() {
 			r.link = r.linkUp(sendCtx.Done())
 		}
+		if cfg.PEP() {
+			r.waitCaps(sendCtx.Done())
+			if cfg.ServerPID > 0 {
+				r.pepBefore, _ = ReadProc(cfg.ServerPID)
+			}
+		}
 		if r.hooks.LoggedIn != nil {
 			r.hooks.LoggedIn()
 		}
 		sendStart = time.Now()
 		sendersStarted.Store(true)
 		r.startSenders(sendCtx, &senders)
-		if cfg.MUC() {
+		if sendTimed {
 			time.AfterFunc(cfg.Duration, func() { close(sendEnd) })
 		}
 	}()
@@ -609,6 +627,12 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 		}
 		if online > 0 {
 			res.ServerRSSPerSessionBytes = float64(srvPlateau.RSS-srvBefore.RSS) / float64(online)
+		}
+		if p := res.PEP; p != nil && r.pepBefore.RSS > 0 {
+			p.ServerRSSBefore, p.ServerRSSAfter = r.pepBefore.RSS, srvPlateau.RSS
+			if p.ItemsStored > 0 {
+				p.ServerRSSPerItem = float64(srvPlateau.RSS-r.pepBefore.RSS) / float64(p.ItemsStored)
+			}
 		}
 	}
 	if cfg.S2S() {
@@ -731,7 +755,7 @@ func (r *run) sendOne(kind Role, ids []int32, next *int, seq *int64, due, now ti
 	for range ids {
 		c := &r.sessions[ids[*next]]
 		*next = (*next + 1) % len(ids)
-		if c.online.Load() && (kind != RoleChat || (r.cfg.MUC() && c.joined.Load()) || (!r.cfg.MUC() && r.sessions[c.partner].online.Load())) {
+		if c.online.Load() && (kind != RoleChat || r.cfg.PEP() || (r.cfg.MUC() && c.joined.Load()) || (!r.cfg.MUC() && r.sessions[c.partner].online.Load())) {
 			s = c
 			break
 		}
@@ -746,7 +770,11 @@ func (r *run) sendOne(kind Role, ids []int32, next *int, seq *int64, due, now ti
 	*seq++
 	r.sendLag.record(shard, now.Sub(due))
 	bp := sendBufs.Get().(*[]byte)
-	if kind == RoleChat {
+	if kind == RoleChat && r.cfg.PEP() {
+		*bp = r.appendPublish((*bp)[:0], s, *seq, due.UnixNano())
+		r.st.msgSent.Add(1)
+		r.st.msgExpected.Add(int64(r.cfg.RosterSize)) // one notification per contact
+	} else if kind == RoleChat {
 		*bp = r.appendMessage((*bp)[:0], s, *seq, due.UnixNano())
 		r.st.msgSent.Add(1)
 		if r.cfg.MUC() {
@@ -858,6 +886,12 @@ func (r *run) result(wall time.Duration, sendSeconds float64, hold time.Duration
 		if j.joined > 0 && j.after.RSS > 0 {
 			res.MUC.ServerRSSBefore, res.MUC.ServerRSSAfter = j.before.RSS, j.after.RSS
 			res.MUC.ServerRSSPerOccupant = float64(j.after.RSS-j.before.RSS) / float64(j.joined)
+		}
+	}
+	if cfg.PEP() {
+		res.PEP = &PEPStats{
+			Nodes: cfg.PEPNodes, Publishes: st.msgSent.Load(), PublishErrors: st.pubErrors.Load(),
+			SelfNotifications: st.pepSelf.Load(), Duplicates: st.pepDup.Load(), CapsQueries: st.capsQueries.Load(), ItemsStored: st.itemsStored.Load(),
 		}
 	}
 	lagS := Summarize(lag)

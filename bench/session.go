@@ -124,6 +124,9 @@ type session struct {
 	batch []byte // paced events queued by the sending loop (evloop.queue)
 
 	contacts map[string]uint8 // --roster-size: subscription bits by contact (roster.go)
+	bare     []byte           // pep: the account's bare JID, once asked (isSelf)
+	pubs     atomic.Int32     // pep: items published (pep.go)
+	lastSeq  map[int32]int64  // pep: the last publish seen from each contact (by its index)
 }
 
 func (s *session) user() string { return s.r.cfg.User(int(s.idx)) }
@@ -452,10 +455,16 @@ func (s *session) Element(f *xmlscan.Frame) error {
 			return s.established(true)
 		}
 		s.ph = phRoster
-		return s.write(append(append(out, rosterGet...), presenceInitial...))
+		return s.write(append(append(out, rosterGet...), r.presence...))
 	case phRoster:
 		if handled, err := s.rosterStanza(e); handled {
 			return err
+		}
+		if r.cfg.PEP() {
+			// the caps query may come before the roster result
+			if handled, err := s.pepIQ(e); handled {
+				return err
+			}
 		}
 		if string(e.Local()) != "iq" {
 			return nil
@@ -591,7 +600,7 @@ func (s *session) sasl(e xmlscan.Elem) error {
 // established reports the login, sending the initial presence unless it went already.
 func (s *session) established(sendPresence bool) error {
 	if sendPresence {
-		if err := s.write(presenceInitial); err != nil {
+		if err := s.write(s.r.presence); err != nil {
 			return err
 		}
 	}
@@ -656,10 +665,18 @@ func (s *session) online1(e xmlscan.Elem) error {
 	if handled, err := s.rosterStanza(e); handled {
 		return err
 	}
+	if r.cfg.PEP() {
+		if handled, err := s.pepIQ(e); handled {
+			return err
+		}
+	}
 	switch string(e.Local()) {
 	case "message":
 		if t, _ := e.Attr("type"); string(t) == "error" {
 			r.st.msgBounced.Add(1)
+			return nil
+		}
+		if r.cfg.PEP() && s.pepNotification(e) {
 			return nil
 		}
 		if run, sidx, _, ts, ok := parseMark(e.Child("body", "")); ok {

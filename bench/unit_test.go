@@ -203,3 +203,54 @@ func TestSelfPresence(t *testing.T) {
 		}
 	}
 }
+
+// TestCapsVer: the verification string of XEP-0115 §5.2's simple example,
+// and the bench's own features in hash order.
+func TestCapsVer(t *testing.T) {
+	feats := []string{"http://jabber.org/protocol/caps", "http://jabber.org/protocol/disco#info", "http://jabber.org/protocol/disco#items", "http://jabber.org/protocol/muc"}
+	if got := capsVer("client", "pc", "Exodus 0.9.1", feats); got != "QgayPKawpkPSDYmwT/WM94uAlu0=" {
+		t.Errorf("XEP-0115 example: %s", got)
+	}
+	c := &Config{PEPNodeName: "urn:n", PEPNodes: 2}
+	want := []string{nsCaps, nsDiscoInfo, "urn:n-0+notify", "urn:n-1+notify", nsPing}
+	if got := c.capsFeatures(); strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("features %q, want %q", got, want)
+	}
+}
+
+// TestPEPNotification: a notification counts as delivered whatever the
+// server's quoting, the publisher's own apart, an earlier run's as stale,
+// and a message without an event not at all.
+func TestPEPNotification(t *testing.T) {
+	r := &run{cfg: &Config{Domain: "localhost", Users: "user%d", FirstUser: 1, Scenario: "pep"}, id: 7, msgLat: newRecorder()}
+	s := &session{r: r, idx: 0} // user1
+	mark := string(appendMark(nil, 7, 3, 1, time.Now().UnixNano()))
+	mark4 := string(appendMark(nil, 7, 4, 1, time.Now().UnixNano()))
+	old := string(appendMark(nil, 6, 3, 1, time.Now().UnixNano()))
+	for _, tt := range []struct {
+		name, xml        string
+		handled          bool
+		deliv, self, stl int64
+	}{
+		{"prosody", `<message from='user2@localhost' type='headline'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='n'><item id='current' publisher='user2@localhost'><mark xmlns='urn:ignis:bench:pep'>` + mark + `xx</mark></item></items></event></message>`, true, 1, 0, 0},
+		{"double quotes", `<message from="user3@localhost"><event xmlns="http://jabber.org/protocol/pubsub#event"><items node="n"><item id="current"><mark xmlns="urn:ignis:bench:pep">` + mark4 + `</mark></item></items></event></message>`, true, 2, 0, 0},
+		{"own", `<message from='user1@localhost'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='n'><item id='current'><mark xmlns='urn:ignis:bench:pep'>` + mark + `</mark></item></items></event></message>`, true, 2, 1, 0},
+		{"duplicate", `<message from='user3@localhost'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='n'><item id='current'><mark xmlns='urn:ignis:bench:pep'>` + mark4 + `</mark></item></items></event></message>`, true, 2, 1, 0},
+		{"earlier run", `<message from='user2@localhost'><event xmlns='http://jabber.org/protocol/pubsub#event'><items node='n'><item id='current'><mark xmlns='urn:ignis:bench:pep'>` + old + `</mark></item></items></event></message>`, true, 2, 1, 1},
+		{"no event", `<message from='user2@localhost'><body>` + mark + `</body></message>`, false, 2, 1, 1},
+	} {
+		e, err := xmlscan.ParseElem([]byte(tt.xml), "jabber:client")
+		if err != nil {
+			t.Fatalf("%s: %v", tt.name, err)
+		}
+		if got := s.pepNotification(e); got != tt.handled {
+			t.Errorf("%s: handled %v", tt.name, got)
+		}
+		if d, sf, st := r.st.msgDelivered.Load(), r.st.pepSelf.Load(), r.st.stale.Load(); d != tt.deliv || sf != tt.self || st != tt.stl {
+			t.Errorf("%s: delivered %d, own %d, stale %d; want %d, %d, %d", tt.name, d, sf, st, tt.deliv, tt.self, tt.stl)
+		}
+	}
+	if d := r.st.pepDup.Load(); d != 1 {
+		t.Errorf("duplicates %d, want 1", d)
+	}
+}

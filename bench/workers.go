@@ -375,6 +375,9 @@ func MergeResults(parts []*Result) (*Result, error) {
 	res.MessagesSent, res.MessagesDelivered, res.MessagesBounced, res.MessagesExpected = 0, 0, 0, 0
 	res.PresenceSent, res.PresenceReceived, res.PresenceErrors = 0, 0, 0
 	res.Client = zero.Client
+	if res.PEP != nil {
+		res.PEP = &PEPStats{Nodes: res.PEP.Nodes}
+	}
 	res.LoadS, res.SendS, res.DurationS = 0, 0, 0
 	lat, login, pres := NewHistogram(), NewHistogram(), NewHistogram()
 	var rssWeighted float64
@@ -396,6 +399,14 @@ func MergeResults(parts []*Result) (*Result, error) {
 		res.PresenceSent += p.PresenceSent
 		res.PresenceReceived += p.PresenceReceived
 		res.PresenceErrors += p.PresenceErrors
+		if q := p.PEP; q != nil && res.PEP != nil {
+			res.PEP.Publishes += q.Publishes
+			res.PEP.PublishErrors += q.PublishErrors
+			res.PEP.SelfNotifications += q.SelfNotifications
+			res.PEP.Duplicates += q.Duplicates
+			res.PEP.CapsQueries += q.CapsQueries
+			res.PEP.ItemsStored += q.ItemsStored
+		}
 		for k, v := range p.Failures {
 			res.Failures[k] += v
 		}

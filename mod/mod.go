@@ -206,6 +206,7 @@ type Registry struct {
 	delivered     []DeliveredHook
 	account       []AccountHook
 	nodes         map[nodeKey]DiscoNode // disco nodes (mod/nodes.go)
+	accountItems  []AccountItemsFunc    // disco#items of an account's bare JID
 }
 
 // Item is a disco#items entry (XEP-0030), e.g. a component, or a node of a
@@ -345,6 +346,17 @@ func (r *Registry) Items() []Item {
 // runs (external components come and go); fn may be called from any
 // goroutine.
 func (r *Registry) ItemSource(fn func() []Item) { r.itemSrc = append(r.itemSrc, fn) }
+
+// AccountItemsFunc lists disco#items entries of the account ctx.Target as
+// asker (a bare JID, local or remote) may see them, e.g. its PEP nodes.
+type AccountItemsFunc func(ctx *Ctx, asker jid.JID) ([]Item, error)
+
+// AccountItems adds a source of disco#items entries of every local account
+// (XEP-0030 §4 on a bare JID; XEP-0060 §5.2 lists PEP nodes there).
+func (r *Registry) AccountItems(fn AccountItemsFunc) { r.accountItems = append(r.accountItems, fn) }
+
+// AccountItemSources lists the functions added with AccountItems.
+func (r *Registry) AccountItemSources() []AccountItemsFunc { return r.accountItems }
 
 // StreamFeature adds an element to <stream:features/>, before (authed false)
 // or after authentication. xml must be one complete element.

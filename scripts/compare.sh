@@ -45,6 +45,22 @@
 #                        The peers get a MUC service at conference.DOMAIN in
 #                        their generated configs (a patched copy of the peers
 #                        scripts in OUT/peers-scripts), limits lifted.
+#                        PEP (XEP-0163, not in the default list):
+#                        pep        PEP_SESSIONS users, each with PEP_CONTACTS
+#                                   contacts (mutual subscriptions) and caps
+#                                   asking for NODE+notify, publishing
+#                                   PEP_RATE items/s in all (each notifies
+#                                   every contact)
+#                        pep-sat    the same in paced steps of PEP_SAT_RATES
+#                                   publishes/s until the server falls behind
+#                        pep-items  each user publishes one item to each of
+#                                   PEP_ITEM_NODES nodes: server RSS per item
+#   PEP_SESSIONS=200 PEP_CONTACTS=10 PEP_RATE=100 PEP_STEP=10s
+#   PEP_SAT_RATES="200 500 1000 2000 4000 8000 16000"
+#   PEP_ITEM_NODES=50 PEP_ITEM_RATE=500 (publishes/s of pep-items)
+#                        The peers' generated configs have PEP already
+#                        (Prosody's mod_pep; ejabberd's mod_pubsub with the
+#                        pep plugin and mod_caps) and no rate limit on c2s.
 #   OUT=/tmp/ignis-compare/DATE   output folder
 #   IGNIS_PORT=35222 IGNIS_TLS_PORT=35223; the peers' ports come from peers/env.sh
 #   IGNIS_SERVE_ARGS=    more flags for `ignis serve` (e.g. --cpuprofile FILE)
@@ -72,6 +88,13 @@ PEERS=${PEERS:-$ROOT/../shared/peers}
 : "${MUC_STEP:=15s}"
 : "${MUC_JOIN_RATE:=200}"
 : "${MUC_SAT_P99:=1000}"
+: "${PEP_SESSIONS:=200}"
+: "${PEP_CONTACTS:=10}"
+: "${PEP_RATE:=100}"
+: "${PEP_STEP:=10s}"
+: "${PEP_SAT_RATES:=200 500 1000 2000 4000 8000 16000}"
+: "${PEP_ITEM_NODES:=50}"
+: "${PEP_ITEM_RATE:=500}"
 : "${SERVER_CPUS:=}"
 : "${CLIENT_CPUS:=}"
 SERVER_PIN=() CLIENT_PIN=()
@@ -252,6 +275,10 @@ ACCOUNTS=$(( ACCOUNTS > LOGIN_LOOPS ? ACCOUNTS : LOGIN_LOOPS ))
 # muc-big reuse the same users
 MUC_ACCOUNTS=$(( MUC_ROOMS * MUC_ROOM_SIZE > MUC_BIG_SIZE ? MUC_ROOMS * MUC_ROOM_SIZE : MUC_BIG_SIZE ))
 ACCOUNTS=$(( ACCOUNTS > MUC_ACCOUNTS ? ACCOUNTS : MUC_ACCOUNTS ))
+# PEP: users of their own after all the others (their rosters and nodes
+# stay between the pep runs, which then find them in place)
+PEP_FIRST=$(( ACCOUNTS + 1 ))
+ACCOUNTS=$(( ACCOUNTS + PEP_SESSIONS ))
 for s in $SERVERS; do
     case $s in
     ignis)
@@ -286,9 +313,13 @@ bench_args() {  # bench_args SCENARIO [RATE STEP] -> the scenario's flags
     chat-sat)    echo "--scenario chat --sessions $CHAT_SESSIONS $(chat_users $((2 + $3))) --rate $2 --duration $SAT_STEP --drain 3s --tls none --tick $SAT_TICK" ;;
     muc-fixed)   echo "--scenario muc --sessions $((MUC_ROOMS * MUC_ROOM_SIZE)) --room-size $MUC_ROOM_SIZE --rate $MUC_RATE --join-rate $MUC_JOIN_RATE --duration $MUC_STEP --drain 5s --timeout 120s --tls none" ;;
     muc-big)     echo "--scenario muc --sessions $MUC_BIG_SIZE --room-size $MUC_BIG_SIZE --rate $2 --join-rate $MUC_JOIN_RATE --duration $MUC_STEP --drain 3s --timeout 120s --tls none --tick $SAT_TICK" ;;
+    pep)         echo "$pep_common --rate $PEP_RATE --duration $PEP_STEP --drain 5s" ;;
+    pep-sat)     echo "$pep_common --rate $2 --duration $PEP_STEP --drain 3s --tick $SAT_TICK" ;;
+    pep-items)   echo "$pep_common --pep-node urn:ignis:bench:items --pep-nodes $PEP_ITEM_NODES --rate $PEP_ITEM_RATE --messages $((PEP_SESSIONS * PEP_ITEM_NODES)) --duration 600s --drain 5s" ;;
     *) echo "compare: unknown scenario $1" >&2; exit 2 ;;
     esac
 }
+pep_common="--scenario pep --sessions $PEP_SESSIONS --first-user $PEP_FIRST --roster-size $PEP_CONTACTS --timeout 120s --tls none"
 
 # sat_step FILE RATE [FANOUT P99MS]: prints the median of the per-second
 # delivered counts while sending (first and last second left out), and fails
@@ -315,8 +346,9 @@ run_bench() {
     log "$name (pid $SERVER_PID): ignis bench --addr 127.0.0.1:$(port_of "$s") $args"
     dur=$(secs "$(echo "$args" | sed -n 's/.*--duration \([0-9.]*s\).*/\1/p')")
     drain=$(secs "$(echo "$args" | sed -n 's/.*--drain \([0-9.]*s\).*/\1/p')")
-    # muc: the logins and the joins come on top of --duration, --timeout each
-    case "$args" in *"--scenario muc"*)
+    # muc, pep: the logins and the joins (rosters) come on top of --duration,
+    # --timeout each
+    case "$args" in *"--scenario muc"*|*"--scenario pep"*)
         to=$(secs "$(echo "$args" | sed -n 's/.*--timeout \([0-9.]*s\).*/\1/p')")
         dur=$((dur + 2 * ${to:-30})) ;;
     esac
@@ -326,7 +358,7 @@ run_bench() {
         --users "$USERS" --password "$PASSWORD" --mech SCRAM-SHA-1 --server-pid "$SERVER_PID" \
         --progress 5s $args --json "$OUT/$name.json" --html "$OUT/$name.html" \
         >"$OUT/$name.txt" 2>"$OUT/$name.progress" || log "$name: bench exited with $? (see $OUT/$name.progress)"
-    grep -E "^(sessions|logins|messages|latency ms|server RSS/session|muc joins|server RSS/occupant) " "$OUT/$name.txt" | sed 's/^/    /' >&2 || true
+    grep -E "^(sessions|logins|messages|notifications|pep|latency ms|server RSS/session|muc joins|server RSS/occupant|server RSS/item) " "$OUT/$name.txt" | sed 's/^/    /' >&2 || true
 }
 
 save_sat() {  # save_sat SERVER BEST STEP [FILE] -> OUT/FILE (saturation.json; STEP: the run that delivered BEST)
@@ -380,6 +412,18 @@ for sc in $SCENARIOS; do
             done
             save_sat "$s" "$best" "$bestrun" muc-saturation.json
             [ -n "$keptrun" ] && save_sat "$s" "$keptbest" "$keptrun" muc-kept.json
+        elif [ "$sc" = pep-sat ]; then
+            # notification saturation: paced publish steps until the server
+            # falls behind, counted in notifications (publishes x contacts)
+            best=0 bestrun=
+            for rate in $PEP_SAT_RATES; do
+                run_bench "pep-sat-$s-$rate" "$s" "$(bench_args pep-sat "$rate")"
+                if med=$(sat_step "$OUT/pep-sat-$s-$rate.json" "$rate" "$PEP_CONTACTS"); then kept=1; else kept=0; fi
+                [ "${med:-0}" -gt "$best" ] && best=$med bestrun=pep-sat-$s-$rate
+                log "pep-sat on $s at $rate publishes/s: ${med:-0} notifications/s (median), $([ $kept = 1 ] && echo kept up || echo fell behind)"
+                [ $kept = 1 ] || break
+            done
+            save_sat "$s" "$best" "$bestrun" pep-saturation.json
         elif [ "$sc" != chat-sat ]; then
             run_bench "$sc-$s" "$s" "$(bench_args "$sc")"
         else
@@ -410,14 +454,17 @@ done
     echo "prosody: $(dpkg-query -W -f '${Version}' prosody 2>/dev/null) (lua $(dpkg-query -W -f '${Version}' lua5.4 2>/dev/null))"
     echo "ejabberd: $(dpkg-query -W -f '${Version}' ejabberd 2>/dev/null) (erlang $(dpkg-query -W -f '${Version}' erlang-base 2>/dev/null))"
     echo "settings: SESSIONS=$SESSIONS IDLE_DURATION=$IDLE_DURATION DURATION=$DURATION LOGIN_LOOPS=$LOGIN_LOOPS CHAT_SESSIONS=$CHAT_SESSIONS CHAT_RATE=$CHAT_RATE SAT_RATES='$SAT_RATES' SAT_STEP=$SAT_STEP SAT_TICK=$SAT_TICK SERVER_CPUS=${SERVER_CPUS:-any} CLIENT_CPUS=${CLIENT_CPUS:-any} half-rate=${HALF_RATE:-none}"
+    echo "pep: PEP_SESSIONS=$PEP_SESSIONS PEP_CONTACTS=$PEP_CONTACTS PEP_RATE=$PEP_RATE PEP_STEP=$PEP_STEP PEP_SAT_RATES='$PEP_SAT_RATES' PEP_ITEM_NODES=$PEP_ITEM_NODES PEP_ITEM_RATE=$PEP_ITEM_RATE"
     echo "group chat: MUC_ROOMS=$MUC_ROOMS MUC_ROOM_SIZE=$MUC_ROOM_SIZE MUC_RATE=$MUC_RATE MUC_BIG_SIZE=$MUC_BIG_SIZE MUC_SAT_RATES='$MUC_SAT_RATES' MUC_STEP=$MUC_STEP MUC_JOIN_RATE=$MUC_JOIN_RATE MUC_SAT_P99=$MUC_SAT_P99"
 } >"$OUT/versions.txt"
 
 python3 - "$OUT" "$SESSIONS" "$CHAT_RATE" "${HALF_RATE:-0}" "$LOGIN_LOOPS" "$CHAT_SESSIONS" \
-    "$MUC_ROOMS" "$MUC_ROOM_SIZE" "$MUC_RATE" "$MUC_BIG_SIZE" "$MUC_SAT_P99" "${MUC_SAT_RATES%% *}" >"$OUT/table.md" <<'EOF'
+    "$MUC_ROOMS" "$MUC_ROOM_SIZE" "$MUC_RATE" "$MUC_BIG_SIZE" "$MUC_SAT_P99" "${MUC_SAT_RATES%% *}" \
+    "$PEP_SESSIONS" "$PEP_CONTACTS" "$PEP_RATE" "$PEP_ITEM_NODES" >"$OUT/table.md" <<'EOF'
 import json, os, statistics, sys
 out, sessions, chat_rate, half, loops, chat_sessions = sys.argv[1], int(sys.argv[2]), sys.argv[3], int(sys.argv[4]), sys.argv[5], sys.argv[6]
 muc_rooms, muc_size, muc_rate, big_size, big_p99, big_first = (int(v) for v in sys.argv[7:13])
+pep_sessions, pep_contacts, pep_rate, pep_nodes = (int(v) for v in sys.argv[13:17])
 servers = ["ignis", "prosody", "ejabberd"]
 names = {"ignis": "Ignis", "prosody": "Prosody", "ejabberd": "ejabberd"}
 
@@ -426,6 +473,16 @@ def load(sc, s):
         return {"sat": saturation[s]} if s in saturation else None
     if sc == "muc-big-sat":
         return {"sat": muc_sat[s]} if s in muc_sat else None
+    if sc == "pep-sat":
+        return {"sat": pep_sat[s]} if s in pep_sat else None
+    if sc == "pep-satstep":
+        sc = pep_steps.get(s)
+        if not sc:
+            return None
+        try:
+            return json.load(open(os.path.join(out, f"{sc}.json")))
+        except (OSError, ValueError):
+            return None
     if sc == "muc-big-kept":
         return {"sat": muc_kept[s]} if s in muc_kept else None
     if sc in ("muc-big-best", "muc-big-keptstep"):
@@ -452,6 +509,11 @@ try:
     muc_sat, muc_steps = d["saturation"], d.get("step", {})
 except (OSError, ValueError):
     muc_sat, muc_steps = {}, {}
+try:
+    d = json.load(open(os.path.join(out, "pep-saturation.json")))
+    pep_sat, pep_steps = d["saturation"], d.get("step", {})
+except (OSError, ValueError):
+    pep_sat, pep_steps = {}, {}
 try:
     d = json.load(open(os.path.join(out, "muc-kept.json")))
     muc_kept, muc_kept_steps = d["saturation"], d.get("step", {})
@@ -578,6 +640,26 @@ row(f"p99 latency at that step", "muc-big-best", lat("p99"), lambda v: f"{v:,.2f
 row(f"server RSS per occupant, one room of {big_size:,} (first step, {big_first} msgs/s)", "muc-big-first", per_occ,
     lambda v: f"{v:,.0f} B", "low", "a few hundred bytes", lambda v: v["ignis"] <= 512)
 client_row("at each server's best muc-big step", [(client(r) if (r := load("muc-big-best", s)) else "—") for s in servers])
+
+# PEP: notifications are publishes times the contacts
+def pep_lost(r):
+    exp, dl = r.get("messages_expected", 0), r["messages_delivered"]
+    s = f" ({dl / exp * 100:.1f} % delivered)" if exp and dl < exp * 0.999 else ""
+    p = r.get("pep") or {}
+    if p.get("publish_errors"):
+        s += f" ({p['publish_errors']:,} publish errors)"
+    return s
+pep_fixed = f"{pep_sessions} users × {pep_contacts} contacts, {pep_rate:,} publishes/s"
+row(f"PEP notifications/s, {pep_fixed}", "pep", lambda r: r["messages_per_s"], lambda v: f"{v:,.0f}", "high", extra=pep_lost)
+row(f"PEP p50 publish→notification, {pep_fixed}", "pep", lat("p50"), lambda v: f"{v:,.2f} ms", "low")
+row(f"PEP p99 publish→notification, {pep_fixed}", "pep", lat("p99"), lambda v: f"{v:,.2f} ms", "low")
+row(f"server RSS, {pep_fixed}", "pep", lambda r: (r.get("server") or {}).get("rss_plateau_bytes", 0) / 1048576 or None, lambda v: f"{v:,.1f} MiB", "low")
+row(f"server CPU, {pep_fixed}", "pep", lambda r: (r.get("server") or {}).get("cpu_avg_pct"), lambda v: f"{v:.0f} %", "low")
+row(f"PEP notifications/s at saturation ({pep_sessions} users × {pep_contacts} contacts, paced steps)", "pep-sat",
+    lambda r: r["sat"], lambda v: f"{v:,.0f}", "high")
+row(f"PEP p99 at that step", "pep-satstep", lat("p99"), lambda v: f"{v:,.2f} ms", "low", extra=pep_lost)
+row(f"server RSS per stored PEP item ({pep_sessions} users × {pep_nodes} nodes, one item each)", "pep-items",
+    lambda r: (r.get("pep") or {}).get("server_rss_per_item_bytes") or None, lambda v: f"{v:,.0f} B", "low")
 
 print("| measurement | Ignis | Prosody | ejabberd | Ignis vs Prosody | Ignis vs ejabberd | goal (issues) |")
 print("|---|---|---|---|---|---|---|")

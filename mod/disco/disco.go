@@ -152,7 +152,7 @@ func writeForm(b *stanza.Builder, f mod.InfoForm) {
 }
 
 // items lists the server's items (components and the modules' services) for
-// the server, and nothing yet for an account.
+// the server, and what the modules list for an account (its PEP nodes).
 func (m *Module) items(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if node, ok := iq.Payload().Attr("node"); ok && len(node) > 0 {
 		return m.nodeItems(ctx, iq, string(node))
@@ -165,6 +165,15 @@ func (m *Module) items(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) 
 				return nil, err
 			}
 			return nil, errNoAccount
+		}
+		for _, src := range m.reg.AccountItemSources() {
+			items, err := src(ctx, iq.From.Bare())
+			if err != nil {
+				return nil, err
+			}
+			for _, it := range items {
+				b.Element("item", "", "jid", it.JID, "node", it.Node, "name", it.Name)
+			}
 		}
 		return iq.Result(b.Bytes()), nil
 	}

@@ -2,8 +2,10 @@ package pubsub
 
 import (
 	"log/slog"
+	"os"
 	"runtime"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/cockroachdb/pebble/v2/vfs"
@@ -130,4 +132,58 @@ func heap() uint64 {
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
 	return ms.HeapAlloc
+}
+
+// BenchmarkItemMemory: what one stored PEP item costs the server's memory.
+// users each publish one item (an avatar metadata, 120 B) to each of
+// nodes nodes through the module, on a store in a real folder as the
+// server runs it; per item: the Go heap held after a GC, and the process's
+// RSS growth (Pebble's memtable and caches included, the pages of its files
+// not). Items live in Pebble, not in Go maps, so the heap figure is what a
+// node and its item leave in memory beyond the store.
+func BenchmarkItemMemory(b *testing.B) {
+	const users, nodes = 1000, 10
+	for range b.N {
+		b.StopTimer()
+		db, err := store.Open(&store.Options{Dir: b.TempDir(), Logger: slog.New(slog.DiscardHandler)})
+		if err != nil {
+			b.Fatal(err)
+		}
+		m := New(mod.NewHandle("pubsub", db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler)), Config{})
+		env := &fakeEnv{res: map[string]fakeRes{}}
+		iqs := make([]*stanza.Stanza, 0, users*nodes)
+		for u := range users {
+			for n := range nodes {
+				iqs = append(iqs, stanza.MustParse([]byte("<iq type='set' id='p' from='user"+strconv.Itoa(u)+"@localhost/r'>"+
+					"<pubsub xmlns='"+NS+"'><publish node='urn:test:"+strconv.Itoa(n)+"'><item id='current'>"+
+					"<metadata xmlns='urn:xmpp:avatar:metadata'><info id='"+strconv.Itoa(u*nodes+n)+"' bytes='12345' type='image/png'/></metadata>"+
+					"</item></publish></pubsub></iq>")))
+			}
+		}
+		heap0, rss0 := heap(), rss(b)
+		b.StartTimer()
+		for _, iq := range iqs {
+			if _, err := m.handle(env, m.pepSpace(iq.From.Bare()), iq); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.StopTimer()
+		heap1, rss1 := heap(), rss(b)
+		k := float64(users * nodes)
+		b.ReportMetric((float64(heap1)-float64(heap0))/k, "heap-B/item")
+		b.ReportMetric(float64(rss1-rss0)/k, "rss-B/item")
+		runtime.KeepAlive(iqs)
+		db.Close()
+	}
+}
+
+// rss is the process's resident set, from /proc/self/statm (Linux).
+func rss(tb testing.TB) int64 {
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		tb.Skip("no /proc/self/statm")
+	}
+	f := strings.Fields(string(b))
+	pages, _ := strconv.ParseInt(f[1], 10, 64)
+	return pages * int64(os.Getpagesize())
 }

@@ -142,6 +142,7 @@ func (m *Module) Register(r *mod.Registry) {
 	r.InboundPresence(m.remotePresence)
 	r.OnUnavailable(m.unavailable)
 	r.OnAccount(m.account)
+	r.AccountItems(m.pepItems)
 
 	// The service is registered even with Host "off": its domain is where
 	// caps queries come from and their answers go to.

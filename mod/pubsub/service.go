@@ -328,3 +328,34 @@ func (m *Module) serviceItems(ctx *mod.Ctx) []mod.Item {
 	})
 	return out
 }
+
+// pepItems lists the PEP nodes of the account ctx.Target that asker may
+// read (disco#items on a bare JID, XEP-0060 §5.2 and XEP-0163 §7): nodes
+// whose access model shuts asker out are left out, not refused, as Prosody
+// and ejabberd do.
+func (m *Module) pepItems(ctx *mod.Ctx, asker jid.JID) ([]mod.Item, error) {
+	sp := m.pepSpace(ctx.Target)
+	d := ctx.Target.String()
+	var out []mod.Item
+	var ferr error
+	err := sp.st.Nodes(sp.owner, func(n store.PubsubNode) bool {
+		switch err := m.mayRead(ctx.Env, sp, &n, asker); {
+		case err == nil:
+			out = append(out, mod.Item{JID: d, Node: n.Name, Name: n.Title})
+		case !isStanzaError(err):
+			ferr = err // the store failed
+			return false
+		}
+		return true
+	})
+	if err == nil {
+		err = ferr
+	}
+	return out, err
+}
+
+// isStanzaError tells a refusal (a stanza error) from a failure.
+func isStanzaError(err error) bool {
+	_, ok := err.(*stanza.Error)
+	return ok
+}
