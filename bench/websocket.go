@@ -63,10 +63,11 @@ func wsUpgrade(c net.Conn, host, path string) (net.Conn, error) {
 	return w, nil
 }
 
-// wsConn frames writes as masked text messages, one a write, declaring
-// jabber:client on the stanzas (every element stands alone, RFC 7395
-// §3.3.3), and reads the payload of the server's messages. Reads happen on
-// one goroutine; writes are serialized by wmu.
+// wsConn frames writes as masked text messages, one per top-level element,
+// declaring jabber:client on the stanzas (every element stands alone in a
+// message of its own, RFC 7395 §3.3.3: Prosody parses an <open/> only when
+// it is a message's whole payload), and reads the payload of the server's
+// messages. Reads happen on one goroutine; writes are serialized by wmu.
 type wsConn struct {
 	net.Conn
 	pre       []byte // bytes read with the upgrade response
@@ -137,17 +138,71 @@ func (w *wsConn) Read(p []byte) (int, error) {
 	return n, err
 }
 
-// Write sends b as one text message, each top-level stanza qualified.
+// Write sends each top-level element of b as a text message of its own,
+// stanzas qualified. Whitespace alone (a keepalive) becomes a ping frame:
+// over a WebSocket, text between elements is not allowed (RFC 7395 §3.3.3,
+// §3.7; Prosody closes with 1007 on a message not starting with '<').
 func (w *wsConn) Write(b []byte) (int, error) {
-	if err := w.frame(0x1, qualify(b)); err != nil {
-		return 0, err
+	w.wmu.Lock()
+	defer w.wmu.Unlock()
+	sent := false
+	for rest := b; ; {
+		var e []byte
+		if e, rest = nextTop(rest); e == nil {
+			break
+		}
+		if err := w.frameLocked(0x1, qualify(e)); err != nil {
+			return 0, err
+		}
+		sent = true
+	}
+	if !sent {
+		if err := w.frameLocked(0x9, nil); err != nil {
+			return 0, err
+		}
 	}
 	return len(b), nil
+}
+
+// nextTop returns the first top-level element of b (whitespace before it
+// skipped) and what follows it; nil when b holds no element start. An
+// element cut short takes the rest of b.
+func nextTop(b []byte) (elem, rest []byte) {
+	start := bytes.IndexByte(b, '<')
+	if start < 0 {
+		return nil, nil
+	}
+	depth := 0
+	for i := start; i < len(b); i++ {
+		if b[i] != '<' {
+			continue
+		}
+		j := bytes.IndexByte(b[i:], '>')
+		if j < 0 {
+			break
+		}
+		tag := b[i : i+j+1]
+		switch {
+		case len(tag) > 1 && tag[1] == '/':
+			depth--
+		case tag[len(tag)-2] != '/' && tag[1] != '?' && tag[1] != '!':
+			depth++
+		}
+		i += j
+		if depth <= 0 {
+			return b[start : i+1], b[i+1:]
+		}
+	}
+	return b[start:], nil
 }
 
 func (w *wsConn) frame(op byte, p []byte) error {
 	w.wmu.Lock()
 	defer w.wmu.Unlock()
+	return w.frameLocked(op, p)
+}
+
+func (w *wsConn) frameLocked(op byte, p []byte) error {
 	out := append(w.wbuf[:0], 0x80|op)
 	switch l := len(p); {
 	case l < 126:
