@@ -227,46 +227,26 @@ func (w *wsConn) frameLocked(op byte, p []byte) error {
 	return err
 }
 
-// qualify adds xmlns='jabber:client' to the top-level message, presence
-// and iq elements of b that lack a default namespace: over TCP the stream
+// qualify adds xmlns='jabber:client' to e, one element, when it is a
+// message, presence or iq without a default namespace: over TCP the stream
 // root declares it, over a WebSocket nothing is inherited.
-func qualify(b []byte) []byte {
-	var out []byte
-	depth, last := 0, 0
-	for i := 0; i < len(b); i++ {
-		if b[i] != '<' {
-			continue
-		}
-		j := bytes.IndexByte(b[i:], '>')
-		if j < 0 {
-			break
-		}
-		tag := b[i : i+j+1]
-		switch {
-		case len(tag) > 1 && tag[1] == '/':
-			depth--
-		default:
-			if depth == 0 && !bytes.Contains(tag, []byte(" xmlns=")) {
-				name := tag[1:]
-				if k := bytes.IndexAny(name, " />"); k >= 0 {
-					name = name[:k]
-				}
-				switch string(name) {
-				case "message", "presence", "iq":
-					at := i + 1 + len(name)
-					out = append(out, b[last:at]...)
-					out = append(out, " xmlns='"+stanza.NSClient+"'"...)
-					last = at
-				}
-			}
-			if tag[len(tag)-2] != '/' {
-				depth++
-			}
-		}
-		i += j
+func qualify(e []byte) []byte {
+	end := bytes.IndexByte(e, '>')
+	if end < 0 || bytes.Contains(e[:end], []byte(" xmlns=")) {
+		return e
 	}
-	if out == nil {
-		return b
+	name := e[1:end]
+	if k := bytes.IndexAny(name, " /"); k >= 0 {
+		name = name[:k]
 	}
-	return append(out, b[last:]...)
+	switch string(name) {
+	case "message", "presence", "iq":
+	default:
+		return e
+	}
+	at := 1 + len(name)
+	out := make([]byte, 0, len(e)+len(stanza.NSClient)+9)
+	out = append(out, e[:at]...)
+	out = append(out, " xmlns='"+stanza.NSClient+"'"...)
+	return append(out, e[at:]...)
 }

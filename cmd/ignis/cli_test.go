@@ -48,6 +48,7 @@ func TestHelpEverywhere(t *testing.T) {
 		{"group", "--help"}, {"group", "add", "--help"}, {"group", "member", "--help"}, {"group", "member", "add", "--help"}, {"group", "list", "-h"},
 		{"sessions", "--help"}, {"kick", "--help"}, {"version", "--help"}, {"bench", "--help"},
 		{"stats", "--help"}, {"announce", "--help"}, {"token", "--help"}, {"token", "create", "--help"},
+		{"room", "--help"}, {"room", "list", "--help"}, {"room", "destroy", "-h"},
 	} {
 		var stdout, stderr bytes.Buffer
 		cmd := ignis(t, args...)

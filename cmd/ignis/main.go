@@ -3,7 +3,7 @@
 //	ignis serve [--config FILE] [--data DIR] [--domain NAME] [--c2s ADDR] [--c2s-tls ADDR]
 //	ignis user add --data DIR JID [PASSWORD]
 //	ignis user del|passwd|list …
-//	ignis sessions|kick|stats|announce …, ignis token …, ignis version
+//	ignis sessions|kick|stats|announce|room …, ignis token …, ignis version
 package main
 
 import (
@@ -40,6 +40,7 @@ const usage = `usage:
   ignis kick        --data DIR JID    (end a full JID's session, or every session of a bare JID)
   ignis stats       --data DIR [--json]   (the running server's headline figures)
   ignis announce    --data DIR MESSAGE    (a headline message to every online session)
+  ignis room list|info|destroy --data DIR [ROOM] [--reason TEXT]   (the running server's group chat rooms)
   ignis token create --data DIR NAME      (a bearer token for the admin REST API; printed once)
   ignis token list|del --data DIR [NAME]
   ignis bench --addr HOST:PORT --domain NAME --scenario idle|login|chat|presence|muc|s2s|mix --sessions N [--help for all options]
@@ -84,6 +85,8 @@ func run(cmd string, args []string, stdin io.Reader, stdout io.Writer) error {
 		return stats(args, stdout)
 	case "announce":
 		return announce(args, stdout)
+	case "room":
+		return room(args, stdout)
 	case "token":
 		return token(args, stdout)
 	case "bench":

@@ -28,17 +28,7 @@ func plainLogin(t *testing.T, env *servertest.Env, user, pass, resource string) 
 	t.Cleanup(func() { c.Close() })
 	_ = c.SetDeadline(time.Now().Add(15 * time.Second))
 	r := bufio.NewReader(c)
-	until := func(want string) string {
-		var got strings.Builder
-		for !strings.Contains(got.String(), want) {
-			b, err := r.ReadByte()
-			if err != nil {
-				t.Fatalf("waiting for %q: %v (got %q)", want, err, got.String())
-			}
-			got.WriteByte(b)
-		}
-		return got.String()
-	}
+	until := func(want string) string { return readUntil(t, r, want) }
 	header := "<stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' to='localhost' version='1.0'>"
 	io.WriteString(c, header)
 	until("</stream:features>")
@@ -80,15 +70,7 @@ func TestStatsAndAnnounce(t *testing.T) {
 	if err := announce([]string{"--data", data, "back", "in", "5", "minutes"}, &out); err != nil || out.String() != "announced to 1 session(s)\n" {
 		t.Fatalf("announce: %v %q", err, out.String())
 	}
-	var got strings.Builder
-	for !strings.Contains(got.String(), "</message>") {
-		b, err := r.ReadByte()
-		if err != nil {
-			t.Fatalf("no announcement: %v (got %q)", err, got.String())
-		}
-		got.WriteByte(b)
-	}
-	if s := got.String(); !strings.Contains(s, "headline") || !strings.Contains(s, "<body>back in 5 minutes</body>") || !strings.Contains(s, "from='localhost'") && !strings.Contains(s, `from="localhost"`) {
+	if s := readUntil(t, r, "</message>"); !strings.Contains(s, "headline") || !strings.Contains(s, "<body>back in 5 minutes</body>") || !strings.Contains(s, "from='localhost'") && !strings.Contains(s, `from="localhost"`) {
 		t.Errorf("erin got %q", s)
 	}
 	if err := announce([]string{"--data", data}, &out); err == nil {
