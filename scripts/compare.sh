@@ -224,6 +224,13 @@ fi
 
 peers_raise_nofile
 [ "$(id -u)" = 0 ] && "$PEERS/tune-host.sh" >"$OUT/tune-host.log" 2>&1 || true
+# the load generator's connections take ephemeral ports from 1024 up
+# (tune-host.sh): keep the WebSocket listeners' ports out of that range, or
+# a server restarted while the last run's sockets linger finds its port taken
+if [ -n "$WEB" ] && [ "$(id -u)" = 0 ]; then
+    reserved=$(cat /proc/sys/net/ipv4/ip_local_reserved_ports)
+    sysctl -qw net.ipv4.ip_local_reserved_ports="${reserved:+$reserved,}$IGNIS_HTTP_PORT,$PROSODY_HTTP_PORT,$EJABBERD_HTTP_PORT" || true
+fi
 
 # --- ports: refuse to measure someone else's server ------------------------------
 port_of() { case $1 in ignis) echo "$IGNIS_PORT" ;; prosody) echo "$PROSODY_PORT" ;; ejabberd) echo "$EJABBERD_PORT" ;; esac; }
