@@ -78,6 +78,14 @@
 #   IGNIS_PORT=35222 IGNIS_TLS_PORT=35223; the peers' ports come from peers/env.sh
 #   IGNIS_SERVE_ARGS=    more flags for `ignis serve` (e.g. --cpuprofile FILE)
 set -euo pipefail
+# Descriptors inherited from the caller (a lock's, as `flock LOCK
+# scripts/compare.sh` passes it) are closed here, so that the servers this
+# script starts in the background do not keep the lock held after it ends;
+# the caller's own copy still holds it for the whole run.
+for fd in /proc/$$/fd/*; do
+    fd=${fd##*/}
+    if [ "$fd" -gt 2 ] && [ "$fd" -lt 255 ]; then eval "exec $fd>&-"; fi
+done
 
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 PEERS=${PEERS:-$ROOT/../shared/peers}
