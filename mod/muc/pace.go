@@ -17,9 +17,9 @@ import (
 // per-occupant rate limit does. One slow occupant never stops a room: it
 // is cut as a slow reader when its own queue reaches the session's cap.
 
-// recount is how long a room's count of busy sessions holds: the count
-// takes a lock per session, so a room of thousands does it at most this
-// often, not per message.
+// recount is how long a room's count of busy sessions holds when none was
+// busy or the room refuses already: the count takes a lock per session, so
+// a room of thousands does it at most this often, not per message.
 const recount = 20 * time.Millisecond
 
 // pacer is a room's view of its occupants' backlogs (guarded by room.mu).
@@ -56,7 +56,10 @@ func (r *room) congested() bool {
 		return false
 	}
 	now := r.m.now()
-	if now.Sub(p.at) < recount && !p.at.IsZero() {
+	// while some sessions are behind and the room still takes messages,
+	// every message counts again: from busy to the slow-reader cut is a
+	// few messages for an occupant whose connection has stalled
+	if !p.at.IsZero() && now.Sub(p.at) < recount && (p.refusing || p.busy == 0) {
 		return p.refusing
 	}
 	p.at = now
