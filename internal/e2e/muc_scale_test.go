@@ -32,7 +32,6 @@ func mucLoadEnv(t *testing.T, names ...string) map[string]*stream {
 	return u
 }
 
-
 // TestMUCBackPressure: a room fed faster than its occupants read. One
 // stalled occupant does not stop the room: it is cut as a slow reader and
 // the others go on. When several are behind (over busy_share of the
