@@ -14,10 +14,10 @@ func (s *Stream) Backlog() (held, limit int) {
 	held = in.bytes
 	in.mu.Unlock()
 	pending := int(s.outPending.Load())
-	if pending > 0 {
+	if pending > 0 && held == 0 {
 		// outPending is refreshed only when the loop wakes: without new
-		// deliveries a client that has read its backlog would look behind
-		// for ever to whoever waits for it to drain
+		// deliveries (which wake it) a client that has read its backlog
+		// would look behind for ever to whoever waits for it to drain
 		s.tr.Wake()
 	}
 	return held + pending, s.cfg.Limits.MaxPendingOut
