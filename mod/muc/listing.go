@@ -87,7 +87,7 @@ type cachedView struct {
 
 // listFor sends session to of occupant o the presences of others, then
 // tail: up to JoinWindow bytes appended to out now, the rest later (the
-// room's pending listing, which presence starts once the lock is left).
+// room's pending listing: presence takes it, sends out, then starts it).
 func (r *room) listFor(out []*stanza.Stanza, to jid.JID, o *occupant, others []*occupant, tail []*stanza.Stanza) []*stanza.Stanza {
 	l := &listing{r: r, to: to, occ: o, rest: others, tail: tail}
 	out = l.next(out, r.m.cfg.JoinWindow)
@@ -120,19 +120,28 @@ func (l *listing) next(out []*stanza.Stanza, budget int) []*stanza.Stanza {
 	return out
 }
 
-// startLists hands the room's new listings to the pacing goroutine, with
-// the session of each if it tells its backlog. Under r.mu.
-func (m *Module) startLists(r *room, env mod.Env) {
+// takeLists returns the listings the join just made, with the session of
+// each if it tells its backlog. Under r.mu.
+func (r *room) takeLists(env mod.Env) []*listing {
 	if len(r.pending) == 0 {
+		return nil
+	}
+	out := r.pending
+	r.pending = nil
+	for _, l := range out {
+		l.env, l.link = env, r.pace.links[l.to.String()]
+	}
+	return out
+}
+
+// startLists hands listings to the pacing goroutine: after the join sent
+// the first part, so no later part can overtake it.
+func (m *Module) startLists(ls []*listing) {
+	if len(ls) == 0 {
 		return
 	}
 	m.lists.mu.Lock()
-	for i, l := range r.pending {
-		l.env, l.link = env, r.pace.links[l.to.String()]
-		m.lists.active = append(m.lists.active, l)
-		r.pending[i] = nil
-	}
-	r.pending = r.pending[:0]
+	m.lists.active = append(m.lists.active, ls...)
 	start := !m.lists.running
 	m.lists.running = true
 	m.lists.mu.Unlock()

@@ -340,9 +340,10 @@ func (m *Module) presence(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	out, err := r.join(from, to.Resource(), st, created)
+	var rest []*listing // the occupant list's remainder, once out is sent
 	if err == nil {
 		r.link(from, ctx.From)
-		m.startLists(r, ctx.Env)
+		rest = r.takeLists(ctx.Env)
 	}
 	r.mu.Unlock()
 	if err != nil {
@@ -353,6 +354,7 @@ func (m *Module) presence(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	m.send(ctx.Env, out)
+	m.startLists(rest)
 }
 
 // bounce answers st with an error from the address it was sent to.

@@ -168,8 +168,9 @@ func TestPresenceShared(t *testing.T) {
 		}
 		r.link(f.full, f)
 	}
-	m.startLists(r, env)
+	rest := r.takeLists(env)
 	r.mu.Unlock()
+	m.startLists(rest)
 	// drain both until done
 	var got [2][]*stanza.Stanza
 	idle := make(chan struct{})
