@@ -164,6 +164,15 @@ type Config struct {
 		MaxHistory      int     `toml:"max_history"`        // messages a room keeps for history on join; default 50
 		MessageRate     float64 `toml:"message_rate"`       // groupchat messages a second per occupant; default 5
 		MessageBurst    int     `toml:"message_burst"`      // messages allowed at once above the rate; default 20; past it resource-constraint
+		// BusyOutput and BusyShare: a room refuses groupchat messages
+		// (resource-constraint, wait) while more than BusyShare of its
+		// sessions, and more than one, each hold over BusyOutput bytes of
+		// output; defaults 64 KiB and 0.1; busy_share = 1 turns it off
+		BusyOutput int     `toml:"busy_output"`
+		BusyShare  float64 `toml:"busy_share"`
+		// JoinWindow: bytes of a newcomer's occupant list on its connection
+		// at once, the rest as it drains; default 32 KiB
+		JoinWindow int `toml:"join_window"`
 	} `toml:"muc"`
 
 	// Pubsub is publish-subscribe (XEP-0060) and PEP (XEP-0163).
@@ -324,6 +333,9 @@ func DefaultConfig() Config {
 	c.MUC.MaxRegistrations = 1000
 	c.MUC.MessageRate = 5
 	c.MUC.MessageBurst = 20
+	c.MUC.BusyOutput = 64 << 10
+	c.MUC.BusyShare = 0.1
+	c.MUC.JoinWindow = 32 << 10
 	c.Pubsub.Host = "pubsub"
 	c.Pubsub.Create = "local"
 	c.Pubsub.MaxItems = 256
@@ -471,6 +483,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MUC.MaxRoomsPerUser < 0 || c.MUC.MaxOccupants < 1 || c.MUC.MaxHistory < 0 || c.MUC.MessageRate <= 0 || c.MUC.MessageBurst < 1 {
 		return errors.New("config: muc: max_rooms_per_user and max_history must not be negative; max_occupants, message_rate and message_burst must be positive")
+	}
+	if c.MUC.BusyOutput < 1024 || c.MUC.BusyShare <= 0 || c.MUC.BusyShare > 1 || c.MUC.JoinWindow < 1024 {
+		return errors.New("config: muc: busy_output and join_window must be at least 1024 bytes, busy_share above 0 and at most 1")
 	}
 	if d := c.StreamManagement.ResumeTimeout.Duration; d < time.Second || d > 24*time.Hour {
 		return fmt.Errorf("config: stream_management.resume_timeout: %v is outside 1s..24h", d)

@@ -43,6 +43,7 @@ func modules(d deps) []mod.Module {
 	if c := d.cfg.MUC; c.Enabled {
 		extra = append(extra, muc.New(h("muc"), muc.Config{Host: c.Host, Create: c.Create, MaxRoomsPerUser: c.MaxRoomsPerUser,
 			MaxOccupants: c.MaxOccupants, MaxHistory: c.MaxHistory, MessageRate: c.MessageRate, MessageBurst: c.MessageBurst,
+			BusyOutput: c.BusyOutput, BusyShare: c.BusyShare, JoinWindow: c.JoinWindow,
 			Admins: d.admins(), VoiceInterval: c.VoiceInterval.Duration, MaxRegistrations: c.MaxRegistrations}))
 	}
 	return append(append([]mod.Module{

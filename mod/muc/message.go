@@ -74,6 +74,8 @@ func (r *room) groupchat(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 		return nil, stanza.ErrText(stanza.Forbidden, "visitors may not speak in this room")
 	case !subj.IsZero() && body.IsZero() && o.role < roleModerator && !r.cfg.ChangeSubject:
 		return nil, stanza.ErrText(stanza.Forbidden, "only moderators may change the subject")
+	case r.congested():
+		return nil, stanza.ErrText(stanza.ResourceConstraint, "the room's occupants are behind; try again shortly")
 	case !r.allow(o):
 		return nil, stanza.ErrText(stanza.ResourceConstraint, "too many messages; slow down")
 	}

@@ -62,6 +62,15 @@ type Config struct {
 	// groupchat messages; past them the message gets resource-constraint.
 	MessageRate  float64
 	MessageBurst int
+	// BusyOutput (bytes held for a client) and BusyShare (of a room's
+	// sessions) are the room's back-pressure (pace.go): while more than
+	// BusyShare of its sessions, and more than one, hold over BusyOutput,
+	// groupchat messages get resource-constraint. BusyShare 1 turns it off.
+	BusyOutput int
+	BusyShare  float64
+	// JoinWindow is how many bytes of a newcomer's occupant list may wait
+	// on its connection at once; the rest follows as it drains (listing.go).
+	JoinWindow int
 	// Create says who may create rooms: "local" (accounts of the server,
 	// the default), "admins" (Admins only) or "anyone".
 	Create string
@@ -98,6 +107,15 @@ func (c *Config) defaults() {
 	if c.Create == "" {
 		c.Create = "local"
 	}
+	if c.BusyOutput <= 0 {
+		c.BusyOutput = 64 << 10
+	}
+	if c.BusyShare <= 0 {
+		c.BusyShare = 0.1
+	}
+	if c.JoinWindow <= 0 {
+		c.JoinWindow = 32 << 10
+	}
 }
 
 // Module is the group chat service.
@@ -115,6 +133,8 @@ type Module struct {
 	domain jid.JID            // the service's domain, once started
 	byName map[string]*room   // live rooms by localpart
 	where  map[string][]*room // full JID of an occupant session → its rooms
+
+	lists lists // occupant lists being sent to newcomers (listing.go)
 }
 
 // New returns the service over h's store.

@@ -46,7 +46,7 @@ func presenceTo(from, to string) *stanza.Stanza {
 }
 
 // fill makes room@conference.localhost with n occupants (u0 owns it).
-func fill(tb testing.TB, m *Module, env *countEnv, n int) {
+func fill(tb testing.TB, m *Module, env mod.Env, n int) {
 	tb.Helper()
 	ctx := &mod.Ctx{Env: env}
 	room := "room@conference.localhost"
@@ -57,6 +57,7 @@ func fill(tb testing.TB, m *Module, env *countEnv, n int) {
 	for i := 1; i < n; i++ {
 		m.presence(ctx, presenceTo(fmt.Sprintf("u%d@localhost/r", i), fmt.Sprintf("%s/u%d", room, i)))
 	}
+	m.waitLists()
 	if got := len(m.lookup(jid.MustParse(room)).occupants); got != n {
 		tb.Fatalf("%d occupants, want %d", got, n)
 	}

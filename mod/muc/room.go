@@ -124,6 +124,12 @@ type room struct {
 	occupants   map[string]*occupant   // by nick
 	sessions    map[string]*occupant   // by full JID of each session
 	history     []histEntry
+	pace        pacer // back-pressure (pace.go)
+	// occupant lists being sent to newcomers (listing.go): how many, those
+	// to start once the lock is left, and the presences they share
+	listing int
+	pending []*listing
+	views   map[*occupant]*cachedView
 }
 
 func (m *Module) newRoom(rj jid.JID) *room {
@@ -209,19 +215,25 @@ func (r *room) seesJID(viewer *occupant) bool {
 }
 
 // broadcastPresence tells every occupant session about o (self gets 110
-// plus selfCodes); codes go to everyone.
+// plus selfCodes); codes go to everyone. What the others get is
+// serialised once for each of the two views and shared.
 func (r *room) broadcastPresence(out []*stanza.Stanza, o *occupant, unavailable bool, ex *extra, codes, selfCodes []int) []*stanza.Stanza {
-	sh := &shown{o: o}
+	var views [2]*stanza.Stanza
 	for _, v := range r.occupants {
 		for _, s := range v.sessions {
-			c := codes
 			if v == o {
-				c = append(append(append([]int(nil), codes...), selfCodes...), 110)
-			} else if !unavailable && ex == nil && len(c) == 0 {
-				out = append(out, r.shared(sh, s, r.seesJID(v)))
+				c := append(append(append([]int(nil), codes...), selfCodes...), 110)
+				out = append(out, r.presenceOf(o, unavailable, s, true, ex, c...))
 				continue
 			}
-			out = append(out, r.presenceOf(o, unavailable, s, r.seesJID(v) || v == o, ex, c...))
+			i := 0
+			if r.seesJID(v) {
+				i = 1
+			}
+			if views[i] == nil {
+				views[i] = r.presenceOf(o, unavailable, jid.JID{}, i == 1, ex, codes...)
+			}
+			out = append(out, views[i].Readdressed(s))
 		}
 	}
 	return out
@@ -328,6 +340,11 @@ func (m *Module) presence(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	out, err := r.join(from, to.Resource(), st, created)
+	var rest []*listing // the occupant list's remainder, once out is sent
+	if err == nil {
+		r.link(from, ctx.From)
+		rest = r.takeLists(ctx.Env)
+	}
 	r.mu.Unlock()
 	if err != nil {
 		m.bounce(ctx, st, err)
@@ -337,6 +354,7 @@ func (m *Module) presence(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	m.send(ctx.Env, out)
+	m.startLists(rest)
 }
 
 // bounce answers st with an error from the address it was sent to.
@@ -445,22 +463,23 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 		o.sessions = append(o.sessions, from)
 		r.sessions[from.String()] = o
 		r.m.track(from, r, true)
+		others := make([]*occupant, 0, len(r.occupants))
 		for _, v := range r.occupants {
-			if v != o {
-				out = append(out, r.presenceOf(v, false, from, r.seesJID(o), nil))
-			}
+			others = append(others, v)
 		}
-		out = append(out, r.presenceOf(o, false, from, true, nil, r.selfCodes(false)...))
-		out = append(out, r.historyFor(from, jr.hist)...)
-		return append(out, r.subjectFor(from)), nil
+		tail := []*stanza.Stanza{r.presenceOf(o, false, from, true, nil, r.selfCodes(false)...)}
+		tail = append(tail, r.historyFor(from, jr.hist)...)
+		return r.listFor(nil, from, o, others, append(tail, r.subjectFor(from))), nil
 	}
 	o = &occupant{nick: nick, bare: bare, sessions: []jid.JID{from}, role: r.defaultRole(a),
 		id: r.occupantID(bare.String()), payload: payload,
 		tokens: float32(r.m.cfg.MessageBurst), last: r.m.now()}
-	// the occupant list first, then everyone learns of the newcomer, whose
-	// own presence (110) comes last (XEP-0045 §7.2.3)
+	// the occupant list first (as the newcomer's connection drains:
+	// listFor), then everyone learns of the newcomer, whose own presence
+	// (110) comes last (XEP-0045 §7.2.3)
+	others := make([]*occupant, 0, len(r.occupants))
 	for _, v := range r.occupants {
-		out = append(out, r.presenceOf(v, false, from, r.seesJID(o), nil))
+		others = append(others, v)
 	}
 	r.occupants[nick] = o
 	r.sessions[from.String()] = o
@@ -474,9 +493,9 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 			out = append(out, r.shared(sh, s, r.seesJID(v)))
 		}
 	}
-	out = append(out, r.presenceOf(o, false, from, true, nil, r.selfCodes(created)...))
-	out = append(out, r.historyFor(from, jr.hist)...)
-	return append(out, r.subjectFor(from)), nil
+	tail := []*stanza.Stanza{r.presenceOf(o, false, from, true, nil, r.selfCodes(created)...)}
+	tail = append(tail, r.historyFor(from, jr.hist)...)
+	return r.listFor(out, from, o, others, append(tail, r.subjectFor(from))), nil
 }
 
 // selfCodes are the status codes of one's own presence on entering, 110 last.
@@ -509,13 +528,21 @@ func (r *room) changeNick(o *occupant, from jid.JID, nick string, payload []byte
 	}
 	// the <item/> of the 303 presence carries the new nick
 	var out []*stanza.Stanza
+	var views [2]*stanza.Stanza // what the others get, shared
 	for _, v := range r.occupants {
 		for _, s := range v.sessions {
-			codes := []int{303}
 			if v == o {
-				codes = append(codes, 110)
+				out = append(out, r.nickChanged(o, nick, s, true, []int{303, 110}))
+				continue
 			}
-			out = append(out, r.nickChanged(o, nick, s, r.seesJID(v) || v == o, codes))
+			i := 0
+			if r.seesJID(v) {
+				i = 1
+			}
+			if views[i] == nil {
+				views[i] = r.nickChanged(o, nick, jid.JID{}, i == 1, []int{303})
+			}
+			out = append(out, views[i].Readdressed(s))
 		}
 	}
 	delete(r.occupants, o.nick)
@@ -549,6 +576,7 @@ func (r *room) leave(from jid.JID, payload []byte) []*stanza.Stanza {
 		return nil
 	}
 	delete(r.sessions, from.String())
+	r.unlink(from)
 	r.m.track(from, r, false)
 	for i, s := range o.sessions {
 		if s.Equal(from) {
@@ -575,6 +603,7 @@ func (r *room) remove(o *occupant, ex *extra, codes ...int) []*stanza.Stanza {
 	out := r.broadcastPresence(nil, o, true, ex, codes, nil)
 	for _, s := range o.sessions {
 		delete(r.sessions, s.String())
+		r.unlink(s)
 		r.m.track(s, r, false)
 	}
 	delete(r.occupants, o.nick)

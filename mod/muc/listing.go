@@ -1,0 +1,261 @@
+package muc
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"time"
+
+	"ignis/jid"
+	"ignis/mod"
+	"ignis/stanza"
+)
+
+// The join burst. A newcomer to a room of n gets n presences before its
+// own (XEP-0045 §7.2.3); queued at once, a room of 1,000 holds a
+// megabyte per join until the connection drains, and a wave of joins
+// grows the heap by that many times. So the occupant list goes out as the
+// newcomer's connection drains: up to JoinWindow bytes at join, the rest
+// whenever less than half of that is still held for the client (checked
+// every listTick), then its own presence, the history and the subject.
+// Meanwhile the newcomer is an occupant like any other: what the room
+// broadcasts reaches it between the parts of its list. The list is the
+// occupants when it joined; one who left before its turn is skipped, one
+// who joined after is announced to the newcomer by the broadcast.
+//
+// While lists are being sent, each occupant's presence is serialised once
+// for all newcomers (room.views) instead of once per newcomer.
+
+// listTick is how often the lists in progress look at their connections.
+const listTick = 5 * time.Millisecond
+
+// listing is the occupant list still owed to one newcomer session.
+type listing struct {
+	r    *room
+	to   jid.JID
+	occ  *occupant
+	env  mod.Env
+	link mod.Backlogged // nil: the session does not tell; a window a tick
+	rest []*occupant
+	tail []*stanza.Stanza // own presence, history, subject
+}
+
+// lists are the listings in progress, for the pacing goroutine that runs
+// while there are any. Lock order: a room's mu, then lists.mu.
+type lists struct {
+	mu      sync.Mutex
+	active  []*listing
+	running bool
+	idle    sync.Cond // broadcast when running ends (L is &mu once used)
+}
+
+// view is o's available presence without 'to', with the real JID or not,
+// from the room's cache while lists are in progress. A cached view is
+// checked against what it shows, so no change of o can make it stale.
+func (r *room) view(o *occupant, withJID bool) *stanza.Stanza {
+	if r.views == nil {
+		return r.presenceOf(o, false, jid.JID{}, withJID, nil)
+	}
+	i := 0
+	if withJID {
+		i = 1
+	}
+	c := r.views[o]
+	if c == nil || c.nick != o.nick || c.role != o.role || c.aff != r.aff(o.bare) ||
+		!bytes.Equal(c.payload, o.payload) || (len(o.sessions) > 0 && !c.first.Equal(o.sessions[0])) {
+		c = &cachedView{nick: o.nick, role: o.role, aff: r.aff(o.bare), payload: o.payload}
+		if len(o.sessions) > 0 {
+			c.first = o.sessions[0]
+		}
+		r.views[o] = c
+	}
+	if c.v[i] == nil {
+		c.v[i] = r.presenceOf(o, false, jid.JID{}, withJID, nil)
+	}
+	return c.v[i]
+}
+
+// cachedView is an occupant's shared presence and what it was built from.
+type cachedView struct {
+	nick    string
+	role    role
+	aff     affiliation
+	payload []byte
+	first   jid.JID
+	v       [2]*stanza.Stanza
+}
+
+// listFor sends session to of occupant o the presences of others, then
+// tail: up to JoinWindow bytes appended to out now, the rest later (the
+// room's pending listing: presence takes it, sends out, then starts it).
+func (r *room) listFor(out []*stanza.Stanza, to jid.JID, o *occupant, others []*occupant, tail []*stanza.Stanza) []*stanza.Stanza {
+	l := &listing{r: r, to: to, occ: o, rest: others, tail: tail}
+	out = l.next(out, r.m.cfg.JoinWindow)
+	if len(l.rest) == 0 {
+		return append(out, tail...)
+	}
+	if r.views == nil {
+		r.views = map[*occupant]*cachedView{}
+	}
+	r.listing++
+	r.pending = append(r.pending, l)
+	return out
+}
+
+// next appends presences of the list up to budget bytes (one at least).
+func (l *listing) next(out []*stanza.Stanza, budget int) []*stanza.Stanza {
+	r := l.r
+	withJID := r.seesJID(l.occ)
+	for len(l.rest) > 0 && budget > 0 {
+		v := l.rest[0]
+		l.rest[0] = nil
+		l.rest = l.rest[1:]
+		if v == l.occ || r.occupants[v.nick] != v {
+			continue // gone since (its leaving was broadcast), or the newcomer
+		}
+		st := r.view(v, withJID).Readdressed(l.to)
+		budget -= len(st.Bytes())
+		out = append(out, st)
+	}
+	return out
+}
+
+// takeLists returns the listings the join just made, with the session of
+// each if it tells its backlog. Under r.mu.
+func (r *room) takeLists(env mod.Env) []*listing {
+	if len(r.pending) == 0 {
+		return nil
+	}
+	out := r.pending
+	r.pending = nil
+	for _, l := range out {
+		l.env, l.link = env, r.pace.links[l.to.String()]
+	}
+	return out
+}
+
+// startLists hands listings to the pacing goroutine: after the join sent
+// the first part, so no later part can overtake it.
+func (m *Module) startLists(ls []*listing) {
+	if len(ls) == 0 {
+		return
+	}
+	m.lists.mu.Lock()
+	m.lists.active = append(m.lists.active, ls...)
+	start := !m.lists.running
+	m.lists.running = true
+	m.lists.mu.Unlock()
+	if start {
+		if err := m.h.Go(m.paceLists); err != nil {
+			m.lists.mu.Lock()
+			m.lists.stopped() // stopping: the newcomers get no more
+			m.lists.mu.Unlock()
+		}
+	}
+}
+
+// paceLists sends the lists in progress as their connections drain, and
+// returns once none is left.
+func (m *Module) paceLists(ctx context.Context) {
+	t := time.NewTicker(listTick)
+	defer t.Stop()
+	var batch []*listing
+	for {
+		select {
+		case <-ctx.Done():
+			m.lists.mu.Lock()
+			m.lists.stopped()
+			m.lists.mu.Unlock()
+			return
+		case <-t.C:
+		}
+		m.lists.mu.Lock()
+		batch = append(batch[:0], m.lists.active...)
+		m.lists.mu.Unlock()
+		var finished map[*listing]bool
+		for _, l := range batch {
+			out, done := l.step()
+			if done {
+				if finished == nil {
+					finished = map[*listing]bool{}
+				}
+				finished[l] = true
+			}
+			m.send(l.env, out)
+		}
+		clear(batch)
+		m.lists.mu.Lock()
+		if finished != nil {
+			k := 0
+			for _, l := range m.lists.active {
+				if !finished[l] {
+					m.lists.active[k] = l
+					k++
+				}
+			}
+			clear(m.lists.active[k:])
+			m.lists.active = m.lists.active[:k]
+		}
+		if len(m.lists.active) == 0 {
+			m.lists.stopped()
+			m.lists.mu.Unlock()
+			return
+		}
+		m.lists.mu.Unlock()
+	}
+}
+
+// step sends the next part of l if its connection has drained; done once
+// the list and tail are out, or the newcomer left.
+func (l *listing) step() (out []*stanza.Stanza, done bool) {
+	r := l.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.gone || r.sessions[l.to.String()] != l.occ {
+		r.listDone()
+		return nil, true
+	}
+	budget := r.m.cfg.JoinWindow
+	if l.link != nil {
+		held, _ := l.link.Backlog()
+		if held >= budget/2 {
+			return nil, false
+		}
+		budget -= held
+	}
+	out = l.next(nil, budget)
+	if len(l.rest) > 0 {
+		return out, false
+	}
+	r.listDone()
+	return append(out, l.tail...), true
+}
+
+// listDone counts a listing of the room out; the view cache goes with the
+// last one.
+func (r *room) listDone() {
+	if r.listing--; r.listing == 0 {
+		r.views = nil
+	}
+}
+
+// stopped: the pacing goroutine ends. Under mu.
+func (ls *lists) stopped() {
+	ls.running = false
+	ls.active = nil
+	if ls.idle.L != nil {
+		ls.idle.Broadcast()
+	}
+}
+
+// waitLists returns once every occupant list in progress is out (tests).
+func (m *Module) waitLists() {
+	m.lists.mu.Lock()
+	defer m.lists.mu.Unlock()
+	if m.lists.idle.L == nil {
+		m.lists.idle.L = &m.lists.mu
+	}
+	for m.lists.running {
+		m.lists.idle.Wait()
+	}
+}

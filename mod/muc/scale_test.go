@@ -1,0 +1,220 @@
+package muc
+
+import (
+	"fmt"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"ignis/jid"
+	"ignis/mod"
+	"ignis/stanza"
+)
+
+// fakeSession is a newcomer's session that tells its backlog: what the
+// room sent it is held until the test drains it.
+type fakeSession struct {
+	full jid.JID
+	mu   sync.Mutex
+	held int
+	got  []*stanza.Stanza
+	max  int           // the most ever held at once
+	asks chan struct{} // a signal per Backlog call
+}
+
+func (f *fakeSession) JID() jid.JID                                      { return f.full }
+func (f *fakeSession) Available() bool                                   { return true }
+func (f *fakeSession) Priority() int8                                    { return 0 }
+func (f *fakeSession) LastPresence() *stanza.Stanza                      { return nil }
+func (f *fakeSession) Close(*stanza.StreamError)                         {}
+func (f *fakeSession) Offer(*stanza.Stanza) bool                         { return true }
+func (f *fakeSession) OfferConfirmed(*stanza.Stanza, func(ok bool)) bool { return true }
+func (f *fakeSession) Backlog() (int, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	select {
+	case f.asks <- struct{}{}:
+	default:
+	}
+	return f.held, 1 << 20
+}
+
+func (f *fakeSession) deliver(st *stanza.Stanza) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.got = append(f.got, st)
+	f.held += len(st.Bytes())
+	f.max = max(f.max, f.held)
+}
+
+// drain reads everything held; it returns what arrived since the last drain.
+func (f *fakeSession) drain() []*stanza.Stanza {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	got := f.got
+	f.got, f.held = nil, 0
+	return got
+}
+
+// sessionsEnv delivers to fake sessions by full JID and counts the rest.
+type sessionsEnv struct {
+	countEnv
+	to map[string]*fakeSession
+}
+
+func (e *sessionsEnv) Send(st *stanza.Stanza) {
+	if f := e.to[st.To.String()]; f != nil {
+		f.deliver(st)
+		return
+	}
+	e.countEnv.Send(st)
+}
+
+// TestJoinBurst: a newcomer to a room of 1,000 gets its occupant list as
+// its connection drains, never more than the join window (and one
+// presence) held at once; every occupant once, its own presence after them
+// all, the subject last; meanwhile nothing more is sent while it holds
+// the window. The figures: bytes held at most, bytes allocated per join.
+func TestJoinBurst(t *testing.T) {
+	const n = 1000
+	m, _ := newTestModule(t, Config{MaxOccupants: n + 10})
+	nc := &fakeSession{full: jid.MustParse("new@localhost/r"), asks: make(chan struct{}, 1)}
+	env := &sessionsEnv{to: map[string]*fakeSession{nc.full.String(): nc}}
+	fill(t, m, env, n)
+	// a status of ~100 bytes, as clients send (caps, show, status)
+	for i := range n {
+		o := m.lookup(jid.MustParse("room@conference.localhost")).occupants[fmt.Sprintf("u%d", i)]
+		o.payload = []byte("<show>away</show><status>" + strings.Repeat("s", 40) + "</status><c xmlns='http://jabber.org/protocol/caps' hash='sha-1' node='x' ver='y'/>")
+	}
+
+	var before, after runtime.MemStats
+	runtime.GC()
+	runtime.ReadMemStats(&before)
+	m.presence(&mod.Ctx{Env: env, From: nc}, presenceTo(nc.full.String(), "room@conference.localhost/newcomer"))
+	runtime.ReadMemStats(&after)
+	window := m.cfg.JoinWindow
+	// the first window is held, not read: the pacing asks and sends nothing
+	for range 3 {
+		<-nc.asks
+	}
+	first := nc.drain()
+	if len(first) == 0 || len(first) >= n || listBytes(first) > window+1024 {
+		t.Fatalf("%d stanzas (%d bytes) before the newcomer read anything, want the first window's", len(first), listBytes(first))
+	}
+	// drain as the pacing asks, until the list is out (an ask comes before
+	// its part is sent: the last part may come after the last ask)
+	all := first
+	idle := make(chan struct{})
+	go func() { m.waitLists(); close(idle) }()
+	for done := false; !done; {
+		select {
+		case <-nc.asks:
+		case <-idle:
+			done = true
+		}
+		all = append(all, nc.drain()...)
+	}
+	seen := map[string]bool{}
+	self := -1
+	for i, st := range all {
+		b := string(st.Bytes())
+		if strings.Contains(b, "<status code='110'/>") {
+			self = i
+			continue
+		}
+		if st.Kind != stanza.Presence {
+			continue
+		}
+		if seen[st.From.String()] {
+			t.Fatalf("%s listed twice", st.From)
+		}
+		seen[st.From.String()] = true
+	}
+	if len(seen) != n || self != n || self != len(all)-2 {
+		t.Fatalf("%d occupants listed, own presence at %d of %d; want %d, then self, then the subject", len(seen), self, len(all), n)
+	}
+	if nc.max > window+1024 {
+		t.Fatalf("%d bytes held at once, want at most the window %d and one presence", nc.max, window)
+	}
+	t.Logf("room of %d: %d bytes of list, at most %d held at once; %d bytes allocated by the join call",
+		n, listBytes(all), nc.max, after.TotalAlloc-before.TotalAlloc)
+}
+
+func listBytes(sts []*stanza.Stanza) int {
+	n := 0
+	for _, st := range sts {
+		n += len(st.Bytes())
+	}
+	return n
+}
+
+// TestPresenceShared: one serialisation per view, whoever receives it:
+// for a list sent to two newcomers at once, and for a leave.
+func TestPresenceShared(t *testing.T) {
+	const n = 300
+	m, _ := newTestModule(t, Config{MaxOccupants: n + 10, JoinWindow: 2048})
+	a := &fakeSession{full: jid.MustParse("a@localhost/r"), asks: make(chan struct{}, 1)}
+	b := &fakeSession{full: jid.MustParse("b@localhost/r"), asks: make(chan struct{}, 1)}
+	env := &sessionsEnv{to: map[string]*fakeSession{a.full.String(): a, b.full.String(): b}}
+	fill(t, m, env, n)
+	r := m.lookup(jid.MustParse("room@conference.localhost"))
+	// both joins under one lock: their lists run side by side
+	r.mu.Lock()
+	for _, f := range []*fakeSession{a, b} {
+		if _, err := r.join(f.full, f.full.Local(), presenceTo(f.full.String(), "room@conference.localhost/"+f.full.Local()), false); err != nil {
+			t.Fatal(err)
+		}
+		r.link(f.full, f)
+	}
+	rest := r.takeLists(env)
+	r.mu.Unlock()
+	m.startLists(rest)
+	// drain both until done
+	var got [2][]*stanza.Stanza
+	idle := make(chan struct{})
+	go func() { m.waitLists(); close(idle) }()
+	for done := false; !done; {
+		select {
+		case <-a.asks:
+		case <-b.asks:
+		case <-idle:
+			done = true
+		}
+		got[0] = append(got[0], a.drain()...)
+		got[1] = append(got[1], b.drain()...)
+	}
+	got[0] = append(got[0], a.drain()...)
+	got[1] = append(got[1], b.drain()...)
+	byFrom := map[string]*stanza.Stanza{}
+	for _, st := range got[0] {
+		if st.Kind == stanza.Presence {
+			byFrom[st.From.String()] = st
+		}
+	}
+	sharedN := 0
+	for _, st := range got[1] {
+		if o := byFrom[st.From.String()]; o != nil && st.Kind == stanza.Presence && &o.Bytes()[0] == &st.Bytes()[0] {
+			sharedN++
+		}
+	}
+	// the first window of each was built at its join, before the lists ran together
+	if sharedN < n*3/4 {
+		t.Fatalf("%d of %d listed presences shared by the two newcomers", sharedN, n)
+	}
+	t.Logf("%d of %d listed presences were one serialisation for both newcomers", sharedN, n)
+
+	// a leave: one unavailable presence for the two receivers without real JIDs
+	r.mu.Lock()
+	out := r.leave(jid.MustParse("u7@localhost/r"), nil)
+	r.mu.Unlock()
+	var views []*stanza.Stanza
+	for _, st := range out {
+		if st.To.Equal(a.full) || st.To.Equal(b.full) {
+			views = append(views, st)
+		}
+	}
+	if len(views) != 2 || &views[0].Bytes()[0] != &views[1].Bytes()[0] || !strings.Contains(string(views[0].Bytes()), "type='unavailable'") {
+		t.Fatalf("a leave to two plain occupants: %d presences, not one shared", len(views))
+	}
+}
