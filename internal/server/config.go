@@ -171,7 +171,9 @@ type Config struct {
 		BusyOutput int     `toml:"busy_output"`
 		BusyShare  float64 `toml:"busy_share"`
 		// JoinWindow: bytes of a newcomer's occupant list on its connection
-		// at once, the rest as it drains; default 32 KiB
+		// at once, the rest as it drains; default 128 KiB, so that rooms
+		// of the default size keep XEP-0045's order (list, own presence,
+		// history, subject, then live traffic)
 		JoinWindow int `toml:"join_window"`
 	} `toml:"muc"`
 
@@ -335,7 +337,7 @@ func DefaultConfig() Config {
 	c.MUC.MessageBurst = 20
 	c.MUC.BusyOutput = 64 << 10
 	c.MUC.BusyShare = 0.1
-	c.MUC.JoinWindow = 32 << 10
+	c.MUC.JoinWindow = 128 << 10
 	c.Pubsub.Host = "pubsub"
 	c.Pubsub.Create = "local"
 	c.Pubsub.MaxItems = 256

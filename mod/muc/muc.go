@@ -114,7 +114,7 @@ func (c *Config) defaults() {
 		c.BusyShare = 0.1
 	}
 	if c.JoinWindow <= 0 {
-		c.JoinWindow = 32 << 10
+		c.JoinWindow = 128 << 10
 	}
 }
 
