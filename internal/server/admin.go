@@ -81,7 +81,7 @@ func liveAdmin(r *route.Router, req AdminRequest) (rep AdminReply, handled bool)
 			si := SessionInfo{JID: e.JID().String()}
 			if st, ok := e.(interface{ Info() session.Info }); ok {
 				in := st.Info()
-				if in.Addr != nil {
+				if in.Addr.IsValid() {
 					si.Addr = in.Addr.String()
 				}
 				si.TLS, si.SM, si.Since, si.Transport, si.QueuedBytes = in.TLS, in.SM, in.Since, in.Transport, in.Queued
