@@ -36,6 +36,8 @@ func (r *Relay) detached(c *conn, nc net.Conn) {
 	// what each end was given on the loop before the other detached
 	pre := s.inbox
 	s.inbox = [2][]byte{}
+	// what the loops relayed counts against the stream's byte limit too
+	s.relayedBytes.Store(s.relayed)
 	s.mu.Unlock()
 	s.lastIO.Store(time.Now().UnixNano())
 	r.wg.Add(2)
