@@ -124,8 +124,8 @@ type inbox struct {
 	closed   bool                // guarded by mu: unbound; deliveries are routed again (deliver.go)
 	replaced bool                // guarded by mu: a newer session took this resource
 	overflow bool                // guarded by mu: q went over the output cap
-	ending   *stanza.StreamError // guarded by mu: Close was called
 	detached bool                // guarded by mu: the connection is gone, the stream waits for a resume (sm.go)
+	ending   *stanza.StreamError // guarded by mu: Close was called
 	resumeID string              // guarded by mu: the resumption id, once enabled with resume (sm.go)
 	moved    *Stream             // guarded by mu: the stream that resumed this one; deliveries go there
 	takeover *Stream             // guarded by mu: a stream waiting to resume this attached one (sm.go handover)
