@@ -22,6 +22,11 @@ import (
 // a room of thousands does it at most this often, not per message.
 const recount = 20 * time.Millisecond
 
+// eagerRecount is the most sessions a room counts on every message while
+// some are behind; a bigger room keeps to recount, so that one slow
+// occupant does not cost every message a lock per session.
+const eagerRecount = 64
+
 // pacer is a room's view of its occupants' backlogs (guarded by room.mu).
 type pacer struct {
 	links    map[string]mod.Backlogged // full JID of an occupant session → the session, when it tells its backlog
@@ -57,9 +62,11 @@ func (r *room) congested() bool {
 	}
 	now := r.m.now()
 	// while some sessions are behind and the room still takes messages,
-	// every message counts again: from busy to the slow-reader cut is a
-	// few messages for an occupant whose connection has stalled
-	if !p.at.IsZero() && now.Sub(p.at) < recount && (p.refusing || p.busy == 0) {
+	// a small room counts again on every message: from busy to the
+	// slow-reader cut is a few messages for an occupant whose connection
+	// has stalled
+	eager := p.busy > 0 && !p.refusing && len(p.links) <= eagerRecount
+	if !p.at.IsZero() && now.Sub(p.at) < recount && !eager {
 		return p.refusing
 	}
 	p.at = now
