@@ -335,502 +335,566 @@ func (s *Scanner) run(full []byte, i, base int) (ev event, end, nbase int, err e
 		s.level = 0
 		return evClose, i, i, nil
 	}
-	for {
-		// The cases are ordered so that the common path through a start tag
-		// falls through from one to the next: only entering the switch
-		// dispatches. A case that returns for more input sets s.state.
-		switch s.state {
-		case stTop:
-			for i < len(b) && isSpace(b[i]) {
-				i++
-				s.flags |= fStarted
-			}
-			if i == len(b) {
-				return evMore, i, -1, nil
-			}
-			if b[i] != '<' {
-				switch {
-				case s.flags&fStarted == 0 && (b[i] == 0 || b[i] == 0xFE || b[i] == 0xFF):
-					// a UTF-16 byte order mark, or UTF-16BE/UTF-32 "<" (XML Appendix F)
-					return 0, 0, 0, s.fail(i, ErrUnsupportedEncoding, "UTF-16 or UTF-32; only UTF-8 is allowed")
-				case s.level == 1:
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "character data between stanzas")
-				case s.flags&fDone != 0:
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "content after the end of the stream")
-				}
-				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "character data before the stream header")
-			}
-			if s.flags&fDone != 0 {
+	// Entering dispatches once on the state; from then on every move goes
+	// straight to the code of the next state (no jump table per tag), and
+	// the common path through a tag falls through from one to the next.
+	// A state that returns for more input sets s.state.
+	switch s.state {
+	case stOpen:
+		goto inOpen
+	case stName:
+		goto inName
+	case stAttrSep:
+		goto inAttrSep
+	case stTagSpace:
+		goto inTagSpace
+	case stAttrName:
+		goto inAttrName
+	case stAttrEq:
+		goto inAttrEq
+	case stAttrQuote:
+		goto inAttrQuote
+	case stAttrValue:
+		goto inAttrValue
+	case stSelfClose:
+		goto inSelfClose
+	case stEndName:
+		goto inEndName
+	case stEndSpace:
+		goto inEndSpace
+	case stText:
+		goto inText
+	case stRef:
+		goto inRef
+	case stBang:
+		goto inBang
+	case stCDATA:
+		goto inCDATA
+	case stDecl:
+		goto inDecl
+	}
+
+inTop: // s.state == stTop
+	{
+		for i < len(b) && isSpace(b[i]) {
+			i++
+			s.flags |= fStarted
+		}
+		if i == len(b) {
+			return evMore, i, -1, nil
+		}
+		if b[i] != '<' {
+			switch {
+			case s.flags&fStarted == 0 && (b[i] == 0 || b[i] == 0xFE || b[i] == 0xFF):
+				// a UTF-16 byte order mark, or UTF-16BE/UTF-32 "<" (XML Appendix F)
+				return 0, 0, 0, s.fail(i, ErrUnsupportedEncoding, "UTF-16 or UTF-32; only UTF-8 is allowed")
+			case s.level == 1:
+				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "character data between stanzas")
+			case s.flags&fDone != 0:
 				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "content after the end of the stream")
 			}
-			if s.flags&fStarted == 0 {
-				s.flags |= fStarted | fDeclOK
-			}
-			base, s.tag = i, 0
-			if len(full)-base > int(s.maxElem) {
-				b = full[:base+int(s.maxElem)]
-			}
-			i++
-			s.state = stOpen
-			continue
+			return 0, 0, 0, s.fail(i, ErrNotWellFormed, "character data before the stream header")
+		}
+		if s.flags&fDone != 0 {
+			return 0, 0, 0, s.fail(i, ErrNotWellFormed, "content after the end of the stream")
+		}
+		if s.flags&fStarted == 0 {
+			s.flags |= fStarted | fDeclOK
+		}
+		base, s.tag = i, 0
+		if len(full)-base > int(s.maxElem) {
+			b = full[:base+int(s.maxElem)]
+		}
+		i++
+		s.state = stOpen
+		goto inOpen
+	}
 
-		case stText:
-			for {
-				if i < len(b) && b[i] == '<' {
-					break // no text between two tags, the common case: no call
-				}
-				i = skipText(b, i)
-				if i == len(b) {
+inText:
+	{
+		for {
+			if i < len(b) && b[i] == '<' {
+				break // no text between two tags, the common case: no call
+			}
+			i = skipText(b, i)
+			if i == len(b) {
+				return evMore, i, base, nil
+			}
+			c := b[i]
+			if c == '<' {
+				break
+			}
+			switch {
+			case c == '&':
+				s.ret, s.state = stText, stRef
+				goto inRef
+			case c == ']':
+				// "]]>" may not appear in character data (XML §2.4)
+				if i+2 < len(b) {
+					if b[i+1] == ']' && b[i+2] == '>' {
+						return 0, 0, 0, s.fail(i+2, ErrNotWellFormed, "']]>' in character data")
+					}
+				} else if i+1 == len(b) || b[i+1] == ']' {
 					return evMore, i, base, nil
 				}
-				c := b[i]
-				if c == '<' {
-					break
+				i++
+			case c < 0x80:
+				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "control character")
+			default:
+				n := char(b, i)
+				if n == 0 {
+					return evMore, i, base, nil
 				}
-				switch {
-				case c == '&':
-					s.ret, s.state = stText, stRef
-					goto next
-				case c == ']':
-					// "]]>" may not appear in character data (XML §2.4)
-					if i+2 < len(b) {
-						if b[i+1] == ']' && b[i+2] == '>' {
-							return 0, 0, 0, s.fail(i+2, ErrNotWellFormed, "']]>' in character data")
-						}
-					} else if i+1 == len(b) || b[i+1] == ']' {
-						return evMore, i, base, nil
-					}
-					i++
-				case c < 0x80:
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "control character")
-				default:
-					n := char(b, i)
-					if n == 0 {
-						return evMore, i, base, nil
-					}
-					if n < 0 {
-						return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid UTF-8 or character")
-					}
-					i += n
+				if n < 0 {
+					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid UTF-8 or character")
 				}
+				i += n
 			}
-			s.tag = uint32(i - base)
-			i++
-			fallthrough
+		}
+		s.tag = uint32(i - base)
+		i++
+	}
 
-		case stOpen:
-			if i == len(b) {
+inOpen:
+	{
+		if i == len(b) {
+			s.state = stOpen
+			return evMore, i, base, nil
+		}
+		n := 1
+		if c := b[i]; nameTab[c]&nameStart == 0 || s.flags&fDeclOK != 0 {
+			declOK := s.flags&fDeclOK != 0
+			s.flags &^= fDeclOK
+			switch {
+			case c == '/':
+				if s.level == 0 || s.level == 1 && len(s.root) == 0 {
+					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "end tag without start tag")
+				}
+				i++
+				s.mark, s.state = uint32(i-base), stEndName
+				goto inEndName
+			case c == '?':
+				if !declOK {
+					return 0, 0, 0, s.fail(i, ErrRestrictedXML, "processing instruction")
+				}
+				i++
+				s.state = stDecl
+				goto inDecl
+			case c == '!':
+				i++
+				s.state = stBang
+				goto inBang
+			case c == 0 && declOK:
+				// "<" then NUL: UTF-16LE without a byte order mark (XML Appendix F)
+				return 0, 0, 0, s.fail(i, ErrUnsupportedEncoding, "UTF-16 or UTF-32; only UTF-8 is allowed")
+			}
+			n = nameStartAt(b, i)
+			if n == 0 {
+				if declOK {
+					s.flags |= fDeclOK
+				}
 				s.state = stOpen
 				return evMore, i, base, nil
 			}
-			n := 1
-			if c := b[i]; nameTab[c]&nameStart == 0 || s.flags&fDeclOK != 0 {
-				declOK := s.flags&fDeclOK != 0
-				s.flags &^= fDeclOK
-				switch {
-				case c == '/':
-					if s.level == 0 || s.level == 1 && len(s.root) == 0 {
-						return 0, 0, 0, s.fail(i, ErrNotWellFormed, "end tag without start tag")
-					}
-					i++
-					s.mark, s.state = uint32(i-base), stEndName
-					continue
-				case c == '?':
-					if !declOK {
-						return 0, 0, 0, s.fail(i, ErrRestrictedXML, "processing instruction")
-					}
-					i++
-					s.state = stDecl
-					continue
-				case c == '!':
-					i++
-					s.state = stBang
-					continue
-				case c == 0 && declOK:
-					// "<" then NUL: UTF-16LE without a byte order mark (XML Appendix F)
-					return 0, 0, 0, s.fail(i, ErrUnsupportedEncoding, "UTF-16 or UTF-32; only UTF-8 is allowed")
-				}
-				n = nameStartAt(b, i)
-				if n == 0 {
-					if declOK {
-						s.flags |= fDeclOK
-					}
-					s.state = stOpen
-					return evMore, i, base, nil
-				}
-				if n < 0 {
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid element name")
-				}
+			if n < 0 {
+				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid element name")
 			}
-			if b[i] == ':' {
-				s.flags |= fColon // scanName sees only what follows
-			}
-			s.mark = uint32(i - base)
-			i += n
-			fallthrough
+		}
+		if b[i] == ':' {
+			s.flags |= fColon // scanName sees only what follows
+		}
+		s.mark = uint32(i - base)
+		i += n
+	}
 
-		case stName:
-			j, colon, more := scanName(b, i)
-			i = j
-			if more {
-				s.state = stName
-				if colon {
-					s.flags |= fColon
-				}
-				return evMore, i, base, nil
+inName:
+	{
+		j, colon, more := scanName(b, i)
+		i = j
+		if more {
+			s.state = stName
+			if colon {
+				s.flags |= fColon
 			}
-			if colon || s.flags&fColon != 0 {
-				s.flags &^= fColon
-				if err := s.qname(b[base+int(s.mark):i], base+int(s.mark)); err != nil {
-					return 0, 0, 0, err
-				}
+			return evMore, i, base, nil
+		}
+		if colon || s.flags&fColon != 0 {
+			s.flags &^= fColon
+			if err := s.qname(b[base+int(s.mark):i], base+int(s.mark)); err != nil {
+				return 0, 0, 0, err
 			}
-			if s.level > 0 {
-				s.level++
-				if int(s.level)-1 > int(s.maxDepth) {
-					return 0, 0, 0, s.fail(i, ErrLimit, "elements nested too deep")
-				}
-				s.push(s.tag)
+		}
+		if s.level > 0 {
+			s.level++
+			if int(s.level)-1 > int(s.maxDepth) {
+				return 0, 0, 0, s.fail(i, ErrLimit, "elements nested too deep")
 			}
-			fallthrough
+			s.push(s.tag)
+		}
+	}
 
-		case stAttrSep:
-			if i == len(b) {
-				s.state = stAttrSep
-				return evMore, i, base, nil
-			}
-			if c := b[i]; !isSpace(c) {
-				switch c {
-				case '>':
-					if ev, err := s.tagDone(b, base, i, false); ev != evMore || err != nil {
-						return ev, i + 1, base, err
-					}
-					i++
-				case '/':
-					i++
-					s.state = stSelfClose
-				default:
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "expected white space, '>' or '/>' in start tag")
+inAttrSep:
+	{
+		if i == len(b) {
+			s.state = stAttrSep
+			return evMore, i, base, nil
+		}
+		if c := b[i]; !isSpace(c) {
+			switch c {
+			case '>':
+				if ev, err := s.tagDone(b, base, i, false); ev != evMore || err != nil {
+					return ev, i + 1, base, err
 				}
-				continue
-			}
-			i++
-			fallthrough
-
-		case stTagSpace:
-			for i < len(b) && isSpace(b[i]) {
 				i++
+				goto inText // tagDone left stText
+			case '/':
+				i++
+				s.state = stSelfClose
+				goto inSelfClose
 			}
-			if i == len(b) {
+			return 0, 0, 0, s.fail(i, ErrNotWellFormed, "expected white space, '>' or '/>' in start tag")
+		}
+		i++
+	}
+
+inTagSpace:
+	{
+		for i < len(b) && isSpace(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			s.state = stTagSpace
+			return evMore, i, base, nil
+		}
+		n := 1
+		if c := b[i]; nameTab[c]&nameStart != 0 {
+			// most attributes are plain: read them in one tight loop, and
+			// come back here for the first that is not
+			j, done, err := s.plainAttrs(b, base, i)
+			if err != nil {
+				return 0, 0, 0, err
+			}
+			i = j
+			if done {
+				s.state = stAttrSep
+				goto inAttrSep
+			}
+		} else {
+			switch c {
+			case '>':
+				if ev, err := s.tagDone(b, base, i, false); ev != evMore || err != nil {
+					return ev, i + 1, base, err
+				}
+				i++
+				goto inText // tagDone left stText
+			case '/':
+				i++
+				s.state = stSelfClose
+				goto inSelfClose
+			}
+			n = nameStartAt(b, i)
+			if n == 0 {
 				s.state = stTagSpace
 				return evMore, i, base, nil
 			}
-			n := 1
-			if c := b[i]; nameTab[c]&nameStart != 0 {
-				// most attributes are plain: read them in one tight loop, and
-				// come back here for the first that is not
-				j, done, err := s.plainAttrs(b, base, i)
-				if err != nil {
-					return 0, 0, 0, err
-				}
-				i = j
-				if done {
-					s.state = stAttrSep
-					continue
-				}
-			} else {
-				switch c {
-				case '>':
-					if ev, err := s.tagDone(b, base, i, false); ev != evMore || err != nil {
-						return ev, i + 1, base, err
-					}
-					i++
-					continue
-				case '/':
-					i++
-					s.state = stSelfClose
-					continue
-				}
-				n = nameStartAt(b, i)
-				if n == 0 {
-					s.state = stTagSpace
-					return evMore, i, base, nil
-				}
-				if n < 0 {
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid attribute name")
-				}
+			if n < 0 {
+				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid attribute name")
 			}
-			s.nattr++
-			if s.nattr > s.maxAttrs {
-				return 0, 0, 0, s.fail(i, ErrLimit, "too many attributes")
-			}
-			if b[i] == ':' {
+		}
+		s.nattr++
+		if s.nattr > s.maxAttrs {
+			return 0, 0, 0, s.fail(i, ErrLimit, "too many attributes")
+		}
+		if b[i] == ':' {
+			s.flags |= fColon
+		}
+		s.mark = uint32(i - base)
+		i += n
+	}
+
+inAttrName:
+	{
+		j, colon, more := scanName(b, i)
+		i = j
+		if more {
+			s.state = stAttrName
+			if colon {
 				s.flags |= fColon
 			}
-			s.mark = uint32(i - base)
-			i += n
-			fallthrough
+			return evMore, i, base, nil
+		}
+		at := base + int(s.mark)
+		name := b[at:i]
+		if colon || s.flags&fColon != 0 {
+			s.flags &^= fColon
+			if err := s.qname(name, at); err != nil {
+				return 0, 0, 0, err
+			}
+		}
+		if h := attrHash(name); s.bloom&h == 0 {
+			s.bloom |= h
+		} else if dupAttr(b[base+int(s.tag):at], name) {
+			return 0, 0, 0, s.fail(at, ErrNotWellFormed, "duplicate attribute")
+		}
+	}
 
-		case stAttrName:
-			j, colon, more := scanName(b, i)
-			i = j
-			if more {
-				s.state = stAttrName
-				if colon {
-					s.flags |= fColon
-				}
-				return evMore, i, base, nil
-			}
-			at := base + int(s.mark)
-			name := b[at:i]
-			if colon || s.flags&fColon != 0 {
-				s.flags &^= fColon
-				if err := s.qname(name, at); err != nil {
-					return 0, 0, 0, err
-				}
-			}
-			if h := attrHash(name); s.bloom&h == 0 {
-				s.bloom |= h
-			} else if dupAttr(b[base+int(s.tag):at], name) {
-				return 0, 0, 0, s.fail(at, ErrNotWellFormed, "duplicate attribute")
-			}
-			fallthrough
-
-		case stAttrEq:
-			for i < len(b) && isSpace(b[i]) {
-				i++
-			}
-			if i == len(b) {
-				s.state = stAttrEq
-				return evMore, i, base, nil
-			}
-			if b[i] != '=' {
-				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "expected '=' after attribute name")
-			}
+inAttrEq:
+	{
+		for i < len(b) && isSpace(b[i]) {
 			i++
-			fallthrough
+		}
+		if i == len(b) {
+			s.state = stAttrEq
+			return evMore, i, base, nil
+		}
+		if b[i] != '=' {
+			return 0, 0, 0, s.fail(i, ErrNotWellFormed, "expected '=' after attribute name")
+		}
+		i++
+	}
 
-		case stAttrQuote:
-			for i < len(b) && isSpace(b[i]) {
-				i++
-			}
+inAttrQuote:
+	{
+		for i < len(b) && isSpace(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			s.state = stAttrQuote
+			return evMore, i, base, nil
+		}
+		if c := b[i]; c == '\'' || c == '"' {
+			s.quote = c
+		} else {
+			return 0, 0, 0, s.fail(i, ErrNotWellFormed, "attribute value not quoted")
+		}
+		i++
+	}
+
+inAttrValue:
+	{
+		for {
+			i = skipValue(b, i)
 			if i == len(b) {
-				s.state = stAttrQuote
+				s.state = stAttrValue
 				return evMore, i, base, nil
 			}
-			if c := b[i]; c == '\'' || c == '"' {
-				s.quote = c
-			} else {
-				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "attribute value not quoted")
-			}
-			i++
-			fallthrough
-
-		case stAttrValue:
-			for {
-				i = skipValue(b, i)
-				if i == len(b) {
+			switch c := b[i]; {
+			case c == s.quote:
+				i++
+				s.state = stAttrSep
+				goto inAttrSep
+			case c == '\'' || c == '"':
+				i++
+			case c == '&':
+				s.ret, s.state = stAttrValue, stRef
+				goto inRef
+			case c == '<':
+				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "'<' in attribute value")
+			case c < 0x80:
+				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "control character")
+			default:
+				n := char(b, i)
+				if n == 0 {
 					s.state = stAttrValue
 					return evMore, i, base, nil
 				}
-				switch c := b[i]; {
-				case c == s.quote:
-					i++
-					s.state = stAttrSep
-					goto next
-				case c == '\'' || c == '"':
-					i++
-				case c == '&':
-					s.ret, s.state = stAttrValue, stRef
-					goto next
-				case c == '<':
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "'<' in attribute value")
-				case c < 0x80:
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "control character")
-				default:
-					n := char(b, i)
-					if n == 0 {
-						s.state = stAttrValue
-						return evMore, i, base, nil
-					}
-					if n < 0 {
-						return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid UTF-8 or character")
-					}
-					i += n
+				if n < 0 {
+					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid UTF-8 or character")
 				}
+				i += n
 			}
+		}
+	}
 
-		case stSelfClose:
+inSelfClose:
+	{
+		if i == len(b) {
+			return evMore, i, base, nil
+		}
+		if b[i] != '>' {
+			return 0, 0, 0, s.fail(i, ErrNotWellFormed, "expected '>' after '/' in tag")
+		}
+		if ev, err := s.tagDone(b, base, i, true); ev != evMore || err != nil {
+			return ev, i + 1, base, err
+		}
+		i++
+		goto inText // tagDone left stText
+	}
+
+inEndName:
+	{
+		// compare with the open start tag's name in place: it ends at its
+		// first byte that is not part of a name (the root's at its NUL)
+		var want []byte
+		if s.level == 1 {
+			want = s.root
+		} else {
+			want = b[base+int(s.open(int(s.level)))+1:]
+		}
+		k := i - base - int(s.mark)
+		for i+8 <= len(b) && k+8 <= len(want) {
+			// eight bytes at a time while the name is letters (the mask of
+			// scanName); anything else is left to the byte loop below
+			w := load64(want, k)
+			y := w | lsb*0x20
+			m := ((y - lsb*0x61) | (y + lsb*(0x80-0x7B))) & msb
+			d := (load64(b, i) ^ w) | m>>7 // nonzero at a difference or a non-letter
+			if d == 0 {
+				i, k = i+8, k+8
+				continue
+			}
+			f := bits.TrailingZeros64(m) >> 3 // 8 if all letters
+			if f < 8 && bits.TrailingZeros64(d)>>3 == f && nameTab[want[k+f]]&(nameChar|nameMulti) == 0 {
+				i, k = i+f, k+f // the name ended at f, and all before matched
+			}
+			break
+		}
+		for ; nameTab[want[k]]&(nameChar|nameMulti) != 0; k++ {
 			if i == len(b) {
 				return evMore, i, base, nil
 			}
-			if b[i] != '>' {
-				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "expected '>' after '/' in tag")
-			}
-			if ev, err := s.tagDone(b, base, i, true); ev != evMore || err != nil {
-				return ev, i + 1, base, err
-			}
-			i++
-
-		case stEndName:
-			// compare with the open start tag's name in place: it ends at its
-			// first byte that is not part of a name (the root's at its NUL)
-			var want []byte
-			if s.level == 1 {
-				want = s.root
-			} else {
-				want = b[base+int(s.open(int(s.level)))+1:]
-			}
-			k := i - base - int(s.mark)
-			for i+8 <= len(b) && k+8 <= len(want) {
-				// eight bytes at a time while the name is letters (the mask of
-				// scanName); anything else is left to the byte loop below
-				w := load64(want, k)
-				y := w | lsb*0x20
-				m := ((y - lsb*0x61) | (y + lsb*(0x80-0x7B))) & msb
-				d := (load64(b, i) ^ w) | m>>7 // nonzero at a difference or a non-letter
-				if d == 0 {
-					i, k = i+8, k+8
-					continue
-				}
-				f := bits.TrailingZeros64(m) >> 3 // 8 if all letters
-				if f < 8 && bits.TrailingZeros64(d)>>3 == f && nameTab[want[k+f]]&(nameChar|nameMulti) == 0 {
-					i, k = i+f, k+f // the name ended at f, and all before matched
-				}
-				break
-			}
-			for ; nameTab[want[k]]&(nameChar|nameMulti) != 0; k++ {
-				if i == len(b) {
-					return evMore, i, base, nil
-				}
-				if b[i] != want[k] {
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "end tag does not match start tag")
-				}
-				i++
-			}
-			fallthrough
-
-		case stEndSpace:
-			for i < len(b) && isSpace(b[i]) {
-				i++
-			}
-			if i == len(b) {
-				s.state = stEndSpace
-				return evMore, i, base, nil
-			}
-			if b[i] != '>' {
+			if b[i] != want[k] {
 				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "end tag does not match start tag")
 			}
 			i++
-			s.level--
-			switch s.level {
-			case 0:
-				s.flags |= fDone
-				s.state = stTop
-				return evClose, i, base, nil
-			case 1:
-				s.state = stTop
-				return evElement, i, base, nil
-			}
-			s.state = stText
+		}
+	}
 
-		case stRef:
-			// wait for the whole reference: it is short, and then checked at once
-			lim := min(len(b), i+maxRefLen)
-			k := -1
-			for j := i + 1; j < lim; j++ {
-				if c := b[j]; c == ';' {
-					k = j - i - 1
-					break
-				} else if c < 0x80 && nameTab[c]&nameChar == 0 && c != '#' {
-					return 0, 0, 0, s.fail(j, ErrNotWellFormed, "malformed reference")
-				}
-			}
-			if k < 0 {
-				if lim == len(b) && lim-i < maxRefLen {
-					return evMore, i, base, nil
-				}
-				return 0, 0, 0, s.fail(lim-1, ErrNotWellFormed, "malformed reference")
-			}
-			if msg, sentinel := checkRef(b[i+1 : i+1+k]); sentinel != nil {
-				return 0, 0, 0, s.fail(i+1+k, sentinel, msg)
-			}
-			i += k + 2
-			s.state = s.ret
+inEndSpace:
+	{
+		for i < len(b) && isSpace(b[i]) {
+			i++
+		}
+		if i == len(b) {
+			s.state = stEndSpace
+			return evMore, i, base, nil
+		}
+		if b[i] != '>' {
+			return 0, 0, 0, s.fail(i, ErrNotWellFormed, "end tag does not match start tag")
+		}
+		i++
+		s.level--
+		switch s.level {
+		case 0:
+			s.flags |= fDone
+			s.state = stTop
+			return evClose, i, base, nil
+		case 1:
+			s.state = stTop
+			return evElement, i, base, nil
+		}
+		s.state = stText
+		goto inText
+	}
 
-		case stBang:
-			const cdata = "[CDATA["
-			k := i - base - int(s.tag) - 2
-			for i < len(b) && k < len(cdata) {
-				if b[i] != cdata[k] {
-					if k == 0 && (b[i] == '-' || b[i] == 'D') {
-						return 0, 0, 0, s.fail(i, ErrRestrictedXML, "comment or document type declaration")
-					}
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid '<!' markup")
-				}
-				if s.level < 2 {
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "CDATA section outside a stanza")
-				}
-				i++
-				k++
+inRef:
+	{
+		// wait for the whole reference: it is short, and then checked at once
+		lim := min(len(b), i+maxRefLen)
+		k := -1
+		for j := i + 1; j < lim; j++ {
+			if c := b[j]; c == ';' {
+				k = j - i - 1
+				break
+			} else if c < 0x80 && nameTab[c]&nameChar == 0 && c != '#' {
+				return 0, 0, 0, s.fail(j, ErrNotWellFormed, "malformed reference")
 			}
-			if k < len(cdata) {
+		}
+		if k < 0 {
+			if lim == len(b) && lim-i < maxRefLen {
 				return evMore, i, base, nil
 			}
-			s.state = stCDATA
+			return 0, 0, 0, s.fail(lim-1, ErrNotWellFormed, "malformed reference")
+		}
+		if msg, sentinel := checkRef(b[i+1 : i+1+k]); sentinel != nil {
+			return 0, 0, 0, s.fail(i+1+k, sentinel, msg)
+		}
+		i += k + 2
+		s.state = s.ret
+		if s.ret == stText {
+			goto inText
+		}
+		goto inAttrValue
+	}
 
-		case stCDATA:
-		cdata:
-			for {
-				for i < len(b) && cdataTab[b[i]] == 0 {
-					i++
+inBang:
+	{
+		const cdata = "[CDATA["
+		k := i - base - int(s.tag) - 2
+		for i < len(b) && k < len(cdata) {
+			if b[i] != cdata[k] {
+				if k == 0 && (b[i] == '-' || b[i] == 'D') {
+					return 0, 0, 0, s.fail(i, ErrRestrictedXML, "comment or document type declaration")
 				}
-				if i == len(b) {
+				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid '<!' markup")
+			}
+			if s.level < 2 {
+				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "CDATA section outside a stanza")
+			}
+			i++
+			k++
+		}
+		if k < len(cdata) {
+			return evMore, i, base, nil
+		}
+		s.state = stCDATA
+	}
+
+inCDATA:
+	{
+	cdata:
+		for {
+			for i < len(b) && cdataTab[b[i]] == 0 {
+				i++
+			}
+			if i == len(b) {
+				return evMore, i, base, nil
+			}
+			switch c := b[i]; {
+			case c == ']':
+				if i+2 < len(b) {
+					if b[i+1] == ']' && b[i+2] == '>' {
+						i += 3
+						s.state = stText
+						break cdata
+					}
+				} else if i+1 == len(b) || b[i+1] == ']' {
 					return evMore, i, base, nil
 				}
-				switch c := b[i]; {
-				case c == ']':
-					if i+2 < len(b) {
-						if b[i+1] == ']' && b[i+2] == '>' {
-							i += 3
-							s.state = stText
-							break cdata
-						}
-					} else if i+1 == len(b) || b[i+1] == ']' {
-						return evMore, i, base, nil
-					}
-					i++
-				case c < 0x80:
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "control character")
-				default:
-					n := char(b, i)
-					if n == 0 {
-						return evMore, i, base, nil
-					}
-					if n < 0 {
-						return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid UTF-8 or character")
-					}
-					i += n
+				i++
+			case c < 0x80:
+				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "control character")
+			default:
+				n := char(b, i)
+				if n == 0 {
+					return evMore, i, base, nil
 				}
-			}
-
-		case stDecl:
-			for {
-				k := bytes.IndexByte(b[i:], '>')
-				if k < 0 {
-					return evMore, len(b), base, nil
+				if n < 0 {
+					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid UTF-8 or character")
 				}
-				i += k + 1
-				if i-2 >= base+2 && b[i-2] == '?' {
-					break
-				}
+				i += n
 			}
-			if msg, sentinel := checkDecl(b[base+2 : i-2]); sentinel != nil {
-				return 0, 0, 0, s.fail(i-1, sentinel, msg)
-			}
-			s.state, base, b = stTop, -1, full
 		}
-	next:
+		goto inText
+	}
+
+inDecl:
+	{
+		for {
+			k := bytes.IndexByte(b[i:], '>')
+			if k < 0 {
+				return evMore, len(b), base, nil
+			}
+			i += k + 1
+			if i-2 >= base+2 && b[i-2] == '?' {
+				break
+			}
+		}
+		if msg, sentinel := checkDecl(b[base+2 : i-2]); sentinel != nil {
+			return 0, 0, 0, s.fail(i-1, sentinel, msg)
+		}
+		s.state, base, b = stTop, -1, full
+		goto inTop
 	}
 }
 
