@@ -122,6 +122,21 @@ func char(b []byte, i int) int {
 	return n
 }
 
+// shortChar returns the size of the two- or three-byte UTF-8 character at
+// b[i] if it is one of the common ones that are always Chars (U+0080–U+07FF:
+// accented Latin, Greek, Cyrillic…; U+1000–U+CFFF: CJK, punctuation…), or
+// 0 for char to decide. Inlined, it spares the hot loops a call per letter.
+func shortChar(b []byte, i int) int {
+	c := b[i]
+	if c >= 0xC2 && c < 0xE0 && i+1 < len(b) && b[i+1]&0xC0 == 0x80 {
+		return 2
+	}
+	if c >= 0xE1 && c < 0xED && i+2 < len(b) && b[i+1]&0xC0 == 0x80 && b[i+2]&0xC0 == 0x80 {
+		return 3
+	}
+	return 0
+}
+
 // nameStartAt checks the NameStartChar at b[i]: its size, 0 if b ends inside
 // it, or -1.
 func nameStartAt(b []byte, i int) int {
@@ -259,7 +274,10 @@ func skipText(b []byte, i int) int {
 		case c < 0xE0 && c >= 0xC2 && i+1 < len(b) && b[i+1]&0xC0 == 0x80:
 			i += 2 // U+0080–U+07FF (accented Latin, Cyrillic…): no call
 		default:
-			n := char(b, i)
+			n := shortChar(b, i)
+			if n == 0 {
+				n = char(b, i)
+			}
 			if n <= 0 {
 				return i
 			}
@@ -306,7 +324,10 @@ func skipValue(b []byte, i int) int {
 		case c < 0xE0 && c >= 0xC2 && i+1 < len(b) && b[i+1]&0xC0 == 0x80:
 			i += 2 // U+0080–U+07FF (accented Latin, Cyrillic…): no call
 		default:
-			n := char(b, i)
+			n := shortChar(b, i)
+			if n == 0 {
+				n = char(b, i)
+			}
 			if n <= 0 {
 				return i
 			}

@@ -959,7 +959,10 @@ func (s *Scanner) plainAttrs(b []byte, base, i int) (int, bool, error) {
 				i += 2 // as in skipValue
 				continue
 			case c >= 0x80:
-				n := char(b, i)
+				n := shortChar(b, i)
+				if n == 0 {
+					n = char(b, i)
+				}
 				if n <= 0 {
 					return at, false, nil
 				}
