@@ -271,8 +271,6 @@ func skipText(b []byte, i int) int {
 			i++
 		case c < 0x80:
 			return i
-		case c < 0xE0 && c >= 0xC2 && i+1 < len(b) && b[i+1]&0xC0 == 0x80:
-			i += 2 // U+0080–U+07FF (accented Latin, Cyrillic…): no call
 		default:
 			n := shortChar(b, i)
 			if n == 0 {
@@ -321,8 +319,6 @@ func skipValue(b []byte, i int) int {
 			i++
 		case c < 0x80:
 			return i
-		case c < 0xE0 && c >= 0xC2 && i+1 < len(b) && b[i+1]&0xC0 == 0x80:
-			i += 2 // U+0080–U+07FF (accented Latin, Cyrillic…): no call
 		default:
 			n := shortChar(b, i)
 			if n == 0 {

@@ -955,9 +955,6 @@ func (s *Scanner) plainAttrs(b []byte, base, i int) (int, bool, error) {
 			case attrTab[c] == 0, c == '\'' || c == '"':
 				i++
 				continue
-			case c < 0xE0 && c >= 0xC2 && i+1 < len(b) && b[i+1]&0xC0 == 0x80:
-				i += 2 // as in skipValue
-				continue
 			case c >= 0x80:
 				n := shortChar(b, i)
 				if n == 0 {
