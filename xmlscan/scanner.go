@@ -424,32 +424,20 @@ inText:
 			if c == '<' {
 				break
 			}
-			switch {
-			case c == '&':
+			if c == '&' {
 				s.ret, s.state = stText, stRef
 				goto inRef
-			case c == ']':
-				// "]]>" may not appear in character data (XML §2.4)
-				if i+2 < len(b) {
-					if b[i+1] == ']' && b[i+2] == '>' {
-						return 0, 0, 0, s.fail(i+2, ErrNotWellFormed, "']]>' in character data")
-					}
-				} else if i+1 == len(b) || b[i+1] == ']' {
-					return evMore, i, base, nil
-				}
-				i++
-			case c < 0x80:
-				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "control character")
-			default:
-				n := char(b, i)
-				if n == 0 {
-					return evMore, i, base, nil
-				}
-				if n < 0 {
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid UTF-8 or character")
-				}
-				i += n
 			}
+			n, end, err := s.stray(b, i)
+			switch {
+			case err != nil:
+				return 0, 0, 0, err
+			case end: // "]]>" may not appear in character data (XML §2.4)
+				return 0, 0, 0, s.fail(i+2, ErrNotWellFormed, "']]>' in character data")
+			case n == 0:
+				return evMore, i, base, nil
+			}
+			i += n
 		}
 		s.tag = uint32(i - base)
 		i++
@@ -690,16 +678,14 @@ inAttrValue:
 				goto inRef
 			case c == '<':
 				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "'<' in attribute value")
-			case c < 0x80:
-				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "control character")
 			default:
-				n := char(b, i)
+				n, _, err := s.stray(b, i) // skipValue passes ']'
+				if err != nil {
+					return 0, 0, 0, err
+				}
 				if n == 0 {
 					s.state = stAttrValue
 					return evMore, i, base, nil
-				}
-				if n < 0 {
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid UTF-8 or character")
 				}
 				i += n
 			}
@@ -842,7 +828,6 @@ inBang:
 
 inCDATA:
 	{
-	cdata:
 		for {
 			for i < len(b) && cdataTab[b[i]] == 0 {
 				i++
@@ -850,32 +835,19 @@ inCDATA:
 			if i == len(b) {
 				return evMore, i, base, nil
 			}
-			switch c := b[i]; {
-			case c == ']':
-				if i+2 < len(b) {
-					if b[i+1] == ']' && b[i+2] == '>' {
-						i += 3
-						s.state = stText
-						break cdata
-					}
-				} else if i+1 == len(b) || b[i+1] == ']' {
-					return evMore, i, base, nil
-				}
-				i++
-			case c < 0x80:
-				return 0, 0, 0, s.fail(i, ErrNotWellFormed, "control character")
-			default:
-				n := char(b, i)
-				if n == 0 {
-					return evMore, i, base, nil
-				}
-				if n < 0 {
-					return 0, 0, 0, s.fail(i, ErrNotWellFormed, "invalid UTF-8 or character")
-				}
-				i += n
+			n, end, err := s.stray(b, i)
+			switch {
+			case err != nil:
+				return 0, 0, 0, err
+			case end:
+				i += 3
+				s.state = stText
+				goto inText
+			case n == 0:
+				return evMore, i, base, nil
 			}
+			i += n
 		}
-		goto inText
 	}
 
 inDecl:
@@ -896,6 +868,29 @@ inDecl:
 		s.state, base, b = stTop, -1, full
 		goto inTop
 	}
+}
+
+// stray looks at b[i], where the loop over text, a CDATA section or a value
+// stopped at something other than markup: ']' (which may start "]]>", then
+// end), a control character, or a non-ASCII byte. It returns how many bytes
+// to pass, or 0 when b ends before it can tell.
+func (s *Scanner) stray(b []byte, i int) (n int, end bool, err error) {
+	switch c := b[i]; {
+	case c == ']':
+		if i+2 < len(b) {
+			return 1, b[i+1] == ']' && b[i+2] == '>', nil
+		}
+		if i+1 == len(b) || b[i+1] == ']' {
+			return 0, false, nil
+		}
+		return 1, false, nil
+	case c < 0x80:
+		return 0, false, s.fail(i, ErrNotWellFormed, "control character")
+	}
+	if n = char(b, i); n < 0 {
+		return 0, false, s.fail(i, ErrNotWellFormed, "invalid UTF-8 or character")
+	}
+	return n, false, nil
 }
 
 // plainAttrs reads attributes from the name start at b[i] while they are
