@@ -602,6 +602,7 @@ inTagSpace:
 
 inAttrName:
 	{
+		// as in inName; a method for both costs a call per name (+3.4% instructions)
 		j, colon, more := scanName(b, i)
 		i = j
 		if more {
