@@ -98,3 +98,28 @@ func TestSWARNonASCII(t *testing.T) {
 		}
 	}
 }
+
+// TestShortChar checks the inlined two- and three-byte check against char
+// for every lead byte and every pair of bytes after it, whole and cut: it
+// may leave a character to char (0), never pass one char would not.
+func TestShortChar(t *testing.T) {
+	b := make([]byte, 3)
+	for c0 := 0x80; c0 < 0x100; c0++ {
+		for c1 := range 256 {
+			for c2 := range 256 {
+				b[0], b[1], b[2] = byte(c0), byte(c1), byte(c2)
+				for n := 1; n <= 3; n++ {
+					got := shortChar(b[:n], 0)
+					if got != 0 && got != char(b[:n], 0) {
+						t.Fatalf("shortChar(% x) = %d, char says %d", b[:n], got, char(b[:n], 0))
+					}
+				}
+			}
+		}
+	}
+	for _, s := range []string{"é", "ж", "߿", "ᄀ", "—", "こ", "\uCFFF"} {
+		if got := shortChar([]byte(s), 0); got != len(s) {
+			t.Errorf("shortChar(%q) = %d, want %d", s, got, len(s))
+		}
+	}
+}
