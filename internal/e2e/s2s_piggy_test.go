@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"net"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -216,4 +217,42 @@ func TestS2SPiggybackIncoming(t *testing.T) {
 		p.expect("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
 		p.expect("</stream:stream>")
 	})
+}
+
+// TestS2SPiggybackExternal: SASL EXTERNAL authenticates one domain (the
+// certificate's, a.test); the peer still offers dialback with errors after
+// it (XEP-0344), so the vhost v.test, whose certificate no shared CA
+// signed, is piggybacked on that link by dialback instead of dialing
+// another.
+func TestS2SPiggybackExternal(t *testing.T) {
+	dir := t.TempDir()
+	testCA(t, dir, "a.test", "b.test")
+	certs := func(c *server.Config) {
+		c.TLS.Cert = filepath.Join(dir, c.Domain+".pem")
+		c.TLS.Key = filepath.Join(dir, c.Domain+".key")
+		c.S2S.CAFile = filepath.Join(dir, "ca.pem")
+	}
+	alog, blog := newLogSink(), newLogSink()
+	a := fedServer(t, "a.test", alog, certs, func(c *server.Config) { c.VHosts = []server.VHost{{Domain: "v.test"}} })
+	b := fedServer(t, "b.test", blog, certs)
+	a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
+	b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
+	b.Srv.S2S().SetHost("v.test", a.Srv.S2SAddr().String())
+	addAccount(t, a, "carol@v.test", "pw")
+	alice, carol, bob := fedLogin(t, a, "alice"), hostStream(t, a, "carol@v.test/r", "pw"), fedLogin(t, b, "bob")
+	carol.online()
+	bob.online()
+
+	alice.send("<message to='bob@b.test' id='x1'><body>signed</body></message>")
+	bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='x1'><body>signed</body></message>")
+	blog.wait(t, "incoming link authenticated", "domain=a.test", "by=sasl-external")
+	carol.send("<message to='bob@b.test' id='x2'><body>piggybacked after EXTERNAL</body></message>")
+	bob.expect("<message from='carol@v.test/r' to='bob@b.test' id='x2'><body>piggybacked after EXTERNAL</body></message>")
+	blog.wait(t, "incoming link authenticated", "domain=v.test", "by=dialback")
+	alog.wait(t, "piggybacked domain up", "domain=b.test", "local=v.test")
+	bob.send("<message to='carol@v.test/r' id='x3'><body>back</body></message>")
+	carol.expect("<message from='bob@b.test/r' to='carol@v.test/r' id='x3'><body>back</body></message>")
+	if out, _ := a.Srv.S2S().Links(); out != 1 || a.Srv.S2S().Pairs() != 2 {
+		t.Errorf("a.test: %d outgoing links carrying %d pairs; want 1 carrying 2", out, a.Srv.S2S().Pairs())
+	}
 }
