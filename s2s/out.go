@@ -52,7 +52,7 @@ type outLink struct {
 	queue     []*stanza.Stanza  // waiting for outUp (and a valid piggybacked domain's, in order)
 	extra     map[string]*piggy // further local domains, piggybacked
 	refused   map[string]bool   // local domains the peer would not take here: they get links of their own
-	shareable bool              // up, and the peer takes further db:result (with errors) on the stream
+	shareable bool              // up, and the peer takes further db:result on the stream
 	verifies  []verifyReq       // db:verify waiting to be written
 	asked     []verifyReq       // written, answers awaited (loop-owned once dialed, but failed under mu)
 	t         session.Transport
@@ -458,10 +458,12 @@ func (l *outLink) authenticated() {
 	l.state = outUp
 	l.mu.Lock()
 	l.up = true
-	// further domains by dialback: on a dialback link, or after SASL
-	// EXTERNAL (which authenticates one domain) when the peer still offers
-	// dialback (XEP-0344); with errors, so a refusal ends no stream
-	l.shareable = l.dbErrors
+	// further domains by dialback: on a link dialback authenticated (the
+	// peer speaks it; the to of a further sender domain is one it took
+	// already, so even a peer without <errors/> answers with a verdict:
+	// Prosody 0.12), or after SASL EXTERNAL (which authenticates one
+	// domain) when the peer offers dialback with errors (XEP-0344)
+	l.shareable = !l.sasl || l.dbErrors
 	l.mu.Unlock()
 	l.m.log.Info("link up", "domain", l.domain, "tls", l.tlsOn, "sasl", l.sasl)
 	l.t.SetTimer(l.m.cfg.IdleTimeout)

@@ -3,11 +3,13 @@
 package interop
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"ignis/internal/server"
@@ -129,4 +131,70 @@ func TestInteropS2SProsodyVHost(t *testing.T) {
 	paul.send("<presence to='carol@v.test' type='subscribed'/>")
 	carol.expect("<item jid='paul@p.test' subscription='to'/>")
 	carol.expectTag("<presence", "from='paul@p.test/r'")
+}
+
+// TestInteropS2SProsodyPiggyback: Prosody (p.test) and an Ignis serving
+// a.test and the virtual host v.test. alice@a.test's message opens Ignis's
+// link; carol@v.test's then authenticates v.test on that same link by a
+// further db:result (dialback piggybacking, XEP-0220 §4), which Prosody
+// verifies with v.test and accepts. Both get Prosody's answers (over links
+// Prosody opens per domain), and Ignis never dialed a second link.
+func TestInteropS2SProsodyPiggyback(t *testing.T) {
+	logs := &syncBuffer{}
+	ig := servertest.StartLogged(t, logs, func(c *server.Config) {
+		c.Domain = "a.test"
+		c.LogLevel = "info"
+		c.VHosts = []server.VHost{{Domain: "v.test"}}
+		c.S2S.Enabled = true
+		c.S2S.Listen = "127.0.0.1:0"
+		c.SASL.PlainWithoutTLS = true
+	})
+	ig.AddUser("alice", "pw")
+	if err := ig.Srv.DB().Accounts().Create(store.UserKey("a.test", jid.MustParse("carol@v.test")), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	pc2s, ps2s := startProsody(t, "a.test,v.test", ig.Srv.S2SAddr().String(), "paul")
+	ig.Srv.S2S().SetHost("p.test", ps2s)
+
+	alice := plainLogin(t, ig.Addr, "alice", "a.test")
+	carol := plainLogin(t, ig.Addr, "carol", "v.test")
+	paul := plainLogin(t, pc2s, "paul", "p.test")
+
+	alice.send("<message to='paul@p.test' id='a1' type='chat'><body>from the primary</body></message>")
+	paul.expectTag("<message", "from='alice@a.test/r'", "id='a1'")
+	paul.expect("from the primary</body>")
+	carol.send("<message to='paul@p.test' id='v1' type='chat'><body>piggybacked</body></message>")
+	paul.expectTag("<message", "from='carol@v.test/r'", "id='v1'")
+	paul.expect("piggybacked</body>")
+	if !strings.Contains(logs.String(), "piggybacked domain up") {
+		t.Errorf("v.test was not piggybacked; Ignis's log:\n%s", logs.String())
+	}
+
+	paul.send("<message to='carol@v.test/r' id='v2' type='chat'><body>to the vhost</body></message>")
+	carol.expectTag("<message", "from='paul@p.test/r'", "id='v2'")
+	carol.expect("to the vhost</body>")
+	paul.send("<message to='alice@a.test/r' id='a2' type='chat'><body>to the primary</body></message>")
+	alice.expectTag("<message", "from='paul@p.test/r'", "id='a2'")
+	alice.expect("to the primary</body>")
+	if out, _ := ig.Srv.S2S().Links(); out != 1 || ig.Srv.S2S().Pairs() != 2 {
+		t.Errorf("Ignis has %d outgoing links carrying %d pairs; want 1 carrying 2", out, ig.Srv.S2S().Pairs())
+	}
+}
+
+// syncBuffer collects a server's log lines from its goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
