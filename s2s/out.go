@@ -49,12 +49,15 @@ type outLink struct {
 	domain string
 
 	mu        sync.Mutex
-	queue     []*stanza.Stanza  // waiting for outUp (and a valid piggybacked domain's, in order)
-	extra     map[string]*piggy // further local domains, piggybacked
-	refused   map[string]bool   // local domains the peer would not take here: they get links of their own
-	shareable bool              // up, and the peer takes further db:result on the stream
-	verifies  []verifyReq       // db:verify waiting to be written
-	asked     []verifyReq       // written, answers awaited (loop-owned once dialed, but failed under mu)
+	queue     []*stanza.Stanza   // waiting for outUp (and a valid piggybacked domain's, in order)
+	extra     map[linkKey]*piggy // further domain pairs, piggybacked
+	refused   map[linkKey]bool   // pairs the peer would not take here: they get links of their own
+	addr      string             // the address dialed (a target domain there may be piggybacked)
+	share     bool               // made for stanzas (not only db:verify): may be adopted by a link to the same server
+	shareable bool               // up, and the peer takes further db:result on the stream
+	errorsOK  bool               // and answers errors (a further target domain may be asked for)
+	verifies  []verifyReq        // db:verify waiting to be written
+	asked     []verifyReq        // written, answers awaited (loop-owned once dialed, but failed under mu)
 	t         session.Transport
 	up        bool
 	dead      bool
@@ -70,7 +73,7 @@ type outLink struct {
 	sasl     bool // authenticated by SASL EXTERNAL
 	external bool // the peer offers SASL EXTERNAL and its certificate verified
 	bidi     bool // XEP-0288 asked for: the peer may send its stanzas to us on this link
-	dbErrors bool // the peer's last features offer dialback with errors (XEP-0220 §2.4)
+	dbErrors bool // the peer's last features offer dialback with errors (XEP-0220 §2.4); errorsOK under mu once up
 	last     time.Time
 	failCond stanza.Condition // what queued stanzas bounce with if the link dies now
 }
@@ -91,32 +94,56 @@ type piggy struct {
 	queue []*stanza.Stanza // its stanzas until the verdict
 }
 
-// piggyback takes local onto the link, if the link is up and the peer
-// takes further domains on it, within max_domains_per_link; its db:result
-// goes out when the loop wakes (the caller's enqueue wakes it).
-func (l *outLink) piggyback(local string) bool {
+// piggyback takes the pair k onto the link, if the link is up and the
+// peer takes further domains on it, within max_domains_per_link; its
+// db:result goes out when the loop wakes (the caller's enqueue wakes it).
+// A further target domain (k.remote not the link's) needs a peer that
+// answers errors (one not serving it then says so, XEP-0220 §2.4, rather
+// than closing the stream).
+func (l *outLink) piggyback(k linkKey) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if l.dead || !l.shareable || l.refused[local] || len(l.extra)+1 >= l.m.cfg.MaxDomainsPerLink {
+	if l.dead || !l.shareable || l.refused[k] || len(l.extra)+1 >= l.m.cfg.MaxDomainsPerLink ||
+		(k.remote != l.domain && !l.errorsOK) {
 		return false
 	}
 	if l.extra == nil {
-		l.extra = map[string]*piggy{}
+		l.extra = map[linkKey]*piggy{}
 	}
-	l.extra[local] = &piggy{}
+	l.extra[k] = &piggy{}
 	return true
 }
 
-// carries reports whether the link authenticated local (the peer's
-// stanzas on a bidirectional link may go to it).
-func (l *outLink) carries(local string) bool {
-	if local == l.local {
+// carries reports whether the link authenticated the pair k (the peer's
+// stanzas on a bidirectional link may go from k.remote to k.local).
+func (l *outLink) carries(k linkKey) bool {
+	if k == (linkKey{l.local, l.domain}) {
 		return true
 	}
 	l.mu.Lock()
-	p := l.extra[local]
+	p := l.extra[k]
 	l.mu.Unlock()
 	return p != nil && p.state == piggyValid
+}
+
+// carriesFrom reports whether a piggybacked target domain is the remote
+// side of a pair the link authenticated.
+func (l *outLink) carriesFrom(remote string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, p := range l.extra {
+		if k.remote == remote && p.state == piggyValid {
+			return true
+		}
+	}
+	return false
+}
+
+// dialed returns the address the link connected to ("" before).
+func (l *outLink) dialed() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.addr
 }
 
 func newOutLink(m *Manager, local, domain string) *outLink {
@@ -125,17 +152,17 @@ func newOutLink(m *Manager, local, domain string) *outLink {
 	return l
 }
 
-// enqueue hands st, which leaves as local, to the link; false if the link
-// has died or no longer carries local (the caller takes another).
-func (l *outLink) enqueue(local string, st *stanza.Stanza) bool {
+// enqueue hands st, of the pair k, to the link; false if the link has
+// died or no longer carries k (the caller takes another).
+func (l *outLink) enqueue(k linkKey, st *stanza.Stanza) bool {
 	l.mu.Lock()
 	if l.dead {
 		l.mu.Unlock()
 		return false
 	}
 	q := &l.queue
-	if local != l.local {
-		p := l.extra[local]
+	if k != (linkKey{l.local, l.domain}) {
+		p := l.extra[k]
 		if p == nil {
 			l.mu.Unlock()
 			return false
@@ -185,6 +212,15 @@ func (l *outLink) connect() {
 		l.fail(stanza.RemoteServerNotFound)
 		return
 	}
+	if l.share {
+		addrs := make([]string, len(targets))
+		for i, tg := range targets {
+			addrs[i] = tg.addr
+		}
+		if m.adopt(l, addrs) {
+			return // a link to the same server carries the pair
+		}
+	}
 	cond := stanza.RemoteServerNotFound
 	for _, tg := range targets {
 		dctx, dcancel := context.WithTimeout(ctx, m.cfg.ConnectTimeout)
@@ -192,7 +228,12 @@ func (l *outLink) connect() {
 		if tg.direct {
 			tcfg = m.clientTLS(l.local, l.domain)
 		}
-		err = m.cfg.Dial(dctx, tg.addr, tcfg, func(t session.Transport) session.Handler { return l.start(t, tg.direct) })
+		err = m.cfg.Dial(dctx, tg.addr, tcfg, func(t session.Transport) session.Handler {
+			l.mu.Lock()
+			l.addr = tg.addr
+			l.mu.Unlock()
+			return l.start(t, tg.direct)
+		})
 		dcancel()
 		if err == nil {
 			return
@@ -384,9 +425,9 @@ func (l *outLink) incoming(f *xmlscan.Frame) error {
 	switch {
 	case st.From.IsZero() || st.To.IsZero():
 		return stanza.StreamErr(stanza.ImproperAddressing, "")
-	case st.From.Domain() != l.domain:
+	case st.From.Domain() != l.domain && !l.carriesFrom(st.From.Domain()):
 		return stanza.StreamErr(stanza.InvalidFrom, st.From.Domain()+" is not authenticated on this stream")
-	case !l.carries(st.To.Domain()):
+	case !l.carries(linkKey{st.To.Domain(), st.From.Domain()}):
 		return stanza.StreamErr(stanza.HostUnknown, st.To.Domain()+" is not authenticated on this stream")
 	}
 	l.m.cfg.Router.Receive(st)
@@ -464,6 +505,7 @@ func (l *outLink) authenticated() {
 	// Prosody 0.12), or after SASL EXTERNAL (which authenticates one
 	// domain) when the peer offers dialback with errors (XEP-0344)
 	l.shareable = !l.sasl || l.dbErrors
+	l.errorsOK = l.dbErrors
 	l.mu.Unlock()
 	l.m.log.Info("link up", "domain", l.domain, "tls", l.tlsOn, "sasl", l.sasl)
 	l.t.SetTimer(l.m.cfg.IdleTimeout)
@@ -662,19 +704,19 @@ func (l *outLink) fail(cond stanza.Condition) {
 // onto the link (XEP-0220 §4: one per pair, the key bound to this
 // stream's id).
 func (l *outLink) askPiggybacks() {
-	var ask []string
+	var ask []linkKey
 	now := time.Now()
 	l.mu.Lock()
-	for d, p := range l.extra {
+	for k, p := range l.extra {
 		if p.state == piggyWanted {
 			p.state, p.since = piggyAsked, now
-			ask = append(ask, d)
+			ask = append(ask, k)
 		}
 	}
 	l.mu.Unlock()
-	for _, d := range ask {
-		key := l.m.dialbackKey(l.domain, d, l.peerID)
-		l.write(appendDB(l.out[:0], "result", d, l.domain, "", "", key))
+	for _, k := range ask {
+		key := l.m.dialbackKey(k.remote, k.local, l.peerID)
+		l.write(appendDB(l.out[:0], "result", k.local, k.remote, "", "", key))
 	}
 	if len(ask) > 0 {
 		l.rearm(now)
@@ -682,17 +724,16 @@ func (l *outLink) askPiggybacks() {
 }
 
 // verdict takes the peer's answer to a piggybacked db:result. Valid: the
-// domain's stanzas flow. Invalid or an error: they bounce, except that a
+// pair's stanzas flow. Invalid or an error: they bounce, except that a
 // peer refusing more domains on this link (policy-violation,
-// resource-constraint) sends them to a link of their own. The link stays
-// up for the pairs it carries either way.
+// resource-constraint) or not serving a target domain here
+// (item-not-found) sends them to a link of their own. The
+// link stays up for the pairs it carries either way.
 func (l *outLink) verdict(e xmlscan.Elem) {
-	local, typ := attr(e, "to"), attr(e, "type")
-	if attr(e, "from") != l.domain {
-		return // not a pair of this link's
-	}
+	k, typ := linkKey{attr(e, "to"), attr(e, "from")}, attr(e, "type")
+	local := k.local
 	l.mu.Lock()
-	p := l.extra[local]
+	p := l.extra[k]
 	if p == nil || p.state != piggyAsked {
 		l.mu.Unlock()
 		return
@@ -702,16 +743,21 @@ func (l *outLink) verdict(e xmlscan.Elem) {
 		l.queue = append(l.queue, p.queue...)
 		p.queue = nil
 		l.mu.Unlock()
-		l.m.log.Info("piggybacked domain up", "domain", l.domain, "local", local)
+		l.m.log.Info("piggybacked domain up", "domain", k.remote, "local", local, "link", l.domain)
 		l.drain()
 		return
 	}
-	q := l.unpiggy(local, p)
+	q := l.unpiggy(k, p)
 	l.mu.Unlock()
-	l.m.unshare(l, local)
+	l.m.unshare(l, k)
 	cond := dbErrorCond(e)
-	l.m.log.Info("piggybacked domain refused", "domain", l.domain, "local", local, "type", typ, "cond", cond.String())
-	if typ == "error" && (cond == stanza.PolicyViolation || cond == stanza.ResourceConstraint) {
+	l.m.log.Info("piggybacked domain refused", "domain", k.remote, "local", local, "link", l.domain, "type", typ, "cond", cond.String())
+	switch cond {
+	case stanza.PolicyViolation, stanza.ResourceConstraint, stanza.ItemNotFound:
+	default:
+		typ = "invalid" // bounced below
+	}
+	if typ == "error" {
 		for _, st := range q {
 			if !l.m.Send(st) {
 				l.m.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
@@ -724,37 +770,37 @@ func (l *outLink) verdict(e xmlscan.Elem) {
 		bc = stanza.RemoteServerTimeout
 	}
 	for _, st := range q {
-		l.m.bounce(st, stanza.ErrText(bc, l.domain+" did not authenticate "+local))
+		l.m.bounce(st, stanza.ErrText(bc, k.remote+" did not authenticate "+local))
 	}
 }
 
-// unpiggy takes local off the link for good (under mu) and returns its
-// queued stanzas.
-func (l *outLink) unpiggy(local string, p *piggy) []*stanza.Stanza {
-	delete(l.extra, local)
+// unpiggy takes the pair k off the link for good (under mu) and returns
+// its queued stanzas.
+func (l *outLink) unpiggy(k linkKey, p *piggy) []*stanza.Stanza {
+	delete(l.extra, k)
 	if l.refused == nil {
-		l.refused = map[string]bool{}
+		l.refused = map[linkKey]bool{}
 	}
-	l.refused[local] = true
+	l.refused[k] = true
 	return p.queue
 }
 
 // expirePiggybacks bounces the stanzas of piggybacked domains whose
 // verdict has not come within auth_timeout, as a link's would.
 func (l *outLink) expirePiggybacks(now time.Time) {
-	var late []string
+	var late []linkKey
 	var q []*stanza.Stanza
 	l.mu.Lock()
-	for d, p := range l.extra {
+	for k, p := range l.extra {
 		if p.state == piggyAsked && now.Sub(p.since) >= l.m.cfg.AuthTimeout {
-			late = append(late, d)
-			q = append(q, l.unpiggy(d, p)...)
+			late = append(late, k)
+			q = append(q, l.unpiggy(k, p)...)
 		}
 	}
 	l.mu.Unlock()
-	for _, d := range late {
-		l.m.log.Info("piggybacked domain timed out", "domain", l.domain, "local", d)
-		l.m.unshare(l, d)
+	for _, k := range late {
+		l.m.log.Info("piggybacked domain timed out", "domain", k.remote, "local", k.local, "link", l.domain)
+		l.m.unshare(l, k)
 	}
 	for _, st := range q {
 		l.m.bounce(st, stanza.Err(stanza.RemoteServerTimeout))

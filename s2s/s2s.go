@@ -7,9 +7,11 @@
 // A Manager is the router's fallback for domains it does not serve: stanzas
 // for such a domain wait in a bounded queue while its link comes up, and
 // bounce with remote-server-not-found or remote-server-timeout when it
-// cannot. One outgoing link per remote domain carries both our stanzas and
+// cannot. An outgoing link to a remote domain carries both our stanzas and
 // the db:verify requests we make to that domain as its authoritative
-// server. Incoming stanzas are checked against the domains the stream
+// server; once up it authenticates further local domains, and further
+// target domains on the same server, by dialback (piggybacking, XEP-0220
+// §4). Incoming stanzas are checked against the domain pairs the stream
 // authenticated and handed to the router.
 package s2s
 
@@ -24,6 +26,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -203,7 +206,7 @@ func (m *Manager) Send(st *stanza.Stanza) bool {
 		if l == nil {
 			return false
 		}
-		if l.enqueue(local, st) {
+		if l.enqueue(linkKey{local, d}, st) {
 			return true
 		}
 	}
@@ -233,23 +236,63 @@ func (m *Manager) link(local, domain string, share bool) *outLink {
 	}
 	if share {
 		for ok, l := range m.out {
-			if ok.remote == domain && ok.local == l.local && l.piggyback(local) {
+			if ok.remote == domain && ok.local == l.local && l.piggyback(k) {
 				m.out[k] = l
 				return l
 			}
 		}
 	}
 	l := newOutLink(m, local, domain)
+	l.share = share
 	m.out[k] = l
 	go l.connect()
 	return l
 }
 
-// unshare forgets l as the link of the pair (local, l.domain), if it
-// still is: the next stanza of the pair takes a link of its own.
-func (m *Manager) unshare(l *outLink, local string) {
+// adopt hands the pair of l, not yet dialed, to an up link to a domain
+// resolving to one of addrs (the same server: DNS names it for both), as
+// a piggybacked target domain (XEP-0220 §4); l ends, its stanzas and
+// verify requests moved. False if no link takes it (l dials).
+func (m *Manager) adopt(l *outLink, addrs []string) bool {
+	k := linkKey{l.local, l.domain}
 	m.mu.Lock()
-	if k := (linkKey{local, l.domain}); m.out[k] == l {
+	var to *outLink
+	for ok, x := range m.out {
+		if x != l && ok == (linkKey{x.local, x.domain}) && slices.Contains(addrs, x.dialed()) && x.piggyback(k) {
+			to = x
+			break
+		}
+	}
+	if to == nil || m.out[k] != l {
+		m.mu.Unlock()
+		return false
+	}
+	m.out[k] = to
+	m.mu.Unlock()
+	l.mu.Lock()
+	l.dead = true
+	q, vs := l.queue, l.verifies
+	l.queue, l.verifies = nil, nil
+	l.mu.Unlock()
+	m.log.Info("piggybacking target domain", "domain", l.domain, "local", l.local, "link", to.domain)
+	for _, st := range q {
+		if !to.enqueue(k, st) && !m.Send(st) {
+			m.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
+		}
+	}
+	for _, v := range vs {
+		if !to.addVerify(v) {
+			v.done(verifyResult{from: v.to, to: v.from, cond: stanza.RemoteServerNotFound})
+		}
+	}
+	return true
+}
+
+// unshare forgets l as the link of the pair k, if it still is: the next
+// stanza of the pair takes a link of its own.
+func (m *Manager) unshare(l *outLink, k linkKey) {
+	m.mu.Lock()
+	if m.out[k] == l {
 		delete(m.out, k)
 	}
 	m.mu.Unlock()
@@ -300,7 +343,7 @@ func (m *Manager) Links() (out, in int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for k, l := range m.out {
-		if k.local == l.local {
+		if k == (linkKey{l.local, l.domain}) {
 			out++
 		}
 	}

@@ -256,3 +256,67 @@ func TestS2SPiggybackExternal(t *testing.T) {
 		t.Errorf("a.test: %d outgoing links carrying %d pairs; want 1 carrying 2", out, a.Srv.S2S().Pairs())
 	}
 }
+
+// TestS2SPiggybackTarget: target domains multiplexed (XEP-0220 §4). With
+// conference.b.test resolving to the server a.test already has a link to
+// (and that peer answering dialback errors), alice's stanzas to a room
+// there take that link, authenticated for the pair (a.test,
+// conference.b.test) by a further db:result, and the room's answers come
+// back over it. A peer that answers item-not-found for a target domain
+// (not served there) gets a link of its own to that domain.
+func TestS2SPiggybackTarget(t *testing.T) {
+	t.Run("room on the peer's server", func(t *testing.T) {
+		a, b, alog, _ := fedPair(t)
+		a.Srv.S2S().SetHost("conference.b.test", b.Srv.S2SAddr().String())
+		alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
+		alice.online()
+		bob.online()
+		alice.send("<message to='bob@b.test' id='t1'><body>hi</body></message>")
+		bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='t1'><body>hi</body></message>")
+
+		room := "lobby@conference.b.test"
+		mucJoin(bob, room, "Bob", "") // only local users create rooms
+		mucSubject(bob)
+		wantResult(t, iqTo(bob, "cfg1", "set", room, instant))
+		if got := mucJoin(alice, room, "Alice", ""); !strings.Contains(got, "from='"+room+"/Bob'") {
+			t.Fatalf("alice's join: %s", got)
+		}
+		mucSubject(alice)
+		alog.wait(t, "piggybacking target domain", "domain=conference.b.test", "link=b.test")
+		alog.wait(t, "piggybacked domain up", "domain=conference.b.test", "local=a.test")
+		alice.send("<message to='" + room + "' type='groupchat' id='g1'><body>over one link</body></message>")
+		if got := alice.expect("</message>"); !strings.Contains(got, "from='"+room+"/Alice'") || !strings.Contains(got, "over one link") {
+			t.Fatalf("alice got %q, want her echo", got)
+		}
+		if out, _ := a.Srv.S2S().Links(); out != 1 || a.Srv.S2S().Pairs() != 2 {
+			t.Errorf("a.test: %d outgoing links carrying %d pairs; want 1 carrying 2", out, a.Srv.S2S().Pairs())
+		}
+	})
+	t.Run("target refused", func(t *testing.T) {
+		a := fedServer(t, "a.test", nil, func(c *server.Config) { c.S2S.RequireTLS = false })
+		peer := newRawPeer(t)
+		a.Srv.S2S().SetHost("r.test", peer.ln.Addr().String())
+		a.Srv.S2S().SetHost("sub.r.test", peer.ln.Addr().String())
+		alice := fedLogin(t, a, "alice")
+		alice.send("<message to='x@r.test' id='m1'><body>one</body></message>")
+		p, _ := peer.accept()
+		p.expect("</db:result>")
+		p.send("<db:result from='r.test' to='a.test' type='valid'/>")
+		p.expect("id='m1'><body>one</body></message>")
+
+		alice.send("<message to='x@sub.r.test' id='s1'><body>sub</body></message>")
+		if got := p.expect("</db:result>"); !strings.Contains(got, "from='a.test' to='sub.r.test'") {
+			t.Fatalf("peer got %q, want a db:result for the target sub.r.test", got)
+		}
+		p.send("<db:result from='sub.r.test' to='a.test' type='error'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>")
+		q, hdr := peer.accept()
+		if !strings.Contains(hdr, "to='sub.r.test'") {
+			t.Fatalf("second link's header %q, want to sub.r.test", hdr)
+		}
+		q.expect("</db:result>")
+		q.send("<db:result from='sub.r.test' to='a.test' type='valid'/>")
+		q.expect("id='s1'><body>sub</body></message>")
+		alice.send("<message to='x@r.test' id='m2'><body>two</body></message>")
+		p.expect("id='m2'><body>two</body></message>")
+	})
+}
