@@ -78,7 +78,7 @@ type outLink struct {
 	failCond stanza.Condition // what queued stanzas bounce with if the link dies now
 }
 
-// piggyState is where a piggybacked local domain's dialback is.
+// piggyState is where a piggybacked pair's dialback is.
 type piggyState uint8
 
 const (
@@ -87,7 +87,9 @@ const (
 	piggyValid                    // authenticated: its stanzas flow
 )
 
-// piggy is a further local domain a link authenticates by dialback.
+// piggy is a further domain pair a link authenticates by dialback: another
+// local domain to the link's remote one, or a pair to another remote
+// domain on the same server.
 type piggy struct {
 	state piggyState
 	since time.Time        // when its db:result went out (loop-owned)
@@ -700,7 +702,7 @@ func (l *outLink) fail(cond stanza.Condition) {
 	}
 }
 
-// askPiggybacks writes the db:result of each local domain newly taken
+// askPiggybacks writes the db:result of each domain pair newly taken
 // onto the link (XEP-0220 §4: one per pair, the key bound to this
 // stream's id).
 func (l *outLink) askPiggybacks() {
