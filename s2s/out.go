@@ -754,12 +754,12 @@ func (l *outLink) verdict(e xmlscan.Elem) {
 	l.m.unshare(l, k)
 	cond := dbErrorCond(e)
 	l.m.log.Info("piggybacked domain refused", "domain", k.remote, "local", local, "link", l.domain, "type", typ, "cond", cond.String())
+	fallback := false
 	switch cond {
 	case stanza.PolicyViolation, stanza.ResourceConstraint, stanza.ItemNotFound:
-	default:
-		typ = "invalid" // bounced below
+		fallback = typ == "error"
 	}
-	if typ == "error" {
+	if fallback {
 		for _, st := range q {
 			if !l.m.Send(st) {
 				l.m.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
@@ -767,8 +767,10 @@ func (l *outLink) verdict(e xmlscan.Elem) {
 		}
 		return
 	}
+	// XEP-0220 §2.4: after a dialback error the queued stanzas return
+	// with remote-server-timeout; a key refused is a server not found
 	bc := stanza.RemoteServerNotFound
-	if cond == stanza.RemoteServerTimeout {
+	if typ == "error" {
 		bc = stanza.RemoteServerTimeout
 	}
 	for _, st := range q {

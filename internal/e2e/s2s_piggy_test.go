@@ -115,13 +115,18 @@ func (p *rawPeer) accept() (*stream, string) {
 
 // TestS2SPiggybackRefused: a peer's verdicts on a piggybacked domain. The
 // link is up for a.test; v.test's db:result answered invalid bounces only
-// v.test's stanzas (<remote-server-not-found/>) and the link keeps
-// carrying a.test's; answered with policy-violation (the peer takes no
-// more domains on that link), v.test's stanzas go over a link of its own.
+// v.test's stanzas (<remote-server-not-found/>), a dialback error with
+// <remote-server-timeout/> (XEP-0220 §2.4), and the link keeps carrying
+// a.test's; answered with policy-violation (the peer takes no more domains
+// on that link), v.test's stanzas go over a link of its own.
 func TestS2SPiggybackRefused(t *testing.T) {
-	for _, tc := range []struct{ name, verdict string }{
-		{"invalid", "<db:result from='r.test' to='v.test' type='invalid'/>"},
-		{"policy-violation", "<db:result from='r.test' to='v.test' type='error'><error type='cancel'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>"},
+	dbErr := func(cond string) string {
+		return "<db:result from='r.test' to='v.test' type='error'><error type='cancel'><" + cond + " xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>"
+	}
+	for _, tc := range []struct{ name, verdict, bounce string }{
+		{"invalid", "<db:result from='r.test' to='v.test' type='invalid'/>", "remote-server-not-found"},
+		{"error", dbErr("remote-connection-failed"), "remote-server-timeout"},
+		{"policy-violation", dbErr("policy-violation"), ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := fedServer(t, "a.test", nil, func(c *server.Config) {
@@ -146,10 +151,10 @@ func TestS2SPiggybackRefused(t *testing.T) {
 				t.Fatalf("peer got %q, want v.test's db:result on the same link", got)
 			}
 			p.send(tc.verdict)
-			if tc.name == "invalid" {
+			if tc.bounce != "" {
 				got := carol.expect("</message>")
-				if !strings.Contains(got, "type='error'") || !strings.Contains(got, "<remote-server-not-found ") {
-					t.Fatalf("carol got %q, want her message bounced with remote-server-not-found", got)
+				if !strings.Contains(got, "type='error'") || !strings.Contains(got, "<"+tc.bounce+" ") {
+					t.Fatalf("carol got %q, want her message bounced with %s", got, tc.bounce)
 				}
 			} else {
 				q, hdr := peer.accept()
