@@ -117,8 +117,9 @@ func (p *rawPeer) accept() (*stream, string) {
 // link is up for a.test; v.test's db:result answered invalid bounces only
 // v.test's stanzas (<remote-server-not-found/>), a dialback error with
 // <remote-server-timeout/> (XEP-0220 §2.4), and the link keeps carrying
-// a.test's; answered with policy-violation (the peer takes no more domains
-// on that link), v.test's stanzas go over a link of its own.
+// a.test's, as does no verdict within auth_timeout; answered with
+// policy-violation (the peer takes no more domains on that link), v.test's
+// stanzas go over a link of its own.
 func TestS2SPiggybackRefused(t *testing.T) {
 	dbErr := func(cond string) string {
 		return "<db:result from='r.test' to='v.test' type='error'><error type='cancel'><" + cond + " xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>"
@@ -127,11 +128,13 @@ func TestS2SPiggybackRefused(t *testing.T) {
 		{"invalid", "<db:result from='r.test' to='v.test' type='invalid'/>", "remote-server-not-found"},
 		{"error", dbErr("remote-connection-failed"), "remote-server-timeout"},
 		{"policy-violation", dbErr("policy-violation"), ""},
+		{"no verdict within auth_timeout", "", "remote-server-timeout"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			a := fedServer(t, "a.test", nil, func(c *server.Config) {
 				c.VHosts = []server.VHost{{Domain: "v.test"}}
 				c.S2S.RequireTLS = false // the raw peer offers no TLS
+				c.S2S.AuthTimeout.Duration = time.Second
 			})
 			peer := newRawPeer(t)
 			a.Srv.S2S().SetHost("r.test", peer.ln.Addr().String())
@@ -150,7 +153,9 @@ func TestS2SPiggybackRefused(t *testing.T) {
 			if got := p.expect("</db:result>"); !strings.Contains(got, "from='v.test' to='r.test'") {
 				t.Fatalf("peer got %q, want v.test's db:result on the same link", got)
 			}
-			p.send(tc.verdict)
+			if tc.verdict != "" {
+				p.send(tc.verdict)
+			}
 			if tc.bounce != "" {
 				got := carol.expect("</message>")
 				if !strings.Contains(got, "type='error'") || !strings.Contains(got, "<"+tc.bounce+" ") {
