@@ -256,6 +256,10 @@ func (m *Manager) link(local, domain string, share bool) *outLink {
 func (m *Manager) adopt(l *outLink, addrs []string) bool {
 	k := linkKey{l.local, l.domain}
 	m.mu.Lock()
+	if m.out[k] != l {
+		m.mu.Unlock()
+		return false
+	}
 	var to *outLink
 	for ok, x := range m.out {
 		if x != l && ok == (linkKey{x.local, x.domain}) && slices.Contains(addrs, x.dialed()) && x.piggyback(k) {
@@ -263,7 +267,7 @@ func (m *Manager) adopt(l *outLink, addrs []string) bool {
 			break
 		}
 	}
-	if to == nil || m.out[k] != l {
+	if to == nil {
 		m.mu.Unlock()
 		return false
 	}
