@@ -41,11 +41,11 @@ type inStream struct {
 	from    string // the header's from: the domain the peer says it is
 	to      string // the local domain it asked for
 	tlsOn   bool
-	saslOK  bool            // the peer's certificate verified for from (offer EXTERNAL)
-	authed  map[string]bool // remote domains this stream may send from
-	pending map[string]bool // domains whose dialback is being verified
-	pairs   []linkKey       // (local, remote) pairs authenticated: where our stanzas may go back
-	bidi    bool            // the peer asked for XEP-0288: the pairs carry our stanzas back
+	saslOK  bool             // the peer's certificate verified for from (offer EXTERNAL)
+	authed  map[string]bool  // remote domains this stream may send from
+	pending map[linkKey]bool // (local, remote) pairs whose dialback is being verified
+	pairs   []linkKey        // (local, remote) pairs authenticated: what the peer may send, where our stanzas may go back
+	bidi    bool             // the peer asked for XEP-0288: the pairs carry our stanzas back
 	last    time.Time
 
 	mu      sync.Mutex
@@ -56,7 +56,7 @@ type inStream struct {
 
 // Incoming makes the handler of a connection accepted on the s2s listener.
 func (m *Manager) Incoming(t session.Transport) session.Handler {
-	s := &inStream{m: m, t: t, peer: t.RemoteAddr(), authed: map[string]bool{}, pending: map[string]bool{}, last: time.Now()}
+	s := &inStream{m: m, t: t, peer: t.RemoteAddr(), authed: map[string]bool{}, pending: map[linkKey]bool{}, last: time.Now()}
 	s.scan.SetLimits(xmlscan.Limits{MaxElementBytes: m.cfg.MaxStanzaBytes})
 	t.SetTimer(m.cfg.AuthTimeout)
 	return s
@@ -136,7 +136,9 @@ func (k *inSink) StreamOpen(f *xmlscan.Frame) error {
 	out = append(out, "<stream:features>"...)
 	switch {
 	case len(s.authed) > 0 && s.saslOK:
-		// after SASL: nothing left to negotiate
+		// after SASL: dialback only, for further domains on this stream
+		// (XEP-0344: piggybacking after EXTERNAL; errors, XEP-0220 §2.4)
+		out = append(out, "<dialback xmlns='"+stanza.NSDialbackFeature+"'><errors/></dialback>"...)
 	case !s.tlsOn && m.cfg.TLS != nil:
 		out = append(out, "<starttls xmlns='"+stanza.NSTLS+"'>"...)
 		if m.cfg.RequireTLS {
@@ -230,6 +232,11 @@ func (k *inSink) Element(f *xmlscan.Frame) error {
 	if !m.cfg.Local(st.To.Domain()) {
 		return stanza.StreamErr(stanza.HostUnknown, st.To.Domain()+" is not served here")
 	}
+	// each domain pair is authenticated on its own (XEP-0220 §4): a
+	// local domain no db:result named is not this stream's to address
+	if !s.hasPair(linkKey{st.To.Domain(), st.From.Domain()}) {
+		return stanza.StreamErr(stanza.HostUnknown, st.To.Domain()+" is not authenticated for "+st.From.Domain()+" on this stream")
+	}
 	m.cfg.Router.Receive(st)
 	return nil
 }
@@ -270,20 +277,32 @@ func (s *inStream) admit(local, domain string) bool {
 		if !s.m.admit(domain) {
 			return false
 		}
+		if len(s.authed) == 0 {
+			s.m.streams(1)
+		}
 		s.authed[domain] = true
 		s.t.SetTimer(s.m.cfg.IdleTimeout)
 	}
 	k := linkKey{local, domain}
-	for _, p := range s.pairs {
-		if p == k {
-			return true
-		}
+	if s.hasPair(k) {
+		return true
 	}
 	s.pairs = append(s.pairs, k)
 	if s.bidi {
 		s.m.addBidi(k, s)
 	}
 	return true
+}
+
+// hasPair reports whether k is authenticated on the stream (a few pairs
+// at most: a scan).
+func (s *inStream) hasPair(k linkKey) bool {
+	for _, p := range s.pairs {
+		if p == k {
+			return true
+		}
+	}
+	return false
 }
 
 // enqueue hands the stream one of our stanzas to write back (bidi);
@@ -343,15 +362,29 @@ func (s *inStream) result(e xmlscan.Elem) error {
 		s.write(appendDBError(s.out[:0], to, from, stanza.Err(stanza.BadRequest)))
 		return nil
 	}
-	if s.authed[from] {
-		s.admit(to, from)
+	k := linkKey{to, from}
+	switch {
+	case s.hasPair(k):
+		// asked again for a pair it has: the verdict stands
+		s.write(appendDB(s.out[:0], "result", to, from, "", "valid", ""))
+		return nil
+	case s.pending[k]:
+		return nil // being verified: one answer, when it comes
+	case len(s.pairs)+len(s.pending) >= m.cfg.MaxDomainsPerLink:
+		// the bound on what one stream carries; the pairs it has stay
+		m.log.Info("dialback refused: too many domains on the link", "domain", from, "to", to, "ip", s.peer.String())
+		s.write(appendDBError(s.out[:0], to, from, stanza.ErrText(stanza.PolicyViolation, "too many domains on this link")))
+		return nil
+	case s.authed[from]:
+		// the sender proved itself on this stream (dialback or EXTERNAL):
+		// a further local domain needs no new verification
+		if !s.admit(to, from) {
+			return stanza.StreamErr(stanza.StreamPolicyViolation, "too many links from "+from)
+		}
 		s.write(appendDB(s.out[:0], "result", to, from, "", "valid", ""))
 		return nil
 	}
-	if s.pending[from] {
-		return nil
-	}
-	s.pending[from] = true
+	s.pending[k] = true
 	key := string(e.AppendText(nil))
 	t := s.t
 	m.verify(from, to, s.id, key, func(r verifyResult) {
@@ -397,7 +430,7 @@ func (s *inStream) Wakeup() {
 		if s.state == inClosed {
 			return
 		}
-		delete(s.pending, r.from)
+		delete(s.pending, linkKey{r.to, r.from})
 		switch {
 		case r.cond != 0:
 			s.write(appendDBError(s.out[:0], r.to, r.from, stanza.Err(r.cond)))
@@ -435,6 +468,9 @@ func (s *inStream) Timer(now time.Time) {
 // take another route (a link of our own).
 func (s *inStream) Closed(error) {
 	s.state = inClosed
+	if len(s.authed) > 0 {
+		s.m.streams(-1)
+	}
 	for d := range s.authed {
 		s.m.release(d)
 	}

@@ -39,22 +39,29 @@ type clientTLS interface {
 }
 
 // outLink is the outgoing stream from one local domain (which it
-// authenticates as) to one remote domain. Its fields under mu
-// are shared with senders on other goroutines; the rest belong to the
-// connection's event loop once dialed.
+// authenticates as first) to one remote domain; once up, it may
+// authenticate further local domains by dialback (piggybacking, XEP-0220
+// §4). Its fields under mu are shared with senders on other goroutines;
+// the rest belong to the connection's event loop once dialed.
 type outLink struct {
 	m      *Manager
 	local  string // the local domain we authenticate as
 	domain string
 
-	mu       sync.Mutex
-	queue    []*stanza.Stanza // waiting for outUp
-	verifies []verifyReq      // db:verify waiting to be written
-	asked    []verifyReq      // written, answers awaited (loop-owned once dialed, but failed under mu)
-	t        session.Transport
-	up       bool
-	dead     bool
-	retry    bool // closed on purpose before up (verifications done): queued stanzas take a new link
+	mu        sync.Mutex
+	queue     []*stanza.Stanza   // waiting for outUp (and a valid piggybacked domain's, in order)
+	extra     map[linkKey]*piggy // further domain pairs, piggybacked
+	refused   map[linkKey]bool   // pairs the peer would not take here: they get links of their own
+	addr      string             // the address dialed (a target domain there may be piggybacked)
+	share     bool               // made for stanzas (not only db:verify): may be adopted by a link to the same server
+	shareable bool               // up, and the peer takes further db:result on the stream
+	errorsOK  bool               // and answers errors (a further target domain may be asked for)
+	verifies  []verifyReq        // db:verify waiting to be written
+	asked     []verifyReq        // written, answers awaited (loop-owned once dialed, but failed under mu)
+	t         session.Transport
+	up        bool
+	dead      bool
+	retry     bool // closed on purpose before up (verifications done): queued stanzas take a new link
 
 	// loop-owned
 	state    outState
@@ -66,8 +73,79 @@ type outLink struct {
 	sasl     bool // authenticated by SASL EXTERNAL
 	external bool // the peer offers SASL EXTERNAL and its certificate verified
 	bidi     bool // XEP-0288 asked for: the peer may send its stanzas to us on this link
+	dbErrors bool // the peer's last features offer dialback with errors (XEP-0220 §2.4); errorsOK under mu once up
 	last     time.Time
 	failCond stanza.Condition // what queued stanzas bounce with if the link dies now
+}
+
+// piggyState is where a piggybacked pair's dialback is.
+type piggyState uint8
+
+const (
+	piggyWanted piggyState = iota // its db:result is to be written
+	piggyAsked                    // written, the verdict awaited
+	piggyValid                    // authenticated: its stanzas flow
+)
+
+// piggy is a further domain pair a link authenticates by dialback: another
+// local domain to the link's remote one, or a pair to another remote
+// domain on the same server.
+type piggy struct {
+	state piggyState
+	since time.Time        // when its db:result went out (loop-owned)
+	queue []*stanza.Stanza // its stanzas until the verdict
+}
+
+// piggyback takes the pair k onto the link, if the link is up and the
+// peer takes further domains on it, within max_domains_per_link; its
+// db:result goes out when the loop wakes (the caller's enqueue wakes it).
+// A further target domain (k.remote not the link's) needs a peer that
+// answers errors (one not serving it then says so, XEP-0220 §2.4, rather
+// than closing the stream).
+func (l *outLink) piggyback(k linkKey) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.dead || !l.shareable || l.refused[k] || len(l.extra)+1 >= l.m.cfg.MaxDomainsPerLink ||
+		(k.remote != l.domain && !l.errorsOK) {
+		return false
+	}
+	if l.extra == nil {
+		l.extra = map[linkKey]*piggy{}
+	}
+	l.extra[k] = &piggy{}
+	return true
+}
+
+// carries reports whether the link authenticated the pair k (the peer's
+// stanzas on a bidirectional link may go from k.remote to k.local).
+func (l *outLink) carries(k linkKey) bool {
+	if k == (linkKey{l.local, l.domain}) {
+		return true
+	}
+	l.mu.Lock()
+	p := l.extra[k]
+	l.mu.Unlock()
+	return p != nil && p.state == piggyValid
+}
+
+// carriesFrom reports whether a piggybacked target domain is the remote
+// side of a pair the link authenticated.
+func (l *outLink) carriesFrom(remote string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for k, p := range l.extra {
+		if k.remote == remote && p.state == piggyValid {
+			return true
+		}
+	}
+	return false
+}
+
+// dialed returns the address the link connected to ("" before).
+func (l *outLink) dialed() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.addr
 }
 
 func newOutLink(m *Manager, local, domain string) *outLink {
@@ -76,20 +154,31 @@ func newOutLink(m *Manager, local, domain string) *outLink {
 	return l
 }
 
-// enqueue hands st to the link; false if the link has died (the caller
-// takes a new one).
-func (l *outLink) enqueue(st *stanza.Stanza) bool {
+// enqueue hands st, of the pair k, to the link; false if the link has
+// died or no longer carries k (the caller takes another).
+func (l *outLink) enqueue(k linkKey, st *stanza.Stanza) bool {
 	l.mu.Lock()
 	if l.dead {
 		l.mu.Unlock()
 		return false
 	}
-	if len(l.queue) >= l.m.cfg.MaxQueue {
+	q := &l.queue
+	if k != (linkKey{l.local, l.domain}) {
+		p := l.extra[k]
+		if p == nil {
+			l.mu.Unlock()
+			return false
+		}
+		if p.state != piggyValid {
+			q = &p.queue
+		}
+	}
+	if len(*q) >= l.m.cfg.MaxQueue {
 		l.mu.Unlock()
 		l.m.bounce(st, stanza.ErrText(stanza.ResourceConstraint, "too many stanzas wait for "+l.domain))
 		return true
 	}
-	l.queue = append(l.queue, st)
+	*q = append(*q, st)
 	t := l.t
 	l.mu.Unlock()
 	if t != nil {
@@ -125,6 +214,15 @@ func (l *outLink) connect() {
 		l.fail(stanza.RemoteServerNotFound)
 		return
 	}
+	if l.share {
+		addrs := make([]string, len(targets))
+		for i, tg := range targets {
+			addrs[i] = tg.addr
+		}
+		if m.adopt(l, addrs) {
+			return // a link to the same server carries the pair
+		}
+	}
 	cond := stanza.RemoteServerNotFound
 	for _, tg := range targets {
 		dctx, dcancel := context.WithTimeout(ctx, m.cfg.ConnectTimeout)
@@ -132,7 +230,12 @@ func (l *outLink) connect() {
 		if tg.direct {
 			tcfg = m.clientTLS(l.local, l.domain)
 		}
-		err = m.cfg.Dial(dctx, tg.addr, tcfg, func(t session.Transport) session.Handler { return l.start(t, tg.direct) })
+		err = m.cfg.Dial(dctx, tg.addr, tcfg, func(t session.Transport) session.Handler {
+			l.mu.Lock()
+			l.addr = tg.addr
+			l.mu.Unlock()
+			return l.start(t, tg.direct)
+		})
 		dcancel()
 		if err == nil {
 			return
@@ -278,6 +381,10 @@ func (s *outSink) Element(f *xmlscan.Frame) error {
 		l.verified1(e)
 		return nil
 	}
+	if is(e, stanza.NSDialback, "result") && l.state == outUp {
+		l.verdict(e)
+		return nil
+	}
 	if is(e, stanza.NSDialback, "result") && l.state == outDialback {
 		switch attr(e, "type") {
 		case "valid":
@@ -320,10 +427,10 @@ func (l *outLink) incoming(f *xmlscan.Frame) error {
 	switch {
 	case st.From.IsZero() || st.To.IsZero():
 		return stanza.StreamErr(stanza.ImproperAddressing, "")
-	case st.From.Domain() != l.domain:
+	case st.From.Domain() != l.domain && !l.carriesFrom(st.From.Domain()):
 		return stanza.StreamErr(stanza.InvalidFrom, st.From.Domain()+" is not authenticated on this stream")
-	case st.To.Domain() != l.local:
-		return stanza.StreamErr(stanza.HostUnknown, st.To.Domain()+" is not this stream's domain")
+	case !l.carries(linkKey{st.To.Domain(), st.From.Domain()}):
+		return stanza.StreamErr(stanza.HostUnknown, st.To.Domain()+" is not authenticated on this stream")
 	}
 	l.m.cfg.Router.Receive(st)
 	return nil
@@ -347,6 +454,8 @@ func (l *outLink) features(e xmlscan.Elem) error {
 		l.bidi = true
 		l.write(append(l.out[:0], "<bidi xmlns='"+stanza.NSBidi+"'/>"...))
 	}
+	d := e.Child("dialback", stanza.NSDialbackFeature)
+	l.dbErrors = !d.IsZero() && !d.Child("errors", stanza.NSDialbackFeature).IsZero()
 	l.flushVerifies()
 	if l.sasl {
 		l.authenticated()
@@ -392,6 +501,13 @@ func (l *outLink) authenticated() {
 	l.state = outUp
 	l.mu.Lock()
 	l.up = true
+	// further domains by dialback: on a link dialback authenticated (the
+	// peer speaks it; the to of a further sender domain is one it took
+	// already, so even a peer without <errors/> answers with a verdict:
+	// Prosody 0.12), or after SASL EXTERNAL (which authenticates one
+	// domain) when the peer offers dialback with errors (XEP-0344)
+	l.shareable = !l.sasl || l.dbErrors
+	l.errorsOK = l.dbErrors
 	l.mu.Unlock()
 	l.m.log.Info("link up", "domain", l.domain, "tls", l.tlsOn, "sasl", l.sasl)
 	l.t.SetTimer(l.m.cfg.IdleTimeout)
@@ -487,6 +603,7 @@ func (l *outLink) Wakeup() {
 		l.verified = l.m.verifyPeer(cs, l.domain)
 		l.sendHeader()
 	case outUp:
+		l.askPiggybacks()
 		l.flushVerifies()
 		l.drain()
 	case outVerifying:
@@ -509,8 +626,9 @@ func (l *outLink) Timer(now time.Time) {
 	switch l.state {
 	case outClosed:
 	case outUp:
+		l.expirePiggybacks(now)
 		if idle := now.Sub(l.last); idle < l.m.cfg.IdleTimeout {
-			l.t.SetTimer(l.m.cfg.IdleTimeout - idle)
+			l.rearm(now)
 			return
 		}
 		l.m.log.Info("idle link closed", "domain", l.domain)
@@ -565,7 +683,10 @@ func (l *outLink) fail(cond stanza.Condition) {
 	}
 	l.dead = true
 	q, vs, asked, up := l.queue, l.verifies, l.asked, l.up || l.retry
-	l.queue, l.verifies, l.asked = nil, nil, nil
+	for _, p := range l.extra {
+		q = append(q, p.queue...) // piggybacked only on a link that was up: they take new links
+	}
+	l.queue, l.verifies, l.asked, l.extra = nil, nil, nil, nil
 	l.mu.Unlock()
 	for _, st := range q {
 		if up {
@@ -579,4 +700,145 @@ func (l *outLink) fail(cond stanza.Condition) {
 	for _, v := range append(vs, asked...) {
 		v.done(verifyResult{from: v.to, to: v.from, cond: cond})
 	}
+}
+
+// askPiggybacks writes the db:result of each domain pair newly taken
+// onto the link (XEP-0220 §4: one per pair, the key bound to this
+// stream's id).
+func (l *outLink) askPiggybacks() {
+	var ask []linkKey
+	now := time.Now()
+	l.mu.Lock()
+	for k, p := range l.extra {
+		if p.state == piggyWanted {
+			p.state, p.since = piggyAsked, now
+			ask = append(ask, k)
+		}
+	}
+	l.mu.Unlock()
+	for _, k := range ask {
+		key := l.m.dialbackKey(k.remote, k.local, l.peerID)
+		l.write(appendDB(l.out[:0], "result", k.local, k.remote, "", "", key))
+	}
+	if len(ask) > 0 {
+		l.rearm(now)
+	}
+}
+
+// verdict takes the peer's answer to a piggybacked db:result. Valid: the
+// pair's stanzas flow. Invalid or an error: they bounce, except that a
+// peer refusing more domains on this link (policy-violation,
+// resource-constraint) or not serving a target domain here
+// (item-not-found) sends them to a link of their own. The
+// link stays up for the pairs it carries either way.
+func (l *outLink) verdict(e xmlscan.Elem) {
+	k, typ := linkKey{attr(e, "to"), attr(e, "from")}, attr(e, "type")
+	local := k.local
+	l.mu.Lock()
+	p := l.extra[k]
+	if p == nil || p.state != piggyAsked {
+		l.mu.Unlock()
+		return
+	}
+	if typ == "valid" {
+		p.state = piggyValid
+		l.queue = append(l.queue, p.queue...)
+		p.queue = nil
+		l.mu.Unlock()
+		l.m.log.Info("piggybacked domain up", "domain", k.remote, "local", local, "link", l.domain)
+		l.drain()
+		return
+	}
+	q := l.unpiggy(k, p)
+	l.mu.Unlock()
+	l.m.unshare(l, k)
+	cond := dbErrorCond(e)
+	l.m.log.Info("piggybacked domain refused", "domain", k.remote, "local", local, "link", l.domain, "type", typ, "cond", cond.String())
+	fallback := false
+	switch cond {
+	case stanza.PolicyViolation, stanza.ResourceConstraint, stanza.ItemNotFound:
+		fallback = typ == "error"
+	}
+	if fallback {
+		for _, st := range q {
+			if !l.m.Send(st) {
+				l.m.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
+			}
+		}
+		return
+	}
+	// XEP-0220 §2.4: after a dialback error the queued stanzas return
+	// with remote-server-timeout; a key refused is a server not found
+	bc := stanza.RemoteServerNotFound
+	if typ == "error" {
+		bc = stanza.RemoteServerTimeout
+	}
+	for _, st := range q {
+		l.m.bounce(st, stanza.ErrText(bc, k.remote+" did not authenticate "+local))
+	}
+}
+
+// unpiggy takes the pair k off the link for good (under mu) and returns
+// its queued stanzas.
+func (l *outLink) unpiggy(k linkKey, p *piggy) []*stanza.Stanza {
+	delete(l.extra, k)
+	if l.refused == nil {
+		l.refused = map[linkKey]bool{}
+	}
+	l.refused[k] = true
+	return p.queue
+}
+
+// expirePiggybacks bounces the stanzas of piggybacked domains whose
+// verdict has not come within auth_timeout, as a link's would.
+func (l *outLink) expirePiggybacks(now time.Time) {
+	var late []linkKey
+	var q []*stanza.Stanza
+	l.mu.Lock()
+	for k, p := range l.extra {
+		if p.state == piggyAsked && now.Sub(p.since) >= l.m.cfg.AuthTimeout {
+			late = append(late, k)
+			q = append(q, l.unpiggy(k, p)...)
+		}
+	}
+	l.mu.Unlock()
+	for _, k := range late {
+		l.m.log.Info("piggybacked domain timed out", "domain", k.remote, "local", k.local, "link", l.domain)
+		l.m.unshare(l, k)
+	}
+	for _, st := range q {
+		l.m.bounce(st, stanza.Err(stanza.RemoteServerTimeout))
+	}
+}
+
+// rearm sets the timer of an up link: the idle check, or sooner the
+// deadline of a piggybacked domain's verdict.
+func (l *outLink) rearm(now time.Time) {
+	next := l.m.cfg.IdleTimeout - now.Sub(l.last)
+	l.mu.Lock()
+	for _, p := range l.extra {
+		if p.state == piggyAsked {
+			next = min(next, l.m.cfg.AuthTimeout-now.Sub(p.since))
+		}
+	}
+	l.mu.Unlock()
+	l.t.SetTimer(max(next, time.Millisecond))
+}
+
+// dbErrorCond is the stanza error condition of a db:result of type error
+// (0 if it names none).
+func dbErrorCond(e xmlscan.Elem) stanza.Condition {
+	it := e.Children()
+	for x, ok := it.Next(); ok; x, ok = it.Next() {
+		if string(x.Local()) != "error" {
+			continue
+		}
+		cs := x.Children()
+		for c, ok := cs.Next(); ok; c, ok = cs.Next() {
+			if string(c.NS()) == stanza.NSStanzas {
+				return stanza.ConditionByName(string(c.Local()))
+			}
+		}
+	}
+	return 0
 }

@@ -7,9 +7,11 @@
 // A Manager is the router's fallback for domains it does not serve: stanzas
 // for such a domain wait in a bounded queue while its link comes up, and
 // bounce with remote-server-not-found or remote-server-timeout when it
-// cannot. One outgoing link per remote domain carries both our stanzas and
+// cannot. An outgoing link to a remote domain carries both our stanzas and
 // the db:verify requests we make to that domain as its authoritative
-// server. Incoming stanzas are checked against the domains the stream
+// server; once up it authenticates further local domains, and further
+// target domains on the same server, by dialback (piggybacking, XEP-0220
+// §4). Incoming stanzas are checked against the domain pairs the stream
 // authenticated and handed to the router.
 package s2s
 
@@ -24,6 +26,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"slices"
 	"sync"
 	"time"
 
@@ -78,6 +81,11 @@ type Config struct {
 	// MaxLinksPerDomain caps the incoming streams authenticated for one
 	// remote domain; default 4.
 	MaxLinksPerDomain int
+	// MaxDomainsPerLink caps the domain pairs one link carries, both ways:
+	// an incoming stream answers a db:result past it with policy-violation
+	// (XEP-0220 §2.4), and an outgoing link piggybacks no more local
+	// domains than that (a new link takes the rest); default 32.
+	MaxDomainsPerLink int
 	// NoBidi turns XEP-0288 off: no bidi feature offered, none asked for,
 	// so each direction takes a link of its own.
 	NoBidi bool
@@ -118,6 +126,9 @@ func (c *Config) defaults() {
 	if c.MaxLinksPerDomain == 0 {
 		c.MaxLinksPerDomain = 4
 	}
+	if c.MaxDomainsPerLink == 0 {
+		c.MaxDomainsPerLink = 32
+	}
 	if c.Secret == nil {
 		c.Secret = make([]byte, 32)
 		_, _ = rand.Read(c.Secret)
@@ -138,8 +149,9 @@ type Manager struct {
 	dbKey  []byte // hex(SHA-256(secret)), the HMAC key (XEP-0185 §3)
 	mu     sync.Mutex
 	hosts  map[string]string     // domain → host:port, over DNS (a copy of Config.Hosts)
-	out    map[linkKey]*outLink  // (local, remote domain) → the outgoing link
+	out    map[linkKey]*outLink  // (local, remote domain) → the outgoing link (piggybacked pairs share one)
 	in     map[string]int        // remote domain → incoming streams authenticated for it
+	inN    int                   // incoming streams authenticated for any domain
 	bidi   map[linkKey]*inStream // (local, remote domain) → an incoming XEP-0288 stream that carries our stanzas back
 	closed bool
 }
@@ -190,26 +202,29 @@ func (m *Manager) Send(st *stanza.Stanza) bool {
 			}
 			continue
 		}
-		l := m.link(local, d)
+		l := m.link(local, d, true)
 		if l == nil {
 			return false
 		}
-		if l.enqueue(st) {
+		if l.enqueue(linkKey{local, d}, st) {
 			return true
 		}
 	}
 	return false
 }
 
-// linkKey names a link by the local domain it authenticates and the
-// remote domain it goes to: each pair gets its own outgoing link, as RFC
-// 6120 §13.9.5 describes (no dialback multiplexing); with XEP-0288 the
-// same key names a route back over a stream the peer opened.
+// linkKey names a domain pair by the local domain a link authenticates
+// and the remote domain it goes to. A pair gets a link of its own (RFC
+// 6120 §13.9.5) unless a link to the same remote domain can authenticate
+// it too by dialback (XEP-0220 piggybacking): then several keys name that
+// one link. With XEP-0288 the same key names a route back over a stream
+// the peer opened.
 type linkKey struct{ local, remote string }
 
-// link returns the outgoing link from local to domain, starting one if
-// there is none.
-func (m *Manager) link(local, domain string) *outLink {
+// link returns the outgoing link from local to domain: the pair's own, or
+// with share an authenticated link to domain that piggybacks local, or
+// else a new one.
+func (m *Manager) link(local, domain string, share bool) *outLink {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed {
@@ -219,10 +234,72 @@ func (m *Manager) link(local, domain string) *outLink {
 	if l := m.out[k]; l != nil {
 		return l
 	}
+	if share {
+		for ok, l := range m.out {
+			if ok.remote == domain && ok.local == l.local && l.piggyback(k) {
+				m.out[k] = l
+				return l
+			}
+		}
+	}
 	l := newOutLink(m, local, domain)
+	l.share = share
 	m.out[k] = l
 	go l.connect()
 	return l
+}
+
+// adopt hands the pair of l, not yet dialed, to an up link to a domain
+// resolving to one of addrs (the same server: DNS names it for both), as
+// a piggybacked target domain (XEP-0220 §4); l ends, its stanzas and
+// verify requests moved. False if no link takes it (l dials).
+func (m *Manager) adopt(l *outLink, addrs []string) bool {
+	k := linkKey{l.local, l.domain}
+	m.mu.Lock()
+	if m.out[k] != l {
+		m.mu.Unlock()
+		return false
+	}
+	var to *outLink
+	for ok, x := range m.out {
+		if x != l && ok == (linkKey{x.local, x.domain}) && slices.Contains(addrs, x.dialed()) && x.piggyback(k) {
+			to = x
+			break
+		}
+	}
+	if to == nil {
+		m.mu.Unlock()
+		return false
+	}
+	m.out[k] = to
+	m.mu.Unlock()
+	l.mu.Lock()
+	l.dead = true
+	q, vs := l.queue, l.verifies
+	l.queue, l.verifies = nil, nil
+	l.mu.Unlock()
+	m.log.Info("piggybacking target domain", "domain", l.domain, "local", l.local, "link", to.domain)
+	for _, st := range q {
+		if !to.enqueue(k, st) && !m.Send(st) {
+			m.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
+		}
+	}
+	for _, v := range vs {
+		if !to.addVerify(v) {
+			v.done(verifyResult{from: v.to, to: v.from, cond: stanza.RemoteServerNotFound})
+		}
+	}
+	return true
+}
+
+// unshare forgets l as the link of the pair k, if it still is: the next
+// stanza of the pair takes a link of its own.
+func (m *Manager) unshare(l *outLink, k linkKey) {
+	m.mu.Lock()
+	if m.out[k] == l {
+		delete(m.out, k)
+	}
+	m.mu.Unlock()
 }
 
 // bidiRoute returns the incoming bidirectional stream that may carry
@@ -252,24 +329,37 @@ func (m *Manager) dropBidi(s *inStream, keys []linkKey) {
 	m.mu.Unlock()
 }
 
-// drop forgets l, if it is still its domains' link.
+// drop forgets l for every pair it carries, if it is still their link.
 func (m *Manager) drop(l *outLink) {
 	m.mu.Lock()
-	if k := (linkKey{l.local, l.domain}); m.out[k] == l {
-		delete(m.out, k)
+	for k, x := range m.out {
+		if x == l {
+			delete(m.out, k)
+		}
 	}
 	m.mu.Unlock()
 }
 
-// Links returns the number of outgoing links and of authenticated incoming
-// domains (for tests and stats).
+// Links returns the number of outgoing links (TCP connections, however
+// many domain pairs each carries) and of authenticated incoming streams
+// (for tests and stats).
 func (m *Manager) Links() (out, in int) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	for _, n := range m.in {
-		in += n
+	for k, l := range m.out {
+		if k == (linkKey{l.local, l.domain}) {
+			out++
+		}
 	}
-	return len(m.out), in
+	return out, m.inN
+}
+
+// Pairs returns the number of domain pairs our outgoing links carry (a
+// piggybacked pair counts once it is asked for).
+func (m *Manager) Pairs() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.out)
 }
 
 // BidiRoutes returns the number of domain pairs whose stanzas go back over
@@ -297,6 +387,13 @@ func (m *Manager) admit(domain string) bool {
 	}
 	m.in[domain]++
 	return true
+}
+
+// streams counts incoming streams authenticated for any domain (Links).
+func (m *Manager) streams(delta int) {
+	m.mu.Lock()
+	m.inN += delta
+	m.mu.Unlock()
 }
 
 func (m *Manager) release(domain string) {
@@ -344,7 +441,7 @@ type verifyReq struct {
 func (m *Manager) verify(originating, receiving, id, key string, done func(verifyResult)) {
 	v := verifyReq{from: receiving, to: originating, id: id, key: key, done: done}
 	for range 2 {
-		l := m.link(m.cfg.Origin(receiving), originating)
+		l := m.link(m.cfg.Origin(receiving), originating, false)
 		if l == nil {
 			break
 		}

@@ -79,6 +79,86 @@ func linkHeap(t *testing.T, bidi bool) int64 {
 	return (after - before) / (peers - 1)
 }
 
+// TestS2SPiggybackMemory: what one more local domain costs when it rides
+// an existing link by dialback piggybacking, against a link of its own
+// (max_domains_per_link = 1), in the Go heap, both ends counted. a.test
+// and 16 virtual hosts each exchange a message with b.test (XEP-0288
+// on: one link carries both directions); the primary domain pays the
+// one-time costs, the heap is measured around the vhosts. Both figures
+// are logged (go test -v -run TestS2SPiggybackMemory ./internal/e2e/) and
+// piggybacking must cost less.
+func TestS2SPiggybackMemory(t *testing.T) {
+	perDomain := map[bool]int64{}
+	for _, piggy := range []bool{true, false} {
+		perDomain[piggy] = domainHeap(t, piggy)
+		t.Logf("piggyback=%v: Go heap per further local domain, both ends: %d B (%.1f KiB)", piggy, perDomain[piggy], float64(perDomain[piggy])/1024)
+	}
+	if perDomain[true] >= perDomain[false] {
+		t.Errorf("a piggybacked domain costs %d B, not less than a link of its own (%d B)", perDomain[true], perDomain[false])
+	}
+}
+
+// domainHeap links a.test and its vhosts with b.test, one domain after
+// the other, and returns the heap each vhost added.
+func domainHeap(t *testing.T, piggy bool) int64 {
+	const vhosts = 16
+	var hosts []server.VHost
+	for i := range vhosts {
+		hosts = append(hosts, server.VHost{Domain: fmt.Sprintf("v%d.test", i)})
+	}
+	blog := newLogSink()
+	a := fedServer(t, "a.test", nil, func(c *server.Config) {
+		c.VHosts = hosts
+		if !piggy {
+			c.S2S.MaxDomainsPerLink = 1
+		}
+	})
+	b := fedServer(t, "b.test", blog)
+	a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
+	b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
+	senders := []*stream{fedLogin(t, a, "alice")}
+	for _, h := range hosts {
+		b.Srv.S2S().SetHost(h.Domain, a.Srv.S2SAddr().String())
+		addAccount(t, a, "carol@"+h.Domain, "pw")
+		senders = append(senders, hostStream(t, a, "carol@"+h.Domain+"/r", "pw"))
+	}
+	for _, s := range senders {
+		s.online()
+	}
+	bob := fedLogin(t, b, "bob")
+	bob.online()
+	heap := func() int64 {
+		runtime.GC()
+		runtime.GC()
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		return int64(ms.HeapAlloc)
+	}
+	exchange := func(i int) {
+		s := senders[i]
+		s.send("<message to='bob@b.test' id='d" + fmt.Sprint(i) + "'><body>hi</body></message>")
+		bob.expect("<body>hi</body></message>")
+		bob.send("<message to='" + s.name + "' id='r" + fmt.Sprint(i) + "'><body>back</body></message>")
+		s.expect("<body>back</body></message>")
+	}
+	exchange(0)
+	blog.wait(t, "link closed", "domain=a.test") // b.test's verification link
+	before := heap()
+	for i := 1; i <= vhosts; i++ {
+		exchange(i)
+		blog.wait(t, "link closed", "domain="+hosts[i-1].Domain)
+	}
+	after := heap()
+	want := 1
+	if !piggy {
+		want = 1 + vhosts
+	}
+	if out, _ := a.Srv.S2S().Links(); out != want {
+		t.Errorf("piggyback=%v: a.test has %d outgoing links; want %d", piggy, out, want)
+	}
+	return (after - before) / vhosts
+}
+
 // TestS2SQueueMemory: what a stanza waiting for a link costs in the Go
 // heap. A peer that accepts and never answers keeps 1,000 messages of
 // alice's queued (her ping's answer says the server routed them all); the

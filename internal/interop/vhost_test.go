@@ -130,3 +130,49 @@ func TestInteropS2SProsodyVHost(t *testing.T) {
 	carol.expect("<item jid='paul@p.test' subscription='to'/>")
 	carol.expectTag("<presence", "from='paul@p.test/r'")
 }
+
+// TestInteropS2SProsodyPiggyback: Prosody (p.test) and an Ignis serving
+// a.test and the virtual host v.test. alice@a.test's message opens Ignis's
+// link; carol@v.test's then authenticates v.test on that same link by a
+// further db:result (dialback piggybacking, XEP-0220 §4), which Prosody
+// verifies with v.test and accepts. Both get Prosody's answers (over links
+// Prosody opens per domain), and Ignis never dialed a second link.
+func TestInteropS2SProsodyPiggyback(t *testing.T) {
+	ig := servertest.Start(t, func(c *server.Config) {
+		c.Domain = "a.test"
+		c.VHosts = []server.VHost{{Domain: "v.test"}}
+		c.S2S.Enabled = true
+		c.S2S.Listen = "127.0.0.1:0"
+		c.SASL.PlainWithoutTLS = true
+	})
+	ig.AddUser("alice", "pw")
+	if err := ig.Srv.DB().Accounts().Create(store.UserKey("a.test", jid.MustParse("carol@v.test")), "pw"); err != nil {
+		t.Fatal(err)
+	}
+	pc2s, ps2s := startProsody(t, "a.test,v.test", ig.Srv.S2SAddr().String(), "paul")
+	ig.Srv.S2S().SetHost("p.test", ps2s)
+
+	alice := plainLogin(t, ig.Addr, "alice", "a.test")
+	carol := plainLogin(t, ig.Addr, "carol", "v.test")
+	paul := plainLogin(t, pc2s, "paul", "p.test")
+
+	alice.send("<message to='paul@p.test' id='a1' type='chat'><body>from the primary</body></message>")
+	paul.expectTag("<message", "from='alice@a.test/r'", "id='a1'")
+	paul.expect("from the primary</body>")
+	carol.send("<message to='paul@p.test' id='v1' type='chat'><body>piggybacked</body></message>")
+	paul.expectTag("<message", "from='carol@v.test/r'", "id='v1'")
+	paul.expect("piggybacked</body>")
+	if out, _ := ig.Srv.S2S().Links(); out != 1 || ig.Srv.S2S().Pairs() != 2 {
+		t.Errorf("Ignis has %d outgoing links carrying %d pairs; want v.test piggybacked on the one link", out, ig.Srv.S2S().Pairs())
+	}
+
+	paul.send("<message to='carol@v.test/r' id='v2' type='chat'><body>to the vhost</body></message>")
+	carol.expectTag("<message", "from='paul@p.test/r'", "id='v2'")
+	carol.expect("to the vhost</body>")
+	paul.send("<message to='alice@a.test/r' id='a2' type='chat'><body>to the primary</body></message>")
+	alice.expectTag("<message", "from='paul@p.test/r'", "id='a2'")
+	alice.expect("to the primary</body>")
+	if out, _ := ig.Srv.S2S().Links(); out != 1 || ig.Srv.S2S().Pairs() != 2 {
+		t.Errorf("Ignis has %d outgoing links carrying %d pairs; want 1 carrying 2", out, ig.Srv.S2S().Pairs())
+	}
+}

@@ -232,6 +232,9 @@ type Config struct {
 		MaxStanzaBytes    int               `toml:"max_stanza_bytes"`     // one incoming element; default 256 KiB
 		MaxLinksPerDomain int               `toml:"max_links_per_domain"` // incoming streams per remote domain; default 4
 		Bidi              bool              `toml:"bidi"`                 // XEP-0288: one link carries both directions with a peer that supports it; default on
+		// MaxDomainsPerLink: domain pairs one link carries by dialback
+		// piggybacking (XEP-0220 §4), both ways; default 32, 1 turns it off
+		MaxDomainsPerLink int `toml:"max_domains_per_link"`
 	} `toml:"s2s"`
 
 	Limits struct {
@@ -373,6 +376,7 @@ func DefaultConfig() Config {
 	c.S2S.MaxQueue = 1000
 	c.S2S.MaxStanzaBytes = 256 << 10
 	c.S2S.MaxLinksPerDomain = 4
+	c.S2S.MaxDomainsPerLink = 32
 	c.S2S.Bidi = true
 	return c
 }
@@ -536,6 +540,9 @@ func (c *Config) validateS2S() error {
 	}
 	if s.MaxQueue < 1 || s.MaxStanzaBytes < 4096 || s.MaxLinksPerDomain < 1 {
 		return errors.New("config: s2s.max_queue and s2s.max_links_per_domain must be at least 1, s2s.max_stanza_bytes at least 4096")
+	}
+	if s.MaxDomainsPerLink < 1 {
+		return errors.New("config: s2s.max_domains_per_link must be at least 1")
 	}
 	return nil
 }

@@ -51,6 +51,7 @@ func newFederation(cfg *Config, domain jid.JID, cert tls.Certificate, hosts host
 		MaxQueue:          cfg.S2S.MaxQueue,
 		MaxStanzaBytes:    cfg.S2S.MaxStanzaBytes,
 		MaxLinksPerDomain: cfg.S2S.MaxLinksPerDomain,
+		MaxDomainsPerLink: cfg.S2S.MaxDomainsPerLink,
 		NoBidi:            !cfg.S2S.Bidi,
 		Router:            rt,
 		Logger:            log,
