@@ -229,3 +229,57 @@ func TestVHostBroadcast(t *testing.T) {
 		}
 	}
 }
+
+// TestVHostRoomAdmin: the admin socket lists the rooms of every domain's
+// service; a room JID picks the service, a bare name the primary's.
+func TestVHostRoomAdmin(t *testing.T) {
+	env := startVHosts(t)
+	addAccount(t, env, "alice@localhost", "pw")
+	addAccount(t, env, "bob@"+vhost, "pw")
+	alice := hostStream(t, env, "alice@localhost/r", "pw")
+	bob := hostStream(t, env, "bob@"+vhost+"/r", "pw")
+	for _, tc := range []struct {
+		s    *stream
+		room string
+	}{{alice, roomP}, {bob, roomV}} {
+		tc.s.online()
+		mucJoin(tc.s, tc.room, mucNick(tc.s), "")
+		mucSubject(tc.s)
+		iqTo(tc.s, "c-"+tc.room, "set", tc.room, instant)
+	}
+	call := func(req server.AdminRequest) server.AdminReply {
+		t.Helper()
+		rep, err := server.CallAdmin(env.Cfg.Data, req)
+		if err != nil {
+			t.Fatalf("%s: %v", req.Op, err)
+		}
+		return rep
+	}
+	list := func() (out []string) {
+		for _, r := range call(server.AdminRequest{Op: "room-list"}).Rooms {
+			out = append(out, r.JID)
+		}
+		return out
+	}
+	if got := list(); strings.Join(got, " ") != roomV+" "+roomP {
+		t.Fatalf("room-list: %q", got)
+	}
+	if rep := call(server.AdminRequest{Op: "room-destroy", Room: roomV, Message: "moved"}); rep.Error != "" || rep.Done != 1 {
+		t.Fatalf("destroying %s: %+v", roomV, rep)
+	}
+	if got := bob.expect("</presence>"); !strings.Contains(got, "from='"+roomV+"/Bob'") || !strings.Contains(got, "<reason>moved</reason>") {
+		t.Fatalf("bob in the destroyed room: %s", got)
+	}
+	if rep := call(server.AdminRequest{Op: "room-destroy", Room: "dev@conference.example.org"}); !strings.Contains(rep.Error, "not a room of this server") {
+		t.Fatalf("a room of no local service: %+v", rep)
+	}
+	if rep := call(server.AdminRequest{Op: "room-destroy", Room: "dev"}); rep.Error != "" {
+		t.Fatalf("destroying dev (the primary's): %+v", rep)
+	}
+	if got := alice.expect("</presence>"); !strings.Contains(got, "from='"+roomP+"/Alice'") || !strings.Contains(got, "<destroy/>") {
+		t.Fatalf("alice in the destroyed room: %s", got)
+	}
+	if got := list(); len(got) != 0 {
+		t.Fatalf("room-list after both: %q", got)
+	}
+}
