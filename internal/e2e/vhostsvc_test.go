@@ -261,7 +261,7 @@ func TestVHostRoomAdmin(t *testing.T) {
 		}
 		return out
 	}
-	if got := list(); strings.Join(got, " ") != roomV+" "+roomP {
+	if got := list(); strings.Join(got, " ") != roomP+" "+roomV { // the primary's first
 		t.Fatalf("room-list: %q", got)
 	}
 	if rep := call(server.AdminRequest{Op: "room-destroy", Room: roomV, Message: "moved"}); rep.Error != "" || rep.Done != 1 {

@@ -342,11 +342,12 @@ func (s *Server) roomOp(req AdminRequest) (rep AdminReply) {
 		return rep
 	}
 	if req.Op == "room-list" {
+		// by service, the primary domain's first (a bare name given to
+		// `ignis room info` finds its room first), each sorted by JID
 		rep.Rooms = []muc.RoomInfo{}
 		for _, m := range mods {
 			rep.Rooms = append(rep.Rooms, m.Rooms()...)
 		}
-		slices.SortFunc(rep.Rooms, func(a, b muc.RoomInfo) int { return strings.Compare(a.JID, b.JID) })
 		return rep
 	}
 	name, m := req.Room, mods[0]
