@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"ignis/internal/server"
+	"ignis/internal/servertest"
 	"ignis/jid"
 	"ignis/store"
 )
@@ -281,5 +282,30 @@ func TestVHostRoomAdmin(t *testing.T) {
 	}
 	if got := list(); len(got) != 0 {
 		t.Fatalf("room-list after both: %q", got)
+	}
+}
+
+// TestVHostServiceList: a vhost's services list narrows its own services:
+// with ["muc"] example.net has conference.example.net and nothing else
+// (pubsub.example.net is served by nobody), while localhost keeps all.
+func TestVHostServiceList(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) {
+		c.VHosts = []server.VHost{{Domain: vhost, Services: &[]string{"muc"}}}
+	})
+	addAccount(t, env, "alice@"+vhost, "pw")
+	a := hostStream(t, env, "alice@"+vhost+"/r", "pw")
+	got := iqTo(a, "i1", "get", vhost, "<query xmlns='http://jabber.org/protocol/disco#items'/>")
+	if !strings.Contains(got, "<item jid='conference."+vhost+"'") || strings.Count(got, "<item ") != 1 {
+		t.Fatalf("disco#items of %s: %s", vhost, got)
+	}
+	got = iqTo(a, "i2", "get", "pubsub."+vhost, "<query xmlns='http://jabber.org/protocol/disco#info'/>")
+	if !strings.Contains(got, "type='error'") || !strings.Contains(got, "<remote-server-not-found xmlns='"+nsStanzas+"'/>") {
+		t.Fatalf("disco#info of pubsub.%s: %s", vhost, got)
+	}
+	got = iqTo(a, "i3", "get", "localhost", "<query xmlns='http://jabber.org/protocol/disco#items'/>")
+	for _, s := range []string{"conference", "pubsub", "broadcast"} {
+		if !strings.Contains(got, "<item jid='"+s+".localhost'") {
+			t.Fatalf("disco#items of localhost: %s", got)
+		}
 	}
 }
