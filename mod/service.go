@@ -14,8 +14,11 @@ import (
 // A service answers with ctx.Env.Send (from its own domain).
 type Service struct {
 	// Host is the service's domain. A single label ("conference") is put in
-	// front of the server's domain; a name with a dot is taken as it is.
+	// front of Parent; a name with a dot is taken as it is.
 	Host string
+	// Parent is the local domain the service belongs to (a virtual host):
+	// disco#items of that domain lists it. Empty is the primary domain.
+	Parent string
 	// Identities and Features answer disco#info of the service (XEP-0030).
 	Identities []Identity
 	Features   []string
@@ -34,17 +37,27 @@ type Service struct {
 	IQ IQHandler
 }
 
-// Domain resolves Host against the server's domain.
+// Domain resolves Host against its parent domain (server, the primary
+// domain, when Parent is empty).
 func (s *Service) Domain(server jid.JID) (jid.JID, error) {
 	host := s.Host
 	if !strings.Contains(host, ".") {
-		host += "." + server.Domain()
+		host += "." + s.ParentDomain(server)
 	}
 	d, err := jid.Parse(host)
 	if err != nil || d.Local() != "" || d.Resource() != "" {
 		return jid.JID{}, fmt.Errorf("mod: service host %q is not a domain", s.Host)
 	}
 	return d, nil
+}
+
+// ParentDomain is the local domain the service belongs to: Parent, or the
+// server's (primary) domain.
+func (s *Service) ParentDomain(server jid.JID) string {
+	if s.Parent != "" {
+		return s.Parent
+	}
+	return server.Domain()
 }
 
 // Service registers a service; the router gives it its domain.

@@ -290,3 +290,28 @@ func UserOfKey(primary, key string) (jid.JID, error) {
 	}
 	return j, nil
 }
+
+// Services of virtual hosts. Every local domain has its own group chat
+// service (conference.localhost, conference.example.net); a room's key in
+// the room tables (its record and its archive) is made here and nowhere
+// else, as UserKey does for accounts:
+//
+//	the primary domain's service   localpart                   (what rooms were keyed by before)
+//	another domain's service       localpart@service-domain    (the room's bare JID)
+//
+// so rooms stored before per-domain services stay the primary domain's
+// service's. Pubsub service nodes need no mapping: their owner key part is
+// already the service's whole domain (PubsubService).
+
+// RoomKey is the store key of a room; primaryService is the domain of the
+// primary domain's group chat service.
+func RoomKey(primaryService string, room jid.JID) string { return UserKey(primaryService, room) }
+
+// RoomOfKey is RoomKey's inverse: the room's bare JID.
+func RoomOfKey(primaryService, key string) (jid.JID, error) {
+	j, err := UserOfKey(primaryService, key)
+	if err != nil {
+		return jid.JID{}, fmt.Errorf("store: room key %q: %w", key, ErrCorrupt)
+	}
+	return j, nil
+}

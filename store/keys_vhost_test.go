@@ -58,3 +58,30 @@ func TestVHostAccountsApart(t *testing.T) {
 		t.Fatalf("deleting the primary alice took the vhost alice's roster: %v", err)
 	}
 }
+
+// TestRoomKeyVHosts: a room of the primary domain's service keeps its
+// localpart key; a room of a vhost's service is keyed by its bare JID;
+// RoomOfKey gives the room back.
+func TestRoomKeyVHosts(t *testing.T) {
+	const primary = "conference.localhost"
+	for _, tc := range []struct{ room, key string }{
+		{"dev@conference.localhost", "dev"},
+		{"dev@conference.example.net", "dev@conference.example.net"},
+		{"Dev@Conference.Example.NET", "dev@conference.example.net"},
+	} {
+		j := jid.MustParse(tc.room)
+		if key := RoomKey(primary, j); key != tc.key {
+			t.Errorf("RoomKey(%s) = %q, want %q", tc.room, key, tc.key)
+			continue
+		}
+		back, err := RoomOfKey(primary, tc.key)
+		if err != nil || !back.Equal(j) {
+			t.Errorf("RoomOfKey(%q) = %v %v, want %s", tc.key, back, err, j)
+		}
+	}
+	for _, bad := range []string{"dev@conference.localhost", "@conference.example.net", "dev@conference.example.net/r"} {
+		if j, err := RoomOfKey(primary, bad); err == nil {
+			t.Errorf("RoomOfKey(%q) = %s, want an error", bad, j)
+		}
+	}
+}

@@ -544,13 +544,17 @@ func TestRosterSetErrors(t *testing.T) {
 	}
 }
 
-// startAt runs a server on data folder dir; stop stops it.
-func startAt(t *testing.T, dir string) (env *servertest.Env, stop func()) {
+// startAt runs a server on data folder dir, its configuration changed by
+// edit; stop stops it.
+func startAt(t *testing.T, dir string, edit ...func(*server.Config)) (env *servertest.Env, stop func()) {
 	t.Helper()
 	cfg := server.DefaultConfig()
 	cfg.Data = dir
 	cfg.Listen.C2S = "off"
 	cfg.Listen.C2STLS = "127.0.0.1:0"
+	for _, e := range edit {
+		e(&cfg)
+	}
 	srv, err := server.New(cfg, slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))
 	if err != nil {
 		t.Fatal(err)

@@ -276,7 +276,7 @@ func TestVHostStream(t *testing.T) {
 		t.Fatalf("disco#info of the vhost:\n%s\nof the primary domain:\n%s", info, primary)
 	}
 	a.send("<iq type='get' id='i2' to='" + vhost + "'><query xmlns='http://jabber.org/protocol/disco#items'/></iq>")
-	if items := a.expect("</iq>"); !strings.Contains(items, "<item jid='conference.localhost'") {
+	if items := a.expect("</iq>"); !strings.Contains(items, "<item jid='conference."+vhost+"'") || strings.Contains(items, "localhost") {
 		t.Fatalf("disco#items of the vhost: %s", items)
 	}
 }

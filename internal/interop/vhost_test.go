@@ -20,7 +20,8 @@ import (
 // localhost): it verifies the vhost's own certificate, chosen by SNI, for
 // example.net; the same localpart's primary-domain password does not open
 // the vhost's account; and a vhost user chats with a primary-domain user
-// through the router.
+// through the router and in a room of the vhost's own conference service
+// (conference.example.net).
 func TestInteropVHost(t *testing.T) {
 	const vhost = "example.net"
 	h := newHarness(t, func(c *server.Config) { c.VHosts = []server.VHost{{Domain: vhost}} })
@@ -61,22 +62,26 @@ func TestInteropVHost(t *testing.T) {
 		}
 	})
 
-	t.Run("chat across domains", func(t *testing.T) {
-		// both clients dial localhost (TLS name and certificate localhost's,
-		// the stream header's 'to' each one's own domain); one CA file
-		// serves both runs of the script
-		var both []byte
-		for _, f := range []string{h.ca, vhostCA} {
-			b, err := os.ReadFile(f)
-			if err != nil {
-				t.Fatal(err)
-			}
-			both = append(both, b...)
+	// both clients of a script dial localhost (TLS name and certificate
+	// localhost's, the stream header's 'to' each one's own domain); one CA
+	// file serves both
+	var both []byte
+	for _, f := range []string{h.ca, vhostCA} {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
 		}
-		ca := filepath.Join(h.dir, "both.pem")
+		both = append(both, b...)
+	}
+	ca := filepath.Join(h.dir, "both.pem")
+	if err := os.WriteFile(ca, both, 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	t.Run("chat across domains", func(t *testing.T) {
 		bodies := filepath.Join(h.dir, "vhost-bodies.json")
 		b, _ := json.Marshal(map[string]string{"full": "to bob from the vhost", "bare": "again, bare", "reply": "back to example.net"})
-		for f, data := range map[string][]byte{ca: both, bodies: b} {
+		for f, data := range map[string][]byte{bodies: b} {
 			if err := os.WriteFile(f, data, 0o644); err != nil {
 				t.Fatal(err)
 			}
@@ -91,6 +96,22 @@ func TestInteropVHost(t *testing.T) {
 		}
 		if got := r.all("message", "alice"); len(got) != 1 || got[0].From != "bob@localhost/phone" || got[0].To != "alice@"+vhost+"/laptop" {
 			t.Fatalf("alice received %+v", got)
+		}
+	})
+
+	t.Run("room on the vhost's conference service", func(t *testing.T) {
+		room := "dev@conference." + vhost
+		r := h.run(t, "vhost_muc.py", "--addr", addr, "--ca", ca,
+			"--alice", "alice@"+vhost+"/laptop", "--alice-password", "vhost secret",
+			"--bob", "bob@localhost/phone", "--bob-password", "bob secret",
+			"--room", room, "--body", "hello from the vhost's room")
+		r.none("mismatch")
+		r.succeeded()
+		if items := r.one("items", "alice").Body; !strings.Contains(items, "conference."+vhost) || strings.Contains(items, "conference.localhost") {
+			t.Errorf("disco#items of %s: %q, want its own conference service only", vhost, items)
+		}
+		if got := r.all("message", "bob"); len(got) == 0 || got[len(got)-1].From != room+"/Alice" {
+			t.Errorf("bob received %+v, want alice's message from %s/Alice", got, room)
 		}
 	})
 }

@@ -333,24 +333,31 @@ func (s *Server) liveAdmin(req AdminRequest) (AdminReply, bool) {
 	return rep, true
 }
 
-// roomOp lists or destroys the group chat service's rooms (mod/muc).
+// roomOp lists or destroys the group chat services' rooms (mod/muc, one
+// service per local domain). A bare room name is the primary domain's.
 func (s *Server) roomOp(req AdminRequest) (rep AdminReply) {
-	m := s.mucModule()
-	if m == nil {
+	mods := s.mucModules()
+	if len(mods) == 0 {
 		rep.Error = "group chat (muc) is not enabled"
 		return rep
 	}
 	if req.Op == "room-list" {
-		rep.Rooms = m.Rooms()
+		// by service, the primary domain's first (a bare name given to
+		// `ignis room info` finds its room first), each sorted by JID
+		rep.Rooms = []muc.RoomInfo{}
+		for _, m := range mods {
+			rep.Rooms = append(rep.Rooms, m.Rooms()...)
+		}
 		return rep
 	}
-	name := req.Room
+	name, m := req.Room, mods[0]
 	if j, err := jid.Parse(req.Room); err == nil && j.Local() != "" {
-		if j.Domain() != m.Domain().Domain() || j.Resource() != "" {
+		i := slices.IndexFunc(mods, func(m *muc.Module) bool { return m.Domain().Domain() == j.Domain() })
+		if i < 0 || j.Resource() != "" {
 			rep.Error = fmt.Sprintf("%q is not a room of this server", req.Room)
 			return rep
 		}
-		name = j.Local()
+		name, m = j.Local(), mods[i]
 	}
 	found, err := false, error(nil)
 	if name != "" {
@@ -368,14 +375,16 @@ func (s *Server) roomOp(req AdminRequest) (rep AdminReply) {
 	return rep
 }
 
-// mucModule is the running group chat service, nil when off.
-func (s *Server) mucModule() *muc.Module {
+// mucModules are the running group chat services, the primary domain's
+// first; none when off.
+func (s *Server) mucModules() []*muc.Module {
+	var out []*muc.Module
 	for _, m := range s.mods {
 		if mm, ok := m.(*muc.Module); ok {
-			return mm
+			out = append(out, mm)
 		}
 	}
-	return nil
+	return out
 }
 
 // announce sends a headline message from the server to every bound session

@@ -418,6 +418,9 @@ func (c *Config) Validate() error {
 	if _, err := c.vhostDomains(); err != nil {
 		return err
 	}
+	if err := c.validateVHostServices(); err != nil {
+		return err
+	}
 	if _, err := c.slogLevel(); err != nil {
 		return err
 	}
@@ -773,6 +776,10 @@ type VHost struct {
 	// made on first start in the data folder (vhosts/<domain>/)
 	Cert string `toml:"cert"`
 	Key  string `toml:"key"`
+	// Services lists the services the vhost runs at label.vhost ("muc",
+	// "pubsub", "broadcast", "proxy65", "upload"); absent = every one that
+	// is on with a label host (vhostsvc.go).
+	Services *[]string `toml:"services"`
 }
 
 // vhostDomains parses the [[vhost]] domains, checked: valid domain names,

@@ -41,10 +41,20 @@ func modules(d deps) []mod.Module {
 	h := d.rt.Handle
 	var extra []mod.Module
 	if c := d.cfg.MUC; c.Enabled {
-		extra = append(extra, muc.New(h("muc"), muc.Config{Host: c.Host, Create: c.Create, MaxRoomsPerUser: c.MaxRoomsPerUser,
-			MaxOccupants: c.MaxOccupants, MaxHistory: c.MaxHistory, MessageRate: c.MessageRate, MessageBurst: c.MessageBurst,
-			BusyOutput: c.BusyOutput, BusyShare: c.BusyShare, JoinWindow: c.JoinWindow,
-			Admins: d.admins(), VoiceInterval: c.VoiceInterval.Duration, MaxRegistrations: c.MaxRegistrations}))
+		// one service per local domain: the primary's first (Parent "")
+		for _, p := range append([]string{""}, d.cfg.serviceParents(svcMUC)...) {
+			extra = append(extra, muc.New(h("muc"), muc.Config{Host: c.Host, Parent: p, Create: c.Create, MaxRoomsPerUser: c.MaxRoomsPerUser,
+				MaxOccupants: c.MaxOccupants, MaxHistory: c.MaxHistory, MessageRate: c.MessageRate, MessageBurst: c.MessageBurst,
+				BusyOutput: c.BusyOutput, BusyShare: c.BusyShare, JoinWindow: c.JoinWindow,
+				Admins: d.admins(), VoiceInterval: c.VoiceInterval.Duration, MaxRegistrations: c.MaxRegistrations}))
+		}
+	}
+	if d.cfg.Broadcast.Enabled {
+		for _, p := range d.cfg.serviceParents(svcBroadcast) {
+			bc := d.cfg.broadcastConfig()
+			bc.Parent = p
+			extra = append(extra, broadcast.New(h("broadcast"), bc))
+		}
 	}
 	return append(append([]mod.Module{
 		&disco.Module{ServerName: "Ignis", DB: d.db},
@@ -74,7 +84,7 @@ func modules(d deps) []mod.Module {
 func (d deps) pubsubConfig() pubsub.Config {
 	p := d.cfg.Pubsub
 	return pubsub.Config{Host: p.Host, Create: p.Create, MaxItems: p.MaxItems, MaxItemBytes: p.MaxItemBytes,
-		MaxNodes: p.MaxNodes, MaxCaps: p.MaxCaps, Admins: d.admins()}
+		MaxNodes: p.MaxNodes, MaxCaps: p.MaxCaps, Admins: d.admins(), Parents: d.cfg.serviceParents(svcPubsub)}
 }
 
 // admins is [admin] jids, checked when the configuration was loaded.

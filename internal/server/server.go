@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -159,7 +160,9 @@ func New(cfg Config, log *slog.Logger) (*Server, error) {
 	s.rt = mod.NewRuntime(db, domain, log)
 	s.mods = append(modules(deps{db: db, cfg: &cfg, rt: s.rt, srv: s}), comps.Module())
 	for _, m := range s.mods {
-		s.features = append(s.features, m.Name())
+		if !slices.Contains(s.features, m.Name()) { // a vhost's instance of a service is no new feature
+			s.features = append(s.features, m.Name())
+		}
 	}
 	if s.svc.upload != nil {
 		if err := s.svc.upload.Load(); err != nil {

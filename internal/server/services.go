@@ -59,10 +59,11 @@ func (s *Server) proxyModule(h *mod.Handle) mod.Module {
 		return nil
 	}
 	return mproxy.New(h, mproxy.Config{
-		Addr: func() (string, int) {
+		Parents: s.cfg.serviceParents(svcProxy),
+		Addr: func(domain string) (string, int) {
 			host, port := s.cfg.Proxy65.Host, s.cfg.Proxy65.Port
 			if host == "" {
-				host = s.cfg.Domain
+				host = domain
 			}
 			if a, ok := s.ProxyAddr().(*net.TCPAddr); ok && port == 0 {
 				port = a.Port
@@ -90,15 +91,17 @@ func (s *Server) uploadModule(h *mod.Handle) mod.Module {
 		MaxFileSize: u.MaxFileSize,
 		Quota:       u.Quota,
 		Expiry:      u.Expiry.Duration,
-		URL: func() string {
+		Parents:     s.cfg.serviceParents(svcUpload),
+		URL: func(domain string) string {
 			if u.URL != "" {
 				return u.URL
 			}
+			// one listener; its TLS answers each domain with its certificate (SNI)
 			port := ""
 			if a, ok := s.UploadAddr().(*net.TCPAddr); ok {
 				port = ":" + strconv.Itoa(a.Port)
 			}
-			return "https://" + s.cfg.Domain + port
+			return "https://" + domain + port
 		},
 	})
 	return s.svc.upload

@@ -46,3 +46,31 @@ func TestAdminUser(t *testing.T) {
 		}
 	}
 }
+
+// TestVHostServiceParents: which vhosts run their own instance of each
+// service: every one by default, those whose services list names it, none
+// for a service that is off, PEP-only pubsub or a whole-domain host.
+func TestVHostServiceParents(t *testing.T) {
+	c, err := load(t, "[[vhost]]\ndomain = 'A.example'\n[[vhost]]\ndomain = 'b.example'\nservices = ['muc']\n"+
+		"[[vhost]]\ndomain = 'c.example'\nservices = []\n[broadcast]\nhost = 'bc.localhost'")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		want []string
+	}{
+		{svcMUC, []string{"a.example", "b.example"}},
+		{svcPubsub, []string{"a.example"}},
+		{svcBroadcast, nil}, // a whole domain: the primary's only
+		{svcUpload, nil},    // off
+	} {
+		if got := c.serviceParents(tc.name); strings.Join(got, ",") != strings.Join(tc.want, ",") {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	c.Pubsub.Host = "off"
+	if got := c.serviceParents(svcPubsub); got != nil {
+		t.Errorf("pubsub off: %v", got)
+	}
+}

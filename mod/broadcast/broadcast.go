@@ -1,7 +1,10 @@
 // Package broadcast is Openfire's broadcast service at broadcast.DOMAIN: a
-// message to all@broadcast.DOMAIN reaches every online user, one to
-// GROUP@broadcast.DOMAIN every member of that shared group (store.Groups,
-// the groups `ignis group` administers).
+// message to all@broadcast.DOMAIN reaches every online user of DOMAIN, one
+// to GROUP@broadcast.DOMAIN every member of that shared group (store.Groups,
+// the groups `ignis group` administers). Each local domain (virtual host)
+// has its own instance: its all@ reaches that domain's users only, while
+// shared groups are server-wide, so a group's broadcast reaches its members
+// of every domain, whichever instance it is sent to.
 //
 // As Openfire's broadcast plugin does, the copies keep the sender's address
 // as their from, so that a reply goes to the sender; each carries an XEP-0033
@@ -49,6 +52,7 @@ const (
 type Config struct {
 	Enabled bool      // off: the module registers nothing
 	Host    string    // the service's domain or label; default "broadcast" (broadcast.DOMAIN)
+	Parent  string    // the local domain of this instance (a virtual host); "" the primary one
 	Senders Senders   // default Admins
 	Admins  []jid.JID // bare JIDs of the server's admins
 	// MaxBytes bounds one broadcast message; default 16 KiB; over it the
@@ -98,6 +102,7 @@ func New(h *mod.Handle, cfg Config) *Module {
 	m.rate.init(cfg.PerMinute)
 	m.svc = &mod.Service{
 		Host:       cfg.Host,
+		Parent:     cfg.Parent,
 		Identities: []mod.Identity{{Category: "component", Type: "generic", Name: "Broadcast service"}},
 		Items:      m.items,
 		Message:    m.message,
@@ -226,8 +231,9 @@ func (m *Module) fanOut(env mod.Env, st *stanza.Stanza) {
 			m.refuse(env, st, errUnavailable)
 			return
 		}
+		local := m.svc.ParentDomain(m.h.Domain()) // all@ is the users of the service's domain
 		lister.EachResource(func(r mod.Resource) bool {
-			if r.Available() && !r.JID().Bare().Equal(sender) {
+			if r.Available() && r.JID().Domain() == local && !r.JID().Bare().Equal(sender) {
 				env.Send(out.WithAddrs(st.From, r.JID()))
 				n++
 			}

@@ -151,8 +151,8 @@ func writeForm(b *stanza.Builder, f mod.InfoForm) {
 	b.End()
 }
 
-// items lists the server's items (components and the modules' services) for
-// the server, and what the modules list for an account (its PEP nodes).
+// items lists the server's items (components and the domain's own
+// services) for a local domain, and what the modules list for an account (its PEP nodes).
 func (m *Module) items(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	if node, ok := iq.Payload().Attr("node"); ok && len(node) > 0 {
 		return m.nodeItems(ctx, iq, string(node))
@@ -180,7 +180,12 @@ func (m *Module) items(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) 
 	for _, it := range m.reg.Items() {
 		b.Element("item", "", "jid", it.JID, "name", it.Name)
 	}
+	// each local domain lists its own services (a virtual host's
+	// conference.vhost, not the primary domain's)
 	for _, s := range m.reg.Services() {
+		if s.ParentDomain(ctx.Env.Domain()) != ctx.Target.Domain() {
+			continue
+		}
 		d, err := s.Domain(ctx.Env.Domain())
 		if err != nil {
 			continue // the router refused it at start-up

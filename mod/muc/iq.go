@@ -172,7 +172,7 @@ func (r *room) ownerIQ(iq *stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, err
 		}
 	}
 	if !r.cfg.Persistent && was.Persistent {
-		r.m.rooms.DeleteAsync(r.jid.Local(), nil)
+		r.m.rooms.DeleteAsync(r.m.key(r.jid), nil)
 	}
 	r.persist()
 	return out, iq.Result(nil), nil
@@ -356,7 +356,7 @@ func (r *room) destroyWith(ex *extra, deleted func(error)) []*stanza.Stanza {
 		out = append(out, r.remove(o, ex)...)
 	}
 	r.gone = true
-	r.m.rooms.DeleteAsync(r.jid.Local(), deleted)
+	r.m.rooms.DeleteAsync(r.m.key(r.jid), deleted)
 	r.m.h.Log().Info("room destroyed", "room", r.jid.String())
 	return out
 }

@@ -118,7 +118,7 @@ func (m *Module) mam(ctx *mod.Ctx, r *room, iq *stanza.Stanza) (*stanza.Stanza, 
 	}
 	env, room := ctx.Env, r.jid
 	if err := m.h.Serial("mam "+room.String(), func(context.Context) {
-		name := room.Local()
+		name := m.key(room)
 		var page store.ArchivePage
 		err := m.archive.Settle(name)
 		for _, c := range []uint64{req.q.After, req.q.Before} {

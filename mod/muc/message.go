@@ -94,7 +94,7 @@ func (r *room) groupchat(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.id)
 	// archived as everyone sees it (no real JID); the archive hands out the
 	// id before the write is on disk
-	id, err := r.m.archive.AppendAsync(r.jid.Local(), store.ArchiveInbound, r.occJID(o.nick).String(), b.Bytes(), nil)
+	id, err := r.m.archive.AppendAsync(r.m.key(r.jid), store.ArchiveInbound, r.occJID(o.nick).String(), b.Bytes(), nil)
 	b.Reset()
 	b.Start("message", "from", r.occJID(o.nick).String(), "type", "groupchat", "id", st.ID)
 	b.Raw(inner)

@@ -52,6 +52,10 @@ const (
 // Config is the service's configuration ([muc] in the server's TOML).
 type Config struct {
 	Host string // a label put in front of the domain ("conference") or a whole domain
+	// Parent is the local domain this instance of the service belongs to
+	// (a virtual host's conference.example.net); empty is the primary
+	// domain. Each instance keeps its own rooms (store.RoomKey).
+	Parent string
 	// MaxRoomsPerUser caps the rooms one user owns; 0 = no limit.
 	MaxRoomsPerUser int
 	// MaxOccupants is the default and the ceiling of a room's max occupants.
@@ -126,6 +130,7 @@ type Module struct {
 	archive *store.Archive
 	secret  []byte // keys the ids of iqs relayed to occupants
 	svc     *mod.Service
+	primary string // the primary domain's instance's domain: store.RoomKey's
 	admins  map[string]bool
 	now     func() time.Time
 
@@ -149,8 +154,12 @@ func New(h *mod.Handle, cfg Config) *Module {
 	if h.DB() != nil {
 		m.rooms, m.archive = h.DB().Rooms(), h.DB().RoomArchive()
 	}
+	if d, err := (&mod.Service{Host: cfg.Host}).Domain(h.Domain()); err == nil { // else Start fails
+		m.primary = d.Domain()
+	}
 	m.svc = &mod.Service{
 		Host:       cfg.Host,
+		Parent:     cfg.Parent,
 		Identities: []mod.Identity{{Category: "conference", Type: "text", Name: "Chatrooms"}},
 		Features:   []string{NS, nsInfo, nsItems, nsPing, nsOccID, "urn:xmpp:sid:0", nsMAM},
 		Items:      m.items,
@@ -182,9 +191,18 @@ func (m *Module) Start(context.Context) error {
 	}
 	var unkeyed []*room
 	err = m.rooms.List(func(rec *store.RoomRecord) bool {
-		rj, err := jid.New(rec.Name, d.Domain(), "")
+		rj, err := store.RoomOfKey(m.primary, rec.Name)
+		if err == nil && rj.Domain() != d.Domain() {
+			return true // a room of another domain's instance
+		}
+		if err == nil {
+			// the name as this server spells it now (jid.New checks it)
+			rj, err = jid.New(rj.Local(), d.Domain(), "")
+		}
 		if err != nil {
-			m.h.Log().Warn("stored room with a bad name", "room", rec.Name)
+			if m.cfg.Parent == "" { // one instance reports it
+				m.h.Log().Warn("stored room with a bad name", "room", rec.Name)
+			}
 			return true
 		}
 		r := m.newRoom(rj)
@@ -204,7 +222,7 @@ func (m *Module) Start(context.Context) error {
 		} else {
 			unkeyed = append(unkeyed, r)
 		}
-		m.byName[rec.Name] = r
+		m.byName[rj.Local()] = r
 		return true
 	})
 	// rooms stored before rooms kept a secret keep the new one from now on
@@ -305,7 +323,7 @@ func (m *Module) afterLeave(r *room) {
 		// a temporary room's archive goes with it: a later room of that
 		// name is another room. Submitted under the lock, so before
 		// anything a new room of that name archives (it waits for gone).
-		m.rooms.DeleteAsync(r.jid.Local(), nil)
+		m.rooms.DeleteAsync(m.key(r.jid), nil)
 	}
 	if drop {
 		r.gone = true
@@ -325,6 +343,10 @@ func (m *Module) forget(r *room) {
 	m.mu.Unlock()
 }
 
+// key is a room's key in the store (store.RoomKey: the primary domain's
+// rooms by localpart, as stored before per-domain services).
+func (m *Module) key(rj jid.JID) string { return store.RoomKey(m.primary, rj) }
+
 // persist stores a persistent room's configuration and affiliations (under r.mu).
 func (r *room) persist() {
 	m := r.m
@@ -342,7 +364,7 @@ func (r *room) persist() {
 // record is what the store keeps of the room (under r.mu).
 func (r *room) record() *store.RoomRecord {
 	cfg, _ := json.Marshal(&r.cfg)
-	rec := &store.RoomRecord{Name: r.jid.Local(), Config: cfg, Affs: map[string]uint8{},
+	rec := &store.RoomRecord{Name: r.m.key(r.jid), Config: cfg, Affs: map[string]uint8{},
 		Subject: r.subject, SubjFrom: r.subjectFrom, Created: r.created, Nicks: r.nicks, Secret: r.secret}
 	for k, v := range r.affs {
 		rec.Affs[k] = uint8(v)

@@ -27,9 +27,12 @@ var (
 type Config struct {
 	// Host is the service's domain; default "proxy" (proxy.DOMAIN).
 	Host string
+	// Parents are the further local domains (virtual hosts) that get a
+	// service of their own (proxy.example.net) over the same relay.
+	Parents []string
 	// Addr returns the host and port the relay is reached at (known once
-	// the listener is bound).
-	Addr func() (host string, port int)
+	// the listener is bound) by users of the local domain domain.
+	Addr func(domain string) (host string, port int)
 	// Activate starts relaying the stream whose SOCKS5 address is
 	// SHA1(sid + initiator + target); it returns ErrNoStream or ErrOneSided
 	// (or an error wrapping them) when it cannot.
@@ -53,12 +56,15 @@ func New(h *mod.Handle, cfg Config) *Module {
 func (m *Module) Name() string { return "proxy65" }
 
 func (m *Module) Register(r *mod.Registry) {
-	r.Service(&mod.Service{
-		Host:       m.cfg.Host,
-		Identities: []mod.Identity{{Category: "proxy", Type: "bytestreams", Name: "SOCKS5 Bytestreams"}},
-		Features:   []string{NS},
-		IQ:         m.iq,
-	})
+	for _, p := range append([]string{""}, m.cfg.Parents...) {
+		r.Service(&mod.Service{
+			Host:       m.cfg.Host,
+			Parent:     p,
+			Identities: []mod.Identity{{Category: "proxy", Type: "bytestreams", Name: "SOCKS5 Bytestreams"}},
+			Features:   []string{NS},
+			IQ:         m.iq,
+		})
+	}
 }
 
 var (
@@ -81,7 +87,7 @@ func (m *Module) iq(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		return nil, errStrangers
 	}
 	if iq.Type == stanza.Get {
-		host, port := m.cfg.Addr()
+		host, port := m.cfg.Addr(ctx.Service.ParentDomain(ctx.Env.Domain()))
 		var b stanza.Builder
 		b.Start("query", "xmlns", NS)
 		b.Element("streamhost", "", "jid", ctx.Target.String(), "host", host, "port", strconv.Itoa(port))

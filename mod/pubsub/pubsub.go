@@ -65,6 +65,10 @@ type Config struct {
 	MaxCaps      int       // entity capabilities cached (shared by verification string)
 	Create       string    // who may create service nodes: local, admins, anyone
 	Admins       []jid.JID // may create nodes when Create is admins, and own every node
+	// Parents are the further local domains (virtual hosts) that get a
+	// service of their own at Host in front of them (pubsub.example.net),
+	// with nodes apart: a service's nodes are stored under its domain.
+	Parents []string
 }
 
 // Module is publish-subscribe; its fields are set by New.
@@ -163,6 +167,14 @@ func (m *Module) Register(r *mod.Registry) {
 		}
 	}
 	r.Service(m.svc)
+	if m.cfg.Host == "off" {
+		return
+	}
+	for _, p := range m.cfg.Parents {
+		vs := *m.svc // the handlers serve ctx.Target's nodes
+		vs.Parent = p
+		r.Service(&vs)
+	}
 }
 
 // space is one pubsub service: an account's PEP or the service domain.

@@ -41,9 +41,15 @@ const slotTTL = 5 * time.Minute
 
 // Config is the module's configuration.
 type Config struct {
-	Host        string        // the service's domain; default "upload" (upload.DOMAIN)
-	Dir         string        // where files are kept
-	URL         func() string // base URL of the links, without a trailing slash
+	Host string // the service's domain; default "upload" (upload.DOMAIN)
+	// Parents are the further local domains (virtual hosts) that get a
+	// service of their own (upload.example.net) over the same files,
+	// quotas and HTTP listener.
+	Parents []string
+	Dir     string // where files are kept
+	// URL is the base URL of the links of the service of a local domain
+	// (domain), without a trailing slash.
+	URL         func(domain string) string
 	MaxFileSize int64
 	Quota       int64         // bytes per user; 0: none
 	Expiry      time.Duration // 0: files are kept
@@ -103,14 +109,17 @@ func (m *Module) Load() error {
 func (m *Module) Name() string { return "upload" }
 
 func (m *Module) Register(r *mod.Registry) {
-	r.Service(&mod.Service{
-		Host:       m.cfg.Host,
-		Identities: []mod.Identity{{Category: "store", Type: "file", Name: "HTTP File Upload"}},
-		Features:   []string{NS},
-		Forms: []mod.InfoForm{{Type: NS, Fields: []mod.InfoField{
-			{Var: "max-file-size", Value: strconv.FormatInt(m.cfg.MaxFileSize, 10)}}}},
-		IQ: m.request,
-	})
+	for _, p := range append([]string{""}, m.cfg.Parents...) {
+		r.Service(&mod.Service{
+			Host:       m.cfg.Host,
+			Parent:     p,
+			Identities: []mod.Identity{{Category: "store", Type: "file", Name: "HTTP File Upload"}},
+			Features:   []string{NS},
+			Forms: []mod.InfoForm{{Type: NS, Fields: []mod.InfoField{
+				{Var: "max-file-size", Value: strconv.FormatInt(m.cfg.MaxFileSize, 10)}}}},
+			IQ: m.request,
+		})
+	}
 }
 
 // Start sweeps expired files now and then.
@@ -174,7 +183,7 @@ func (m *Module) request(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error
 	m.slots[id] = &slot{Owner: owner, Name: name, Size: size, Type: typ, Created: now, expires: now.Add(slotTTL)}
 	m.mu.Unlock()
 
-	u := m.cfg.URL() + "/upload/" + id + "/" + url.PathEscape(name)
+	u := m.cfg.URL(ctx.Service.ParentDomain(ctx.Env.Domain())) + "/upload/" + id + "/" + url.PathEscape(name)
 	var b stanza.Builder
 	b.Start("slot", "xmlns", NS)
 	b.Element("put", "", "url", u)
