@@ -137,21 +137,28 @@ func (h *Handle) After(d time.Duration, fn func(ctx context.Context)) (cancel fu
 // goroutine, which must not run other features' hooks.
 func (h *Handle) ReplyStored(env Env, iq *stanza.Stanza, err error, then func()) {
 	gerr := h.Go(func(context.Context) {
-		if err != nil {
-			h.log.Error(h.name+": storing", "from", iq.From.String(), "err", err)
-			if reply := iq.ErrorReply(stanza.Err(stanza.InternalServerError)); reply != nil {
-				env.Send(reply)
-			}
-			return
-		}
-		env.Send(iq.Result(nil))
-		if then != nil {
+		AnswerStored(env, h.log, iq, err)
+		if err == nil && then != nil {
 			then()
 		}
 	})
 	if gerr != nil {
 		h.log.Warn(h.name+": no reply, the module stopped", "from", iq.From.String(), "stored", err == nil)
 	}
+}
+
+// AnswerStored answers iq for the store write it asked for, which ended
+// with err: the empty result, or internal-server-error with the failure
+// logged. It sends only the reply, so a store callback may call it.
+func AnswerStored(env Env, log *slog.Logger, iq *stanza.Stanza, err error) {
+	if err != nil {
+		log.Error("storing failed", "from", iq.From.String(), "err", err)
+		if reply := iq.ErrorReply(stanza.Err(stanza.InternalServerError)); reply != nil {
+			env.Send(reply)
+		}
+		return
+	}
+	env.Send(iq.Result(nil))
 }
 
 type queue struct{ tasks []func(ctx context.Context) }

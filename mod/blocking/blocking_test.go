@@ -186,5 +186,3 @@ func TestBlockPushesAndPersists(t *testing.T) {
 		t.Fatal("bob changed alice's blocklist")
 	}
 }
-
-
