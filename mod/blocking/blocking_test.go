@@ -1,11 +1,8 @@
 package blocking
 
 import (
-	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"ignis/jid"
 	"ignis/mod"
@@ -57,12 +54,8 @@ func TestSetWith(t *testing.T) {
 
 func newTestModule(t *testing.T) (*Module, *store.DB) {
 	t.Helper()
-	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return New(mod.NewHandle("blocking", db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))), db
+	h, db := modtest.Handle(t, "blocking")
+	return New(h), db
 }
 
 func TestFilter(t *testing.T) {

@@ -1,17 +1,41 @@
-// Package modtest holds fakes for feature modules' unit tests: an Env that
-// records what a module sends and a Resource that takes everything. Only
+// Package modtest holds fakes for feature modules' unit tests: a store in
+// memory, an Env that records what a module sends and a Resource that takes
+// everything. Only
 // tests import it.
 package modtest
 
 import (
+	"log/slog"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/cockroachdb/pebble/v2/vfs"
+
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/stanza"
+	"ignis/store"
 )
+
+// DB is an empty store in memory, closed when the test ends.
+func DB(t testing.TB) *store.DB {
+	t.Helper()
+	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+// Handle is a stand-alone handle for module name over DB(t), for the
+// domain localhost, logging nowhere.
+func Handle(t testing.TB, name string) (*mod.Handle, *store.DB) {
+	t.Helper()
+	db := DB(t)
+	return mod.NewHandle(name, db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler)), db
+}
 
 // Env is a mod.Env for the domain localhost whose sessions are Res; it
 // records every stanza sent.

@@ -6,13 +6,10 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/mod/modtest"
 	"ignis/stanza"
-	"ignis/store"
 )
 
 // TestStopWaitsForJobs: a user's jobs run on the module handle's Serial
@@ -20,11 +17,7 @@ import (
 // (its messages and result are sent before Stop returns, the store still
 // open); once stopped, a retrieval is refused with service-unavailable.
 func TestStopWaitsForJobs(t *testing.T) {
-	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := modtest.DB(t)
 	const stored = 50
 	for range stored {
 		if _, err := db.Offline().Store("alice", []byte("<message from='bob@localhost/x' to='alice@localhost' type='chat'><body>hi</body></message>")); err != nil {

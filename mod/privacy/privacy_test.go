@@ -2,11 +2,8 @@ package privacy
 
 import (
 	"errors"
-	"log/slog"
 	"strings"
 	"testing"
-
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"ignis/jid"
 	"ignis/mod"
@@ -17,12 +14,8 @@ import (
 
 func newTest(t *testing.T) (*Module, *store.DB) {
 	t.Helper()
-	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return New(mod.NewHandle("privacy", db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))), db
+	h, db := modtest.Handle(t, "privacy")
+	return New(h), db
 }
 
 func TestJIDMatches(t *testing.T) {

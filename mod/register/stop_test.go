@@ -6,13 +6,10 @@ import (
 	"log/slog"
 	"testing"
 
-	"github.com/cockroachdb/pebble/v2/vfs"
-
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/mod/modtest"
 	"ignis/stanza"
-	"ignis/store"
 )
 
 // TestStopWaitsForChange: an account change runs on the module's handle, so
@@ -20,11 +17,7 @@ import (
 // returns, the store still open); once stopped, a change is refused with
 // service-unavailable and holds no token.
 func TestStopWaitsForChange(t *testing.T) {
-	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := modtest.DB(t)
 	if err := db.Accounts().Create("alice", "old-secret"); err != nil {
 		t.Fatal(err)
 	}
