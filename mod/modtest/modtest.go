@@ -5,6 +5,7 @@
 package modtest
 
 import (
+	"context"
 	"log/slog"
 	"sync"
 	"testing"
@@ -35,6 +36,19 @@ func Handle(t testing.TB, name string) (*mod.Handle, *store.DB) {
 	t.Helper()
 	db := DB(t)
 	return mod.NewHandle(name, db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler)), db
+}
+
+// Start builds a module with a handle of a runtime over db for the domain
+// localhost and starts it with env. The test stops the runtime itself
+// (what stop tests are about).
+func Start[M mod.Module](t testing.TB, db *store.DB, env mod.Env, name string, build func(*mod.Handle) M) (M, *mod.Runtime) {
+	t.Helper()
+	rt := mod.NewRuntime(db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))
+	m := build(rt.Handle(name))
+	if err := rt.Start(context.Background(), env, []mod.Module{m}); err != nil {
+		t.Fatal(err)
+	}
+	return m, rt
 }
 
 // Env is a mod.Env for the domain localhost whose sessions are Res; it

@@ -3,7 +3,6 @@ package offline
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 
 	"ignis/jid"
@@ -24,13 +23,8 @@ func TestStopWaitsForJobs(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rt := mod.NewRuntime(db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))
-	m := New(rt.Handle("offline"), Config{})
 	env := &modtest.Env{}
-	ctx := context.Background()
-	if err := rt.Start(ctx, env, []mod.Module{m}); err != nil {
-		t.Fatal(err)
-	}
+	m, rt := modtest.Start(t, db, env, "offline", func(h *mod.Handle) *Module { return New(h, Config{}) })
 	alice := modtest.Resource{J: jid.MustParse("alice@localhost/home")}
 	fetch := func(id string) (*stanza.Stanza, error) {
 		iq := stanza.MustParse([]byte("<iq type='get' id='" + id + "' from='alice@localhost/home'><offline xmlns='" + NS + "'><fetch/></offline></iq>"))
@@ -39,7 +33,7 @@ func TestStopWaitsForJobs(t *testing.T) {
 	if reply, err := fetch("f1"); reply != nil || err != nil {
 		t.Fatalf("fetch: %v, %v; want it queued", reply, err)
 	}
-	if err := rt.Stop(ctx); err != nil {
+	if err := rt.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	sent := env.Sent()

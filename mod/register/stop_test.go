@@ -3,7 +3,6 @@ package register
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
 
 	"ignis/jid"
@@ -21,13 +20,8 @@ func TestStopWaitsForChange(t *testing.T) {
 	if err := db.Accounts().Create("alice", "old-secret"); err != nil {
 		t.Fatal(err)
 	}
-	rt := mod.NewRuntime(db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))
-	m := New(rt.Handle("register"), Policy{})
 	env := &modtest.Env{}
-	ctx := context.Background()
-	if err := rt.Start(ctx, env, []mod.Module{m}); err != nil {
-		t.Fatal(err)
-	}
+	m, rt := modtest.Start(t, db, env, "register", func(h *mod.Handle) *Module { return New(h, Policy{}) })
 	alice := modtest.Resource{J: jid.MustParse("alice@localhost/home")}
 	change := func(id string) (*stanza.Stanza, error) {
 		iq := stanza.MustParse([]byte("<iq type='set' id='" + id + "' from='alice@localhost/home'><query xmlns='jabber:iq:register'><username>alice</username><password>new-secret</password></query></iq>"))
@@ -36,7 +30,7 @@ func TestStopWaitsForChange(t *testing.T) {
 	if reply, err := change("c1"); reply != nil || err != nil {
 		t.Fatalf("change: %v, %v; want it to run on its own", reply, err)
 	}
-	if err := rt.Stop(ctx); err != nil {
+	if err := rt.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	sent := env.Sent()
