@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"ignis/internal/testkit"
 )
 
 // The HTML report rendered by headless Chromium (Debian's chromium package,
@@ -20,19 +22,7 @@ import (
 //
 // IGNIS_REPORT_PNG=FILE keeps the screenshot for a look.
 func TestHTMLReportChromium(t *testing.T) {
-	bin := ""
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			bin = p
-			break
-		}
-	}
-	if bin == "" {
-		if os.Getenv("CI") == "" {
-			t.Skip("chromium not installed (apt-get install chromium); CI fails here instead")
-		}
-		t.Fatal("chromium not installed; CI must install Debian's chromium (.ci/run does)")
-	}
+	bin := testkit.Chromium(t)
 
 	dir := t.TempDir()
 	r, cfg := syntheticResult()

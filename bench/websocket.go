@@ -203,7 +203,21 @@ func (w *wsConn) frame(op byte, p []byte) error {
 }
 
 func (w *wsConn) frameLocked(op byte, p []byte) error {
-	out := append(w.wbuf[:0], 0x80|op)
+	var mask [4]byte
+	_, _ = rand.Read(mask[:])
+	out := AppendClientFrame(w.wbuf[:0], 0x80|op, mask, p)
+	_, err := w.Conn.Write(out)
+	if cap(out) <= 16<<10 {
+		w.wbuf = out[:0]
+	}
+	return err
+}
+
+// AppendClientFrame appends a WebSocket frame as a client sends it (RFC
+// 6455 §5.2): first byte b0 (FIN, RSV and opcode), the payload's length
+// and p masked with mask (§5.3: every client frame is masked).
+func AppendClientFrame(out []byte, b0 byte, mask [4]byte, p []byte) []byte {
+	out = append(out, b0)
 	switch l := len(p); {
 	case l < 126:
 		out = append(out, 0x80|byte(l))
@@ -214,17 +228,11 @@ func (w *wsConn) frameLocked(op byte, p []byte) error {
 		out = append(out, 0x80|127)
 		out = binary.BigEndian.AppendUint64(out, uint64(l))
 	}
-	var mask [4]byte
-	_, _ = rand.Read(mask[:])
 	out = append(out, mask[:]...)
 	for i, c := range p {
 		out = append(out, c^mask[i&3])
 	}
-	_, err := w.Conn.Write(out)
-	if cap(out) <= 16<<10 {
-		w.wbuf = out[:0]
-	}
-	return err
+	return out
 }
 
 // qualify adds xmlns='jabber:client' to e, one element, when it is a

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"ignis/jid"
+	"ignis/stanza"
 	"ignis/store"
 )
 
@@ -128,6 +129,36 @@ func (h *Handle) After(d time.Duration, fn func(ctx context.Context)) (cancel fu
 		}
 	})
 	return func() { once.Do(func() { close(stop) }) }, err
+}
+
+// ReplyStored answers iq once the store write it asked for ended with
+// err: the empty result, then then (if not nil), or internal-server-error.
+// It runs on a goroutine of the module: store callbacks run on the writer
+// goroutine, which must not run other features' hooks.
+func (h *Handle) ReplyStored(env Env, iq *stanza.Stanza, err error, then func()) {
+	gerr := h.Go(func(context.Context) {
+		AnswerStored(env, h.log, iq, err)
+		if err == nil && then != nil {
+			then()
+		}
+	})
+	if gerr != nil {
+		h.log.Warn(h.name+": no reply, the module stopped", "from", iq.From.String(), "stored", err == nil)
+	}
+}
+
+// AnswerStored answers iq for the store write it asked for, which ended
+// with err: the empty result, or internal-server-error with the failure
+// logged. It sends only the reply, so a store callback may call it.
+func AnswerStored(env Env, log *slog.Logger, iq *stanza.Stanza, err error) {
+	if err != nil {
+		log.Error("storing failed", "from", iq.From.String(), "err", err)
+		if reply := iq.ErrorReply(stanza.Err(stanza.InternalServerError)); reply != nil {
+			env.Send(reply)
+		}
+		return
+	}
+	env.Send(iq.Result(nil))
 }
 
 type queue struct{ tasks []func(ctx context.Context) }

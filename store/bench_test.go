@@ -34,56 +34,18 @@ func BenchmarkCommitSync(b *testing.B) {
 	})
 	for _, n := range []int{1, 16, 64, 256} {
 		b.Run(fmt.Sprintf("mode=group/submitters=%d", n), func(b *testing.B) {
-			db := openBench(b)
-			var seq atomic.Uint64
-			left := atomic.Int64{}
-			left.Store(int64(b.N))
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for range n {
-				wg.Go(func() {
-					for left.Add(-1) >= 0 {
-						if err := db.Commit(scratchBatch(db, seq.Add(1))); err != nil {
-							b.Error(err)
-							return
-						}
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			reportRate(b, db, start)
+			submitters(b, n, func(db *DB, seq uint64) error { return db.Commit(scratchBatch(db, seq)) })
 		})
 	}
 	// Reference: the same submitters calling Pebble directly with Sync, which
 	// groups concurrent WAL syncs itself (TECH-NOTES §4.3).
 	for _, n := range []int{16, 256} {
 		b.Run(fmt.Sprintf("mode=pebble-direct/submitters=%d", n), func(b *testing.B) {
-			db := openBench(b)
-			var seq atomic.Uint64
-			left := atomic.Int64{}
-			left.Store(int64(b.N))
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			var wg sync.WaitGroup
-			for range n {
-				wg.Go(func() {
-					for left.Add(-1) >= 0 {
-						bt := scratchBatch(db, seq.Add(1))
-						if err := db.pdb.Apply(bt, pebble.Sync); err != nil {
-							b.Error(err)
-							return
-						}
-						bt.Close()
-					}
-				})
-			}
-			wg.Wait()
-			b.StopTimer()
-			reportRate(b, db, start)
+			submitters(b, n, func(db *DB, seq uint64) error {
+				bt := scratchBatch(db, seq)
+				defer bt.Close()
+				return db.pdb.Apply(bt, pebble.Sync)
+			})
 		})
 	}
 	b.Run("mode=async/inflight=256", func(b *testing.B) {
@@ -119,6 +81,32 @@ func openBench(b *testing.B) *DB {
 	}
 	b.Cleanup(func() { db.Close() })
 	return db
+}
+
+// submitters runs b.N writes, each one commit(db, seq) with a fresh seq,
+// from n goroutines at once on a fresh store, and reports the rate.
+func submitters(b *testing.B, n int, commit func(db *DB, seq uint64) error) {
+	db := openBench(b)
+	var seq atomic.Uint64
+	left := atomic.Int64{}
+	left.Store(int64(b.N))
+	b.ReportAllocs()
+	b.ResetTimer()
+	start := time.Now()
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			for left.Add(-1) >= 0 {
+				if err := commit(db, seq.Add(1)); err != nil {
+					b.Error(err)
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	b.StopTimer()
+	reportRate(b, db, start)
 }
 
 // reportRate adds writes/s and, for the writer, the mean group size.

@@ -108,10 +108,7 @@ func (g *Groups) Delete(name string) error {
 // again is not an error. The error wraps ErrNotFound if there is no such
 // group. Synced before it returns.
 func (g *Groups) AddMember(name, user string) error {
-	if err := validGroup(name); err != nil {
-		return err
-	}
-	if err := validUser(user); err != nil {
+	if err := validMember(name, user); err != nil {
 		return err
 	}
 	g.db.groupsMu.Lock()
@@ -119,25 +116,13 @@ func (g *Groups) AddMember(name, user string) error {
 	if _, err := g.display(name); err != nil {
 		return err
 	}
-	b := g.db.NewBatch()
-	err := b.Set(groupMemberKey(name, user), []byte{groupV1}, nil)
-	if err == nil {
-		err = b.Set(userGroupKey(user, name), []byte{groupV1}, nil)
-	}
-	if err != nil {
-		_ = b.Close()
-		return err
-	}
-	return g.db.Commit(b)
+	return g.membership(name, user, true)
 }
 
 // RemoveMember takes user out of group name. The error wraps ErrNotFound if
 // user is not a member. Synced before it returns.
 func (g *Groups) RemoveMember(name, user string) error {
-	if err := validGroup(name); err != nil {
-		return err
-	}
-	if err := validUser(user); err != nil {
+	if err := validMember(name, user); err != nil {
 		return err
 	}
 	g.db.groupsMu.Lock()
@@ -149,14 +134,32 @@ func (g *Groups) RemoveMember(name, user string) error {
 	if !ok {
 		return fmt.Errorf("store: %q in group %q: %w", user, name, ErrNotFound)
 	}
-	b := g.db.NewBatch()
-	err = b.Delete(groupMemberKey(name, user), nil)
-	if err == nil {
-		err = b.Delete(userGroupKey(user, name), nil)
-	}
-	if err != nil {
-		_ = b.Close()
+	return g.membership(name, user, false)
+}
+
+func validMember(name, user string) error {
+	if err := validGroup(name); err != nil {
 		return err
+	}
+	return validUser(user)
+}
+
+// membership writes (in true) or deletes both keys of user's membership of
+// group name, the group's member key and the user's group key, in one
+// synced batch.
+func (g *Groups) membership(name, user string, in bool) error {
+	b := g.db.NewBatch()
+	for _, k := range [...][]byte{groupMemberKey(name, user), userGroupKey(user, name)} {
+		var err error
+		if in {
+			err = b.Set(k, []byte{groupV1}, nil)
+		} else {
+			err = b.Delete(k, nil)
+		}
+		if err != nil {
+			_ = b.Close()
+			return err
+		}
 	}
 	return g.db.Commit(b)
 }

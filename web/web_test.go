@@ -2,11 +2,12 @@ package web
 
 import (
 	"bytes"
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
+
+	"ignis/bench"
 )
 
 var testLimits = Limits{MaxHeaderBytes: 512, MaxHeaders: 8, MaxBodyBytes: 64, MaxFrameBytes: 1024}
@@ -120,23 +121,7 @@ func (s *sink) control(op byte, p []byte) {
 }
 
 func masked(b0 byte, p []byte) []byte {
-	out := []byte{b0}
-	switch l := len(p); {
-	case l < 126:
-		out = append(out, 0x80|byte(l))
-	case l <= 0xffff:
-		out = append(out, 0x80|126)
-		out = binary.BigEndian.AppendUint16(out, uint16(l))
-	default:
-		out = append(out, 0x80|127)
-		out = binary.BigEndian.AppendUint64(out, uint64(l))
-	}
-	m := [4]byte{0xa1, 0xb2, 0xc3, 0xd4}
-	out = append(out, m[:]...)
-	for i, c := range p {
-		out = append(out, c^m[i%4])
-	}
-	return out
+	return bench.AppendClientFrame(nil, b0, [4]byte{0xa1, 0xb2, 0xc3, 0xd4}, p)
 }
 
 func cat(bs ...[]byte) []byte { return bytes.Join(bs, nil) }

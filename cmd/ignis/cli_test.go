@@ -98,12 +98,7 @@ func TestUserCommand(t *testing.T) {
 		t.Errorf("the typo folder was created: %v", err)
 	}
 
-	steps := []struct {
-		stdin   string
-		args    []string
-		out     string
-		wantErr string
-	}{
+	runUserSteps(t, run, []userStep{
 		{"", []string{"add", "carol@example.org", "pw"}, "", "user add: carol@example.org: this server serves example.net, not example.org"},
 		{"s3cret\n", []string{"add", "alice@example.net"}, "user alice@example.net added\n", ""},
 		{"", []string{"add", "alice", "pw"}, "", "user add alice@example.net: already exists"},
@@ -114,7 +109,25 @@ func TestUserCommand(t *testing.T) {
 		{"", []string{"add", "--bulk", "20", "--users", "u%d", "--password", "pw"}, "20 users added\n", ""},
 		{"", []string{"add", "--bulk", "21", "--users", "u%d", "--password", "pw"}, "", "user add: 0 of 21 accounts created; u"},
 		{"", []string{"add", "eve@example.net"}, "", "no password on standard input"},
+	})
+	out, err := run("", "list")
+	if err != nil || !strings.HasPrefix(out, "alice@example.net\nu1@example.net\n") || strings.Count(out, "\n") != 21 {
+		t.Errorf("list = %q, %v", out, err)
 	}
+}
+
+// userStep is one `ignis user` run: its standard input and arguments, and
+// what it prints or the error it ends with.
+type userStep struct {
+	stdin   string
+	args    []string
+	out     string
+	wantErr string
+}
+
+// runUserSteps runs each step in turn with run (userFolder).
+func runUserSteps(t *testing.T, run func(stdin string, args ...string) (string, error), steps []userStep) {
+	t.Helper()
 	for _, s := range steps {
 		out, err := run(s.stdin, s.args...)
 		switch {
@@ -125,10 +138,6 @@ func TestUserCommand(t *testing.T) {
 		case s.wantErr == "" && out != s.out:
 			t.Errorf("user %v printed %q, want %q", s.args, out, s.out)
 		}
-	}
-	out, err := run("", "list")
-	if err != nil || !strings.HasPrefix(out, "alice@example.net\nu1@example.net\n") || strings.Count(out, "\n") != 21 {
-		t.Errorf("list = %q, %v", out, err)
 	}
 }
 

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"strings"
 	"testing"
 )
 
@@ -10,28 +9,14 @@ import (
 // primary domain's alice, lists both as JIDs, and refuses other domains.
 func TestUserCommandVHosts(t *testing.T) {
 	run := userFolder(t, "localhost\nexample.net\n")
-	for _, s := range []struct {
-		args    []string
-		out     string
-		wantErr string
-	}{
-		{[]string{"add", "alice", "pw1"}, "user alice@localhost added\n", ""},
-		{[]string{"add", "alice@example.net", "pw2"}, "user alice@example.net added\n", ""},
-		{[]string{"add", "Alice@Example.net", "pw2"}, "", "user add alice@example.net: already exists"},
-		{[]string{"add", "alice@example.org", "pw"}, "", "this server serves localhost, example.net, not example.org"},
-		{[]string{"passwd", "alice@example.net", "pw3"}, "password changed for alice@example.net\n", ""},
-		{[]string{"list"}, "alice@localhost\nalice@example.net\n", ""},
-		{[]string{"del", "alice@example.net"}, "user alice@example.net deleted\n", ""},
-		{[]string{"list"}, "alice@localhost\n", ""},
-	} {
-		out, err := run("", s.args...)
-		switch {
-		case s.wantErr == "" && err != nil:
-			t.Errorf("user %v: %v", s.args, err)
-		case s.wantErr != "" && (err == nil || !strings.Contains(err.Error(), s.wantErr)):
-			t.Errorf("user %v: error %v, want %q", s.args, err, s.wantErr)
-		case s.wantErr == "" && out != s.out:
-			t.Errorf("user %v printed %q, want %q", s.args, out, s.out)
-		}
-	}
+	runUserSteps(t, run, []userStep{
+		{"", []string{"add", "alice", "pw1"}, "user alice@localhost added\n", ""},
+		{"", []string{"add", "alice@example.net", "pw2"}, "user alice@example.net added\n", ""},
+		{"", []string{"add", "Alice@Example.net", "pw2"}, "", "user add alice@example.net: already exists"},
+		{"", []string{"add", "alice@example.org", "pw"}, "", "this server serves localhost, example.net, not example.org"},
+		{"", []string{"passwd", "alice@example.net", "pw3"}, "password changed for alice@example.net\n", ""},
+		{"", []string{"list"}, "alice@localhost\nalice@example.net\n", ""},
+		{"", []string{"del", "alice@example.net"}, "user alice@example.net deleted\n", ""},
+		{"", []string{"list"}, "alice@localhost\n", ""},
+	})
 }

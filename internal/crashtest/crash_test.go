@@ -56,22 +56,14 @@ func TestKillDuringOfflineStores(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server binary")
 	}
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("IGNIS_CRASH_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
+	seed := crashSeed()
 	t.Logf("seed %d (IGNIS_CRASH_SEED=%d reproduces the kill points)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, 0))
 
 	bin := buildServer(t)
 	data := filepath.Join(t.TempDir(), "data")
 	const senders = 4
-	for _, args := range [][]string{{"alice@localhost", "pw"}, {"--bulk", strconv.Itoa(senders), "--users", "s%d", "--password", "pw"}} {
-		cmd := exec.Command(bin, append([]string{"user", "add", "--data", data}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("user add %s: %v\n%s", args, err, out)
-		}
-	}
+	addUsers(t, bin, data, []string{"alice@localhost", "pw"}, []string{"--bulk", strconv.Itoa(senders), "--users", "s%d", "--password", "pw"})
 
 	const rounds, perRound, every = 3, 1500, 50
 	acked := make([][]int, rounds) // [round][sender]: messages 0..acked-1 were acknowledged
@@ -116,6 +108,27 @@ func TestKillDuringOfflineStores(t *testing.T) {
 		}
 		if i != len(ids) {
 			t.Fatalf("sender %d: stored message %d is %s, from no round in order", j+1, i, ids[i])
+		}
+	}
+}
+
+// crashSeed is the seed of the kill points: IGNIS_CRASH_SEED if set (to
+// reproduce a run), else the time.
+func crashSeed() uint64 {
+	if s := os.Getenv("IGNIS_CRASH_SEED"); s != "" {
+		seed, _ := strconv.ParseUint(s, 10, 64)
+		return seed
+	}
+	return uint64(time.Now().UnixNano())
+}
+
+// addUsers runs `ignis user add` on data once per argument list.
+func addUsers(t *testing.T, bin, data string, argLists ...[]string) {
+	t.Helper()
+	for _, args := range argLists {
+		cmd := exec.Command(bin, append([]string{"user", "add", "--data", data}, args...)...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("user add %s: %v\n%s", args, err, out)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -35,10 +34,7 @@ func TestKillWithSMAcks(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the server binary")
 	}
-	seed := uint64(time.Now().UnixNano())
-	if s := os.Getenv("IGNIS_CRASH_SEED"); s != "" {
-		seed, _ = strconv.ParseUint(s, 10, 64)
-	}
+	seed := crashSeed()
 	rounds := 3
 	if s := os.Getenv("IGNIS_CRASH_ROUNDS"); s != "" {
 		rounds, _ = strconv.Atoi(s)
@@ -49,16 +45,10 @@ func TestKillWithSMAcks(t *testing.T) {
 	bin := buildServer(t)
 	data := filepath.Join(t.TempDir(), "data")
 	const senders, contacts, perRound = 3, 40, 300
-	for _, args := range [][]string{
-		{"alice@localhost", "pw"},
-		{"--bulk", strconv.Itoa(senders), "--users", "s%d", "--password", "pw"},
-		{"--bulk", strconv.Itoa(contacts), "--users", "c%d", "--password", "pw"},
-	} {
-		cmd := exec.Command(bin, append([]string{"user", "add", "--data", data}, args...)...)
-		if out, err := cmd.CombinedOutput(); err != nil {
-			t.Fatalf("user add %s: %v\n%s", args, err, out)
-		}
-	}
+	addUsers(t, bin, data,
+		[]string{"alice@localhost", "pw"},
+		[]string{"--bulk", strconv.Itoa(senders), "--users", "s%d", "--password", "pw"},
+		[]string{"--bulk", strconv.Itoa(contacts), "--users", "c%d", "--password", "pw"})
 
 	acked := make([][]int, rounds) // [round][sender]: ops 0..acked-1 acknowledged
 	for r := range rounds {

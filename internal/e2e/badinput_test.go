@@ -141,10 +141,16 @@ func TestSASLFailures(t *testing.T) {
 	plain := func(user, pass string) string {
 		return base64.StdEncoding.EncodeToString([]byte("\x00" + user + "\x00" + pass))
 	}
-	t.Run("unknown-mechanism", func(t *testing.T) {
+	// a TLS stream at its features, not authenticated
+	atFeatures := func(t *testing.T) net.Conn {
+		t.Helper()
 		c := env.DialTLS()
 		io.WriteString(c, header)
 		readUntil(t, c, "</stream:features>")
+		return c
+	}
+	t.Run("unknown-mechanism", func(t *testing.T) {
+		c := atFeatures(t)
 		io.WriteString(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='DIGEST-MD5'/>")
 		readUntil(t, c, "<invalid-mechanism/>")
 	})
@@ -159,16 +165,12 @@ func TestSASLFailures(t *testing.T) {
 		readUntil(t, c, "<encryption-required/>")
 	})
 	t.Run("bad-base64", func(t *testing.T) {
-		c := env.DialTLS()
-		io.WriteString(c, header)
-		readUntil(t, c, "</stream:features>")
+		c := atFeatures(t)
 		io.WriteString(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>!!!not base64</auth>")
 		readUntil(t, c, "<incorrect-encoding/>")
 	})
 	t.Run("wrong-password-then-limit", func(t *testing.T) {
-		c := env.DialTLS()
-		io.WriteString(c, header)
-		readUntil(t, c, "</stream:features>")
+		c := atFeatures(t)
 		for i := 0; i < 2; i++ {
 			io.WriteString(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"+plain("alice", "nope")+"</auth>")
 			readUntil(t, c, "<not-authorized/></failure>")
@@ -180,16 +182,12 @@ func TestSASLFailures(t *testing.T) {
 		}
 	})
 	t.Run("unknown-user", func(t *testing.T) {
-		c := env.DialTLS()
-		io.WriteString(c, header)
-		readUntil(t, c, "</stream:features>")
+		c := atFeatures(t)
 		io.WriteString(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"+plain("mallory", "x")+"</auth>")
 		readUntil(t, c, "<not-authorized/></failure>")
 	})
 	t.Run("plain-success", func(t *testing.T) {
-		c := env.DialTLS()
-		io.WriteString(c, header)
-		readUntil(t, c, "</stream:features>")
+		c := atFeatures(t)
 		io.WriteString(c, "<auth xmlns='urn:ietf:params:xml:ns:xmpp-sasl' mechanism='PLAIN'>"+plain("alice", "wonderland")+"</auth>")
 		readUntil(t, c, "<success xmlns='urn:ietf:params:xml:ns:xmpp-sasl'")
 		io.WriteString(c, header)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"ignis/internal/servertest"
-	"ignis/store"
 )
 
 // stream is a raw client connection that keeps what it read past the last
@@ -70,11 +69,7 @@ func TestBlocking(t *testing.T) {
 		env.AddUser(u, "pw")
 	}
 	// mutual subscription: eve receives alice's presence
-	for _, p := range [][2]string{{"alice", "eve@localhost"}, {"eve", "alice@localhost"}} {
-		if _, err := env.Srv.DB().Roster().Put(p[0], store.RosterItem{JID: p[1], Sub: store.SubBoth}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	subscribedBoth(t, env, [2]string{"alice", "eve"})
 	a1 := rawStream(t, env, "alice", "one")
 	a2 := rawStream(t, env, "alice", "two")
 	eve := rawStream(t, env, "eve", "x")

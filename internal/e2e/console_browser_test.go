@@ -3,13 +3,14 @@ package e2e
 import (
 	"context"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"ignis/internal/testkit"
 )
 
 // screenshotDir is where the browser test keeps its screenshots:
@@ -29,19 +30,7 @@ func screenshotDir(t *testing.T) string {
 // TLS port: sign in, kick a session, add an account, and a form whose CSRF
 // token was tampered with is refused.
 func TestConsoleInBrowser(t *testing.T) {
-	browser := ""
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			browser = p
-			break
-		}
-	}
-	if browser == "" {
-		if os.Getenv("CI") == "" {
-			t.Skip("chromium not installed (apt-get install chromium); CI fails here instead")
-		}
-		t.Fatal("chromium not installed; CI must install Debian's chromium (.ci/run does)")
-	}
+	browser := testkit.Chromium(t)
 	env := startConsole(t)
 	env.AddUser("root", "rootpw")
 	env.AddUser("alice", "wonderland")

@@ -50,11 +50,7 @@ func TestLastActivity(t *testing.T) {
 		env.AddUser(u, "pw")
 	}
 	// alice and bob are subscribed to each other; carol to nobody
-	for _, p := range [][2]string{{"alice", "bob@localhost"}, {"bob", "alice@localhost"}} {
-		if _, err := env.Srv.DB().Roster().Put(p[0], store.RosterItem{JID: p[1], Sub: store.SubBoth}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	subscribedBoth(t, env, [2]string{"alice", "bob"})
 	alice := rawStream(t, env, "alice", "r")
 	carol := rawStream(t, env, "carol", "r")
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"encoding/xml"
 	"fmt"
 	"io"
 	"strings"
@@ -61,25 +60,8 @@ func TestLiveMessagesSurviveCut(t *testing.T) {
 			})
 			env.AddUser("alice", "pw")
 			env.AddUser("bob", "pw")
-			old := rawLoginOn(t, dialSmallRcv(t, env), "alice", "pw", "a")
-			_ = old.SetReadDeadline(time.Now().Add(20 * time.Second))
-			d := xml.NewDecoder(old)
-			if _, err := io.WriteString(old, "<presence/>"); err != nil {
-				t.Fatal(err)
-			}
 			// the presence echo, then alice reads nothing until the cut
-			for {
-				tok, err := d.Token()
-				if err != nil {
-					t.Fatalf("reading the presence echo: %v", err)
-				}
-				if se, ok := tok.(xml.StartElement); ok {
-					_ = d.Skip()
-					if se.Name.Local == "presence" {
-						break
-					}
-				}
-			}
+			d := slowAvailable(t, env, 20*time.Second)
 
 			bob := offLogin(t, env, "bob", "b")
 			body := strings.Repeat("x", tc.size)
@@ -113,16 +95,8 @@ func TestLiveMessagesSurviveCut(t *testing.T) {
 			// stanza cut short ends the reading), then the end
 			got := map[string]int{}
 			for {
-				tok, err := d.Token()
+				s, err := nextElem[offStanza](d)
 				if err != nil {
-					break
-				}
-				se, ok := tok.(xml.StartElement)
-				if !ok {
-					continue
-				}
-				var s offStanza
-				if d.DecodeElement(&s, &se) != nil {
 					break
 				}
 				if s.XMLName.Local == "message" {

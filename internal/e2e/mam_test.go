@@ -96,24 +96,7 @@ func mamLogin(t *testing.T, env *servertest.Env, user, resource string) *mamClie
 	c := &mamClient{Conn: rawLogin(t, env, user, "pw", resource), jid: user + "@localhost/" + resource,
 		bare: user + "@localhost", in: make(chan mamStanza, 1024), end: make(chan error, 1)}
 	_ = c.SetReadDeadline(time.Time{})
-	go func() {
-		d := xml.NewDecoder(c.Conn)
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				c.end <- err
-				return
-			}
-			if se, ok := tok.(xml.StartElement); ok {
-				var s mamStanza
-				if err := d.DecodeElement(&s, &se); err != nil {
-					c.end <- err
-					return
-				}
-				c.in <- s
-			}
-		}
-	}()
+	go decodeAll(c.Conn, c.in, c.end)
 	c.send(t, "<presence/>")
 	for {
 		s := c.next(t, true)

@@ -42,6 +42,32 @@ func dialSmallRcv(t *testing.T, env *servertest.Env) net.Conn {
 	return c
 }
 
+// slowAvailable logs alice in as alice@localhost/a over a connection with a
+// small receive buffer (dialSmallRcv), sends available presence and reads
+// up to its echo. It returns the decoder to read the rest with, for up to
+// readFor.
+func slowAvailable(t *testing.T, env *servertest.Env, readFor time.Duration) *xml.Decoder {
+	t.Helper()
+	old := rawLoginOn(t, dialSmallRcv(t, env), "alice", "pw", "a")
+	_ = old.SetReadDeadline(time.Now().Add(readFor))
+	if _, err := io.WriteString(old, "<presence/>"); err != nil {
+		t.Fatal(err)
+	}
+	d := xml.NewDecoder(old)
+	for {
+		tok, err := d.Token()
+		if err != nil {
+			t.Fatalf("reading the presence echo: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			_ = d.Skip()
+			if se.Name.Local == "presence" {
+				return d
+			}
+		}
+	}
+}
+
 // storeOffline has bob send n chat messages to alice, who is offline, and
 // returns once they are stored.
 func storeOffline(t *testing.T, env *servertest.Env, n, size int) {
@@ -71,27 +97,10 @@ func TestOfflineCutKeepsUnflushed(t *testing.T) {
 	const n = 500
 	storeOffline(t, env, n, 16000)
 
-	old := rawLoginOn(t, dialSmallRcv(t, env), "alice", "pw", "a")
-	if _, err := old.Write([]byte("<presence/>")); err != nil {
-		t.Fatal(err)
-	}
 	// old reads its presence echo, which comes before the flush, and then
 	// nothing more: the flush fills the kernel's buffers, then the
 	// server's. Meanwhile a new login takes the resource over (a conflict).
-	_ = old.SetReadDeadline(time.Now().Add(15 * time.Second))
-	d := xml.NewDecoder(old)
-	for {
-		tok, err := d.Token()
-		if err != nil {
-			t.Fatalf("reading the presence echo: %v", err)
-		}
-		if se, ok := tok.(xml.StartElement); ok {
-			_ = d.Skip()
-			if se.Name.Local == "presence" {
-				break
-			}
-		}
-	}
+	d := slowAvailable(t, env, 15*time.Second)
 	freshConn := rawAuth(t, env, "alice")
 	if _, err := io.WriteString(freshConn, "<iq type='set' id='bind1'><bind xmlns='urn:ietf:params:xml:ns:xmpp-bind'><resource>a</resource></bind></iq>"); err != nil {
 		t.Fatal(err)
@@ -106,18 +115,12 @@ func TestOfflineCutKeepsUnflushed(t *testing.T) {
 	// the old connection gets what the kernel took, then the end
 	got := map[string]bool{}
 	for {
-		tok, err := d.Token()
+		s, err := nextElem[offStanza](d)
 		if err != nil {
 			break // EOF, or a stanza cut short by the close
 		}
-		if se, ok := tok.(xml.StartElement); ok {
-			var s offStanza
-			if d.DecodeElement(&s, &se) != nil {
-				break
-			}
-			if s.XMLName.Local == "message" {
-				got[s.ID] = true
-			}
+		if s.XMLName.Local == "message" {
+			got[s.ID] = true
 		}
 	}
 	if len(got) == n {

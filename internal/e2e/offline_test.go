@@ -67,24 +67,7 @@ func offLogin(t *testing.T, env *servertest.Env, user, resource string) *offClie
 func offClientOn(conn net.Conn, full string) *offClient {
 	c := &offClient{Conn: conn, jid: full, in: make(chan offStanza, 4096), end: make(chan error, 1)}
 	_ = c.SetReadDeadline(time.Time{})
-	go func() {
-		d := xml.NewDecoder(c.Conn)
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				c.end <- err
-				return
-			}
-			if se, ok := tok.(xml.StartElement); ok {
-				var s offStanza
-				if err := d.DecodeElement(&s, &se); err != nil {
-					c.end <- err
-					return
-				}
-				c.in <- s
-			}
-		}
-	}()
+	go decodeAll(c.Conn, c.in, c.end)
 	return c
 }
 

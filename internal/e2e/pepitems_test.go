@@ -16,7 +16,6 @@ import (
 	mstanza "mellium.im/xmpp/stanza"
 
 	"ignis/internal/servertest"
-	"ignis/store"
 )
 
 // pepNodes asks c for disco#items of to (XEP-0030 §4.1) and returns the
@@ -48,11 +47,7 @@ func TestPEPDiscoItems(t *testing.T) {
 	for _, u := range []string{"alice", "bob", "carol"} {
 		env.AddUser(u, "pw")
 	}
-	for _, p := range [][2]string{{"alice", "bob@localhost"}, {"bob", "alice@localhost"}} {
-		if _, err := env.Srv.DB().Roster().Put(p[0], store.RosterItem{JID: p[1], Sub: store.SubBoth}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	subscribedBoth(t, env, [2]string{"alice", "bob"})
 	alice := login(t, env, "alice", "pw", "a", sasl.ScramSha256)
 	bob := login(t, env, "bob", "pw", "b", sasl.ScramSha256)
 	carol := login(t, env, "carol", "pw", "c", sasl.ScramSha256)

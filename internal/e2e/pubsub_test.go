@@ -10,7 +10,6 @@ import (
 
 	"ignis/internal/server"
 	"ignis/internal/servertest"
-	"ignis/store"
 )
 
 const (
@@ -128,11 +127,7 @@ func TestPEP(t *testing.T) {
 	for _, u := range []string{"alice", "bob", "carol", "dave"} {
 		env.AddUser(u, "pw")
 	}
-	for _, p := range [][2]string{{"alice", "bob@localhost"}, {"bob", "alice@localhost"}, {"alice", "dave@localhost"}, {"dave", "alice@localhost"}} {
-		if _, err := env.Srv.DB().Roster().Put(p[0], store.RosterItem{JID: p[1], Sub: store.SubBoth}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	subscribedBoth(t, env, [2]string{"alice", "bob"}, [2]string{"alice", "dave"})
 	alice := rawStream(t, env, "alice", "a")
 	bob := rawStream(t, env, "bob", "b")
 	carol := rawStream(t, env, "carol", "c")
@@ -261,11 +256,7 @@ func TestBookmarks(t *testing.T) {
 	for _, u := range []string{"alice", "bob"} {
 		env.AddUser(u, "pw")
 	}
-	for _, p := range [][2]string{{"alice", "bob@localhost"}, {"bob", "alice@localhost"}} {
-		if _, err := env.Srv.DB().Roster().Put(p[0], store.RosterItem{JID: p[1], Sub: store.SubBoth}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	subscribedBoth(t, env, [2]string{"alice", "bob"})
 	gajim := rawStream(t, env, "alice", "gajim")
 	old := rawStream(t, env, "alice", "old")
 	bob := rawStream(t, env, "bob", "b")

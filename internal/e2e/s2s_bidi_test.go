@@ -22,10 +22,7 @@ func TestS2SBidi(t *testing.T) {
 		alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
 		alice.online()
 		bob.online()
-		alice.send("<message to='bob@b.test' id='m1' type='chat'><body>hi bob</body></message>")
-		bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='m1' type='chat'><body>hi bob</body></message>")
-		bob.send("<message to='alice@a.test/r' id='m2' type='chat'><body>hi alice</body></message>")
-		alice.expect("<message from='bob@b.test/r' to='alice@a.test/r' id='m2' type='chat'><body>hi alice</body></message>")
+		chatBothWays(alice, bob)
 
 		blog.wait(t, "incoming link authenticated", "domain=a.test", "by=dialback")
 		blog.wait(t, "verification link closed", "domain=a.test")

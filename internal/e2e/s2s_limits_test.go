@@ -1,13 +1,13 @@
 package e2e
 
 import (
-	"net"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"ignis/internal/server"
+	"ignis/internal/testkit"
 )
 
 // stallingPeer accepts s2s streams, answers the header with features that
@@ -15,30 +15,9 @@ import (
 // that never finishes dialback. It returns its address.
 func stallingPeer(t *testing.T) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() {
-				defer c.Close()
-				s := &stream{t: t, name: "stalling peer", c: c}
-				if s.expectQuiet("version='1.0'>") == "" {
-					return
-				}
-				s.send("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='stall' version='1.0'>" +
-					"<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>")
-				s.expectQuiet("never sent") // reads until the link gives up
-			}()
-		}
-	}()
-	return ln.Addr().String()
+	return dialbackPeer(t, "stalling peer", "stall", func(s *stream) {
+		s.expectQuiet("never sent") // reads until the link gives up
+	})
 }
 
 // TestS2SStalledDialback: a peer that never finishes dialback, both ways.
@@ -74,7 +53,7 @@ func TestS2SStalledDialback(t *testing.T) {
 // domain), the links fall back to dialback, and messages still flow.
 func TestS2SCertificateForAnotherName(t *testing.T) {
 	dir := t.TempDir()
-	testCA(t, dir, "a.test", "other.test")
+	testkit.CA(t, dir, "a.test", "other.test")
 	certs := func(c *server.Config) {
 		name := c.Domain
 		if name == "b.test" {

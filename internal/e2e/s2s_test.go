@@ -1,17 +1,10 @@
 package e2e
 
 import (
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"path/filepath"
@@ -21,6 +14,7 @@ import (
 
 	"ignis/internal/server"
 	"ignis/internal/servertest"
+	"ignis/internal/testkit"
 )
 
 // fedServer starts a server for domain with federation on, on loopback.
@@ -54,6 +48,15 @@ func fedPair(t *testing.T, edit ...func(*server.Config)) (a, b *servertest.Env, 
 	a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
 	b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
 	return a, b, alog, blog
+}
+
+// chatBothWays: alice@a.test/r sends bob@b.test a message, bob answers,
+// and each gets the other's message as sent.
+func chatBothWays(alice, bob *stream) {
+	alice.send("<message to='bob@b.test' id='m1' type='chat'><body>hi bob</body></message>")
+	bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='m1' type='chat'><body>hi bob</body></message>")
+	bob.send("<message to='alice@a.test/r' id='m2' type='chat'><body>hi alice</body></message>")
+	alice.expect("<message from='bob@b.test/r' to='alice@a.test/r' id='m2' type='chat'><body>hi alice</body></message>")
 }
 
 // fedLogin logs user in on env's domain (self-signed certificate: not
@@ -94,10 +97,7 @@ func TestS2SMessages(t *testing.T) {
 	alice.online()
 	bob.online()
 
-	alice.send("<message to='bob@b.test' id='m1' type='chat'><body>hi bob</body></message>")
-	bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='m1' type='chat'><body>hi bob</body></message>")
-	bob.send("<message to='alice@a.test/r' id='m2' type='chat'><body>hi alice</body></message>")
-	alice.expect("<message from='bob@b.test/r' to='alice@a.test/r' id='m2' type='chat'><body>hi alice</body></message>")
+	chatBothWays(alice, bob)
 
 	// both links authenticated by dialback, over TLS
 	blog.wait(t, "incoming link authenticated", "domain=a.test", "by=dialback")
@@ -148,10 +148,10 @@ func TestS2SBounces(t *testing.T) {
 	}
 }
 
-// fakeAuthority answers, as the authoritative server of its domains, the
-// db:verify requests b.test sends it: valid for evil.test, invalid for any
-// other (a peer that lies about its domain).
-func fakeAuthority(t *testing.T) string {
+// dialbackPeer listens on loopback as a server-to-server peer: each
+// incoming stream gets a header (id) whose features offer dialback, then
+// serve runs on it. It returns the address.
+func dialbackPeer(t *testing.T, name, id string, serve func(s *stream)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -166,27 +166,39 @@ func fakeAuthority(t *testing.T) string {
 			}
 			go func() {
 				defer c.Close()
-				s := &stream{t: t, name: "authority", c: c}
-				s.expect("version='1.0'>")
-				s.send("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='fake' version='1.0'>" +
-					"<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>")
-				for {
-					v := s.expectQuiet("</db:verify>")
-					if v == "" {
-						return
-					}
-					id := between(v, "id='", "'")
-					to := between(v, "to='", "'")
-					typ := "invalid"
-					if to == "evil.test" {
-						typ = "valid"
-					}
-					s.send("<db:verify from='" + to + "' to='b.test' id='" + id + "' type='" + typ + "'/>")
+				s := &stream{t: t, name: name, c: c}
+				if s.expectQuiet("version='1.0'>") == "" {
+					return
 				}
+				s.send("<stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' id='" + id + "' version='1.0'>" +
+					"<stream:features><dialback xmlns='urn:xmpp:features:dialback'/></stream:features>")
+				serve(s)
 			}()
 		}
 	}()
 	return ln.Addr().String()
+}
+
+// fakeAuthority answers, as the authoritative server of its domains, the
+// db:verify requests b.test sends it: valid for evil.test, invalid for any
+// other (a peer that lies about its domain).
+func fakeAuthority(t *testing.T) string {
+	t.Helper()
+	return dialbackPeer(t, "authority", "fake", func(s *stream) {
+		for {
+			v := s.expectQuiet("</db:verify>")
+			if v == "" {
+				return
+			}
+			id := between(v, "id='", "'")
+			to := between(v, "to='", "'")
+			typ := "invalid"
+			if to == "evil.test" {
+				typ = "valid"
+			}
+			s.send("<db:verify from='" + to + "' to='b.test' id='" + id + "' type='" + typ + "'/>")
+		}
+	})
 }
 
 func between(s, start, end string) string {
@@ -285,50 +297,11 @@ func TestS2SIncomingChecks(t *testing.T) {
 	})
 }
 
-// testCA makes a CA and, for each domain, a certificate it signed, as PEM
-// files in dir: ca.pem, <domain>.pem and <domain>.key.
-func testCA(t *testing.T, dir string, domains ...string) {
-	t.Helper()
-	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	caTmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Ignis test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
-	}
-	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	write := func(name, typ string, der []byte) {
-		if err := os.WriteFile(filepath.Join(dir, name), pem.EncodeToMemory(&pem.Block{Type: typ, Bytes: der}), 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	write("ca.pem", "CERTIFICATE", caDER)
-	ca, _ := x509.ParseCertificate(caDER)
-	for i, d := range domains {
-		key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-		tmpl := &x509.Certificate{
-			SerialNumber: big.NewInt(int64(i + 2)), Subject: pkix.Name{CommonName: d}, DNSNames: []string{d},
-			NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
-			KeyUsage:    x509.KeyUsageDigitalSignature,
-			ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth, x509.ExtKeyUsageClientAuth},
-		}
-		der, err := x509.CreateCertificate(rand.Reader, tmpl, ca, &key.PublicKey, caKey)
-		if err != nil {
-			t.Fatal(err)
-		}
-		kder, _ := x509.MarshalECPrivateKey(key)
-		write(d+".pem", "CERTIFICATE", der)
-		write(d+".key", "EC PRIVATE KEY", kder)
-	}
-}
-
 // TestS2SExternal: with certificates a shared CA issued for each domain,
 // the links authenticate with SASL EXTERNAL (XEP-0178), not dialback.
 func TestS2SExternal(t *testing.T) {
 	dir := t.TempDir()
-	testCA(t, dir, "a.test", "b.test")
+	testkit.CA(t, dir, "a.test", "b.test")
 	certs := func(c *server.Config) {
 		c.TLS.Cert = filepath.Join(dir, c.Domain+".pem")
 		c.TLS.Key = filepath.Join(dir, c.Domain+".key")

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"ignis/internal/servertest"
+	"ignis/store"
 )
 
 // TestSharedGroupQuery: Openfire's shared-group iq lists the display names
@@ -35,11 +36,10 @@ func TestSharedGroupQuery(t *testing.T) {
 	}
 }
 
-// TestSharedGroupRoster: members of a shared group see each other in their
-// rosters with subscription both under the group's display name, merged
-// with their own items, as in Openfire; the roster version follows changes
-// of the group.
-func TestSharedGroupRoster(t *testing.T) {
+// teamServer starts a server with alice, bob and carol, and the shared
+// group team ("Team") of alice and bob.
+func teamServer(t *testing.T) (*servertest.Env, *store.Groups) {
+	t.Helper()
 	env := servertest.Start(t)
 	for _, u := range []string{"alice", "bob", "carol"} {
 		env.AddUser(u, "pw")
@@ -50,6 +50,15 @@ func TestSharedGroupRoster(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	return env, g
+}
+
+// TestSharedGroupRoster: members of a shared group see each other in their
+// rosters with subscription both under the group's display name, merged
+// with their own items, as in Openfire; the roster version follows changes
+// of the group.
+func TestSharedGroupRoster(t *testing.T) {
+	env, g := teamServer(t)
 	alice := rawStream(t, env, "alice", "r")
 	alice.send("<iq type='set' id='add'><query xmlns='jabber:iq:roster'><item jid='carol@localhost' name='Carol'/></query></iq>")
 	alice.expect("id='add'")
@@ -91,16 +100,7 @@ func TestSharedGroupRoster(t *testing.T) {
 // and go as if subscribed both ways (Openfire), with no subscription of
 // their own; a non-member sees nothing.
 func TestSharedGroupPresence(t *testing.T) {
-	env := servertest.Start(t)
-	for _, u := range []string{"alice", "bob", "carol"} {
-		env.AddUser(u, "pw")
-	}
-	g := env.Srv.DB().Groups()
-	for _, err := range []error{g.Create("team", "Team"), g.AddMember("team", "alice"), g.AddMember("team", "bob")} {
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	env, _ := teamServer(t)
 	alice := rawStream(t, env, "alice", "a")
 	alice.send("<presence><status>alice here</status></presence>")
 	alice.expect("alice here") // her own presence, reflected

@@ -51,24 +51,7 @@ type smClient struct {
 func newSMClient(t *testing.T, c net.Conn, name string) *smClient {
 	s := &smClient{t: t, c: c, name: name, in: make(chan smElem, 4096), end: make(chan error, 1)}
 	_ = c.SetReadDeadline(time.Time{})
-	go func() {
-		d := xml.NewDecoder(c)
-		for {
-			tok, err := d.Token()
-			if err != nil {
-				s.end <- err
-				return
-			}
-			if se, ok := tok.(xml.StartElement); ok {
-				var e smElem
-				if err := d.DecodeElement(&e, &se); err != nil {
-					s.end <- err
-					return
-				}
-				s.in <- e
-			}
-		}
-	}()
+	go decodeAll(c, s.in, s.end)
 	return s
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/coder/websocket"
 	"mellium.im/sasl"
 
+	"ignis/bench"
 	"ignis/internal/server"
 	"ignis/internal/servertest"
 )
@@ -184,23 +185,7 @@ func readResponse(t *testing.T, c net.Conn, br *bufio.Reader) (*http.Response, s
 
 // A frame as a client sends it: masked, with the given first byte.
 func clientFrame(b0 byte, payload []byte) []byte {
-	out := []byte{b0}
-	switch l := len(payload); {
-	case l < 126:
-		out = append(out, 0x80|byte(l))
-	case l <= 0xffff:
-		out = append(out, 0x80|126)
-		out = binary.BigEndian.AppendUint16(out, uint16(l))
-	default:
-		out = append(out, 0x80|127)
-		out = binary.BigEndian.AppendUint64(out, uint64(l))
-	}
-	mask := [4]byte{1, 2, 3, 4}
-	out = append(out, mask[:]...)
-	for i, c := range payload {
-		out = append(out, c^mask[i%4])
-	}
-	return out
+	return bench.AppendClientFrame(nil, b0, [4]byte{1, 2, 3, 4}, payload)
 }
 
 const upgradeReq = "GET /xmpp-websocket HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +

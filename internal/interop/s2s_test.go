@@ -4,16 +4,9 @@ package interop
 
 import (
 	"bytes"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/x509"
-	"crypto/x509/pkix"
 	"encoding/base64"
-	"encoding/pem"
 	"fmt"
 	"io"
-	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -24,6 +17,7 @@ import (
 
 	"ignis/internal/server"
 	"ignis/internal/servertest"
+	"ignis/internal/testkit"
 )
 
 // freePort returns a loopback port free right now.
@@ -37,41 +31,19 @@ func freePort(t *testing.T) int {
 	return l.Addr().(*net.TCPAddr).Port
 }
 
-// selfSigned writes a self-signed certificate and key for domain into dir.
-func selfSigned(t *testing.T, dir, domain string) (cert, key string) {
-	t.Helper()
-	k, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: domain}, DNSNames: []string{domain},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour)}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &k.PublicKey, k)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, _ := x509.MarshalECPrivateKey(k)
-	cert, key = filepath.Join(dir, domain+".crt"), filepath.Join(dir, domain+".key")
-	_ = os.WriteFile(cert, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644)
-	_ = os.WriteFile(key, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600)
-	return cert, key
-}
-
-// prosody runs Debian's Prosody for domain p.test on loopback ports, with
-// federation on (dialback over TLS, s2s_secure_auth off) and peer resolving
-// to peerAddr. It returns its c2s and s2s addresses.
-func startProsody(t *testing.T, peer, peerAddr string, users ...string) (c2s, s2s string) {
-	t.Helper()
-	return startProsodyWith(t, "", peer, peerAddr, users...)
-}
-
-// startProsodyWith is startProsody with more modules enabled (e.g.
-// "s2s_bidi"). peer may name several domains, comma-separated, all
-// resolving to peerAddr (an Ignis with virtual hosts).
+// startProsodyWith runs Debian's Prosody for domain p.test on loopback
+// ports, with federation on (dialback over TLS, s2s_secure_auth off), more
+// modules enabled (a Lua list, e.g. `"s2s_bidi";`) and peer resolving to
+// peerAddr; peer may name several domains, comma-separated, all resolving
+// to peerAddr (an Ignis with virtual hosts). It returns its c2s and s2s
+// addresses.
 func startProsodyWith(t *testing.T, modules, peer, peerAddr string, users ...string) (c2s, s2s string) {
 	t.Helper()
 	if _, err := exec.LookPath("prosody"); err != nil {
 		t.Skip("prosody is not installed (apt-get install prosody)")
 	}
 	dir := t.TempDir()
-	cert, key := selfSigned(t, dir, "p.test")
+	cert, key := testkit.SelfSigned(t, dir, "p.test")
 	plugins, _ := filepath.Abs(filepath.Join("testdata", "prosody"))
 	host, port, _ := net.SplitHostPort(peerAddr)
 	cport, sport := freePort(t), freePort(t)
@@ -254,19 +226,30 @@ func plainLogin(t *testing.T, addr, user, domain string) *xconn {
 	return x
 }
 
-// TestInteropS2SProsody federates Ignis (a.test) with Debian's Prosody
-// (p.test) on loopback: TLS and dialback with self-signed certificates,
-// messages both ways, and a subscription handshake with presence.
-func TestInteropS2SProsody(t *testing.T) {
-	ig := servertest.Start(t, func(c *server.Config) {
+// federated starts Ignis for a.test with federation on (edit adds to its
+// config) and Prosody for p.test with the account paul and modules, each
+// resolving the other: Ignis p.test, Prosody peer (a domain Ignis serves).
+// It returns Ignis and Prosody's c2s address.
+func federated(t *testing.T, modules, peer string, edit ...func(*server.Config)) (ig *servertest.Env, pc2s string) {
+	t.Helper()
+	base := func(c *server.Config) {
 		c.Domain = "a.test"
 		c.S2S.Enabled = true
 		c.S2S.Listen = "127.0.0.1:0"
 		c.SASL.PlainWithoutTLS = true
-	})
-	ig.AddUser("alice", "pw")
-	pc2s, ps2s := startProsody(t, "a.test", ig.Srv.S2SAddr().String(), "paul")
+	}
+	ig = servertest.Start(t, append([]func(*server.Config){base}, edit...)...)
+	pc2s, ps2s := startProsodyWith(t, modules, peer, ig.Srv.S2SAddr().String(), "paul")
 	ig.Srv.S2S().SetHost("p.test", ps2s)
+	return ig, pc2s
+}
+
+// TestInteropS2SProsody federates Ignis (a.test) with Debian's Prosody
+// (p.test) on loopback: TLS and dialback with self-signed certificates,
+// messages both ways, and a subscription handshake with presence.
+func TestInteropS2SProsody(t *testing.T) {
+	ig, pc2s := federated(t, "", "a.test")
+	ig.AddUser("alice", "pw")
 
 	alice := plainLogin(t, ig.Addr, "alice", "a.test")
 	paul := plainLogin(t, pc2s, "paul", "p.test")
@@ -306,15 +289,8 @@ func TestInteropS2SProsody(t *testing.T) {
 func TestInteropS2SProsodyBidi(t *testing.T) {
 	for _, first := range []string{"ignis", "prosody"} {
 		t.Run(first+" dials", func(t *testing.T) {
-			ig := servertest.Start(t, func(c *server.Config) {
-				c.Domain = "a.test"
-				c.S2S.Enabled = true
-				c.S2S.Listen = "127.0.0.1:0"
-				c.SASL.PlainWithoutTLS = true
-			})
+			ig, pc2s := federated(t, `"s2s_bidi";`, "a.test")
 			ig.AddUser("alice", "pw")
-			pc2s, ps2s := startProsodyWith(t, `"s2s_bidi";`, "a.test", ig.Srv.S2SAddr().String(), "paul")
-			ig.Srv.S2S().SetHost("p.test", ps2s)
 			alice := plainLogin(t, ig.Addr, "alice", "a.test")
 			paul := plainLogin(t, pc2s, "paul", "p.test")
 

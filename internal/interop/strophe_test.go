@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"ignis/internal/server"
+	"ignis/internal/testkit"
 )
 
 // stropheJS is Debian's libjs-strophe (Strophe.js 1.2.14), which .ci/run installs.
@@ -47,27 +48,13 @@ conn.connect('alice@localhost/strophe-' + kind, 'wonderland', function (status, 
 });
 </script></head><body>strophe</body></html>`
 
-// chromium finds Debian's headless browser; in CI it must be there.
-func chromium(t *testing.T) string {
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	if os.Getenv("CI") == "" {
-		t.Skip("chromium not installed (apt-get install chromium)")
-	}
-	t.Fatal("chromium not installed; .ci/run installs it")
-	return ""
-}
-
 // TestInteropStrophe: a browser client we did not write, Strophe.js in
 // headless Chromium, served from another origin (so CORS is exercised),
 // logs in over WebSocket and over BOSH and exchanges messages with a
 // slixmpp user over TCP: its hello reaches the slixmpp user, whose answer
 // comes back echoed.
 func TestInteropStrophe(t *testing.T) {
-	bin := chromium(t)
+	bin := testkit.Chromium(t)
 	if _, err := os.Stat(stropheJS); err != nil {
 		if os.Getenv("CI") == "" {
 			t.Skip("libjs-strophe not installed (apt-get install libjs-strophe)")

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"ignis/internal/server"
-	"ignis/internal/servertest"
 	"ignis/jid"
 	"ignis/store"
 )
@@ -122,18 +121,10 @@ func TestInteropVHost(t *testing.T) {
 // Prosody's link to v.test is accepted, and messages and a subscription
 // handshake go both ways under the vhost's addresses.
 func TestInteropS2SProsodyVHost(t *testing.T) {
-	ig := servertest.Start(t, func(c *server.Config) {
-		c.Domain = "a.test"
-		c.VHosts = []server.VHost{{Domain: "v.test"}}
-		c.S2S.Enabled = true
-		c.S2S.Listen = "127.0.0.1:0"
-		c.SASL.PlainWithoutTLS = true
-	})
+	ig, pc2s := federated(t, "", "v.test", func(c *server.Config) { c.VHosts = []server.VHost{{Domain: "v.test"}} })
 	if err := ig.Srv.DB().Accounts().Create(store.UserKey("a.test", jid.MustParse("carol@v.test")), "pw"); err != nil {
 		t.Fatal(err)
 	}
-	pc2s, ps2s := startProsody(t, "v.test", ig.Srv.S2SAddr().String(), "paul")
-	ig.Srv.S2S().SetHost("p.test", ps2s)
 
 	carol := plainLogin(t, ig.Addr, "carol", "v.test")
 	paul := plainLogin(t, pc2s, "paul", "p.test")
@@ -159,19 +150,13 @@ func TestInteropS2SProsodyVHost(t *testing.T) {
 // verifies with v.test and accepts. Both get Prosody's answers (over links
 // Prosody opens per domain), and Ignis never dialed a second link.
 func TestInteropS2SProsodyPiggyback(t *testing.T) {
-	ig := servertest.Start(t, func(c *server.Config) {
-		c.Domain = "a.test"
+	ig, pc2s := federated(t, "", "a.test,v.test", func(c *server.Config) {
 		c.VHosts = []server.VHost{{Domain: "v.test"}}
-		c.S2S.Enabled = true
-		c.S2S.Listen = "127.0.0.1:0"
-		c.SASL.PlainWithoutTLS = true
 	})
 	ig.AddUser("alice", "pw")
 	if err := ig.Srv.DB().Accounts().Create(store.UserKey("a.test", jid.MustParse("carol@v.test")), "pw"); err != nil {
 		t.Fatal(err)
 	}
-	pc2s, ps2s := startProsody(t, "a.test,v.test", ig.Srv.S2SAddr().String(), "paul")
-	ig.Srv.S2S().SetHost("p.test", ps2s)
 
 	alice := plainLogin(t, ig.Addr, "alice", "a.test")
 	carol := plainLogin(t, ig.Addr, "carol", "v.test")

@@ -5,11 +5,9 @@
 package blocking
 
 import (
-	"context"
 	"log/slog"
 	"slices"
 	"strconv"
-	"sync"
 	"sync/atomic"
 
 	"ignis/jid"
@@ -25,11 +23,10 @@ const (
 )
 
 var (
-	errNotOwn   = stanza.Err(stanza.ServiceUnavailable) // another user's blocklist: as if nobody served it
-	errNoItems  = stanza.ErrText(stanza.BadRequest, "block needs at least one item")
-	errBadJID   = stanza.ErrText(stanza.JIDMalformed, "an item's jid is not a valid JID")
-	errInternal = stanza.Err(stanza.InternalServerError)
-	errBlocked  = stanza.Err(stanza.ServiceUnavailable) // what a blocked sender learns (XEP-0191 §3.4)
+	errNotOwn  = stanza.Err(stanza.ServiceUnavailable) // another user's blocklist: as if nobody served it
+	errNoItems = stanza.ErrText(stanza.BadRequest, "block needs at least one item")
+	errBadJID  = stanza.ErrText(stanza.JIDMalformed, "an item's jid is not a valid JID")
+	errBlocked = stanza.Err(stanza.ServiceUnavailable) // what a blocked sender learns (XEP-0191 §3.4)
 )
 
 // Module is the blocking feature. Create it with New.
@@ -40,20 +37,17 @@ type Module struct {
 	db  *store.DB
 	log *slog.Logger
 
-	// mu guards sets and gen. A user's set is loaded on first use and
-	// replaced whole (copy on write) by each change once it is on disk, so
-	// readers use a set without holding mu.
-	mu   sync.RWMutex
-	sets map[string]*set // by localpart
-	gen  uint64          // bumped by every change; a load that saw another gen is not cached
+	// sets: each user's set, loaded on first use, replaced whole by
+	// each change once it is on disk
+	sets mod.UserCache[*set]
 
-	pushID     atomic.Uint64
-	lastBounce atomic.Pointer[stanza.Stanza] // see inbound
+	pushID atomic.Uint64
+	denier mod.Denier // see inbound
 }
 
 // New returns the blocking module over db.
 func New(h *mod.Handle) *Module {
-	return &Module{h: h, db: h.DB(), log: h.Log(), sets: map[string]*set{}}
+	return &Module{h: h, db: h.DB(), log: h.Log()}
 }
 
 func (m *Module) Name() string { return "blocking" }
@@ -132,51 +126,25 @@ func (s *set) with(add, del []string, all bool) *set {
 // logged and yields the empty set: filtering fails open rather than losing
 // every stanza.
 func (m *Module) lookup(user string) *set {
-	m.mu.RLock()
-	s, ok := m.sets[user]
-	gen := m.gen
-	m.mu.RUnlock()
-	if ok {
-		return s
-	}
-	jids, err := m.db.Blocklist().Get(user)
-	if err != nil {
-		m.log.Error("blocking: loading blocklist", "user", user, "err", err)
-		return emptySet
-	}
-	s = newSet(jids)
-	m.mu.Lock()
-	if cur, ok := m.sets[user]; ok {
-		s = cur
-	} else if m.gen == gen {
-		m.sets[user] = s
-	}
-	m.mu.Unlock()
-	return s
+	return m.sets.Get(user, func() (*set, bool) {
+		jids, err := m.db.Blocklist().Get(user)
+		if err != nil {
+			m.log.Error("blocking: loading blocklist", "user", user, "err", err)
+			return emptySet, false
+		}
+		return newSet(jids), true
+	})
 }
 
 // apply records a change that is on disk.
 func (m *Module) apply(user string, add, del []string, all bool) {
-	m.mu.Lock()
-	if cur, ok := m.sets[user]; ok {
-		m.sets[user] = cur.with(add, del, all)
-	}
-	m.gen++
-	m.mu.Unlock()
+	m.sets.Change(user, func(cur *set) *set { return cur.with(add, del, all) })
 }
 
 // evict forgets a user's set when their last session goes away.
 func (m *Module) evict(ctx *mod.Ctx, res mod.Resource) {
-	bare := res.JID().Bare()
-	others := false
-	ctx.Env.Resources(bare, func(r mod.Resource) bool {
-		others = r != res
-		return !others
-	})
-	if !others {
-		m.mu.Lock()
-		delete(m.sets, m.h.User(bare))
-		m.mu.Unlock()
+	if mod.LastSession(ctx.Env, res) {
+		m.sets.Forget(m.h.User(res.JID().Bare()))
 	}
 }
 
@@ -233,7 +201,7 @@ func (m *Module) block(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) 
 			m.apply(user, jids, nil, false)
 		}
 		// sending runs other features' hooks: not on the writer goroutine
-		m.later(env, iq, err, func() {
+		m.h.ReplyStored(env, iq, err, func() {
 			m.hide(env, from, jids)
 			m.push(env, from.JID().Bare(), "block", jids)
 		})
@@ -258,7 +226,7 @@ func (m *Module) unblock(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error
 		if err == nil {
 			m.apply(user, nil, jids, all)
 		}
-		m.later(env, iq, err, func() {
+		m.h.ReplyStored(env, iq, err, func() {
 			if all {
 				unblocked = before.sorted
 			}
@@ -267,27 +235,6 @@ func (m *Module) unblock(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error
 		})
 	})
 	return nil, nil
-}
-
-// later runs finish on a goroutine of the module: the store's callbacks
-// run on its writer goroutine, which must not run other features' hooks.
-func (m *Module) later(env mod.Env, iq *stanza.Stanza, err error, then func()) {
-	if gerr := m.h.Go(func(context.Context) { m.finish(env, iq, err, then) }); gerr != nil {
-		m.log.Warn("blocking: no reply, the module stopped", "from", iq.From.String(), "stored", err == nil)
-	}
-}
-
-// finish answers the iq and, when the change is stored, runs then.
-func (m *Module) finish(env mod.Env, iq *stanza.Stanza, err error, then func()) {
-	if err != nil {
-		m.log.Error("blocking: storing", "from", iq.From.String(), "err", err)
-		if reply := iq.ErrorReply(errInternal); reply != nil {
-			env.Send(reply)
-		}
-		return
-	}
-	env.Send(iq.Result(nil))
-	then()
 }
 
 // push tells every resource of user about the change (XEP-0191 §3.3, §3.4),
@@ -394,26 +341,12 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ve
 // server sends on the sender's behalf (presence broadcasts) and so never
 // went through the sender's outbound filter.
 func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Verdict, *stanza.Error) {
+	if mod.InboundExempt(ctx, st, user) {
+		return mod.Pass, nil
+	}
 	from := st.From
-	if from.IsZero() || from.Bare() == user {
-		return mod.Pass, nil
-	}
-	if st.Type == stanza.TypeError && ctx.From == nil {
-		// An error the server made about the user's own stanza (such as
-		// the <blocked/> reply above, which comes "from" the blocked
-		// JID): let the user see it.
-		return mod.Pass, nil
-	}
 	if m.lookup(m.h.User(user)).blocks(from) {
-		switch {
-		case st.Kind == stanza.Presence, st.Type == stanza.Result, st.Type == stanza.TypeError:
-			return mod.Drop, nil
-		case st.Kind == stanza.Message && m.lastBounce.Swap(st) == st:
-			// A message to a bare JID is filtered once per resource;
-			// the sender gets one error, not one per resource.
-			return mod.Drop, nil
-		}
-		return mod.Bounce, errBlocked
+		return m.denier.Deny(st, errBlocked)
 	}
 	if mod.IsLocalUser(ctx.Env, from) {
 		to := st.To

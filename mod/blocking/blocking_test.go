@@ -1,16 +1,12 @@
 package blocking
 
 import (
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"ignis/jid"
 	"ignis/mod"
+	"ignis/mod/modtest"
 	"ignis/stanza"
 	"ignis/store"
 )
@@ -56,51 +52,10 @@ func TestSetWith(t *testing.T) {
 	}
 }
 
-// fakeEnv routes nothing: it records what features send.
-type fakeEnv struct {
-	mu   sync.Mutex
-	sent []*stanza.Stanza
-	res  map[string][]mod.Resource
-	ch   chan struct{} // one token per Send, if not nil
-}
-
-func (e *fakeEnv) Send(st *stanza.Stanza) {
-	e.mu.Lock()
-	e.sent = append(e.sent, st)
-	e.mu.Unlock()
-	if e.ch != nil {
-		e.ch <- struct{}{}
-	}
-}
-func (e *fakeEnv) Resources(bare jid.JID, fn func(mod.Resource) bool) {
-	for _, r := range e.res[bare.String()] {
-		if !fn(r) {
-			return
-		}
-	}
-}
-func (e *fakeEnv) Domain() jid.JID                  { return jid.MustParse("localhost") }
-func (e *fakeEnv) IsLocal(d jid.JID) bool           { return d.Domain() == "localhost" }
-func (e *fakeEnv) Lookup(full jid.JID) mod.Resource { return nil }
-
-type fakeRes struct{ j jid.JID }
-
-func (r fakeRes) JID() jid.JID                                           { return r.j }
-func (r fakeRes) Available() bool                                        { return true }
-func (r fakeRes) Priority() int8                                         { return 0 }
-func (r fakeRes) LastPresence() *stanza.Stanza                           { return nil }
-func (r fakeRes) Offer(*stanza.Stanza) bool                              { return true }
-func (r fakeRes) OfferConfirmed(st *stanza.Stanza, done func(bool)) bool { return true }
-func (r fakeRes) Close(*stanza.StreamError)                              {}
-
 func newTestModule(t *testing.T) (*Module, *store.DB) {
 	t.Helper()
-	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return New(mod.NewHandle("blocking", db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))), db
+	h, db := modtest.Handle(t, "blocking")
+	return New(h), db
 }
 
 func TestFilter(t *testing.T) {
@@ -109,8 +64,8 @@ func TestFilter(t *testing.T) {
 		t.Fatal(err)
 	}
 	alice := jid.MustParse("alice@localhost")
-	aliceRes := fakeRes{jid.MustParse("alice@localhost/home")}
-	env := &fakeEnv{}
+	aliceRes := modtest.Resource{J: jid.MustParse("alice@localhost/home")}
+	env := &modtest.Env{}
 	fromSession := &mod.Ctx{Env: env, From: aliceRes}
 	fromServer := &mod.Ctx{Env: env}
 	for _, tc := range []struct {
@@ -148,7 +103,7 @@ func TestFilter(t *testing.T) {
 			xml: "<message from='alice@localhost/home' to='bob@localhost'/>", want: mod.Pass},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			env.sent = nil
+			env.Reset()
 			v, e := m.filter(tc.ctx, stanza.MustParse([]byte(tc.xml)), tc.dir, tc.user)
 			if v != tc.want {
 				t.Fatalf("verdict %d, want %d", v, tc.want)
@@ -157,11 +112,12 @@ func TestFilter(t *testing.T) {
 				t.Fatalf("error %v, want %s", e, tc.wantCond)
 			}
 			var sent string
-			if len(env.sent) == 1 {
-				sent = string(env.sent[0].Bytes())
+			all := env.Sent()
+			if len(all) == 1 {
+				sent = string(all[0].Bytes())
 			}
-			if len(env.sent) > 1 || sent != tc.wantSent {
-				t.Fatalf("sent %d stanzas (%q), want %q", len(env.sent), sent, tc.wantSent)
+			if len(all) > 1 || sent != tc.wantSent {
+				t.Fatalf("sent %d stanzas (%q), want %q", len(all), sent, tc.wantSent)
 			}
 		})
 	}
@@ -169,7 +125,7 @@ func TestFilter(t *testing.T) {
 
 func TestFilterEmptyListAllocs(t *testing.T) {
 	m, _ := newTestModule(t)
-	env := &fakeEnv{}
+	env := &modtest.Env{}
 	ctx := &mod.Ctx{Env: env}
 	st := stanza.MustParse([]byte("<message from='bob@localhost/x' to='alice@localhost/home'><body>hi</body></message>"))
 	alice := jid.MustParse("alice@localhost")
@@ -188,8 +144,8 @@ func TestBlockPushesAndPersists(t *testing.T) {
 	if _, err := db.Roster().Put("alice", store.RosterItem{JID: "eve@localhost", Sub: store.SubFrom}); err != nil {
 		t.Fatal(err)
 	}
-	home, phone := fakeRes{jid.MustParse("alice@localhost/home")}, fakeRes{jid.MustParse("alice@localhost/phone")}
-	env := &fakeEnv{res: map[string][]mod.Resource{"alice@localhost": {home, phone}}, ch: make(chan struct{}, 16)}
+	home, phone := modtest.Resource{J: jid.MustParse("alice@localhost/home")}, modtest.Resource{J: jid.MustParse("alice@localhost/phone")}
+	env := &modtest.Env{Res: map[string][]mod.Resource{"alice@localhost": {home, phone}}, Signal: make(chan struct{}, 16)}
 	ctx := &mod.Ctx{Env: env, From: home, Target: jid.MustParse("alice@localhost")}
 	iq := stanza.MustParse([]byte("<iq type='set' id='b1' from='alice@localhost/home'><block xmlns='urn:xmpp:blocking'><item jid='Eve@LocalHost'/></block></iq>"))
 	m.lookup("alice")
@@ -198,9 +154,9 @@ func TestBlockPushesAndPersists(t *testing.T) {
 		t.Fatalf("block answered at once: %v %v", reply, err)
 	}
 	// wait for the result, two pushes and the unavailable presences to eve (two resources)
-	waitSent(t, env, 5)
+	env.Wait(t, 5)
 	got := map[string]int{}
-	for _, st := range env.sent {
+	for _, st := range env.Sent() {
 		switch {
 		case st.Kind == stanza.IQ && st.Type == stanza.Result && st.ID == "b1":
 			got["result"]++
@@ -219,23 +175,7 @@ func TestBlockPushesAndPersists(t *testing.T) {
 	if !m.lookup("alice").blocks(jid.MustParse("eve@localhost/x")) {
 		t.Fatal("cache not updated")
 	}
-	if _, err := m.block(&mod.Ctx{Env: env, From: fakeRes{jid.MustParse("bob@localhost/x")}, Target: jid.MustParse("alice@localhost")}, iq); err == nil {
+	if _, err := m.block(&mod.Ctx{Env: env, From: modtest.Resource{J: jid.MustParse("bob@localhost/x")}, Target: jid.MustParse("alice@localhost")}, iq); err == nil {
 		t.Fatal("bob changed alice's blocklist")
 	}
 }
-
-// waitSent waits until env has recorded n stanzas: they are sent on another
-// goroutine once the change is on disk.
-func waitSent(t *testing.T, env *fakeEnv, n int) {
-	t.Helper()
-	timeout := time.After(10 * time.Second)
-	for range n {
-		select {
-		case <-env.ch:
-		case <-timeout:
-			t.Fatalf("only some of %d stanzas sent", n)
-		}
-	}
-}
-
-func (e *fakeEnv) Resend(mod.Resource, *stanza.Stanza) {}

@@ -538,21 +538,32 @@ func owner(ctx *mod.Ctx) (string, error) {
 	return mod.UserKey(ctx.Env, self), nil
 }
 
-// get: <fetch/> sends every stored message not being delivered, <item action='view'/> the named
-// ones, each marked with its node; the messages stay stored.
-func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
+// request checks a XEP-0013 iq from the owner: its operations, which ok
+// allows for the iq's type (errBadOp otherwise). The sender's session is
+// marked as one that retrieves its messages itself (markFlex).
+func (m *Module) request(ctx *mod.Ctx, iq *stanza.Stanza, ok func(request) bool) (string, request, error) {
 	user, err := owner(ctx)
 	if err != nil {
-		return nil, err
+		return "", request{}, err
 	}
 	r, err := parseRequest(iq)
 	switch {
 	case err != nil:
-		return nil, err
-	case len(r.remove) > 0 || r.purge || (!r.fetch && len(r.view) == 0):
-		return nil, errBadOp
+		return "", request{}, err
+	case !ok(r):
+		return "", request{}, errBadOp
 	}
 	m.markFlex(ctx.Env, ctx.From)
+	return user, r, nil
+}
+
+// get: <fetch/> sends every stored message not being delivered, <item action='view'/> the named
+// ones, each marked with its node; the messages stay stored.
+func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
+	user, r, err := m.request(ctx, iq, func(r request) bool { return len(r.remove) == 0 && !r.purge && (r.fetch || len(r.view) > 0) })
+	if err != nil {
+		return nil, err
+	}
 	env, to := ctx.Env, ctx.From.JID()
 	err = m.do(user, func() {
 		send := func(seq uint64, raw []byte) {
@@ -600,18 +611,10 @@ func (m *Module) get(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 // set: <purge/> deletes every stored message, <item action='remove'/> the
 // named ones.
 func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
-	user, err := owner(ctx)
+	user, r, err := m.request(ctx, iq, func(r request) bool { return len(r.view) == 0 && !r.fetch && (r.purge || len(r.remove) > 0) })
 	if err != nil {
 		return nil, err
 	}
-	r, err := parseRequest(iq)
-	switch {
-	case err != nil:
-		return nil, err
-	case len(r.view) > 0 || r.fetch || (!r.purge && len(r.remove) == 0):
-		return nil, errBadOp
-	}
-	m.markFlex(ctx.Env, ctx.From)
 	env := ctx.Env
 	if r.purge {
 		// Submitted here, on the sender's loop, so it is committed after

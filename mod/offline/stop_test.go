@@ -3,16 +3,12 @@ package offline
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
-
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/mod/modtest"
 	"ignis/stanza"
-	"ignis/store"
 )
 
 // TestStopWaitsForJobs: a user's jobs run on the module handle's Serial
@@ -20,24 +16,15 @@ import (
 // (its messages and result are sent before Stop returns, the store still
 // open); once stopped, a retrieval is refused with service-unavailable.
 func TestStopWaitsForJobs(t *testing.T) {
-	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := modtest.DB(t)
 	const stored = 50
 	for range stored {
 		if _, err := db.Offline().Store("alice", []byte("<message from='bob@localhost/x' to='alice@localhost' type='chat'><body>hi</body></message>")); err != nil {
 			t.Fatal(err)
 		}
 	}
-	rt := mod.NewRuntime(db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))
-	m := New(rt.Handle("offline"), Config{})
 	env := &modtest.Env{}
-	ctx := context.Background()
-	if err := rt.Start(ctx, env, []mod.Module{m}); err != nil {
-		t.Fatal(err)
-	}
+	m, rt := modtest.Start(t, db, env, "offline", func(h *mod.Handle) *Module { return New(h, Config{}) })
 	alice := modtest.Resource{J: jid.MustParse("alice@localhost/home")}
 	fetch := func(id string) (*stanza.Stanza, error) {
 		iq := stanza.MustParse([]byte("<iq type='get' id='" + id + "' from='alice@localhost/home'><offline xmlns='" + NS + "'><fetch/></offline></iq>"))
@@ -46,7 +33,7 @@ func TestStopWaitsForJobs(t *testing.T) {
 	if reply, err := fetch("f1"); reply != nil || err != nil {
 		t.Fatalf("fetch: %v, %v; want it queued", reply, err)
 	}
-	if err := rt.Stop(ctx); err != nil {
+	if err := rt.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	sent := env.Sent()

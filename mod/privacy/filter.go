@@ -62,13 +62,10 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ve
 // outgoing presence: the server sends broadcasts on the sender's behalf, so
 // they never pass the sender's outbound filter.
 func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Verdict, *stanza.Error) {
-	from := st.From
-	if from.IsZero() || from.Bare() == user {
+	if mod.InboundExempt(ctx, st, user) {
 		return mod.Pass, nil
 	}
-	if st.Type == stanza.TypeError && ctx.From == nil {
-		return mod.Pass, nil // an error the server made about the user's own stanza
-	}
+	from := st.From
 	if pl, ok := m.applicable(ctx.Env, m.h.User(user), st.To); ok {
 		var kind store.PrivacyStanzas
 		switch {
@@ -80,13 +77,7 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ver
 			kind = store.PrivacyPresenceIn
 		}
 		if m.denies(m.h.User(user), pl, kind, from) {
-			switch {
-			case st.Kind == stanza.Presence, st.Type == stanza.Result, st.Type == stanza.TypeError:
-				return mod.Drop, nil
-			case st.Kind == stanza.Message && m.lastBounce.Swap(st) == st:
-				return mod.Drop, nil // filtered once per resource; one error is enough
-			}
-			return mod.Bounce, errInDenied
+			return m.denier.Deny(st, errInDenied)
 		}
 	}
 	if notification(st) && mod.IsLocalUser(ctx.Env, from) {

@@ -11,7 +11,6 @@ package privacy
 
 import (
 	"cmp"
-	"context"
 	"log/slog"
 	"slices"
 	"strconv"
@@ -36,7 +35,6 @@ var (
 	errBadItem     = stanza.ErrText(stanza.BadRequest, "invalid privacy list item")
 	errDupOrder    = stanza.ErrText(stanza.BadRequest, "two items have the same order")
 	errNoName      = stanza.ErrText(stanza.BadRequest, "the list needs a name")
-	errInternal    = stanza.Err(stanza.InternalServerError)
 	errInDenied    = stanza.Err(stanza.ServiceUnavailable) // what a denied sender learns (XEP-0016 §2.12)
 	errOutDenied   = stanza.Err(stanza.NotAcceptable)      // what the user learns (XEP-0016 §2.13)
 	errBadJIDValue = stanza.ErrText(stanza.BadRequest, "an item's jid value is not a valid JID")
@@ -50,16 +48,15 @@ type Module struct {
 	h   *mod.Handle
 	log *slog.Logger
 
-	// mu guards users, gen and active. A user's lists are loaded on first
-	// use and replaced whole (copy on write) by each change once it is on
-	// disk, so readers use them without holding mu.
-	mu     sync.RWMutex
-	users  map[string]*lists  // by localpart
-	gen    uint64             // bumped by every change; a load that saw another gen is not cached
+	// users: each user's lists, loaded on first use and replaced whole
+	// by each change once it is on disk
+	users mod.UserCache[*lists]
+
+	mu     sync.RWMutex       // guards active
 	active map[string]session // active lists, by full JID
 
-	pushID     atomic.Uint64
-	lastBounce atomic.Pointer[stanza.Stanza] // one error per message, not per resource
+	pushID atomic.Uint64
+	denier mod.Denier
 }
 
 // session is a resource's active list. res tells a later session bound to
@@ -79,7 +76,7 @@ var noLists = &lists{}
 
 // New returns the privacy module over db for the server's domain.
 func New(h *mod.Handle) *Module {
-	return &Module{db: h.DB(), h: h, log: h.Log(), users: map[string]*lists{}, active: map[string]session{}}
+	return &Module{db: h.DB(), h: h, log: h.Log(), active: map[string]session{}}
 }
 
 func (m *Module) Name() string { return "privacy" }
@@ -95,68 +92,48 @@ func (m *Module) Register(r *mod.Registry) {
 // lookup returns user's lists, loading them on first use. A store failure is
 // logged and yields no lists: filtering fails open.
 func (m *Module) lookup(user string) *lists {
-	m.mu.RLock()
-	l, ok := m.users[user]
-	gen := m.gen
-	m.mu.RUnlock()
-	if ok {
-		return l
-	}
-	def, all, err := m.db.Privacy().Load(user)
-	if err != nil {
-		m.log.Error("privacy: loading lists", "user", user, "err", err)
-		return noLists
-	}
-	l = noLists
-	if len(all) > 0 || def != "" {
-		l = &lists{def: def, named: make(map[string]store.PrivacyList, len(all))}
+	return m.users.Get(user, func() (*lists, bool) {
+		def, all, err := m.db.Privacy().Load(user)
+		if err != nil {
+			m.log.Error("privacy: loading lists", "user", user, "err", err)
+			return noLists, false
+		}
+		if len(all) == 0 && def == "" {
+			return noLists, true
+		}
+		l := &lists{def: def, named: make(map[string]store.PrivacyList, len(all))}
 		for _, pl := range all {
 			l.named[pl.Name] = pl
 		}
-	}
-	m.mu.Lock()
-	if cur, ok := m.users[user]; ok {
-		l = cur
-	} else if m.gen == gen {
-		m.users[user] = l
-	}
-	m.mu.Unlock()
-	return l
+		return l, true
+	})
 }
 
 // change applies edit to a copy of user's cached lists, once the change is
 // on disk.
 func (m *Module) change(user string, edit func(*lists)) {
-	m.mu.Lock()
-	if cur, ok := m.users[user]; ok {
+	m.users.Change(user, func(cur *lists) *lists {
 		n := &lists{def: cur.def, named: make(map[string]store.PrivacyList, len(cur.named)+1)}
 		for k, v := range cur.named {
 			n.named[k] = v
 		}
 		edit(n)
-		m.users[user] = n
-	}
-	m.gen++
-	m.mu.Unlock()
+		return n
+	})
 }
 
 // gone forgets a session's active list, and the user's lists when their
 // last session goes away.
 func (m *Module) gone(ctx *mod.Ctx, res mod.Resource) {
 	full := res.JID()
-	others := false
-	ctx.Env.Resources(full.Bare(), func(r mod.Resource) bool {
-		others = r != res
-		return !others
-	})
 	m.mu.Lock()
 	if s, ok := m.active[full.String()]; ok && s.res == res {
 		delete(m.active, full.String())
 	}
-	if !others {
-		delete(m.users, m.h.User(full))
-	}
 	m.mu.Unlock()
+	if mod.LastSession(ctx.Env, res) {
+		m.users.Forget(m.h.User(full))
+	}
 }
 
 // activeName returns the active list of the session bound to full, if that
@@ -327,7 +304,7 @@ func (m *Module) setDefault(ctx *mod.Ctx, iq *stanza.Stanza, name string, hasNam
 		if err == nil {
 			m.change(user, func(l *lists) { l.def = name })
 		}
-		m.later(env, iq, err, nil)
+		m.h.ReplyStored(env, iq, err, nil)
 	})
 	return nil, nil
 }
@@ -367,7 +344,7 @@ func (m *Module) setList(ctx *mod.Ctx, iq *stanza.Stanza, name string, c xmlscan
 				}
 				m.mu.Unlock()
 			}
-			m.later(env, iq, err, push)
+			m.h.ReplyStored(env, iq, err, push)
 		})
 		return nil, nil
 	}
@@ -376,7 +353,7 @@ func (m *Module) setList(ctx *mod.Ctx, iq *stanza.Stanza, name string, c xmlscan
 		if err == nil {
 			m.change(user, func(l *lists) { l.named[name] = pl })
 		}
-		m.later(env, iq, err, push)
+		m.h.ReplyStored(env, iq, err, push)
 	})
 	return nil, nil
 }
@@ -395,29 +372,6 @@ func (m *Module) inUseElsewhere(ctx *mod.Ctx, l *lists, name string) bool {
 		return !inUse
 	})
 	return inUse
-}
-
-// later runs finish on a goroutine of the module: the store's callbacks
-// run on its writer goroutine, which must not run other features' hooks.
-func (m *Module) later(env mod.Env, iq *stanza.Stanza, err error, then func()) {
-	if gerr := m.h.Go(func(context.Context) { m.finish(env, iq, err, then) }); gerr != nil {
-		m.log.Warn("privacy: no reply, the module stopped", "from", iq.From.String(), "stored", err == nil)
-	}
-}
-
-// finish answers the iq and, when the change is stored, runs then.
-func (m *Module) finish(env mod.Env, iq *stanza.Stanza, err error, then func()) {
-	if err != nil {
-		m.log.Error("privacy: storing", "from", iq.From.String(), "err", err)
-		if reply := iq.ErrorReply(errInternal); reply != nil {
-			env.Send(reply)
-		}
-		return
-	}
-	env.Send(iq.Result(nil))
-	if then != nil {
-		then()
-	}
 }
 
 // push tells every resource of user that list name changed (XEP-0016 §2.7).

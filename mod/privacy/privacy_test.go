@@ -2,74 +2,20 @@ package privacy
 
 import (
 	"errors"
-	"log/slog"
 	"strings"
-	"sync"
 	"testing"
-	"time"
-
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"ignis/jid"
 	"ignis/mod"
+	"ignis/mod/modtest"
 	"ignis/stanza"
 	"ignis/store"
 )
 
-type fakeEnv struct {
-	mu   sync.Mutex
-	sent []*stanza.Stanza
-	ch   chan struct{}
-	res  map[string][]mod.Resource
-}
-
-func (e *fakeEnv) Send(st *stanza.Stanza) {
-	e.mu.Lock()
-	e.sent = append(e.sent, st)
-	e.mu.Unlock()
-	if e.ch != nil {
-		e.ch <- struct{}{}
-	}
-}
-
-func (e *fakeEnv) Resources(bare jid.JID, fn func(mod.Resource) bool) {
-	for _, r := range e.res[bare.String()] {
-		if !fn(r) {
-			return
-		}
-	}
-}
-
-func (e *fakeEnv) Domain() jid.JID        { return jid.MustParse("localhost") }
-func (e *fakeEnv) IsLocal(d jid.JID) bool { return d.Domain() == "localhost" }
-
-func (e *fakeEnv) Lookup(full jid.JID) mod.Resource {
-	for _, r := range e.res[full.Bare().String()] {
-		if r.JID() == full {
-			return r
-		}
-	}
-	return nil
-}
-
-type fakeRes struct{ j jid.JID }
-
-func (r *fakeRes) JID() jid.JID                                           { return r.j }
-func (r *fakeRes) Available() bool                                        { return true }
-func (r *fakeRes) Priority() int8                                         { return 0 }
-func (r *fakeRes) LastPresence() *stanza.Stanza                           { return nil }
-func (r *fakeRes) Offer(*stanza.Stanza) bool                              { return true }
-func (r *fakeRes) OfferConfirmed(st *stanza.Stanza, done func(bool)) bool { return true }
-func (r *fakeRes) Close(*stanza.StreamError)                              {}
-
 func newTest(t *testing.T) (*Module, *store.DB) {
 	t.Helper()
-	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close() })
-	return New(mod.NewHandle("privacy", db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))), db
+	h, db := modtest.Handle(t, "privacy")
+	return New(h), db
 }
 
 func TestJIDMatches(t *testing.T) {
@@ -192,8 +138,8 @@ func TestFilter(t *testing.T) {
 	if err := db.Privacy().SetDefault("alice", "block-eve"); err != nil {
 		t.Fatal(err)
 	}
-	home := &fakeRes{jid.MustParse("alice@localhost/home")}
-	env := &fakeEnv{res: map[string][]mod.Resource{"alice@localhost": {home}}}
+	home := &modtest.Resource{J: jid.MustParse("alice@localhost/home")}
+	env := &modtest.Env{Res: map[string][]mod.Resource{"alice@localhost": {home}}}
 	srv, sess := &mod.Ctx{Env: env}, &mod.Ctx{Env: env, From: home}
 	for _, tc := range []struct {
 		name string
@@ -224,7 +170,7 @@ func TestFilter(t *testing.T) {
 
 func TestFilterNoListsAllocs(t *testing.T) {
 	m, _ := newTest(t)
-	env := &fakeEnv{}
+	env := &modtest.Env{}
 	ctx := &mod.Ctx{Env: env}
 	st := stanza.MustParse([]byte("<presence from='bob@localhost/x' to='alice@localhost/home'/>"))
 	alice := jid.MustParse("alice@localhost")
@@ -242,30 +188,22 @@ func TestFilterNoListsAllocs(t *testing.T) {
 // pushes, removal.
 func TestIQ(t *testing.T) {
 	m, _ := newTest(t)
-	home, phone := &fakeRes{jid.MustParse("alice@localhost/home")}, &fakeRes{jid.MustParse("alice@localhost/phone")}
-	env := &fakeEnv{res: map[string][]mod.Resource{"alice@localhost": {home, phone}}, ch: make(chan struct{}, 64)}
+	home, phone := &modtest.Resource{J: jid.MustParse("alice@localhost/home")}, &modtest.Resource{J: jid.MustParse("alice@localhost/phone")}
+	env := &modtest.Env{Res: map[string][]mod.Resource{"alice@localhost": {home, phone}}, Signal: make(chan struct{}, 64)}
 	target := jid.MustParse("alice@localhost")
-	call := func(from *fakeRes, typ, query string) (*stanza.Stanza, error) {
+	call := func(from *modtest.Resource, typ, query string) (*stanza.Stanza, error) {
 		t.Helper()
-		iq := stanza.MustParse([]byte("<iq type='" + typ + "' id='q' from='" + from.j.String() + "'><query xmlns='jabber:iq:privacy'>" + query + "</query></iq>"))
+		iq := stanza.MustParse([]byte("<iq type='" + typ + "' id='q' from='" + from.J.String() + "'><query xmlns='jabber:iq:privacy'>" + query + "</query></iq>"))
 		h := m.get
 		if typ == "set" {
 			h = m.set
 		}
-		env.mu.Lock()
-		env.sent = nil
-		env.mu.Unlock()
+		env.Reset()
 		reply, err := h(&mod.Ctx{Env: env, From: from, Target: target}, iq)
 		if reply == nil && err == nil {
 			// stored asynchronously: the result, then maybe pushes
-			select {
-			case <-env.ch:
-			case <-time.After(10 * time.Second):
-				t.Fatal("no reply")
-			}
-			env.mu.Lock()
-			reply = env.sent[0]
-			env.mu.Unlock()
+			env.Wait(t, 1)
+			reply = env.Sent()[0]
 		}
 		return reply, err
 	}
@@ -276,25 +214,15 @@ func TestIQ(t *testing.T) {
 			t.Fatalf("err %v, want %s", err, c)
 		}
 	}
-	drain := func(n int) {
-		t.Helper()
-		for range n {
-			select {
-			case <-env.ch:
-			case <-time.After(10 * time.Second):
-				t.Fatal("push missing")
-			}
-		}
-	}
 
 	if r, err := call(home, "set", "<list name='a'><item type='jid' value='eve@localhost' action='deny' order='1'/></list>"); err != nil || r.Type != stanza.Result {
 		t.Fatalf("set list: %v %v", r, err)
 	}
-	drain(2) // pushes to both resources
+	env.Wait(t, 2) // pushes to both resources
 	if _, err := call(home, "set", "<list name='b'><item action='allow' order='1'/></list>"); err != nil {
 		t.Fatal(err)
 	}
-	drain(2)
+	env.Wait(t, 2)
 	r, err := call(home, "get", "<list name='a'/>")
 	if err != nil || !strings.Contains(string(r.Bytes()), "<list name='a'><item type='jid' value='eve@localhost' action='deny' order='1'/></list>") {
 		t.Fatalf("get list: %v %v", r, err)
@@ -328,12 +256,10 @@ func TestIQ(t *testing.T) {
 	if r, err := call(home, "set", "<list name='a'/>"); err != nil || r.Type != stanza.Result {
 		t.Fatalf("removing the default: %v %v", r, err)
 	}
-	drain(2)
+	env.Wait(t, 2)
 	if l := m.lookup("alice"); l.def != "" || len(l.named) != 1 {
 		t.Fatalf("after removal: %+v", l)
 	}
-	_, err = call(&fakeRes{jid.MustParse("bob@localhost/x")}, "get", "")
+	_, err = call(&modtest.Resource{J: jid.MustParse("bob@localhost/x")}, "get", "")
 	wantCond(err, stanza.ServiceUnavailable)
 }
-
-func (e *fakeEnv) Resend(mod.Resource, *stanza.Stanza) {}

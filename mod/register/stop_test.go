@@ -3,16 +3,12 @@ package register
 import (
 	"context"
 	"errors"
-	"log/slog"
 	"testing"
-
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"ignis/jid"
 	"ignis/mod"
 	"ignis/mod/modtest"
 	"ignis/stanza"
-	"ignis/store"
 )
 
 // TestStopWaitsForChange: an account change runs on the module's handle, so
@@ -20,21 +16,12 @@ import (
 // returns, the store still open); once stopped, a change is refused with
 // service-unavailable and holds no token.
 func TestStopWaitsForChange(t *testing.T) {
-	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := modtest.DB(t)
 	if err := db.Accounts().Create("alice", "old-secret"); err != nil {
 		t.Fatal(err)
 	}
-	rt := mod.NewRuntime(db, jid.MustParse("localhost"), slog.New(slog.DiscardHandler))
-	m := New(rt.Handle("register"), Policy{})
 	env := &modtest.Env{}
-	ctx := context.Background()
-	if err := rt.Start(ctx, env, []mod.Module{m}); err != nil {
-		t.Fatal(err)
-	}
+	m, rt := modtest.Start(t, db, env, "register", func(h *mod.Handle) *Module { return New(h, Policy{}) })
 	alice := modtest.Resource{J: jid.MustParse("alice@localhost/home")}
 	change := func(id string) (*stanza.Stanza, error) {
 		iq := stanza.MustParse([]byte("<iq type='set' id='" + id + "' from='alice@localhost/home'><query xmlns='jabber:iq:register'><username>alice</username><password>new-secret</password></query></iq>"))
@@ -43,7 +30,7 @@ func TestStopWaitsForChange(t *testing.T) {
 	if reply, err := change("c1"); reply != nil || err != nil {
 		t.Fatalf("change: %v, %v; want it to run on its own", reply, err)
 	}
-	if err := rt.Stop(ctx); err != nil {
+	if err := rt.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	sent := env.Sent()

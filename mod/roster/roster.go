@@ -10,7 +10,6 @@ package roster
 import (
 	"errors"
 	"hash/fnv"
-	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -236,7 +235,7 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	// the server's (RFC 6121 §2.1.2: other values in a set are ignored)
 	it.JID, it.Name, it.Groups, it.Hidden = contact.String(), req.name, req.groups, false
 	tx.Put(m.h.User(self), it)
-	tx.CommitAsync(func(err error) { reply(env, iq, err) })
+	tx.CommitAsync(func(err error) { mod.AnswerStored(env, m.h.Log(), iq, err) })
 	return nil, nil
 }
 
@@ -269,24 +268,12 @@ func (m *Module) remove(env mod.Env, iq *stanza.Stanza, self, contact jid.JID) e
 		return errNoItem // RFC 6121 §2.5.3
 	}
 	tx.CommitAsync(func(err error) {
-		reply(env, iq, err)
+		mod.AnswerStored(env, m.h.Log(), iq, err)
 		if err == nil {
 			mod.SendEffects(env, effects)
 		}
 	})
 	return nil
-}
-
-// reply answers a roster set once its commit reported.
-func reply(env mod.Env, iq *stanza.Stanza, err error) {
-	if err != nil {
-		slog.Error("roster: commit failed", "err", err)
-		if r := iq.ErrorReply(stanza.Err(stanza.InternalServerError)); r != nil {
-			env.Send(r)
-		}
-		return
-	}
-	env.Send(iq.Result(nil))
 }
 
 type setReq struct {

@@ -2,15 +2,12 @@ package sharedgroup
 
 import (
 	"errors"
-	"log/slog"
 	"testing"
-
-	"github.com/cockroachdb/pebble/v2/vfs"
 
 	"ignis/jid"
 	"ignis/mod"
+	"ignis/mod/modtest"
 	"ignis/stanza"
-	"ignis/store"
 )
 
 type res struct{ j jid.JID }
@@ -24,11 +21,7 @@ func (r res) Offer(*stanza.Stanza) bool                              { return tr
 func (r res) OfferConfirmed(st *stanza.Stanza, done func(bool)) bool { return true }
 
 func TestGet(t *testing.T) {
-	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	db := modtest.DB(t)
 	g := db.Groups()
 	for _, err := range []error{g.Create("dev", "Developers & Co"), g.Create("ops", ""), g.Create("hr", "HR"),
 		g.AddMember("dev", "alice"), g.AddMember("ops", "alice"), g.AddMember("hr", "bob")} {

@@ -83,15 +83,6 @@ func (m *Module) set(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 		return nil, errStandalone
 	}
 	env, user := ctx.Env, mod.UserKey(ctx.Env, ctx.Target)
-	m.DB.VCards().SetAsync(user, raw, func(err error) {
-		if err != nil {
-			m.Log.Error("storing failed", "user", user, "err", err)
-			if reply := iq.ErrorReply(stanza.Err(stanza.InternalServerError)); reply != nil {
-				env.Send(reply)
-			}
-			return
-		}
-		env.Send(iq.Result(nil))
-	})
+	m.DB.VCards().SetAsync(user, raw, func(err error) { mod.AnswerStored(env, m.Log, iq, err) })
 	return nil, nil
 }

@@ -87,10 +87,6 @@ async def run(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--alice', required=True, help='JID, may have a resource')
-    p.add_argument('--alice-password', required=True)
-    p.add_argument('--bob', required=True, help='JID, may have a resource')
-    p.add_argument('--bob-password', required=True)
+    p = parser(__doc__, users=('alice', 'bob'))
     p.add_argument('--bodies', required=True, help='JSON file of message bodies')
     main(run, p.parse_args())

@@ -119,11 +119,9 @@ async def run(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
+    p = parser(__doc__, account=True)
     p.add_argument('--component-addr', required=True)
     p.add_argument('--component', required=True)
     p.add_argument('--secret', required=True)
-    p.add_argument('--jid', required=True)
-    p.add_argument('--password', required=True)
     p.add_argument('--expect', default='ok', choices=['ok', 'not-authorized'])
     main(run, p.parse_args())

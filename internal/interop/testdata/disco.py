@@ -4,7 +4,7 @@ Prints a "disco_info" line with the answer's from, its identities as
 [category, type, name] and its features, or a "disco_error" line.
 """
 
-from slixhelper import IqError, IqTimeout, emit, login, logout, main, new_client, parser
+from slixhelper import ask, emit, login, logout, main, new_client, parser
 
 
 async def run(args):
@@ -12,10 +12,9 @@ async def run(args):
     if await login(xmpp, args) != 'session':
         await logout(xmpp)
         return False
-    ok = True
-    try:
-        iq = await xmpp['xep_0030'].get_info(jid=args.target, local=False,
-                                             timeout=10)
+    iq = await ask('disco_error', xmpp['xep_0030'].get_info(
+        jid=args.target, local=False, timeout=10))
+    if iq is not None:
         info = iq['disco_info']
         identities = sorted([category, itype, name or '']
                             for category, itype, _lang, name
@@ -23,19 +22,12 @@ async def run(args):
         emit('disco_info', type=iq['type'], identities=identities,
              features=sorted(info.get_features(dedupe=False)), node=info['node'],
              **{'from': str(iq['from'])})
-    except IqError as e:
-        emit('disco_error', type=e.iq['type'], condition=e.condition, text=e.text)
-        ok = False
-    except IqTimeout:
-        emit('disco_error', type='timeout')
-        ok = False
+    ok = iq is not None
     await logout(xmpp)
     return ok
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--jid', required=True)
-    p.add_argument('--password', required=True)
+    p = parser(__doc__, account=True)
     p.add_argument('--target', default='localhost', help='JID to ask')
     main(run, p.parse_args())

@@ -50,10 +50,6 @@ async def run(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--alice', required=True, help='JID, may have a resource')
-    p.add_argument('--alice-password', required=True)
-    p.add_argument('--bob', required=True, help='JID, may have a resource')
-    p.add_argument('--bob-password', required=True)
+    p = parser(__doc__, users=('alice', 'bob'))
     p.add_argument('--body', required=True)
     main(run, p.parse_args())

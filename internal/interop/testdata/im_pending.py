@@ -47,9 +47,5 @@ async def run(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--alice', required=True, help='JID, may have a resource')
-    p.add_argument('--alice-password', required=True)
-    p.add_argument('--dave', required=True, help='JID, may have a resource')
-    p.add_argument('--dave-password', required=True)
+    p = parser(__doc__, users=('alice', 'dave'))
     main(run, p.parse_args())

@@ -12,7 +12,7 @@ type of the server's answer (and its error condition), then the "session"
 or "no_session" line of the login.
 """
 
-from slixhelper import IqError, IqTimeout, emit, login, logout, main, new_client, parser
+from slixhelper import ask, emit, login, logout, main, new_client, parser
 from im_common import WAIT
 
 
@@ -39,13 +39,9 @@ async def run(args):
         iq['type'] = 'set'
         iq['register']['username'] = xmpp.boundjid.user
         iq['register']['password'] = xmpp.password
-        try:
-            result = await iq.send(timeout=WAIT)
+        result = await ask('register', iq.send(timeout=WAIT))
+        if result is not None:
             emit('register', type=result['type'])
-        except IqError as e:
-            emit('register', type=e.iq['type'], condition=e.condition, text=e.text)
-        except IqTimeout:
-            emit('register', type='timeout')
         answered.append(True)
         xmpp._always_send_everything = False
 
@@ -56,9 +52,7 @@ async def run(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--jid', required=True, help='bare JID of the account to create')
-    p.add_argument('--password', required=True)
+    p = parser(__doc__, account=True)  # --jid: the account to create
     p.add_argument('--expect', default='session', choices=['session', 'auth-failure'],
                    help='how the login after registering ends')
     p.add_argument('--register-only', action='store_true',

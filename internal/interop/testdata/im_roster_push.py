@@ -47,9 +47,7 @@ async def run(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--jid', required=True, help='bare JID of the user')
-    p.add_argument('--password', required=True)
+    p = parser(__doc__, account=True)
     p.add_argument('--contact', required=True, help='bare JID to add')
     p.add_argument('--name', required=True, help="the contact's roster name")
     p.add_argument('--group', required=True, help="the contact's roster group")

@@ -55,11 +55,7 @@ async def run(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--alice', required=True, help='JID, may have a resource')
-    p.add_argument('--alice-password', required=True)
-    p.add_argument('--bob', required=True, help='JID, may have a resource')
-    p.add_argument('--bob-password', required=True)
+    p = parser(__doc__, users=('alice', 'bob'))
     p.add_argument('--nobody', required=True, help='a bare JID with no vCard')
     p.add_argument('--fn', required=True)
     p.add_argument('--nickname', required=True)

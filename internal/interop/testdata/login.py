@@ -6,7 +6,7 @@ line with the outcome, a "failed_auth" line per SASL <failure/>, and with
 --ping a "ping" line with the type of the server's answer.
 """
 
-from slixhelper import IqError, IqTimeout, emit, login, logout, main, new_client, parser
+from slixhelper import ask, emit, login, logout, main, new_client, parser
 
 
 async def run(args):
@@ -15,23 +15,17 @@ async def run(args):
     outcome = await login(xmpp, args)
     ok = outcome == args.expect
     if outcome == 'session' and args.ping:
-        try:
-            iq = await xmpp['xep_0199'].send_ping(args.ping, timeout=10)
+        iq = await ask('ping', xmpp['xep_0199'].send_ping(args.ping, timeout=10))
+        if iq is None:
+            ok = False
+        else:
             emit('ping', type=iq['type'], **{'from': str(iq['from'])})
-        except IqError as e:
-            emit('ping', type=e.iq['type'], condition=e.condition)
-            ok = False
-        except IqTimeout:
-            emit('ping', type='timeout')
-            ok = False
     await logout(xmpp)
     return ok
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--jid', required=True)
-    p.add_argument('--password', required=True)
+    p = parser(__doc__, account=True)
     p.add_argument('--mech', default='',
                    help='the only SASL mechanism to use; empty: slixmpp picks')
     p.add_argument('--ping', default='', help='JID to ping once logged in')

@@ -71,11 +71,7 @@ async def run(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--alice', required=True, help='bare JID')
-    p.add_argument('--alice-password', required=True)
-    p.add_argument('--bob', required=True)
-    p.add_argument('--bob-password', required=True)
+    p = parser(__doc__, users=('alice', 'bob'))  # alice: a bare JID
     p.add_argument('--to-alice', required=True)
     p.add_argument('--to-bob', required=True)
     main(run, p.parse_args())

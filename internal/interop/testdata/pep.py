@@ -104,8 +104,5 @@ async def run(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    for who in ('alice', 'bob', 'carol'):
-        p.add_argument('--' + who, required=True, help='JID, may have a resource')
-        p.add_argument('--%s-password' % who, required=True)
+    p = parser(__doc__, users=('alice', 'bob', 'carol'))
     main(run, p.parse_args())

@@ -34,7 +34,5 @@ async def run(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--jid', required=True)
-    p.add_argument('--password', required=True)
+    p = parser(__doc__, account=True)
     main(run, p.parse_args())

@@ -177,10 +177,7 @@ async def upload(args):
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
+    p = parser(__doc__, users=('alice', 'bob'))
     p.add_argument('what', choices=['adhoc', 'proxy', 'upload'])
-    for who in ('alice', 'bob'):
-        p.add_argument('--' + who, required=True)
-        p.add_argument('--%s-password' % who, required=True)
     a = p.parse_args()
     main({'adhoc': adhoc, 'proxy': proxy, 'upload': upload}[a.what], a)

@@ -20,7 +20,7 @@ import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
 __all__ = ['IqError', 'IqTimeout', 'emit', 'parser', 'new_client', 'login',
-           'logout', 'session_facts', 'main']
+           'logout', 'session_facts', 'ask', 'main']
 
 
 def emit(event, **fields):
@@ -29,8 +29,10 @@ def emit(event, **fields):
     print(json.dumps(fields, sort_keys=True), flush=True)
 
 
-def parser(description):
-    """An argument parser with the options every script takes."""
+def parser(description, users=(), account=False):
+    """An argument parser with the options every script takes; with account,
+    --jid and --password; for each name in users, --NAME (a JID, may have a
+    resource) and --NAME-password."""
     p = argparse.ArgumentParser(description=description)
     p.add_argument('--addr', required=True,
                    help='host:port of the server (the host is also the TLS name)')
@@ -44,6 +46,12 @@ def parser(description):
                    help='TLS from the first byte (XEP-0368) instead of STARTTLS')
     p.add_argument('--timeout', type=float, default=40,
                    help='seconds before the script gives up')
+    if account:
+        p.add_argument('--jid', required=True)
+        p.add_argument('--password', required=True)
+    for who in users:
+        p.add_argument('--' + who, required=True, help='JID, may have a resource')
+        p.add_argument('--%s-password' % who, required=True)
     return p
 
 
@@ -143,6 +151,19 @@ async def login(xmpp, args, who=''):
     else:
         emit('no_session', outcome=outcome, **fields, **tag)
     return outcome
+
+
+async def ask(event, request):
+    """Awaits an iq request and returns its result; on an error or a timeout
+    prints an event line (the type, the error's condition and text) and
+    returns None."""
+    try:
+        return await request
+    except IqError as e:
+        emit(event, type=e.iq['type'], condition=e.condition, text=e.text)
+    except IqTimeout:
+        emit(event, type='timeout')
+    return None
 
 
 async def logout(xmpp):

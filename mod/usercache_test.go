@@ -1,0 +1,63 @@
+package mod
+
+import (
+	"testing"
+
+	"ignis/stanza"
+)
+
+func TestUserCache(t *testing.T) {
+	var c UserCache[int]
+	loads := 0
+	load := func(v int, ok bool) func() (int, bool) {
+		return func() (int, bool) { loads++; return v, ok }
+	}
+	if got := c.Get("a", load(-1, false)); got != -1 {
+		t.Fatalf("failed load: got %d", got)
+	}
+	if got := c.Get("a", load(1, true)); got != 1 || loads != 2 {
+		t.Fatalf("a failed load was cached: got %d after %d loads", got, loads)
+	}
+	if got := c.Get("a", load(9, true)); got != 1 || loads != 2 {
+		t.Fatalf("cached value not used: got %d after %d loads", got, loads)
+	}
+	c.Change("a", func(cur int) int { return cur + 1 })
+	if got := c.Get("a", load(9, true)); got != 2 {
+		t.Fatalf("after change: got %d", got)
+	}
+	// a load that a change overtook is returned but not cached
+	got := c.Get("b", func() (int, bool) {
+		c.Change("b", func(int) int { t.Fatal("edit of an uncached user"); return 0 })
+		return 5, true
+	})
+	if got != 5 || c.Get("b", load(6, true)) != 6 {
+		t.Fatal("a load older than a change was cached")
+	}
+	c.Forget("a")
+	if got := c.Get("a", load(7, true)); got != 7 {
+		t.Fatalf("after forget: got %d", got)
+	}
+}
+
+func TestDenier(t *testing.T) {
+	bounce := stanza.Err(stanza.ServiceUnavailable)
+	msg := stanza.MustParse([]byte(`<message to='a@x' from='b@y'/>`))
+	var d Denier
+	for _, tc := range []struct {
+		name string
+		st   *stanza.Stanza
+		want Verdict
+	}{
+		{"presence", stanza.MustParse([]byte(`<presence from='b@y'/>`)), Drop},
+		{"iq result", stanza.MustParse([]byte(`<iq type='result' id='1' from='b@y'/>`)), Drop},
+		{"message error", stanza.MustParse([]byte(`<message type='error' from='b@y'/>`)), Drop},
+		{"iq request", stanza.MustParse([]byte(`<iq type='get' id='1' from='b@y'><q xmlns='q'/></iq>`)), Bounce},
+		{"message", msg, Bounce},
+		{"same message, next resource", msg, Drop},
+	} {
+		v, e := d.Deny(tc.st, bounce)
+		if v != tc.want || (v == Bounce) != (e == bounce) {
+			t.Errorf("%s: got %v %v, want %v", tc.name, v, e, tc.want)
+		}
+	}
+}
