@@ -68,8 +68,9 @@ bench:
 compare:
 	./scripts/compare.sh
 
-# Two Ignis, then two Prosody, federated on loopback: chat across the link
-# (scripts/compare-s2s.sh: s2s-fixed and the stepped s2s-sat).
+# Two Ignis, then two Prosody, then two ejabberd, federated on loopback: chat
+# across the link (scripts/compare-s2s.sh: s2s-fixed and the stepped s2s-sat;
+# SERVERS="ignis prosody" leaves ejabberd out, which needs root).
 .PHONY: compare-s2s
 compare-s2s:
 	./scripts/compare-s2s.sh

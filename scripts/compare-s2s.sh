@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
 # Server-to-server side by side: two servers of one kind on loopback, a.test
 # and b.test, each resolving the other to its s2s port (Ignis's [s2s.hosts],
-# Prosody's s2s_static_hosts test module), and `ignis bench --scenario s2s`
+# Prosody's s2s_static_hosts test module, ejabberd a hosts file of its own
+# and outgoing_s2s_port: see start_ejabberd), and `ignis bench --scenario s2s`
 # logging half its sessions in to each, every session chatting with a
 # partner on the other server, so that every message crosses the link.
-# Both kinds run with TLS required on the link and dialback over the
-# servers' self-signed certificates (Prosody: s2s_secure_auth = false).
+# All kinds run with TLS required on the link and dialback over the
+# servers' self-signed certificates (Prosody: s2s_secure_auth = false;
+# ejabberd: s2s_use_starttls required, mod_s2s_dialback). ejabberd (Debian's
+# 23.01) needs root: each node runs in a mount namespace of its own.
 #
 # Usage: scripts/compare-s2s.sh   (or: make compare-s2s)
 # Settings (environment):
-#   SERVERS="ignis prosody"
+#   SERVERS="ignis prosody ejabberd"
 #   SCENARIOS="s2s-fixed s2s-sat"
 #   S2S_SESSIONS=200       sessions (100 on each server, 100 pairs)
 #   S2S_RATE=1000          s2s-fixed: messages/s offered, half each way
@@ -20,6 +23,7 @@
 #   PROSODY_BIDI=1         load Prosody's mod_s2s_bidi (XEP-0288): one link
 #                          carries both directions; 0: a link each way
 #   IGNIS_BIDI=1           Ignis's [s2s] bidi (XEP-0288, its default); 0: off
+#   EJABBERD_LOGLEVEL=warning  (info logs each link: TLS, dialback)
 #   OUT=/tmp/ignis-compare-s2s/DATE   output folder
 #   PEERS=../shared/peers  the peers scripts (lib/prosody_accounts.py writes
 #                          Prosody's accounts)
@@ -27,7 +31,7 @@ set -euo pipefail
 
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
 PEERS=${PEERS:-$ROOT/../shared/peers}   # for its Prosody account writer
-: "${SERVERS:=ignis prosody}"
+: "${SERVERS:=ignis prosody ejabberd}"
 : "${SCENARIOS:=s2s-fixed s2s-sat}"
 : "${S2S_SESSIONS:=200}"
 : "${S2S_RATE:=1000}"
@@ -36,6 +40,7 @@ PEERS=${PEERS:-$ROOT/../shared/peers}   # for its Prosody account writer
 : "${S2S_STEP:=5s}"
 : "${PROSODY_BIDI:=1}"
 : "${IGNIS_BIDI:=1}"
+: "${EJABBERD_LOGLEVEL:=warning}"
 : "${OUT:=/tmp/ignis-compare-s2s/$(date -u +%Y%m%dT%H%M%SZ)}"
 mkdir -p "$OUT"
 OUT=$(cd "$OUT" && pwd)
@@ -45,6 +50,7 @@ ports() {  # ports KIND SIDE -> "C2S S2S"
     case $1-$2 in
     ignis-a) echo "36222 36269" ;; ignis-b) echo "37222 37269" ;;
     prosody-a) echo "16222 16269" ;; prosody-b) echo "17222 17269" ;;
+    ejabberd-a) echo "26222 26269" ;; ejabberd-b) echo "27222 27269" ;;
     esac
 }
 log() { printf '%s compare-s2s: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
@@ -65,6 +71,13 @@ for s in $SERVERS; do
         done
     done
 done
+
+case " $SERVERS " in *" prosody "*)
+    [ -f "$PEERS/lib/prosody_accounts.py" ] || { echo "compare-s2s: no $PEERS/lib/prosody_accounts.py (set PEERS to the peers scripts)" >&2; exit 2; } ;;
+esac
+case " $SERVERS " in *" ejabberd "*)
+    command -v ejabberdctl >/dev/null 2>&1 || { echo "compare-s2s: ejabberd missing (apt-get install -y --no-install-recommends ejabberd)" >&2; exit 2; } ;;
+esac
 
 nsat=$(echo "$S2S_SAT_RATES" | wc -w)
 ACCOUNTS=$(( (1 + nsat) * S2S_SESSIONS ))
@@ -137,6 +150,135 @@ EOF
     listener_pid "$c2s"
 }
 
+# ejabberd 23.01 has no static map of remote domains: an outgoing link
+# looks up SRV (none for .test), then the name through the C library
+# (getaddrinfo), and dials outgoing_s2s_port. Each node runs in a mount
+# namespace of its own where /etc/hosts is a file of this run's that maps
+# the other domain to 127.0.0.1 (nothing changes for the rest of the
+# machine), and its outgoing_s2s_port is the other node's s2s port; an
+# empty resolv.conf there answers its SRV queries at once, as the others'
+# static maps skip DNS (the machine's resolver took 10-60 ms). The
+# nodes use Erlang distribution without epmd (ERL_DIST_PORT), so that no
+# daemon outlives them; the accounts go in over it (SCRAM, as
+# ../shared/peers/provision-users.sh does).
+dist_port() { case $1 in a) echo 26210 ;; b) echo 27210 ;; esac; }
+EJ_COOKIE=compare_s2s_cookie
+ej_rpc() {  # ej_rpc SIDE NAME ERLANG-EXPR ARGS...: run EXPR with node SIDE reachable
+    local side=$1 name=$2 expr=$3
+    shift 3
+    erl -noshell -sname "s2s_${name}_$$@localhost" -setcookie "$EJ_COOKIE" -erl_epmd_port "$(dist_port "$side")" \
+        -start_epmd false -dist_listen false -eval "$expr" -extra "ejs2s_$side@localhost" "$@"
+}
+start_ejabberd() {  # start_ejabberd SIDE
+    local side=$1 other=a c2s s2s oc2s os2s dir=$OUT/ejabberd-$1 ctl pid
+    [ "$side" = a ] && other=b
+    read -r c2s s2s <<<"$(ports ejabberd "$side")"
+    read -r oc2s os2s <<<"$(ports ejabberd $other)"
+    [ "$(id -u)" = 0 ] || { echo "compare-s2s: ejabberd needs root (a mount namespace per node for its hosts file)" >&2; exit 2; }
+    mkdir -p "$dir/db" "$dir/log" "$dir/certs"
+    if [ ! -s "$dir/certs/$side.test.pem" ]; then
+        openssl req -x509 -newkey rsa:2048 -nodes -days 30 -subj "/CN=$side.test" -addext "subjectAltName=DNS:$side.test" \
+            -keyout "$dir/certs/$side.test.key" -out "$dir/certs/$side.test.crt" >/dev/null 2>&1
+        cat "$dir/certs/$side.test.crt" "$dir/certs/$side.test.key" >"$dir/certs/$side.test.pem"
+    fi
+    printf '%s\n' "# generated by compare-s2s.sh: the names ejabberd $side.test resolves" \
+        "127.0.0.1 localhost" "127.0.0.1 $other.test" >"$dir/hosts"
+    echo "# generated by compare-s2s.sh: no DNS for ejabberd $side.test" >"$dir/resolv.conf"
+    cat >"$dir/ejabberd.yml" <<EOF
+# generated by compare-s2s.sh
+hosts:
+  - "$side.test"
+loglevel: $EJABBERD_LOGLEVEL
+log_rotate_count: 0
+certfiles:
+  - "$dir/certs/$side.test.pem"
+s2s_use_starttls: required
+s2s_access: s2s
+outgoing_s2s_port: $os2s
+outgoing_s2s_families:
+  - ipv4
+# as compare.sh's ejabberd: process queues far above what a run can queue
+max_fsm_queue: 10000000
+listen:
+  -
+    port: $c2s
+    ip: "127.0.0.1"
+    module: ejabberd_c2s
+    max_stanza_size: 262144
+    shaper: none
+    access: c2s
+    starttls: true
+    starttls_required: false
+    backlog: 1024
+  -
+    port: $s2s
+    ip: "127.0.0.1"
+    module: ejabberd_s2s_in
+    max_stanza_size: 524288
+    shaper: none
+    backlog: 1024
+auth_method: internal
+auth_password_format: scram
+default_db: mnesia
+access_rules:
+  c2s:
+    allow: all
+  s2s:
+    allow: all
+shaper_rules:
+  c2s_shaper: none
+  s2s_shaper: none
+modules:
+  mod_disco: {}
+  mod_offline: {}
+  mod_ping: {}
+  mod_roster: {}
+  mod_s2s_dialback: {}
+EOF
+    cat >"$dir/ejabberdctl.cfg" <<EOF
+# generated by compare-s2s.sh (sourced by ejabberdctl)
+ERLANG_NODE=ejs2s_$side@localhost
+POLL=true
+ERL_MAX_PORTS=1048576
+ERL_PROCESSES=2000000
+ERL_MAX_ETS_TABLES=10000
+INET_DIST_INTERFACE=127.0.0.1
+ERL_DIST_PORT=$(dist_port "$side")
+ERL_OPTIONS="-env ERL_CRASH_DUMP_BYTES 0 -setcookie $EJ_COOKIE"
+EJABBERD_PID_PATH=$dir/ejabberd.pid
+CONTRIB_MODULES_PATH=$dir/contrib
+EOF
+    chown -R ejabberd:ejabberd "$dir"
+    ctl=(ejabberdctl --ctl-config "$dir/ejabberdctl.cfg" --config "$dir/ejabberd.yml" --logs "$dir/log" --spool "$dir/db")
+    ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+    # setpriv rather than su (as the peers' start script): su's PAM resets
+    # the raised open-file limit
+    # shellcheck disable=SC2016
+    setsid unshare -m sh -c 'mount --bind "$0/hosts" /etc/hosts && mount --bind "$0/resolv.conf" /etc/resolv.conf && exec "$@"' "$dir" \
+        setpriv --reuid=ejabberd --regid=ejabberd --init-groups env HOME=/var/lib/ejabberd \
+        "${ctl[@]}" foreground >>"$dir/log/stdout.log" 2>&1 </dev/null &
+    { wait_port "$c2s" 60 && wait_port "$s2s" 10; } || { echo "compare-s2s: ejabberd $side.test did not start; see $dir/log" >&2; exit 1; }
+    pid=$(listener_pid "$c2s")
+    if [ ! -e "$dir/provisioned" ]; then
+        # shellcheck disable=SC2016
+        ej_rpc "$side" prov '
+            [NodeS, HostS, PrefixS, NS, PassS] = init:get_plain_arguments(),
+            Node = list_to_atom(NodeS), H = list_to_binary(HostS), P = list_to_binary(PassS),
+            pong = net_adm:ping(Node),
+            Pw = rpc:call(Node, ejabberd_auth, password_to_scram, [H, P]),
+            Res = [rpc:call(Node, ejabberd_auth, try_register, [list_to_binary(PrefixS ++ integer_to_list(I)), H, Pw])
+                   || I <- lists:seq(1, list_to_integer(NS))],
+            Bad = [R || R <- Res, R =/= ok, R =/= {error, exists}],
+            io:format("~p accounts, ~p failed~n", [length(Res), length(Bad)]),
+            halt(case Bad of [] -> 0; _ -> 1 end).' "$side.test" user "$ACCOUNTS" "$PASSWORD" >"$dir/provision.log" 2>&1 ||
+            { echo "compare-s2s: ejabberd $side.test: accounts failed; see $dir/provision.log" >&2; kill -TERM "$pid"; exit 1; }
+        touch "$dir/provisioned"
+    fi
+    # the listeners open before the node has settled (as compare.sh)
+    sleep 2
+    echo "$pid"
+}
+
 RUNNING=()
 stop_all() {
     for p in "${RUNNING[@]}"; do
@@ -152,12 +294,15 @@ trap stop_all EXIT
 trap 'exit 130' INT TERM
 
 # sat_step FILE RATE: the median delivered per second while sending; fails
-# when the servers fell behind (as compare.sh's chat-sat)
+# when the servers fell behind (as compare.sh's chat-sat). The seconds that
+# carried only the link-up messages (one each way, before the load) are not
+# sending seconds: with a slow link set-up (ejabberd's took up to 2 s) the
+# second holding one of them would count as a second of the load.
 sat_step() {
     python3 -c '
 import json, sys, statistics
 r, rate = json.load(open(sys.argv[1])), float(sys.argv[2])
-s = [p for p in r.get("series", []) if p.get("messages_sent", 0) > 0]
+s = [p for p in r.get("series", []) if p.get("messages_sent", 0) > 2]
 s = s[1:-1] or s
 med = statistics.median([p["messages_delivered"] for p in s]) if s else 0
 print(int(med))
@@ -209,13 +354,14 @@ done
     echo "machine: $(nproc) CPUs ($(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -1)), $(uname -sr)"
     echo "ignis: $(git -C "$ROOT" describe --always --dirty 2>/dev/null) ($(go version | awk '{print $3}'))"
     echo "prosody: $(dpkg-query -W -f '${Version}' prosody 2>/dev/null) (bidi: $PROSODY_BIDI); ignis bidi: $IGNIS_BIDI"
+    echo "ejabberd: $(dpkg-query -W -f '${Version}' ejabberd 2>/dev/null) (erlang $(dpkg-query -W -f '${Version}' erlang-base 2>/dev/null); no XEP-0288: a link each way)"
     echo "settings: S2S_SESSIONS=$S2S_SESSIONS S2S_RATE=$S2S_RATE S2S_DURATION=$S2S_DURATION S2S_SAT_RATES='$S2S_SAT_RATES' S2S_STEP=$S2S_STEP"
 } >"$OUT/versions.txt"
 
 python3 - "$OUT" "$S2S_RATE" >"$OUT/table.md" <<'EOF'
 import json, os, sys
 out, rate = sys.argv[1], sys.argv[2]
-servers = [s for s in ("ignis", "prosody") if os.path.exists(os.path.join(out, f"s2s-fixed-{s}.json")) or os.path.exists(os.path.join(out, f"s2s-sat-{s}.json"))]
+servers = [s for s in ("ignis", "prosody", "ejabberd") if os.path.exists(os.path.join(out, f"s2s-fixed-{s}.json")) or os.path.exists(os.path.join(out, f"s2s-sat-{s}.json"))]
 def load(name):
     try:
         return json.load(open(os.path.join(out, name)))
@@ -240,15 +386,20 @@ rows = [
     ("server CPU at the fixed rate, a.test + b.test", lambda s: fixed(s, lambda r: (r.get("server") or {}).get("cpu_avg_pct", 0) + ((r.get("s2s") or {}).get("remote_server") or {}).get("cpu_avg_pct", 0)), "{:.0f} %", "low"),
     ("s2s saturation, messages/s delivered", lambda s: (load(f"s2s-sat-{s}.json") or {}).get("saturation"), "{:,.0f}", "high"),
 ]
-print("| | " + " | ".join({"ignis": "Ignis", "prosody": "Prosody"}[s] for s in servers) + " | Ignis ÷ Prosody |")
+# the ratio is Ignis's figure over the better peer's (the higher or the
+# lower, as the row counts); none for RSS (one-time costs, see BENCHMARKS.md)
+print("| | " + " | ".join({"ignis": "Ignis", "prosody": "Prosody", "ejabberd": "ejabberd"}[s] for s in servers)
+      + " | Ignis ÷ better peer |")
 print("|---" * (len(servers) + 2) + "|")
 for label, get, fmt, better in rows:
     vals = {s: get(s) for s in servers}
     cells = ["-" if v is None else fmt.format(v) for v in vals.values()]
     ratio = "-"
-    i, p = vals.get("ignis"), vals.get("prosody")
-    if i is not None and p and "RSS" not in label:
-        ratio = f"{i / p:.2f}×"
+    i = vals.get("ignis")
+    peers = {s: v for s, v in vals.items() if s != "ignis" and v}
+    if i is not None and peers and "RSS" not in label:
+        best = (max if better == "high" else min)(peers, key=peers.get)
+        ratio = f"{i / peers[best]:.2f}× ({best})"
     print(f"| {label} | " + " | ".join(cells) + f" | {ratio} |")
 EOF
 cat "$OUT/versions.txt" "$OUT/table.md"
