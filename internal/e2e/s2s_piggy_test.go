@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"ignis/internal/server"
+	"ignis/internal/testkit"
 )
 
 // TestS2SPiggyback: dialback piggybacking (XEP-0220 §4) between two Ignis
@@ -236,7 +237,7 @@ func TestS2SPiggybackIncoming(t *testing.T) {
 // another.
 func TestS2SPiggybackExternal(t *testing.T) {
 	dir := t.TempDir()
-	testCA(t, dir, "a.test", "b.test")
+	testkit.CA(t, dir, "a.test", "b.test")
 	certs := func(c *server.Config) {
 		c.TLS.Cert = filepath.Join(dir, c.Domain+".pem")
 		c.TLS.Key = filepath.Join(dir, c.Domain+".key")
