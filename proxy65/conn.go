@@ -346,6 +346,7 @@ func (c *conn) detach(p []byte) bool {
 		s := c.st
 		s.mu.Lock()
 		s.inbox[1-c.side] = append(s.inbox[1-c.side], p...)
+		s.relayed += int64(len(p)) // the pumps check it before writing it out
 		s.mu.Unlock()
 	}
 	c.r.detached(c, nc)

@@ -64,6 +64,11 @@ func (r *Relay) pump(s *stream, src, dst net.Conn, prefix []byte) {
 		src.Close()
 		dst.Close()
 	}
+	if s.relayedBytes.Load() > r.cfg.MaxBytes {
+		// what the loops took, this prefix included, is already past the limit
+		abort(errOverBytes)
+		return
+	}
 	if len(prefix) > 0 {
 		// held on the loop, not yet let out: paced like any other read
 		if wait := s.pace(len(prefix), r.cfg.RatePerSec); wait > 0 {

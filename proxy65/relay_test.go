@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"net"
+	"os"
 	"testing"
 	"time"
 
@@ -195,4 +196,43 @@ func TestLimits(t *testing.T) {
 			t.Error("not closed after the timeout")
 		}
 	})
+}
+
+// pipeTransport is a fakeTransport whose socket can be handed to the pumps:
+// one end of an in-memory pipe.
+type pipeTransport struct {
+	fakeTransport
+	nc net.Conn
+}
+
+func (d *pipeTransport) Detach() (net.Conn, error) { return d.nc, nil }
+
+// TestDetachCountsFirstRead: what the loop read in the call that detached an
+// end counts against max_bytes (it went out uncounted, up to a whole read
+// buffer past the limit).
+func TestDetachCountsFirstRead(t *testing.T) {
+	r := New(Config{MaxBytes: 10})
+	aPeer, aNC := net.Pipe()
+	bPeer, bNC := net.Pipe()
+	defer aPeer.Close()
+	ta, tb := &pipeTransport{nc: aNC}, &pipeTransport{nc: bNC}
+	b := r.Handler(tb).(*conn)
+	a := r.Handler(ta).(*conn)
+	for _, c := range []*conn{b, a} {
+		if err := c.Traffic(append([]byte{5, 1, 0}, request(hash)...)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := r.Activate(hash); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Traffic(make([]byte, 12)); err != nil { // read as the stream went active: a detaches
+		t.Fatal(err)
+	}
+	b.Wakeup() // b detaches: the pumps start
+	_ = bPeer.SetReadDeadline(time.Now().Add(5 * time.Second))
+	n, err := bPeer.Read(make([]byte, 64))
+	if n != 0 || err == nil || errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("the target read %d bytes (%v) of a stream limited to 10; want the stream closed", n, err)
+	}
 }
