@@ -137,6 +137,10 @@ func (r *room) startListing(l *listing) {
 	r.pending = append(r.pending, l)
 }
 
+// presenceOverhead is about what a presence holds beside its payload
+// (addresses, the MUC item, occupant-id).
+const presenceOverhead = 256
+
 // owes reports whether o's presence to session s (of occupant v) waits in
 // a listing: s has one in progress, or holds over PresenceBacklog bytes
 // (then o is owed to it from now on). Under r.mu; only the plain
@@ -146,7 +150,13 @@ func (r *room) owes(s jid.JID, v, o *occupant, now time.Time) bool {
 	l := r.owing[k]
 	if l == nil {
 		ln := r.pace.links[k]
-		if ln == nil || ln.backlog(now) <= r.m.cfg.PresenceBacklog {
+		if ln == nil {
+			return false
+		}
+		if ln.backlog(now) <= r.m.cfg.PresenceBacklog {
+			// queued: counted until the next read of the backlog, or a
+			// storm could pass the output cap between two reads
+			ln.held += len(o.payload) + presenceOverhead
 			return false
 		}
 		l = &listing{r: r, to: s, occ: v, window: 2 * r.m.cfg.PresenceBacklog}
