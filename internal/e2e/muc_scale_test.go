@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"fmt"
+	"io"
 	"strings"
 	"testing"
 
@@ -156,4 +157,66 @@ func TestMUCJoinPaced(t *testing.T) {
 	if s := mucSubject(last); !strings.Contains(s, "<subject") {
 		t.Fatalf("after the self-presence: %s", s)
 	}
+}
+
+// TestMUCPresenceStorm: an occupant changes its status thousands of times
+// while another has stopped reading. The stalled one is not cut as a slow
+// reader (the room's presences to it are coalesced, not queued), the one
+// reading keeps getting the room's traffic, and once the stalled one reads
+// it gets the sender's latest status, having been spared most of the others.
+func TestMUCPresenceStorm(t *testing.T) {
+	env := servertest.Start(t, func(c *server.Config) {
+		c.MUC.PresenceBacklog = 4096
+		c.MUC.MessageRate, c.MUC.MessageBurst = 1e6, 1e6
+		c.Limits.MaxPendingOut = 256 << 10
+	})
+	u := map[string]*stream{}
+	for i, n := range []string{"alice", "bob", "slow"} {
+		env.AddUser(n, "pw")
+		u[n] = rawStream(t, env, n, "r")
+		u[n].online()
+		mucJoin(u[n], mucRoom, n, "<history maxstanzas='0'/>")
+		mucSubject(u[n])
+		if i == 0 {
+			iqTo(u[n], "cfg", "set", mucRoom, instant)
+		}
+	}
+	alice, bob, slow := u["alice"], u["bob"], u["slow"]
+	// slow reads nothing from now on; 8 MB of presences: past the kernel's
+	// buffers and many times the output cap
+	const storm = 8000
+	pad := strings.Repeat("p", 1000)
+	status := func(i int) string { return fmt.Sprintf("<status>s%d-%s</status>", i, pad) }
+	go func() { _, _ = io.Copy(io.Discard, alice.c) }() // alice reads her own presences
+	go func() {
+		for i := range storm {
+			if _, err := io.WriteString(alice.c, "<presence to='"+mucRoom+"/alice'>"+status(i)+"</presence>"); err != nil {
+				return
+			}
+		}
+		_, _ = io.WriteString(alice.c, "<message to='"+mucRoom+"' type='groupchat' id='after'><body>still here</body></message>")
+	}()
+	// bob reads along: the storm's end and the message after it reach him
+	got := bob.expect("id='after'")
+	if i := strings.Index(got, "type='unavailable'"); i >= 0 {
+		t.Fatalf("an occupant left during the storm: %s", got[max(0, i-150):i+20])
+	}
+	if !strings.Contains(got, status(storm-1)) {
+		// a presence owed while bob was behind may follow the message
+		got += bob.expect(status(storm - 1))
+	}
+	t.Logf("the reading occupant got %d of alice's %d presences", strings.Count(got, "<presence from='"+mucRoom+"/alice'"), storm)
+	// slow reads now: not cut, and it gets alice's latest status
+	got = slow.expect(status(storm - 1))
+	if !strings.Contains(got, "id='after'") {
+		got += slow.expect("id='after'")
+	}
+	if strings.Contains(got, "<stream:error>") || strings.Contains(got, "from='"+mucRoom+"/slow' type='unavailable'") {
+		t.Fatalf("the stalled occupant was cut: %s", got[len(got)-min(len(got), 300):])
+	}
+	n := strings.Count(got, "<presence from='"+mucRoom+"/alice'")
+	if n >= storm/2 {
+		t.Fatalf("the stalled occupant got %d of %d presences, want them coalesced", n, storm)
+	}
+	t.Logf("the stalled occupant got %d of alice's %d presences, %d bytes", n, storm, len(got))
 }

@@ -175,6 +175,10 @@ type Config struct {
 		// of the default size keep XEP-0045's order (list, own presence,
 		// history, subject, then live traffic)
 		JoinWindow int `toml:"join_window"`
+		// PresenceBacklog: while a session holds more than this many bytes
+		// for its client, the room's presence updates to it are coalesced
+		// (each occupant's latest, sent as it drains); default 16 KiB
+		PresenceBacklog int `toml:"presence_backlog"`
 	} `toml:"muc"`
 
 	// Pubsub is publish-subscribe (XEP-0060) and PEP (XEP-0163).
@@ -341,6 +345,7 @@ func DefaultConfig() Config {
 	c.MUC.BusyOutput = 64 << 10
 	c.MUC.BusyShare = 0.1
 	c.MUC.JoinWindow = 128 << 10
+	c.MUC.PresenceBacklog = 16 << 10
 	c.Pubsub.Host = "pubsub"
 	c.Pubsub.Create = "local"
 	c.Pubsub.MaxItems = 256
@@ -493,8 +498,8 @@ func (c *Config) Validate() error {
 	if c.MUC.MaxRoomsPerUser < 0 || c.MUC.MaxOccupants < 1 || c.MUC.MaxHistory < 0 || c.MUC.MessageRate <= 0 || c.MUC.MessageBurst < 1 {
 		return errors.New("config: muc: max_rooms_per_user and max_history must not be negative; max_occupants, message_rate and message_burst must be positive")
 	}
-	if c.MUC.BusyOutput < 1024 || c.MUC.BusyShare <= 0 || c.MUC.BusyShare > 1 || c.MUC.JoinWindow < 1024 {
-		return errors.New("config: muc: busy_output and join_window must be at least 1024 bytes, busy_share above 0 and at most 1")
+	if c.MUC.BusyOutput < 1024 || c.MUC.BusyShare <= 0 || c.MUC.BusyShare > 1 || c.MUC.JoinWindow < 1024 || c.MUC.PresenceBacklog < 1024 {
+		return errors.New("config: muc: busy_output, join_window and presence_backlog must be at least 1024 bytes, busy_share above 0 and at most 1")
 	}
 	if d := c.StreamManagement.ResumeTimeout.Duration; d < time.Second || d > 24*time.Hour {
 		return fmt.Errorf("config: stream_management.resume_timeout: %v is outside 1s..24h", d)

@@ -45,7 +45,7 @@ func modules(d deps) []mod.Module {
 		for _, p := range append([]string{""}, d.cfg.serviceParents(svcMUC)...) {
 			extra = append(extra, muc.New(h("muc"), muc.Config{Host: c.Host, Parent: p, Create: c.Create, MaxRoomsPerUser: c.MaxRoomsPerUser,
 				MaxOccupants: c.MaxOccupants, MaxHistory: c.MaxHistory, MessageRate: c.MessageRate, MessageBurst: c.MessageBurst,
-				BusyOutput: c.BusyOutput, BusyShare: c.BusyShare, JoinWindow: c.JoinWindow,
+				BusyOutput: c.BusyOutput, BusyShare: c.BusyShare, JoinWindow: c.JoinWindow, PresenceBacklog: c.PresenceBacklog,
 				Admins: d.admins(), VoiceInterval: c.VoiceInterval.Duration, MaxRegistrations: c.MaxRegistrations}))
 		}
 	}

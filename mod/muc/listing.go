@@ -25,19 +25,37 @@ import (
 //
 // While lists are being sent, each occupant's presence is serialised once
 // for all newcomers (room.views) instead of once per newcomer.
+//
+// Presence updates to a session that is behind go the same way. A join,
+// a status change or a nick's new presence is state: what a receiver
+// needs is each occupant's latest. So while a session holds more than
+// PresenceBacklog bytes for its client, the plain available presences the
+// room broadcasts are not queued on it: the occupant is owed to it, once
+// however often it changed, in that session's listing (room.owing), and
+// its current presence goes out as the connection drains. A join wave or
+// a storm of status changes then costs a session that is behind one entry
+// per occupant at most, not one queued stanza per change; what the room
+// sends still reaches it in order of the occupants' latest states. Leaves,
+// kicks and the unavailable half of a nick change are events and go
+// straight (an owed occupant that left is skipped); so do groupchat
+// messages, which the room's own back-pressure (pace.go) bounds.
 
 // listTick is how often the lists in progress look at their connections.
 const listTick = 5 * time.Millisecond
 
-// listing is the occupant list still owed to one newcomer session.
+// listing is the occupant list still owed to one session: a newcomer's,
+// or the presences owed to a session that is behind.
 type listing struct {
-	r    *room
-	to   jid.JID
-	occ  *occupant
-	env  mod.Env
-	link mod.Backlogged // nil: the session does not tell; a window a tick
-	rest []*occupant
-	tail []*stanza.Stanza // own presence, history, subject
+	r      *room
+	to     jid.JID
+	occ    *occupant
+	env    mod.Env
+	link   *link // nil: the session does not tell; a window a tick
+	window int   // the next part is sent while less than half of it is held
+	rest   []*occupant
+	snap   int                    // how many of rest are the list at its join (the rest were owed since)
+	owed   map[*occupant]struct{} // owed since and not sent yet (owe)
+	tail   []*stanza.Stanza       // own presence, history, subject
 }
 
 // lists are the listings in progress, for the pacing goroutine that runs
@@ -89,17 +107,78 @@ type cachedView struct {
 // tail: up to JoinWindow bytes appended to out now, the rest later (the
 // room's pending listing: presence takes it, sends out, then starts it).
 func (r *room) listFor(out []*stanza.Stanza, to jid.JID, o *occupant, others []*occupant, tail []*stanza.Stanza) []*stanza.Stanza {
-	l := &listing{r: r, to: to, occ: o, rest: others, tail: tail}
+	l := &listing{r: r, to: to, occ: o, rest: others, snap: len(others), tail: tail, window: r.m.cfg.JoinWindow}
+	if r.views == nil {
+		// the first window shares the views of lists in progress, or
+		// makes the cache the rest of its list will use
+		r.views = map[*occupant]*cachedView{}
+	}
 	out = l.next(out, r.m.cfg.JoinWindow)
 	if len(l.rest) == 0 {
+		if r.listing == 0 {
+			r.views = nil
+		}
 		return append(out, tail...)
 	}
+	r.startListing(l)
+	return out
+}
+
+// startListing counts l in and leaves it for presence to start (takeLists).
+func (r *room) startListing(l *listing) {
 	if r.views == nil {
 		r.views = map[*occupant]*cachedView{}
 	}
+	if r.owing == nil {
+		r.owing = map[string]*listing{}
+	}
+	r.owing[l.to.String()] = l
 	r.listing++
 	r.pending = append(r.pending, l)
-	return out
+}
+
+// presenceOverhead is about what a presence holds beside its payload
+// (addresses, the MUC item, occupant-id).
+const presenceOverhead = 256
+
+// owes reports whether o's presence to session s (of occupant v) waits in
+// a listing: s has one in progress, or holds over PresenceBacklog bytes
+// (then o is owed to it from now on). Under r.mu; only the plain
+// available presence of o is owed (its view is built when sent).
+func (r *room) owes(s jid.JID, v, o *occupant, now time.Time) bool {
+	k := s.String()
+	l := r.owing[k]
+	if l == nil {
+		ln := r.pace.links[k]
+		if ln == nil {
+			return false
+		}
+		if ln.backlog(now) <= r.m.cfg.PresenceBacklog {
+			// queued: counted until the next read of the backlog, or a
+			// storm could pass the output cap between two reads
+			ln.held += len(o.payload) + presenceOverhead
+			return false
+		}
+		l = &listing{r: r, to: s, occ: v, window: 2 * r.m.cfg.PresenceBacklog}
+		r.startListing(l)
+	}
+	l.owe(o)
+	return true
+}
+
+// owe adds o to the list unless an update of it is owed already. One in
+// the list at the join may be there once more (the map holds only what
+// was owed since, not the whole list): it goes out once all the same
+// (next).
+func (l *listing) owe(o *occupant) {
+	if l.owed == nil {
+		l.owed = map[*occupant]struct{}{}
+	}
+	if _, ok := l.owed[o]; ok {
+		return
+	}
+	l.owed[o] = struct{}{}
+	l.rest = append(l.rest, o)
 }
 
 // next appends presences of the list up to budget bytes (one at least).
@@ -110,6 +189,14 @@ func (l *listing) next(out []*stanza.Stanza, budget int) []*stanza.Stanza {
 		v := l.rest[0]
 		l.rest[0] = nil
 		l.rest = l.rest[1:]
+		if l.snap > 0 {
+			l.snap--
+			delete(l.owed, v) // sent now as it is: an owed update of it is spent
+		} else if _, ok := l.owed[v]; ok {
+			delete(l.owed, v) // a later change is owed again
+		} else {
+			continue // spent: its entry at the join sent it
+		}
 		if v == l.occ || r.occupants[v.nick] != v {
 			continue // gone since (its leaving was broadcast), or the newcomer
 		}
@@ -212,12 +299,13 @@ func (l *listing) step() (out []*stanza.Stanza, done bool) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.gone || r.sessions[l.to.String()] != l.occ {
-		r.listDone()
+		r.listDone(l)
 		return nil, true
 	}
-	budget := r.m.cfg.JoinWindow
+	budget := l.window
 	if l.link != nil {
-		held, _ := l.link.Backlog()
+		held, _ := l.link.b.Backlog()
+		l.link.held, l.link.at = held, r.m.now()
 		if held >= budget/2 {
 			return nil, false
 		}
@@ -227,15 +315,19 @@ func (l *listing) step() (out []*stanza.Stanza, done bool) {
 	if len(l.rest) > 0 {
 		return out, false
 	}
-	r.listDone()
+	r.listDone(l)
 	return append(out, l.tail...), true
 }
 
-// listDone counts a listing of the room out; the view cache goes with the
+// listDone counts listing l of the room out; the view cache goes with the
 // last one.
-func (r *room) listDone() {
+func (r *room) listDone(l *listing) {
+	if r.owing[l.to.String()] == l {
+		delete(r.owing, l.to.String())
+	}
 	if r.listing--; r.listing == 0 {
 		r.views = nil
+		r.owing = nil
 	}
 }
 

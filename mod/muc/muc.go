@@ -75,6 +75,10 @@ type Config struct {
 	// JoinWindow is how many bytes of a newcomer's occupant list may wait
 	// on its connection at once; the rest follows as it drains (listing.go).
 	JoinWindow int
+	// PresenceBacklog: while a session holds more than this many bytes for
+	// its client, the room's presence updates to it are coalesced (the
+	// latest of each occupant, sent as it drains: listing.go).
+	PresenceBacklog int
 	// Create says who may create rooms: "local" (accounts of the server,
 	// the default), "admins" (Admins only) or "anyone".
 	Create string
@@ -119,6 +123,9 @@ func (c *Config) defaults() {
 	}
 	if c.JoinWindow <= 0 {
 		c.JoinWindow = 128 << 10
+	}
+	if c.PresenceBacklog <= 0 {
+		c.PresenceBacklog = 16 << 10
 	}
 }
 

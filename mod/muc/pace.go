@@ -29,10 +29,28 @@ const eagerRecount = 64
 
 // pacer is a room's view of its occupants' backlogs (guarded by room.mu).
 type pacer struct {
-	links    map[string]mod.Backlogged // full JID of an occupant session → the session, when it tells its backlog
-	at       time.Time                 // when busy was counted
-	busy     int                       // sessions over BusyOutput at that count
+	links    map[string]*link // full JID of an occupant session → the session, when it tells its backlog
+	at       time.Time        // when busy was counted
+	busy     int              // sessions over BusyOutput at that count
 	refusing bool
+}
+
+// link is an occupant session that tells its backlog, with the last
+// figure read (a read takes the session's lock: the presence broadcasts
+// reuse one for up to recount).
+type link struct {
+	b    mod.Backlogged
+	held int
+	at   time.Time
+}
+
+// backlog is l's held bytes, read again if the last figure is older than recount.
+func (l *link) backlog(now time.Time) int {
+	if l.at.IsZero() || now.Sub(l.at) >= recount {
+		l.held, _ = l.b.Backlog()
+		l.at = now
+	}
+	return l.held
 }
 
 // link remembers the session behind a joined full JID (res may be nil: a
@@ -43,9 +61,9 @@ func (r *room) link(full jid.JID, res mod.Resource) {
 		return
 	}
 	if r.pace.links == nil {
-		r.pace.links = map[string]mod.Backlogged{}
+		r.pace.links = map[string]*link{}
 	}
-	r.pace.links[full.String()] = b
+	r.pace.links[full.String()] = &link{b: b}
 }
 
 // unlink forgets a session that left the room.
@@ -71,8 +89,9 @@ func (r *room) congested() bool {
 	}
 	p.at = now
 	p.busy = 0
-	for _, b := range p.links {
-		held, limit := b.Backlog()
+	for _, l := range p.links {
+		held, limit := l.b.Backlog()
+		l.held, l.at = held, now
 		// busy before the slow-reader cut, whatever the two settings
 		if held > min(cfg.BusyOutput, limit/2) {
 			p.busy++

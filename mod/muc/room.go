@@ -130,6 +130,7 @@ type room struct {
 	listing int
 	pending []*listing
 	views   map[*occupant]*cachedView
+	owing   map[string]*listing // full JID of a session → its listing in progress
 }
 
 func (m *Module) newRoom(rj jid.JID) *room {
@@ -219,11 +220,18 @@ func (r *room) seesJID(viewer *occupant) bool {
 // serialised once for each of the two views and shared.
 func (r *room) broadcastPresence(out []*stanza.Stanza, o *occupant, unavailable bool, ex *extra, codes, selfCodes []int) []*stanza.Stanza {
 	var views [2]*stanza.Stanza
+	// a plain available presence is state: a session that is behind is
+	// owed it (listing.go) instead of queueing one more
+	state := !unavailable && ex == nil && len(codes) == 0
+	now := r.m.now()
 	for _, v := range r.occupants {
 		for _, s := range v.sessions {
 			if v == o {
 				c := append(append(append([]int(nil), codes...), selfCodes...), 110)
 				out = append(out, r.presenceOf(o, unavailable, s, true, ex, c...))
+				continue
+			}
+			if state && r.owes(s, v, o, now) {
 				continue
 			}
 			i := 0
@@ -485,12 +493,15 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 	r.sessions[from.String()] = o
 	r.m.track(from, r, true)
 	sh := &shown{o: o}
+	now := r.m.now()
 	for _, v := range r.occupants {
 		if v == o {
 			continue
 		}
 		for _, s := range v.sessions {
-			out = append(out, r.shared(sh, s, r.seesJID(v)))
+			if !r.owes(s, v, o, now) {
+				out = append(out, r.shared(sh, s, r.seesJID(v)))
+			}
 		}
 	}
 	tail := []*stanza.Stanza{r.presenceOf(o, false, from, true, nil, r.selfCodes(created)...)}

@@ -218,3 +218,79 @@ func TestPresenceShared(t *testing.T) {
 		t.Fatalf("a leave to two plain occupants: %d presences, not one shared", len(views))
 	}
 }
+
+// TestPresenceCoalesced: a session that holds more than PresenceBacklog
+// for its client gets no more presence updates queued: a storm of status
+// changes and a wave of joins leave it one owed entry per occupant, and
+// once it drains it gets each occupant's latest presence once; a leave
+// still goes straight, and an owed occupant that left is not announced.
+func TestPresenceCoalesced(t *testing.T) {
+	m, _ := newTestModule(t, Config{MaxOccupants: 500})
+	slow := &fakeSession{full: jid.MustParse("slow@localhost/r"), asks: make(chan struct{}, 1)}
+	env := &sessionsEnv{to: map[string]*fakeSession{slow.full.String(): slow}}
+	const room = "room@conference.localhost"
+	fill(t, m, env, 10)
+	m.presence(&mod.Ctx{Env: env, From: slow}, presenceTo(slow.full.String(), room+"/slow"))
+	m.waitLists()
+	slow.drain()
+	// its client stops reading: the session holds more than the backlog
+	slow.mu.Lock()
+	slow.held = m.cfg.PresenceBacklog + 1
+	slow.mu.Unlock()
+
+	ctx := &mod.Ctx{Env: env}
+	status := func(from string, i int) *stanza.Stanza {
+		return stanza.MustParse(fmt.Appendf(nil, "<presence from='%s@localhost/r' to='%s/%s'><status>s%d</status></presence>", from, room, from, i))
+	}
+	for i := range 100 {
+		m.presence(ctx, status("u1", i))
+	}
+	const wave = 200
+	for i := range wave {
+		m.presence(ctx, presenceTo(fmt.Sprintf("w%d@localhost/r", i), fmt.Sprintf("%s/w%d", room, i)))
+	}
+	m.presence(ctx, status("w7", 1))
+	m.presence(ctx, stanza.MustParse([]byte("<presence type='unavailable' from='w7@localhost/r' to='"+room+"/w7'/>")))
+	slow.mu.Lock()
+	queued := len(slow.got)
+	slow.mu.Unlock()
+	if queued != 1 {
+		t.Fatalf("%d stanzas queued on a session behind during 100 status changes, %d joins and a leave; want the leave alone", queued, wave)
+	}
+	r := m.lookup(jid.MustParse(room))
+	r.mu.Lock()
+	owed := len(r.owing[slow.full.String()].rest)
+	r.mu.Unlock()
+	if owed != wave+1 {
+		t.Fatalf("%d occupants owed, want %d (one entry each)", owed, wave+1)
+	}
+
+	// it reads: the owed presences follow, the latest of each, once
+	all := slow.drain()
+	idle := make(chan struct{})
+	go func() { m.waitLists(); close(idle) }()
+	for done := false; !done; {
+		select {
+		case <-slow.asks:
+		case <-idle:
+			done = true
+		}
+		all = append(all, slow.drain()...)
+	}
+	count := map[string]int{}
+	for _, st := range all {
+		count[st.From.Resource()]++
+		if st.From.Resource() == "u1" && !strings.Contains(string(st.Bytes()), "<status>s99</status>") {
+			t.Fatalf("u1's presence is not its latest: %s", st.Bytes())
+		}
+	}
+	if count["u1"] != 1 || count["w7"] != 1 || count["w8"] != 1 || len(count) != wave+1 {
+		t.Fatalf("after draining: u1 %d, w7 %d (its leave), w8 %d, %d senders; want each once, %d senders", count["u1"], count["w7"], count["w8"], len(count), wave+1)
+	}
+	r.mu.Lock()
+	left := len(r.owing)
+	r.mu.Unlock()
+	if left != 0 {
+		t.Fatalf("%d listings left after draining", left)
+	}
+}
