@@ -211,6 +211,7 @@ type Config struct {
 	Transport   string        // "tcp" (default) or "websocket" (RFC 7395 at WSPath; goroutines, no loops)
 	WSPath      string        // the WebSocket path; default "/xmpp-websocket"
 	Tick        time.Duration // event loops: the shortest time between two send wakeups
+	Split       bool          // event loops: split each message's latency (send, server, receive; evloop_linux.go)
 	WorkerIdx   int           // set in a child process
 	WorkerOf    int           // number of workers, set in a child process (0: not a child)
 	UserOffset  int           // global index of this process's first session (set for children)
@@ -327,6 +328,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	fs.StringVar(&c.HTMLFile, "html", "", "write an HTML report (charts, summary, configuration; self-contained) to `file`")
 	fs.DurationVar(&c.Progress, "progress", time.Second, "progress line interval on stderr (0: none)")
 	fs.DurationVar(&c.Tick, "tick", 100*time.Microsecond, "event loops: the shortest `time` between two send wakeups (a due message waits at most this long)")
+	fs.BoolVar(&c.Split, "split", false, "event loops: split each message's latency into the load generator's send lag, the server's part (to the reply's kernel receive timestamp) and the load generator's receive lag")
 	fs.BoolVar(&c.NoLoops, "no-loops", false, "keep online plain-TCP sessions on a goroutine each instead of moving them to epoll loops (for comparison)")
 	fs.StringVar(&c.Transport, "transport", "tcp", "`name`: tcp, or websocket (RFC 7395 on --addr, the server's [web] http port; plain only)")
 	fs.StringVar(&c.WSPath, "ws-path", "/xmpp-websocket", "the WebSocket `path` for --transport websocket")

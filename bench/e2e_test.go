@@ -177,6 +177,33 @@ func TestPlainPaths(t *testing.T) {
 	}
 }
 
+// TestLatencySplit: with --split every message delivered over a real
+// server has its latency split in three parts (send, server, receive),
+// and the parts' medians add up to about the latency's.
+func TestLatencySplit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	env := startServer(t, 20)
+	args := "--addr " + env.Addr + " --scenario chat --sessions 20 --rate 1000 --messages 300 --duration 20s --split"
+	res, err := Run(context.Background(), testConfig(t, args), Hooks{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sp := res.Client.Split
+	if res.MessagesDelivered != 300 || sp == nil {
+		t.Fatalf("delivered %d, split %+v", res.MessagesDelivered, sp)
+	}
+	for name, p := range map[string]Percentiles{"send": sp.Send, "server": sp.Server, "receive": sp.Receive} {
+		if p.Count != 300 {
+			t.Errorf("%s: %d values, want 300", name, p.Count)
+		}
+	}
+	if sp.Server.P50 <= 0 || sp.Server.Max > res.LatencyMs.Max+0.01 {
+		t.Errorf("server part %+v against latency %+v", sp.Server, res.LatencyMs)
+	}
+}
+
 // TestRosterFanOut: --roster-size builds mutual subscriptions through the
 // protocol before the load, and each presence update then reaches the
 // sender's own session and its contacts; a second run finds the rosters in

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"syscall"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -30,6 +31,7 @@ type evloop struct {
 	block bool            // wait in epoll_wait (high rates), not in Go's poller
 	efd   int             // eventfd: sessions to adopt, sending to start or stop, the end
 	buf   []byte
+	oob   []byte // --split: the receive timestamp's control message
 
 	mu      sync.Mutex // guards the fields below, set from other goroutines
 	adopt   []*session
@@ -247,6 +249,10 @@ func (l *evloop) control() bool {
 			l.end(s, errLoopClosed)
 			continue
 		}
+		if l.r.cfg.Split {
+			// the kernel stamps each segment as it arrives (SO_TIMESTAMPNS)
+			_ = unix.SetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TIMESTAMPNS, 1)
+		}
 		if err := unix.EpollCtl(l.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil {
 			l.end(s, err)
 		}
@@ -313,12 +319,24 @@ func (l *evloop) queue(s *session, b []byte) {
 	if len(s.batch) == 0 {
 		l.batched = append(l.batched, s)
 	}
+	if l.r.cfg.Split {
+		if off := sentOffset(b); off >= 0 {
+			s.stamps = append(s.stamps, len(s.batch)+off)
+		}
+	}
 	s.batch = append(s.batch, b...)
 }
 
 // flushQueued writes what queue gathered, one write per session.
 func (l *evloop) flushQueued() {
 	for i, s := range l.batched {
+		if len(s.stamps) > 0 {
+			now := time.Now().UnixNano()
+			for _, off := range s.stamps {
+				stampSent(s.batch[off:], now)
+			}
+			s.stamps = s.stamps[:0]
+		}
 		_ = s.write(s.batch) // a failed write shows as a dropped session and lost messages
 		if cap(s.batch) > 4<<10 {
 			s.batch = nil
@@ -343,7 +361,13 @@ func (l *evloop) input(s *session) {
 	if fd < 0 {
 		return
 	}
-	n, err := unix.Read(fd, l.buf)
+	var n int
+	var err error
+	if l.r.cfg.Split {
+		n, err = l.readStamped(fd, s)
+	} else {
+		n, err = unix.Read(fd, l.buf)
+	}
 	switch {
 	case err == unix.EAGAIN || err == unix.EINTR:
 		return
@@ -357,6 +381,25 @@ func (l *evloop) input(s *session) {
 	if err := s.sc.Feed(l.buf[:n], s); err != nil {
 		l.end(s, err)
 	}
+}
+
+// readStamped reads as input does, and keeps the kernel's receive
+// timestamp of the last segment read in s.rxAt (--split).
+func (l *evloop) readStamped(fd int, s *session) (int, error) {
+	if l.oob == nil {
+		l.oob = make([]byte, unix.CmsgSpace(16))
+	}
+	n, oobn, _, _, err := unix.Recvmsg(fd, l.buf, l.oob, 0)
+	s.rxAt = 0
+	// one control message: cmsghdr (len, level, type), then a timespec
+	if err == nil && oobn >= unix.SizeofCmsghdr+16 {
+		h := (*unix.Cmsghdr)(unsafe.Pointer(&l.oob[0]))
+		if h.Level == unix.SOL_SOCKET && h.Type == unix.SO_TIMESTAMPNS {
+			ts := (*unix.Timespec)(unsafe.Pointer(&l.oob[unix.SizeofCmsghdr]))
+			s.rxAt = ts.Nano()
+		}
+	}
+	return n, err
 }
 
 // end closes s's socket and hands err to s's goroutine.

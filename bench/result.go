@@ -93,15 +93,31 @@ func (s *S2SStats) LinkBytes() (local, remote int64, okLocal, okRemote bool) {
 
 // ClientStats is the load generator's own cost.
 type ClientStats struct {
-	Processes       int     `json:"processes"`
-	RSSPeak         int64   `json:"rss_peak_bytes"`
-	RSSPerSession   float64 `json:"rss_per_session_bytes"`
-	CPUSeconds      float64 `json:"cpu_seconds"`
-	CPUAvgPct       float64 `json:"cpu_avg_pct"`
-	SendLagMs       float64 `json:"send_lag_p99_ms"` // how late senders were against the schedule
-	SendLagMaxMs    float64 `json:"send_lag_max_ms"`
-	MessagesSkipped int64   `json:"messages_skipped"` // paced sends with no online sender/partner pair
-	Stale           int64   `json:"stale_received"`   // messages and presence marked by another run (left queued for these accounts), not counted
+	Processes       int           `json:"processes"`
+	RSSPeak         int64         `json:"rss_peak_bytes"`
+	RSSPerSession   float64       `json:"rss_per_session_bytes"`
+	CPUSeconds      float64       `json:"cpu_seconds"`
+	CPUAvgPct       float64       `json:"cpu_avg_pct"`
+	SendLagMs       float64       `json:"send_lag_p99_ms"` // how late senders were against the schedule
+	SendLagMaxMs    float64       `json:"send_lag_max_ms"`
+	MessagesSkipped int64         `json:"messages_skipped"`        // paced sends with no online sender/partner pair
+	Stale           int64         `json:"stale_received"`          // messages and presence marked by another run (left queued for these accounts), not counted
+	Split           *LatencySplit `json:"latency_split,omitempty"` // --split
+}
+
+// LatencySplit is where a message's latency went (--split): the three parts
+// add up to its latency, each measured on the same message.
+type LatencySplit struct {
+	// from its due time to the write that sent it (the pacing wakeup's lag
+	// plus the writes before it in that wakeup)
+	Send Percentiles `json:"send_ms"`
+	// from that write to the kernel's receive timestamp of the server's
+	// reply in the receiving socket: the write's own TCP work, the server's
+	// queueing, handling and write
+	Server Percentiles `json:"server_ms"`
+	// from that timestamp to the receiving session reading it: the load
+	// generator's receive lag
+	Receive Percentiles `json:"receive_ms"`
 }
 
 // Result is the outcome of a run.
@@ -262,8 +278,14 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	}
 	row("client", "%d process(es), RSS peak %s (%.0f B/session), CPU %.1f s (%.0f%% avg), send lag p99 %.2f ms max %.2f ms",
 		c.Processes, mib(c.RSSPeak), c.RSSPerSession, c.CPUSeconds, c.CPUAvgPct, c.SendLagMs, c.SendLagMaxMs)
+	if sp := c.Split; sp != nil {
+		row("latency split", "send %s | server %s | receive %s (ms, p50/p99)",
+			p5099(sp.Send), p5099(sp.Server), p5099(sp.Receive))
+	}
 	return tw.Flush()
 }
+
+func p5099(p Percentiles) string { return fmt.Sprintf("%.2f/%.2f", p.P50, p.P99) }
 
 func pctl(p Percentiles) string {
 	if p.Count == 0 {

@@ -84,6 +84,7 @@ type run struct {
 	presLat  *recorder
 	loginLat *recorder
 	sendLag  *recorder
+	split    [3]*recorder // --split: send, server, receive (LatencySplit)
 	sessions []session
 	chat     []int32 // local indices of chat sessions
 	pres     []int32 // local indices of presence sessions
@@ -143,6 +144,9 @@ func newRun(cfg *Config, hooks Hooks) (*run, error) {
 	}
 	r.ctx, r.cancel = context.WithCancel(context.Background())
 	r.msgLat, r.presLat, r.loginLat, r.sendLag = newRecorder(), newRecorder(), newRecorder(), newRecorder()
+	if cfg.Split {
+		r.split = [3]*recorder{newRecorder(), newRecorder(), newRecorder()}
+	}
 	r.header, r.close = streamHeader(cfg.Domain), streamClose
 	r.presence = presenceInitial
 	if cfg.PEP() {
@@ -841,6 +845,9 @@ func (r *run) appendPresence(b []byte, s *session, seq, ts int64) []byte {
 func (r *run) appendPadded(b []byte, idx int32, seq, ts int64) []byte {
 	m := len(b)
 	b = appendMark(b, r.id, idx, seq, ts)
+	if r.cfg.Split {
+		b = append(b, sentPlaceholder...) // stamped by the loop at the write
+	}
 	for len(b)-m < r.cfg.MsgSize {
 		b = append(b, 'x')
 	}
@@ -896,6 +903,9 @@ func (r *run) result(wall time.Duration, sendSeconds float64, hold time.Duration
 	}
 	lagS := Summarize(lag)
 	res.Client.SendLagMs, res.Client.SendLagMaxMs = lagS.P99, lagS.Max
+	if r.split[0] != nil {
+		res.Client.Split = &LatencySplit{Send: Summarize(r.split[0].total()), Server: Summarize(r.split[1].total()), Receive: Summarize(r.split[2].total())}
+	}
 	res.finish(lat, login, pres)
 	return res
 }

@@ -122,6 +122,10 @@ type session struct {
 	out   []byte
 	ended chan error
 	batch []byte // paced events queued by the sending loop (evloop.queue)
+	// --split: where in batch each message's sent time goes, and the
+	// kernel's receive timestamp of the data being read (Unix ns)
+	stamps []int
+	rxAt   int64
 
 	contacts map[string]uint8 // --roster-size: subscription bits by contact (roster.go)
 	bare     []byte           // pep: the account's bare JID, once asked (isSelf)
@@ -685,7 +689,11 @@ func (s *session) online1(e xmlscan.Elem) error {
 				return nil
 			}
 			r.st.msgDelivered.Add(1)
-			r.msgLat.record(int(sidx), time.Duration(time.Now().UnixNano()-ts))
+			now := time.Now().UnixNano()
+			r.msgLat.record(int(sidx), time.Duration(now-ts))
+			if r.split[0] != nil {
+				r.recordSplit(e, int(sidx), ts, s.rxAt, now)
+			}
 		}
 	case "presence":
 		t, _ := e.Attr("type")
@@ -829,4 +837,59 @@ const nsSM = "urn:xmpp:sm:3"
 func smAck(h uint32) []byte {
 	b := append([]byte("<a xmlns='"+nsSM+"' h='"), strconv.FormatUint(uint64(h), 10)...)
 	return append(b, "'/>"...)
+}
+
+// sentPlaceholder follows the mark when --split is on: a loop overwrites it
+// with the time of the write that sends the message (stampSent).
+const sentPlaceholder = "0000000000000000000 "
+
+// sentOffset returns where the sent-time placeholder is in message b, or -1.
+func sentOffset(b []byte) int {
+	i := bytes.Index(b, []byte(markPrefix))
+	if i < 0 {
+		return -1
+	}
+	i += len(markPrefix)
+	for range 4 { // run, sender, seq, due
+		j := bytes.IndexByte(b[i:], ' ')
+		if j < 0 {
+			return -1
+		}
+		i += j + 1
+	}
+	if len(b)-i < len(sentPlaceholder) {
+		return -1
+	}
+	return i
+}
+
+// stampSent writes t (Unix ns, 19 digits until 2286) over a placeholder.
+func stampSent(b []byte, t int64) {
+	for i := len(sentPlaceholder) - 2; i >= 0; i-- {
+		b[i] = byte('0' + t%10)
+		t /= 10
+	}
+}
+
+// recordSplit records the three parts of one message's latency (--split):
+// due → sent, sent → the reply's kernel receive timestamp rx, rx → now. A
+// message sent off the loops (no sent time) or read without a timestamp is
+// left out.
+func (r *run) recordSplit(e xmlscan.Elem, shard int, due, rx, now int64) {
+	if rx == 0 {
+		return
+	}
+	body := e.Child("body", "")
+	t := body.Raw()[body.StartTagEnd():]
+	off := sentOffset(t)
+	if off < 0 {
+		return
+	}
+	sent, _, ok := leadingInt(t[off:])
+	if !ok || sent == 0 {
+		return
+	}
+	r.split[0].record(shard, time.Duration(sent-due))
+	r.split[1].record(shard, time.Duration(rx-sent))
+	r.split[2].record(shard, time.Duration(now-rx))
 }

@@ -254,3 +254,22 @@ func TestPEPNotification(t *testing.T) {
 		t.Errorf("duplicates %d, want 1", d)
 	}
 }
+
+// TestSentStamp: the --split placeholder is found after the mark and the
+// loop's stamp reads back as the mark's fifth number.
+func TestSentStamp(t *testing.T) {
+	r := &run{cfg: &Config{MsgSize: 64, Split: true}, id: 7}
+	b := r.appendPadded([]byte("<body>"), 3, 42, 1_700_000_000_123_456_789)
+	off := sentOffset(b)
+	if off < 0 {
+		t.Fatalf("no placeholder in %q", b)
+	}
+	stampSent(b[off:], 1_800_000_000_000_000_123)
+	v, _, ok := leadingInt(b[off:])
+	if !ok || v != 1_800_000_000_000_000_123 {
+		t.Fatalf("stamp read back %d %v from %q", v, ok, b)
+	}
+	if sentOffset([]byte("<body>IB1 7 3 42 </body>")) >= 0 {
+		t.Error("placeholder found in a mark without one")
+	}
+}
