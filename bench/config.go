@@ -312,7 +312,7 @@ func ParseArgs(args []string, errOut io.Writer) (*Config, error) {
 	srcIPs := fs.String("source-ips", "", "local `addresses` to spread sockets over, e.g. 127.0.0.1-127.0.0.50")
 	fs.Float64Var(&c.Ramp, "ramp", 0, "session arrivals per `second` (0: as fast as --inflight allows)")
 	fs.IntVar(&c.Inflight, "inflight", 200, "logins in progress at once")
-	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "length of the run, ramp included (muc, pep: of the sending, after every login and join, or roster and caps)")
+	fs.DurationVar(&c.Duration, "duration", 30*time.Second, "length of the run, ramp included (muc, pep, s2s: of the sending, after every login and join, roster and caps, or the link)")
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "after sending stops, wait this long at most for outstanding messages")
 	fs.DurationVar(&c.Timeout, "timeout", 30*time.Second, "time allowed for one login")
 	fs.DurationVar(&c.Keepalive, "keepalive", 0, "whitespace keepalive interval for online sessions (0: none)")

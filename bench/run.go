@@ -400,10 +400,11 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	}
 	cliBefore, _ := ReadProc(pid)
 	start := time.Now()
-	// muc and pep: --duration is the sending time, after the logins and the
-	// joins or the rosters and caps (bounded by --timeout each: a big room's
-	// joins fan out n² presences, rosters are built through the protocol)
-	sendTimed := cfg.MUC() || cfg.PEP()
+	// muc, pep and s2s: --duration is the sending time, after the logins and
+	// the joins, the rosters and caps or the link (bounded by --timeout each:
+	// a big room's joins fan out n² presences, rosters are built through the
+	// protocol, a peer's link may take seconds to come up)
+	sendTimed := cfg.MUC() || cfg.PEP() || cfg.S2S()
 	deadline := start.Add(cfg.Duration)
 	if sendTimed {
 		deadline = deadline.Add(2 * cfg.Timeout)
