@@ -1,17 +1,61 @@
 package bench
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // mucJoins is what the join phase of --scenario muc measured.
 type mucJoins struct {
 	joined        int64
 	took          time.Duration
 	before, after ProcSample // the server's, around the joins (zero without --server-pid)
+	settled       ProcSample // the server's once its RSS stopped falling after the joins
+	steady        bool       // settled within settleMax (else: still moving then)
+}
+
+// The settled sample: after the join wave, with no load, the server's RSS is
+// read every settleEvery until two readings in a row are within settleTol of
+// each other, or settleMax has passed. The same for every server, so what a
+// runtime gives back (queues written, garbage collected, pages returned)
+// within seconds counts, and what it keeps does not go unseen either.
+const (
+	settleEvery = 500 * time.Millisecond
+	settleMax   = 10 * time.Second
+	settleTol   = 0.01
+)
+
+// settle samples pid until its RSS is steady (see settleEvery), settleMax
+// has passed or done is closed; it returns the last sample and whether the
+// RSS was steady.
+func settle(pid int, done <-chan struct{}) (ProcSample, bool) {
+	prev, err := ReadProc(pid)
+	if err != nil {
+		return ProcSample{}, false
+	}
+	end := prev.At.Add(settleMax)
+	for {
+		select {
+		case <-done:
+			return prev, false
+		case <-time.After(settleEvery):
+		}
+		cur, err := ReadProc(pid)
+		if err != nil {
+			return prev, false
+		}
+		steady := math.Abs(float64(cur.RSS-prev.RSS)) <= settleTol*float64(prev.RSS)
+		prev = cur
+		if steady || !cur.At.Before(end) {
+			return cur, steady
+		}
+	}
 }
 
 // joinPhase runs once every first login has ended: it samples the server,
 // sends every online chat session's join, waits (bounded by --timeout) for
-// all of them to be in their rooms, and samples the server again. The
+// all of them to be in their rooms, and samples the server again, at the
+// end of the joins and once more when its RSS has settled. The
 // senders start after it, so no message goes to a room still filling up.
 func (r *run) joinPhase(done <-chan struct{}) mucJoins {
 	var j mucJoins
@@ -56,6 +100,9 @@ func (r *run) joinPhase(done <-chan struct{}) mucJoins {
 	j.took = time.Since(start)
 	if r.cfg.ServerPID > 0 {
 		j.after, _ = ReadProc(r.cfg.ServerPID)
+		if j.joined > 0 {
+			j.settled, j.steady = settle(r.cfg.ServerPID, done)
+		}
 	}
 	return j
 }
