@@ -1,9 +1,6 @@
 package bench
 
-import (
-	"math"
-	"time"
-)
+import "time"
 
 // mucJoins is what the join phase of --scenario muc measured.
 type mucJoins struct {
@@ -15,41 +12,57 @@ type mucJoins struct {
 }
 
 // The settled sample: after the join wave, with no load, the server's RSS is
-// read every settleEvery until two readings in a row are within settleTol of
-// each other, or settleMax has passed. The same for every server, so what a
-// runtime gives back (queues written, garbage collected, pages returned)
-// within seconds counts, and what it keeps does not go unseen either.
+// read every settleEvery until the readings of the last settleSpan are all
+// within settleTol of each other, or settleMax has passed. The same for
+// every server, so what a runtime gives back within seconds (queues written,
+// garbage collected, pages returned) counts, and what it keeps shows. The
+// span is 2 s, not one interval: runtimes free in steps (a GC cycle, Ignis's
+// release a second after the last join, mod/muc/release.go).
 const (
 	settleEvery = 500 * time.Millisecond
+	settleSpan  = 2 * time.Second
 	settleMax   = 10 * time.Second
 	settleTol   = 0.01
 )
 
-// settle samples pid until its RSS is steady (see settleEvery), settleMax
-// has passed or done is closed; it returns the last sample and whether the
-// RSS was steady.
+// settle samples pid until its RSS is steady, settleMax has passed or done
+// is closed; it returns the last sample and whether the RSS was steady.
 func settle(pid int, done <-chan struct{}) (ProcSample, bool) {
-	prev, err := ReadProc(pid)
+	first, err := ReadProc(pid)
 	if err != nil {
 		return ProcSample{}, false
 	}
-	end := prev.At.Add(settleMax)
+	span := int(settleSpan / settleEvery) // intervals in a span
+	win := []ProcSample{first}
 	for {
 		select {
 		case <-done:
-			return prev, false
+			return win[len(win)-1], false
 		case <-time.After(settleEvery):
 		}
 		cur, err := ReadProc(pid)
 		if err != nil {
-			return prev, false
+			return win[len(win)-1], false
 		}
-		steady := math.Abs(float64(cur.RSS-prev.RSS)) <= settleTol*float64(prev.RSS)
-		prev = cur
-		if steady || !cur.At.Before(end) {
-			return cur, steady
+		if win = append(win, cur); len(win) > span+1 {
+			win = win[1:]
+		}
+		if len(win) == span+1 && steady(win) {
+			return cur, true
+		}
+		if cur.At.Sub(first.At) >= settleMax {
+			return cur, false
 		}
 	}
+}
+
+// steady: the samples' RSS spread is within settleTol of their largest.
+func steady(win []ProcSample) bool {
+	lo, hi := win[0].RSS, win[0].RSS
+	for _, s := range win[1:] {
+		lo, hi = min(lo, s.RSS), max(hi, s.RSS)
+	}
+	return float64(hi-lo) <= settleTol*float64(hi)
 }
 
 // joinPhase runs once every first login has ended: it samples the server,

@@ -50,7 +50,7 @@ type ServerStats struct {
 // first, then all join their rooms; the server's RSS is sampled before the
 // joins, at their end (the last newcomer has its self-presence: queues not
 // yet written and heap not yet returned count) and settled (with no load,
-// once two readings 0.5 s apart are within 1 %, at most 10 s later).
+// once the readings of 2 s, every 0.5 s, are within 1 %; 10 s at most).
 type MUCStats struct {
 	Occupants            int64   `json:"occupants"` // sessions in their room when the load began
 	Wanted               int64   `json:"occupants_wanted"`

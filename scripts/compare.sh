@@ -722,7 +722,7 @@ for sc, label in (("chat-half", f"at {half:,} msgs/s"), ("chat-fixed", f"at {int
 # group chat: deliveries are messages times the occupants of the room
 def per_occ(r):  # RSS sampled the moment the last newcomer has its self-presence
     return (r.get("muc") or {}).get("server_rss_per_occupant_bytes") or None
-def per_occ_settled(r):  # then every 0.5 s, no load, until within 1 % (10 s at most)
+def per_occ_settled(r):  # then every 0.5 s, no load, until 2 s of them within 1 % (10 s at most)
     return (r.get("muc") or {}).get("server_rss_settled_per_occupant_bytes") or None
 def settle_note(r):
     j = r.get("muc") or {}
