@@ -108,14 +108,28 @@ func TestIdleThenChat(t *testing.T) {
 	}
 
 	// paced joins (20 at 100/s take 0.19 s at least), then --duration of
-	// sending: 1 s of it, whatever the logins and joins took
-	cfg = testConfig(t, "--addr "+env.Addr+" --scenario muc --room-size 10 --sessions 20 --rate 100 --duration 1s --join-rate 100 --drain 3s")
+	// sending: 1 s of it, whatever the logins and joins took; the server
+	// (this process) is sampled at the end of the joins and settled
+	cfg = testConfig(t, "--addr "+env.Addr+" --scenario muc --room-size 10 --sessions 20 --rate 100 --duration 1s --join-rate 100 --drain 3s --server-pid "+strconv.Itoa(pidSelf()))
 	res, err = Run(ctx, cfg, Hooks{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if m := res.MUC; m == nil || m.Occupants != 20 || m.JoinS < 0.19 {
 		t.Errorf("paced muc joins: %+v, want 20 in 0.19 s or more", m)
+	}
+	// the settled sample: at least a span after the end of the joins,
+	// at most settleMax (and a last interval) after it
+	if m := res.MUC; m == nil || m.ServerRSSAfter == 0 || m.ServerRSSSettled == 0 || m.ServerRSSSettledPerOccupant == 0 ||
+		m.SettleS < settleSpan.Seconds() || m.SettleS > (settleMax+2*settleEvery).Seconds() {
+		t.Errorf("muc settled sample: %+v", m)
+	}
+	var txt strings.Builder
+	if err := res.WriteSummary(&txt); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(txt.String(), "server RSS/occupant settled") || !strings.Contains(txt.String(), "at the end of the joins") {
+		t.Errorf("text report without both samples:\n%s", txt.String())
 	}
 	if res.SendS < 0.9 || res.MessagesSent < 80 || res.MessagesDelivered != res.MessagesExpected {
 		t.Errorf("paced muc: sent %d for %.2f s, delivered %d of %d", res.MessagesSent, res.SendS, res.MessagesDelivered, res.MessagesExpected)

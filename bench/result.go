@@ -47,15 +47,22 @@ type ServerStats struct {
 }
 
 // MUCStats is the join phase of --scenario muc: every session logs in
-// first, then all join their rooms at once; the server's RSS is sampled
-// before and after the joins, so the difference is the rooms' cost alone.
+// first, then all join their rooms; the server's RSS is sampled before the
+// joins, at their end (the last newcomer has its self-presence: queues not
+// yet written and heap not yet returned count) and settled (with no load,
+// once the readings of 2 s, every 0.5 s, are within 1 %; 10 s at most).
 type MUCStats struct {
 	Occupants            int64   `json:"occupants"` // sessions in their room when the load began
 	Wanted               int64   `json:"occupants_wanted"`
 	JoinS                float64 `json:"join_s"` // from the first join sent to the last self-presence
 	ServerRSSBefore      int64   `json:"server_rss_before_joins_bytes,omitempty"`
 	ServerRSSAfter       int64   `json:"server_rss_after_joins_bytes,omitempty"`
-	ServerRSSPerOccupant float64 `json:"server_rss_per_occupant_bytes,omitempty"`
+	ServerRSSPerOccupant float64 `json:"server_rss_per_occupant_bytes,omitempty"` // at the end of the joins
+	ServerRSSSettled     int64   `json:"server_rss_settled_bytes,omitempty"`
+	SettleS              float64 `json:"settle_s,omitempty"`      // from the end of the joins to the settled sample
+	SettleSteady         bool    `json:"settle_steady,omitempty"` // false: settleMax passed still moving
+	// ServerRSSSettledPerOccupant is (settled - before) / occupants.
+	ServerRSSSettledPerOccupant float64 `json:"server_rss_settled_per_occupant_bytes,omitempty"`
 }
 
 // S2SStats is --scenario s2s: half the sessions on the remote server, each
@@ -223,7 +230,14 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	if m := r.MUC; m != nil {
 		row("muc joins", "%d of %d occupants in %.2f s", m.Occupants, m.Wanted, m.JoinS)
 		if m.ServerRSSPerOccupant != 0 {
-			row("server RSS/occupant", "%.0f B (%.1f MiB before the joins, %.1f MiB after)", m.ServerRSSPerOccupant, float64(m.ServerRSSBefore)/(1<<20), float64(m.ServerRSSAfter)/(1<<20))
+			row("server RSS/occupant", "%.0f B at the end of the joins (%.1f MiB before the joins, %.1f MiB at their end)", m.ServerRSSPerOccupant, float64(m.ServerRSSBefore)/(1<<20), float64(m.ServerRSSAfter)/(1<<20))
+		}
+		if m.ServerRSSSettled != 0 {
+			how := "steady"
+			if !m.SettleSteady {
+				how = "still moving"
+			}
+			row("server RSS/occupant settled", "%.0f B (%.1f MiB %.1f s after the joins, %s)", m.ServerRSSSettledPerOccupant, float64(m.ServerRSSSettled)/(1<<20), m.SettleS, how)
 		}
 	}
 	if l := r.S2S; l != nil {

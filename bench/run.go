@@ -894,6 +894,12 @@ func (r *run) result(wall time.Duration, sendSeconds float64, hold time.Duration
 		if j.joined > 0 && j.after.RSS > 0 {
 			res.MUC.ServerRSSBefore, res.MUC.ServerRSSAfter = j.before.RSS, j.after.RSS
 			res.MUC.ServerRSSPerOccupant = float64(j.after.RSS-j.before.RSS) / float64(j.joined)
+			if j.settled.RSS > 0 {
+				res.MUC.ServerRSSSettled = j.settled.RSS
+				res.MUC.SettleS = j.settled.At.Sub(j.after.At).Seconds()
+				res.MUC.SettleSteady = j.steady
+				res.MUC.ServerRSSSettledPerOccupant = float64(j.settled.RSS-j.before.RSS) / float64(j.joined)
+			}
 		}
 	}
 	if cfg.PEP() {

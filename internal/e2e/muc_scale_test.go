@@ -220,3 +220,31 @@ func TestMUCPresenceStorm(t *testing.T) {
 	}
 	t.Logf("the stalled occupant got %d of alice's %d presences, %d bytes", n, storm, len(got))
 }
+
+// TestMUCReleaseAfterJoins: once a wave of release_after_joins joins has
+// been quiet for a second, the server returns the freed heap to the OS once
+// and says so in its log (smaller waves: TestReleaseWave in mod/muc).
+func TestMUCReleaseAfterJoins(t *testing.T) {
+	logs := newLogSink()
+	env := servertest.StartLogged(t, logs, func(c *server.Config) {
+		c.LogLevel = "info"
+		c.MUC.ReleaseAfterJoins = 3
+	})
+	for i := range 3 {
+		name := fmt.Sprintf("u%d", i)
+		env.AddUser(name, "pw")
+		s := rawStream(t, env, name, "r")
+		s.online()
+		mucJoin(s, mucRoom, name, "")
+		mucSubject(s)
+		if i == 0 {
+			iqTo(s, "cfg", "set", mucRoom, instant)
+		}
+	}
+	line := logs.wait(t, "join wave over", "joins=3", "mod=muc")
+	for _, k := range []string{"took=", "released=", "heap_in_use="} {
+		if !strings.Contains(line, k) {
+			t.Fatalf("release log line without %s: %s", k, line)
+		}
+	}
+}

@@ -179,6 +179,11 @@ type Config struct {
 		// for its client, the room's presence updates to it are coalesced
 		// (each occupant's latest, sent as it drains); default 16 KiB
 		PresenceBacklog int `toml:"presence_backlog"`
+		// ReleaseAfterJoins: after a wave of at least this many joins (none
+		// a second apart), quiet for a second, the freed heap is returned
+		// to the OS once (a GC and a scavenge, at most once a minute);
+		// default 500, 0 = never
+		ReleaseAfterJoins int `toml:"release_after_joins"`
 	} `toml:"muc"`
 
 	// Pubsub is publish-subscribe (XEP-0060) and PEP (XEP-0163).
@@ -346,6 +351,7 @@ func DefaultConfig() Config {
 	c.MUC.BusyShare = 0.1
 	c.MUC.JoinWindow = 128 << 10
 	c.MUC.PresenceBacklog = 16 << 10
+	c.MUC.ReleaseAfterJoins = 500
 	c.Pubsub.Host = "pubsub"
 	c.Pubsub.Create = "local"
 	c.Pubsub.MaxItems = 256
@@ -497,6 +503,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MUC.MaxRoomsPerUser < 0 || c.MUC.MaxOccupants < 1 || c.MUC.MaxHistory < 0 || c.MUC.MessageRate <= 0 || c.MUC.MessageBurst < 1 {
 		return errors.New("config: muc: max_rooms_per_user and max_history must not be negative; max_occupants, message_rate and message_burst must be positive")
+	}
+	if c.MUC.ReleaseAfterJoins < 0 {
+		return errors.New("config: muc: release_after_joins must be 0 (never) or more")
 	}
 	if c.MUC.BusyOutput < 1024 || c.MUC.BusyShare <= 0 || c.MUC.BusyShare > 1 || c.MUC.JoinWindow < 1024 || c.MUC.PresenceBacklog < 1024 {
 		return errors.New("config: muc: busy_output, join_window and presence_backlog must be at least 1024 bytes, busy_share above 0 and at most 1")

@@ -46,7 +46,8 @@ func modules(d deps) []mod.Module {
 			extra = append(extra, muc.New(h("muc"), muc.Config{Host: c.Host, Parent: p, Create: c.Create, MaxRoomsPerUser: c.MaxRoomsPerUser,
 				MaxOccupants: c.MaxOccupants, MaxHistory: c.MaxHistory, MessageRate: c.MessageRate, MessageBurst: c.MessageBurst,
 				BusyOutput: c.BusyOutput, BusyShare: c.BusyShare, JoinWindow: c.JoinWindow, PresenceBacklog: c.PresenceBacklog,
-				Admins: d.admins(), VoiceInterval: c.VoiceInterval.Duration, MaxRegistrations: c.MaxRegistrations}))
+				Admins: d.admins(), VoiceInterval: c.VoiceInterval.Duration, MaxRegistrations: c.MaxRegistrations,
+				ReleaseAfterJoins: c.ReleaseAfterJoins}))
 		}
 	}
 	if d.cfg.Broadcast.Enabled {

@@ -88,6 +88,10 @@ type Config struct {
 	VoiceInterval time.Duration
 	// MaxRegistrations caps the nicks registered with one room (§7.10).
 	MaxRegistrations int
+	// ReleaseAfterJoins: after a wave of at least this many joins, quiet
+	// for a second, the freed heap goes back to the OS once (release.go);
+	// 0 = never.
+	ReleaseAfterJoins int
 }
 
 func (c *Config) defaults() {
@@ -147,6 +151,8 @@ type Module struct {
 	where  map[string][]*room // full JID of an occupant session → its rooms
 
 	lists lists // occupant lists being sent to newcomers (listing.go)
+
+	rel releaser // returns the heap after a wave of joins (release.go)
 }
 
 // New returns the service over h's store.
@@ -193,6 +199,9 @@ func (m *Module) Start(context.Context) error {
 	m.mu.Lock()
 	m.domain = d
 	m.mu.Unlock()
+	if err := m.startReleaser(); err != nil {
+		return err
+	}
 	if m.h.DB() == nil {
 		return nil
 	}

@@ -492,6 +492,7 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 	r.occupants[nick] = o
 	r.sessions[from.String()] = o
 	r.m.track(from, r, true)
+	r.m.joined()
 	sh := &shown{o: o}
 	now := r.m.now()
 	for _, v := range r.occupants {
