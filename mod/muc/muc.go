@@ -199,9 +199,6 @@ func (m *Module) Start(context.Context) error {
 	m.mu.Lock()
 	m.domain = d
 	m.mu.Unlock()
-	if err := m.startReleaser(); err != nil {
-		return err
-	}
 	if m.h.DB() == nil {
 		return nil
 	}

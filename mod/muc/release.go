@@ -26,6 +26,7 @@ const (
 // atomic add), the rest is only touched by the ticker.
 type releaser struct {
 	joins atomic.Int64 // joins since the last release
+	armed atomic.Bool  // a tick is scheduled (only while joins are counted: an idle server never wakes)
 	seen  int64        // joins at the last tick
 	quiet time.Duration
 	last  time.Time // the last release
@@ -35,15 +36,29 @@ type releaser struct {
 func (m *Module) joined() {
 	if m.cfg.ReleaseAfterJoins > 0 {
 		m.rel.joins.Add(1)
+		if m.rel.armed.CompareAndSwap(false, true) {
+			m.scheduleRelease()
+		}
 	}
 }
 
-// startReleaser runs the ticker when ReleaseAfterJoins is set.
-func (m *Module) startReleaser() error {
-	if m.cfg.ReleaseAfterJoins <= 0 {
-		return nil
+// scheduleRelease runs the next tick; ticks go on while a wave is counted
+// and stop once it is released or reset.
+func (m *Module) scheduleRelease() {
+	_, err := m.h.After(releaseTick, func(context.Context) {
+		m.releaseTick(m.now())
+		if m.rel.joins.Load() > 0 {
+			m.scheduleRelease()
+			return
+		}
+		m.rel.armed.Store(false)
+		if m.rel.joins.Load() > 0 && m.rel.armed.CompareAndSwap(false, true) {
+			m.scheduleRelease() // a join came between the check and the store
+		}
+	})
+	if err != nil { // the module is stopping
+		m.rel.armed.Store(false)
 	}
-	return m.h.Every(releaseTick, func(context.Context) { m.releaseTick(m.now()) })
 }
 
 // releaseTick releases when a big enough wave has been quiet long enough.
