@@ -581,9 +581,6 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	var srvPlateau ProcSample
 	if cfg.ServerPID > 0 {
 		srvPlateau, _ = ReadProc(cfg.ServerPID)
-		if srvPlateau.RSS > srvPeak.RSS {
-			srvPeak = srvPlateau
-		}
 	}
 	cliPlateau, _ := ReadProc(pid)
 	remote.atPlateau()
@@ -605,6 +602,9 @@ func (r *run) execute(parent context.Context) (*Result, error) {
 	}
 	close(tickStop)
 	<-tickDone
+	if srvPlateau.RSS > srvPeak.RSS { // the ticker owned srvPeak until now
+		srvPeak = srvPlateau
+	}
 	end := time.Now()
 	cliAfter, _ := ReadProc(pid)
 
