@@ -120,7 +120,7 @@ func TestIdleThenChat(t *testing.T) {
 	}
 	// the settled sample: at least a span after the end of the joins,
 	// at most settleMax (and a last interval) after it
-	if m := res.MUC; m == nil || m.ServerRSSAfter == 0 || m.ServerRSSSettled == 0 || m.ServerRSSSettledPerOccupant == 0 ||
+	if m := res.MUC; m == nil || m.ServerRSSAfter == 0 || m.ServerRSSSettled == 0 ||
 		m.SettleS < settleSpan.Seconds() || m.SettleS > (settleMax+2*settleEvery).Seconds() {
 		t.Errorf("muc settled sample: %+v", m)
 	}

@@ -229,7 +229,7 @@ func (r *Result) WriteSummary(w io.Writer) error {
 	}
 	if m := r.MUC; m != nil {
 		row("muc joins", "%d of %d occupants in %.2f s", m.Occupants, m.Wanted, m.JoinS)
-		if m.ServerRSSPerOccupant != 0 {
+		if m.ServerRSSAfter != 0 { // sampled (the difference itself may be 0 B on a small run)
 			row("server RSS/occupant", "%.0f B at the end of the joins (%.1f MiB before the joins, %.1f MiB at their end)", m.ServerRSSPerOccupant, float64(m.ServerRSSBefore)/(1<<20), float64(m.ServerRSSAfter)/(1<<20))
 		}
 		if m.ServerRSSSettled != 0 {
