@@ -49,13 +49,6 @@ func linkHeap(t *testing.T, bidi bool) int64 {
 		bob.online()
 		bobs = append(bobs, bob)
 	}
-	heap := func() int64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
 	exchange := func(i int) {
 		d, bob := fmt.Sprintf("b%d.test", i), bobs[i]
 		alice.send("<message to='bob@" + d + "' id='l" + d + "'><body>hi</body></message>")
@@ -64,11 +57,11 @@ func linkHeap(t *testing.T, bidi bool) int64 {
 		alice.expect("<body>back</body></message>")
 	}
 	exchange(0)
-	before := heap()
+	before := liveHeap()
 	for i := 1; i < peers; i++ {
 		exchange(i)
 	}
-	after := heap()
+	after := liveHeap()
 	want := 0 // incoming links at a.test: none with bidi
 	if !bidi {
 		want = peers
@@ -127,13 +120,6 @@ func domainHeap(t *testing.T, piggy bool) int64 {
 	}
 	bob := fedLogin(t, b, "bob")
 	bob.online()
-	heap := func() int64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
 	exchange := func(i int) {
 		s := senders[i]
 		s.send("<message to='bob@b.test' id='d" + fmt.Sprint(i) + "'><body>hi</body></message>")
@@ -143,12 +129,12 @@ func domainHeap(t *testing.T, piggy bool) int64 {
 	}
 	exchange(0)
 	blog.wait(t, "link closed", "domain=a.test") // b.test's verification link
-	before := heap()
+	before := liveHeap()
 	for i := 1; i <= vhosts; i++ {
 		exchange(i)
 		blog.wait(t, "link closed", "domain="+hosts[i-1].Domain)
 	}
-	after := heap()
+	after := liveHeap()
 	want := 1
 	if !piggy {
 		want = 1 + vhosts
@@ -171,25 +157,18 @@ func TestS2SQueueMemory(t *testing.T) {
 	})
 	a.Srv.S2S().SetHost("mute.test", stallingPeer(t))
 	alice := fedLogin(t, a, "alice")
-	heap := func() int64 {
-		runtime.GC()
-		runtime.GC()
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		return int64(ms.HeapAlloc)
-	}
 	// the link exists and is stuck before the measure
 	alice.send("<message to='x@mute.test' id='q0'><body>first</body></message>")
 	if got := alice.iq("p0", "<iq type='get' id='p0'><ping xmlns='urn:xmpp:ping'/></iq>"); strings.Contains(got, "<message") {
 		t.Fatalf("alice got %q: the first message did not wait", got)
 	}
-	before := heap()
+	before := liveHeap()
 	body := "<body>" + fmt.Sprintf("%064d", 0) + "</body>"
 	for i := range n {
 		alice.send(fmt.Sprintf("<message to='x@mute.test' id='q%d'>%s</message>", i+1, body))
 	}
 	got := alice.iq("p1", "<iq type='get' id='p1'><ping xmlns='urn:xmpp:ping'/></iq>")
-	after := heap()
+	after := liveHeap()
 	if strings.Contains(got, "<message") || len(alice.buf) > 0 {
 		t.Fatalf("alice got %q: the messages did not wait", got+string(alice.buf))
 	}
@@ -198,4 +177,14 @@ func TestS2SQueueMemory(t *testing.T) {
 	if per > 2048 {
 		t.Errorf("a queued stanza costs %d B of heap, over 2 KiB", per)
 	}
+}
+
+// liveHeap is the Go heap in use after two collections (the second frees
+// what the first's finalizers released).
+func liveHeap() int64 {
+	runtime.GC()
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return int64(ms.HeapAlloc)
 }
