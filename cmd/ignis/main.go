@@ -119,7 +119,8 @@ func serve(args []string, stdout io.Writer) error {
 	fs.String("log-level", "", "debug, info, warn or error (default info)")
 	fs.String("log-format", "", "text (key=value) or json (default text)")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile (pprof) of the whole run to `file`, closed at shutdown")
-	memProfile := fs.String("memprofile", "", "write a heap profile (pprof: allocations of the whole run, and what is live) to `file` at shutdown")
+	memProfile := fs.String("memprofile", "", "write a heap profile (pprof: allocations of the whole run, and what is live) to `file` at shutdown, and to `file`.N on each SIGUSR1 (after a GC: what a running server holds)")
+	memProfileRate := fs.Int("memprofilerate", 0, "with --memprofile: record one allocation per `bytes` allocated (1: every one, exact but slow; 0: the runtime's 512 KiB)")
 	if help, err := parseFlags(fs, args, false, stdout, "usage: ignis serve [options]   (runs the server until SIGINT or SIGTERM)\n"); help || err != nil {
 		return err
 	}
@@ -138,6 +139,9 @@ func serve(args []string, stdout io.Writer) error {
 		defer pprof.StopCPUProfile()
 	}
 	if *memProfile != "" {
+		if *memProfileRate > 0 {
+			runtime.MemProfileRate = *memProfileRate
+		}
 		defer func() {
 			f, err := os.Create(*memProfile)
 			if err != nil {
@@ -194,9 +198,44 @@ func serve(args []string, stdout io.Writer) error {
 	if err := srv.Start(); err != nil {
 		return err
 	}
+	if *memProfile != "" {
+		go heapOnSignal(ctx, *memProfile, log)
+	}
 	<-ctx.Done()
 	log.Info("shutting down")
 	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	return srv.Stop(sctx)
+}
+
+// heapOnSignal writes a heap profile to path.N on each SIGUSR1, after a
+// GC so that inuse_space is what the running server holds; the profile
+// at shutdown shows the shutdown's own work, not the settled state.
+func heapOnSignal(ctx context.Context, path string, log *slog.Logger) {
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGUSR1)
+	defer signal.Stop(sig)
+	for n := 1; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-sig:
+		}
+		name := fmt.Sprintf("%s.%d", path, n)
+		runtime.GC()
+		f, err := os.Create(name)
+		if err == nil {
+			err = pprof.Lookup("heap").WriteTo(f, 0)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+		}
+		if err != nil {
+			log.Error("memprofile", "file", name, "err", err)
+			continue
+		}
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		log.Info("memprofile written", "file", name, "heap_alloc", ms.HeapAlloc, "heap_inuse", ms.HeapInuse, "heap_idle", ms.HeapIdle, "heap_released", ms.HeapReleased, "stack_inuse", ms.StackInuse, "sys", ms.Sys)
+	}
 }
