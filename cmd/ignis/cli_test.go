@@ -278,3 +278,59 @@ func TestCommandsOnRunningServer(t *testing.T) {
 		t.Errorf("kick on a stopped server's folder: %v", err)
 	}
 }
+
+// TestHeapProfileOnSignal: with --memprofile, SIGUSR1 writes FILE.1 (a
+// heap profile pprof reads) and logs it, and the server keeps running.
+func TestHeapProfileOnSignal(t *testing.T) {
+	dir := t.TempDir()
+	prof := filepath.Join(dir, "heap")
+	cmd := ignis(t, "serve", "--data", filepath.Join(dir, "data"), "--c2s", "127.0.0.1:0", "--c2s-tls", "off", "--memprofile", prof)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	sc := bufio.NewScanner(stderr)
+	waitLine := func(want string) string {
+		t.Helper()
+		for sc.Scan() {
+			if strings.Contains(sc.Text(), want) {
+				return sc.Text()
+			}
+		}
+		t.Fatalf("server output ended before a line with %q", want)
+		return ""
+	}
+	waitLine(`msg="ignis started"`)
+	for n := 1; n <= 2; n++ {
+		if err := cmd.Process.Signal(syscall.SIGUSR1); err != nil {
+			t.Fatal(err)
+		}
+		name := prof + "." + strconv.Itoa(n)
+		line := waitLine(`msg="memprofile written"`)
+		if !strings.Contains(line, "file="+name) || !strings.Contains(line, "heap_inuse=") {
+			t.Errorf("log line %q, want file=%s and the heap figures", line, name)
+		}
+		b, err := os.ReadFile(name)
+		// a pprof profile is gzip-compressed protobuf
+		if err != nil || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
+			t.Errorf("%s: %d bytes, %v; want a gzip-compressed profile", name, len(b), err)
+		}
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Errorf("serve exited with %v after SIGTERM", err)
+	}
+	if _, err := os.Stat(prof); err != nil {
+		t.Errorf("no profile at shutdown: %v", err)
+	}
+}

@@ -195,11 +195,15 @@ func serve(args []string, stdout io.Writer) error {
 	// before Start: a SIGTERM right after "ignis started" must stop cleanly
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	if *memProfile != "" {
+		// registered before the startup line: the signal's default action ends the process
+		sig := make(chan os.Signal, 1)
+		signal.Notify(sig, syscall.SIGUSR1)
+		defer signal.Stop(sig)
+		go heapOnSignal(ctx, sig, *memProfile, log)
+	}
 	if err := srv.Start(); err != nil {
 		return err
-	}
-	if *memProfile != "" {
-		go heapOnSignal(ctx, *memProfile, log)
 	}
 	<-ctx.Done()
 	log.Info("shutting down")
@@ -211,10 +215,7 @@ func serve(args []string, stdout io.Writer) error {
 // heapOnSignal writes a heap profile to path.N on each SIGUSR1, after a
 // GC so that inuse_space is what the running server holds; the profile
 // at shutdown shows the shutdown's own work, not the settled state.
-func heapOnSignal(ctx context.Context, path string, log *slog.Logger) {
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGUSR1)
-	defer signal.Stop(sig)
+func heapOnSignal(ctx context.Context, sig <-chan os.Signal, path string, log *slog.Logger) {
 	for n := 1; ; n++ {
 		select {
 		case <-ctx.Done():
