@@ -1,10 +1,8 @@
 package e2e
 
 import (
-	"net"
 	"strings"
 	"testing"
-	"time"
 
 	"ignis/internal/server"
 )
@@ -46,19 +44,10 @@ func TestS2SBidi(t *testing.T) {
 	})
 
 	t.Run("raw peer asks for bidi", func(t *testing.T) {
-		b := fedServer(t, "b.test", nil, func(c *server.Config) { c.S2S.RequireTLS = false })
-		b.Srv.S2S().SetHost("evil.test", fakeAuthority(t))
-		bob := fedLogin(t, b, "bob")
-		bob.online()
-		c, err := net.DialTimeout("tcp", b.Srv.S2SAddr().String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { c.Close() })
-		p := &stream{t: t, name: "peer evil.test", c: c}
-		p.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='evil.test' to='b.test' version='1.0'>")
-		if got := p.expect("</stream:features>"); !strings.Contains(got, "<bidi xmlns='urn:xmpp:features:bidi'/>") {
-			t.Fatalf("features %q lack bidi", got)
+		b, bob := incomingServer(t)
+		p, features := peerStreamFeatures(t, b, "evil.test")
+		if !strings.Contains(features, "<bidi xmlns='urn:xmpp:features:bidi'/>") {
+			t.Fatalf("features %q lack bidi", features)
 		}
 		p.send("<bidi xmlns='urn:xmpp:bidi'/><db:result from='evil.test' to='b.test'>0123abcd</db:result>")
 		p.expect("<db:result from='b.test' to='evil.test' type='valid'/>")
@@ -72,15 +61,13 @@ func TestS2SBidi(t *testing.T) {
 		alog, blog := newLogSink(), newLogSink()
 		a := fedServer(t, "a.test", alog)
 		b := fedServer(t, "b.test", blog, func(c *server.Config) { c.S2S.Bidi = false })
-		a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
-		b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
+		resolve(a, b)
+		resolve(b, a)
 		alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
 		alice.online()
 		bob.online()
-		alice.send("<message to='bob@b.test' id='f1'><body>one</body></message>")
-		bob.expect("<body>one</body>")
-		bob.send("<message to='alice@a.test/r' id='f2'><body>two</body></message>")
-		alice.expect("<body>two</body>")
+		deliver(alice, bob, "bob@b.test", "id='f1'", "one")
+		deliver(bob, alice, "alice@a.test/r", "id='f2'", "two")
 		// b.test answered over a link of its own
 		alog.wait(t, "incoming link authenticated", "domain=b.test", "by=dialback")
 		blog.wait(t, "link up", "domain=a.test")

@@ -43,8 +43,8 @@ func linkHeap(t *testing.T, bidi bool) int64 {
 	for i := range peers {
 		d := fmt.Sprintf("b%d.test", i)
 		b := fedServer(t, d, nil, set)
-		a.Srv.S2S().SetHost(d, b.Srv.S2SAddr().String())
-		b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
+		resolve(a, b)
+		resolve(b, a)
 		bob := fedLogin(t, b, "bob")
 		bob.online()
 		bobs = append(bobs, bob)
@@ -107,11 +107,11 @@ func domainHeap(t *testing.T, piggy bool) int64 {
 		}
 	})
 	b := fedServer(t, "b.test", blog)
-	a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
-	b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
+	resolve(a, b)
+	resolve(b, a)
 	senders := []*stream{fedLogin(t, a, "alice")}
 	for _, h := range hosts {
-		b.Srv.S2S().SetHost(h.Domain, a.Srv.S2SAddr().String())
+		resolve(b, a, h.Domain)
 		addAccount(t, a, "carol@"+h.Domain, "pw")
 		senders = append(senders, hostStream(t, a, "carol@"+h.Domain+"/r", "pw"))
 	}

@@ -26,7 +26,7 @@ func TestS2SRemoteOccupant(t *testing.T) {
 // the room's answers go back over the stream bob's server opened.
 func remoteOccupant(t *testing.T, bidi bool) {
 	a, b, _, blog := fedPair(t, func(c *server.Config) { c.S2S.Bidi = bidi })
-	b.Srv.S2S().SetHost("conference.a.test", a.Srv.S2SAddr().String())
+	resolve(b, a, "conference.a.test")
 	room := "lobby@conference.a.test"
 	alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
 	alice.online()
@@ -83,7 +83,7 @@ func remoteOccupant(t *testing.T, bidi bool) {
 // what they mean (so does his own server) and his answer goes back to it.
 func TestS2SRemotePEP(t *testing.T) {
 	a, b, _, _ := fedPair(t)
-	b.Srv.S2S().SetHost("pubsub.a.test", a.Srv.S2SAddr().String())
+	resolve(b, a, "pubsub.a.test")
 	if _, err := a.Srv.DB().Roster().Put("alice", store.RosterItem{JID: "bob@b.test", Sub: store.SubBoth}); err != nil {
 		t.Fatal(err)
 	}

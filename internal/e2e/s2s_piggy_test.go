@@ -2,13 +2,11 @@ package e2e
 
 import (
 	"net"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"ignis/internal/server"
-	"ignis/internal/testkit"
 )
 
 // TestS2SPiggyback: dialback piggybacking (XEP-0220 §4) between two Ignis
@@ -24,20 +22,16 @@ func TestS2SPiggyback(t *testing.T) {
 	alog, blog := newLogSink(), newLogSink()
 	a := fedServer(t, "a.test", alog, func(c *server.Config) { c.VHosts = []server.VHost{{Domain: "v.test"}} })
 	b := fedServer(t, "b.test", blog)
-	a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
-	for _, d := range []string{"a.test", "v.test", "conference.a.test"} {
-		b.Srv.S2S().SetHost(d, a.Srv.S2SAddr().String())
-	}
+	resolve(a, b)
+	resolve(b, a, "a.test", "v.test", "conference.a.test")
 	addAccount(t, a, "carol@v.test", "pw")
 	alice, carol, bob := fedLogin(t, a, "alice"), hostStream(t, a, "carol@v.test/r", "pw"), fedLogin(t, b, "bob")
 	for _, s := range []*stream{alice, carol, bob} {
 		s.online()
 	}
 
-	alice.send("<message to='bob@b.test' id='p1' type='chat'><body>from the primary domain</body></message>")
-	bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='p1' type='chat'><body>from the primary domain</body></message>")
-	carol.send("<message to='bob@b.test' id='p2' type='chat'><body>from the vhost</body></message>")
-	bob.expect("<message from='carol@v.test/r' to='bob@b.test' id='p2' type='chat'><body>from the vhost</body></message>")
+	deliver(alice, bob, "bob@b.test", "id='p1' type='chat'", "from the primary domain")
+	deliver(carol, bob, "bob@b.test", "id='p2' type='chat'", "from the vhost")
 	alog.wait(t, "piggybacked domain up", "domain=b.test", "local=v.test")
 
 	// the room invites bob: its stanza authenticates conference.a.test
@@ -57,10 +51,8 @@ func TestS2SPiggyback(t *testing.T) {
 	}
 
 	// answers to each domain, over the one link
-	bob.send("<message to='carol@v.test/r' id='p3' type='chat'><body>to the vhost</body></message>")
-	carol.expect("<message from='bob@b.test/r' to='carol@v.test/r' id='p3' type='chat'><body>to the vhost</body></message>")
-	bob.send("<message to='alice@a.test/r' id='p4' type='chat'><body>to the primary</body></message>")
-	alice.expect("<message from='bob@b.test/r' to='alice@a.test/r' id='p4' type='chat'><body>to the primary</body></message>")
+	deliver(bob, carol, "carol@v.test/r", "id='p3' type='chat'", "to the vhost")
+	deliver(bob, alice, "alice@a.test/r", "id='p4' type='chat'", "to the primary")
 	bob.send("<message to='" + room + "' type='groupchat' id='g1'><body>hello room</body></message>")
 	if got := alice.expect("</message>"); !strings.Contains(got, "from='"+room+"/Bob'") || !strings.Contains(got, "hello room") {
 		t.Fatalf("alice got %q", got)
@@ -88,12 +80,7 @@ type rawPeer struct {
 
 func newRawPeer(t *testing.T) *rawPeer {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
-	return &rawPeer{t: t, ln: ln}
+	return &rawPeer{t: t, ln: loopbackListener(t)}
 }
 
 // accept takes the next link a.test dials, answers its header with
@@ -187,43 +174,25 @@ func TestS2SPiggybackRefused(t *testing.T) {
 // max_domains_per_link a db:result is answered with policy-violation and
 // the pairs already there keep working.
 func TestS2SPiggybackIncoming(t *testing.T) {
-	b := fedServer(t, "b.test", nil, func(c *server.Config) {
-		c.S2S.RequireTLS = false
-		c.S2S.MaxDomainsPerLink = 2
-	})
-	auth := fakeAuthority(t)
-	b.Srv.S2S().SetHost("evil.test", auth)
-	b.Srv.S2S().SetHost("liar.test", auth)
-	bob := fedLogin(t, b, "bob")
-	bob.online()
-
-	authed := func(t *testing.T) *stream {
-		p := peerStream(t, b, "evil.test")
-		p.send("<db:result from='evil.test' to='b.test'>0123abcd</db:result>")
-		p.expect("<db:result from='b.test' to='evil.test' type='valid'/>")
-		return p
-	}
+	b, bob := incomingServer(t, func(c *server.Config) { c.S2S.MaxDomainsPerLink = 2 })
 	t.Run("pairs and the bound", func(t *testing.T) {
-		p := authed(t)
-		p.send("<db:result from='evil.test' to='conference.b.test'>0123abcd</db:result>")
-		p.expect("<db:result from='conference.b.test' to='evil.test' type='valid'/>")
-		p.send("<db:result from='evil.test' to='b.test'>0123abcd</db:result>")
-		p.expect("<db:result from='b.test' to='evil.test' type='valid'/>")
+		p := authedPeer(t, b)
+		p.dialback("evil.test", "conference.b.test", "valid")
+		p.dialback("evil.test", "b.test", "valid")
 		p.send("<db:result from='evil.test' to='pubsub.b.test'>0123abcd</db:result>")
 		p.expect("<db:result from='pubsub.b.test' to='evil.test' type='error'><error type='modify'><policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/>")
 		p.send("<message from='eve@evil.test/x' to='bob@b.test' id='e1'><body>still here</body></message>")
 		bob.expect("<message from='eve@evil.test/x' to='bob@b.test' id='e1'><body>still here</body></message>")
 	})
 	t.Run("refused domain sends", func(t *testing.T) {
-		p := authed(t)
-		p.send("<db:result from='liar.test' to='b.test'>0123abcd</db:result>")
-		p.expect("<db:result from='b.test' to='liar.test' type='invalid'/>")
+		p := authedPeer(t, b)
+		p.dialback("liar.test", "b.test", "invalid")
 		p.send("<message from='mallory@liar.test' to='bob@b.test'><body>x</body></message>")
 		p.expect("<invalid-from xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
 		p.expect("</stream:stream>")
 	})
 	t.Run("to a domain not authenticated", func(t *testing.T) {
-		p := authed(t)
+		p := authedPeer(t, b)
 		p.send("<message from='eve@evil.test' to='room@conference.b.test'><body>x</body></message>")
 		p.expect("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
 		p.expect("</stream:stream>")
@@ -236,33 +205,23 @@ func TestS2SPiggybackIncoming(t *testing.T) {
 // signed, is piggybacked on that link by dialback instead of dialing
 // another.
 func TestS2SPiggybackExternal(t *testing.T) {
-	dir := t.TempDir()
-	testkit.CA(t, dir, "a.test", "b.test")
-	certs := func(c *server.Config) {
-		c.TLS.Cert = filepath.Join(dir, c.Domain+".pem")
-		c.TLS.Key = filepath.Join(dir, c.Domain+".key")
-		c.S2S.CAFile = filepath.Join(dir, "ca.pem")
-	}
+	certs := sharedCA(t, "a.test", "b.test")
 	alog, blog := newLogSink(), newLogSink()
 	a := fedServer(t, "a.test", alog, certs, func(c *server.Config) { c.VHosts = []server.VHost{{Domain: "v.test"}} })
 	b := fedServer(t, "b.test", blog, certs)
-	a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
-	b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
-	b.Srv.S2S().SetHost("v.test", a.Srv.S2SAddr().String())
+	resolve(a, b)
+	resolve(b, a, "a.test", "v.test")
 	addAccount(t, a, "carol@v.test", "pw")
 	alice, carol, bob := fedLogin(t, a, "alice"), hostStream(t, a, "carol@v.test/r", "pw"), fedLogin(t, b, "bob")
 	carol.online()
 	bob.online()
 
-	alice.send("<message to='bob@b.test' id='x1'><body>signed</body></message>")
-	bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='x1'><body>signed</body></message>")
+	deliver(alice, bob, "bob@b.test", "id='x1'", "signed")
 	blog.wait(t, "incoming link authenticated", "domain=a.test", "by=sasl-external")
-	carol.send("<message to='bob@b.test' id='x2'><body>piggybacked after EXTERNAL</body></message>")
-	bob.expect("<message from='carol@v.test/r' to='bob@b.test' id='x2'><body>piggybacked after EXTERNAL</body></message>")
+	deliver(carol, bob, "bob@b.test", "id='x2'", "piggybacked after EXTERNAL")
 	blog.wait(t, "incoming link authenticated", "domain=v.test", "by=dialback")
 	alog.wait(t, "piggybacked domain up", "domain=b.test", "local=v.test")
-	bob.send("<message to='carol@v.test/r' id='x3'><body>back</body></message>")
-	carol.expect("<message from='bob@b.test/r' to='carol@v.test/r' id='x3'><body>back</body></message>")
+	deliver(bob, carol, "carol@v.test/r", "id='x3'", "back")
 	if out, _ := a.Srv.S2S().Links(); out != 1 || a.Srv.S2S().Pairs() != 2 {
 		t.Errorf("a.test: %d outgoing links carrying %d pairs; want 1 carrying 2", out, a.Srv.S2S().Pairs())
 	}
@@ -278,12 +237,11 @@ func TestS2SPiggybackExternal(t *testing.T) {
 func TestS2SPiggybackTarget(t *testing.T) {
 	t.Run("room on the peer's server", func(t *testing.T) {
 		a, b, alog, _ := fedPair(t)
-		a.Srv.S2S().SetHost("conference.b.test", b.Srv.S2SAddr().String())
+		resolve(a, b, "conference.b.test")
 		alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
 		alice.online()
 		bob.online()
-		alice.send("<message to='bob@b.test' id='t1'><body>hi</body></message>")
-		bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='t1'><body>hi</body></message>")
+		deliver(alice, bob, "bob@b.test", "id='t1'", "hi")
 
 		room := "lobby@conference.b.test"
 		mucJoin(bob, room, "Bob", "") // only local users create rooms

@@ -45,18 +45,61 @@ func fedPair(t *testing.T, edit ...func(*server.Config)) (a, b *servertest.Env, 
 	alog, blog = newLogSink(), newLogSink()
 	a = fedServer(t, "a.test", alog, edit...)
 	b = fedServer(t, "b.test", blog, edit...)
-	a.Srv.S2S().SetHost("b.test", b.Srv.S2SAddr().String())
-	b.Srv.S2S().SetHost("a.test", a.Srv.S2SAddr().String())
+	resolve(a, b)
+	resolve(b, a)
 	return a, b, alog, blog
+}
+
+// resolve points from's [s2s.hosts] entries for domains (to's own domain
+// when none is given) at to's s2s listener.
+func resolve(from, to *servertest.Env, domains ...string) {
+	if len(domains) == 0 {
+		domains = []string{to.Cfg.Domain}
+	}
+	for _, d := range domains {
+		from.Srv.S2S().SetHost(d, to.Srv.S2SAddr().String())
+	}
 }
 
 // chatBothWays: alice@a.test/r sends bob@b.test a message, bob answers,
 // and each gets the other's message as sent.
 func chatBothWays(alice, bob *stream) {
-	alice.send("<message to='bob@b.test' id='m1' type='chat'><body>hi bob</body></message>")
-	bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='m1' type='chat'><body>hi bob</body></message>")
-	bob.send("<message to='alice@a.test/r' id='m2' type='chat'><body>hi alice</body></message>")
-	alice.expect("<message from='bob@b.test/r' to='alice@a.test/r' id='m2' type='chat'><body>hi alice</body></message>")
+	deliver(alice, bob, "bob@b.test", "id='m1' type='chat'", "hi bob")
+	deliver(bob, alice, "alice@a.test/r", "id='m2' type='chat'", "hi alice")
+}
+
+// deliver sends a message with attrs (id, type) from one stream to addr and
+// waits for it on the other as the router stamps it: from the sender's
+// full JID, the rest as sent.
+func deliver(from, to *stream, addr, attrs, body string) {
+	from.t.Helper()
+	from.send("<message to='" + addr + "' " + attrs + "><body>" + body + "</body></message>")
+	to.expect("<message from='" + from.name + "' to='" + addr + "' " + attrs + "><body>" + body + "</body></message>")
+}
+
+// sharedCA writes a CA and a certificate it signed for each domain, and
+// returns the config edit that gives a server its domain's certificate
+// and that CA to verify peers with.
+func sharedCA(t *testing.T, domains ...string) func(*server.Config) {
+	t.Helper()
+	dir := t.TempDir()
+	testkit.CA(t, dir, domains...)
+	return func(c *server.Config) {
+		c.TLS.Cert = filepath.Join(dir, c.Domain+".pem")
+		c.TLS.Key = filepath.Join(dir, c.Domain+".key")
+		c.S2S.CAFile = filepath.Join(dir, "ca.pem")
+	}
+}
+
+// loopbackListener listens on a free loopback port until the test ends.
+func loopbackListener(t *testing.T) net.Listener {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln
 }
 
 // fedLogin logs user in on env's domain (self-signed certificate: not
@@ -117,11 +160,7 @@ func TestS2SBounces(t *testing.T) {
 	closed, _ := net.Listen("tcp", "127.0.0.1:0")
 	deadAddr := closed.Addr().String()
 	closed.Close()
-	mute, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mute.Close()
+	mute := loopbackListener(t)
 	go func() { // accepts, never answers
 		for {
 			c, err := mute.Accept()
@@ -153,11 +192,7 @@ func TestS2SBounces(t *testing.T) {
 // serve runs on it. It returns the address.
 func dialbackPeer(t *testing.T, name, id string, serve func(s *stream)) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { ln.Close() })
+	ln := loopbackListener(t)
 	go func() {
 		for {
 			c, err := ln.Accept()
@@ -228,6 +263,14 @@ func (s *stream) expectQuiet(want string) string {
 // peerStream opens a raw server-to-server stream to env as domain from.
 func peerStream(t *testing.T, env *servertest.Env, from string) *stream {
 	t.Helper()
+	s, _ := peerStreamFeatures(t, env, from)
+	return s
+}
+
+// peerStreamFeatures is peerStream that also returns what env sent up to
+// the end of its stream features.
+func peerStreamFeatures(t *testing.T, env *servertest.Env, from string) (*stream, string) {
+	t.Helper()
 	c, err := net.DialTimeout("tcp", env.Srv.S2SAddr().String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
@@ -236,8 +279,39 @@ func peerStream(t *testing.T, env *servertest.Env, from string) *stream {
 	s := &stream{t: t, name: "peer " + from, c: c}
 	s.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='" +
 		from + "' to='" + env.Cfg.Domain + "' version='1.0'>")
-	s.expect("</stream:features>")
-	return s
+	return s, s.expect("</stream:features>")
+}
+
+// incomingServer starts b.test for raw peers (TLS not required; edit adds
+// to its config) with evil.test and liar.test resolving to fakeAuthority,
+// and bob online there.
+func incomingServer(t *testing.T, edit ...func(*server.Config)) (b *servertest.Env, bob *stream) {
+	t.Helper()
+	noTLS := func(c *server.Config) { c.S2S.RequireTLS = false }
+	b = fedServer(t, "b.test", nil, append([]func(*server.Config){noTLS}, edit...)...)
+	auth := fakeAuthority(t)
+	b.Srv.S2S().SetHost("evil.test", auth)
+	b.Srv.S2S().SetHost("liar.test", auth)
+	bob = fedLogin(t, b, "bob")
+	bob.online()
+	return b, bob
+}
+
+// dialback sends a db:result asking for the pair (from, to) and waits for
+// the receiving server's verdict (valid or invalid).
+func (s *stream) dialback(from, to, verdict string) {
+	s.t.Helper()
+	s.send("<db:result from='" + from + "' to='" + to + "'>0123abcd</db:result>")
+	s.expect("<db:result from='" + to + "' to='" + from + "' type='" + verdict + "'/>")
+}
+
+// authedPeer opens a stream from evil.test to b.test and authenticates it
+// by dialback.
+func authedPeer(t *testing.T, b *servertest.Env) *stream {
+	t.Helper()
+	p := peerStream(t, b, "evil.test")
+	p.dialback("evil.test", "b.test", "valid")
+	return p
 }
 
 // TestS2SIncomingChecks: what an incoming stream may send. Dialback
@@ -246,35 +320,21 @@ func peerStream(t *testing.T, env *servertest.Env, from string) *stream {
 // send from its domains (<invalid-from/>) to domains served here
 // (<host-unknown/>); nothing goes before authentication (<not-authorized/>).
 func TestS2SIncomingChecks(t *testing.T) {
-	b := fedServer(t, "b.test", nil, func(c *server.Config) { c.S2S.RequireTLS = false })
-	auth := fakeAuthority(t)
-	b.Srv.S2S().SetHost("evil.test", auth)
-	b.Srv.S2S().SetHost("liar.test", auth)
-	bob := fedLogin(t, b, "bob")
-	bob.online()
-
-	authed := func(t *testing.T) *stream {
-		p := peerStream(t, b, "evil.test")
-		p.send("<db:result from='evil.test' to='b.test'>0123abcd</db:result>")
-		p.expect("<db:result from='b.test' to='evil.test' type='valid'/>")
-		return p
-	}
+	b, bob := incomingServer(t)
 	t.Run("dialback vouched: stanzas delivered", func(t *testing.T) {
-		p := authed(t)
+		p := authedPeer(t, b)
 		p.send("<message from='eve@evil.test/x' to='bob@b.test' id='e1'><body>hello</body></message>")
 		bob.expect("<message from='eve@evil.test/x' to='bob@b.test' id='e1'><body>hello</body></message>")
 	})
 	t.Run("dialback refused", func(t *testing.T) {
-		p := peerStream(t, b, "liar.test")
-		p.send("<db:result from='liar.test' to='b.test'>0123abcd</db:result>")
-		p.expect("<db:result from='b.test' to='liar.test' type='invalid'/>")
+		peerStream(t, b, "liar.test").dialback("liar.test", "b.test", "invalid")
 	})
 	for _, tc := range []struct{ name, send, cond string }{
 		{"spoofed from", "<message from='mallory@a.test' to='bob@b.test'><body>x</body></message>", "invalid-from"},
 		{"to not served here", "<message from='eve@evil.test' to='x@c.test'><body>x</body></message>", "host-unknown"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p := authed(t)
+			p := authedPeer(t, b)
 			p.send(tc.send)
 			p.expect("<" + tc.cond + " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
 			p.expect("</stream:stream>")
@@ -300,18 +360,10 @@ func TestS2SIncomingChecks(t *testing.T) {
 // TestS2SExternal: with certificates a shared CA issued for each domain,
 // the links authenticate with SASL EXTERNAL (XEP-0178), not dialback.
 func TestS2SExternal(t *testing.T) {
-	dir := t.TempDir()
-	testkit.CA(t, dir, "a.test", "b.test")
-	certs := func(c *server.Config) {
-		c.TLS.Cert = filepath.Join(dir, c.Domain+".pem")
-		c.TLS.Key = filepath.Join(dir, c.Domain+".key")
-		c.S2S.CAFile = filepath.Join(dir, "ca.pem")
-	}
-	a, b, alog, blog := fedPair(t, func(c *server.Config) {}, certs)
+	a, b, alog, blog := fedPair(t, func(c *server.Config) {}, sharedCA(t, "a.test", "b.test"))
 	alice, bob := fedLogin(t, a, "alice"), fedLogin(t, b, "bob")
 	bob.online()
-	alice.send("<message to='bob@b.test' id='x1'><body>signed</body></message>")
-	bob.expect("<message from='alice@a.test/r' to='bob@b.test' id='x1'><body>signed</body></message>")
+	deliver(alice, bob, "bob@b.test", "id='x1'", "signed")
 	blog.wait(t, "incoming link authenticated", "domain=a.test", "by=sasl-external")
 	alog.wait(t, "link up", "domain=b.test", "tls=true", "sasl=true")
 }
@@ -376,21 +428,12 @@ func TestS2SPresence(t *testing.T) {
 // stream with <policy-violation/>, so does a link past max_links_per_domain,
 // and an idle link is closed.
 func TestS2SLimits(t *testing.T) {
-	b := fedServer(t, "b.test", nil, func(c *server.Config) {
-		c.S2S.RequireTLS = false
+	b, bob := incomingServer(t, func(c *server.Config) {
 		c.S2S.MaxQueue = 2
 		c.S2S.MaxStanzaBytes = 4096
 		c.S2S.MaxLinksPerDomain = 1
 	})
-	auth := fakeAuthority(t)
-	b.Srv.S2S().SetHost("evil.test", auth)
-	mute, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer mute.Close()
-	b.Srv.S2S().SetHost("mute.test", mute.Addr().String())
-	bob := fedLogin(t, b, "bob")
+	b.Srv.S2S().SetHost("mute.test", loopbackListener(t).Addr().String())
 
 	t.Run("queue full", func(t *testing.T) {
 		for i := range 3 {
@@ -407,11 +450,9 @@ func TestS2SLimits(t *testing.T) {
 		p.expect("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
 	})
 	t.Run("links per domain", func(t *testing.T) {
-		p := peerStream(t, b, "evil.test")
-		p.send("<db:result from='evil.test' to='b.test'>k</db:result>")
-		p.expect("type='valid'/>")
+		authedPeer(t, b)
 		q := peerStream(t, b, "evil.test")
-		q.send("<db:result from='evil.test' to='b.test'>k</db:result>")
+		q.send("<db:result from='evil.test' to='b.test'>0123abcd</db:result>")
 		q.expect("<policy-violation xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
 	})
 }
