@@ -101,6 +101,34 @@ func (p *rawPeer) accept() (*stream, string) {
 	return s, hdr
 }
 
+// linkUp has alice@a.test send r.test a message, accepts the link that
+// opens, checks a.test's db:result on it, answers it valid, and returns
+// the link once the message came over it.
+func (p *rawPeer) linkUp(alice *stream) *stream {
+	p.t.Helper()
+	alice.send("<message to='x@r.test' id='m1'><body>one</body></message>")
+	s, _ := p.accept()
+	if got := s.expect("</db:result>"); !strings.Contains(got, "from='a.test' to='r.test'") {
+		p.t.Fatalf("peer got %q, want a.test's db:result", got)
+	}
+	s.send("<db:result from='r.test' to='a.test' type='valid'/>")
+	s.expect("id='m1'><body>one</body></message>")
+	return s
+}
+
+// acceptValid accepts the next link, checks that its header holds hdrHas,
+// and answers its db:result with verdict (type='valid').
+func (p *rawPeer) acceptValid(hdrHas, verdict string) *stream {
+	p.t.Helper()
+	s, hdr := p.accept()
+	if !strings.Contains(hdr, hdrHas) {
+		p.t.Fatalf("second link's header %q, want %s", hdr, hdrHas)
+	}
+	s.expect("</db:result>")
+	s.send(verdict)
+	return s
+}
+
 // TestS2SPiggybackRefused: a peer's verdicts on a piggybacked domain. The
 // link is up for a.test; v.test's db:result answered invalid bounces only
 // v.test's stanzas (<remote-server-not-found/>), a dialback error with
@@ -129,13 +157,7 @@ func TestS2SPiggybackRefused(t *testing.T) {
 			addAccount(t, a, "carol@v.test", "pw")
 			alice, carol := fedLogin(t, a, "alice"), hostStream(t, a, "carol@v.test/r", "pw")
 
-			alice.send("<message to='x@r.test' id='m1'><body>one</body></message>")
-			p, _ := peer.accept()
-			if got := p.expect("</db:result>"); !strings.Contains(got, "from='a.test' to='r.test'") {
-				t.Fatalf("peer got %q, want a.test's db:result", got)
-			}
-			p.send("<db:result from='r.test' to='a.test' type='valid'/>")
-			p.expect("id='m1'><body>one</body></message>")
+			p := peer.linkUp(alice)
 
 			carol.send("<message to='x@r.test' id='c1'><body>piggybacked</body></message>")
 			if got := p.expect("</db:result>"); !strings.Contains(got, "from='v.test' to='r.test'") {
@@ -150,12 +172,7 @@ func TestS2SPiggybackRefused(t *testing.T) {
 					t.Fatalf("carol got %q, want her message bounced with %s", got, tc.bounce)
 				}
 			} else {
-				q, hdr := peer.accept()
-				if !strings.Contains(hdr, "from='v.test'") {
-					t.Fatalf("second link's header %q, want from v.test", hdr)
-				}
-				q.expect("</db:result>")
-				q.send("<db:result from='r.test' to='v.test' type='valid'/>")
+				q := peer.acceptValid("from='v.test'", "<db:result from='r.test' to='v.test' type='valid'/>")
 				q.expect("id='c1'><body>piggybacked</body></message>")
 			}
 			// the link still carries a.test
@@ -264,26 +281,18 @@ func TestS2SPiggybackTarget(t *testing.T) {
 	t.Run("target refused", func(t *testing.T) {
 		a := fedServer(t, "a.test", nil, func(c *server.Config) { c.S2S.RequireTLS = false })
 		peer := newRawPeer(t)
-		a.Srv.S2S().SetHost("r.test", peer.ln.Addr().String())
-		a.Srv.S2S().SetHost("sub.r.test", peer.ln.Addr().String())
+		for _, d := range []string{"r.test", "sub.r.test"} {
+			a.Srv.S2S().SetHost(d, peer.ln.Addr().String())
+		}
 		alice := fedLogin(t, a, "alice")
-		alice.send("<message to='x@r.test' id='m1'><body>one</body></message>")
-		p, _ := peer.accept()
-		p.expect("</db:result>")
-		p.send("<db:result from='r.test' to='a.test' type='valid'/>")
-		p.expect("id='m1'><body>one</body></message>")
+		p := peer.linkUp(alice)
 
 		alice.send("<message to='x@sub.r.test' id='s1'><body>sub</body></message>")
 		if got := p.expect("</db:result>"); !strings.Contains(got, "from='a.test' to='sub.r.test'") {
 			t.Fatalf("peer got %q, want a db:result for the target sub.r.test", got)
 		}
 		p.send("<db:result from='sub.r.test' to='a.test' type='error'><error type='cancel'><item-not-found xmlns='urn:ietf:params:xml:ns:xmpp-stanzas'/></error></db:result>")
-		q, hdr := peer.accept()
-		if !strings.Contains(hdr, "to='sub.r.test'") {
-			t.Fatalf("second link's header %q, want to sub.r.test", hdr)
-		}
-		q.expect("</db:result>")
-		q.send("<db:result from='sub.r.test' to='a.test' type='valid'/>")
+		q := peer.acceptValid("to='sub.r.test'", "<db:result from='sub.r.test' to='a.test' type='valid'/>")
 		q.expect("id='s1'><body>sub</body></message>")
 		alice.send("<message to='x@r.test' id='m2'><body>two</body></message>")
 		p.expect("id='m2'><body>two</body></message>")
