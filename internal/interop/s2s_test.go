@@ -201,6 +201,28 @@ func (x *xconn) expectTag(parts ...string) string {
 	}
 }
 
+// chat sends a chat message from one login to addr and waits for it at
+// the other, from the sender's full JID (resource r), id and body intact.
+func chat(from *xconn, addr string, to *xconn, id, body string) {
+	from.t.Helper()
+	from.send("<message to='" + addr + "' id='" + id + "' type='chat'><body>" + body + "</body></message>")
+	to.expectTag("<message", "from='"+from.name+"/r'", "id='"+id+"'")
+	to.expect(body + "</body>")
+}
+
+// subscribe runs a subscription handshake: from asks to's account, to
+// approves, and from gets the roster push, the approval and to's presence
+// (sent after the approval, RFC 6121 §3.1.5).
+func subscribe(from, to *xconn) {
+	from.t.Helper()
+	from.send("<presence to='" + to.name + "' type='subscribe'/>")
+	to.expectTag("<presence", "from='"+from.name+"'", "type='subscribe'")
+	to.send("<presence to='" + from.name + "' type='subscribed'/>")
+	from.expect("<item jid='" + to.name + "' subscription='to'/>")
+	from.expectTag("<presence", "from='"+to.name+"'", "type='subscribed'")
+	from.expectTag("<presence", "from='"+to.name+"/r'")
+}
+
 // plainLogin logs user@domain in over plain TCP with PLAIN (both servers
 // here allow it on loopback) and binds resource r.
 func plainLogin(t *testing.T, addr, user, domain string) *xconn {
@@ -254,21 +276,12 @@ func TestInteropS2SProsody(t *testing.T) {
 	alice := plainLogin(t, ig.Addr, "alice", "a.test")
 	paul := plainLogin(t, pc2s, "paul", "p.test")
 
-	alice.send("<message to='paul@p.test' id='m1' type='chat'><body>hello prosody</body></message>")
-	paul.expectTag("<message", "from='alice@a.test/r'", "id='m1'")
-	paul.expect("hello prosody</body>")
-	paul.send("<message to='alice@a.test/r' id='m2' type='chat'><body>hello ignis</body></message>")
-	alice.expectTag("<message", "from='paul@p.test/r'", "id='m2'")
-	alice.expect("hello ignis</body>")
+	chat(alice, "paul@p.test", paul, "m1", "hello prosody")
+	chat(paul, "alice@a.test/r", alice, "m2", "hello ignis")
 
 	// alice subscribes to paul, paul approves: each server runs its half
-	alice.send("<presence to='paul@p.test' type='subscribe'/>")
-	paul.expectTag("<presence", "from='alice@a.test'", "type='subscribe'")
-	paul.send("<presence to='alice@a.test' type='subscribed'/>")
-	alice.expect("<item jid='paul@p.test' subscription='to'/>")
-	alice.expectTag("<presence", "from='paul@p.test'", "type='subscribed'")
-	// paul's presence follows the approval (RFC 6121 §3.1.5, sent by Prosody)
-	alice.expectTag("<presence", "from='paul@p.test/r'")
+	// (paul's presence after the approval sent by Prosody)
+	subscribe(alice, paul)
 	paul.send("<presence><status>busy</status></presence>")
 	alice.expect("<status>busy</status>")
 
@@ -294,16 +307,8 @@ func TestInteropS2SProsodyBidi(t *testing.T) {
 			alice := plainLogin(t, ig.Addr, "alice", "a.test")
 			paul := plainLogin(t, pc2s, "paul", "p.test")
 
-			toPaul := func(id string) {
-				alice.send("<message to='paul@p.test/r' id='" + id + "' type='chat'><body>to paul</body></message>")
-				paul.expectTag("<message", "from='alice@a.test/r'", "id='"+id+"'")
-				paul.expect("to paul</body>")
-			}
-			toAlice := func(id string) {
-				paul.send("<message to='alice@a.test/r' id='" + id + "' type='chat'><body>to alice</body></message>")
-				alice.expectTag("<message", "from='paul@p.test/r'", "id='"+id+"'")
-				alice.expect("to alice</body>")
-			}
+			toPaul := func(id string) { chat(alice, "paul@p.test/r", paul, id, "to paul") }
+			toAlice := func(id string) { chat(paul, "alice@a.test/r", alice, id, "to alice") }
 			if first == "ignis" {
 				toPaul("m1")
 				toAlice("m2")

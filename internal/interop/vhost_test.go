@@ -129,18 +129,10 @@ func TestInteropS2SProsodyVHost(t *testing.T) {
 	carol := plainLogin(t, ig.Addr, "carol", "v.test")
 	paul := plainLogin(t, pc2s, "paul", "p.test")
 
-	carol.send("<message to='paul@p.test' id='v1' type='chat'><body>hello from the vhost</body></message>")
-	paul.expectTag("<message", "from='carol@v.test/r'", "id='v1'")
-	paul.expect("hello from the vhost</body>")
-	paul.send("<message to='carol@v.test/r' id='v2' type='chat'><body>hello vhost</body></message>")
-	carol.expectTag("<message", "from='paul@p.test/r'", "id='v2'")
-	carol.expect("hello vhost</body>")
+	chat(carol, "paul@p.test", paul, "v1", "hello from the vhost")
+	chat(paul, "carol@v.test/r", carol, "v2", "hello vhost")
 
-	carol.send("<presence to='paul@p.test' type='subscribe'/>")
-	paul.expectTag("<presence", "from='carol@v.test'", "type='subscribe'")
-	paul.send("<presence to='carol@v.test' type='subscribed'/>")
-	carol.expect("<item jid='paul@p.test' subscription='to'/>")
-	carol.expectTag("<presence", "from='paul@p.test/r'")
+	subscribe(carol, paul)
 }
 
 // TestInteropS2SProsodyPiggyback: Prosody (p.test) and an Ignis serving
@@ -162,22 +154,14 @@ func TestInteropS2SProsodyPiggyback(t *testing.T) {
 	carol := plainLogin(t, ig.Addr, "carol", "v.test")
 	paul := plainLogin(t, pc2s, "paul", "p.test")
 
-	alice.send("<message to='paul@p.test' id='a1' type='chat'><body>from the primary</body></message>")
-	paul.expectTag("<message", "from='alice@a.test/r'", "id='a1'")
-	paul.expect("from the primary</body>")
-	carol.send("<message to='paul@p.test' id='v1' type='chat'><body>piggybacked</body></message>")
-	paul.expectTag("<message", "from='carol@v.test/r'", "id='v1'")
-	paul.expect("piggybacked</body>")
+	chat(alice, "paul@p.test", paul, "a1", "from the primary")
+	chat(carol, "paul@p.test", paul, "v1", "piggybacked")
 	if out, _ := ig.Srv.S2S().Links(); out != 1 || ig.Srv.S2S().Pairs() != 2 {
 		t.Errorf("Ignis has %d outgoing links carrying %d pairs; want v.test piggybacked on the one link", out, ig.Srv.S2S().Pairs())
 	}
 
-	paul.send("<message to='carol@v.test/r' id='v2' type='chat'><body>to the vhost</body></message>")
-	carol.expectTag("<message", "from='paul@p.test/r'", "id='v2'")
-	carol.expect("to the vhost</body>")
-	paul.send("<message to='alice@a.test/r' id='a2' type='chat'><body>to the primary</body></message>")
-	alice.expectTag("<message", "from='paul@p.test/r'", "id='a2'")
-	alice.expect("to the primary</body>")
+	chat(paul, "carol@v.test/r", carol, "v2", "to the vhost")
+	chat(paul, "alice@a.test/r", alice, "a2", "to the primary")
 	if out, _ := ig.Srv.S2S().Links(); out != 1 || ig.Srv.S2S().Pairs() != 2 {
 		t.Errorf("Ignis has %d outgoing links carrying %d pairs; want 1 carrying 2", out, ig.Srv.S2S().Pairs())
 	}

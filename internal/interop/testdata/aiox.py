@@ -14,7 +14,6 @@ aioxmpp saw, whether or not it went on), "error" and "exit".
 
 import argparse
 import asyncio
-import json
 import logging
 import sys
 
@@ -26,12 +25,9 @@ import aioxmpp.ibr
 import aioxmpp.node
 import aioxmpp.roster
 
+from report import Checks, emit
+
 WAIT = 15
-
-
-def emit(event, **fields):
-    fields['event'] = event
-    print(json.dumps(fields, sort_keys=True), flush=True)
 
 
 # What the SASL state machine does, for every client of this process: the
@@ -158,25 +154,16 @@ async def run(args):
     return True
 
 
-class Checks:
-    """A script's own checks: each mismatch is printed, and ok remembers
-    whether there was any."""
-
-    def __init__(self):
-        self.ok = True
-
-    def __call__(self, what, got, want):
-        if got != want:
-            self.ok = False
-            emit('mismatch', what=what, got=str(got), want=str(want))
-
-
-def parser(doc):
-    """The options every aioxmpp script takes; each adds its own."""
+def parser(doc, users=()):
+    """The options every aioxmpp script takes, and for each name in users
+    --NAME (a JID) and --NAME-password; each script adds its own."""
     p = argparse.ArgumentParser(description=doc)
     p.add_argument('--addr', required=True)
     p.add_argument('--ca', default='', help='unused: the certificate is accepted unverified')
     p.add_argument('--timeout', type=float, default=40)
+    for who in users:
+        p.add_argument('--' + who, required=True)
+        p.add_argument('--%s-password' % who, required=True)
     return p
 
 
@@ -199,11 +186,7 @@ def serve(run, args):
 
 
 def main():
-    p = parser(__doc__)
-    p.add_argument('--alice', required=True)
-    p.add_argument('--alice-password', required=True)
-    p.add_argument('--bob', required=True)
-    p.add_argument('--bob-password', required=True)
+    p = parser(__doc__, users=('alice', 'bob'))
     p.add_argument('--body', default='hello from aioxmpp')
     p.add_argument('--register-jid', default='')
     p.add_argument('--register-password', default='')

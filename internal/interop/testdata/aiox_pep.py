@@ -175,11 +175,7 @@ async def run(args):
 
 
 def main():
-    p = parser(__doc__)
-    p.add_argument('--alice', required=True)
-    p.add_argument('--alice-password', required=True)
-    p.add_argument('--bob', required=True)
-    p.add_argument('--bob-password', required=True)
+    p = parser(__doc__, users=('alice', 'bob'))
     p.add_argument('--nick', required=True, help="alice's XEP-0172 nickname")
     p.add_argument('--service', required=True, help='the pubsub service')
     p.add_argument('--node', required=True, help='the node alice creates there')

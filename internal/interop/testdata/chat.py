@@ -10,7 +10,7 @@ receives, with who received it and its from, to, type, id and body.
 import asyncio
 import json
 
-from slixhelper import emit, login, logout, main, new_client, parser
+from slixhelper import Checks, emit, login, logout, main, new_client, parser
 
 WAIT = 15  # seconds for any one delivery
 
@@ -54,13 +54,7 @@ async def run(args):
         await asyncio.gather(alice['xep_0199'].send_ping('localhost', timeout=WAIT),
                              bob['xep_0199'].send_ping('localhost', timeout=WAIT))
 
-        ok = True
-
-        def check(what, got, want):
-            nonlocal ok
-            if got != want:
-                emit('mismatch', what=what, got=got, want=want)
-                ok = False
+        check = Checks()
 
         alice.send_message(mto=bob.boundjid.full, mbody=bodies['full'], mtype='chat')
         first = await asyncio.wait_for(inbox['bob'].get(), WAIT)
@@ -81,7 +75,7 @@ async def run(args):
         # printed before the script ends.
         await asyncio.gather(alice['xep_0199'].send_ping('localhost', timeout=WAIT),
                              bob['xep_0199'].send_ping('localhost', timeout=WAIT))
-        return ok
+        return check.ok
     finally:
         await asyncio.gather(logout(alice), logout(bob))
 

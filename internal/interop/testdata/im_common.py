@@ -144,3 +144,20 @@ def is_from(bare, type_):
     def pred(fields):
         return fields['from'].split('/')[0] == bare and fields['type'] == type_
     return pred
+
+
+def muc_codes(pres):
+    """The status codes of a MUC presence (XEP-0045 muc#user), sorted."""
+    return sorted(int(s.get('code')) for s in
+                  pres.xml.findall('{http://jabber.org/protocol/muc#user}x/'
+                                   '{http://jabber.org/protocol/muc#user}status'))
+
+
+async def join_room(client, room, nick):
+    """Joins room as nick without history (the client needs plugin
+    xep_0045), prints "joined" with the status codes of its own presence
+    and returns them."""
+    own, _, _, _ = await client.xmpp['xep_0045'].join_muc_wait(room, nick, maxstanzas=0, timeout=WAIT)
+    codes = muc_codes(own)
+    emit('joined', who=client.who, body=' '.join(map(str, codes)))
+    return codes

@@ -26,29 +26,17 @@ import sys
 
 from slixmpp.xmlstream.handler import Callback
 from slixmpp.xmlstream.matcher import MatchXPath
-from slixhelper import emit, logout, main, new_client, parser
-from im_common import WAIT, Client
+from slixhelper import Checks, emit, logout, main, new_client, parser
+from im_common import WAIT, Client, join_room, muc_codes
 
 PLUGINS = ['xep_0199', 'xep_0045', 'xep_0249', 'xep_0313', 'xep_0004', 'xep_0359', 'xep_0054', 'xep_0077', 'xep_0030']
-
-
-def codes(pres):
-    return sorted(int(s.get('code')) for s in
-                  pres.xml.findall('{http://jabber.org/protocol/muc#user}x/'
-                                   '{http://jabber.org/protocol/muc#user}status'))
 
 
 async def run(args):
     alice = Client(new_client(args, args.alice, args.password, plugins=PLUGINS), 'alice')
     bob = Client(new_client(args, args.bob, args.password, plugins=PLUGINS), 'bob')
     room = args.room
-    ok = True
-
-    def check(what, got, want):
-        nonlocal ok
-        if got != want:
-            ok = False
-            emit('mismatch', what=what, got=str(got), want=str(want))
+    check = Checks()
 
     try:
         for c in (alice, bob):
@@ -56,9 +44,8 @@ async def run(args):
                 return False
         muc_a, muc_b = alice.xmpp['xep_0045'], bob.xmpp['xep_0045']
 
-        own, _, _, _ = await muc_a.join_muc_wait(room, 'Alice', maxstanzas=0, timeout=WAIT)
-        emit('joined', who='alice', body=' '.join(map(str, codes(own))))
-        check('creator status codes', 201 in codes(own) and 110 in codes(own), True)
+        own = await join_room(alice, room, 'Alice')
+        check('creator status codes', 201 in own and 110 in own, True)
         form = await muc_a.get_room_config(room, timeout=WAIT)
         fields = form.get_fields()
         check('persistent field offered', 'muc#roomconfig_persistentroom' in fields, True)
@@ -68,8 +55,7 @@ async def run(args):
         submit.add_field(var='muc#roomconfig_publicroom', ftype='boolean', value=True)
         await muc_a.set_room_config(room, submit, timeout=WAIT)
 
-        own, _, _, _ = await muc_b.join_muc_wait(room, 'Bob', maxstanzas=0, timeout=WAIT)
-        emit('joined', who='bob', body=' '.join(map(str, codes(own))))
+        await join_room(bob, room, 'Bob')
         for body in args.bodies:
             alice.xmpp.send_message(mto=room, mbody=body, mtype='groupchat')
             await bob.messages.wait(lambda f, b=body: f['body'] == b and f['type'] == 'groupchat', body)
@@ -153,7 +139,7 @@ async def run(args):
 
         def on_presence(p):
             if p['type'] == 'unavailable' and str(p['from']) == room + '/Bob' and not kicked.done():
-                kicked.set_result(codes(p))
+                kicked.set_result(muc_codes(p))
         bob.xmpp.add_event_handler('muc::%s::presence' % room, on_presence)
         await muc_a.set_role(room, 'Bob', 'none', reason='bye', timeout=WAIT)
         got = await asyncio.wait_for(kicked, WAIT)
@@ -192,7 +178,7 @@ async def run(args):
         check('banned join', got, 'forbidden')
 
         await muc_a.destroy(room, reason='done', timeout=WAIT)
-        return ok
+        return check.ok
     finally:
         await asyncio.gather(logout(bob.xmpp), logout(alice.xmpp))
 

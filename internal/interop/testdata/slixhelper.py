@@ -9,7 +9,6 @@ out of time; the Go test checks the JSON lines too.
 
 import argparse
 import asyncio
-import json
 import logging
 import socket
 import ssl
@@ -19,14 +18,10 @@ from pathlib import Path
 import slixmpp
 from slixmpp.exceptions import IqError, IqTimeout
 
-__all__ = ['IqError', 'IqTimeout', 'emit', 'parser', 'new_client', 'login',
+from report import Checks, emit
+
+__all__ = ['IqError', 'IqTimeout', 'emit', 'Checks', 'parser', 'new_client', 'login',
            'logout', 'session_facts', 'ask', 'main']
-
-
-def emit(event, **fields):
-    """Prints one observation as a JSON line."""
-    fields['event'] = event
-    print(json.dumps(fields, sort_keys=True), flush=True)
 
 
 def parser(description, users=(), account=False):

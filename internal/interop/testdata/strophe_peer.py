@@ -9,7 +9,7 @@ and one for the echo (from, to, type, body).
 
 import asyncio
 
-from slixhelper import emit, login, logout, main, new_client, parser
+from slixhelper import Checks, emit, login, logout, main, new_client, parser
 
 WAIT = 40  # seconds for the browser to start and log in, then for each message
 
@@ -32,13 +32,7 @@ async def run(args):
     # ping sent after the presence, bob is available
     await xmpp['xep_0199'].send_ping('localhost', timeout=WAIT)
     emit('online', jid=str(xmpp.boundjid))
-    ok = True
-
-    def check(what, got, want):
-        nonlocal ok
-        if got != want:
-            emit('mismatch', what=what, got=got, want=want)
-            ok = False
+    check = Checks()
 
     hello = await asyncio.wait_for(inbox.get(), WAIT)
     check('hello body', hello['body'], 'hello from strophe over ' + args.kind)
@@ -47,7 +41,7 @@ async def run(args):
     check('echo from', str(echo['from']), str(hello['from']))
     check('echo body', echo['body'], 'echo: ping ' + args.kind)
     await logout(xmpp)
-    return ok
+    return check.ok
 
 
 if __name__ == '__main__':

@@ -11,16 +11,10 @@ Prints "items" (the JIDs disco#items of alice's domain lists), "joined"
 unexpected.
 """
 
-from slixhelper import emit, logout, main, new_client, parser
-from im_common import WAIT, Client
+from slixhelper import Checks, emit, logout, main, new_client, parser
+from im_common import WAIT, Client, join_room
 
 PLUGINS = ['xep_0199', 'xep_0045', 'xep_0004', 'xep_0030']
-
-
-def codes(pres):
-    return sorted(int(s.get('code')) for s in
-                  pres.xml.findall('{http://jabber.org/protocol/muc#user}x/'
-                                   '{http://jabber.org/protocol/muc#user}status'))
 
 
 async def run(args):
@@ -28,13 +22,7 @@ async def run(args):
     bob = Client(new_client(args, args.bob, args.bob_password, plugins=PLUGINS), 'bob')
     room = args.room
     service = room.split('@', 1)[1]
-    ok = True
-
-    def check(what, got, want):
-        nonlocal ok
-        if got != want:
-            ok = False
-            emit('mismatch', what=what, got=str(got), want=str(want))
+    check = Checks()
 
     try:
         for c in (alice, bob):
@@ -46,31 +34,24 @@ async def run(args):
         emit('items', who='alice', body=' '.join(items))
         check('the domain lists its conference service', service in items, True)
 
-        muc_a, muc_b = alice.xmpp['xep_0045'], bob.xmpp['xep_0045']
-        own, _, _, _ = await muc_a.join_muc_wait(room, 'Alice', maxstanzas=0, timeout=WAIT)
-        emit('joined', who='alice', body=' '.join(map(str, codes(own))))
-        check('creator status codes', 201 in codes(own) and 110 in codes(own), True)
+        own = await join_room(alice, room, 'Alice')
+        check('creator status codes', 201 in own and 110 in own, True)
         submit = alice.xmpp['xep_0004'].make_form(ftype='submit')
-        await muc_a.set_room_config(room, submit, timeout=WAIT)
+        await alice.xmpp['xep_0045'].set_room_config(room, submit, timeout=WAIT)
 
-        own, _, _, _ = await muc_b.join_muc_wait(room, 'Bob', maxstanzas=0, timeout=WAIT)
-        emit('joined', who='bob', body=' '.join(map(str, codes(own))))
-        check('joiner status codes', 201 in codes(own), False)
+        own = await join_room(bob, room, 'Bob')
+        check('joiner status codes', 201 in own, False)
         alice.xmpp.send_message(mto=room, mbody=args.body, mtype='groupchat')
         await bob.messages.wait(lambda f: f['body'] == args.body and f['type'] == 'groupchat'
                                 and f['from'] == room + '/Alice', args.body)
-        return ok
+        return check.ok
     finally:
         await logout(bob.xmpp)
         await logout(alice.xmpp)
 
 
 if __name__ == '__main__':
-    p = parser(__doc__)
-    p.add_argument('--alice', required=True)
-    p.add_argument('--alice-password', required=True)
-    p.add_argument('--bob', required=True)
-    p.add_argument('--bob-password', required=True)
+    p = parser(__doc__, users=('alice', 'bob'))
     p.add_argument('--room', required=True)
     p.add_argument('--body', required=True)
     main(run, p.parse_args())
