@@ -192,42 +192,7 @@ func (d *driven) finish() *mobileRun {
 }
 
 // mobileRun is a finished driven script.
-type mobileRun struct {
-	t    *testing.T
-	name string
-	obs  []mobileObs
-	code int
-}
-
-func (r *mobileRun) all(event, who string) []mobileObs {
-	var out []mobileObs
-	for _, o := range r.obs {
-		if o.Event == event && (who == "" || o.Who == who) {
-			out = append(out, o)
-		}
-	}
-	return out
-}
-
-func (r *mobileRun) one(event, who string) mobileObs {
-	r.t.Helper()
-	got := r.all(event, who)
-	if len(got) != 1 {
-		r.t.Fatalf("%s: want one %q event (who=%q), got %d", r.name, event, who, len(got))
-	}
-	return got[0]
-}
-
-// bodies returns the non-empty bodies of who's message events.
-func (r *mobileRun) bodies(who string) []string {
-	var out []string
-	for _, m := range r.all("message", who) {
-		if m.Body != "" {
-			out = append(out, m.Body)
-		}
-	}
-	return out
-}
+type mobileRun = scriptRun[mobileObs]
 
 // waitCounter waits until get reports at least want; the server has no
 // event for it, so the counter is read every few milliseconds, within a bound.

@@ -94,19 +94,26 @@ type observation struct {
 	OK    bool   `json:"ok"`
 }
 
-// run is one finished script.
-type run struct {
+// common is what every kind of observation has: the schema above (a
+// script with fields of its own embeds it, as mobileObs does).
+func (o observation) common() observation { return o }
+
+// scriptRun is one finished script that printed observations of type O.
+type scriptRun[O interface{ common() observation }] struct {
 	t    *testing.T
 	name string
-	obs  []observation
+	obs  []O
 	code int // exit status
 }
 
+// run is a finished script of the common schema.
+type run = scriptRun[observation]
+
 // all returns the observations of one event, by one client if who is set.
-func (r *run) all(event, who string) []observation {
-	var out []observation
+func (r *scriptRun[O]) all(event, who string) []O {
+	var out []O
 	for _, o := range r.obs {
-		if o.Event == event && (who == "" || o.Who == who) {
+		if c := o.common(); c.Event == event && (who == "" || c.Who == who) {
 			out = append(out, o)
 		}
 	}
@@ -114,17 +121,28 @@ func (r *run) all(event, who string) []observation {
 }
 
 // one returns the only observation of event by who, or fails the test.
-func (r *run) one(event, who string) observation {
+func (r *scriptRun[O]) one(event, who string) O {
 	r.t.Helper()
 	got := r.all(event, who)
 	if len(got) != 1 {
-		r.t.Fatalf("%s: want one %q event (who=%q), got %d (the script's output is above)", r.name, event, who, len(got))
+		r.t.Fatalf("%s: want one %q event (who=%q), got %d (the script's output is logged)", r.name, event, who, len(got))
 	}
 	return got[0]
 }
 
+// bodies returns the non-empty bodies of who's message events.
+func (r *scriptRun[O]) bodies(who string) []string {
+	var out []string
+	for _, m := range r.all("message", who) {
+		if b := m.common().Body; b != "" {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
 // none fails the test if the script reported event.
-func (r *run) none(event string) {
+func (r *scriptRun[O]) none(event string) {
 	r.t.Helper()
 	if got := r.all(event, ""); len(got) > 0 {
 		r.t.Errorf("%s: %d unexpected %q events (the script's output is above)", r.name, len(got), event)
@@ -132,7 +150,7 @@ func (r *run) none(event string) {
 }
 
 // succeeded fails the test unless the script exited 0 without mismatches.
-func (r *run) succeeded() {
+func (r *scriptRun[O]) succeeded() {
 	r.t.Helper()
 	r.none("mismatch")
 	r.none("error")
@@ -446,35 +464,31 @@ func TestInteropSASL(t *testing.T) {
 
 	for _, tc := range []struct {
 		name, user, pass, mech string
+		refused                bool // wrong credentials: a SASL failure, no session
 	}{
-		{"SCRAM-SHA-1", "alice", "alice-secret", "SCRAM-SHA-1"},
-		{"PLAIN", "alice", "alice-secret", "PLAIN"},
-		{"SCRAM-SHA-256 non-ASCII password", "carol", "pässwörd ☃ Ωmega", "SCRAM-SHA-256"},
-		{"SCRAM-SHA-1 non-ASCII password", "carol", "pässwörd ☃ Ωmega", "SCRAM-SHA-1"},
-		{"PLAIN non-ASCII password", "carol", "pässwörd ☃ Ωmega", "PLAIN"},
+		{"SCRAM-SHA-1", "alice", "alice-secret", "SCRAM-SHA-1", false},
+		{"PLAIN", "alice", "alice-secret", "PLAIN", false},
+		{"SCRAM-SHA-256 non-ASCII password", "carol", "pässwörd ☃ Ωmega", "SCRAM-SHA-256", false},
+		{"SCRAM-SHA-1 non-ASCII password", "carol", "pässwörd ☃ Ωmega", "SCRAM-SHA-1", false},
+		{"PLAIN non-ASCII password", "carol", "pässwörd ☃ Ωmega", "PLAIN", false},
+		{"SCRAM-SHA-256 wrong password", "alice", "wrong-secret", "SCRAM-SHA-256", true},
+		{"SCRAM-SHA-1 wrong password", "alice", "wrong-secret", "SCRAM-SHA-1", true},
+		{"PLAIN wrong password", "alice", "wrong-secret", "PLAIN", true},
+		{"SCRAM-SHA-256 unknown user", "nobody", "alice-secret", "SCRAM-SHA-256", true},
+		{"PLAIN unknown user", "nobody", "alice-secret", "PLAIN", true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			r := h.run(t, "login.py", "--addr", addr, "--jid", tc.user+"@localhost",
-				"--password", tc.pass, "--mech", tc.mech)
+			args := []string{"--addr", addr, "--jid", tc.user + "@localhost", "--password", tc.pass, "--mech", tc.mech}
+			if tc.refused {
+				args = append(args, "--expect", "auth-failure")
+			}
+			r := h.run(t, "login.py", args...)
 			r.succeeded()
-			r.none("failed_auth")
-			checkSession(t, r.one("session", ""), tc.user, tc.mech, true)
-		})
-	}
-
-	for _, tc := range []struct {
-		name, user, pass, mech string
-	}{
-		{"SCRAM-SHA-256 wrong password", "alice", "wrong-secret", "SCRAM-SHA-256"},
-		{"SCRAM-SHA-1 wrong password", "alice", "wrong-secret", "SCRAM-SHA-1"},
-		{"PLAIN wrong password", "alice", "wrong-secret", "PLAIN"},
-		{"SCRAM-SHA-256 unknown user", "nobody", "alice-secret", "SCRAM-SHA-256"},
-		{"PLAIN unknown user", "nobody", "alice-secret", "PLAIN"},
-	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := h.run(t, "login.py", "--addr", addr, "--jid", tc.user+"@localhost",
-				"--password", tc.pass, "--mech", tc.mech, "--expect", "auth-failure")
-			r.succeeded()
+			if !tc.refused {
+				r.none("failed_auth")
+				checkSession(t, r.one("session", ""), tc.user, tc.mech, true)
+				return
+			}
 			r.none("session")
 			f := r.one("failed_auth", "")
 			// RFC 6120 §6.5.10: wrong credentials are <not-authorized/>.
