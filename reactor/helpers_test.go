@@ -347,6 +347,14 @@ func randLine(rnd *mrand.Rand, n int) []byte {
 	return b
 }
 
+// mustWrite writes s to w or fails the test.
+func mustWrite(t testing.TB, w io.Writer, s string) {
+	t.Helper()
+	if _, err := io.WriteString(w, s); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func expectLine(t testing.TB, br *bufio.Reader, want string) {
 	t.Helper()
 	got, err := br.ReadString('\n')

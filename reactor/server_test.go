@@ -66,14 +66,7 @@ func TestEchoPlainManyConns(t *testing.T) {
 // expects, and checks the exporter matches on both sides.
 func starttls(t *testing.T, c net.Conn, cli *tls.Config) (*tls.Conn, *bufio.Reader) {
 	t.Helper()
-	br := bufio.NewReader(c)
-	if _, err := c.Write([]byte("STARTTLS\n")); err != nil {
-		t.Fatal(err)
-	}
-	expectLine(t, br, "PROCEED")
-	if br.Buffered() != 0 {
-		t.Fatal("plaintext after PROCEED")
-	}
+	proceed(t, c)
 	tc := tls.Client(c, cli)
 	if err := tc.Handshake(); err != nil {
 		t.Fatal(err)
@@ -81,11 +74,22 @@ func starttls(t *testing.T, c net.Conn, cli *tls.Config) (*tls.Conn, *bufio.Read
 	return tc, bufio.NewReader(tc)
 }
 
+// proceed asks for STARTTLS on a plain connection and reads the handler's
+// PROCEED, with nothing after it: the next byte is the peer's TLS.
+func proceed(t *testing.T, c net.Conn) *bufio.Reader {
+	t.Helper()
+	br := bufio.NewReader(c)
+	mustWrite(t, c, "STARTTLS\n")
+	expectLine(t, br, "PROCEED")
+	if br.Buffered() != 0 {
+		t.Fatal("plaintext after PROCEED")
+	}
+	return br
+}
+
 func checkExporter(t *testing.T, tc *tls.Conn, br *bufio.Reader) {
 	t.Helper()
-	if _, err := tc.Write([]byte("TLSINFO\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, tc, "TLSINFO\n")
 	line, err := br.ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
@@ -105,9 +109,7 @@ func TestStartTLS(t *testing.T) {
 	s, e := startServer(t, Config{TLS: srvTLS})
 	c := dial(t, s.Addrs()[0])
 	br := bufio.NewReader(c)
-	if _, err := c.Write([]byte("TLSINFO\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, c, "TLSINFO\n")
 	expectLine(t, br, "NOTLS")
 	h := nextHandler(t, e)
 	tc, tbr := starttls(t, c, cliTLS)
@@ -132,9 +134,7 @@ func TestStartTLSPipelinedPlaintext(t *testing.T) {
 	s, _ := startServer(t, Config{TLS: srvTLS, Loops: 1})
 	c := dial(t, s.Addrs()[0])
 	br := bufio.NewReader(c)
-	if _, err := c.Write([]byte("STARTTLS\nINJECTED\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, c, "STARTTLS\nINJECTED\n")
 	expectLine(t, br, "PROCEED")
 	tc := tls.Client(c, cliTLS)
 	if err := tc.Handshake(); err != nil {
@@ -217,9 +217,7 @@ type zlibClient struct {
 
 func compress(t *testing.T, w io.Writer, br *bufio.Reader) *zlibClient {
 	t.Helper()
-	if _, err := w.Write([]byte("COMPRESS\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, w, "COMPRESS\n")
 	expectLine(t, br, "COMPRESSED")
 	return &zlibClient{zw: zlib.NewWriter(w), br: br, w: w}
 }
@@ -291,23 +289,7 @@ func TestTLSAndZlib(t *testing.T) {
 // TestOutputCap: a peer that does not read fills the cap; Write then
 // reports ErrOutputFull, and Close(final) still delivers everything.
 func TestOutputCap(t *testing.T) {
-	s, e := startServer(t, Config{MaxPendingOutput: 64 << 10})
-	c := dial(t, s.Addrs()[0])
-	if _, err := c.Write([]byte("FLOOD\n")); err != nil {
-		t.Fatal(err)
-	}
-	h := nextHandler(t, e)
-	// Wait until the handler hit the cap (the client has read nothing).
-	waitFor(t, "flood to hit the cap", func() bool { return h.flooded.Load() > 0 })
-	all, err := io.ReadAll(c) // EOF after the final bytes
-	if err != nil {
-		t.Fatal(err)
-	}
-	n := h.flooded.Load()
-	tail := "\nEND " + strconv.FormatInt(n, 10) + "\n"
-	if int64(len(all)) != n+int64(len(tail)) || !strings.HasSuffix(string(all), tail) {
-		t.Fatalf("read %d bytes, want %d ending in %q", len(all), n+int64(len(tail)), tail)
-	}
+	h := floodToCap(t, "FLOOD")
 	if err := recvErr(t, h.closedErr, "Closed"); err != nil {
 		t.Fatalf("Closed(%v)", err)
 	}
@@ -386,14 +368,20 @@ func (w *zlibRW) Read(p []byte) (int, error) {
 // they grow, and what is still gathered counts), and everything written,
 // the final bytes last, arrives intact.
 func TestWakeupOutputCap(t *testing.T) {
+	floodToCap(t, "WAKEFLOOD")
+}
+
+// floodToCap has the handler flood (cmd: from Traffic or from a Wakeup) a
+// peer that reads nothing until the handler hit the output cap, then reads
+// it all: every byte the handler got written, then its final line.
+func floodToCap(t *testing.T, cmd string) *lineHandler {
+	t.Helper()
 	s, e := startServer(t, Config{MaxPendingOutput: 64 << 10})
 	c := dial(t, s.Addrs()[0])
-	if _, err := c.Write([]byte("WAKEFLOOD\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, c, cmd+"\n")
 	h := nextHandler(t, e)
 	waitFor(t, "flood to hit the cap", func() bool { return h.flooded.Load() > 0 })
-	all, err := io.ReadAll(c)
+	all, err := io.ReadAll(c) // EOF after the final bytes
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -402,6 +390,7 @@ func TestWakeupOutputCap(t *testing.T) {
 	if int64(len(all)) != n+int64(len(tail)) || !strings.HasSuffix(string(all), tail) {
 		t.Fatalf("read %d bytes, want %d ending in %q", len(all), n+int64(len(tail)), tail)
 	}
+	return h
 }
 
 // TestSentFinalAtClose: a connection closed with output still pending (a
@@ -426,9 +415,7 @@ func TestSentFinalAtClose(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	if _, err := c.Write([]byte("COUNTFLOOD\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, c, "COUNTFLOOD\n")
 	h := nextHandler(t, e)
 	recvErr(t, h.closedErr, "Closed") // the peer reads nothing until then
 	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
@@ -450,16 +437,12 @@ func TestSentFinalAtClose(t *testing.T) {
 func TestTimer(t *testing.T) {
 	s, e := startServer(t, Config{Loops: 1})
 	a := dial(t, s.Addrs()[0])
-	if _, err := a.Write([]byte("TIMER 100\nCANCEL\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, a, "TIMER 100\nCANCEL\n")
 	ha := nextHandler(t, e)
 	b := dial(t, s.Addrs()[0])
 	bbr := bufio.NewReader(b)
 	start := time.Now()
-	if _, err := b.Write([]byte("TIMER 300\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, b, "TIMER 300\n")
 	expectLine(t, bbr, "TIMER")
 	if d := time.Since(start); d < 300*time.Millisecond {
 		t.Fatalf("timer fired early, after %v", d)
@@ -469,13 +452,9 @@ func TestTimer(t *testing.T) {
 	}
 	// Re-arming works after a cancel, and fires once.
 	abr := bufio.NewReader(a)
-	if _, err := a.Write([]byte("TIMER 100\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, a, "TIMER 100\n")
 	expectLine(t, abr, "TIMER")
-	if _, err := a.Write([]byte("ping\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, a, "ping\n")
 	expectLine(t, abr, "ping")
 }
 
@@ -483,18 +462,14 @@ func TestWake(t *testing.T) {
 	s, e := startServer(t, Config{})
 	c := dial(t, s.Addrs()[0])
 	br := bufio.NewReader(c)
-	if _, err := c.Write([]byte("hi\nWAKEME\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, c, "hi\nWAKEME\n")
 	expectLine(t, br, "hi")
 	expectLine(t, br, "WOKE")
 	h := nextHandler(t, e)
 	// Keep traffic and wakeups interleaving for a while.
 	for i := range 20 {
 		msg := "m" + strconv.Itoa(i)
-		if _, err := c.Write([]byte(msg + "\nWAKEME\n")); err != nil {
-			t.Fatal(err)
-		}
+		mustWrite(t, c, msg+"\nWAKEME\n")
 		expectLine(t, br, msg)
 		expectLine(t, br, "WOKE")
 	}
@@ -526,14 +501,8 @@ func TestHandshakeFailure(t *testing.T) {
 	srvTLS, _ := testCert(t)
 	s, e := startServer(t, Config{TLS: srvTLS})
 	c := dial(t, s.Addrs()[0])
-	br := bufio.NewReader(c)
-	if _, err := c.Write([]byte("STARTTLS\n")); err != nil {
-		t.Fatal(err)
-	}
-	expectLine(t, br, "PROCEED")
-	if _, err := c.Write([]byte("this is not a ClientHello at all........\n")); err != nil {
-		t.Fatal(err)
-	}
+	br := proceed(t, c)
+	mustWrite(t, c, "this is not a ClientHello at all........\n")
 	h := nextHandler(t, e)
 	if err := recvErr(t, h.closedErr, "Closed"); err == nil || !strings.Contains(err.Error(), "handshake") {
 		t.Fatalf("Closed(%v)", err)
@@ -549,9 +518,7 @@ func TestCloseOnce(t *testing.T) {
 
 	a := dial(t, s.Addrs()[0])
 	abr := bufio.NewReader(a)
-	if _, err := a.Write([]byte("QUIT\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, a, "QUIT\n")
 	ha := nextHandler(t, e)
 	expectLine(t, abr, "BYE")
 	if _, err := abr.ReadByte(); err != io.EOF {
@@ -562,9 +529,7 @@ func TestCloseOnce(t *testing.T) {
 	}
 
 	b := dial(t, s.Addrs()[0])
-	if _, err := b.Write([]byte("x\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, b, "x\n")
 	hb := nextHandler(t, e)
 	expectLine(t, bufio.NewReader(b), "x") // unread input would make close send RST
 	_ = b.Close()
@@ -575,9 +540,7 @@ func TestCloseOnce(t *testing.T) {
 	// A handler error closes after flushing what it wrote.
 	c := dial(t, s.Addrs()[0])
 	cbr := bufio.NewReader(c)
-	if _, err := c.Write([]byte("FAIL\nnever\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, c, "FAIL\nnever\n")
 	hc := nextHandler(t, e)
 	expectLine(t, cbr, "ERR")
 	if _, err := cbr.ReadByte(); err != io.EOF {

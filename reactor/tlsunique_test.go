@@ -59,9 +59,7 @@ func (l *clientLog) secret(t *testing.T) []byte {
 // uniqueOf asks the handler for the tls-unique it sees.
 func uniqueOf(t *testing.T, tc *tls.Conn, br *bufio.Reader) string {
 	t.Helper()
-	if _, err := tc.Write([]byte("UNIQUE\n")); err != nil {
-		t.Fatal(err)
-	}
+	mustWrite(t, tc, "UNIQUE\n")
 	line, err := br.ReadString('\n')
 	if err != nil {
 		t.Fatal(err)
@@ -82,9 +80,7 @@ func TestTLSUnique(t *testing.T) {
 	connect := func(maxVersion uint16) (*tls.Conn, *bufio.Reader, *recConn, *clientLog) {
 		c := &recConn{Conn: dial(t, s.Addrs()[0])}
 		br := bufio.NewReader(c)
-		if _, err := c.Write([]byte("STARTTLS\n")); err != nil {
-			t.Fatal(err)
-		}
+		mustWrite(t, c, "STARTTLS\n")
 		expectLine(t, br, "PROCEED")
 		c.mu.Lock()
 		c.out = nil // only the TLS bytes
@@ -146,9 +142,7 @@ func TestTLSUnique(t *testing.T) {
 	t.Run("aborted", func(t *testing.T) {
 		c := dial(t, s.Addrs()[0])
 		br := bufio.NewReader(c)
-		if _, err := c.Write([]byte("STARTTLS\n")); err != nil {
-			t.Fatal(err)
-		}
+		mustWrite(t, c, "STARTTLS\n")
 		expectLine(t, br, "PROCEED")
 		cfg := cliTLS.Clone()
 		cfg.VerifyPeerCertificate = func([][]byte, [][]*x509.Certificate) error {
