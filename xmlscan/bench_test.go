@@ -82,8 +82,10 @@ func (c *countSink) StreamOpen(*Frame) error { return nil }
 func (c *countSink) Element(*Frame) error    { c.stanzas++; return nil }
 func (c *countSink) StreamClose() error      { return nil }
 
-func BenchmarkScanner(b *testing.B) {
-	in := benchData()
+// feeds runs bench as sub-benchmarks of b over in, given whole
+// (chunk 0, "feed=whole") and in 1500-byte chunks as from the network
+// ("feed=1500B"), with allocations and throughput reported.
+func feeds(b *testing.B, in []byte, bench func(b *testing.B, chunk int)) {
 	for _, chunk := range []int{0, 1500} {
 		name := "feed=whole"
 		if chunk > 0 {
@@ -92,58 +94,57 @@ func BenchmarkScanner(b *testing.B) {
 		b.Run(name, func(b *testing.B) {
 			b.ReportAllocs()
 			b.SetBytes(int64(len(in)))
-			var s Scanner
-			var sink countSink
-			for b.Loop() {
-				s.Reset()
-				sink.stanzas = 0
-				if chunk == 0 {
-					if err := s.Feed(in, &sink); err != nil {
-						b.Fatal(err)
-					}
-					continue
-				}
-				for p := in; len(p) > 0; {
-					n := min(chunk, len(p))
-					if err := s.Feed(p[:n], &sink); err != nil {
-						b.Fatal(err)
-					}
-					p = p[n:]
-				}
-			}
-			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*sink.stanzas), "ns/stanza")
+			bench(b, chunk)
 		})
 	}
 }
 
+func BenchmarkScanner(b *testing.B) {
+	in := benchData()
+	feeds(b, in, func(b *testing.B, chunk int) {
+		var s Scanner
+		var sink countSink
+		for b.Loop() {
+			s.Reset()
+			sink.stanzas = 0
+			if chunk == 0 {
+				if err := s.Feed(in, &sink); err != nil {
+					b.Fatal(err)
+				}
+				continue
+			}
+			for p := in; len(p) > 0; {
+				n := min(chunk, len(p))
+				if err := s.Feed(p[:n], &sink); err != nil {
+					b.Fatal(err)
+				}
+				p = p[n:]
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*sink.stanzas), "ns/stanza")
+	})
+}
+
 func BenchmarkEncodingXML(b *testing.B) {
 	in := benchData()
-	for _, chunk := range []int{0, 1500} {
-		name := "feed=whole"
-		if chunk > 0 {
-			name = fmt.Sprintf("feed=%dB", chunk)
-		}
-		b.Run(name, func(b *testing.B) {
-			b.ReportAllocs()
-			b.SetBytes(int64(len(in)))
-			for b.Loop() {
-				var r io.Reader = bytes.NewReader(in)
-				if chunk > 0 {
-					r = &chunkReader{in, chunk}
+	feeds(b, in, func(b *testing.B, chunk int) {
+		for b.Loop() {
+			var r io.Reader = bytes.NewReader(in)
+			if chunk > 0 {
+				r = &chunkReader{in, chunk}
+			}
+			d := xml.NewDecoder(r)
+			for {
+				_, err := d.Token()
+				if err == io.EOF {
+					break
 				}
-				d := xml.NewDecoder(r)
-				for {
-					_, err := d.Token()
-					if err == io.EOF {
-						break
-					}
-					if err != nil {
-						b.Fatal(err)
-					}
+				if err != nil {
+					b.Fatal(err)
 				}
 			}
-		})
-	}
+		}
+	})
 }
 
 type chunkReader struct {
