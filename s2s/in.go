@@ -212,12 +212,9 @@ func (k *inSink) Element(f *xmlscan.Frame) error {
 	if m.cfg.RequireTLS && !s.tlsOn {
 		return stanza.StreamErr(stanza.StreamPolicyViolation, "TLS is required")
 	}
-	st, err := stanza.FromFrame(f)
+	st, err := parseStanza(f)
 	if err != nil {
-		if errors.Is(err, stanza.ErrNotStanza) {
-			return stanza.StreamErr(stanza.UnsupportedStanzaType, "")
-		}
-		return stanza.StreamErr(stanza.ImproperAddressing, err.Error())
+		return err
 	}
 	if len(s.authed) == 0 {
 		return stanza.StreamErr(stanza.StreamNotAuthorized, "")

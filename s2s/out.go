@@ -417,12 +417,9 @@ func (l *outLink) incoming(f *xmlscan.Frame) error {
 	if string(f.NS()) != stanza.NSServer {
 		return stanza.StreamErr(stanza.InvalidNamespace, "")
 	}
-	st, err := stanza.FromFrame(f)
+	st, err := parseStanza(f)
 	if err != nil {
-		if errors.Is(err, stanza.ErrNotStanza) {
-			return stanza.StreamErr(stanza.UnsupportedStanzaType, "")
-		}
-		return stanza.StreamErr(stanza.ImproperAddressing, err.Error())
+		return err
 	}
 	switch {
 	case st.From.IsZero() || st.To.IsZero():

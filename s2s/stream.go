@@ -2,6 +2,7 @@ package s2s
 
 import (
 	"encoding/base64"
+	"errors"
 
 	"ignis/stanza"
 	"ignis/xmlscan"
@@ -13,22 +14,34 @@ import (
 func appendHeader(out []byte, from, to, id string) []byte {
 	out = append(out, "<?xml version='1.0'?><stream:stream xmlns='"+stanza.NSServer+
 		"' xmlns:stream='"+stanza.NSStream+"' xmlns:db='"+stanza.NSDialback+"'"...)
-	if from != "" {
-		out = append(out, " from='"...)
-		out = xmlscan.AppendEscapedAttr(out, from)
-		out = append(out, '\'')
-	}
-	if to != "" {
-		out = append(out, " to='"...)
-		out = xmlscan.AppendEscapedAttr(out, to)
-		out = append(out, '\'')
-	}
-	if id != "" {
-		out = append(out, " id='"...)
-		out = append(out, id...)
-		out = append(out, '\'')
+	for _, a := range [...][2]string{{"from", from}, {"to", to}, {"id", id}} {
+		if a[1] != "" {
+			out = appendAttr(out, a[0], a[1])
+		}
 	}
 	return append(out, " version='1.0'>"...)
+}
+
+// appendAttr appends the attribute name='value', the value escaped.
+func appendAttr(out []byte, name, value string) []byte {
+	out = append(out, ' ')
+	out = append(out, name...)
+	out = append(out, "='"...)
+	out = xmlscan.AppendEscapedAttr(out, value)
+	return append(out, '\'')
+}
+
+// parseStanza reads a stanza the peer sent: an element that is none is
+// unsupported-stanza-type, one whose addresses do not parse improper-addressing.
+func parseStanza(f *xmlscan.Frame) (*stanza.Stanza, error) {
+	st, err := stanza.FromFrame(f)
+	if err != nil {
+		if errors.Is(err, stanza.ErrNotStanza) {
+			return nil, stanza.StreamErr(stanza.UnsupportedStanzaType, "")
+		}
+		return nil, stanza.StreamErr(stanza.ImproperAddressing, err.Error())
+	}
+	return st, nil
 }
 
 // appendFail appends a stream error and the stream's end.
@@ -41,15 +54,10 @@ func appendFail(out []byte, se *stanza.StreamError) []byte {
 func appendDB(out []byte, name, from, to, id, typ, key string) []byte {
 	out = append(out, "<db:"...)
 	out = append(out, name...)
-	out = append(out, " from='"...)
-	out = xmlscan.AppendEscapedAttr(out, from)
-	out = append(out, "' to='"...)
-	out = xmlscan.AppendEscapedAttr(out, to)
-	out = append(out, '\'')
+	out = appendAttr(out, "from", from)
+	out = appendAttr(out, "to", to)
 	if id != "" {
-		out = append(out, " id='"...)
-		out = xmlscan.AppendEscapedAttr(out, id)
-		out = append(out, '\'')
+		out = appendAttr(out, "id", id)
 	}
 	if typ != "" {
 		out = append(out, " type='"...)
@@ -65,11 +73,10 @@ func appendDB(out []byte, name, from, to, id, typ, key string) []byte {
 
 // appendDBError appends a db:result of type error (XEP-0220 §2.4).
 func appendDBError(out []byte, from, to string, e *stanza.Error) []byte {
-	out = append(out, "<db:result from='"...)
-	out = xmlscan.AppendEscapedAttr(out, from)
-	out = append(out, "' to='"...)
-	out = xmlscan.AppendEscapedAttr(out, to)
-	out = append(out, "' type='error'>"...)
+	out = append(out, "<db:result"...)
+	out = appendAttr(out, "from", from)
+	out = appendAttr(out, "to", to)
+	out = append(out, " type='error'>"...)
 	out = e.AppendXML(out)
 	return append(out, "</db:result>"...)
 }
