@@ -30,6 +30,7 @@
 set -euo pipefail
 
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+. "$ROOT/scripts/lib.sh" # wait_port, sat_step
 PEERS=${PEERS:-$ROOT/../shared/peers}   # for its Prosody account writer
 : "${SERVERS:=ignis prosody ejabberd}"
 : "${SCENARIOS:=s2s-fixed s2s-sat}"
@@ -55,13 +56,6 @@ ports() {  # ports KIND SIDE -> "C2S S2S"
 }
 log() { printf '%s compare-s2s: %s\n' "$(date -u +%H:%M:%S)" "$*" >&2; }
 listener_pid() { ss -ltnpH "sport = :$1" 2>/dev/null | sed -n 's/.*pid=\([0-9]*\).*/\1/p' | head -1; }
-wait_port() {  # wait_port PORT SECONDS
-    for _ in $(seq 1 $(($2 * 5))); do
-        ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
-        sleep 0.2
-    done
-    return 1
-}
 for s in $SERVERS; do
     for side in a b; do
         for p in $(ports "$s" $side); do
@@ -293,25 +287,6 @@ stop_all() {
 trap stop_all EXIT
 trap 'exit 130' INT TERM
 
-# sat_step FILE RATE: the median delivered per second while sending; fails
-# when the servers fell behind (as compare.sh's chat-sat). The seconds that
-# carried only the link-up messages (one each way, before the load) are not
-# sending seconds: with a slow link set-up (ejabberd's took up to 2 s) the
-# second holding one of them would count as a second of the load.
-sat_step() {
-    python3 -c '
-import json, sys, statistics
-r, rate = json.load(open(sys.argv[1])), float(sys.argv[2])
-s = [p for p in r.get("series", []) if p.get("messages_sent", 0) > 2]
-s = s[1:-1] or s
-med = statistics.median([p["messages_delivered"] for p in s]) if s else 0
-print(int(med))
-exp = r.get("messages_expected") or r.get("messages_sent", 0)
-ok = med >= 0.9 * rate and exp > 0 and r.get("messages_lost", 0) <= 0.02 * exp and r["latency_ms"]["p99"] <= 1000
-sys.exit(0 if ok else 1)
-' "$1" "$2"
-}
-
 run_bench() {  # run_bench NAME KIND PIDA PIDB ARGS
     local name=$1 s=$2 pa=$3 pb=$4 args=$5 ca cb
     read -r ca _ <<<"$(ports "$s" a)"
@@ -335,7 +310,12 @@ for s in $SERVERS; do
                 run_bench "s2s-sat-$s-$rate" "$s" "$pa" "$pb" "--sessions $S2S_SESSIONS --first-user $((k * S2S_SESSIONS + 1)) --rate $rate --duration $S2S_STEP --drain 3s --tick 1ms"
                 stop_all
                 k=$((k + 1))
-                if med=$(sat_step "$OUT/s2s-sat-$s-$rate.json" "$rate"); then kept=1; else kept=0; fi
+                # sat_step (lib.sh) as compare.sh's chat-sat, but the
+                # seconds that carried only the link-up messages (one each
+                # way, before the load) are not sending seconds: with a slow
+                # link set-up (ejabberd's took up to 2 s) the second holding
+                # one of them would count as a second of the load
+                if med=$(sat_step "$OUT/s2s-sat-$s-$rate.json" "$rate" 1 1000 2); then kept=1; else kept=0; fi
                 [ "${med:-0}" -gt "$best" ] && best=$med bestrun=s2s-sat-$s-$rate
                 log "s2s-sat on $s at $rate/s: ${med:-0} delivered/s (median), $([ $kept = 1 ] && echo kept up || echo fell behind)"
                 [ $kept = 1 ] || break

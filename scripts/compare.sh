@@ -88,6 +88,7 @@ for fd in /proc/$$/fd/*; do
 done
 
 ROOT=$(git -C "$(dirname "$0")" rev-parse --show-toplevel)
+. "$ROOT/scripts/lib.sh" # wait_port, sat_step
 PEERS=${PEERS:-$ROOT/../shared/peers}
 [ -f "$PEERS/env.sh" ] || { echo "compare: no peers scripts at $PEERS (expected ../shared/peers next to the repository)" >&2; exit 2; }
 
@@ -270,15 +271,6 @@ fi
 
 # --- server control ---------------------------------------------------------------
 SERVER_PID=
-wait_port() {  # wait_port PORT SECONDS
-    local i
-    for i in $(seq 1 $(($2 * 5))); do
-        ss -ltnH "sport = :$1" 2>/dev/null | grep -q . && return 0
-        sleep 0.2
-    done
-    return 1
-}
-
 start_server() {  # start_server KIND [--fresh]
     case $1 in
     ignis)
@@ -391,25 +383,6 @@ bench_args() {  # bench_args SCENARIO [RATE STEP] -> the scenario's flags
     esac
 }
 pep_common="--scenario pep --sessions $PEP_SESSIONS --first-user $PEP_FIRST --roster-size $PEP_CONTACTS --timeout 120s --tls none"
-
-# sat_step FILE RATE [FANOUT P99MS]: prints the median of the per-second
-# delivered counts while sending (first and last second left out), and fails
-# when the server did not keep up with RATE messages, each delivered FANOUT
-# times (under 90 % of the deliveries per second, over 2 % lost, or p99 over
-# P99MS, default 1 s).
-sat_step() {
-    python3 -c '
-import json, sys, statistics
-r, rate, fan, bound = json.load(open(sys.argv[1])), float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4])
-s = [p for p in r.get("series", []) if p.get("messages_sent", 0) > 0]
-s = s[1:-1] or s
-med = statistics.median([p["messages_delivered"] for p in s]) if s else 0
-print(int(med))
-exp = r.get("messages_expected") or r.get("messages_sent", 0)
-ok = med >= 0.9 * rate * fan and exp > 0 and r.get("messages_lost", 0) <= 0.02 * exp and r["latency_ms"]["p99"] <= bound
-sys.exit(0 if ok else 1)
-' "$1" "$2" "${3:-1}" "${4:-1000}"
-}
 
 # run_bench NAME SERVER ARGS: one bounded bench run against the running server
 run_bench() {
@@ -542,6 +515,13 @@ pep_sessions, pep_contacts, pep_rate, pep_nodes = (int(v) for v in sys.argv[13:1
 servers = ["ignis", "prosody", "ejabberd"]
 names = {"ignis": "Ignis", "prosody": "Prosody", "ejabberd": "ejabberd"}
 
+def read(name):
+    """OUT/name as JSON, or None where that run left nothing readable."""
+    try:
+        return json.load(open(os.path.join(out, name)))
+    except (OSError, ValueError):
+        return None
+
 def load(sc, s):
     if sc == "chat-sat":
         return {"sat": saturation[s]} if s in saturation else None
@@ -556,52 +536,26 @@ def load(sc, s):
         return {"sat": pep_sat[s]} if s in pep_sat else None
     if sc == "pep-satstep":
         sc = pep_steps.get(s)
-        if not sc:
-            return None
-        try:
-            return json.load(open(os.path.join(out, f"{sc}.json")))
-        except (OSError, ValueError):
-            return None
+        return read(f"{sc}.json") if sc else None
     if sc == "muc-big-kept":
         return {"sat": muc_kept[s]} if s in muc_kept else None
     if sc in ("muc-big-best", "muc-big-keptstep"):
         sc = (muc_steps if sc == "muc-big-best" else muc_kept_steps).get(s)
-        if not sc:
-            return None
-        try:
-            return json.load(open(os.path.join(out, f"{sc}.json")))
-        except (OSError, ValueError):
-            return None
+        return read(f"{sc}.json") if sc else None
     if sc == "muc-big-first":
         sc, s = "muc-big", f"{s}-{big_first}"
-    try:
-        return json.load(open(os.path.join(out, f"{sc}-{s}.json")))
-    except (OSError, ValueError):
-        return None
+    return read(f"{sc}-{s}.json")
 
-try:
-    saturation = json.load(open(os.path.join(out, "saturation.json")))["saturation"]
-except (OSError, ValueError):
-    saturation = {}
-try:
-    ws_sat = json.load(open(os.path.join(out, "ws-saturation.json")))["saturation"]
-except (OSError, ValueError):
-    ws_sat = {}
-try:
-    d = json.load(open(os.path.join(out, "muc-saturation.json")))
-    muc_sat, muc_steps = d["saturation"], d.get("step", {})
-except (OSError, ValueError):
-    muc_sat, muc_steps = {}, {}
-try:
-    d = json.load(open(os.path.join(out, "pep-saturation.json")))
-    pep_sat, pep_steps = d["saturation"], d.get("step", {})
-except (OSError, ValueError):
-    pep_sat, pep_steps = {}, {}
-try:
-    d = json.load(open(os.path.join(out, "muc-kept.json")))
-    muc_kept, muc_kept_steps = d["saturation"], d.get("step", {})
-except (OSError, ValueError):
-    muc_kept, muc_kept_steps = {}, {}
+def saturation_file(name):
+    """A save_sat file's best rate and the run that delivered it, per server."""
+    d = read(name)
+    return (d["saturation"], d.get("step", {})) if d is not None else ({}, {})
+
+saturation, steps = saturation_file("saturation.json")
+ws_sat, ws_steps = saturation_file("ws-saturation.json")
+muc_sat, muc_steps = saturation_file("muc-saturation.json")
+pep_sat, pep_steps = saturation_file("pep-saturation.json")
+muc_kept, muc_kept_steps = saturation_file("muc-kept.json")
 
 def rss(r):
     v = r.get("server_rss_per_session_bytes", 0)
@@ -683,35 +637,21 @@ row(f"server CPU at {int(chat_rate):,} msgs/s, WebSocket", "chat-ws", lambda r: 
 
 # the load generator's own share: if it had been the bottleneck its sends
 # would have run late against the schedule
-steps = {}
-try:
-    steps = json.load(open(os.path.join(out, "saturation.json"))).get("step", {})
-except (OSError, ValueError):
-    pass
 def client(r):
     c = r.get("client") or {}
     return f"{c.get('cpu_avg_pct', 0):.0f} % CPU, send lag p99 {c.get('send_lag_p99_ms', 0):.2f} ms"
 cl = []
 for s in servers:
     name = steps.get(s)
-    try:
-        r = json.load(open(os.path.join(out, f"{name}.json"))) if name else None
-    except (OSError, ValueError):
-        r = None
+    r = read(f"{name}.json") if name else None
     cl.append(client(r) if r else "—")
 def client_row(label, cells):
     if any(c != "—" for c in cells):
         rows.append(f"| load generator {label} | " + " | ".join(cells) + " | | | |")
 client_row("at each server's best saturation step", cl)
-try:
-    ws_steps = json.load(open(os.path.join(out, "ws-saturation.json"))).get("step", {})
-except (OSError, ValueError):
-    ws_steps = {}
 def step_client(name):
-    try:
-        return client(json.load(open(os.path.join(out, f"{name}.json")))) if name else "—"
-    except (OSError, ValueError):
-        return "—"
+    r = read(f"{name}.json") if name else None
+    return client(r) if r is not None else "—"
 client_row("at each server's best WebSocket saturation step", [step_client(ws_steps.get(s)) for s in servers])
 for sc, label in (("chat-half", f"at {half:,} msgs/s"), ("chat-fixed", f"at {int(chat_rate):,} msgs/s"),
                   ("chat-ws", f"at {int(chat_rate):,} msgs/s, WebSocket")):
