@@ -11,6 +11,17 @@ import (
 )
 
 // authAnswer tries PLAIN and returns the start of the server's answer.
+// adminCall sends req to env's admin socket (as the ignis commands do) and
+// returns the reply; a failed call fails the test.
+func adminCall(t *testing.T, env *servertest.Env, req server.AdminRequest) server.AdminReply {
+	t.Helper()
+	rep, err := server.CallAdmin(env.Cfg.Data, req)
+	if err != nil {
+		t.Fatalf("%s: %v", req.Op, err)
+	}
+	return rep
+}
+
 func authAnswer(t *testing.T, env *servertest.Env, user, pass string) string {
 	t.Helper()
 	c := env.DialTLS()
@@ -32,9 +43,8 @@ func TestAdminAccountChanges(t *testing.T) {
 	env.AddUser("bob", "pw")
 	admin := func(req server.AdminRequest) {
 		t.Helper()
-		rep, err := server.CallAdmin(env.Cfg.Data, req)
-		if err != nil || rep.Error != "" {
-			t.Fatalf("%s: %v %s", req.Op, err, rep.Error)
+		if rep := adminCall(t, env, req); rep.Error != "" {
+			t.Fatalf("%s: %s", req.Op, rep.Error)
 		}
 	}
 	ends := func(s *stream, cond, text string) {

@@ -317,14 +317,7 @@ func TestVHostS2S(t *testing.T) {
 // info lists the vhost; a domain not served is refused.
 func TestVHostAdmin(t *testing.T) {
 	env := startVHosts(t)
-	call := func(req server.AdminRequest) server.AdminReply {
-		t.Helper()
-		rep, err := server.CallAdmin(env.Cfg.Data, req)
-		if err != nil {
-			t.Fatalf("%s: %v", req.Op, err)
-		}
-		return rep
-	}
+	call := func(req server.AdminRequest) server.AdminReply { t.Helper(); return adminCall(t, env, req) }
 	if rep := call(server.AdminRequest{Op: "info"}); rep.Domain != "localhost" || !slices.Equal(rep.Hosts, []string{vhost}) {
 		t.Fatalf("info: %+v", rep)
 	}

@@ -248,14 +248,7 @@ func TestVHostRoomAdmin(t *testing.T) {
 		mucSubject(tc.s)
 		iqTo(tc.s, "c-"+tc.room, "set", tc.room, instant)
 	}
-	call := func(req server.AdminRequest) server.AdminReply {
-		t.Helper()
-		rep, err := server.CallAdmin(env.Cfg.Data, req)
-		if err != nil {
-			t.Fatalf("%s: %v", req.Op, err)
-		}
-		return rep
-	}
+	call := func(req server.AdminRequest) server.AdminReply { t.Helper(); return adminCall(t, env, req) }
 	list := func() (out []string) {
 		for _, r := range call(server.AdminRequest{Op: "room-list"}).Rooms {
 			out = append(out, r.JID)
