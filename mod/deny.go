@@ -19,18 +19,26 @@ func InboundExempt(ctx *Ctx, st *stanza.Stanza, user jid.JID) bool {
 // §2.12 and XEP-0191 §3.4 agree on, so the user looks offline: presence,
 // results and errors are dropped; messages and iq requests bounce with the
 // module's error. A message to a bare JID is filtered once per resource:
-// the sender gets one error, not one per resource.
+// the sender gets one error, not one per resource. One stanza shared by
+// many users (a room's message, Env.SendTo) gets one error per user.
 type Denier struct {
-	last atomic.Pointer[stanza.Stanza] // the message bounced last
+	last atomic.Pointer[denied] // the message bounced last
 }
 
-// Deny is the verdict for st, denied; e is the error a bounce carries.
-func (d *Denier) Deny(st *stanza.Stanza, e *stanza.Error) (Verdict, *stanza.Error) {
+type denied struct {
+	st   *stanza.Stanza
+	user jid.JID
+}
+
+// Deny is the verdict for st to user, denied; e is the error a bounce carries.
+func (d *Denier) Deny(st *stanza.Stanza, user jid.JID, e *stanza.Error) (Verdict, *stanza.Error) {
 	switch {
 	case st.Kind == stanza.Presence, st.Type == stanza.Result, st.Type == stanza.TypeError:
 		return Drop, nil
-	case st.Kind == stanza.Message && d.last.Swap(st) == st:
-		return Drop, nil
+	case st.Kind == stanza.Message:
+		if last := d.last.Swap(&denied{st: st, user: user}); last != nil && last.st == st && last.user.Equal(user) {
+			return Drop, nil
+		}
 	}
 	return Bounce, e
 }

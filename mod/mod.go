@@ -68,7 +68,35 @@ type Ctx struct {
 	// Remote: the stanza came from another server (s2s), its from is an
 	// entity there; the contact's half of RFC 6121 applies to it.
 	Remote bool
+	// To is the address the stanza is routed to. It is st.To, but for a
+	// stanza shared by many receivers (Env.SendTo), whose st.To is zero:
+	// hooks on the way to a receiver (filters, inbound presence and
+	// message hooks, delivered hooks) read the receiver here, and one that
+	// keeps the stanza or sends it on takes Addressed(st).
+	To jid.JID
 }
+
+// Addressed returns st with c.To as its to, in its bytes too: st itself
+// when it has it, else a copy. Only what leaves the process or outlives the
+// delivery (an archive, a bounce, a link to another server) pays for it.
+func (c *Ctx) Addressed(st *stanza.Stanza) *stanza.Stanza {
+	if st.To.Equal(c.To) {
+		return st
+	}
+	return st.WithAddrs(st.From, c.To)
+}
+
+// Delivery is one stanza for one receiver. St may be shared by many
+// deliveries (a room's broadcast): its bytes carry no 'to', To says who
+// this one is for (RFC 6120 §8.1.1.1: a stanza without 'to' that a
+// server delivers is for the receiving client). Passed by value.
+type Delivery struct {
+	To jid.JID
+	St *stanza.Stanza
+}
+
+// To is the delivery of st to its own 'to'.
+func To(st *stanza.Stanza) Delivery { return Delivery{To: st.To, St: st} }
 
 // StreamInfo is what a stream feature's condition may look at.
 type StreamInfo struct {
@@ -149,6 +177,11 @@ type (
 type Env interface {
 	// Send routes a stanza the server makes (its from is trusted as is).
 	Send(st *stanza.Stanza)
+	// SendTo routes st to to as if to were its 'to', whatever st.To is: one
+	// stanza built without 'to' is sent to many receivers with no copy
+	// each. A copy with the address is made only where one is needed: for
+	// another server or a component, offline storage, an archive, a bounce.
+	SendTo(to jid.JID, st *stanza.Stanza)
 	// Resources calls fn for each bound resource of a bare JID until fn returns false.
 	Resources(bare jid.JID, fn func(Resource) bool)
 	// Domain is the server's (primary) domain.

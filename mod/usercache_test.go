@@ -3,6 +3,7 @@ package mod
 import (
 	"testing"
 
+	"ignis/jid"
 	"ignis/stanza"
 )
 
@@ -42,20 +43,23 @@ func TestUserCache(t *testing.T) {
 func TestDenier(t *testing.T) {
 	bounce := stanza.Err(stanza.ServiceUnavailable)
 	msg := stanza.MustParse([]byte(`<message to='a@x' from='b@y'/>`))
+	a, c := jid.MustParse("a@x"), jid.MustParse("c@x")
 	var d Denier
 	for _, tc := range []struct {
 		name string
 		st   *stanza.Stanza
+		user jid.JID
 		want Verdict
 	}{
-		{"presence", stanza.MustParse([]byte(`<presence from='b@y'/>`)), Drop},
-		{"iq result", stanza.MustParse([]byte(`<iq type='result' id='1' from='b@y'/>`)), Drop},
-		{"message error", stanza.MustParse([]byte(`<message type='error' from='b@y'/>`)), Drop},
-		{"iq request", stanza.MustParse([]byte(`<iq type='get' id='1' from='b@y'><q xmlns='q'/></iq>`)), Bounce},
-		{"message", msg, Bounce},
-		{"same message, next resource", msg, Drop},
+		{"presence", stanza.MustParse([]byte(`<presence from='b@y'/>`)), a, Drop},
+		{"iq result", stanza.MustParse([]byte(`<iq type='result' id='1' from='b@y'/>`)), a, Drop},
+		{"message error", stanza.MustParse([]byte(`<message type='error' from='b@y'/>`)), a, Drop},
+		{"iq request", stanza.MustParse([]byte(`<iq type='get' id='1' from='b@y'><q xmlns='q'/></iq>`)), a, Bounce},
+		{"message", msg, a, Bounce},
+		{"same message, next resource", msg, a, Drop},
+		{"same message shared with another user", msg, c, Bounce},
 	} {
-		v, e := d.Deny(tc.st, bounce)
+		v, e := d.Deny(tc.st, tc.user, bounce)
 		if v != tc.want || (v == Bounce) != (e == bounce) {
 			t.Errorf("%s: got %v %v, want %v", tc.name, v, e, tc.want)
 		}

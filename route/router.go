@@ -111,17 +111,28 @@ func (r *Router) Resources(bare jid.JID, fn func(mod.Resource) bool) {
 // It may be called from any goroutine. The Ctx is pooled as Route's: a
 // room's broadcast is a Send per receiver, and a fresh one each was a sixth
 // of what a wave of joins allocated.
-func (r *Router) Send(st *stanza.Stanza) {
+func (r *Router) Send(st *stanza.Stanza) { r.SendTo(st.To, st) }
+
+// SendTo implements mod.Env: Send, to to whatever st.To is. The rules read
+// the receiver in ctx.To; a stanza shared by a room's occupants reaches a
+// local session as it is, so a broadcast to n allocates nothing per
+// receiver (a header each was over half of what a wave of joins to a room
+// of 1,000 allocated). Where the address must be in the stanza (a link to
+// another server, a service, offline storage, a bounce) ctx.Addressed
+// makes the one copy there.
+func (r *Router) SendTo(to jid.JID, st *stanza.Stanza) {
 	ctx := r.ctxs.Get().(*mod.Ctx)
 	*ctx = mod.Ctx{Env: r}
-	r.route(ctx, st)
+	r.route(ctx, to, st)
 	*ctx = mod.Ctx{Env: r}
 	r.ctxs.Put(ctx)
 }
 
 // Receive delivers a stanza another server sent (the s2s links checked
 // its addresses); presence hooks see it with Ctx.Remote set.
-func (r *Router) Receive(st *stanza.Stanza) { r.route(&mod.Ctx{Env: r, Remote: true}, st) }
+func (r *Router) Receive(st *stanza.Stanza) {
+	r.route(&mod.Ctx{Env: r, Remote: true}, st.To, st)
+}
 
 // Route delivers a stanza a client sent. from is the sender's endpoint; the
 // stanza's from is stamped with its full JID whatever the client wrote
@@ -132,7 +143,7 @@ func (r *Router) Route(from Endpoint, st *stanza.Stanza) {
 	st = st.WithAddrs(from.JID(), st.To)
 	// the Ctx is pooled: routing a chat message allocates nothing
 	ctx := r.ctxs.Get().(*mod.Ctx)
-	*ctx = mod.Ctx{Env: r, From: from}
+	*ctx = mod.Ctx{Env: r, From: from, To: st.To}
 	r.routeFrom(ctx, from, st)
 	*ctx = mod.Ctx{Env: r} // Env stays: a hook that kept ctx by mistake still routes
 	r.ctxs.Put(ctx)
@@ -156,7 +167,7 @@ func (r *Router) routeFrom(ctx *mod.Ctx, from Endpoint, st *stanza.Stanza) {
 	case stanza.Message:
 		st = r.reg.RunOutboundMessage(ctx, st)
 	}
-	r.route(ctx, st)
+	r.route(ctx, st.To, st)
 }
 
 // inboundAllowed runs the recipient account's filters on a message before
@@ -166,11 +177,11 @@ func (r *Router) inboundAllowed(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	if !r.reg.HasFilters() || ctx.Bounce {
 		return true
 	}
-	switch v, err := r.reg.RunFilters(ctx, st, mod.Inbound, st.To.Bare()); v {
+	switch v, err := r.reg.RunFilters(ctx, st, mod.Inbound, ctx.To.Bare()); v {
 	case mod.Drop:
 		return false
 	case mod.Bounce:
-		r.bounce(st, err)
+		r.bounce(ctx.Addressed(st), err)
 		return false
 	}
 	return true
@@ -185,7 +196,7 @@ func (r *Router) deliver(ctx *mod.Ctx, e Endpoint, st *stanza.Stanza) (done, han
 		case mod.Drop:
 			return true, false // the recipient does not want it
 		case mod.Bounce:
-			r.bounce(st, err)
+			r.bounce(ctx.Addressed(st), err)
 			return true, false
 		}
 	}
@@ -193,8 +204,11 @@ func (r *Router) deliver(ctx *mod.Ctx, e Endpoint, st *stanza.Stanza) (done, han
 	return ok, ok
 }
 
-func (r *Router) route(ctx *mod.Ctx, st *stanza.Stanza) {
-	to := st.To
+// route delivers st to to, which is st.To or, for a stanza shared by many
+// receivers (SendTo), this receiver's address; the rules read it in ctx.To.
+// Local sessions get st as it is; the other ways take an addressed copy.
+func (r *Router) route(ctx *mod.Ctx, to jid.JID, st *stanza.Stanza) {
+	ctx.To = to
 	if to.IsZero() {
 		r.toNobody(ctx, st)
 		return
@@ -202,18 +216,20 @@ func (r *Router) route(ctx *mod.Ctx, st *stanza.Stanza) {
 	h := r.hosts.lookup(to.Domain())
 	switch {
 	case h == nil:
+		st = ctx.Addressed(st) // a stream to another server needs the 'to'
 		if r.fallback != nil && r.fallback.Send(st) {
 			return
 		}
 		// no link to that domain: RFC 6120 §10.4.3
 		r.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
 	case h.kind == hostService:
-		r.toService(ctx, h, st)
+		r.toService(ctx, h, ctx.Addressed(st))
 	case h.kind == hostRemote:
-		if !h.remote.Send(st) {
+		if st = ctx.Addressed(st); !h.remote.Send(st) {
 			r.bounce(st, stanza.Err(stanza.RemoteServerNotFound))
 		}
 	case to.Local() == "":
+		st = ctx.Addressed(st)
 		if to.Resource() != "" {
 			r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
 			return
@@ -237,7 +253,7 @@ func (r *Router) toNobody(ctx *mod.Ctx, st *stanza.Stanza) {
 	case stanza.IQ:
 		r.dispatchIQ(ctx, st, self, mod.ToAccount)
 	case stanza.Message:
-		r.toBare(ctx, st.WithAddrs(st.From, self))
+		r.toBare(ctx, r.readdress(ctx, st, self))
 	case stanza.Presence:
 		r.broadcast(ctx, st)
 	}
@@ -252,10 +268,18 @@ func (r *Router) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 	}
 	r.table.Resources(ctx.From.JID().Bare(), func(e Endpoint) bool {
 		if e.Available() || e == ctx.From {
+			ctx.To = e.JID()
 			r.deliver(ctx, e, st.WithAddrs(st.From, e.JID()))
 		}
 		return true
 	})
+}
+
+// readdress is st sent on to another address (a full JID's bare one): the
+// copy carries it, and the rules read it in ctx.To from now on.
+func (r *Router) readdress(ctx *mod.Ctx, st *stanza.Stanza, to jid.JID) *stanza.Stanza {
+	ctx.To = to
+	return st.WithAddrs(st.From, to)
 }
 
 func (r *Router) toServer(ctx *mod.Ctx, h *host, st *stanza.Stanza) {
@@ -269,7 +293,7 @@ func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
 	if st.Kind == stanza.Presence && r.reg.RunInboundPresence(ctx, st) {
 		return
 	}
-	if e := r.table.Lookup(st.To); e != nil {
+	if e := r.table.Lookup(ctx.To); e != nil {
 		if st.Kind == stanza.Message && !ctx.Bounce {
 			if !r.inboundAllowed(ctx, st) {
 				return
@@ -283,8 +307,9 @@ func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
 				// refused by a session that is ending over its output cap: as
 				// for a resource that is gone, RFC 6121 §8.5.2.2 (offline
 				// storage), or the sender learns it was not delivered
-				if !r.reg.RunUndeliverable(ctx, st.WithAddrs(st.From, st.To.Bare())) {
-					r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
+				full := ctx.Addressed(st)
+				if !r.reg.RunUndeliverable(ctx, r.readdress(ctx, st, ctx.To.Bare())) {
+					r.bounce(full, stanza.Err(stanza.ServiceUnavailable))
 				}
 			}
 			return
@@ -297,17 +322,17 @@ func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
 	case stanza.Message:
 		switch st.Type {
 		case stanza.TypeNone, stanza.Normal, stanza.Chat, stanza.Headline:
-			r.toBare(ctx, st.WithAddrs(st.From, st.To.Bare()))
+			r.toBare(ctx, r.readdress(ctx, st, ctx.To.Bare()))
 		case stanza.Groupchat:
-			r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
+			r.bounce(ctx.Addressed(st), stanza.Err(stanza.ServiceUnavailable))
 		}
 	case stanza.Presence:
 		switch st.Type {
 		case stanza.Subscribe, stanza.Subscribed, stanza.Unsubscribe, stanza.Unsubscribed:
-			r.toBare(ctx, st.WithAddrs(st.From, st.To.Bare()))
+			r.toBare(ctx, r.readdress(ctx, st, ctx.To.Bare()))
 		}
 	case stanza.IQ:
-		r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
+		r.bounce(ctx.Addressed(st), stanza.Err(stanza.ServiceUnavailable))
 	}
 }
 
@@ -315,12 +340,13 @@ func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
 func (r *Router) toBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	switch st.Kind {
 	case stanza.IQ:
+		st = ctx.Addressed(st)
 		r.dispatchIQ(ctx, st, st.To, mod.ToAccount)
 	case stanza.Presence:
 		if r.reg.RunInboundPresence(ctx, st) {
 			return
 		}
-		r.table.Resources(st.To, func(e Endpoint) bool {
+		r.table.Resources(ctx.To, func(e Endpoint) bool {
 			if e.Available() {
 				r.deliver(ctx, e, st)
 			}
@@ -339,14 +365,14 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	if st.Type == stanza.Groupchat {
-		r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
+		r.bounce(ctx.Addressed(st), stanza.Err(stanza.ServiceUnavailable))
 		return
 	}
 	if !r.inboundAllowed(ctx, st) {
 		return
 	}
 	st = r.reg.RunInboundMessage(ctx, st) // archived and stamped only once the recipient accepts it
-	bound := r.table.Bound(st.To)         // one look-up for both passes
+	bound := r.table.Bound(ctx.To)        // one look-up for both passes
 	best := int8(-1)
 	for _, e := range bound {
 		if e.Available() && e.Priority() >= 0 && e.Priority() > best {
@@ -382,6 +408,7 @@ func (r *Router) messageToBare(ctx *mod.Ctx, st *stanza.Stanza) {
 	if !delivered && st.Type != stanza.Headline {
 		// RFC 6121 §8.5.2.2: no available resource: offline storage, if a
 		// feature takes it; otherwise the sender learns it was not delivered.
+		st = ctx.Addressed(st) // kept (offline) or bounced: with its 'to'
 		if !r.reg.RunUndeliverable(ctx, st) {
 			r.bounce(st, stanza.Err(stanza.ServiceUnavailable))
 		}
@@ -443,6 +470,6 @@ func (r *Router) bounce(st *stanza.Stanza, e *stanza.Error) {
 		return
 	}
 	if reply := st.ErrorReply(e); reply != nil {
-		r.route(&mod.Ctx{Env: r, Bounce: true}, reply)
+		r.route(&mod.Ctx{Env: r, Bounce: true}, reply.To, reply)
 	}
 }

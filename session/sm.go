@@ -620,6 +620,12 @@ func (s *Stream) reroute(st *stanza.Stanza) {
 		done(false) // a confirmed offer that was never written: its owner keeps it
 		return
 	}
+	// a stanza shared by many receivers (a room's broadcast) carries no
+	// 'to': it was for this session, whose address the router needs now
+	to := st.To
+	if to.IsZero() {
+		to = s.jid
+	}
 	switch st.Kind {
 	case stanza.Message:
 		switch st.Type {
@@ -630,10 +636,10 @@ func (s *Stream) reroute(st *stanza.Stanza) {
 		if isCarbon(st) {
 			return // a copy of a message the user has elsewhere (XEP-0280)
 		}
-		s.cfg.Router.Send(st)
+		s.cfg.Router.SendTo(to, st)
 	case stanza.IQ:
 		if st.Type == stanza.Get || st.Type == stanza.Set {
-			if reply := st.ErrorReply(stanza.Err(stanza.ServiceUnavailable)); reply != nil {
+			if reply := st.WithAddrs(st.From, to).ErrorReply(stanza.Err(stanza.ServiceUnavailable)); reply != nil {
 				s.cfg.Router.Send(reply)
 			}
 		}

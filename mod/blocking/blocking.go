@@ -346,10 +346,10 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ver
 	}
 	from := st.From
 	if m.lookup(m.h.User(user)).blocks(from) {
-		return m.denier.Deny(st, errBlocked)
+		return m.denier.Deny(st, user, errBlocked)
 	}
 	if mod.IsLocalUser(ctx.Env, from) {
-		to := st.To
+		to := ctx.To // st.To is zero when st is shared by many receivers
 		if to.IsZero() {
 			to = user
 		}

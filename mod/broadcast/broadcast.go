@@ -225,6 +225,8 @@ func (m *Module) fanOut(env mod.Env, st *stanza.Stanza) {
 		return
 	}
 	n := 0
+	// one message without 'to', shared by every recipient's delivery
+	out = out.WithAddrs(st.From, jid.JID{})
 	if to == All {
 		lister, ok := env.(mod.SessionLister)
 		if !ok {
@@ -234,7 +236,7 @@ func (m *Module) fanOut(env mod.Env, st *stanza.Stanza) {
 		local := m.svc.ParentDomain(m.h.Domain()) // all@ is the users of the service's domain
 		lister.EachResource(func(r mod.Resource) bool {
 			if r.Available() && r.JID().Domain() == local && !r.JID().Bare().Equal(sender) {
-				env.Send(out.WithAddrs(st.From, r.JID()))
+				env.SendTo(r.JID(), out)
 				n++
 			}
 			return true
@@ -245,7 +247,7 @@ func (m *Module) fanOut(env mod.Env, st *stanza.Stanza) {
 			if err != nil || j.Equal(sender) {
 				continue
 			}
-			env.Send(out.WithAddrs(st.From, j))
+			env.SendTo(j, out)
 			n++
 		}
 	}

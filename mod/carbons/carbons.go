@@ -225,7 +225,9 @@ func (m *Module) received(ctx *mod.Ctx, st *stanza.Stanza, got []mod.Resource) {
 	if !eligible(st.Type, st.Class(), true) {
 		return
 	}
-	m.send(ctx.Env, "received", user, st.Elem(), st.Type, to)
+	// the copy forwards the message with its 'to' (st.To is zero when
+	// st is shared by many receivers)
+	m.send(ctx.Env, "received", user, ctx.Addressed(st).Elem(), st.Type, to)
 }
 
 // send wraps the message e once and sends a copy to each session in to.

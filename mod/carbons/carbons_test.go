@@ -225,3 +225,10 @@ func TestSessions(t *testing.T) {
 }
 
 func (e *env) Resend(mod.Resource, *stanza.Stanza) {}
+
+func (e *env) SendTo(to jid.JID, st *stanza.Stanza) {
+	if !st.To.Equal(to) {
+		st = st.Readdressed(to)
+	}
+	e.Send(st)
+}

@@ -71,21 +71,24 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) *stanza.Stanza {
 // routes (ctx.From nil) that has the account's stanza-id was archived
 // already: a delivery that is routed again because its session went away.
 func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza) *stanza.Stanza {
-	if st.Kind != stanza.Message || !mod.IsLocalUser(ctx.Env, st.To) {
+	// the receiver is ctx.To: st.To is zero for a stanza shared by many
+	if st.Kind != stanza.Message || !mod.IsLocalUser(ctx.Env, ctx.To) {
 		return st
 	}
-	owner := st.To.Bare()
+	owner := ctx.To.Bare()
 	by := owner.String()
 	c := inspect(st, by)
 	if c.sid {
 		if ctx.From == nil {
 			return st
 		}
-		st = m.rewrite(st, by, nil)
+		st = m.rewrite(ctx.Addressed(st), by, nil)
 	}
 	if !typeArchived(st.Type) || !c.archived() || st.From.IsZero() || !m.exists(ctx.Env, owner) {
 		return st
 	}
+	// archived and delivered with its 'to': the receiver's own copy
+	st = ctx.Addressed(st)
 	user, with := m.h.User(owner), st.From.Bare()
 	if !m.allowed(user, with) {
 		return st

@@ -72,6 +72,14 @@ func (e *Env) Send(st *stanza.Stanza) {
 	}
 }
 
+// SendTo records st as routed to to (Sent shows it with that 'to').
+func (e *Env) SendTo(to jid.JID, st *stanza.Stanza) {
+	if !st.To.Equal(to) {
+		st = st.Readdressed(to)
+	}
+	e.Send(st)
+}
+
 // Sent returns a copy of what was sent so far, in order.
 func (e *Env) Sent() []*stanza.Stanza {
 	e.mu.Lock()

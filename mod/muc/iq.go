@@ -60,7 +60,7 @@ func (m *Module) iq(ctx *mod.Ctx, iq *stanza.Stanza) (*stanza.Stanza, error) {
 
 // underLock runs an iq handler of the room under r.mu, then sends what it
 // produced and lets the room go if that emptied it.
-func (m *Module) underLock(ctx *mod.Ctx, r *room, h func(*stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, error), iq *stanza.Stanza) (*stanza.Stanza, error) {
+func (m *Module) underLock(ctx *mod.Ctx, r *room, h func(*stanza.Stanza) ([]mod.Delivery, *stanza.Stanza, error), iq *stanza.Stanza) (*stanza.Stanza, error) {
 	r.mu.Lock()
 	out, res, err := h(iq)
 	r.mu.Unlock()
@@ -121,7 +121,7 @@ func (r *room) itemsOf(iq *stanza.Stanza) (*stanza.Stanza, error) {
 
 // ownerIQ: the configuration form (§10.1.3, §10.2), instant rooms
 // (§10.1.2) and destruction (§10.9). It takes r.mu itself.
-func (r *room) ownerIQ(iq *stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, error) {
+func (r *room) ownerIQ(iq *stanza.Stanza) ([]mod.Delivery, *stanza.Stanza, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.aff(iq.From.Bare()) != affOwner {
@@ -154,19 +154,21 @@ func (r *room) ownerIQ(iq *stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, err
 	}
 	unlocked := r.locked
 	r.locked = false
-	var out []*stanza.Stanza
+	var out []mod.Delivery
 	if was.WhoisAnyone != r.cfg.WhoisAnyone || unlocked {
 		code := "173" // now semi-anonymous
 		if r.cfg.WhoisAnyone {
 			code = "172"
 		}
 		if !unlocked {
+			// one message, shared by every session (no 'to')
+			var b stanza.Builder
+			b.Start("message", "from", r.jid.String(), "type", "groupchat")
+			b.Start("x", "xmlns", NSUser).Element("status", "", "code", code)
+			shared := stanza.MustParse(b.Bytes())
 			for _, v := range r.occupants {
 				for _, s := range v.sessions {
-					var b stanza.Builder
-					b.Start("message", "from", r.jid.String(), "to", s.String(), "type", "groupchat")
-					b.Start("x", "xmlns", NSUser).Element("status", "", "code", code)
-					out = append(out, stanza.MustParse(b.Bytes()))
+					out = append(out, mod.Delivery{To: s, St: shared})
 				}
 			}
 		}
@@ -334,7 +336,7 @@ func (r *room) applyForm(x xmlscan.Elem) error {
 
 // destroy removes every occupant with <destroy/> (alternate venue and
 // reason) and forgets the room (§10.9).
-func (r *room) destroy(d xmlscan.Elem) []*stanza.Stanza {
+func (r *room) destroy(d xmlscan.Elem) []mod.Delivery {
 	var ex *extra
 	if !d.IsZero() {
 		var b stanza.Builder
@@ -350,8 +352,8 @@ func (r *room) destroy(d xmlscan.Elem) []*stanza.Stanza {
 
 // destroyWith removes every occupant, telling them ex, and forgets the
 // room; deleted (if not nil) hears when the store has let it go. Under r.mu.
-func (r *room) destroyWith(ex *extra, deleted func(error)) []*stanza.Stanza {
-	var out []*stanza.Stanza
+func (r *room) destroyWith(ex *extra, deleted func(error)) []mod.Delivery {
+	var out []mod.Delivery
 	for _, o := range r.occupants {
 		out = append(out, r.remove(o, ex)...)
 	}
@@ -362,7 +364,7 @@ func (r *room) destroyWith(ex *extra, deleted func(error)) []*stanza.Stanza {
 }
 
 // adminIQ: lists (get) and changes (set) of roles and affiliations (§8, §9). Under r.mu.
-func (r *room) adminIQ(iq *stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, error) {
+func (r *room) adminIQ(iq *stanza.Stanza) ([]mod.Delivery, *stanza.Stanza, error) {
 	actor := r.sessions[iq.From.String()]
 	aa := r.aff(iq.From.Bare())
 	items := iq.Payload().Children()
@@ -473,7 +475,7 @@ func (r *room) adminIQ(iq *stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, err
 		}
 		changes = append(changes, c)
 	}
-	var out []*stanza.Stanza
+	var out []mod.Delivery
 	for _, c := range changes {
 		ex := reasonXML(c.reason, actor)
 		if !c.isAff {

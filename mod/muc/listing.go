@@ -55,7 +55,7 @@ type listing struct {
 	rest   []*occupant
 	snap   int                    // how many of rest are the list at its join (the rest were owed since)
 	owed   map[*occupant]struct{} // owed since and not sent yet (owe)
-	tail   []*stanza.Stanza       // own presence, history, subject
+	tail   []mod.Delivery         // own presence, history, subject
 }
 
 // lists are the listings in progress, for the pacing goroutine that runs
@@ -106,7 +106,7 @@ type cachedView struct {
 // listFor sends session to of occupant o the presences of others, then
 // tail: up to JoinWindow bytes appended to out now, the rest later (the
 // room's pending listing: presence takes it, sends out, then starts it).
-func (r *room) listFor(out []*stanza.Stanza, to jid.JID, o *occupant, others []*occupant, tail []*stanza.Stanza) []*stanza.Stanza {
+func (r *room) listFor(out []mod.Delivery, to jid.JID, o *occupant, others []*occupant, tail []mod.Delivery) []mod.Delivery {
 	l := &listing{r: r, to: to, occ: o, rest: others, snap: len(others), tail: tail, window: r.m.cfg.JoinWindow}
 	if r.views == nil {
 		// the first window shares the views of lists in progress, or
@@ -182,7 +182,7 @@ func (l *listing) owe(o *occupant) {
 }
 
 // next appends presences of the list up to budget bytes (one at least).
-func (l *listing) next(out []*stanza.Stanza, budget int) []*stanza.Stanza {
+func (l *listing) next(out []mod.Delivery, budget int) []mod.Delivery {
 	r := l.r
 	withJID := r.seesJID(l.occ)
 	for len(l.rest) > 0 && budget > 0 {
@@ -200,9 +200,9 @@ func (l *listing) next(out []*stanza.Stanza, budget int) []*stanza.Stanza {
 		if v == l.occ || r.occupants[v.nick] != v {
 			continue // gone since (its leaving was broadcast), or the newcomer
 		}
-		st := r.view(v, withJID).Readdressed(l.to)
+		st := r.view(v, withJID)
 		budget -= len(st.Bytes())
-		out = append(out, st)
+		out = append(out, mod.Delivery{To: l.to, St: st})
 	}
 	return out
 }
@@ -294,7 +294,7 @@ func (m *Module) paceLists(ctx context.Context) {
 
 // step sends the next part of l if its connection has drained; done once
 // the list and tail are out, or the newcomer left.
-func (l *listing) step() (out []*stanza.Stanza, done bool) {
+func (l *listing) step() (out []mod.Delivery, done bool) {
 	r := l.r
 	r.mu.Lock()
 	defer r.mu.Unlock()

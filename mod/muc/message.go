@@ -24,7 +24,7 @@ func (m *Module) message(ctx *mod.Ctx, st *stanza.Stanza) {
 		m.bounce(ctx, st, stanza.ErrText(stanza.ItemNotFound, "no such room"))
 		return
 	}
-	var out []*stanza.Stanza
+	var out []mod.Delivery
 	var err *stanza.Error
 	r.mu.Lock()
 	switch {
@@ -61,7 +61,7 @@ func (r *room) allow(o *occupant) bool {
 // groupchat reflects a message to every occupant with the room's stanza-id
 // and the sender's occupant-id (XEP-0045 §7.4, XEP-0359, XEP-0421). The
 // message is serialised once: every delivery shares its bytes.
-func (r *room) groupchat(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
+func (r *room) groupchat(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
 	o := r.sessions[st.From.String()]
 	if o == nil {
 		return nil, stanza.ErrText(stanza.NotAcceptable, "only occupants may send messages to the room")
@@ -115,17 +115,17 @@ func (r *room) groupchat(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 		}
 		r.history = append(r.history, histEntry{at: r.m.now(), st: shared, size: utf8.RuneCount(shared.Bytes())})
 	}
-	out := make([]*stanza.Stanza, 0, len(r.sessions))
+	out := make([]mod.Delivery, 0, len(r.sessions))
 	for _, v := range r.occupants {
 		for _, s := range v.sessions {
-			out = append(out, shared.Readdressed(s))
+			out = append(out, mod.Delivery{To: s, St: shared})
 		}
 	}
 	return out, nil
 }
 
 // private forwards a message to an occupant's sessions (§7.5).
-func (r *room) private(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
+func (r *room) private(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
 	o := r.sessions[st.From.String()]
 	switch {
 	case o == nil:
@@ -148,9 +148,9 @@ func (r *room) private(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 	b.Element("x", "", "xmlns", NSUser)
 	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.id)
 	shared := stanza.MustParse(b.Bytes())
-	out := make([]*stanza.Stanza, 0, len(to.sessions))
+	out := make([]mod.Delivery, 0, len(to.sessions))
 	for _, s := range to.sessions {
-		out = append(out, shared.Readdressed(s))
+		out = append(out, mod.Delivery{To: s, St: shared})
 	}
 	return out, nil
 }
@@ -158,7 +158,7 @@ func (r *room) private(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 // direct handles a message to the room that is not groupchat: mediated
 // invitations and declines (§7.8.2), voice requests and their answers
 // (voice.go).
-func (r *room) direct(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
+func (r *room) direct(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
 	if form := st.Elem().Child("x", nsData); !form.IsZero() {
 		return r.voiceForm(st, form)
 	}
@@ -182,12 +182,12 @@ func (r *room) direct(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 		if !reason.IsZero() {
 			b.Element("reason", string(reason.AppendText(nil)))
 		}
-		return []*stanza.Stanza{stanza.MustParse(b.Bytes())}, nil
+		return []mod.Delivery{mod.To(stanza.MustParse(b.Bytes()))}, nil
 	}
 	return nil, stanza.ErrText(stanza.BadRequest, "unknown muc#user request")
 }
 
-func (r *room) invite(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
+func (r *room) invite(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
 	o := r.sessions[st.From.String()]
 	a := r.aff(st.From.Bare())
 	switch {
@@ -219,5 +219,5 @@ func (r *room) invite(st *stanza.Stanza) ([]*stanza.Stanza, *stanza.Error) {
 	if r.cfg.Password != "" {
 		b.Element("password", r.cfg.Password)
 	}
-	return []*stanza.Stanza{stanza.MustParse(b.Bytes())}, nil
+	return []mod.Delivery{mod.To(stanza.MustParse(b.Bytes()))}, nil
 }

@@ -284,9 +284,11 @@ func (m *Module) lookup(rj jid.JID) *room {
 }
 
 // send routes what a room produced, after its lock was released.
-func (m *Module) send(env mod.Env, out []*stanza.Stanza) {
-	for _, st := range out {
-		env.Send(st)
+// Each delivery's stanza may be shared by many: SendTo routes it without a
+// copy per receiver.
+func (m *Module) send(env mod.Env, out []mod.Delivery) {
+	for _, d := range out {
+		env.SendTo(d.To, d.St)
 	}
 }
 

@@ -26,6 +26,7 @@ func (e *countEnv) Domain() jid.JID                            { return jid.Must
 func (e *countEnv) IsLocal(d jid.JID) bool                     { return d.Domain() == "localhost" }
 func (e *countEnv) Lookup(jid.JID) mod.Resource                { return nil }
 func (e *countEnv) Resend(mod.Resource, *stanza.Stanza)        {}
+func (e *countEnv) SendTo(jid.JID, *stanza.Stanza)             { e.sent.Add(1) }
 
 func newTestModule(tb testing.TB, cfg Config) (*Module, *countEnv) {
 	tb.Helper()
@@ -88,8 +89,8 @@ func TestHistoryLimits(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var got []string
-			for _, st := range r.historyFor(jid.MustParse("x@localhost/r"), c.h) {
-				b := string(st.Bytes())
+			for _, d := range r.historyFor(jid.MustParse("x@localhost/r"), c.h) {
+				b := string(d.St.Bytes())
 				if !strings.Contains(b, "<delay xmlns='urn:xmpp:delay' from='h@conference.localhost' stamp='") {
 					t.Fatalf("no delay: %s", b)
 				}

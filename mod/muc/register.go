@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"ignis/jid"
+	"ignis/mod"
 	"ignis/stanza"
 )
 
@@ -55,7 +56,7 @@ func (g *reg) reservedFor(nick string, bare jid.JID) bool {
 // registered (a set with the form) or the registration removed (<remove/>).
 // Registering makes a member of a user without affiliation; in a
 // members-only room only members register. Under r.mu.
-func (r *room) registerIQ(iq *stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, error) {
+func (r *room) registerIQ(iq *stanza.Stanza) ([]mod.Delivery, *stanza.Stanza, error) {
 	bare := iq.From.Bare()
 	a := r.aff(bare)
 	switch {
@@ -74,7 +75,7 @@ func (r *room) registerIQ(iq *stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, 
 		if !r.unreserve(bare.String()) {
 			return nil, nil, stanza.ErrText(stanza.ItemNotFound, "you have no nick registered with this room")
 		}
-		var out []*stanza.Stanza
+		var out []mod.Delivery
 		if a == affMember {
 			out = r.setAff(bare, affNone, nil)
 		}
@@ -116,7 +117,7 @@ func (r *room) registerIQ(iq *stanza.Stanza) ([]*stanza.Stanza, *stanza.Stanza, 
 		return nil, nil, stanza.ErrText(stanza.ResourceConstraint, "this room has as many registrations as it takes")
 	}
 	r.reserve(bare.String(), nick)
-	var out []*stanza.Stanza
+	var out []mod.Delivery
 	if a < affMember {
 		out = r.setAff(bare, affMember, nil)
 	}
@@ -166,7 +167,7 @@ func (r *room) reservedNick(iq *stanza.Stanza) *stanza.Stanza {
 // any other change is broadcast with the role the affiliation implies.
 // Without membership a registered nick goes too. Under r.mu; the caller
 // persists the room.
-func (r *room) setAff(bare jid.JID, a affiliation, ex *extra) []*stanza.Stanza {
+func (r *room) setAff(bare jid.JID, a affiliation, ex *extra) []mod.Delivery {
 	k := bare.String()
 	if a == affNone {
 		delete(r.affs, k)
@@ -176,7 +177,7 @@ func (r *room) setAff(bare jid.JID, a affiliation, ex *extra) []*stanza.Stanza {
 	if a < affMember {
 		r.unreserve(k)
 	}
-	var out []*stanza.Stanza
+	var out []mod.Delivery
 	for _, o := range r.occupants {
 		if !o.bare.Equal(bare) {
 			continue

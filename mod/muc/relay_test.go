@@ -17,6 +17,8 @@ type keepEnv struct {
 
 func (e *keepEnv) Send(st *stanza.Stanza) { e.sent = append(e.sent, st) }
 
+func (e *keepEnv) SendTo(to jid.JID, st *stanza.Stanza) { e.Send(st.Readdressed(to)) }
+
 // TestRelayAnswer: only an answer from the entity the iq was relayed to,
 // with the id the room made, goes back to the asker; anything else that
 // looks like one is dropped without an answer.

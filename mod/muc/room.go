@@ -198,8 +198,8 @@ func (r *room) presenceOf(o *occupant, unavailable bool, to jid.JID, withJID boo
 	return stanza.MustParse(b.Bytes())
 }
 
-// to returns the presence for recipient to, building the view on first use.
-func (r *room) shared(sh *shown, to jid.JID, withJID bool) *stanza.Stanza {
+// shared returns the presence for recipient to, building the view on first use.
+func (r *room) shared(sh *shown, to jid.JID, withJID bool) mod.Delivery {
 	i := 0
 	if withJID {
 		i = 1
@@ -207,7 +207,7 @@ func (r *room) shared(sh *shown, to jid.JID, withJID bool) *stanza.Stanza {
 	if sh.v[i] == nil {
 		sh.v[i] = r.presenceOf(sh.o, false, jid.JID{}, withJID, nil)
 	}
-	return sh.v[i].Readdressed(to)
+	return mod.Delivery{To: to, St: sh.v[i]}
 }
 
 // seesJID reports whether viewer may see real JIDs.
@@ -218,7 +218,7 @@ func (r *room) seesJID(viewer *occupant) bool {
 // broadcastPresence tells every occupant session about o (self gets 110
 // plus selfCodes); codes go to everyone. What the others get is
 // serialised once for each of the two views and shared.
-func (r *room) broadcastPresence(out []*stanza.Stanza, o *occupant, unavailable bool, ex *extra, codes, selfCodes []int) []*stanza.Stanza {
+func (r *room) broadcastPresence(out []mod.Delivery, o *occupant, unavailable bool, ex *extra, codes, selfCodes []int) []mod.Delivery {
 	var views [2]*stanza.Stanza
 	// a plain available presence is state: a session that is behind is
 	// owed it (listing.go) instead of queueing one more
@@ -228,7 +228,7 @@ func (r *room) broadcastPresence(out []*stanza.Stanza, o *occupant, unavailable 
 		for _, s := range v.sessions {
 			if v == o {
 				c := append(append(append([]int(nil), codes...), selfCodes...), 110)
-				out = append(out, r.presenceOf(o, unavailable, s, true, ex, c...))
+				out = append(out, mod.To(r.presenceOf(o, unavailable, s, true, ex, c...)))
 				continue
 			}
 			if state && r.owes(s, v, o, now) {
@@ -241,7 +241,7 @@ func (r *room) broadcastPresence(out []*stanza.Stanza, o *occupant, unavailable 
 			if views[i] == nil {
 				views[i] = r.presenceOf(o, unavailable, jid.JID{}, i == 1, ex, codes...)
 			}
-			out = append(out, views[i].Readdressed(s))
+			out = append(out, mod.Delivery{To: s, St: views[i]})
 		}
 	}
 	return out
@@ -436,7 +436,7 @@ func (m *Module) create(ctx *mod.Ctx, rj, creator jid.JID) (r *room, created boo
 }
 
 // join handles an available presence from a session to room/nick.
-func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) ([]*stanza.Stanza, *stanza.Error) {
+func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) ([]mod.Delivery, *stanza.Error) {
 	payload := presencePayload(st)
 	if o := r.sessions[from.String()]; o != nil {
 		if o.nick == nick {
@@ -465,7 +465,7 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 	case o == nil && len(r.occupants) >= r.maxOccupants() && a < affAdmin:
 		return nil, stanza.ErrText(stanza.ServiceUnavailable, "the room is full")
 	}
-	var out []*stanza.Stanza
+	var out []mod.Delivery
 	if o != nil {
 		// another session of the same user joins the same nick: one occupant
 		o.sessions = append(o.sessions, from)
@@ -475,9 +475,9 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 		for _, v := range r.occupants {
 			others = append(others, v)
 		}
-		tail := []*stanza.Stanza{r.presenceOf(o, false, from, true, nil, r.selfCodes(false)...)}
+		tail := []mod.Delivery{mod.To(r.presenceOf(o, false, from, true, nil, r.selfCodes(false)...))}
 		tail = append(tail, r.historyFor(from, jr.hist)...)
-		return r.listFor(nil, from, o, others, append(tail, r.subjectFor(from))), nil
+		return r.listFor(nil, from, o, others, append(tail, mod.To(r.subjectFor(from)))), nil
 	}
 	o = &occupant{nick: nick, bare: bare, sessions: []jid.JID{from}, role: r.defaultRole(a),
 		id: r.occupantID(bare.String()), payload: payload,
@@ -505,9 +505,9 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 			}
 		}
 	}
-	tail := []*stanza.Stanza{r.presenceOf(o, false, from, true, nil, r.selfCodes(created)...)}
+	tail := []mod.Delivery{mod.To(r.presenceOf(o, false, from, true, nil, r.selfCodes(created)...))}
 	tail = append(tail, r.historyFor(from, jr.hist)...)
-	return r.listFor(out, from, o, others, append(tail, r.subjectFor(from))), nil
+	return r.listFor(out, from, o, others, append(tail, mod.To(r.subjectFor(from)))), nil
 }
 
 // selfCodes are the status codes of one's own presence on entering, 110 last.
@@ -531,7 +531,7 @@ func (r *room) maxOccupants() int {
 }
 
 // changeNick: unavailable with 303 and the new nick, then the new presence (§7.6).
-func (r *room) changeNick(o *occupant, from jid.JID, nick string, payload []byte) ([]*stanza.Stanza, *stanza.Error) {
+func (r *room) changeNick(o *occupant, from jid.JID, nick string, payload []byte) ([]mod.Delivery, *stanza.Error) {
 	if r.occupants[nick] != nil {
 		return nil, stanza.ErrText(stanza.Conflict, "that nick is taken")
 	}
@@ -539,12 +539,12 @@ func (r *room) changeNick(o *occupant, from jid.JID, nick string, payload []byte
 		return nil, errReserved
 	}
 	// the <item/> of the 303 presence carries the new nick
-	var out []*stanza.Stanza
+	var out []mod.Delivery
 	var views [2]*stanza.Stanza // what the others get, shared
 	for _, v := range r.occupants {
 		for _, s := range v.sessions {
 			if v == o {
-				out = append(out, r.nickChanged(o, nick, s, true, []int{303, 110}))
+				out = append(out, mod.To(r.nickChanged(o, nick, s, true, []int{303, 110})))
 				continue
 			}
 			i := 0
@@ -554,7 +554,7 @@ func (r *room) changeNick(o *occupant, from jid.JID, nick string, payload []byte
 			if views[i] == nil {
 				views[i] = r.nickChanged(o, nick, jid.JID{}, i == 1, []int{303})
 			}
-			out = append(out, views[i].Readdressed(s))
+			out = append(out, mod.Delivery{To: s, St: views[i]})
 		}
 	}
 	delete(r.occupants, o.nick)
@@ -582,7 +582,7 @@ func (r *room) nickChanged(o *occupant, nick string, to jid.JID, withJID bool, c
 
 // leave removes one session; the occupant goes when its last session does,
 // and everyone is told (the leaver too).
-func (r *room) leave(from jid.JID, payload []byte) []*stanza.Stanza {
+func (r *room) leave(from jid.JID, payload []byte) []mod.Delivery {
 	o := r.sessions[from.String()]
 	if o == nil {
 		return nil
@@ -598,7 +598,7 @@ func (r *room) leave(from jid.JID, payload []byte) []*stanza.Stanza {
 	}
 	if len(o.sessions) > 0 {
 		// that session alone is told it left
-		return []*stanza.Stanza{r.presenceOf(o, true, from, true, nil, 110)}
+		return []mod.Delivery{mod.To(r.presenceOf(o, true, from, true, nil, 110))}
 	}
 	o.payload, o.role = payload, roleNone
 	o.sessions = []jid.JID{from}
@@ -610,7 +610,7 @@ func (r *room) leave(from jid.JID, payload []byte) []*stanza.Stanza {
 
 // remove takes an occupant out with every session (kick, ban, destroy),
 // telling everyone with codes and extra in <x/>.
-func (r *room) remove(o *occupant, ex *extra, codes ...int) []*stanza.Stanza {
+func (r *room) remove(o *occupant, ex *extra, codes ...int) []mod.Delivery {
 	o.role = roleNone
 	out := r.broadcastPresence(nil, o, true, ex, codes, nil)
 	for _, s := range o.sessions {
@@ -635,7 +635,7 @@ func (r *room) subjectFor(to jid.JID) *stanza.Stanza {
 }
 
 // historyFor is the history a joining session asked for (§7.2.14).
-func (r *room) historyFor(to jid.JID, h histLimit) []*stanza.Stanza {
+func (r *room) historyFor(to jid.JID, h histLimit) []mod.Delivery {
 	n := len(r.history)
 	if h.maxStanzas >= 0 && h.maxStanzas < n {
 		n = h.maxStanzas
@@ -655,19 +655,19 @@ func (r *room) historyFor(to jid.JID, h histLimit) []*stanza.Stanza {
 			break
 		}
 	}
-	out := make([]*stanza.Stanza, 0, len(r.history)-start)
+	out := make([]mod.Delivery, 0, len(r.history)-start)
 	for _, e := range r.history[start:] {
-		out = append(out, withDelay(e.st, to, r.jid, e.at))
+		out = append(out, mod.Delivery{To: to, St: withDelay(e.st, r.jid, e.at)})
 	}
 	return out
 }
 
-// withDelay is a kept message addressed to to with a XEP-0203 delay.
-func withDelay(st *stanza.Stanza, to, by jid.JID, at time.Time) *stanza.Stanza {
+// withDelay is a kept message (no 'to') with a XEP-0203 delay.
+func withDelay(st *stanza.Stanza, by jid.JID, at time.Time) *stanza.Stanza {
 	raw := st.Bytes()
 	e, err := xmlscan.ParseElem(raw, stanza.NSClient)
 	if err != nil || e.SelfClosing() {
-		return st.Readdressed(to)
+		return st
 	}
 	var b stanza.Builder
 	b.Element("delay", "", "xmlns", stanza.NSDelay, "from", by.String(), "stamp", at.UTC().Format("2006-01-02T15:04:05.000000Z"))
@@ -676,7 +676,7 @@ func withDelay(st *stanza.Stanza, to, by jid.JID, at time.Time) *stanza.Stanza {
 	out = append(append(append(out, raw[:end]...), b.Bytes()...), raw[end:]...)
 	n, err := stanza.Parse(out)
 	if err != nil {
-		return st.Readdressed(to)
+		return st
 	}
-	return n.Readdressed(to)
+	return n
 }

@@ -71,6 +71,15 @@ func (e *sessionsEnv) Send(st *stanza.Stanza) {
 	e.countEnv.Send(st)
 }
 
+// SendTo delivers the shared stanza itself, as the router does.
+func (e *sessionsEnv) SendTo(to jid.JID, st *stanza.Stanza) {
+	if f := e.to[to.String()]; f != nil {
+		f.deliver(st)
+		return
+	}
+	e.countEnv.SendTo(to, st)
+}
+
 // TestJoinBurst: a newcomer to a room of 1,000 gets its occupant list as
 // its connection drains, never more than the join window (and one
 // presence) held at once; every occupant once, its own presence after them
@@ -209,9 +218,9 @@ func TestPresenceShared(t *testing.T) {
 	out := r.leave(jid.MustParse("u7@localhost/r"), nil)
 	r.mu.Unlock()
 	var views []*stanza.Stanza
-	for _, st := range out {
-		if st.To.Equal(a.full) || st.To.Equal(b.full) {
-			views = append(views, st)
+	for _, d := range out {
+		if d.To.Equal(a.full) || d.To.Equal(b.full) {
+			views = append(views, d.St)
 		}
 	}
 	if len(views) != 2 || &views[0].Bytes()[0] != &views[1].Bytes()[0] || !strings.Contains(string(views[0].Bytes()), "type='unavailable'") {

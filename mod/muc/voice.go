@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"ignis/jid"
+	"ignis/mod"
 	"ignis/stanza"
 	"ignis/xmlscan"
 )
@@ -14,7 +15,7 @@ const nsRequest = "http://jabber.org/protocol/muc#request"
 
 // voiceForm handles a data form an occupant sends the room in a message: a
 // visitor's voice request or a moderator's answer to one. Under r.mu.
-func (r *room) voiceForm(st *stanza.Stanza, x xmlscan.Elem) ([]*stanza.Stanza, *stanza.Error) {
+func (r *room) voiceForm(st *stanza.Stanza, x xmlscan.Elem) ([]mod.Delivery, *stanza.Error) {
 	o := r.sessions[st.From.String()]
 	if o == nil {
 		return nil, stanza.ErrText(stanza.NotAcceptable, "only occupants may request voice")
@@ -39,7 +40,7 @@ func (r *room) voiceForm(st *stanza.Stanza, x xmlscan.Elem) ([]*stanza.Stanza, *
 
 // requestVoice sends a visitor's request to every moderator as the
 // approval form (§7.13), at most one per visitor each VoiceInterval.
-func (r *room) requestVoice(o *occupant, from jid.JID) ([]*stanza.Stanza, *stanza.Error) {
+func (r *room) requestVoice(o *occupant, from jid.JID) ([]mod.Delivery, *stanza.Error) {
 	if o.role != roleVisitor {
 		return nil, stanza.ErrText(stanza.NotAllowed, "only visitors request voice")
 	}
@@ -70,13 +71,13 @@ func (r *room) requestVoice(o *occupant, from jid.JID) ([]*stanza.Stanza, *stanz
 	b.Start("field", "var", "muc#roomnick", "type", "text-single", "label", "Nick").Element("value", o.nick).End()
 	b.Start("field", "var", "muc#request_allow", "type", "boolean", "label", "Grant voice").Element("value", "false").End()
 	shared := stanza.MustParse(b.Bytes())
-	var out []*stanza.Stanza
+	var out []mod.Delivery
 	for _, v := range r.occupants {
 		if v.role != roleModerator {
 			continue
 		}
 		for _, s := range v.sessions {
-			out = append(out, shared.Readdressed(s))
+			out = append(out, mod.Delivery{To: s, St: shared})
 		}
 	}
 	r.m.h.Log().Info("voice requested", "room", r.jid.String(), "nick", o.nick, "moderators", len(out))
@@ -86,7 +87,7 @@ func (r *room) requestVoice(o *occupant, from jid.JID) ([]*stanza.Stanza, *stanz
 // answerVoice applies a moderator's answer to a voice request (§8.6):
 // granted, the visitor becomes a participant and everyone is told; denied
 // or already done, nothing happens.
-func (r *room) answerVoice(actor *occupant, f map[string]string) ([]*stanza.Stanza, *stanza.Error) {
+func (r *room) answerVoice(actor *occupant, f map[string]string) ([]mod.Delivery, *stanza.Error) {
 	if actor.role < roleModerator {
 		return nil, stanza.ErrText(stanza.Forbidden, "only moderators answer voice requests")
 	}

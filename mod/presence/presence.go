@@ -180,7 +180,7 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 			return true
 		}
 		sent[c.String()] = true
-		env.Send(shared.Readdressed(c))
+		env.SendTo(c, shared)
 		return true
 	})
 	if err != nil {
@@ -190,7 +190,7 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 	m.sharedMembers(from, func(c jid.JID) {
 		if !sent[c.String()] {
 			sent[c.String()] = true
-			env.Send(shared.Readdressed(c))
+			env.SendTo(c, shared)
 		}
 	})
 	if st.Type != stanza.Unavailable {
@@ -290,16 +290,17 @@ func (m *Module) commit(env mod.Env, user string, tx *store.RosterTxn, rules fun
 // another server sent to a local account: subscription stanzas change the
 // roster, probes are answered on the user's behalf.
 func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
-	if !ctx.Remote || st.From.IsZero() || st.To.Local() == "" {
+	to := ctx.To // the receiver: st.To is zero for a stanza shared by many
+	if !ctx.Remote || st.From.IsZero() || to.Local() == "" {
 		return false
 	}
 	env := ctx.Env
-	user, sender := st.To.Bare(), st.From.Bare()
+	user, sender := to.Bare(), st.From.Bare()
 	switch st.Type {
 	case stanza.TypeNone, stanza.Unavailable:
 		// behind the subscription changes of user still being stored: the
 		// contact's approval reaches the user before its presence (§3.1.6)
-		return m.order.held(m.h.User(user), func() { env.Send(st) })
+		return m.order.held(m.h.User(user), func() { env.SendTo(to, st) })
 	case stanza.Subscribe, stanza.Subscribed, stanza.Unsubscribe, stanza.Unsubscribed:
 		exists, err := m.accountExists(m.h.User(user))
 		if err != nil {

@@ -66,7 +66,9 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ver
 		return mod.Pass, nil
 	}
 	from := st.From
-	if pl, ok := m.applicable(ctx.Env, m.h.User(user), st.To); ok {
+	// the receiving session's active list: ctx.To, as st.To is zero when st
+	// is shared by many receivers (a room's broadcast)
+	if pl, ok := m.applicable(ctx.Env, m.h.User(user), ctx.To); ok {
 		var kind store.PrivacyStanzas
 		switch {
 		case st.Kind == stanza.Message:
@@ -77,11 +79,11 @@ func (m *Module) inbound(ctx *mod.Ctx, st *stanza.Stanza, user jid.JID) (mod.Ver
 			kind = store.PrivacyPresenceIn
 		}
 		if m.denies(m.h.User(user), pl, kind, from) {
-			return m.denier.Deny(st, errInDenied)
+			return m.denier.Deny(st, user, errInDenied)
 		}
 	}
 	if notification(st) && mod.IsLocalUser(ctx.Env, from) {
-		to := st.To
+		to := ctx.To
 		if to.IsZero() {
 			to = user
 		}

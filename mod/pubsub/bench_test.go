@@ -42,6 +42,7 @@ func (e *fakeEnv) Domain() jid.JID                     { return jid.MustParse("l
 func (e *fakeEnv) IsLocal(d jid.JID) bool              { return d.Domain() == "localhost" }
 func (e *fakeEnv) Lookup(jid.JID) mod.Resource         { return nil }
 func (e *fakeEnv) Resend(mod.Resource, *stanza.Stanza) {}
+func (e *fakeEnv) SendTo(jid.JID, *stanza.Stanza)      { e.sent++ }
 
 func newBenchModule(tb testing.TB) (*Module, *store.DB) {
 	db, err := store.Open(&store.Options{FS: vfs.NewMem(), Logger: slog.New(slog.DiscardHandler)})

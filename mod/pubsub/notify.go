@@ -71,20 +71,21 @@ func anyIn(a, b []string) bool {
 	return false
 }
 
-// notifyEvent sends one event message to each of to: built once, then
-// readdressed (XEP-0060 §7.1.2, headline messages from the service).
+// notifyEvent sends one event message to each of to: built once without
+// 'to' and shared by every delivery (XEP-0060 §7.1.2, headline messages
+// from the service).
 func (m *Module) notifyEvent(env mod.Env, sp space, n *store.PubsubNode, to []jid.JID, body func(b *stanza.Builder)) {
 	if len(to) == 0 {
 		return
 	}
 	var b stanza.Builder
-	b.Start("message", "from", sp.jid.String(), "to", to[0].String(), "type", "headline")
+	b.Start("message", "from", sp.jid.String(), "type", "headline")
 	b.Start("event", "xmlns", NSEvent)
 	body(&b)
 	b.End().End()
 	st := stanza.MustParse(b.Bytes())
 	for _, t := range to {
-		env.Send(st.WithAddrs(sp.jid, t))
+		env.SendTo(t, st)
 	}
 }
 
