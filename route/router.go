@@ -301,7 +301,7 @@ func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
 			st = r.reg.RunInboundMessage(ctx, st)
 			done, handed := r.deliver(ctx, e, st)
 			if handed && r.reg.HasDelivered() {
-				r.reg.RunDelivered(ctx, st, []mod.Resource{e})
+				r.delivered(ctx, st, e)
 			}
 			if !done && st.Type != stanza.Headline && st.Type != stanza.Groupchat {
 				// refused by a session that is ending over its output cap: as
@@ -334,6 +334,17 @@ func (r *Router) toFull(ctx *mod.Ctx, st *stanza.Stanza) {
 	case stanza.IQ:
 		r.bounce(ctx.Addressed(st), stanza.Err(stanza.ServiceUnavailable))
 	}
+}
+
+// delivered runs the delivered hooks for a message handed to e alone,
+// with a pooled list: a room's message runs them once per occupant.
+func (r *Router) delivered(ctx *mod.Ctx, st *stanza.Stanza, e Endpoint) {
+	list := r.lists.Get().(*[]mod.Resource)
+	to := append((*list)[:0], e)
+	r.reg.RunDelivered(ctx, st, to)
+	clear(to)
+	*list = to[:0]
+	r.lists.Put(list)
 }
 
 // toBare: RFC 6121 §8.5.2.

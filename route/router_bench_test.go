@@ -1,6 +1,7 @@
 package route
 
 import (
+	"strconv"
 	"sync/atomic"
 	"testing"
 
@@ -54,5 +55,41 @@ func BenchmarkRouteChat(b *testing.B) {
 	}
 	if to.n.Load() == 0 {
 		b.Fatal("nothing delivered")
+	}
+}
+
+// BenchmarkFanOut delivers one groupchat message from a room to 1,000
+// local occupant sessions, as a room's broadcast does: a header per
+// receiver (Readdressed, the old way) against the one shared stanza
+// (SendTo). Reported per delivery.
+//
+//	go test -run '^$' -bench FanOut -benchmem ./route/
+func BenchmarkFanOut(b *testing.B) {
+	const n = 1000
+	r := New(Config{Domain: jid.MustParse("localhost")}, mod.NewRegistry(deliveredHook{}))
+	to := make([]jid.JID, n)
+	for i := range to {
+		e := &sink{j: jid.MustParse("u" + strconv.Itoa(i) + "@localhost/r")}
+		if err := r.Bind(e); err != nil {
+			b.Fatal(err)
+		}
+		to[i] = e.j
+	}
+	st := stanza.MustParse([]byte("<message from='room@conference.localhost/nick' type='groupchat' id='m1'><body>hello</body></message>"))
+	for _, bc := range []struct {
+		name string
+		send func(to jid.JID)
+	}{
+		{"readdressed", func(to jid.JID) { r.Send(st.Readdressed(to)) }},
+		{"shared", func(to jid.JID) { r.SendTo(to, st) }},
+	} {
+		b.Run(bc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			i := 0
+			for b.Loop() {
+				bc.send(to[i%n])
+				i++
+			}
+		})
 	}
 }
