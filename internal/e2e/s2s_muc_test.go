@@ -13,7 +13,11 @@ import (
 // over a link it authenticates as conference.a.test (b.test accepts from a
 // link only the domains it authenticated); he gets the occupant list, the
 // self-presence and the subject, sees a local occupant's message, and his
-// groupchat message reaches the local occupant, who sees his presence.
+// groupchat message reaches the local occupant, who sees his presence. The
+// room's broadcasts are one stanza without 'to' shared by every occupant:
+// what crosses the link is bob's own copy, addressed to him (RFC 6120
+// §8.1.1.1: a server-to-server stanza must have a 'to'), where a local
+// occupant gets the shared bytes.
 func TestS2SRemoteOccupant(t *testing.T) {
 	for _, bidi := range []bool{false, true} {
 		t.Run(map[bool]string{false: "a link each way", true: "bidi"}[bidi], func(t *testing.T) {
@@ -39,7 +43,7 @@ func remoteOccupant(t *testing.T, bidi bool) {
 	}
 
 	got := mucJoin(bob, room, "Bob", "")
-	for _, w := range []string{"from='" + room + "/Alice'", "affiliation='owner'", "from='" + room + "/Bob'", "<status code='110'/>"} {
+	for _, w := range []string{"from='" + room + "/Alice' to='bob@b.test/r'", "affiliation='owner'", "from='" + room + "/Bob'", "<status code='110'/>"} {
 		if !strings.Contains(got, w) {
 			t.Fatalf("bob's join: %s\nwant %q", got, w)
 		}
@@ -53,10 +57,12 @@ func remoteOccupant(t *testing.T, bidi bool) {
 	}
 
 	alice.send("<message to='" + room + "' type='groupchat' id='g1'><body>welcome bob</body></message>")
-	if got := bob.expect("</message>"); !strings.Contains(got, "from='"+room+"/Alice'") || !strings.Contains(got, "<body>welcome bob</body>") {
+	if got := bob.expect("</message>"); !strings.Contains(got, "from='"+room+"/Alice' to='bob@b.test/r'") || !strings.Contains(got, "<body>welcome bob</body>") {
 		t.Fatalf("bob got %q", got)
 	}
-	alice.expect("welcome bob</body>")
+	if got := alice.expect("welcome bob</body>"); !strings.Contains(got, "<message from='"+room+"/Alice' type='groupchat'") {
+		t.Fatalf("alice's echo: %q, want the shared message (no 'to')", got)
+	}
 	alice.expect("</message>") // her own echo
 
 	bob.send("<message to='" + room + "' type='groupchat' id='g2'><body>thanks</body></message>")
