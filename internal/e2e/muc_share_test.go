@@ -3,6 +3,10 @@ package e2e
 import (
 	"strings"
 	"testing"
+	"time"
+
+	"ignis/internal/server"
+	"ignis/internal/servertest"
 )
 
 // TestMUCSharedFilters: a room's broadcast is one stanza without 'to'
@@ -51,5 +55,56 @@ func TestMUCSharedFilters(t *testing.T) {
 	// erin: nothing of Dave's, the marker first
 	if got := erin.expect("marker</body>"); strings.Contains(got, davePresence) || strings.Contains(got, "hi all") {
 		t.Fatalf("erin got %q, want nothing from Dave before the marker", got)
+	}
+}
+
+// TestMUCUnackedShared: bob's session in a room, with XEP-0198, takes a
+// groupchat message and a private message from the room (both shared
+// stanzas without 'to') and never acknowledges them; his connection
+// drops. The private message is routed again for him as the session knows
+// its own address: it reaches his other resource, addressed to his bare
+// JID (RFC 6121 §8.5.3.2.1); the groupchat message is not (it stays in the
+// room's history), and the log counts both.
+func TestMUCUnackedShared(t *testing.T) {
+	logs := newLogSink()
+	env := servertest.StartLogged(t, logs, func(c *server.Config) {
+		c.LogLevel = "info"
+		c.Limits.CloseTimeout.Duration = 200 * time.Millisecond
+	})
+	for _, n := range []string{"alice", "bob"} {
+		env.AddUser(n, "pw")
+	}
+	alice := rawStream(t, env, "alice", "r")
+	alice.online()
+	mucJoin(alice, mucRoom, "Alice", "")
+	mucSubject(alice)
+	if ans := iqTo(alice, "cfg1", "set", mucRoom, instant); !strings.Contains(ans, "type='result'") {
+		t.Fatalf("instant room: %s", ans)
+	}
+
+	bob, _ := smLogin(t, env, "bob", "r", "urn:xmpp:sm:3", false)
+	bob.send("<presence/>")
+	bob.send("<presence to='" + mucRoom + "/Bob'><x xmlns='" + nsMUC + "'/></presence>")
+	for e := bob.next("presence"); !strings.Contains(e.Inner, "<status code='110'/>"); e = bob.next("presence") {
+	}
+	if e := bob.next("message"); e.attr("id") != "subject" {
+		t.Fatalf("bob's join ended with %+v, want the subject", e)
+	}
+	other := rawStream(t, env, "bob", "other")
+	other.online()
+
+	alice.send("<message to='" + mucRoom + "' type='groupchat' id='g1'><body>to the room</body></message>")
+	alice.send("<message to='" + mucRoom + "/Bob' type='chat' id='p1'><body>just for bob</body></message>")
+	for _, id := range []string{"g1", "p1"} {
+		if e := bob.next("message"); e.attr("id") != id || e.attr("to") != "" {
+			t.Fatalf("bob got %+v, want %s shared (no 'to')", e, id)
+		}
+	}
+	bob.c.Close() // nothing acknowledged
+
+	logs.wait(t, "undelivered output routed again", "jid=bob@localhost/r")
+	got := other.expect("just for bob</body>")
+	if !strings.Contains(got, "<message from='"+mucRoom+"/Alice' to='bob@localhost' type='chat' id='p1'>") || strings.Contains(got, "to the room") {
+		t.Fatalf("bob's other resource got %q, want the private message only, addressed to bob", got)
 	}
 }
