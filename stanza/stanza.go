@@ -253,11 +253,11 @@ func (s *Stanza) readdress(n *Stanza, from, to jid.JID) {
 	n.raw = out
 }
 
-// Readdressed returns a Stanza routed to to that shares s's bytes: for
-// fan-out (one presence to every contact), where s carries no 'to' so that
-// every recipient can be sent the very same bytes (RFC 6120 §8.1.1.1: a
-// stanza without 'to' that a server delivers is for the receiving client).
-// Only the routing address differs; s itself is unchanged.
+// Readdressed returns a Stanza routed to to that shares s's bytes, where s
+// carries no 'to' (RFC 6120 §8.1.1.1: a stanza without 'to' that a server
+// delivers is for the receiving client). Only the routing address differs;
+// s itself is unchanged. It costs a header: a fan-out passes the receiver
+// apart instead (mod.Env.SendTo), with no copy per receiver.
 func (s *Stanza) Readdressed(to jid.JID) *Stanza {
 	// field by field: a plain copy would race with a concurrent Class
 	return &Stanza{raw: s.raw, Kind: s.Kind, Type: s.Type, ID: s.ID, To: to, From: s.From, Lang: s.Lang,
