@@ -62,6 +62,7 @@ type listing struct {
 	owed   []uint64         // by slot: owed since and not sent yet (owe)
 	nowed  int              // bits set in owed
 	tail   []*stanza.Stanza // own presence, history, subject
+	done   bool             // out and finished (the pacing goroutine's)
 }
 
 // lists are the listings in progress, for the pacing goroutine that runs
@@ -338,25 +339,19 @@ func (m *Module) paceLists(ctx context.Context) {
 		m.lists.mu.Lock()
 		batch = append(batch[:0], m.lists.active...)
 		m.lists.mu.Unlock()
-		var finished map[*listing]bool
+		finished := false
 		for _, l := range batch {
-			var done bool
-			out, done = l.step(out[:0])
-			if done {
-				if finished == nil {
-					finished = map[*listing]bool{}
-				}
-				finished[l] = true
-			}
+			out, l.done = l.step(out[:0])
+			finished = finished || l.done
 			m.send(l.env, out)
 			clear(out)
 		}
 		clear(batch)
 		m.lists.mu.Lock()
-		if finished != nil {
+		if finished {
 			k := 0
 			for _, l := range m.lists.active {
-				if !finished[l] {
+				if !l.done {
 					m.lists.active[k] = l
 					k++
 				}
