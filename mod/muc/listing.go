@@ -3,6 +3,7 @@ package muc
 import (
 	"bytes"
 	"context"
+	"math/bits"
 	"sync"
 	"time"
 
@@ -44,7 +45,10 @@ import (
 const listTick = 5 * time.Millisecond
 
 // listing is the occupant list still owed to one session: a newcomer's,
-// or the presences owed to a session that is behind.
+// or the presences owed to a session that is behind. It holds no copy of
+// the room: the list at its join is a cursor over the room's slots (the
+// occupants who joined before seq), what was owed since a bit per slot,
+// so a join costs O(1) garbage however big the room.
 type listing struct {
 	r      *room
 	to     jid.JID
@@ -52,10 +56,13 @@ type listing struct {
 	env    mod.Env
 	link   *link // nil: the session does not tell; a window a tick
 	window int   // the next part is sent while less than half of it is held
-	rest   []*occupant
-	snap   int                    // how many of rest are the list at its join (the rest were owed since)
-	owed   map[*occupant]struct{} // owed since and not sent yet (owe)
-	tail   []mod.Delivery         // own presence, history, subject
+	at     int   // the next slot of the list at its join
+	end    int   // slots at its join
+	seq    uint32
+	owed   []uint64       // by slot: owed since and not sent yet (owe)
+	nowed  int            // bits set in owed
+	tail   []mod.Delivery // own presence, history, subject
+	done   bool           // out and finished (the pacing goroutine's)
 }
 
 // lists are the listings in progress, for the pacing goroutine that runs
@@ -65,6 +72,49 @@ type lists struct {
 	active  []*listing
 	running bool
 	idle    sync.Cond // broadcast when running ends (L is &mu once used)
+}
+
+// occupy gives o a slot (a free one first) and its join number.
+func (r *room) occupy(o *occupant) {
+	o.seq = r.joins
+	r.joins++
+	if r.nfree > 0 {
+		for i, v := range r.slots {
+			if v == nil {
+				r.slots[i], o.slot = o, int32(i)
+				r.nfree--
+				return
+			}
+		}
+	}
+	o.slot = int32(len(r.slots))
+	r.slots = append(r.slots, o)
+}
+
+// vacate frees o's slot; what listings owe of o goes with it (its leave
+// was broadcast), so a newcomer in that slot is not announced twice.
+func (r *room) vacate(o *occupant) {
+	i := int(o.slot)
+	if i >= len(r.slots) || r.slots[i] != o {
+		return
+	}
+	r.slots[i] = nil
+	r.nfree++
+	for _, l := range r.owing {
+		l.unowe(i)
+	}
+	if i < len(r.views) {
+		r.views[i] = cachedView{}
+	}
+	n := len(r.slots)
+	for n > 0 && r.slots[n-1] == nil {
+		n--
+		r.nfree--
+	}
+	r.slots = r.slots[:n]
+	if n == 0 {
+		r.slots = nil // an emptied room keeps no array
+	}
 }
 
 // view is o's available presence without 'to', with the real JID or not,
@@ -78,14 +128,16 @@ func (r *room) view(o *occupant, withJID bool) *stanza.Stanza {
 	if withJID {
 		i = 1
 	}
-	c := r.views[o]
-	if c == nil || c.nick != o.nick || c.role != o.role || c.aff != r.aff(o.bare) ||
+	if int(o.slot) >= len(r.views) {
+		r.views = append(r.views, make([]cachedView, int(o.slot)+1-len(r.views))...)
+	}
+	c := &r.views[o.slot]
+	if c.o != o || c.nick != o.nick || c.role != o.role || c.aff != r.aff(o.bare) ||
 		!bytes.Equal(c.payload, o.payload) || (len(o.sessions) > 0 && !c.first.Equal(o.sessions[0])) {
-		c = &cachedView{nick: o.nick, role: o.role, aff: r.aff(o.bare), payload: o.payload}
+		*c = cachedView{o: o, nick: o.nick, role: o.role, aff: r.aff(o.bare), payload: o.payload}
 		if len(o.sessions) > 0 {
 			c.first = o.sessions[0]
 		}
-		r.views[o] = c
 	}
 	if c.v[i] == nil {
 		c.v[i] = r.presenceOf(o, false, jid.JID{}, withJID, nil)
@@ -95,6 +147,7 @@ func (r *room) view(o *occupant, withJID bool) *stanza.Stanza {
 
 // cachedView is an occupant's shared presence and what it was built from.
 type cachedView struct {
+	o       *occupant
 	nick    string
 	role    role
 	aff     affiliation
@@ -103,18 +156,19 @@ type cachedView struct {
 	v       [2]*stanza.Stanza
 }
 
-// listFor sends session to of occupant o the presences of others, then
-// tail: up to JoinWindow bytes appended to out now, the rest later (the
-// room's pending listing: presence takes it, sends out, then starts it).
-func (r *room) listFor(out []mod.Delivery, to jid.JID, o *occupant, others []*occupant, tail []mod.Delivery) []mod.Delivery {
-	l := &listing{r: r, to: to, occ: o, rest: others, snap: len(others), tail: tail, window: r.m.cfg.JoinWindow}
+// listFor sends session to of occupant o the presences of the others who
+// joined before seq, then tail: up to JoinWindow bytes appended to out
+// now, the rest later (the room's pending listing: presence takes it,
+// sends out, then starts it).
+func (r *room) listFor(out []mod.Delivery, to jid.JID, o *occupant, seq uint32, tail []mod.Delivery) []mod.Delivery {
+	l := &listing{r: r, to: to, occ: o, end: len(r.slots), seq: seq, tail: tail, window: r.m.cfg.JoinWindow}
 	if r.views == nil {
 		// the first window shares the views of lists in progress, or
 		// makes the cache the rest of its list will use
-		r.views = map[*occupant]*cachedView{}
+		r.views = make([]cachedView, len(r.slots))
 	}
 	out = l.next(out, r.m.cfg.JoinWindow)
-	if len(l.rest) == 0 {
+	if !l.more() {
 		if r.listing == 0 {
 			r.views = nil
 		}
@@ -127,7 +181,7 @@ func (r *room) listFor(out []mod.Delivery, to jid.JID, o *occupant, others []*oc
 // startListing counts l in and leaves it for presence to start (takeLists).
 func (r *room) startListing(l *listing) {
 	if r.views == nil {
-		r.views = map[*occupant]*cachedView{}
+		r.views = make([]cachedView, len(r.slots))
 	}
 	if r.owing == nil {
 		r.owing = map[string]*listing{}
@@ -162,45 +216,70 @@ func (r *room) owes(s jid.JID, v, o *occupant, now time.Time) bool {
 		l = &listing{r: r, to: s, occ: v, window: 2 * r.m.cfg.PresenceBacklog}
 		r.startListing(l)
 	}
-	l.owe(o)
+	l.owe(int(o.slot))
 	return true
 }
 
-// owe adds o to the list unless an update of it is owed already. One in
-// the list at the join may be there once more (the map holds only what
-// was owed since, not the whole list): it goes out once all the same
-// (next).
-func (l *listing) owe(o *occupant) {
-	if l.owed == nil {
-		l.owed = map[*occupant]struct{}{}
+// owe marks slot i owed unless an update of it is owed already. One in
+// the list at the join still to come is marked all the same: it goes out
+// once, as it is then (next).
+func (l *listing) owe(i int) {
+	w, b := i/64, uint64(1)<<(i%64)
+	if w >= len(l.owed) {
+		l.owed = append(l.owed, make([]uint64, w+1-len(l.owed))...)
 	}
-	if _, ok := l.owed[o]; ok {
-		return
+	if l.owed[w]&b == 0 {
+		l.owed[w] |= b
+		l.nowed++
 	}
-	l.owed[o] = struct{}{}
-	l.rest = append(l.rest, o)
 }
 
-// next appends presences of the list up to budget bytes (one at least).
+// unowe clears slot i: sent, or its occupant left.
+func (l *listing) unowe(i int) {
+	w, b := i/64, uint64(1)<<(i%64)
+	if w < len(l.owed) && l.owed[w]&b != 0 {
+		l.owed[w] &^= b
+		l.nowed--
+	}
+}
+
+// more reports whether anything of the list is left to send.
+func (l *listing) more() bool {
+	return l.at < l.end || l.nowed > 0
+}
+
+// next appends presences of the list up to budget bytes (one at least):
+// the rest of the list at its join, then what was owed since, by slot.
 func (l *listing) next(out []mod.Delivery, budget int) []mod.Delivery {
 	r := l.r
 	withJID := r.seesJID(l.occ)
-	for len(l.rest) > 0 && budget > 0 {
-		v := l.rest[0]
-		l.rest[0] = nil
-		l.rest = l.rest[1:]
-		if l.snap > 0 {
-			l.snap--
-			delete(l.owed, v) // sent now as it is: an owed update of it is spent
-		} else if _, ok := l.owed[v]; ok {
-			delete(l.owed, v) // a later change is owed again
-		} else {
-			continue // spent: its entry at the join sent it
+	for l.at < l.end && budget > 0 {
+		i := l.at
+		l.at++
+		if i >= len(r.slots) {
+			l.at = l.end // the room shrank: nothing further is in the list
+			break
 		}
-		if v == l.occ || r.occupants[v.nick] != v {
-			continue // gone since (its leaving was broadcast), or the newcomer
+		v := r.slots[i]
+		if v == nil || v == l.occ || int32(v.seq-l.seq) >= 0 {
+			continue // gone since (its leaving was broadcast), the newcomer, or announced by the broadcast
 		}
+		l.unowe(i) // sent now as it is: an owed update of it is spent
 		st := r.view(v, withJID)
+		budget -= len(st.Bytes())
+		out = append(out, mod.Delivery{To: l.to, St: st})
+	}
+	for w := 0; l.nowed > 0 && budget > 0 && w < len(l.owed); {
+		if l.owed[w] == 0 {
+			w++
+			continue
+		}
+		i := w*64 + bits.TrailingZeros64(l.owed[w])
+		l.unowe(i)
+		if i >= len(r.slots) || r.slots[i] == nil || r.slots[i] == l.occ {
+			continue // not expected: a leaver's bit is cleared (vacate)
+		}
+		st := r.view(r.slots[i], withJID)
 		budget -= len(st.Bytes())
 		out = append(out, mod.Delivery{To: l.to, St: st})
 	}
@@ -247,6 +326,7 @@ func (m *Module) paceLists(ctx context.Context) {
 	t := time.NewTicker(listTick)
 	defer t.Stop()
 	var batch []*listing
+	var out []mod.Delivery // reused: a part is sent before the next is made
 	for {
 		select {
 		case <-ctx.Done():
@@ -259,23 +339,19 @@ func (m *Module) paceLists(ctx context.Context) {
 		m.lists.mu.Lock()
 		batch = append(batch[:0], m.lists.active...)
 		m.lists.mu.Unlock()
-		var finished map[*listing]bool
+		finished := false
 		for _, l := range batch {
-			out, done := l.step()
-			if done {
-				if finished == nil {
-					finished = map[*listing]bool{}
-				}
-				finished[l] = true
-			}
+			out, l.done = l.step(out[:0])
+			finished = finished || l.done
 			m.send(l.env, out)
+			clear(out)
 		}
 		clear(batch)
 		m.lists.mu.Lock()
-		if finished != nil {
+		if finished {
 			k := 0
 			for _, l := range m.lists.active {
-				if !finished[l] {
+				if !l.done {
 					m.lists.active[k] = l
 					k++
 				}
@@ -292,27 +368,27 @@ func (m *Module) paceLists(ctx context.Context) {
 	}
 }
 
-// step sends the next part of l if its connection has drained; done once
-// the list and tail are out, or the newcomer left.
-func (l *listing) step() (out []mod.Delivery, done bool) {
+// step appends to out the next part of l if its connection has drained;
+// done once the list and tail are out, or the newcomer left.
+func (l *listing) step(out []mod.Delivery) (_ []mod.Delivery, done bool) {
 	r := l.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.gone || r.sessions[l.to.String()] != l.occ {
 		r.listDone(l)
-		return nil, true
+		return out, true
 	}
 	budget := l.window
 	if l.link != nil {
 		held, _ := l.link.b.Backlog()
 		l.link.held, l.link.at = held, r.m.now()
 		if held >= budget/2 {
-			return nil, false
+			return out, false
 		}
 		budget -= held
 	}
-	out = l.next(nil, budget)
-	if len(l.rest) > 0 {
+	out = l.next(out, budget)
+	if l.more() {
 		return out, false
 	}
 	r.listDone(l)

@@ -152,7 +152,8 @@ type Module struct {
 
 	lists lists // occupant lists being sent to newcomers (listing.go)
 
-	rel releaser // returns the heap after a wave of joins (release.go)
+	rel  releaser  // returns the heap after a wave of joins (release.go)
+	outs sync.Pool // *outBuf: the fan-outs of joins and leaves
 }
 
 // New returns the service over h's store.
@@ -292,6 +293,31 @@ func (m *Module) send(env mod.Env, out []mod.Delivery) {
 	}
 }
 
+// outBuf is a fan-out's stanzas, reused: a join or a leave in a room of
+// n makes n of them, and a slice grown to n for each is most of a wave's
+// garbage beside the stanzas themselves.
+type outBuf struct{ s []mod.Delivery }
+
+// maxOutBuf is the biggest fan-out kept for reuse (a room of 16k).
+const maxOutBuf = 1 << 14
+
+func (m *Module) outBuf() *outBuf {
+	if b, ok := m.outs.Get().(*outBuf); ok {
+		return b
+	}
+	return &outBuf{}
+}
+
+// sendBuf sends out, which was made on b.s, and gives b back.
+func (m *Module) sendBuf(env mod.Env, b *outBuf, out []mod.Delivery) {
+	m.send(env, out)
+	clear(out)
+	if cap(out) <= maxOutBuf {
+		b.s = out[:0]
+		m.outs.Put(b)
+	}
+}
+
 // track records in which rooms a session is (for its unavailability).
 func (m *Module) track(full jid.JID, r *room, in bool) {
 	m.mu.Lock()
@@ -322,11 +348,12 @@ func (m *Module) sessionGone(ctx *mod.Ctx, res mod.Resource) {
 	rooms := append([]*room(nil), m.where[full.String()]...)
 	m.mu.Unlock()
 	for _, r := range rooms {
+		b := m.outBuf()
 		r.mu.Lock()
-		out := r.leave(full, nil)
+		out := r.leave(b.s, full, nil)
 		r.mu.Unlock()
 		m.afterLeave(r)
-		m.send(ctx.Env, out)
+		m.sendBuf(ctx.Env, b, out)
 	}
 }
 

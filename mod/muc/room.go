@@ -85,9 +85,11 @@ type occupant struct {
 	bare     jid.JID
 	sessions []jid.JID
 	role     role
+	slot     int32  // index in room.slots (listing.go)
 	id       string // occupant-id
 	payload  []byte // children of the last presence (show, status, caps…)
 	tokens   float32
+	seq      uint32 // the room's join count when it joined (listing.go)
 	last     time.Time
 }
 
@@ -129,8 +131,13 @@ type room struct {
 	// to start once the lock is left, and the presences they share
 	listing int
 	pending []*listing
-	views   map[*occupant]*cachedView
+	views   []cachedView        // by slot
 	owing   map[string]*listing // full JID of a session → its listing in progress
+	// the occupants by slot, so a listing is a cursor and a bitset over
+	// them rather than a copy and a map (listing.go)
+	slots []*occupant // nil: a slot free since its occupant left
+	nfree int         // nil slots
+	joins uint32      // joins so far (occupant.seq)
 }
 
 func (m *Module) newRoom(rj jid.JID) *room {
@@ -321,11 +328,12 @@ func (m *Module) presence(ctx *mod.Ctx, st *stanza.Stanza) {
 		if r == nil {
 			return
 		}
+		b := m.outBuf()
 		r.mu.Lock()
-		out := r.leave(from, presencePayload(st))
+		out := r.leave(b.s, from, presencePayload(st))
 		r.mu.Unlock()
 		m.afterLeave(r)
-		m.send(ctx.Env, out)
+		m.sendBuf(ctx.Env, b, out)
 		return
 	}
 	if to.Resource() == "" {
@@ -347,7 +355,8 @@ func (m *Module) presence(ctx *mod.Ctx, st *stanza.Stanza) {
 		m.presence(ctx, st) // destroyed meanwhile: start over
 		return
 	}
-	out, err := r.join(from, to.Resource(), st, created)
+	b := m.outBuf()
+	out, err := r.join(b.s, from, to.Resource(), st, created)
 	var rest []*listing // the occupant list's remainder, once out is sent
 	if err == nil {
 		r.link(from, ctx.From)
@@ -361,7 +370,7 @@ func (m *Module) presence(ctx *mod.Ctx, st *stanza.Stanza) {
 		}
 		return
 	}
-	m.send(ctx.Env, out)
+	m.sendBuf(ctx.Env, b, out)
 	m.startLists(rest)
 }
 
@@ -379,11 +388,12 @@ func (m *Module) errorFrom(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	if r := m.lookup(st.To.Bare()); r != nil {
+		b := m.outBuf()
 		r.mu.Lock()
-		out := r.leave(st.From, nil)
+		out := r.leave(b.s, st.From, nil)
 		r.mu.Unlock()
 		m.afterLeave(r)
-		m.send(ctx.Env, out)
+		m.sendBuf(ctx.Env, b, out)
 	}
 }
 
@@ -436,12 +446,13 @@ func (m *Module) create(ctx *mod.Ctx, rj, creator jid.JID) (r *room, created boo
 }
 
 // join handles an available presence from a session to room/nick.
-func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) ([]mod.Delivery, *stanza.Error) {
+// The stanzas to send are appended to out.
+func (r *room) join(out []mod.Delivery, from jid.JID, nick string, st *stanza.Stanza, created bool) ([]mod.Delivery, *stanza.Error) {
 	payload := presencePayload(st)
 	if o := r.sessions[from.String()]; o != nil {
 		if o.nick == nick {
 			o.payload = payload // a presence update
-			return r.broadcastPresence(nil, o, false, nil, nil, nil), nil
+			return r.broadcastPresence(out, o, false, nil, nil, nil), nil
 		}
 		return r.changeNick(o, from, nick, payload)
 	}
@@ -465,19 +476,14 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 	case o == nil && len(r.occupants) >= r.maxOccupants() && a < affAdmin:
 		return nil, stanza.ErrText(stanza.ServiceUnavailable, "the room is full")
 	}
-	var out []mod.Delivery
 	if o != nil {
 		// another session of the same user joins the same nick: one occupant
 		o.sessions = append(o.sessions, from)
 		r.sessions[from.String()] = o
 		r.m.track(from, r, true)
-		others := make([]*occupant, 0, len(r.occupants))
-		for _, v := range r.occupants {
-			others = append(others, v)
-		}
 		tail := []mod.Delivery{mod.To(r.presenceOf(o, false, from, true, nil, r.selfCodes(false)...))}
 		tail = append(tail, r.historyFor(from, jr.hist)...)
-		return r.listFor(nil, from, o, others, append(tail, mod.To(r.subjectFor(from)))), nil
+		return r.listFor(out, from, o, r.joins, append(tail, mod.To(r.subjectFor(from)))), nil
 	}
 	o = &occupant{nick: nick, bare: bare, sessions: []jid.JID{from}, role: r.defaultRole(a),
 		id: r.occupantID(bare.String()), payload: payload,
@@ -485,10 +491,7 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 	// the occupant list first (as the newcomer's connection drains:
 	// listFor), then everyone learns of the newcomer, whose own presence
 	// (110) comes last (XEP-0045 §7.2.3)
-	others := make([]*occupant, 0, len(r.occupants))
-	for _, v := range r.occupants {
-		others = append(others, v)
-	}
+	r.occupy(o)
 	r.occupants[nick] = o
 	r.sessions[from.String()] = o
 	r.m.track(from, r, true)
@@ -507,7 +510,7 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 	}
 	tail := []mod.Delivery{mod.To(r.presenceOf(o, false, from, true, nil, r.selfCodes(created)...))}
 	tail = append(tail, r.historyFor(from, jr.hist)...)
-	return r.listFor(out, from, o, others, append(tail, mod.To(r.subjectFor(from)))), nil
+	return r.listFor(out, from, o, o.seq, append(tail, mod.To(r.subjectFor(from)))), nil
 }
 
 // selfCodes are the status codes of one's own presence on entering, 110 last.
@@ -581,8 +584,8 @@ func (r *room) nickChanged(o *occupant, nick string, to jid.JID, withJID bool, c
 }
 
 // leave removes one session; the occupant goes when its last session does,
-// and everyone is told (the leaver too).
-func (r *room) leave(from jid.JID, payload []byte) []mod.Delivery {
+// and everyone is told (the leaver too). The stanzas are appended to out.
+func (r *room) leave(out []mod.Delivery, from jid.JID, payload []byte) []mod.Delivery {
 	o := r.sessions[from.String()]
 	if o == nil {
 		return nil
@@ -598,13 +601,14 @@ func (r *room) leave(from jid.JID, payload []byte) []mod.Delivery {
 	}
 	if len(o.sessions) > 0 {
 		// that session alone is told it left
-		return []mod.Delivery{mod.To(r.presenceOf(o, true, from, true, nil, 110))}
+		return append(out, mod.To(r.presenceOf(o, true, from, true, nil, 110)))
 	}
 	o.payload, o.role = payload, roleNone
 	o.sessions = []jid.JID{from}
-	out := r.broadcastPresence(nil, o, true, nil, nil, nil)
+	out = r.broadcastPresence(out, o, true, nil, nil, nil)
 	o.sessions = nil
 	delete(r.occupants, o.nick)
+	r.vacate(o)
 	return out
 }
 
@@ -619,6 +623,7 @@ func (r *room) remove(o *occupant, ex *extra, codes ...int) []mod.Delivery {
 		r.m.track(s, r, false)
 	}
 	delete(r.occupants, o.nick)
+	r.vacate(o)
 	return out
 }
 

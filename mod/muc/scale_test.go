@@ -171,7 +171,7 @@ func TestPresenceShared(t *testing.T) {
 	// both joins under one lock: their lists run side by side
 	r.mu.Lock()
 	for _, f := range []*fakeSession{a, b} {
-		if _, err := r.join(f.full, f.full.Local(), presenceTo(f.full.String(), "room@conference.localhost/"+f.full.Local()), false); err != nil {
+		if _, err := r.join(nil, f.full, f.full.Local(), presenceTo(f.full.String(), "room@conference.localhost/"+f.full.Local()), false); err != nil {
 			t.Fatal(err)
 		}
 		r.link(f.full, f)
@@ -215,7 +215,7 @@ func TestPresenceShared(t *testing.T) {
 
 	// a leave: one unavailable presence for the two receivers without real JIDs
 	r.mu.Lock()
-	out := r.leave(jid.MustParse("u7@localhost/r"), nil)
+	out := r.leave(nil, jid.MustParse("u7@localhost/r"), nil)
 	r.mu.Unlock()
 	var views []*stanza.Stanza
 	for _, d := range out {
@@ -268,10 +268,11 @@ func TestPresenceCoalesced(t *testing.T) {
 	}
 	r := m.lookup(jid.MustParse(room))
 	r.mu.Lock()
-	owed := len(r.owing[slow.full.String()].rest)
+	owed := r.owing[slow.full.String()].nowed
 	r.mu.Unlock()
-	if owed != wave+1 {
-		t.Fatalf("%d occupants owed, want %d (one entry each)", owed, wave+1)
+	if owed != wave {
+		// u1 and the wave but w7, who left: its entry went with it
+		t.Fatalf("%d occupants owed, want %d (one entry each)", owed, wave)
 	}
 
 	// it reads: the owed presences follow, the latest of each, once
@@ -301,5 +302,54 @@ func TestPresenceCoalesced(t *testing.T) {
 	r.mu.Unlock()
 	if left != 0 {
 		t.Fatalf("%d listings left after draining", left)
+	}
+}
+
+// TestOwedSlotReused: the room's slot of an owed occupant who left is
+// taken by the next to join; a session that is behind gets the newcomer's
+// presence once and nothing more of the leaver than its leave.
+func TestOwedSlotReused(t *testing.T) {
+	m, _ := newTestModule(t, Config{MaxOccupants: 50})
+	slow := &fakeSession{full: jid.MustParse("slow@localhost/r"), asks: make(chan struct{}, 1)}
+	env := &sessionsEnv{to: map[string]*fakeSession{slow.full.String(): slow}}
+	const room = "room@conference.localhost"
+	fill(t, m, env, 10)
+	m.presence(&mod.Ctx{Env: env, From: slow}, presenceTo(slow.full.String(), room+"/slow"))
+	m.waitLists()
+	slow.drain()
+	slow.mu.Lock()
+	slow.held = m.cfg.PresenceBacklog + 1
+	slow.mu.Unlock()
+
+	ctx := &mod.Ctx{Env: env}
+	m.presence(ctx, stanza.MustParse([]byte("<presence from='u3@localhost/r' to='"+room+"/u3'><status>away</status></presence>")))
+	m.presence(ctx, stanza.MustParse([]byte("<presence type='unavailable' from='u3@localhost/r' to='"+room+"/u3'/>")))
+	m.presence(ctx, presenceTo("x@localhost/r", room+"/x"))
+	r := m.lookup(jid.MustParse(room))
+	r.mu.Lock()
+	reused := r.occupants["x"].slot == 3
+	owed := r.owing[slow.full.String()].nowed
+	r.mu.Unlock()
+	if !reused || owed != 1 {
+		t.Fatalf("x in slot 3: %v, %d owed to the slow session; want true, 1 (x alone)", reused, owed)
+	}
+
+	all := slow.drain()
+	idle := make(chan struct{})
+	go func() { m.waitLists(); close(idle) }()
+	for done := false; !done; {
+		select {
+		case <-slow.asks:
+		case <-idle:
+			done = true
+		}
+		all = append(all, slow.drain()...)
+	}
+	count := map[string]int{}
+	for _, st := range all {
+		count[st.From.Resource()]++
+	}
+	if len(all) != 2 || count["u3"] != 1 || count["x"] != 1 || !strings.Contains(string(all[0].Bytes()), "unavailable") {
+		t.Fatalf("the slow session got %d stanzas (u3 %d, x %d); want u3's leave, then x once", len(all), count["u3"], count["x"])
 	}
 }
