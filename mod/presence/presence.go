@@ -37,11 +37,10 @@ type Module struct {
 	log    *slog.Logger
 	roster *store.Roster
 
-	// mu guards directed: per session, the JIDs it sent directed available
-	// presence to while available (RFC 6121 §4.6.3), which get unavailable
-	// presence when it goes unavailable.
-	mu       sync.Mutex
-	directed map[mod.Resource]map[string]jid.JID
+	cfg Config
+
+	mu       sync.Mutex // guards directed
+	directed directed   // directed.go
 
 	order order
 }
@@ -103,10 +102,22 @@ func (o *order) held(user string, fn func()) bool {
 	return false
 }
 
+// Config is the presence feature's configuration ([presence] in the server's TOML).
+type Config struct {
+	// MaxDirected caps the entities one session has directed available
+	// presence out to at once (each is remembered for its unavailable,
+	// RFC 6121 §4.6.3); past it, one more gets <resource-constraint/>.
+	// 0 means 1000.
+	MaxDirected int
+}
+
 // New returns the presence feature over db.
-func New(h *mod.Handle) *Module {
+func New(h *mod.Handle, cfg Config) *Module {
+	if cfg.MaxDirected <= 0 {
+		cfg.MaxDirected = 1000
+	}
 	db := h.DB()
-	return &Module{h: h, db: db, log: h.Log(), roster: db.Roster(), directed: map[mod.Resource]map[string]jid.JID{}}
+	return &Module{h: h, db: db, log: h.Log(), roster: db.Roster(), cfg: cfg}
 }
 
 func (m *Module) Name() string { return "presence" }
@@ -154,7 +165,7 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	case stanza.Probe:
 		return m.probe(ctx, st)
 	case stanza.TypeNone, stanza.Unavailable:
-		m.track(ctx, st)
+		return m.track(ctx, st)
 	}
 	return false
 }
@@ -197,11 +208,10 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	m.mu.Lock()
-	targets := m.directed[ctx.From]
-	delete(m.directed, ctx.From)
+	targets := m.directed.take(ctx.From)
 	m.mu.Unlock()
-	for k, to := range targets {
-		if !sent[k] && !sent[to.Bare().String()] {
+	for _, to := range targets {
+		if !sent[to.String()] && !sent[to.Bare().String()] {
 			env.Send(st.WithAddrs(from, to))
 		}
 	}
@@ -209,30 +219,34 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 
 // track remembers directed presence (RFC 6121 §4.6): an available one from
 // an available session to someone who is not a subscriber, to be undone
-// with unavailable presence when the session goes unavailable.
-func (m *Module) track(ctx *mod.Ctx, st *stanza.Stanza) {
+// with unavailable presence when the session goes unavailable. One past
+// MaxDirected is answered with <resource-constraint/> and not sent: its
+// unavailable could not be promised (handled reports that).
+func (m *Module) track(ctx *mod.Ctx, st *stanza.Stanza) (handled bool) {
 	to := st.To
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if st.Type == stanza.Unavailable {
-		if d := m.directed[ctx.From]; d != nil {
-			delete(d, to.String())
-			if len(d) == 0 {
-				delete(m.directed, ctx.From)
-			}
-		}
-		return
+		m.directed.remove(ctx.From, to)
+		m.mu.Unlock()
+		return false
 	}
 	if !ctx.From.Available() || to.Bare().Equal(ctx.From.JID().Bare()) {
-		return
+		m.mu.Unlock()
+		return false
 	}
-	d := m.directed[ctx.From]
-	if d == nil {
-		d = map[string]jid.JID{}
-		m.directed[ctx.From] = d
+	ok := m.directed.add(ctx.From, to, m.cfg.MaxDirected)
+	m.mu.Unlock()
+	if ok {
+		return false
 	}
-	d[to.String()] = to
+	m.log.Debug("directed presence refused: too many targets", "jid", ctx.From.JID().String(), "max", m.cfg.MaxDirected)
+	if reply := st.ErrorReply(errTooManyDirected); reply != nil {
+		ctx.Env.Send(reply)
+	}
+	return true
 }
+
+var errTooManyDirected = stanza.ErrText(stanza.ResourceConstraint, "directed presence to too many entities at once")
 
 // subscription processes a subscription stanza to a local contact for
 // both sides (RFC 6121 §3, Appendix A). One to another server is left to
@@ -420,7 +434,7 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
 	m.roster.Release(m.h.User(res.JID()))
 	m.mu.Lock()
-	delete(m.directed, res)
+	m.directed.drop(res)
 	m.mu.Unlock()
 }
 
