@@ -404,7 +404,7 @@ func (r *room) adminIQ(iq *stanza.Stanza) ([]mod.Delivery, *stanza.Stanza, error
 			for _, o := range r.occupants {
 				if o.role == want {
 					b.Element("item", "", "role", o.role.String(), "nick", o.nick,
-						"affiliation", r.aff(o.bare).String(), "jid", o.sessions[0].String())
+						"affiliation", r.aff(o.bare()).String(), "jid", o.sessions[0].String())
 				}
 			}
 		} else {
@@ -460,7 +460,7 @@ func (r *room) adminIQ(iq *stanza.Stanza) ([]mod.Delivery, *stanza.Stanza, error
 			if o == nil {
 				return nil, nil, stanza.ErrText(stanza.ItemNotFound, "no such occupant")
 			}
-			ta := r.aff(o.bare)
+			ta := r.aff(o.bare())
 			switch {
 			case actor == nil || actor.role < roleModerator:
 				return nil, nil, stanza.ErrText(stanza.Forbidden, "only moderators change roles")

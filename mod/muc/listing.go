@@ -79,9 +79,9 @@ func (r *room) view(o *occupant, withJID bool) *stanza.Stanza {
 		i = 1
 	}
 	c := r.views[o]
-	if c == nil || c.nick != o.nick || c.role != o.role || c.aff != r.aff(o.bare) ||
+	if c == nil || c.nick != o.nick || c.role != o.role || c.aff != r.aff(o.bare()) ||
 		!bytes.Equal(c.payload, o.payload) || (len(o.sessions) > 0 && !c.first.Equal(o.sessions[0])) {
-		c = &cachedView{nick: o.nick, role: o.role, aff: r.aff(o.bare), payload: o.payload}
+		c = &cachedView{nick: o.nick, role: o.role, aff: r.aff(o.bare()), payload: o.payload}
 		if len(o.sessions) > 0 {
 			c.first = o.sessions[0]
 		}

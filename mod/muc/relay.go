@@ -52,7 +52,7 @@ func (r *room) occupantIQ(ctx *mod.Ctx, iq *stanza.Stanza, ns string) (*stanza.S
 	}
 	target := to.sessions[0] // one session answers, never several of a shared nick
 	if ns == nsVCard && iq.Type == stanza.Get {
-		target = to.bare
+		target = to.bare()
 	}
 	from := r.occJID(o.nick)
 	r.mu.Unlock()

@@ -2,6 +2,7 @@ package muc
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"strconv"
 	"sync"
 	"time"
@@ -78,18 +79,30 @@ type roomConfig struct {
 }
 
 // occupant is one nick in a room: a user's sessions that joined with it.
-// Kept small: the nick and ids are strings shared with the keys of the
-// room's maps, the presence is the client's payload bytes.
+// Kept small (a room of thousands holds one per user): the nick is a
+// string shared with the key of the room's map (and with the join's 'to'),
+// the presence is the client's payload bytes, the bare JID is derived from
+// a session, the occupant-id is kept as its raw bytes.
 type occupant struct {
 	nick     string
-	bare     jid.JID
-	sessions []jid.JID
+	sessions []jid.JID // all of one bare JID; empty only once it has left
+	payload  []byte    // children of the last presence (show, status, caps…)
 	role     role
-	id       string // occupant-id
-	payload  []byte // children of the last presence (show, status, caps…)
+	id       [occIDLen]byte // occupant-id (XEP-0421) before base64 (occID)
 	tokens   float32
-	last     time.Time
+	last     int64 // Unix ns of the last refill of tokens
 }
+
+// bare is the user's bare JID (zero once the occupant has left).
+func (o *occupant) bare() jid.JID {
+	if len(o.sessions) == 0 {
+		return jid.JID{}
+	}
+	return o.sessions[0].Bare()
+}
+
+// occID is the occupant-id as sent (XEP-0421).
+func (o *occupant) occID() string { return base64.RawURLEncoding.EncodeToString(o.id[:]) }
 
 // shown is an occupant's plain available presence without 'to', built at
 // most once per fan-out for each of the two views ([0] without, [1] with
@@ -179,7 +192,7 @@ func (r *room) presenceOf(o *occupant, unavailable bool, to jid.JID, withJID boo
 		b.Raw(o.payload)
 	}
 	b.Start("x", "xmlns", NSUser)
-	b.Start("item", "affiliation", r.aff(o.bare).String(), "role", o.role.String())
+	b.Start("item", "affiliation", r.aff(o.bare()).String(), "role", o.role.String())
 	if withJID && len(o.sessions) > 0 {
 		b.Attr("jid", o.sessions[0].String())
 	}
@@ -194,7 +207,7 @@ func (r *room) presenceOf(o *occupant, unavailable bool, to jid.JID, withJID boo
 		b.Element("status", "", "code", strconv.Itoa(c))
 	}
 	b.End()
-	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.id)
+	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.occID())
 	return stanza.MustParse(b.Bytes())
 }
 
@@ -454,7 +467,7 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 		return nil, stanza.ErrText(stanza.ItemNotFound, "the room is locked until its owner configures it")
 	case a == affOutcast:
 		return nil, stanza.ErrText(stanza.Forbidden, "you are banned from this room")
-	case o != nil && !o.bare.Equal(bare):
+	case o != nil && !o.bare().Equal(bare):
 		return nil, stanza.ErrText(stanza.Conflict, "that nick is taken")
 	case r.reservedFor(nick, bare):
 		return nil, errReserved
@@ -479,9 +492,9 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 		tail = append(tail, r.historyFor(from, jr.hist)...)
 		return r.listFor(nil, from, o, others, append(tail, mod.To(r.subjectFor(from)))), nil
 	}
-	o = &occupant{nick: nick, bare: bare, sessions: []jid.JID{from}, role: r.defaultRole(a),
+	o = &occupant{nick: nick, sessions: []jid.JID{from}, role: r.defaultRole(a),
 		id: r.occupantID(bare.String()), payload: payload,
-		tokens: float32(r.m.cfg.MessageBurst), last: r.m.now()}
+		tokens: float32(r.m.cfg.MessageBurst), last: r.m.now().UnixNano()}
 	// the occupant list first (as the newcomer's connection drains:
 	// listFor), then everyone learns of the newcomer, whose own presence
 	// (110) comes last (XEP-0045 §7.2.3)
@@ -535,7 +548,7 @@ func (r *room) changeNick(o *occupant, from jid.JID, nick string, payload []byte
 	if r.occupants[nick] != nil {
 		return nil, stanza.ErrText(stanza.Conflict, "that nick is taken")
 	}
-	if r.reservedFor(nick, o.bare) {
+	if r.reservedFor(nick, o.bare()) {
 		return nil, errReserved
 	}
 	// the <item/> of the 303 presence carries the new nick
@@ -567,7 +580,7 @@ func (r *room) nickChanged(o *occupant, nick string, to jid.JID, withJID bool, c
 	var b stanza.Builder
 	b.Start("presence", "from", r.occJID(o.nick).String(), "to", to.String(), "type", "unavailable")
 	b.Start("x", "xmlns", NSUser)
-	b.Start("item", "affiliation", r.aff(o.bare).String(), "role", o.role.String(), "nick", nick)
+	b.Start("item", "affiliation", r.aff(o.bare()).String(), "role", o.role.String(), "nick", nick)
 	if withJID {
 		b.Attr("jid", o.sessions[0].String())
 	}
@@ -576,7 +589,7 @@ func (r *room) nickChanged(o *occupant, nick string, to jid.JID, withJID bool, c
 		b.Element("status", "", "code", strconv.Itoa(c))
 	}
 	b.End()
-	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.id)
+	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.occID())
 	return stanza.MustParse(b.Bytes())
 }
 

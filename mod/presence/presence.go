@@ -39,8 +39,14 @@ type Module struct {
 
 	cfg Config
 
-	mu       sync.Mutex // guards directed
-	directed directed   // directed.go
+	// mu guards directed: per session, the entities it sent directed
+	// available presence to while available (RFC 6121 §4.6.3), which get
+	// unavailable presence when it goes unavailable. A session has one
+	// (the room it joined) far more often than more: Sets keeps it inline.
+	// A target's JID is the one its presence was routed with: its string
+	// is shared with that stanza and the room's occupant, never copied.
+	mu       sync.Mutex
+	directed mod.Sets[mod.Resource, jid.JID]
 
 	order order
 }
@@ -208,7 +214,7 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	m.mu.Lock()
-	targets := m.directed.take(ctx.From)
+	targets := m.directed.Take(ctx.From)
 	m.mu.Unlock()
 	for _, to := range targets {
 		if !sent[to.String()] && !sent[to.Bare().String()] {
@@ -226,7 +232,7 @@ func (m *Module) track(ctx *mod.Ctx, st *stanza.Stanza) (handled bool) {
 	to := st.To
 	m.mu.Lock()
 	if st.Type == stanza.Unavailable {
-		m.directed.remove(ctx.From, to)
+		m.directed.Remove(ctx.From, to)
 		m.mu.Unlock()
 		return false
 	}
@@ -234,7 +240,7 @@ func (m *Module) track(ctx *mod.Ctx, st *stanza.Stanza) (handled bool) {
 		m.mu.Unlock()
 		return false
 	}
-	ok := m.directed.add(ctx.From, to, m.cfg.MaxDirected)
+	ok := m.directed.Add(ctx.From, to, m.cfg.MaxDirected)
 	m.mu.Unlock()
 	if ok {
 		return false
@@ -434,7 +440,7 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
 	m.roster.Release(m.h.User(res.JID()))
 	m.mu.Lock()
-	m.directed.drop(res)
+	m.directed.Drop(res)
 	m.mu.Unlock()
 }
 
