@@ -149,7 +149,7 @@ func (r *room) owes(s jid.JID, v, o *occupant, now time.Time) bool {
 	k := s.String()
 	l := r.owing[k]
 	if l == nil {
-		ln := r.pace.links[k]
+		ln := r.linkAt(k)
 		if ln == nil {
 			return false
 		}
@@ -216,7 +216,7 @@ func (r *room) takeLists(env mod.Env) []*listing {
 	out := r.pending
 	r.pending = nil
 	for _, l := range out {
-		l.env, l.link = env, r.pace.links[l.to.String()]
+		l.env, l.link = env, r.linkAt(l.to.String())
 	}
 	return out
 }
@@ -298,14 +298,14 @@ func (l *listing) step() (out []mod.Delivery, done bool) {
 	r := l.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.gone || r.sessions[l.to.String()] != l.occ {
+	if r.gone || r.occupantAt(l.to.String()) != l.occ {
 		r.listDone(l)
 		return nil, true
 	}
 	budget := l.window
 	if l.link != nil {
 		held, _ := l.link.b.Backlog()
-		l.link.held, l.link.at = held, r.m.now()
+		l.link.held, l.link.at = held, r.m.now().UnixNano()
 		if held >= budget/2 {
 			return nil, false
 		}

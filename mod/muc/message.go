@@ -64,7 +64,7 @@ func (r *room) allow(o *occupant) bool {
 // and the sender's occupant-id (XEP-0045 §7.4, XEP-0359, XEP-0421). The
 // message is serialised once: every delivery shares its bytes.
 func (r *room) groupchat(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
-	o := r.sessions[st.From.String()]
+	o := r.occupantAt(st.From.String())
 	if o == nil {
 		return nil, stanza.ErrText(stanza.NotAcceptable, "only occupants may send messages to the room")
 	}
@@ -128,7 +128,7 @@ func (r *room) groupchat(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
 
 // private forwards a message to an occupant's sessions (§7.5).
 func (r *room) private(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
-	o := r.sessions[st.From.String()]
+	o := r.occupantAt(st.From.String())
 	switch {
 	case o == nil:
 		return nil, stanza.ErrText(stanza.NotAcceptable, "only occupants may send private messages")
@@ -190,7 +190,7 @@ func (r *room) direct(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
 }
 
 func (r *room) invite(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
-	o := r.sessions[st.From.String()]
+	o := r.occupantAt(st.From.String())
 	a := r.aff(st.From.Bare())
 	switch {
 	case o == nil:

@@ -31,7 +31,7 @@ func hasNode(q xmlscan.Elem, node string) bool {
 // messages relays only a moderator's iqs (forbidden).
 func (r *room) occupantIQ(ctx *mod.Ctx, iq *stanza.Stanza, ns string) (*stanza.Stanza, error) {
 	r.mu.Lock()
-	o := r.sessions[iq.From.String()]
+	o := r.occupantAt(iq.From.String())
 	nick := iq.To.Resource()
 	if o == nil {
 		r.mu.Unlock()

@@ -135,7 +135,7 @@ type room struct {
 	reg                                // registered nicks and voice requests (register.go, voice.go)
 	secret      []byte                 // keys occupant ids (XEP-0421); kept with a persistent room
 	occupants   map[string]*occupant   // by nick
-	sessions    map[string]*occupant   // by full JID of each session
+	sessions    map[string]*seat       // by full JID of each session: its occupant and link (pace.go)
 	history     []histEntry
 	pace        pacer // back-pressure (pace.go)
 	// occupant lists being sent to newcomers (listing.go): how many, those
@@ -148,7 +148,7 @@ type room struct {
 
 func (m *Module) newRoom(rj jid.JID) *room {
 	r := &room{m: m, jid: rj, created: m.now(), affs: map[string]affiliation{},
-		occupants: map[string]*occupant{}, sessions: map[string]*occupant{}, secret: make([]byte, 32),
+		occupants: map[string]*occupant{}, sessions: map[string]*seat{}, secret: make([]byte, 32),
 		cfg: roomConfig{Public: true, MaxOccupants: m.cfg.MaxOccupants, History: 20, Invites: true}}
 	_, _ = rand.Read(r.secret)
 	return r
@@ -451,7 +451,7 @@ func (m *Module) create(ctx *mod.Ctx, rj, creator jid.JID) (r *room, created boo
 // join handles an available presence from a session to room/nick.
 func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) ([]mod.Delivery, *stanza.Error) {
 	payload := presencePayload(st)
-	if o := r.sessions[from.String()]; o != nil {
+	if o := r.occupantAt(from.String()); o != nil {
 		if o.nick == nick {
 			o.payload = payload // a presence update
 			return r.broadcastPresence(nil, o, false, nil, nil, nil), nil
@@ -482,7 +482,7 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 	if o != nil {
 		// another session of the same user joins the same nick: one occupant
 		o.sessions = append(o.sessions, from)
-		r.sessions[from.String()] = o
+		r.sessions[from.String()] = &seat{occ: o}
 		r.m.track(from, r, true)
 		others := make([]*occupant, 0, len(r.occupants))
 		for _, v := range r.occupants {
@@ -503,7 +503,7 @@ func (r *room) join(from jid.JID, nick string, st *stanza.Stanza, created bool) 
 		others = append(others, v)
 	}
 	r.occupants[nick] = o
-	r.sessions[from.String()] = o
+	r.sessions[from.String()] = &seat{occ: o}
 	r.m.track(from, r, true)
 	r.m.joined()
 	sh := &shown{o: o}
@@ -596,12 +596,11 @@ func (r *room) nickChanged(o *occupant, nick string, to jid.JID, withJID bool, c
 // leave removes one session; the occupant goes when its last session does,
 // and everyone is told (the leaver too).
 func (r *room) leave(from jid.JID, payload []byte) []mod.Delivery {
-	o := r.sessions[from.String()]
+	o := r.occupantAt(from.String())
 	if o == nil {
 		return nil
 	}
-	delete(r.sessions, from.String())
-	r.unlink(from)
+	r.unseat(from.String())
 	r.m.track(from, r, false)
 	for i, s := range o.sessions {
 		if s.Equal(from) {
@@ -627,8 +626,7 @@ func (r *room) remove(o *occupant, ex *extra, codes ...int) []mod.Delivery {
 	o.role = roleNone
 	out := r.broadcastPresence(nil, o, true, ex, codes, nil)
 	for _, s := range o.sessions {
-		delete(r.sessions, s.String())
-		r.unlink(s)
+		r.unseat(s.String())
 		r.m.track(s, r, false)
 	}
 	delete(r.occupants, o.nick)

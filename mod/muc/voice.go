@@ -16,7 +16,7 @@ const nsRequest = "http://jabber.org/protocol/muc#request"
 // voiceForm handles a data form an occupant sends the room in a message: a
 // visitor's voice request or a moderator's answer to one. Under r.mu.
 func (r *room) voiceForm(st *stanza.Stanza, x xmlscan.Elem) ([]mod.Delivery, *stanza.Error) {
-	o := r.sessions[st.From.String()]
+	o := r.occupantAt(st.From.String())
 	if o == nil {
 		return nil, stanza.ErrText(stanza.NotAcceptable, "only occupants may request voice")
 	}
