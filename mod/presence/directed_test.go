@@ -38,7 +38,7 @@ func TestDirectedMemory(t *testing.T) {
 	runtime.GC()
 	runtime.ReadMemStats(&before)
 	for i := range n {
-		m.directed.Add(sessions[i], targets[i], m.cfg.MaxDirected)
+		m.directed.Add(sessions[i], targets[i].String(), m.cfg.MaxDirected)
 	}
 	runtime.GC()
 	runtime.ReadMemStats(&after)

@@ -43,10 +43,11 @@ type Module struct {
 	// available presence to while available (RFC 6121 §4.6.3), which get
 	// unavailable presence when it goes unavailable. A session has one
 	// (the room it joined) far more often than more: Sets keeps it inline.
-	// A target's JID is the one its presence was routed with: its string
-	// is shared with that stanza and the room's occupant, never copied.
+	// A target is kept as its canonical JID string (a third smaller entry
+	// than a jid.JID), the one its presence was routed with: shared with
+	// that stanza and the room's occupant, never copied.
 	mu       sync.Mutex
-	directed mod.Sets[mod.Resource, jid.JID]
+	directed mod.Sets[mod.Resource, string]
 
 	order order
 }
@@ -216,8 +217,9 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 	m.mu.Lock()
 	targets := m.directed.Take(ctx.From)
 	m.mu.Unlock()
-	for _, to := range targets {
-		if !sent[to.String()] && !sent[to.Bare().String()] {
+	for _, k := range targets {
+		to, err := jid.Parse(k) // canonical already: no copy
+		if err == nil && !sent[k] && !sent[to.Bare().String()] {
 			env.Send(st.WithAddrs(from, to))
 		}
 	}
@@ -232,7 +234,7 @@ func (m *Module) track(ctx *mod.Ctx, st *stanza.Stanza) (handled bool) {
 	to := st.To
 	m.mu.Lock()
 	if st.Type == stanza.Unavailable {
-		m.directed.Remove(ctx.From, to)
+		m.directed.Remove(ctx.From, to.String())
 		m.mu.Unlock()
 		return false
 	}
@@ -240,7 +242,7 @@ func (m *Module) track(ctx *mod.Ctx, st *stanza.Stanza) (handled bool) {
 		m.mu.Unlock()
 		return false
 	}
-	ok := m.directed.Add(ctx.From, to, m.cfg.MaxDirected)
+	ok := m.directed.Add(ctx.From, to.String(), m.cfg.MaxDirected)
 	m.mu.Unlock()
 	if ok {
 		return false
