@@ -7,19 +7,8 @@ import (
 
 	"ignis/jid"
 	"ignis/mod"
-	"ignis/stanza"
+	"ignis/mod/modtest"
 )
-
-// res is a session as the tracking keys it: only its identity matters.
-type res struct{ j jid.JID }
-
-func (r *res) JID() jid.JID                                      { return r.j }
-func (r *res) Available() bool                                   { return true }
-func (r *res) Priority() int8                                    { return 0 }
-func (r *res) LastPresence() *stanza.Stanza                      { return nil }
-func (r *res) Close(*stanza.StreamError)                         {}
-func (r *res) Offer(*stanza.Stanza) bool                         { return true }
-func (r *res) OfferConfirmed(*stanza.Stanza, func(ok bool)) bool { return true }
 
 // TestDirectedMemory reports what tracking costs a session that sent
 // directed presence to one room (the common case: a group chat occupant).
@@ -31,7 +20,7 @@ func TestDirectedMemory(t *testing.T) {
 	sessions := make([]mod.Resource, n)
 	targets := make([]jid.JID, n)
 	for i := range n {
-		sessions[i] = &res{j: jid.MustParse(fmt.Sprintf("user%d@localhost/r", i))}
+		sessions[i] = &modtest.Resource{J: jid.MustParse(fmt.Sprintf("user%d@localhost/r", i))} // a pointer, as a session is
 		targets[i] = jid.MustParse(fmt.Sprintf("room@conference.localhost/user%d", i))
 	}
 	var before, after runtime.MemStats
