@@ -10,6 +10,27 @@ type UserCache[T any] struct {
 	mu   sync.RWMutex
 	vals map[string]T
 	gen  uint64 // bumped by every change; a load that saw another gen is not cached
+
+	// after OnlyFor: the users who may have a value other than empty;
+	// anyone else gets empty, neither loaded nor cached
+	sparse  bool
+	empty   T
+	holders map[string]struct{}
+}
+
+// OnlyFor says that users are the only ones whose value is not empty
+// (those with a stored list), so Get answers anyone else with empty at
+// once, without a load and without keeping an entry for them: most users
+// block nobody, and a cached empty value cost ~50 B per online user.
+// Change adds its user. Call it before the first Get.
+func (c *UserCache[T]) OnlyFor(empty T, users []string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sparse, c.empty = true, empty
+	c.holders = make(map[string]struct{}, len(users))
+	for _, u := range users {
+		c.holders[u] = struct{}{}
+	}
 }
 
 // Get returns user's value, calling load when it is not cached. A value
@@ -20,6 +41,11 @@ func (c *UserCache[T]) Get(user string, load func() (v T, ok bool)) T {
 	c.mu.RLock()
 	v, ok := c.vals[user]
 	gen := c.gen
+	if !ok && c.sparse {
+		if _, held := c.holders[user]; !held {
+			v, ok = c.empty, true
+		}
+	}
 	c.mu.RUnlock()
 	if ok {
 		return v
@@ -42,11 +68,15 @@ func (c *UserCache[T]) Get(user string, load func() (v T, ok bool)) T {
 }
 
 // Change records a change that is on disk: a cached value is replaced by
-// edit's copy of it; an uncached one is loaded afresh on next use.
+// edit's copy of it; an uncached one is loaded afresh on next use (until
+// then, Get answers with the value before the change).
 func (c *UserCache[T]) Change(user string, edit func(cur T) T) {
 	c.mu.Lock()
 	if cur, ok := c.vals[user]; ok {
 		c.vals[user] = edit(cur)
+	}
+	if c.sparse {
+		c.holders[user] = struct{}{}
 	}
 	c.gen++
 	c.mu.Unlock()

@@ -40,6 +40,30 @@ func TestUserCache(t *testing.T) {
 	}
 }
 
+// TestUserCacheOnlyFor: users not among the holders get the empty value
+// without a load or an entry; a change makes its user a holder, whose
+// next Get loads what is on disk.
+func TestUserCacheOnlyFor(t *testing.T) {
+	var c UserCache[int]
+	c.OnlyFor(0, []string{"h"})
+	loads := 0
+	load := func(v int) func() (int, bool) { return func() (int, bool) { loads++; return v, true } }
+	if got := c.Get("a", load(9)); got != 0 || loads != 0 || len(c.vals) != 0 {
+		t.Fatalf("a user without a list: got %d after %d loads, %d cached", got, loads, len(c.vals))
+	}
+	if got := c.Get("h", load(3)); got != 3 || loads != 1 || len(c.vals) != 1 {
+		t.Fatalf("a holder: got %d after %d loads, %d cached", got, loads, len(c.vals))
+	}
+	c.Change("a", func(cur int) int { t.Fatal("edit of an uncached user"); return cur })
+	if got := c.Get("a", load(4)); got != 4 || loads != 2 {
+		t.Fatalf("after a's change: got %d after %d loads", got, loads)
+	}
+	c.Forget("a")
+	if got := c.Get("a", load(5)); got != 5 || loads != 3 {
+		t.Fatalf("a holder stays one after forget: got %d after %d loads", got, loads)
+	}
+}
+
 func TestDenier(t *testing.T) {
 	bounce := stanza.Err(stanza.ServiceUnavailable)
 	msg := stanza.MustParse([]byte(`<message to='a@x' from='b@y'/>`))

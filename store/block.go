@@ -111,3 +111,6 @@ func (b *Blocklist) batch(user string, jids []string, add bool) (*pebble.Batch, 
 	}
 	return batch, nil
 }
+
+// Users returns every user with a blocklist, in byte order.
+func (b *Blocklist) Users() ([]string, error) { return b.db.usersIn(tableBlock) }

@@ -66,3 +66,33 @@ func TestBlocklistClearedWithAccount(t *testing.T) {
 		t.Fatalf("blocklist survived the account: %v", l)
 	}
 }
+
+// TestUsersWithLists: the users with a blocklist or privacy lists, each
+// once, a user whose name is a prefix of another's apart, none of another
+// table's.
+func TestUsersWithLists(t *testing.T) {
+	db := openTest(t, nil)
+	if u, err := db.Blocklist().Users(); err != nil || len(u) != 0 {
+		t.Fatalf("empty table: %v, %v", u, err)
+	}
+	for user, jids := range map[string][]string{"alice": {"a@x", "b@x", "c@x"}, "al": {"d@x"}, "zed": {"e@x"}} {
+		if err := db.Blocklist().Block(user, jids); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := db.Privacy().PutList("bob", PrivacyList{Name: "l", Items: []PrivacyItem{{Type: PrivacyJID, Value: "x@y", Order: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := db.Blocklist().Users(); err != nil || !reflect.DeepEqual(u, []string{"al", "alice", "zed"}) {
+		t.Fatalf("blocklist users: %v, %v", u, err)
+	}
+	if u, err := db.Privacy().Users(); err != nil || !reflect.DeepEqual(u, []string{"bob"}) {
+		t.Fatalf("privacy users: %v, %v", u, err)
+	}
+	if err := db.Blocklist().Unblock("alice", nil); err != nil {
+		t.Fatal(err)
+	}
+	if u, err := db.Blocklist().Users(); err != nil || !reflect.DeepEqual(u, []string{"al", "zed"}) {
+		t.Fatalf("after alice unblocked all: %v, %v", u, err)
+	}
+}

@@ -1,10 +1,13 @@
 package store
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"strings"
+
+	"github.com/cockroachdb/pebble/v2"
 
 	"ignis/jid"
 )
@@ -314,4 +317,28 @@ func RoomOfKey(primaryService, key string) (jid.JID, error) {
 		return jid.JID{}, fmt.Errorf("store: room key %q: %w", key, ErrCorrupt)
 	}
 	return j, nil
+}
+
+// usersIn returns every user with a key in a per-user table, in byte
+// order: one seek per user, not a read of every key.
+func (db *DB) usersIn(table byte) ([]string, error) {
+	lo, hi := tableSpan(table)
+	it, err := db.pdb.NewIter(&pebble.IterOptions{LowerBound: lo, UpperBound: hi})
+	if err != nil {
+		return nil, err
+	}
+	var out []string
+	for valid := it.First(); valid; {
+		k := it.Key()[1:]
+		i := bytes.IndexByte(k, userSep)
+		if i < 0 {
+			valid = it.Next() // not a user's key
+			continue
+		}
+		user := string(k[:i])
+		out = append(out, user)
+		_, next := userSpan(table, user)
+		valid = it.SeekGE(next)
+	}
+	return out, it.Close()
 }

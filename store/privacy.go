@@ -263,3 +263,6 @@ func decodePrivacyList(v []byte) (PrivacyList, error) {
 	}
 	return l, nil
 }
+
+// Users returns every user with privacy lists (or a default list's name), in byte order.
+func (p *Privacy) Users() ([]string, error) { return p.db.usersIn(tablePrivacy) }

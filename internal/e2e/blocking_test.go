@@ -157,3 +157,55 @@ func TestPrivacyListDeniesMessages(t *testing.T) {
 		t.Fatalf("alice got %s", got)
 	}
 }
+
+// TestBlocklistAfterRestart: a server that starts with blocklists and
+// privacy lists on disk enforces them (it caches lists only for the users
+// it finds with one), and a user who blocks for the first time after the
+// start is enforced too.
+func TestBlocklistAfterRestart(t *testing.T) {
+	dir := t.TempDir()
+	env, stop := startAt(t, dir)
+	for _, u := range []string{"alice", "bob", "carol", "eve"} {
+		env.AddUser(u, "pw")
+	}
+	a := rawStream(t, env, "alice", "one")
+	a.send("<iq type='set' id='b1'><block xmlns='urn:xmpp:blocking'><item jid='eve@localhost'/></block></iq>")
+	a.expect("id='b1'")
+	b := rawStream(t, env, "bob", "one")
+	b.send("<iq type='set' id='p1'><query xmlns='jabber:iq:privacy'><list name='no-eve'><item type='jid' value='eve@localhost' action='deny' order='1'><message/></item></list></query></iq>")
+	b.expect("id='p1'")
+	b.send("<iq type='set' id='p2'><query xmlns='jabber:iq:privacy'><default name='no-eve'/></query></iq>")
+	b.expect("id='p2'")
+	a.c.Close()
+	b.c.Close()
+	stop()
+
+	env, _ = startAt(t, dir)
+	a, b = rawStream(t, env, "alice", "one"), rawStream(t, env, "bob", "one")
+	c, eve := rawStream(t, env, "carol", "one"), rawStream(t, env, "eve", "x")
+	for _, s := range []*stream{a, b, c, eve} {
+		s.online()
+	}
+	for _, to := range []string{"alice", "bob"} {
+		eve.send("<message to='" + to + "@localhost/one' id='to-" + to + "' type='chat'><body>hidden</body></message>")
+		if got := eve.expect("</message>"); !strings.Contains(got, "id='to-"+to+"'") || !strings.Contains(got, "<service-unavailable") {
+			t.Fatalf("eve to %s after the restart: %s, want service-unavailable", to, got)
+		}
+	}
+	// carol had no list at the start
+	eve.send("<message to='carol@localhost/one' id='c1' type='chat'><body>first</body></message>")
+	c.expect("first")
+	c.send("<iq type='set' id='b2'><block xmlns='urn:xmpp:blocking'><item jid='eve@localhost'/></block></iq>")
+	c.expect("id='b2'")
+	eve.send("<message to='carol@localhost/one' id='c2' type='chat'><body>second</body></message>")
+	if got := eve.expect("</message>"); !strings.Contains(got, "id='c2'") || !strings.Contains(got, "<service-unavailable") {
+		t.Fatalf("eve to carol after carol blocked her: %s, want service-unavailable", got)
+	}
+	// alice and bob got none of it
+	for _, s := range []*stream{a, b} {
+		s.send("<iq type='get' id='ping' to='localhost'><ping xmlns='urn:xmpp:ping'/></iq>")
+		if got := s.expect("id='ping'"); strings.Contains(got, "hidden") {
+			t.Fatalf("%s got %s", s.name, got)
+		}
+	}
+}

@@ -78,6 +78,13 @@ type Config struct {
 		MaxItems int `toml:"max_items"` // items per roster; default 1000; past it a roster set gets <not-allowed/> (RFC 6121 §2.3.3)
 	} `toml:"roster"`
 
+	Presence struct {
+		// MaxDirected caps the entities one session has directed presence out
+		// to at once (each gets its unavailable, RFC 6121 §4.6.3); default
+		// 1000; past it a directed presence gets <resource-constraint/>
+		MaxDirected int `toml:"max_directed"`
+	} `toml:"presence"`
+
 	Offline struct {
 		MaxPerUser      int   `toml:"max_per_user"`       // stored messages per account; default 1000; past it <resource-constraint/>
 		MaxBytesPerUser int64 `toml:"max_bytes_per_user"` // their total size per account; default 16 MiB; past it <resource-constraint/>
@@ -320,6 +327,7 @@ func DefaultConfig() Config {
 	c.Session.Conflict = "replace"
 	c.GCPercent = 50
 	c.Roster.MaxItems = 1000
+	c.Presence.MaxDirected = 1000
 	c.Offline.MaxPerUser = 1000
 	c.Offline.MaxBytesPerUser = 16 << 20
 	c.StreamManagement.ResumeTimeout.Duration = 300 * time.Second
@@ -486,6 +494,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Roster.MaxItems < 0 || c.Offline.MaxPerUser < 0 || c.Offline.MaxBytesPerUser < 0 {
 		return errors.New("config: roster.max_items, offline.max_per_user and offline.max_bytes_per_user must not be negative")
+	}
+	if c.Presence.MaxDirected < 0 {
+		return errors.New("config: presence.max_directed must not be negative")
 	}
 	if r := c.Archive.Retention.Duration; r != 0 && r < time.Hour {
 		return fmt.Errorf("config: archive.retention: %v is below 1h (0 keeps messages forever)", r)

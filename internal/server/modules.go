@@ -72,7 +72,7 @@ func modules(d deps) []mod.Module {
 		mam.New(h("mam"), mam.Config{Enabled: d.cfg.Archive.Enabled, Retention: d.cfg.Archive.Retention.Duration}),
 		offline.New(h("offline"), offline.Config{MaxPerUser: d.cfg.Offline.MaxPerUser, MaxBytesPerUser: d.cfg.Offline.MaxBytesPerUser}),
 		roster.New(h("roster"), roster.Config{MaxItems: d.cfg.Roster.MaxItems}),
-		presence.New(h("presence")),
+		presence.New(h("presence"), presence.Config{MaxDirected: d.cfg.Presence.MaxDirected}),
 		&carbons.Module{}, // after the other message hooks: its copies carry what they add
 		account.New(h("account")),
 		broadcast.New(h("broadcast"), d.cfg.broadcastConfig()),

@@ -47,7 +47,15 @@ type Module struct {
 
 // New returns the blocking module over db.
 func New(h *mod.Handle) *Module {
-	return &Module{h: h, db: h.DB(), log: h.Log()}
+	m := &Module{h: h, db: h.DB(), log: h.Log()}
+	// only the users with a stored blocklist get an entry in sets: most
+	// block nobody (if listing them fails, every user is cached instead)
+	if users, err := m.db.Blocklist().Users(); err != nil {
+		m.log.Error("blocking: listing the users with a blocklist", "err", err)
+	} else {
+		m.sets.OnlyFor(emptySet, users)
+	}
+	return m
 }
 
 func (m *Module) Name() string { return "blocking" }

@@ -63,6 +63,7 @@ func TestFilter(t *testing.T) {
 	if err := db.Blocklist().Block("alice", []string{"eve@localhost"}); err != nil {
 		t.Fatal(err)
 	}
+	m = New(m.h) // started with the list on disk (written past the module, it would be unknown to it)
 	alice := jid.MustParse("alice@localhost")
 	aliceRes := modtest.Resource{J: jid.MustParse("alice@localhost/home")}
 	env := &modtest.Env{}

@@ -73,7 +73,7 @@ func (m *Module) underLock(ctx *mod.Ctx, r *room, h func(*stanza.Stanza) ([]mod.
 func (r *room) info(iq *stanza.Stanza) (*stanza.Stanza, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.locked && r.sessions[iq.From.String()] == nil {
+	if r.locked && r.occupantAt(iq.From.String()) == nil {
 		return nil, stanza.ErrText(stanza.ItemNotFound, "no such room")
 	}
 	pick := func(c bool, yes, no string) string {
@@ -111,7 +111,7 @@ func (r *room) itemsOf(iq *stanza.Stanza) (*stanza.Stanza, error) {
 	defer r.mu.Unlock()
 	var b stanza.Builder
 	b.Start("query", "xmlns", nsItems)
-	if r.cfg.Public || r.sessions[iq.From.String()] != nil {
+	if r.cfg.Public || r.occupantAt(iq.From.String()) != nil {
 		for nick := range r.occupants {
 			b.Element("item", "", "jid", r.occJID(nick).String())
 		}
@@ -365,7 +365,7 @@ func (r *room) destroyWith(ex *extra, deleted func(error)) []mod.Delivery {
 
 // adminIQ: lists (get) and changes (set) of roles and affiliations (§8, §9). Under r.mu.
 func (r *room) adminIQ(iq *stanza.Stanza) ([]mod.Delivery, *stanza.Stanza, error) {
-	actor := r.sessions[iq.From.String()]
+	actor := r.occupantAt(iq.From.String())
 	aa := r.aff(iq.From.Bare())
 	items := iq.Payload().Children()
 	if iq.Type == stanza.Get {
@@ -404,7 +404,7 @@ func (r *room) adminIQ(iq *stanza.Stanza) ([]mod.Delivery, *stanza.Stanza, error
 			for _, o := range r.occupants {
 				if o.role == want {
 					b.Element("item", "", "role", o.role.String(), "nick", o.nick,
-						"affiliation", r.aff(o.bare).String(), "jid", o.sessions[0].String())
+						"affiliation", r.aff(o.bare()).String(), "jid", o.sessions[0].String())
 				}
 			}
 		} else {
@@ -460,7 +460,7 @@ func (r *room) adminIQ(iq *stanza.Stanza) ([]mod.Delivery, *stanza.Stanza, error
 			if o == nil {
 				return nil, nil, stanza.ErrText(stanza.ItemNotFound, "no such occupant")
 			}
-			ta := r.aff(o.bare)
+			ta := r.aff(o.bare())
 			switch {
 			case actor == nil || actor.role < roleModerator:
 				return nil, nil, stanza.ErrText(stanza.Forbidden, "only moderators change roles")

@@ -132,9 +132,9 @@ func (r *room) view(o *occupant, withJID bool) *stanza.Stanza {
 		r.views = append(r.views, make([]cachedView, int(o.slot)+1-len(r.views))...)
 	}
 	c := &r.views[o.slot]
-	if c.o != o || c.nick != o.nick || c.role != o.role || c.aff != r.aff(o.bare) ||
+	if c.o != o || c.nick != o.nick || c.role != o.role || c.aff != r.aff(o.bare()) ||
 		!bytes.Equal(c.payload, o.payload) || (len(o.sessions) > 0 && !c.first.Equal(o.sessions[0])) {
-		*c = cachedView{o: o, nick: o.nick, role: o.role, aff: r.aff(o.bare), payload: o.payload}
+		*c = cachedView{o: o, nick: o.nick, role: o.role, aff: r.aff(o.bare()), payload: o.payload}
 		if len(o.sessions) > 0 {
 			c.first = o.sessions[0]
 		}
@@ -203,7 +203,7 @@ func (r *room) owes(s jid.JID, v, o *occupant, now time.Time) bool {
 	k := s.String()
 	l := r.owing[k]
 	if l == nil {
-		ln := r.pace.links[k]
+		ln := r.linkAt(k)
 		if ln == nil {
 			return false
 		}
@@ -295,7 +295,7 @@ func (r *room) takeLists(env mod.Env) []*listing {
 	out := r.pending
 	r.pending = nil
 	for _, l := range out {
-		l.env, l.link = env, r.pace.links[l.to.String()]
+		l.env, l.link = env, r.linkAt(l.to.String())
 	}
 	return out
 }
@@ -374,14 +374,14 @@ func (l *listing) step(out []mod.Delivery) (_ []mod.Delivery, done bool) {
 	r := l.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	if r.gone || r.sessions[l.to.String()] != l.occ {
+	if r.gone || r.occupantAt(l.to.String()) != l.occ {
 		r.listDone(l)
 		return out, true
 	}
 	budget := l.window
 	if l.link != nil {
 		held, _ := l.link.b.Backlog()
-		l.link.held, l.link.at = held, r.m.now()
+		l.link.held, l.link.at = held, r.m.now().UnixNano()
 		if held >= budget/2 {
 			return out, false
 		}

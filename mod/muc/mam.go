@@ -104,7 +104,7 @@ func parseMAM(iq *stanza.Stanza) (mamRequest, error) {
 // the results, then the iq with <fin/>.
 func (m *Module) mam(ctx *mod.Ctx, r *room, iq *stanza.Stanza) (*stanza.Stanza, error) {
 	r.mu.Lock()
-	a, in, membersOnly := r.aff(iq.From.Bare()), r.sessions[iq.From.String()] != nil, r.cfg.MembersOnly
+	a, in, membersOnly := r.aff(iq.From.Bare()), r.occupantAt(iq.From.String()) != nil, r.cfg.MembersOnly
 	r.mu.Unlock()
 	switch {
 	case a == affOutcast:

@@ -1,6 +1,7 @@
 package muc
 
 import (
+	"time"
 	"unicode/utf8"
 
 	"ignis/jid"
@@ -45,8 +46,9 @@ func (m *Module) message(ctx *mod.Ctx, st *stanza.Stanza) {
 
 // allow takes a token of o's message bucket (MessageRate, MessageBurst).
 func (r *room) allow(o *occupant) bool {
-	now := r.m.now()
-	o.tokens += float32(now.Sub(o.last).Seconds() * r.m.cfg.MessageRate)
+	now := r.m.now().UnixNano()
+	// a clock set back refills nothing
+	o.tokens += float32(time.Duration(max(now-o.last, 0)).Seconds() * r.m.cfg.MessageRate)
 	o.last = now
 	if b := float32(r.m.cfg.MessageBurst); o.tokens > b {
 		o.tokens = b
@@ -62,7 +64,7 @@ func (r *room) allow(o *occupant) bool {
 // and the sender's occupant-id (XEP-0045 §7.4, XEP-0359, XEP-0421). The
 // message is serialised once: every delivery shares its bytes.
 func (r *room) groupchat(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
-	o := r.sessions[st.From.String()]
+	o := r.occupantAt(st.From.String())
 	if o == nil {
 		return nil, stanza.ErrText(stanza.NotAcceptable, "only occupants may send messages to the room")
 	}
@@ -91,14 +93,14 @@ func (r *room) groupchat(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
 	var b stanza.Builder
 	b.Start("message", "from", r.occJID(o.nick).String(), "type", "groupchat", "id", st.ID)
 	b.Raw(inner)
-	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.id)
+	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.occID())
 	// archived as everyone sees it (no real JID); the archive hands out the
 	// id before the write is on disk
 	id, err := r.m.archive.AppendAsync(r.m.key(r.jid), store.ArchiveInbound, r.occJID(o.nick).String(), b.Bytes(), nil)
 	b.Reset()
 	b.Start("message", "from", r.occJID(o.nick).String(), "type", "groupchat", "id", st.ID)
 	b.Raw(inner)
-	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.id)
+	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.occID())
 	if err != nil {
 		r.m.h.Log().Error("archiving a room message", "room", r.jid.String(), "err", err)
 	} else {
@@ -126,7 +128,7 @@ func (r *room) groupchat(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
 
 // private forwards a message to an occupant's sessions (§7.5).
 func (r *room) private(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
-	o := r.sessions[st.From.String()]
+	o := r.occupantAt(st.From.String())
 	switch {
 	case o == nil:
 		return nil, stanza.ErrText(stanza.NotAcceptable, "only occupants may send private messages")
@@ -146,7 +148,7 @@ func (r *room) private(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
 		b.Raw(c.Raw())
 	}
 	b.Element("x", "", "xmlns", NSUser)
-	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.id)
+	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.occID())
 	shared := stanza.MustParse(b.Bytes())
 	out := make([]mod.Delivery, 0, len(to.sessions))
 	for _, s := range to.sessions {
@@ -188,7 +190,7 @@ func (r *room) direct(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
 }
 
 func (r *room) invite(st *stanza.Stanza) ([]mod.Delivery, *stanza.Error) {
-	o := r.sessions[st.From.String()]
+	o := r.occupantAt(st.From.String())
 	a := r.aff(st.From.Bare())
 	switch {
 	case o == nil:

@@ -19,7 +19,6 @@ import (
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"sort"
 	"sync"
@@ -146,9 +145,9 @@ type Module struct {
 	now     func() time.Time
 
 	mu     sync.Mutex
-	domain jid.JID            // the service's domain, once started
-	byName map[string]*room   // live rooms by localpart
-	where  map[string][]*room // full JID of an occupant session → its rooms
+	domain jid.JID                 // the service's domain, once started
+	byName map[string]*room        // live rooms by localpart
+	where  mod.Sets[string, *room] // full JID of an occupant session → its rooms (mostly one: kept inline)
 
 	lists lists // occupant lists being sent to newcomers (listing.go)
 
@@ -159,7 +158,7 @@ type Module struct {
 // New returns the service over h's store.
 func New(h *mod.Handle, cfg Config) *Module {
 	cfg.defaults()
-	m := &Module{h: h, cfg: cfg, now: time.Now, byName: map[string]*room{}, where: map[string][]*room{},
+	m := &Module{h: h, cfg: cfg, now: time.Now, byName: map[string]*room{},
 		admins: map[string]bool{}, secret: make([]byte, 32)}
 	_, _ = rand.Read(m.secret)
 	for _, a := range cfg.Admins {
@@ -271,11 +270,15 @@ func (m *Module) items(*mod.Ctx) []mod.Item {
 // occupantID is the XEP-0421 id of a user in the room: keyed by the room's
 // secret, which a persistent room keeps, so it outlives restarts, and
 // unrelated to the user's JID for anyone without the secret.
-func (r *room) occupantID(bare string) string {
+func (r *room) occupantID(bare string) (id [occIDLen]byte) {
 	mac := hmac.New(sha256.New, r.secret)
 	mac.Write([]byte(bare))
-	return base64.RawURLEncoding.EncodeToString(mac.Sum(nil)[:15])
+	copy(id[:], mac.Sum(nil))
+	return id
 }
+
+// occIDLen is the bytes of the HMAC an occupant-id keeps (20 in base64).
+const occIDLen = 15
 
 // lookup returns the live room named by a room JID, or nil.
 func (m *Module) lookup(rj jid.JID) *room {
@@ -322,21 +325,10 @@ func (m *Module) sendBuf(env mod.Env, b *outBuf, out []mod.Delivery) {
 func (m *Module) track(full jid.JID, r *room, in bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	k := full.String()
-	list := m.where[k]
-	for i, x := range list {
-		if x == r {
-			list = append(list[:i], list[i+1:]...)
-			break
-		}
-	}
 	if in {
-		list = append(list, r)
-	}
-	if len(list) == 0 {
-		delete(m.where, k)
+		m.where.Add(full.String(), r, 0)
 	} else {
-		m.where[k] = list
+		m.where.Remove(full.String(), r)
 	}
 }
 
@@ -345,7 +337,7 @@ func (m *Module) track(full jid.JID, r *room, in bool) {
 func (m *Module) sessionGone(ctx *mod.Ctx, res mod.Resource) {
 	full := res.JID()
 	m.mu.Lock()
-	rooms := append([]*room(nil), m.where[full.String()]...)
+	rooms := m.where.Values(full.String())
 	m.mu.Unlock()
 	for _, r := range rooms {
 		b := m.outBuf()

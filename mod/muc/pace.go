@@ -28,11 +28,44 @@ const recount = 20 * time.Millisecond
 const eagerRecount = 64
 
 // pacer is a room's view of its occupants' backlogs (guarded by room.mu).
+// The sessions that tell theirs are linked in their seats (room.sessions).
 type pacer struct {
-	links    map[string]*link // full JID of an occupant session → the session, when it tells its backlog
-	at       time.Time        // when busy was counted
-	busy     int              // sessions over BusyOutput at that count
+	linked   int       // seats with a link
+	at       time.Time // when busy was counted
+	busy     int       // sessions over BusyOutput at that count
 	refusing bool
+}
+
+// seat is an occupant session in the room: its occupant, and its link
+// when the session tells its backlog. One entry of one map per session: a
+// room of thousands keeps nothing else per session.
+type seat struct {
+	occ *occupant
+	link
+}
+
+// occupantAt is the occupant of the session with full JID full, or nil.
+func (r *room) occupantAt(full string) *occupant {
+	if s := r.sessions[full]; s != nil {
+		return s.occ
+	}
+	return nil
+}
+
+// linkAt is the link of the session with full JID full, or nil.
+func (r *room) linkAt(full string) *link {
+	if s := r.sessions[full]; s != nil && s.b != nil {
+		return &s.link
+	}
+	return nil
+}
+
+// unseat forgets the session with full JID full (it left the room).
+func (r *room) unseat(full string) {
+	if s := r.sessions[full]; s != nil && s.b != nil {
+		r.pace.linked--
+	}
+	delete(r.sessions, full)
 }
 
 // link is an occupant session that tells its backlog, with the last
@@ -41,14 +74,14 @@ type pacer struct {
 type link struct {
 	b    mod.Backlogged
 	held int
-	at   time.Time
+	at   int64 // Unix ns of the read; 0: never read
 }
 
 // backlog is l's held bytes, read again if the last figure is older than recount.
 func (l *link) backlog(now time.Time) int {
-	if l.at.IsZero() || now.Sub(l.at) >= recount {
+	if l.at == 0 || time.Duration(now.UnixNano()-l.at) >= recount {
 		l.held, _ = l.b.Backlog()
-		l.at = now
+		l.at = now.UnixNano()
 	}
 	return l.held
 }
@@ -57,25 +90,21 @@ func (l *link) backlog(now time.Time) int {
 // remote occupant, or a stanza the server made).
 func (r *room) link(full jid.JID, res mod.Resource) {
 	b, ok := res.(mod.Backlogged)
-	if !ok || !res.JID().Equal(full) {
+	s := r.sessions[full.String()]
+	if !ok || s == nil || !res.JID().Equal(full) {
 		return
 	}
-	if r.pace.links == nil {
-		r.pace.links = map[string]*link{}
+	if s.b == nil {
+		r.pace.linked++
 	}
-	r.pace.links[full.String()] = &link{b: b}
-}
-
-// unlink forgets a session that left the room.
-func (r *room) unlink(full jid.JID) {
-	delete(r.pace.links, full.String())
+	s.link = link{b: b}
 }
 
 // congested reports whether the room refuses groupchat messages for now.
 func (r *room) congested() bool {
 	cfg := &r.m.cfg
 	p := &r.pace
-	if cfg.BusyShare >= 1 || len(p.links) < 2 {
+	if cfg.BusyShare >= 1 || p.linked < 2 {
 		return false
 	}
 	now := r.m.now()
@@ -83,15 +112,18 @@ func (r *room) congested() bool {
 	// a small room counts again on every message: from busy to the
 	// slow-reader cut is a few messages for an occupant whose connection
 	// has stalled
-	eager := p.busy > 0 && !p.refusing && len(p.links) <= eagerRecount
+	eager := p.busy > 0 && !p.refusing && p.linked <= eagerRecount
 	if !p.at.IsZero() && now.Sub(p.at) < recount && !eager {
 		return p.refusing
 	}
 	p.at = now
 	p.busy = 0
-	for _, l := range p.links {
+	for _, l := range r.sessions {
+		if l.b == nil {
+			continue
+		}
 		held, limit := l.b.Backlog()
-		l.held, l.at = held, now
+		l.held, l.at = held, now.UnixNano()
 		// busy before the slow-reader cut, whatever the two settings
 		if held > min(cfg.BusyOutput, limit/2) {
 			p.busy++

@@ -109,7 +109,7 @@ func (r *room) registerIQ(iq *stanza.Stanza) ([]mod.Delivery, *stanza.Stanza, er
 	nick = oj.Resource() // as joins see it (prepared)
 	_, had := r.nicks[bare.String()]
 	switch o := r.occupants[nick]; {
-	case o != nil && !o.bare.Equal(bare):
+	case o != nil && !o.bare().Equal(bare):
 		return nil, nil, stanza.ErrText(stanza.Conflict, "that nick is in use by another occupant")
 	case r.reservedFor(nick, bare):
 		return nil, nil, errReserved
@@ -179,7 +179,7 @@ func (r *room) setAff(bare jid.JID, a affiliation, ex *extra) []mod.Delivery {
 	}
 	var out []mod.Delivery
 	for _, o := range r.occupants {
-		if !o.bare.Equal(bare) {
+		if !o.bare().Equal(bare) {
 			continue
 		}
 		switch {

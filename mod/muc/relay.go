@@ -31,7 +31,7 @@ func hasNode(q xmlscan.Elem, node string) bool {
 // messages relays only a moderator's iqs (forbidden).
 func (r *room) occupantIQ(ctx *mod.Ctx, iq *stanza.Stanza, ns string) (*stanza.Stanza, error) {
 	r.mu.Lock()
-	o := r.sessions[iq.From.String()]
+	o := r.occupantAt(iq.From.String())
 	nick := iq.To.Resource()
 	if o == nil {
 		r.mu.Unlock()
@@ -52,7 +52,7 @@ func (r *room) occupantIQ(ctx *mod.Ctx, iq *stanza.Stanza, ns string) (*stanza.S
 	}
 	target := to.sessions[0] // one session answers, never several of a shared nick
 	if ns == nsVCard && iq.Type == stanza.Get {
-		target = to.bare
+		target = to.bare()
 	}
 	from := r.occJID(o.nick)
 	r.mu.Unlock()

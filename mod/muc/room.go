@@ -2,6 +2,7 @@ package muc
 
 import (
 	"crypto/rand"
+	"encoding/base64"
 	"strconv"
 	"sync"
 	"time"
@@ -78,20 +79,32 @@ type roomConfig struct {
 }
 
 // occupant is one nick in a room: a user's sessions that joined with it.
-// Kept small: the nick and ids are strings shared with the keys of the
-// room's maps, the presence is the client's payload bytes.
+// Kept small (a room of thousands holds one per user): the nick is a
+// string shared with the key of the room's map (and with the join's 'to'),
+// the presence is the client's payload bytes, the bare JID is derived from
+// a session, the occupant-id is kept as its raw bytes.
 type occupant struct {
 	nick     string
-	bare     jid.JID
-	sessions []jid.JID
+	sessions []jid.JID // all of one bare JID; empty only once it has left
+	payload  []byte    // children of the last presence (show, status, caps…)
 	role     role
-	slot     int32  // index in room.slots (listing.go)
-	id       string // occupant-id
-	payload  []byte // children of the last presence (show, status, caps…)
+	id       [occIDLen]byte // occupant-id (XEP-0421) before base64 (occID)
 	tokens   float32
+	slot     int32  // index in room.slots (listing.go)
 	seq      uint32 // the room's join count when it joined (listing.go)
-	last     time.Time
+	last     int64  // Unix ns of the last refill of tokens
 }
+
+// bare is the user's bare JID (zero once the occupant has left).
+func (o *occupant) bare() jid.JID {
+	if len(o.sessions) == 0 {
+		return jid.JID{}
+	}
+	return o.sessions[0].Bare()
+}
+
+// occID is the occupant-id as sent (XEP-0421).
+func (o *occupant) occID() string { return base64.RawURLEncoding.EncodeToString(o.id[:]) }
 
 // shown is an occupant's plain available presence without 'to', built at
 // most once per fan-out for each of the two views ([0] without, [1] with
@@ -124,7 +137,7 @@ type room struct {
 	reg                                // registered nicks and voice requests (register.go, voice.go)
 	secret      []byte                 // keys occupant ids (XEP-0421); kept with a persistent room
 	occupants   map[string]*occupant   // by nick
-	sessions    map[string]*occupant   // by full JID of each session
+	sessions    map[string]*seat       // by full JID of each session: its occupant and link (pace.go)
 	history     []histEntry
 	pace        pacer // back-pressure (pace.go)
 	// occupant lists being sent to newcomers (listing.go): how many, those
@@ -142,7 +155,7 @@ type room struct {
 
 func (m *Module) newRoom(rj jid.JID) *room {
 	r := &room{m: m, jid: rj, created: m.now(), affs: map[string]affiliation{},
-		occupants: map[string]*occupant{}, sessions: map[string]*occupant{}, secret: make([]byte, 32),
+		occupants: map[string]*occupant{}, sessions: map[string]*seat{}, secret: make([]byte, 32),
 		cfg: roomConfig{Public: true, MaxOccupants: m.cfg.MaxOccupants, History: 20, Invites: true}}
 	_, _ = rand.Read(r.secret)
 	return r
@@ -186,7 +199,7 @@ func (r *room) presenceOf(o *occupant, unavailable bool, to jid.JID, withJID boo
 		b.Raw(o.payload)
 	}
 	b.Start("x", "xmlns", NSUser)
-	b.Start("item", "affiliation", r.aff(o.bare).String(), "role", o.role.String())
+	b.Start("item", "affiliation", r.aff(o.bare()).String(), "role", o.role.String())
 	if withJID && len(o.sessions) > 0 {
 		b.Attr("jid", o.sessions[0].String())
 	}
@@ -201,7 +214,7 @@ func (r *room) presenceOf(o *occupant, unavailable bool, to jid.JID, withJID boo
 		b.Element("status", "", "code", strconv.Itoa(c))
 	}
 	b.End()
-	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.id)
+	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.occID())
 	return stanza.MustParse(b.Bytes())
 }
 
@@ -449,7 +462,7 @@ func (m *Module) create(ctx *mod.Ctx, rj, creator jid.JID) (r *room, created boo
 // The stanzas to send are appended to out.
 func (r *room) join(out []mod.Delivery, from jid.JID, nick string, st *stanza.Stanza, created bool) ([]mod.Delivery, *stanza.Error) {
 	payload := presencePayload(st)
-	if o := r.sessions[from.String()]; o != nil {
+	if o := r.occupantAt(from.String()); o != nil {
 		if o.nick == nick {
 			o.payload = payload // a presence update
 			return r.broadcastPresence(out, o, false, nil, nil, nil), nil
@@ -465,7 +478,7 @@ func (r *room) join(out []mod.Delivery, from jid.JID, nick string, st *stanza.St
 		return nil, stanza.ErrText(stanza.ItemNotFound, "the room is locked until its owner configures it")
 	case a == affOutcast:
 		return nil, stanza.ErrText(stanza.Forbidden, "you are banned from this room")
-	case o != nil && !o.bare.Equal(bare):
+	case o != nil && !o.bare().Equal(bare):
 		return nil, stanza.ErrText(stanza.Conflict, "that nick is taken")
 	case r.reservedFor(nick, bare):
 		return nil, errReserved
@@ -479,21 +492,21 @@ func (r *room) join(out []mod.Delivery, from jid.JID, nick string, st *stanza.St
 	if o != nil {
 		// another session of the same user joins the same nick: one occupant
 		o.sessions = append(o.sessions, from)
-		r.sessions[from.String()] = o
+		r.sessions[from.String()] = &seat{occ: o}
 		r.m.track(from, r, true)
 		tail := []mod.Delivery{mod.To(r.presenceOf(o, false, from, true, nil, r.selfCodes(false)...))}
 		tail = append(tail, r.historyFor(from, jr.hist)...)
 		return r.listFor(out, from, o, r.joins, append(tail, mod.To(r.subjectFor(from)))), nil
 	}
-	o = &occupant{nick: nick, bare: bare, sessions: []jid.JID{from}, role: r.defaultRole(a),
+	o = &occupant{nick: nick, sessions: []jid.JID{from}, role: r.defaultRole(a),
 		id: r.occupantID(bare.String()), payload: payload,
-		tokens: float32(r.m.cfg.MessageBurst), last: r.m.now()}
+		tokens: float32(r.m.cfg.MessageBurst), last: r.m.now().UnixNano()}
 	// the occupant list first (as the newcomer's connection drains:
 	// listFor), then everyone learns of the newcomer, whose own presence
 	// (110) comes last (XEP-0045 §7.2.3)
 	r.occupy(o)
 	r.occupants[nick] = o
-	r.sessions[from.String()] = o
+	r.sessions[from.String()] = &seat{occ: o}
 	r.m.track(from, r, true)
 	r.m.joined()
 	sh := &shown{o: o}
@@ -538,7 +551,7 @@ func (r *room) changeNick(o *occupant, from jid.JID, nick string, payload []byte
 	if r.occupants[nick] != nil {
 		return nil, stanza.ErrText(stanza.Conflict, "that nick is taken")
 	}
-	if r.reservedFor(nick, o.bare) {
+	if r.reservedFor(nick, o.bare()) {
 		return nil, errReserved
 	}
 	// the <item/> of the 303 presence carries the new nick
@@ -570,7 +583,7 @@ func (r *room) nickChanged(o *occupant, nick string, to jid.JID, withJID bool, c
 	var b stanza.Builder
 	b.Start("presence", "from", r.occJID(o.nick).String(), "to", to.String(), "type", "unavailable")
 	b.Start("x", "xmlns", NSUser)
-	b.Start("item", "affiliation", r.aff(o.bare).String(), "role", o.role.String(), "nick", nick)
+	b.Start("item", "affiliation", r.aff(o.bare()).String(), "role", o.role.String(), "nick", nick)
 	if withJID {
 		b.Attr("jid", o.sessions[0].String())
 	}
@@ -579,19 +592,18 @@ func (r *room) nickChanged(o *occupant, nick string, to jid.JID, withJID bool, c
 		b.Element("status", "", "code", strconv.Itoa(c))
 	}
 	b.End()
-	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.id)
+	b.Element("occupant-id", "", "xmlns", nsOccID, "id", o.occID())
 	return stanza.MustParse(b.Bytes())
 }
 
 // leave removes one session; the occupant goes when its last session does,
 // and everyone is told (the leaver too). The stanzas are appended to out.
 func (r *room) leave(out []mod.Delivery, from jid.JID, payload []byte) []mod.Delivery {
-	o := r.sessions[from.String()]
+	o := r.occupantAt(from.String())
 	if o == nil {
 		return nil
 	}
-	delete(r.sessions, from.String())
-	r.unlink(from)
+	r.unseat(from.String())
 	r.m.track(from, r, false)
 	for i, s := range o.sessions {
 		if s.Equal(from) {
@@ -618,8 +630,7 @@ func (r *room) remove(o *occupant, ex *extra, codes ...int) []mod.Delivery {
 	o.role = roleNone
 	out := r.broadcastPresence(nil, o, true, ex, codes, nil)
 	for _, s := range o.sessions {
-		delete(r.sessions, s.String())
-		r.unlink(s)
+		r.unseat(s.String())
 		r.m.track(s, r, false)
 	}
 	delete(r.occupants, o.nick)

@@ -16,7 +16,7 @@ const nsRequest = "http://jabber.org/protocol/muc#request"
 // voiceForm handles a data form an occupant sends the room in a message: a
 // visitor's voice request or a moderator's answer to one. Under r.mu.
 func (r *room) voiceForm(st *stanza.Stanza, x xmlscan.Elem) ([]mod.Delivery, *stanza.Error) {
-	o := r.sessions[st.From.String()]
+	o := r.occupantAt(st.From.String())
 	if o == nil {
 		return nil, stanza.ErrText(stanza.NotAcceptable, "only occupants may request voice")
 	}
@@ -45,7 +45,7 @@ func (r *room) requestVoice(o *occupant, from jid.JID) ([]mod.Delivery, *stanza.
 		return nil, stanza.ErrText(stanza.NotAllowed, "only visitors request voice")
 	}
 	now, every := r.m.now(), r.m.cfg.VoiceInterval
-	k := o.bare.String()
+	k := o.bare().String()
 	if last, ok := r.voiceAsked[k]; ok && now.Sub(last) < every {
 		return nil, stanza.ErrText(stanza.ResourceConstraint, "voice was asked for already; wait before asking again")
 	}
@@ -96,14 +96,14 @@ func (r *room) answerVoice(actor *occupant, f map[string]string) ([]mod.Delivery
 		return nil, stanza.ErrText(stanza.ItemNotFound, "no such occupant")
 	}
 	if v := f["muc#jid"]; v != "" {
-		if j, err := jid.Parse(v); err != nil || !j.Bare().Equal(o.bare) {
+		if j, err := jid.Parse(v); err != nil || !j.Bare().Equal(o.bare()) {
 			return nil, stanza.ErrText(stanza.ItemNotFound, "that occupant is not the one who asked")
 		}
 	}
 	if !formBool(f["muc#request_allow"]) || o.role != roleVisitor {
 		return nil, nil
 	}
-	delete(r.voiceAsked, o.bare.String())
+	delete(r.voiceAsked, o.bare().String())
 	o.role = roleParticipant
 	r.m.h.Log().Info("voice granted", "room", r.jid.String(), "nick", o.nick, "by", actor.nick)
 	return r.broadcastPresence(nil, o, false, reasonXML("", actor), nil, nil), nil

@@ -37,11 +37,17 @@ type Module struct {
 	log    *slog.Logger
 	roster *store.Roster
 
-	// mu guards directed: per session, the JIDs it sent directed available
-	// presence to while available (RFC 6121 §4.6.3), which get unavailable
-	// presence when it goes unavailable.
+	cfg Config
+
+	// mu guards directed: per session, the entities it sent directed
+	// available presence to while available (RFC 6121 §4.6.3), which get
+	// unavailable presence when it goes unavailable. A session has one
+	// (the room it joined) far more often than more: Sets keeps it inline.
+	// A target is kept as its canonical JID string (a third smaller entry
+	// than a jid.JID), the one its presence was routed with: shared with
+	// that stanza and the room's occupant, never copied.
 	mu       sync.Mutex
-	directed map[mod.Resource]map[string]jid.JID
+	directed mod.Sets[mod.Resource, string]
 
 	order order
 }
@@ -103,10 +109,22 @@ func (o *order) held(user string, fn func()) bool {
 	return false
 }
 
+// Config is the presence feature's configuration ([presence] in the server's TOML).
+type Config struct {
+	// MaxDirected caps the entities one session has directed available
+	// presence out to at once (each is remembered for its unavailable,
+	// RFC 6121 §4.6.3); past it, one more gets <resource-constraint/>.
+	// 0 means 1000.
+	MaxDirected int
+}
+
 // New returns the presence feature over db.
-func New(h *mod.Handle) *Module {
+func New(h *mod.Handle, cfg Config) *Module {
+	if cfg.MaxDirected <= 0 {
+		cfg.MaxDirected = 1000
+	}
 	db := h.DB()
-	return &Module{h: h, db: db, log: h.Log(), roster: db.Roster(), directed: map[mod.Resource]map[string]jid.JID{}}
+	return &Module{h: h, db: db, log: h.Log(), roster: db.Roster(), cfg: cfg}
 }
 
 func (m *Module) Name() string { return "presence" }
@@ -154,7 +172,7 @@ func (m *Module) outbound(ctx *mod.Ctx, st *stanza.Stanza) bool {
 	case stanza.Probe:
 		return m.probe(ctx, st)
 	case stanza.TypeNone, stanza.Unavailable:
-		m.track(ctx, st)
+		return m.track(ctx, st)
 	}
 	return false
 }
@@ -197,11 +215,11 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 		return
 	}
 	m.mu.Lock()
-	targets := m.directed[ctx.From]
-	delete(m.directed, ctx.From)
+	targets := m.directed.Take(ctx.From)
 	m.mu.Unlock()
-	for k, to := range targets {
-		if !sent[k] && !sent[to.Bare().String()] {
+	for _, k := range targets {
+		to, err := jid.Parse(k) // canonical already: no copy
+		if err == nil && !sent[k] && !sent[to.Bare().String()] {
 			env.Send(st.WithAddrs(from, to))
 		}
 	}
@@ -209,30 +227,34 @@ func (m *Module) broadcast(ctx *mod.Ctx, st *stanza.Stanza) {
 
 // track remembers directed presence (RFC 6121 §4.6): an available one from
 // an available session to someone who is not a subscriber, to be undone
-// with unavailable presence when the session goes unavailable.
-func (m *Module) track(ctx *mod.Ctx, st *stanza.Stanza) {
+// with unavailable presence when the session goes unavailable. One past
+// MaxDirected is answered with <resource-constraint/> and not sent: its
+// unavailable could not be promised (handled reports that).
+func (m *Module) track(ctx *mod.Ctx, st *stanza.Stanza) (handled bool) {
 	to := st.To
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	if st.Type == stanza.Unavailable {
-		if d := m.directed[ctx.From]; d != nil {
-			delete(d, to.String())
-			if len(d) == 0 {
-				delete(m.directed, ctx.From)
-			}
-		}
-		return
+		m.directed.Remove(ctx.From, to.String())
+		m.mu.Unlock()
+		return false
 	}
 	if !ctx.From.Available() || to.Bare().Equal(ctx.From.JID().Bare()) {
-		return
+		m.mu.Unlock()
+		return false
 	}
-	d := m.directed[ctx.From]
-	if d == nil {
-		d = map[string]jid.JID{}
-		m.directed[ctx.From] = d
+	ok := m.directed.Add(ctx.From, to.String(), m.cfg.MaxDirected)
+	m.mu.Unlock()
+	if ok {
+		return false
 	}
-	d[to.String()] = to
+	m.log.Debug("directed presence refused: too many targets", "jid", ctx.From.JID().String(), "max", m.cfg.MaxDirected)
+	if reply := st.ErrorReply(errTooManyDirected); reply != nil {
+		ctx.Env.Send(reply)
+	}
+	return true
 }
+
+var errTooManyDirected = stanza.ErrText(stanza.ResourceConstraint, "directed presence to too many entities at once")
 
 // subscription processes a subscription stanza to a local contact for
 // both sides (RFC 6121 §3, Appendix A). One to another server is left to
@@ -420,7 +442,7 @@ func (m *Module) available(ctx *mod.Ctx, res mod.Resource) {
 func (m *Module) unavailable(_ *mod.Ctx, res mod.Resource) {
 	m.roster.Release(m.h.User(res.JID()))
 	m.mu.Lock()
-	delete(m.directed, res)
+	m.directed.Drop(res)
 	m.mu.Unlock()
 }
 

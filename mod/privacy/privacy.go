@@ -76,7 +76,15 @@ var noLists = &lists{}
 
 // New returns the privacy module over db for the server's domain.
 func New(h *mod.Handle) *Module {
-	return &Module{db: h.DB(), h: h, log: h.Log(), active: map[string]session{}}
+	m := &Module{db: h.DB(), h: h, log: h.Log(), active: map[string]session{}}
+	// only the users with stored lists get an entry in users: most have
+	// none (if listing them fails, every user is cached instead)
+	if users, err := m.db.Privacy().Users(); err != nil {
+		m.log.Error("privacy: listing the users with lists", "err", err)
+	} else {
+		m.users.OnlyFor(noLists, users)
+	}
+	return m
 }
 
 func (m *Module) Name() string { return "privacy" }

@@ -138,6 +138,7 @@ func TestFilter(t *testing.T) {
 	if err := db.Privacy().SetDefault("alice", "block-eve"); err != nil {
 		t.Fatal(err)
 	}
+	m = New(m.h) // started with the lists on disk (written past the module, they would be unknown to it)
 	home := &modtest.Resource{J: jid.MustParse("alice@localhost/home")}
 	env := &modtest.Env{Res: map[string][]mod.Resource{"alice@localhost": {home}}}
 	srv, sess := &mod.Ctx{Env: env}, &mod.Ctx{Env: env, From: home}
