@@ -353,7 +353,21 @@ func TestS2SIncomingChecks(t *testing.T) {
 		defer c.Close()
 		s := &stream{t: t, name: "peer", c: c}
 		s.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='evil.test' to='c.test' version='1.0'>")
+		// found by FuzzIncoming: the error comes after a header of ours (RFC 6120 §4.9.1.2)
+		s.expect("<stream:stream xmlns='jabber:server'")
 		s.expect("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
+	})
+	t.Run("client namespace on the s2s port", func(t *testing.T) {
+		c, err := net.DialTimeout("tcp", b.Srv.S2SAddr().String(), 5*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		s := &stream{t: t, name: "peer", c: c}
+		s.send("<?xml version='1.0'?><stream:stream xmlns='jabber:client' xmlns:stream='http://etherx.jabber.org/streams' from='evil.test' to='b.test' version='1.0'>")
+		s.expect("<stream:stream xmlns='jabber:server'")
+		s.expect("<invalid-namespace xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
+		s.expect("</stream:stream>")
 	})
 }
 
