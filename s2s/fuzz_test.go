@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"ignis/jid"
+	"ignis/session"
 	"ignis/stanza"
 	"ignis/xmlscan"
 )
@@ -55,6 +56,23 @@ func (f *fuzzTransport) wake(h interface{ Wakeup() }) {
 	if f.woken {
 		f.woken = false
 		h.Wakeup()
+	}
+}
+
+// feed hands in to h in two reads, cut where the input says, running the
+// Wakeup a read asked for; a failed read must have closed the stream.
+func (f *fuzzTransport) feed(t *testing.T, h session.Handler, in []byte, cut uint16) {
+	t.Helper()
+	c := int(cut) % (len(in) + 1)
+	for _, part := range [][]byte{in[:c], in[c:]} {
+		err := h.Traffic(part)
+		f.wake(h)
+		if err != nil {
+			if !f.closed {
+				t.Fatalf("Traffic failed (%v) without closing the stream", err)
+			}
+			return
+		}
 	}
 }
 
@@ -143,17 +161,7 @@ func FuzzIncoming(f *testing.F) {
 		tr := &fuzzTransport{max: 1 << 16}
 		h := m.Incoming(tr)
 		s := h.(*inStream)
-		c := int(cut) % (len(in) + 1)
-		for _, part := range [][]byte{in[:c], in[c:]} {
-			err := h.Traffic(part)
-			tr.wake(h)
-			if err != nil {
-				if !tr.closed {
-					t.Fatalf("Traffic failed (%v) without closing the stream", err)
-				}
-				break
-			}
-		}
+		tr.feed(t, h, in, cut)
 		if tr.closed && !bytes.HasSuffix(tr.out(), []byte("</stream:stream>")) {
 			t.Fatalf("closed without </stream:stream>: %q", tr.out())
 		}
@@ -204,17 +212,7 @@ func FuzzOutgoing(f *testing.F) {
 		l.addVerify(verifyReq{from: "a.test", to: "b.test", id: "i", key: "k", done: func(verifyResult) { answers++ }})
 		tr := &fuzzTransport{max: 1 << 16}
 		h := l.start(tr, false)
-		c := int(cut) % (len(in) + 1)
-		for _, part := range [][]byte{in[:c], in[c:]} {
-			err := h.Traffic(part)
-			tr.wake(h)
-			if err != nil {
-				if !tr.closed {
-					t.Fatalf("Traffic failed (%v) without closing the link", err)
-				}
-				break
-			}
-		}
+		tr.feed(t, h, in, cut)
 		tr.checkWellFormed(t)
 		if !l.up && len(r.received) != 0 {
 			t.Fatalf("a link not up routed %q", r.received[0].Bytes())

@@ -83,15 +83,7 @@ func FuzzStreamWebSocket(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, cut uint16) {
 		tr := &framedTransport{memTransport: memTransport{maxBytes: 1 << 20}}
 		s := New(cfg, tr)
-		c := int(cut) % (len(in) + 1)
-		for _, part := range [][]byte{in[:c], in[c:]} {
-			if err := s.Traffic(part); err != nil {
-				if !tr.closed {
-					t.Fatalf("Traffic failed (%v) without closing the stream", err)
-				}
-				break
-			}
-		}
+		feedCut(t, s, &tr.memTransport, in, cut)
 		for i, w := range tr.writes {
 			if n := framedElems(t, w); len(n) != 1 {
 				t.Fatalf("write %d is %d elements, want one message each: %q", i, len(n), w)
