@@ -52,12 +52,20 @@ soak:
 	IGNIS_CRASH_ROUNDS=$(SOAK_ROUNDS) $(GO) test -count=1 -timeout 60m -v -run 'TestKill' ./internal/crashtest/
 	IGNIS_SOAK=1 $(GO) test -count=1 -timeout 10m -v -run 'TestOfflineFlushPacedByReader' ./internal/e2e/
 
-# Coverage-guided fuzzing beyond the seed corpus that make test replays.
+# Coverage-guided fuzzing beyond the seed corpus that make test replays:
+# every target for FUZZTIME each, one after the other (FUZZFLAGS="-parallel 1"
+# on a shared machine). A failing input lands in the package's testdata/fuzz.
+FUZZFLAGS   ?=
+FUZZ_TARGETS := \
+	xmlscan:FuzzScanner xmlscan:FuzzElem jid:FuzzParse stanza:FuzzFromFrame \
+	session:FuzzStream session:FuzzStreamWebSocket session/sasl:FuzzSCRAM session/sasl:FuzzPlain \
+	store:FuzzDecodeAccount s2s:FuzzIncoming s2s:FuzzOutgoing component:FuzzComponent \
+	web:FuzzWeb proxy65:FuzzSOCKS5 mod/upload:FuzzHTTP mod/pubsub:FuzzConfigForm mod/mam:FuzzParseRequest
 fuzz:
-	$(GO) test -run '^$$' -fuzz '^FuzzScanner$$' -fuzztime $(FUZZTIME) ./xmlscan/
-	$(GO) test -run '^$$' -fuzz '^FuzzElem$$' -fuzztime $(FUZZTIME) ./xmlscan/
-	$(GO) test -run '^$$' -fuzz '^FuzzStream$$' -fuzztime $(FUZZTIME) ./session/
-	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./jid/
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "== $${t#*:} ./$${t%%:*}/"; \
+		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) ./$${t%%:*}/; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./xmlscan/ ./jid/ ./store/

@@ -117,8 +117,11 @@ func (k *inSink) StreamOpen(f *xmlscan.Frame) error {
 	if string(f.Local()) != "stream" || string(f.NS()) != stanza.NSStream {
 		return stanza.StreamErr(stanza.InvalidNamespace, "")
 	}
+	// RFC 6120 §4.9.3.10: a server-to-server stream's content is jabber:server
+	if ns, _ := f.Attr("xmlns"); string(ns) != stanza.NSServer {
+		return stanza.StreamErr(stanza.InvalidNamespace, "the default namespace must be "+stanza.NSServer)
+	}
 	to, from := attr(f.Elem, "to"), attr(f.Elem, "from")
-	s.id = newID()
 	if to != "" && !m.cfg.Local(to) {
 		return stanza.StreamErr(stanza.HostUnknown, "")
 	}
@@ -130,6 +133,9 @@ func (k *inSink) StreamOpen(f *xmlscan.Frame) error {
 			return stanza.StreamErr(stanza.InvalidFrom, "")
 		}
 	}
+	// the id once the header is answered: fail writes our header, as
+	// RFC 6120 §4.9.1.2 wants, while no id is set
+	s.id = newID()
 	s.to, s.from = to, from
 	s.state = inOpen
 	out := appendHeader(s.out[:0], to, from, s.id)

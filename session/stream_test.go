@@ -160,6 +160,21 @@ func TestSplitInput(t *testing.T) {
 	}
 }
 
+// feedCut hands in to s in two reads, cut where the fuzzer says; a failed
+// read must have closed the stream.
+func feedCut(t *testing.T, s *Stream, tr *memTransport, in []byte, cut uint16) {
+	t.Helper()
+	c := int(cut) % (len(in) + 1)
+	for _, part := range [][]byte{in[:c], in[c:]} {
+		if err := s.Traffic(part); err != nil {
+			if !tr.closed {
+				t.Fatalf("Traffic failed (%v) without closing the stream", err)
+			}
+			return
+		}
+	}
+}
+
 // FuzzStream: whatever a client sends, the stream answers or ends with a
 // stream error; it never panics, and never writes unboundedly.
 func FuzzStream(f *testing.F) {
@@ -176,15 +191,7 @@ func FuzzStream(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte, cut uint16) {
 		tr := &memTransport{maxBytes: 1 << 20}
 		s := New(cfg, tr)
-		c := int(cut) % (len(in) + 1)
-		for _, part := range [][]byte{in[:c], in[c:]} {
-			if err := s.Traffic(part); err != nil {
-				if !tr.closed {
-					t.Fatalf("Traffic failed (%v) without closing the stream", err)
-				}
-				break
-			}
-		}
+		feedCut(t, s, tr, in, cut)
 		if tr.closed && !bytes.HasSuffix(tr.out.Bytes(), []byte("</stream:stream>")) {
 			t.Fatalf("closed without </stream:stream>: %q", tr.out.Bytes())
 		}

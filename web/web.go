@@ -399,10 +399,17 @@ func (c *conn) control(op byte, p []byte) {
 		_ = c.raw.Write(appendFrame(nil, opPong, p))
 	case opClose:
 		// the client closes without <close/>: the stream ends as on a TCP
-		// disconnect (Closed follows); echo its status (RFC 6455 §5.5.1)
+		// disconnect (Closed follows); echo its status (RFC 6455 §5.5.1),
+		// unless it is one no endpoint may send, or the body is 1 byte
 		code := uint16(closeNormal)
-		if len(p) >= 2 {
+		switch {
+		case len(p) == 1:
+			code = closeProtocol
+		case len(p) >= 2:
 			code = uint16(p[0])<<8 | uint16(p[1])
+			if !sendableClose(code) {
+				code = closeProtocol
+			}
 		}
 		c.wsClose(code, "")
 	}

@@ -25,6 +25,19 @@ const (
 	closeTooBig      = 1009
 )
 
+// sendableClose reports whether a close frame may carry code (RFC 6455
+// §7.4.1-2): 1004-1006 and 1015 never go on the wire, 3000-4999 are for
+// libraries and applications, the rest are unassigned.
+func sendableClose(code uint16) bool {
+	switch {
+	case code >= 1000 && code <= 1003, code >= 1007 && code <= 1011:
+		return true
+	case code >= 3000 && code <= 4999:
+		return true
+	}
+	return false
+}
+
 // wsGUID is RFC 6455 §1.3's magic for Sec-WebSocket-Accept.
 const wsGUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 

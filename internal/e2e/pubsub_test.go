@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -220,6 +221,16 @@ func TestPEP(t *testing.T) {
 		wantPubsubError(t, "no node", alice.iq("b3", "<iq type='set' id='b3'><pubsub xmlns='"+nsPubsub+"'><publish><item><a xmlns='urn:a'/></item></publish></pubsub></iq>"), "bad-request", "nodeid-required")
 		wantPubsubError(t, "missing node", alice.iq("b4", "<iq type='get' id='b4'><pubsub xmlns='"+nsPubsub+"'><items node='nothing'/></pubsub></iq>"), "item-not-found")
 		wantPubsubError(t, "bad max_items", alice.iq("b5", publishIQ("b5", "other", "", "<a xmlns='urn:a'/>", map[string]string{"max_items": "many"})), "conflict", "precondition-not-met")
+		// found by FuzzConfigForm: of several bad fields, the same one is named every time
+		for i := range 6 {
+			id := "b6-" + strconv.Itoa(i)
+			got := alice.iq(id, "<iq type='set' id='"+id+"'><pubsub xmlns='"+nsPubsub+"#owner'><configure node='test'>"+
+				dataForm(nsPubsub+"#node_config", map[string]string{"max_items": "many", "access_model": "nope", "persist_items": "maybe"})+"</configure></pubsub></iq>")
+			wantPubsubError(t, "a form with three bad fields", got, "not-acceptable")
+			if !strings.Contains(got, "pubsub#access_model") {
+				t.Fatalf("answer %d names another field: %s", i, got)
+			}
+		}
 	})
 	t.Run("last-item-to-new-resource", func(t *testing.T) {
 		b2 := rawStream(t, env, "bob", "b2")

@@ -267,16 +267,22 @@ func peerStream(t *testing.T, env *servertest.Env, from string) *stream {
 	return s
 }
 
-// peerStreamFeatures is peerStream that also returns what env sent up to
-// the end of its stream features.
-func peerStreamFeatures(t *testing.T, env *servertest.Env, from string) (*stream, string) {
+// s2sConn is a raw connection to env's s2s port, closed when the test ends.
+func s2sConn(t *testing.T, env *servertest.Env, name string) *stream {
 	t.Helper()
 	c, err := net.DialTimeout("tcp", env.Srv.S2SAddr().String(), 5*time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Close() })
-	s := &stream{t: t, name: "peer " + from, c: c}
+	return &stream{t: t, name: name, c: c}
+}
+
+// peerStreamFeatures is peerStream that also returns what env sent up to
+// the end of its stream features.
+func peerStreamFeatures(t *testing.T, env *servertest.Env, from string) (*stream, string) {
+	t.Helper()
+	s := s2sConn(t, env, "peer "+from)
 	s.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' xmlns:db='jabber:server:dialback' from='" +
 		from + "' to='" + env.Cfg.Domain + "' version='1.0'>")
 	return s, s.expect("</stream:features>")
@@ -345,16 +351,20 @@ func TestS2SIncomingChecks(t *testing.T) {
 		p.send("<message from='eve@evil.test' to='bob@b.test'><body>x</body></message>")
 		p.expect("<not-authorized xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
 	})
-	t.Run("stream to a domain not served here", func(t *testing.T) {
-		c, err := net.DialTimeout("tcp", b.Srv.S2SAddr().String(), 5*time.Second)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		s := &stream{t: t, name: "peer", c: c}
-		s.send("<?xml version='1.0'?><stream:stream xmlns='jabber:server' xmlns:stream='http://etherx.jabber.org/streams' from='evil.test' to='c.test' version='1.0'>")
-		s.expect("<host-unknown xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
-	})
+	// found by FuzzIncoming: a refused header is answered after a header
+	// of ours (RFC 6120 §4.9.1.2), then the stream error and the end
+	for _, tc := range []struct{ name, ns, to, cond string }{
+		{"stream to a domain not served here", "jabber:server", "c.test", "host-unknown"},
+		{"client namespace on the s2s port", "jabber:client", "b.test", "invalid-namespace"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := s2sConn(t, b, "peer")
+			s.send("<?xml version='1.0'?><stream:stream xmlns='" + tc.ns + "' xmlns:stream='http://etherx.jabber.org/streams' from='evil.test' to='" + tc.to + "' version='1.0'>")
+			s.expect("<stream:stream xmlns='jabber:server'")
+			s.expect("<" + tc.cond + " xmlns='urn:ietf:params:xml:ns:xmpp-streams'/>")
+			s.expect("</stream:stream>")
+		})
+	}
 }
 
 // TestS2SExternal: with certificates a shared CA issued for each domain,

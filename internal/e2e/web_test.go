@@ -270,6 +270,12 @@ func TestWebSocketProtocol(t *testing.T) {
 		{"continuation first", clientFrame(0x80, []byte("<x/>")), 1002},
 		{"fragmented ping", clientFrame(0x09, []byte("p")), 1002},
 		{"client close", clientFrame(0x88, []byte{0x03, 0xe9}), 1001},
+		{"client close without a code", clientFrame(0x88, nil), 1000},
+		// found by FuzzWeb: codes no endpoint may send are not echoed (RFC 6455 §7.4)
+		{"client close 1005", clientFrame(0x88, []byte{0x03, 0xed}), 1002},
+		{"client close 0", clientFrame(0x88, []byte{0, 0, 'x'}), 1002},
+		{"client close 1-byte body", clientFrame(0x88, []byte{0x03}), 1002},
+		{"client close 4000", clientFrame(0x88, []byte{0x0f, 0xa0}), 4000},
 	}
 	for _, tc := range frames {
 		t.Run(tc.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package pubsub
 
 import (
+	"maps"
 	"slices"
 	"strconv"
 
@@ -124,7 +125,9 @@ func (m *Module) limit(n *store.PubsubNode) int {
 // ignored; a bad value is an error and n is then partly changed (callers
 // work on a copy).
 func (m *Module) apply(sp space, n *store.PubsubNode, f form) error {
-	for v, vals := range f {
+	// in a fixed order: of several bad fields, the same one is reported each time
+	for _, v := range slices.Sorted(maps.Keys(f)) {
+		vals := f[v]
 		val := ""
 		if len(vals) > 0 {
 			val = vals[0]
