@@ -39,6 +39,21 @@ func ignis(t *testing.T, args ...string) *exec.Cmd {
 	return cmd
 }
 
+// startLogged starts cmd and returns a scanner over its log (standard
+// error); the process is killed when the test ends, if still running.
+func startLogged(t *testing.T, cmd *exec.Cmd) *bufio.Scanner {
+	t.Helper()
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill() })
+	return bufio.NewScanner(stderr)
+}
+
 // TestHelpEverywhere: every command and subcommand answers --help on
 // stdout and exits 0.
 func TestHelpEverywhere(t *testing.T) {
@@ -190,15 +205,7 @@ func TestSecondServerOnTakenPort(t *testing.T) {
 func TestServeStartupAndPIDFile(t *testing.T) {
 	data := filepath.Join(t.TempDir(), "data")
 	cmd := ignis(t, "serve", "--data", data, "--c2s", "127.0.0.1:0", "--c2s-tls", "127.0.0.1:0")
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	sc := bufio.NewScanner(stderr)
+	sc := startLogged(t, cmd)
 	var lines []string
 	for sc.Scan() {
 		lines = append(lines, sc.Text())
@@ -285,15 +292,7 @@ func TestHeapProfileOnSignal(t *testing.T) {
 	dir := t.TempDir()
 	prof := filepath.Join(dir, "heap")
 	cmd := ignis(t, "serve", "--data", filepath.Join(dir, "data"), "--c2s", "127.0.0.1:0", "--c2s-tls", "off", "--memprofile", prof)
-	stderr, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
-	sc := bufio.NewScanner(stderr)
+	sc := startLogged(t, cmd)
 	waitLine := func(want string) string {
 		t.Helper()
 		for sc.Scan() {
