@@ -62,10 +62,7 @@ FUZZ_TARGETS := \
 	store:FuzzDecodeAccount s2s:FuzzIncoming s2s:FuzzOutgoing component:FuzzComponent \
 	web:FuzzWeb proxy65:FuzzSOCKS5 mod/upload:FuzzHTTP mod/pubsub:FuzzConfigForm mod/mam:FuzzParseRequest
 fuzz:
-	@set -e; for t in $(FUZZ_TARGETS); do \
-		echo "== $${t#*:} ./$${t%%:*}/"; \
-		$(GO) test -run '^$$' -fuzz "^$${t#*:}\$$" -fuzztime $(FUZZTIME) $(FUZZFLAGS) ./$${t%%:*}/; \
-	done
+	GO=$(GO) FUZZFLAGS="$(FUZZFLAGS)" scripts/fuzz.sh $(FUZZTIME) $(FUZZ_TARGETS)
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count 3 ./xmlscan/ ./jid/ ./store/
