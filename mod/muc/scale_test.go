@@ -113,17 +113,7 @@ func TestJoinBurst(t *testing.T) {
 	}
 	// drain as the pacing asks, until the list is out (an ask comes before
 	// its part is sent: the last part may come after the last ask)
-	all := first
-	idle := make(chan struct{})
-	go func() { m.waitLists(); close(idle) }()
-	for done := false; !done; {
-		select {
-		case <-nc.asks:
-		case <-idle:
-			done = true
-		}
-		all = append(all, nc.drain()...)
-	}
+	all := readUntilIdle(m, nc, first)
 	seen := map[string]bool{}
 	self := -1
 	for i, st := range all {
@@ -276,17 +266,7 @@ func TestPresenceCoalesced(t *testing.T) {
 	}
 
 	// it reads: the owed presences follow, the latest of each, once
-	all := slow.drain()
-	idle := make(chan struct{})
-	go func() { m.waitLists(); close(idle) }()
-	for done := false; !done; {
-		select {
-		case <-slow.asks:
-		case <-idle:
-			done = true
-		}
-		all = append(all, slow.drain()...)
-	}
+	all := readUntilIdle(m, slow, slow.drain())
 	count := map[string]int{}
 	for _, st := range all {
 		count[st.From.Resource()]++
@@ -334,17 +314,7 @@ func TestOwedSlotReused(t *testing.T) {
 		t.Fatalf("x in slot 3: %v, %d owed to the slow session; want true, 1 (x alone)", reused, owed)
 	}
 
-	all := slow.drain()
-	idle := make(chan struct{})
-	go func() { m.waitLists(); close(idle) }()
-	for done := false; !done; {
-		select {
-		case <-slow.asks:
-		case <-idle:
-			done = true
-		}
-		all = append(all, slow.drain()...)
-	}
+	all := readUntilIdle(m, slow, slow.drain())
 	count := map[string]int{}
 	for _, st := range all {
 		count[st.From.Resource()]++
@@ -352,4 +322,20 @@ func TestOwedSlotReused(t *testing.T) {
 	if len(all) != 2 || count["u3"] != 1 || count["x"] != 1 || !strings.Contains(string(all[0].Bytes()), "unavailable") {
 		t.Fatalf("the slow session got %d stanzas (u3 %d, x %d); want u3's leave, then x once", len(all), count["u3"], count["x"])
 	}
+}
+
+// readUntilIdle appends to all what s gets, read as it asks (its part is
+// sent as its connection drains), until no list is in progress.
+func readUntilIdle(m *Module, s *fakeSession, all []*stanza.Stanza) []*stanza.Stanza {
+	idle := make(chan struct{})
+	go func() { m.waitLists(); close(idle) }()
+	for done := false; !done; {
+		select {
+		case <-s.asks:
+		case <-idle:
+			done = true
+		}
+		all = append(all, s.drain()...)
+	}
+	return all
 }
